@@ -1,0 +1,85 @@
+/**
+ * Typed host and usage errors. Each class has a stable `code` string that
+ * callers and tests match on; the README lists them in one table.
+ *
+ * Three kinds of failure are kept apart (as wasmtime's TrappableError does):
+ *  - a PAM code a module returns is data, never an exception;
+ *  - a guest trap or timeout becomes a fail-closed PAM code plus a logged reason;
+ *  - a host or usage error (bad bytes, wrong world, bad config) throws one of these.
+ *
+ * @example
+ *   try { await loadComponent('x.wasm') }
+ *   catch (e) { if (e instanceof PamwasmError && e.code === 'ERR_NOT_A_COMPONENT') ... }
+ */
+export class PamwasmError extends Error {
+  /** Stable machine-readable code, e.g. `ERR_WRONG_WORLD`. */
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The bytes are not WebAssembly at all, or are truncated / corrupt. */
+export class MalformedModuleError extends PamwasmError {
+  constructor(message: string, options?: { cause?: unknown }) { super('ERR_MALFORMED_WASM', message, options); }
+}
+
+/** A core WebAssembly module was given where a component is required. */
+export class NotAComponentError extends PamwasmError {
+  constructor(message: string) { super('ERR_NOT_A_COMPONENT', message); }
+}
+
+/** The component does not export the session-module world's functions with the right types. */
+export class WrongWorldError extends PamwasmError {
+  constructor(message: string) { super('ERR_WRONG_WORLD', message); }
+}
+
+/** The component imports something outside the world (e.g. WASI) that was not granted. */
+export class ForbiddenImportError extends PamwasmError {
+  readonly imports: string[];
+  constructor(message: string, imports: string[]) { super('ERR_FORBIDDEN_IMPORT', message); this.imports = imports; }
+}
+
+/** A module file could not be found or read. */
+export class ModuleNotFoundError extends PamwasmError {
+  constructor(message: string, options?: { cause?: unknown }) { super('ERR_MODULE_NOT_FOUND', message, options); }
+}
+
+/** A stack (pam.d-style) file is malformed; the message names file:line. */
+export class StackSyntaxError extends PamwasmError {
+  readonly file: string;
+  readonly line: number;
+  constructor(file: string, line: number, message: string) {
+    super('ERR_STACK_SYNTAX', `${file}:${line}: ${message}`);
+    this.file = file;
+    this.line = line;
+  }
+}
+
+/** A command line or API call was used wrongly. */
+export class UsageError extends PamwasmError {
+  constructor(message: string) { super('ERR_USAGE', message); }
+}
+
+/** Building a guest module failed (compiler missing, compile error, componentize failure). */
+export class BuildError extends PamwasmError {
+  constructor(message: string, options?: { cause?: unknown }) { super('ERR_BUILD', message, options); }
+}
+
+/**
+ * A libpam call returned a failure or could not be made. Carries the PAM
+ * code's number and name and pam_strerror's text.
+ */
+export class PamError extends PamwasmError {
+  readonly pamCode: number;
+  readonly pamName: string;
+  readonly pamMessage: string;
+  constructor(call: string, pamCode: number, pamName: string, pamMessage: string, code = 'ERR_PAM') {
+    super(code, `${call} failed: ${pamName} (${pamCode}): ${pamMessage}`);
+    this.pamCode = pamCode;
+    this.pamName = pamName;
+    this.pamMessage = pamMessage;
+  }
+}

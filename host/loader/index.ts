@@ -1,0 +1,149 @@
+/**
+ * Loading session-module components: read, check, transpile, compile.
+ *
+ * A component is checked before any of its code runs: its preamble (not a
+ * core module, not random bytes), its imports (nothing outside the world
+ * unless granted) and its exports (both session hooks, with the world's
+ * types). Core modules are compiled once per content hash and shared by every
+ * instance; each `instantiate()` makes a fresh, isolated instance.
+ *
+ * @example
+ *   const mod = await loadComponent('guest-modules/dist/pam_debug.wasm');
+ *   const inst = mod.instantiate(imports);            // imports from host/runtime
+ *   inst.openSession({ silent: false }, ['open_session=session_err']); // 'session-err'
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { ModuleNotFoundError, MalformedModuleError } from '../errors/index.js';
+import type { WitStatus } from '../codes/index.js';
+import { checkComponentHeader } from './header.js';
+import { transpileComponent, type Transpiled } from './transpile.js';
+import { checkWorld } from './world.js';
+
+export { checkComponentHeader } from './header.js';
+
+/** The flags argument of both hooks, as jco passes WIT flags. */
+export interface SessionFlags { silent?: boolean }
+
+/** One live instance of a module: the two session hooks. */
+export interface ModuleInstance {
+  openSession(flags: SessionFlags, argv: string[]): WitStatus;
+  closeSession(flags: SessionFlags, argv: string[]): WitStatus;
+}
+
+/** Host functions per imported interface, keyed as jco names them. */
+export type ImportObject = Record<string, Record<string, (...args: never[]) => unknown>>;
+
+/** Hook to instantiate each core module, e.g. to enforce memory limits. */
+export type InstantiateCore = (module: WebAssembly.Module, imports: WebAssembly.Imports) => WebAssembly.Instance;
+
+export interface LoadedComponent {
+  /** Where it came from: a path, or `<bytes>`. */
+  readonly source: string;
+  /** Hex sha256 of the component bytes (what a stack line pins). */
+  readonly sha256: string;
+  readonly size: number;
+  /** Imported interfaces, unversioned. */
+  readonly imports: string[];
+  /** Exported function names in WIT spelling. */
+  readonly exports: string[];
+  /** Core modules with their sizes. */
+  readonly coreModules: { name: string; size: number }[];
+  /** A fresh instance wired to `imports`. Throws what the module's start code throws. */
+  instantiate(imports: ImportObject, instantiateCore?: InstantiateCore): ModuleInstance;
+}
+
+export interface LoadOptions {
+  /** Import names allowed besides the world's (granted WASI interfaces). Default none. */
+  allowImports?: readonly string[];
+}
+
+type Instantiate = (
+  getCoreModule: (name: string) => WebAssembly.Module,
+  imports: ImportObject,
+  instantiateCore?: InstantiateCore,
+) => ModuleInstance;
+
+const compiled = new Map<string, Promise<WebAssembly.Module>>();
+const loaded = new Map<string, Promise<LoadedComponent>>();
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** Compiles a core module once per content hash. */
+function compileCore(bytes: Uint8Array): Promise<WebAssembly.Module> {
+  const key = sha256(bytes);
+  let m = compiled.get(key);
+  if (!m) {
+    m = WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+    compiled.set(key, m);
+    m.catch(() => compiled.delete(key));
+  }
+  return m;
+}
+
+/** Imports the generated glue from memory; it imports nothing itself. */
+async function importGlue(js: string): Promise<Instantiate> {
+  const url = `data:text/javascript;base64,${Buffer.from(js).toString('base64')}`;
+  const mod = (await import(url)) as { instantiate: Instantiate };
+  return mod.instantiate;
+}
+
+async function build(bytes: Uint8Array, source: string, hash: string, options: LoadOptions): Promise<LoadedComponent> {
+  checkComponentHeader(bytes, source);
+  const t: Transpiled = await transpileComponent(bytes, source);
+  await checkWorld(t, source, options.allowImports);
+  const cores = new Map<string, WebAssembly.Module>();
+  for (const [name, core] of t.cores) {
+    try {
+      cores.set(name, await compileCore(core));
+    } catch (e) {
+      throw new MalformedModuleError(`${source} holds a core module that does not compile (${(e as Error).message}).`, { cause: e });
+    }
+  }
+  const instantiateGlue = await importGlue(t.files.get(`${t.name}.js`)!);
+  const getCoreModule = (name: string) => cores.get(name)!;
+  const unversioned = (name: string) => name.replace(/@[^/]*$/, '');
+  return {
+    source,
+    sha256: hash,
+    size: bytes.length,
+    imports: [...new Set(t.imports.map(unversioned))].sort(),
+    exports: t.exports.filter(([, k]) => k === 'function').map(([n]) => n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)),
+    coreModules: [...t.cores].map(([name, b]) => ({ name, size: b.length })),
+    instantiate(imports, instantiateCore) {
+      return instantiateGlue(getCoreModule, imports, instantiateCore);
+    },
+  };
+}
+
+/**
+ * Loads a component from a path or bytes. Results are cached by content hash
+ * (and grants), so loading the same module again is cheap.
+ * Throws ModuleNotFoundError, MalformedModuleError, NotAComponentError,
+ * WrongWorldError or ForbiddenImportError.
+ */
+export async function loadComponent(input: string | Uint8Array, options: LoadOptions = {}): Promise<LoadedComponent> {
+  let bytes: Uint8Array;
+  let source = '<bytes>';
+  if (typeof input === 'string') {
+    source = input;
+    try {
+      bytes = await readFile(input);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      const why = err.code === 'ENOENT' ? 'does not exist' : err.code === 'EISDIR' ? 'is a directory' : `cannot be read (${err.code})`;
+      throw new ModuleNotFoundError(`module ${input} ${why}.`, { cause: e });
+    }
+  } else {
+    bytes = input;
+  }
+  const hash = sha256(bytes);
+  const key = `${hash}|${[...(options.allowImports ?? [])].sort().join(',')}|${source}`;
+  let p = loaded.get(key);
+  if (!p) {
+    p = build(bytes, source, hash, options);
+    loaded.set(key, p);
+    p.catch(() => loaded.delete(key));
+  }
+  return p;
+}

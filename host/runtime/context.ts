@@ -1,0 +1,28 @@
+/**
+ * What the host functions of one module line work on: the session's handle,
+ * the line's private data, the conversation and log sinks, and the limits.
+ */
+import type { HandleState } from './handle.js';
+import type { ImportLimits } from './limits.js';
+import type { ConvMessage, Conversation, LogRecord } from './types.js';
+
+export interface LineContext {
+  /** Module label for logs, e.g. `pam_echo.wasm`. */
+  readonly module: string;
+  readonly handle: HandleState;
+  /** This line's module data (pam_set_data), kept from open to close. */
+  readonly data: Map<string, Uint8Array>;
+  readonly conversation: Conversation;
+  /** Messages shown so far in the session, in order. */
+  readonly messages: ConvMessage[];
+  readonly log: (record: LogRecord) => void;
+  readonly limits: ImportLimits;
+  /** Per-call counters, reset by `resetCallCounters` before each hook call. */
+  readonly calls: { messages: number; syslog: number; syslogDropped: number };
+}
+
+export function resetCallCounters(ctx: LineContext): void {
+  ctx.calls.messages = 0;
+  ctx.calls.syslog = 0;
+  ctx.calls.syslogDropped = 0;
+}

@@ -1,0 +1,40 @@
+/**
+ * Host side of `pamwasm:session/conversation` (pam_info(3), pam_error(3),
+ * pam_prompt(3)). Every shown message is also recorded on the session, in
+ * order, so a run's messages can be compared with libpam's conversation log.
+ */
+import type { WitStatus } from '../codes/index.js';
+import type { LineContext } from './context.js';
+import type { PromptStyle } from './types.js';
+
+/** The error jco expects an import to throw for a `result` error case. */
+class ResultError extends Error {
+  constructor(readonly payload: WitStatus) { super(payload); }
+}
+
+export function conversationImports(ctx: LineContext) {
+  const admit = (text: string): WitStatus | undefined => {
+    if (++ctx.calls.messages > ctx.limits.messagesPerCall) return 'buf-err';
+    if (Buffer.byteLength(text) > ctx.limits.messageBytes) return 'buf-err';
+    return undefined;
+  };
+  const show = (style: 'info' | 'error', text: string): WitStatus => {
+    const refused = admit(text);
+    if (refused) return refused;
+    const shown = ctx.conversation[style]?.(text);
+    if (shown === false) return 'conv-err';
+    ctx.messages.push({ style, text });
+    return 'success';
+  };
+  return {
+    info: (text: string): WitStatus => show('info', text),
+    error: (text: string): WitStatus => show('error', text),
+    prompt(style: PromptStyle, text: string): string {
+      const refused = admit(text);
+      if (refused) throw new ResultError(refused);
+      const answer = ctx.conversation.prompt?.(style, text);
+      if (answer === undefined) throw new ResultError('conv-err');
+      return answer;
+    },
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * The host side of the session-module world: builds the import object a
+ * module instance is wired to, one per stack line, from the session's handle
+ * state. One file per WIT interface (items, env, data, log, conversation).
+ *
+ * @example
+ *   const ctx = newLineContext({ module: 'pam_echo.wasm', handle: newHandleState({ user: 'alice' }) });
+ *   const instance = loaded.instantiate(hostImports(ctx));
+ */
+import { WIT_VERSION } from '../wit/index.js';
+import type { ImportObject } from '../loader/index.js';
+import { conversationImports } from './conversation.js';
+import type { LineContext } from './context.js';
+import { dataImports } from './data.js';
+import { envImports } from './env.js';
+import { itemsImports } from './items.js';
+import { DEFAULT_IMPORT_LIMITS, type ImportLimits } from './limits.js';
+import { logImports } from './log.js';
+import type { HandleState } from './handle.js';
+import type { ConvMessage, Conversation, LogRecord } from './types.js';
+
+export { newHandleState, type HandleState } from './handle.js';
+export { putEnv } from './env.js';
+export { DEFAULT_IMPORT_LIMITS, type ImportLimits } from './limits.js';
+export { resetCallCounters, type LineContext } from './context.js';
+export * from './types.js';
+
+/** The import object for one instance; keys with and without the package version. */
+export function hostImports(ctx: LineContext): ImportObject {
+  const byInterface = {
+    items: itemsImports(ctx),
+    env: envImports(ctx),
+    data: dataImports(ctx),
+    log: logImports(ctx),
+    conversation: conversationImports(ctx),
+  };
+  const out: ImportObject = {};
+  for (const [name, fns] of Object.entries(byInterface)) {
+    out[`pamwasm:session/${name}`] = fns as never;
+    out[`pamwasm:session/${name}@${WIT_VERSION}`] = fns as never;
+  }
+  return out;
+}
+
+export interface LineContextInit {
+  module: string;
+  handle: HandleState;
+  data?: Map<string, Uint8Array>;
+  conversation?: Conversation;
+  messages?: ConvMessage[];
+  log?: (record: LogRecord) => void;
+  limits?: Partial<ImportLimits>;
+}
+
+export function newLineContext(init: LineContextInit): LineContext {
+  return {
+    module: init.module,
+    handle: init.handle,
+    data: init.data ?? new Map(),
+    conversation: init.conversation ?? {},
+    messages: init.messages ?? [],
+    log: init.log ?? (() => {}),
+    limits: { ...DEFAULT_IMPORT_LIMITS, ...init.limits },
+    calls: { messages: 0, syslog: 0, syslogDropped: 0 },
+  };
+}

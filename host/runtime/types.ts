@@ -1,0 +1,32 @@
+/** WIT enum spellings as jco passes them to and from the host. */
+export type WitItem = 'service' | 'user' | 'tty' | 'rhost' | 'ruser' | 'user-prompt' | 'xdisplay';
+export type WitPriority = 'emerg' | 'alert' | 'crit' | 'err' | 'warning' | 'notice' | 'info' | 'debug';
+export type PromptStyle = 'echo-on' | 'echo-off';
+
+export const WIT_ITEMS: readonly WitItem[] = ['service', 'user', 'tty', 'rhost', 'ruser', 'user-prompt', 'xdisplay'];
+export const WIT_PRIORITIES: readonly WitPriority[] = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'];
+
+/** One conversation message as the application sees it (pam_conv(3) styles). */
+export interface ConvMessage {
+  style: 'info' | 'error';
+  text: string;
+}
+
+/**
+ * The application's side of the conversation, called synchronously while a
+ * module runs. `info` / `error` return false when the application could not
+ * show the message (the module then gets `conv-err`); `prompt` returns the
+ * answer, or undefined for no answer.
+ */
+export interface Conversation {
+  info?(text: string): boolean | void;
+  error?(text: string): boolean | void;
+  prompt?(style: PromptStyle, text: string): string | undefined;
+}
+
+/** A syslog line a module emitted, with the module line that emitted it. */
+export interface LogRecord {
+  priority: WitPriority;
+  module: string;
+  message: string;
+}

@@ -83,3 +83,38 @@ export class PamError extends PamwasmError {
     this.pamMessage = pamMessage;
   }
 }
+
+/**
+ * The helper process (or thread) that runs libpam for a handle died: a native
+ * module crashed (SIGSEGV, abort) or something killed it. Every call pending on
+ * that helper rejects with this error; handles in other helpers go on.
+ */
+export class PamHelperCrashedError extends PamwasmError {
+  /** The signal that ended the helper, e.g. `SIGSEGV`, or null. */
+  readonly signal: string | null;
+  /** The helper's exit status when it exited without a signal, or null. */
+  readonly exitCode: number | null;
+  /** The libpam call that was running or waiting, e.g. `pam_open_session`. */
+  readonly call: string;
+  constructor(call: string, message: string, signal: string | null, exitCode: number | null, options?: { cause?: unknown }) {
+    super('ERR_PAM_HELPER_CRASHED', message, options);
+    this.call = call;
+    this.signal = signal;
+    this.exitCode = exitCode;
+  }
+}
+
+/** A config dir was asked for, but the system libpam has no pam_start_confdir (Linux-PAM < 1.4.0). */
+export class NoConfdirError extends PamwasmError {
+  constructor(message: string) { super('ERR_NO_CONFDIR', message); }
+}
+
+/** The system libpam (or a required symbol in it) could not be loaded. */
+export class LibpamUnavailableError extends PamwasmError {
+  constructor(message: string, options?: { cause?: unknown }) { super('ERR_LIBPAM_UNAVAILABLE', message, options); }
+}
+
+/** A stack file (or a file it includes at the top) cannot be read. */
+export class StackNotFoundError extends PamwasmError {
+  constructor(message: string, options?: { cause?: unknown }) { super('ERR_STACK_NOT_FOUND', message, options); }
+}

@@ -1,0 +1,320 @@
+/**
+ * Builds PAM session modules written in JS or TS into components of the
+ * `session-module` world: esbuild bundles the module folder into one ES
+ * module, then componentize-js snapshots it into a SpiderMonkey component
+ * (about 12 MB) that imports nothing but the world's interfaces.
+ *
+ * @example
+ *   const bytes = await buildJsModule('guest-modules/pam_setenv', 'guest-modules/dist/pam_setenv.wasm',
+ *     { onProgress: (m) => console.error(m) });
+ *   await buildJsModules('guest-modules/dist');   // every JS guest, through the cache
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { BuildFailure, Message, Metafile, Plugin } from 'esbuild';
+import { BuildError } from '../errors/index.js';
+import { packageRoot, witSource, WIT_PACKAGE, WIT_VERSION, WORLD_IMPORTS, WORLD_NAME } from '../wit/index.js';
+import { writeGuestTypes } from './js-types.js';
+
+export interface JsBuildOptions {
+  /** Called with a short line at each step and every few seconds while componentizing. */
+  onProgress?: (msg: string) => void;
+  /**
+   * Folder of built components keyed by what went into them; when set, a
+   * module whose bundle, WIT and componentize-js version are unchanged is
+   * copied from there instead of rebuilt. No cache by default.
+   */
+  cacheDir?: string;
+}
+
+/** One module built by `buildJsModules`. */
+export interface JsModuleBuild {
+  name: string;
+  dir: string;
+  outFile: string;
+  bytes: number;
+  cached: boolean;
+  ms: number;
+}
+
+/** Guest sources, built components and the component cache of this installation. */
+export const GUEST_MODULES_DIR = join(packageRoot(), 'guest-modules');
+export const GUEST_DIST_DIR = join(GUEST_MODULES_DIR, 'dist');
+export const JS_CACHE_DIR = join(packageRoot(), '.cache', 'js-guests');
+
+/** Folders under guest-modules/ that are not modules. */
+const NOT_MODULES = new Set(['sdk', 'dist', 'node_modules']);
+
+/**
+ * Every WASI feature of the engine is disabled, so the component imports the
+ * world's interfaces and nothing else: no stdio, clocks, randomness or
+ * network for the host to grant or stub.
+ */
+const COMPONENTIZE_OPTIONS = {
+  worldName: WORLD_NAME,
+  disableFeatures: ['stdio', 'random', 'clocks', 'http', 'fetch-event'],
+} as const;
+
+const PROGRESS_EVERY_MS = 5_000;
+
+/**
+ * Builds the JS/TS module in `dir` into a component, writes it to `outFile`
+ * and returns its bytes. The entry is package.json `main` when there is one,
+ * else `index.ts`, else `index.js`. Throws BuildError with one sentence saying
+ * what failed, where, and how to fix it.
+ */
+export async function buildJsModule(dir: string, outFile: string, opts: JsBuildOptions = {}): Promise<Uint8Array> {
+  return (await build(dir, outFile, opts)).component;
+}
+
+/**
+ * Builds every JS guest under guest-modules/ (a folder with an entry and no
+ * `.c` files) into `outDir/<folder>.wasm`, through the cache in
+ * `.cache/js-guests/` unless `opts.cacheDir` names another. Also refreshes
+ * the SDK's generated `session.d.ts`.
+ */
+export async function buildJsModules(outDir: string = GUEST_DIST_DIR, opts: JsBuildOptions = {}): Promise<JsModuleBuild[]> {
+  const progress = opts.onProgress ?? (() => {});
+  try {
+    if (await writeGuestTypes()) progress('sdk/js: session.d.ts regenerated from wit/');
+  } catch (e) {
+    // A read-only installation can still build; the declarations only help editors.
+    progress(`sdk/js: cannot refresh session.d.ts (${(e as Error).message})`);
+  }
+  const results: JsModuleBuild[] = [];
+  for (const dir of jsGuestFolders()) {
+    const name = basename(dir);
+    const outFile = join(outDir, `${name}.wasm`);
+    const started = performance.now();
+    const { component, cached } = await build(dir, outFile, { ...opts, cacheDir: opts.cacheDir ?? JS_CACHE_DIR });
+    results.push({ name, dir, outFile, bytes: component.length, cached, ms: Math.round(performance.now() - started) });
+  }
+  return results;
+}
+
+/** The JS guest module folders under `root`: an entry file and no C sources. */
+export function jsGuestFolders(root: string = GUEST_MODULES_DIR): string[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && !d.name.startsWith('.') && !NOT_MODULES.has(d.name))
+    .map((d) => join(root, d.name))
+    .filter((dir) => !readdirSync(dir).some((f) => f.endsWith('.c')) && findEntry(dir) !== undefined)
+    .sort();
+}
+
+/** The module's entry file: package.json `main`, else index.ts, else index.js. */
+export function findEntry(dir: string): string | undefined {
+  const pkgFile = join(dir, 'package.json');
+  if (existsSync(pkgFile)) {
+    let main: unknown;
+    try {
+      main = JSON.parse(readFileSync(pkgFile, 'utf8')).main;
+    } catch (e) {
+      throw new BuildError(`${pkgFile} is not valid JSON (${(e as Error).message}); fix it or remove it.`, { cause: e });
+    }
+    if (typeof main === 'string') return resolve(dir, main);
+  }
+  return ['index.ts', 'index.js'].map((f) => join(dir, f)).find((f) => existsSync(f));
+}
+
+async function build(dir: string, outFile: string, opts: JsBuildOptions): Promise<{ component: Uint8Array; cached: boolean }> {
+  const name = basename(resolve(dir));
+  const progress = (msg: string) => opts.onProgress?.(`${name}: ${msg}`);
+  const started = performance.now();
+  const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
+
+  const entry = findEntry(dir);
+  if (!entry) {
+    throw new BuildError(`${dir} has no module entry: add index.ts or index.js, or a package.json whose "main" names the entry file.`);
+  }
+  if (!existsSync(entry)) {
+    throw new BuildError(`${dir}/package.json names the entry ${entry}, which does not exist; fix its "main" field.`);
+  }
+
+  progress(`bundling ${entry}`);
+  const source = await bundle(entry);
+
+  const cacheFile = opts.cacheDir ? join(opts.cacheDir, `${name}-${cacheKey(source).slice(0, 32)}.wasm`) : undefined;
+  if (cacheFile && existsSync(cacheFile)) {
+    const component = new Uint8Array(await readFile(cacheFile));
+    await writeOut(outFile, component);
+    progress(`unchanged, copied the cached component to ${outFile} (${seconds()} s)`);
+    return { component, cached: true };
+  }
+
+  progress('componentizing (this takes about 10 s)');
+  const ticker = setInterval(() => progress(`componentizing... ${Math.round(Number(seconds()))} s`), PROGRESS_EVERY_MS);
+  let component: Uint8Array;
+  try {
+    component = await componentizeInWorker(dir, source);
+  } finally {
+    clearInterval(ticker);
+  }
+
+  await writeOut(outFile, component);
+  if (cacheFile) await storeInCache(cacheFile, name, component);
+  progress(`wrote ${outFile} (${(component.length / 1e6).toFixed(1)} MB, ${seconds()} s)`);
+  return { component, cached: false };
+}
+
+/** Bundles the entry into one ES module; the host's interfaces stay imports. */
+async function bundle(entry: string): Promise<string> {
+  let esbuild: typeof import('esbuild');
+  try {
+    esbuild = await import('esbuild');
+  } catch (e) {
+    throw new BuildError('building JS guest modules needs esbuild, which is not installed; run `npm install esbuild`.', { cause: e });
+  }
+  let result: { outputFiles: { text: string }[]; metafile: Metafile };
+  try {
+    result = await esbuild.build({
+      entryPoints: [entry],
+      bundle: true,
+      format: 'esm',
+      // A guest runs in SpiderMonkey without Node or browser APIs.
+      platform: 'neutral',
+      mainFields: ['module', 'main'],
+      target: 'es2022',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+      legalComments: 'none',
+      plugins: [sessionImports()],
+    });
+  } catch (e) {
+    throw bundleError(entry, e);
+  }
+  const output = Object.values(result.metafile.outputs)[0];
+  const missing = ['openSession', 'closeSession'].filter((x) => !output?.exports.includes(x));
+  if (missing.length > 0) {
+    throw new BuildError(
+      `${entry} does not export ${missing.join(' or ')}: export both hooks as functions (flags, argv) => status (see guest-modules/sdk/js/README.md).`,
+    );
+  }
+  return result.outputFiles[0].text;
+}
+
+/**
+ * Resolves `pamwasm:session/<interface>` (with or without the version) to
+ * the versioned name componentize-js gives the world's imports, and keeps it
+ * external. Anything else under `pamwasm:` is refused with a hint.
+ */
+function sessionImports(): Plugin {
+  const available = WORLD_IMPORTS.join(', ');
+  return {
+    name: 'pamwasm-session',
+    setup(b) {
+      b.onResolve({ filter: /^pamwasm:/ }, (args) => {
+        const m = /^pamwasm:session\/([a-z][a-z0-9-]*)(?:@(.+))?$/.exec(args.path);
+        const refuse = (text: string) => ({ errors: [{ text }] });
+        if (!m) return refuse(`"${args.path}" is not a host interface; the host provides ${available}`);
+        const [, iface, version] = m;
+        if (version !== undefined && version !== WIT_VERSION) {
+          return refuse(`"${args.path}" asks for version ${version}, but this host provides ${WIT_PACKAGE}@${WIT_VERSION}`);
+        }
+        if (iface === 'types') {
+          return refuse(`"${args.path}" holds only types; import them with \`import type\``);
+        }
+        if (!WORLD_IMPORTS.includes(`${WIT_PACKAGE}/${iface}`)) {
+          return refuse(`"${args.path}" is not a host interface; the host provides ${available}`);
+        }
+        return { path: `${WIT_PACKAGE}/${iface}@${WIT_VERSION}`, external: true };
+      });
+    },
+  };
+}
+
+function bundleError(entry: string, e: unknown): BuildError {
+  const first: Message | undefined = (e as Partial<BuildFailure>)?.errors?.[0];
+  if (!first) return new BuildError(`bundling ${entry} failed: ${(e as Error)?.message ?? String(e)}; check the module's source.`, { cause: e });
+  const where = first.location ? `${first.location.file}:${first.location.line}:${first.location.column + 1}` : entry;
+  const fix = /Could not resolve/.test(first.text)
+    ? 'a guest can import only relative files, bundleable npm packages and pamwasm:session/* (no Node or WASI modules)'
+    : 'fix the source there';
+  return new BuildError(`cannot bundle ${entry}: ${where}: ${first.text}; ${fix}.`, { cause: e });
+}
+
+/**
+ * componentize-js's splicer and its wizer step block the thread for several
+ * seconds; in a worker the caller's event loop (progress, spinners, other
+ * I/O) keeps running, and the splicer's own preview2-shim state stays out of
+ * the host process.
+ *
+ * The WIT goes in as a string (`witWorld`): with a path the splicer would
+ * read it through the preview2-shim, which starts with no preopens (FACTS.md),
+ * and granting `/` there would grant it to every component in the process.
+ */
+async function componentizeInWorker(dir: string, source: string): Promise<Uint8Array> {
+  const work = await mkdtemp(join(tmpdir(), 'pamwasm-js-'));
+  try {
+    const sourcePath = join(work, 'module.js');
+    await writeFile(sourcePath, source);
+    const options = { ...COMPONENTIZE_OPTIONS, disableFeatures: [...COMPONENTIZE_OPTIONS.disableFeatures], sourcePath, witWorld: witSource() };
+    const reply = await new Promise<{ component?: Uint8Array; error?: string }>((resolveReply, reject) => {
+      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { url: componentizeUrl(), options } });
+      worker.once('message', resolveReply);
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`the componentize worker exited with code ${code}`)));
+    });
+    if (reply.error !== undefined || !reply.component) throw new Error(reply.error ?? 'no component');
+    return reply.component;
+  } catch (e) {
+    const detail = ((e as Error).message ?? String(e)).split('\n').map((l) => l.trim()).filter(Boolean).slice(-2).join(' / ');
+    throw new BuildError(
+      `componentize-js could not build ${dir}: ${detail.slice(0, 400)}; top-level code runs at build time without host imports, so call them only inside the hooks.`,
+      { cause: e },
+    );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+import(workerData.url)
+  .then(({ componentize }) => componentize(workerData.options))
+  .then(({ component }) => parentPort.postMessage({ component }),
+        (e) => parentPort.postMessage({ error: String((e && e.message) || e) }));
+`;
+
+function componentizeUrl(): string {
+  try {
+    return import.meta.resolve('@bytecodealliance/componentize-js');
+  } catch (e) {
+    throw new BuildError('building JS guest modules needs @bytecodealliance/componentize-js, which is not installed; run `npm install`.', { cause: e });
+  }
+}
+
+let componentizeVersion: string | undefined;
+
+/** What decides the component's bytes: the bundle, the WIT, the tool and its options. */
+function cacheKey(source: string): string {
+  componentizeVersion ??= JSON.parse(
+    readFileSync(join(dirname(fileURLToPath(componentizeUrl())), '..', 'package.json'), 'utf8'),
+  ).version as string;
+  return createHash('sha256')
+    .update(JSON.stringify([componentizeVersion, COMPONENTIZE_OPTIONS, witSource(), source]))
+    .digest('hex');
+}
+
+async function writeOut(outFile: string, component: Uint8Array): Promise<void> {
+  await mkdir(dirname(outFile), { recursive: true });
+  await writeFile(outFile, component);
+}
+
+/** Keeps one cached component per module name, written atomically. */
+async function storeInCache(cacheFile: string, name: string, component: Uint8Array): Promise<void> {
+  const dir = dirname(cacheFile);
+  await mkdir(dir, { recursive: true });
+  const tmp = `${cacheFile}.${process.pid}.tmp`;
+  await writeFile(tmp, component);
+  await rename(tmp, cacheFile);
+  const mine = new RegExp(`^${name.replace(/[^\w]/g, '\\$&')}-[0-9a-f]{32}\\.wasm$`);
+  const stale = (await readdir(dir)).filter((f) => mine.test(f) && join(dir, f) !== cacheFile);
+  await Promise.all(stale.map((f) => unlink(join(dir, f)).catch(() => {})));
+}

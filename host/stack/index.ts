@@ -1,0 +1,15 @@
+/**
+ * pam.d-style stacks with libpam's semantics: parse a stack file, bind it
+ * to a session, run open-session and close-session through the one
+ * dispatcher, and get a trace of what each line did.
+ *
+ * @example
+ *   const stack = parseStackFile('demo.stack');
+ *   const session = await StackSession.create(stack, newHandleState({ service: 'login', user: 'alice' }));
+ *   const opened = await session.open();   // { code: 0, name: 'PAM_SUCCESS', trace: [...] }
+ *   const closed = await session.close();
+ */
+export { parseStackFile, type Stack, type Handler, type Diagnostic, type ConfigLine } from './parse.js';
+export { dispatch, newDispatchState, MUST_FAIL, type DispatchLine, type DispatchState, type Hook, type Step } from './dispatch.js';
+export { ACTION, actionName, parseBracket, keywordActions } from './actions.js';
+export { StackSession, resolveModulePath, BUNDLED_MODULE_DIR, type TraceEntry, type HookResult, type SessionOptions } from './session.js';

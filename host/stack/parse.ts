@@ -1,0 +1,186 @@
+/**
+ * The pam.d stack file parser, following libpam/pam_handlers.c
+ * (_pam_parse_conf_file): `type control module [args]` lines with the
+ * keyword controls, bracket controls, include and substack; `-type` lines;
+ * comments and continued lines; bracketed args with spaces.
+ *
+ * A malformed line is not an exception: like libpam, it becomes a handler
+ * that fails when dispatched (PAM_MUST_FAIL_CODE), and a diagnostic that
+ * names file and line and says what was expected.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
+import { StackNotFoundError } from '../errors/index.js';
+import { ACTION, type Actions, keywordActions, parseBracket, setDefault, undefActions } from './actions.js';
+import type { DispatchLine } from './dispatch.js';
+import { assembleLines, tokenize } from './tokens.js';
+
+/** libpam's PAM_SUBSTACK_MAX_LEVEL: include and substack nesting limit. */
+const MAX_LEVEL = 16;
+const TYPES = ['auth', 'account', 'password', 'session'] as const;
+export type ModuleType = (typeof TYPES)[number];
+
+export interface Diagnostic {
+  file: string;
+  line: number;
+  severity: 'error' | 'warning';
+  message: string;
+}
+
+/** One handler of the session hooks, in dispatch order. */
+export interface Handler extends DispatchLine {
+  file: string;
+  line: number;
+  /** The control as written (`required`, `[success=ok default=bad]`, `substack`). */
+  control: string;
+  /** The module token as written; absent for must-fail lines without one. */
+  module?: string;
+  args: string[];
+  /** `-session`: a missing module is not logged. */
+  quiet: boolean;
+}
+
+/** Every line read, of every type, for display and linting. */
+export interface ConfigLine {
+  file: string;
+  line: number;
+  type: string;
+  control?: string;
+  module?: string;
+  args: string[];
+}
+
+export interface Stack {
+  file: string;
+  handlers: Handler[];
+  lines: ConfigLine[];
+  diagnostics: Diagnostic[];
+  /** Set when libpam would refuse the whole file (every hook then returns PAM_ABORT). */
+  fatal?: Diagnostic;
+}
+
+interface Reader {
+  dir: string;
+  handlers: Handler[];
+  lines: ConfigLine[];
+  diagnostics: Diagnostic[];
+  read: (path: string) => string;
+}
+
+const typeOf = (tok: string): ModuleType | undefined => TYPES.find((t) => t === tok.toLowerCase());
+
+/**
+ * Parses the session handlers of a stack file. Includes and substacks are
+ * read relative to the file's directory (libpam reads them from its confdir).
+ *
+ * @example
+ *   const stack = parseStackFile('/etc/pamwasm/login.stack');
+ *   for (const d of stack.diagnostics) console.error(`${d.file}:${d.line}: ${d.message}`);
+ */
+export function parseStackFile(path: string, read: (p: string) => string = (p) => readFileSync(p, 'utf8')): Stack {
+  let source: string;
+  try {
+    source = read(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new StackNotFoundError(`stack file ${path} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code})`}.`, { cause: e });
+  }
+  const r: Reader = { dir: dirname(path), handlers: [], lines: [], diagnostics: [], read };
+  const fatal = parseSource(r, path, source, undefined, 0, 0);
+  return { file: path, handlers: r.handlers, lines: r.lines, diagnostics: r.diagnostics, ...(fatal ? { fatal } : {}) };
+}
+
+/** Parses one file; returns a diagnostic when libpam would reject it whole. */
+function parseSource(
+  r: Reader, file: string, source: string, wanted: ModuleType | undefined, includeLevel: number, level: number,
+): Diagnostic | undefined {
+  const { lines, unterminated } = assembleLines(source);
+  const diag = (line: number, message: string, severity: Diagnostic['severity'] = 'error') => {
+    const d = { file, line, severity, message };
+    r.diagnostics.push(d);
+    return d;
+  };
+  for (const { line, text } of lines) {
+    const toks = tokenize(text);
+    let tok = toks.shift();
+    let mustFail = false;
+    let quiet = false;
+    let type: ModuleType | undefined;
+    if (tok === undefined) {
+      diag(line, 'empty module type: expected session, auth, account or password.');
+      type = wanted ?? 'auth';
+      mustFail = true;
+    } else {
+      if (tok.startsWith('-')) {
+        quiet = true;
+        tok = tok.slice(1);
+      }
+      type = typeOf(tok);
+      if (!type) {
+        diag(line, `illegal module type "${tok}": expected session, auth, account or password.`);
+        // libpam files a line of unknown type under the most sensitive type.
+        type = wanted ?? 'auth';
+        mustFail = true;
+      }
+    }
+    if (wanted && type !== wanted) continue;
+
+    const control = toks.shift();
+    let actions: Actions = undefActions();
+    let include: 'include' | 'substack' | undefined;
+    if (control === undefined) {
+      diag(line, 'no control flag: expected required, requisite, sufficient, optional, include, substack or [value=action ...].');
+      setDefault(actions, ACTION.BAD);
+      mustFail = true;
+    } else if (keywordActions(control)) {
+      actions = keywordActions(control)!;
+    } else if (/^(include|substack)$/i.test(control)) {
+      include = control.toLowerCase() as 'include' | 'substack';
+    } else {
+      const error = parseBracket(control, actions);
+      if (error) diag(line, `bad control "${control}": ${error}; every code now counts as bad.`);
+    }
+
+    const target = toks.shift();
+    r.lines.push({ file, line, type, control, module: target, args: include ? [] : toks });
+    if (type !== 'session') continue;
+    const base = { file, line, level, control: control ?? '', quiet, args: [] as string[] };
+
+    if (include) {
+      if (include === 'substack') {
+        r.handlers.push({ ...base, kind: 'substack', actions, module: target });
+      }
+      const failed = includeFile(r, target, 'session', includeLevel + 1, level + (include === 'substack' ? 1 : 0));
+      if (!failed) continue;
+      diag(line, `${include} ${target ?? '(no file named)'}: ${failed}`);
+      actions = undefActions();
+      setDefault(actions, ACTION.BAD);
+      r.handlers.push({ ...base, kind: 'must-fail', actions });
+      continue;
+    }
+    if (target === undefined && !mustFail) {
+      diag(line, 'no module named: expected a module path after the control.');
+      mustFail = true;
+    }
+    r.handlers.push({ ...base, kind: mustFail ? 'must-fail' : 'module', actions, module: target, args: toks });
+  }
+  if (unterminated !== undefined) {
+    return diag(unterminated, 'the file ends inside a continued line (a trailing backslash): libpam rejects the whole file.');
+  }
+  return undefined;
+}
+
+/** Reads an include or substack target; returns why it failed, or undefined. */
+function includeFile(r: Reader, target: string | undefined, type: ModuleType, includeLevel: number, level: number): string | undefined {
+  if (target === undefined) return 'expected a file name after the control.';
+  if (includeLevel >= MAX_LEVEL) return `more than ${MAX_LEVEL} levels of include/substack.`;
+  const path = isAbsolute(target) ? target : join(r.dir, target);
+  let source: string;
+  try {
+    source = r.read(path);
+  } catch (e) {
+    return `cannot read ${path} (${(e as NodeJS.ErrnoException).code}).`;
+  }
+  const fatal = parseSource(r, path, source, type, includeLevel, level);
+  return fatal ? `${path} is rejected: ${fatal.message}` : undefined;
+}

@@ -1,0 +1,202 @@
+/**
+ * A stack bound to one session: one module instance per line, made on the
+ * line's first call and kept until the session ends, so that open-session and
+ * close-session of a session run on the same instances (module memory and
+ * pam_set_data pointers survive from open to close, as in libpam's handle).
+ */
+import { isAbsolute, join } from 'node:path';
+import { codeByNumber, codeByStatus, PAM, PAM_SILENT } from '../codes/index.js';
+import { PamwasmError } from '../errors/index.js';
+import { loadComponent, type LoadedComponent, type LoadOptions, type ModuleInstance } from '../loader/index.js';
+import {
+  hostImports, newLineContext, resetCallCounters,
+  type Conversation, type ConvMessage, type HandleState, type ImportLimits, type LineContext, type LogRecord,
+} from '../runtime/index.js';
+import { packageRoot } from '../wit/index.js';
+import { actionName } from './actions.js';
+import { dispatch, newDispatchState, type DispatchState, type Hook, type Step } from './dispatch.js';
+import type { Diagnostic, Handler, Stack } from './parse.js';
+
+/** The bundled module directory (`npm run build:guests` fills it). */
+export const BUNDLED_MODULE_DIR = join(packageRoot(), 'guest-modules', 'dist');
+
+export interface TraceEntry {
+  hook: Hook;
+  file: string;
+  line: number;
+  module: string;
+  control: string;
+  /** What the line returned. */
+  code: number;
+  name: string;
+  /** The action taken, e.g. `ok`, `bad`, `jump 2`. */
+  action: string;
+  impression: 'undef' | 'positive' | 'negative';
+  /** The stack's status after this line. */
+  status: number;
+  statusName: string;
+  /** Why the line failed without its module deciding (fault, load error). */
+  reason?: string;
+}
+
+export interface HookResult {
+  code: number;
+  name: string;
+  trace: TraceEntry[];
+}
+
+export interface SessionOptions {
+  /** Directory for relative module paths; default the bundled one. */
+  moduleDir?: string;
+  conversation?: Conversation;
+  log?: (record: LogRecord) => void;
+  limits?: Partial<ImportLimits>;
+  load?: LoadOptions;
+  /** Code a faulting line returns (default PAM_SESSION_ERR); never success. */
+  faultCode?: number;
+}
+
+interface Line {
+  handler: Handler;
+  ctx: LineContext;
+  loaded?: LoadedComponent;
+  loadError?: string;
+  instance?: ModuleInstance;
+  /** Set once the line faulted: its instance is gone for the rest of the session. */
+  fault?: string;
+}
+
+const IMPRESSION = { [-1]: 'negative', 0: 'undef', 1: 'positive' } as const;
+
+export function resolveModulePath(token: string, moduleDir = BUNDLED_MODULE_DIR): string {
+  return isAbsolute(token) ? token : join(moduleDir, token);
+}
+
+export class StackSession {
+  readonly stack: Stack;
+  readonly handle: HandleState;
+  /** Every message shown to the user, in order. */
+  readonly messages: ConvMessage[];
+  /** Problems found while loading the stack's modules. */
+  readonly diagnostics: Diagnostic[];
+  private readonly lines: Line[];
+  private readonly state: DispatchState;
+  private readonly faultCode: number;
+
+  private constructor(stack: Stack, handle: HandleState, lines: Line[], messages: ConvMessage[], diagnostics: Diagnostic[], options: SessionOptions) {
+    this.stack = stack;
+    this.messages = messages;
+    this.diagnostics = diagnostics;
+    this.handle = handle;
+    this.lines = lines;
+    this.state = newDispatchState(lines.length);
+    const fault = options.faultCode ?? PAM.SESSION_ERR.number;
+    this.faultCode = fault === PAM.SUCCESS.number ? PAM.SESSION_ERR.number : fault;
+  }
+
+  /** Loads every module of `stack` (a module that fails to load dispatches as PAM_MODULE_UNKNOWN). */
+  static async create(stack: Stack, handle: HandleState, options: SessionOptions = {}): Promise<StackSession> {
+    const messages: ConvMessage[] = [];
+    const lines: Line[] = [];
+    const diagnostics: Diagnostic[] = [];
+    for (const handler of stack.handlers) {
+      const ctx = newLineContext({
+        module: handler.module ?? '<none>',
+        handle,
+        conversation: options.conversation,
+        messages,
+        log: options.log,
+        limits: options.limits,
+      });
+      const line: Line = { handler, ctx };
+      if (handler.kind === 'module') {
+        const path = resolveModulePath(handler.module!, options.moduleDir);
+        try {
+          line.loaded = await loadComponent(path, options.load);
+        } catch (e) {
+          if (!(e instanceof PamwasmError)) throw e;
+          line.loadError = e.message;
+          // `-session` lines keep quiet about a missing module, as libpam does.
+          if (!(handler.quiet && e.code === 'ERR_MODULE_NOT_FOUND')) {
+            diagnostics.push({ file: handler.file, line: handler.line, severity: 'error', message: e.message });
+          }
+        }
+      }
+      lines.push(line);
+    }
+    return new StackSession(stack, handle, lines, messages, diagnostics, options);
+  }
+
+  /** pam_open_session over the stack. */
+  open(flags: { silent?: boolean } = {}): Promise<HookResult> {
+    return this.run('open', flags);
+  }
+
+  /** pam_close_session over the stack, on the instances open-session used. */
+  close(flags: { silent?: boolean } = {}): Promise<HookResult> {
+    return this.run('close', flags);
+  }
+
+  /** Module data of every line, for saving a session (e.g. to a registry). */
+  moduleData(): Map<string, Uint8Array>[] {
+    return this.lines.map((l) => l.ctx.data);
+  }
+
+  private async run(hook: Hook, flags: { silent?: boolean }): Promise<HookResult> {
+    const trace: TraceEntry[] = [];
+    if (this.stack.fatal) {
+      return { code: PAM.ABORT.number, name: PAM.ABORT.name, trace };
+    }
+    const witFlags = { silent: Boolean(flags.silent) };
+    const reasons = new Map<number, string>();
+    const call = (i: number) => this.call(i, hook, witFlags, reasons);
+    const onStep = (s: Step) => trace.push(this.traceEntry(hook, s, reasons.get(s.index)));
+    const code = await dispatch(this.lines.map((l) => ({ ...l.handler, kind: l.loaded || l.handler.kind !== 'module' ? l.handler.kind : 'faulty' })), this.state, hook, call, onStep);
+    return { code, name: codeByNumber(code).name, trace };
+  }
+
+  private call(i: number, hook: Hook, flags: { silent: boolean }, reasons: Map<number, string>): number {
+    const line = this.lines[i];
+    if (line.fault) {
+      reasons.set(i, `faulted earlier: ${line.fault}`);
+      return this.faultCode;
+    }
+    try {
+      line.instance ??= line.loaded!.instantiate(hostImports(line.ctx));
+      resetCallCounters(line.ctx);
+      const argv = line.handler.args;
+      const status = hook === 'open' ? line.instance.openSession(flags, argv) : line.instance.closeSession(flags, argv);
+      return codeByStatus(status).number;
+    } catch (e) {
+      // A trap, or anything else thrown from the guest, fails closed; the
+      // instance may be corrupt, so it is dropped for the rest of the session.
+      const why = `${line.handler.module} ${hook}-session faulted: ${(e as Error)?.message ?? String(e)}`;
+      line.fault = why;
+      line.instance = undefined;
+      reasons.set(i, why);
+      line.ctx.log({ priority: 'err', module: line.ctx.module, message: why });
+      return this.faultCode;
+    }
+  }
+
+  private traceEntry(hook: Hook, s: Step, reason?: string): TraceEntry {
+    const line = this.lines[s.index];
+    const h = line.handler;
+    return {
+      hook,
+      file: h.file,
+      line: h.line,
+      module: h.module ?? '<none>',
+      control: h.control,
+      code: s.code,
+      name: codeByNumber(s.code).name,
+      action: actionName(s.action),
+      impression: IMPRESSION[s.impression as -1 | 0 | 1],
+      status: s.status,
+      statusName: codeByNumber(s.status).name,
+      ...(reason ?? line.loadError ? { reason: reason ?? line.loadError } : h.kind === 'must-fail' ? { reason: 'malformed line' } : {}),
+    };
+  }
+}
+
+export { PAM_SILENT };

@@ -1,0 +1,58 @@
+/**
+ * The `pamwasm` command line. Exit status: 0 ok, 1 a PAM failure, 2 a usage
+ * or config error (one sentence on stderr, no stack trace).
+ */
+import { PamwasmError } from '../errors/index.js';
+import { inspectCommand, INSPECT_HELP } from './inspect.js';
+import { ExitError } from './output.js';
+import { runCommand, RUN_HELP } from './run.js';
+
+type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { run: Command; summary: string; help: string }> = {
+  run: { run: runCommand, summary: 'run a stack\'s session hooks for a user', help: RUN_HELP },
+  inspect: { run: inspectCommand, summary: 'check a module and show its world, imports and hash', help: INSPECT_HELP },
+};
+
+export function mainHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return `Usage: pamwasm <command> [options]
+
+Runs PAM session modules as sandboxed WebAssembly components.
+
+Commands:
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`).join('\n')}
+
+Run \`pamwasm <command> --help\` for a command's options.`;
+}
+
+/** Registers a command (later layers add theirs: demo, check, build, exec...). */
+export function registerCommand(name: string, run: Command, summary: string, help: string): void {
+  COMMANDS[name] = { run, summary, help };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(mainHelp());
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`pamwasm: unknown command "${name}"; run \`pamwasm --help\` for the list.\n`);
+    return 2;
+  }
+  try {
+    return await command.run(rest);
+  } catch (e) {
+    if (e instanceof ExitError) {
+      process.stderr.write(`pamwasm ${name}: ${e.message}\n`);
+      return e.exitCode;
+    }
+    if (e instanceof PamwasmError || (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`pamwasm ${name}: ${(e as Error).message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}

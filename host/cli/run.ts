@@ -1,0 +1,108 @@
+/**
+ * `pamwasm run`: runs a stack's session hooks for one user, the way an
+ * application's pam_open_session / pam_close_session would, and prints the
+ * trace (or, with --json, one JSON object as the last line of stdout).
+ */
+import { parseArgs } from 'node:util';
+import { PAM } from '../codes/index.js';
+import { newHandleState, type ConvMessage, type LogRecord, type WitItem } from '../runtime/index.js';
+import { parseStackFile, StackSession, type Diagnostic, type HookResult, type TraceEntry } from '../stack/index.js';
+import { bold, dim, green, red, table } from './output.js';
+import { usage } from './usage.js';
+
+export const RUN_HELP = `Usage: pamwasm run --stack FILE --service S --user U [options]
+
+Runs the session hooks of a stack file (pam.d syntax, .wasm modules).
+
+Options:
+  --stack FILE        the stack file (required)
+  --service S         PAM_SERVICE (required)
+  --user U            PAM_USER (required)
+  --tty T             PAM_TTY
+  --rhost H           PAM_RHOST
+  --ruser R           PAM_RUSER
+  --silent            pass PAM_SILENT to the modules
+  --module-dir DIR    where relative module paths are found (default: the bundled modules)
+  --phase P           open, close or both (default: both)
+  --json              print one JSON object as the last line of stdout
+
+Malformed lines are reported on stderr as file:line and dispatched as libpam
+would (they fail). Exit status: 0 when every hook run returned PAM_SUCCESS,
+1 when one returned a PAM failure, 2 on a usage or file error.`;
+
+const itemOptions: [string, WitItem][] = [['service', 'service'], ['user', 'user'], ['tty', 'tty'], ['rhost', 'rhost'], ['ruser', 'ruser']];
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      stack: { type: 'string' }, service: { type: 'string' }, user: { type: 'string' },
+      tty: { type: 'string' }, rhost: { type: 'string' }, ruser: { type: 'string' },
+      silent: { type: 'boolean' }, 'module-dir': { type: 'string' }, phase: { type: 'string' },
+      json: { type: 'boolean' }, help: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(RUN_HELP);
+    return 0;
+  }
+  for (const required of ['stack', 'service', 'user'] as const) {
+    if (!values[required]) throw usage(`run needs --${required}`, 'run');
+  }
+  const phase = values.phase ?? 'both';
+  if (!['open', 'close', 'both'].includes(phase)) throw usage(`--phase must be open, close or both, not "${phase}"`, 'run');
+
+  const stack = parseStackFile(values.stack!);
+  const items = Object.fromEntries(itemOptions.filter(([o]) => values[o as keyof typeof values] !== undefined).map(([o, i]) => [i, String(values[o as keyof typeof values])]));
+  const handle = newHandleState(items);
+  const logs: LogRecord[] = [];
+  const session = await StackSession.create(stack, handle, { moduleDir: values['module-dir'], log: (r) => logs.push(r) });
+  const diagnostics: Diagnostic[] = [...stack.diagnostics, ...session.diagnostics];
+  for (const d of diagnostics) process.stderr.write(`${d.file}:${d.line}: ${d.severity}: ${d.message}\n`);
+
+  const flags = { silent: Boolean(values.silent) };
+  const results: { open?: HookResult; close?: HookResult } = {};
+  if (phase !== 'close') results.open = await session.open(flags);
+  if (phase !== 'open') results.close = await session.close(flags);
+
+  const failed = Object.values(results).some((r) => r.code !== PAM.SUCCESS.number);
+  const trace = [...(results.open?.trace ?? []), ...(results.close?.trace ?? [])];
+  if (values.json) {
+    const out = {
+      ...(results.open ? { open: { code: results.open.code, name: results.open.name } } : {}),
+      ...(results.close ? { close: { code: results.close.code, name: results.close.name } } : {}),
+      messages: session.messages,
+      env: Object.fromEntries(handle.env),
+      trace,
+      syslog: logs,
+      diagnostics,
+    };
+    console.log(JSON.stringify(out));
+  } else {
+    printHuman(results, session.messages, trace, logs, handle.env);
+  }
+  return failed ? 1 : 0;
+}
+
+function outcome(name: string, code: number): string {
+  return code === PAM.SUCCESS.number ? green(name) : red(name);
+}
+
+function printHuman(results: { open?: HookResult; close?: HookResult }, messages: ConvMessage[], trace: TraceEntry[], logs: LogRecord[], env: Map<string, string>) {
+  if (trace.length) {
+    const rows = [['hook', 'line', 'control', 'module', 'returned', 'action', 'stack status'].map((h) => bold(h))];
+    for (const t of trace) {
+      rows.push([
+        t.hook, `${t.file.split('/').pop()}:${t.line}`, t.control, t.module,
+        outcome(t.name, t.code), t.action, `${t.statusName} (${t.impression})${t.reason ? dim(`  ${t.reason}`) : ''}`,
+      ]);
+    }
+    console.log(table(rows));
+    console.log();
+  }
+  for (const m of messages) console.log(`${m.style === 'error' ? red('error') : 'info '}  ${m.text}`);
+  for (const l of logs) console.log(dim(`syslog ${l.priority}: ${l.module}: ${l.message}`));
+  if (env.size) console.log(`PAM env: ${[...env].map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  for (const [hook, r] of Object.entries(results)) console.log(`${hook}-session: ${outcome(r.name, r.code)} (${r.code})`);
+}

@@ -5,8 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { PAM } from '../codes/index.js';
-import { newHandleState, type ConvMessage, type LogRecord, type WitItem } from '../runtime/index.js';
-import { parseStackFile, StackSession, type Diagnostic, type HookResult, type TraceEntry } from '../stack/index.js';
+import type { WitItem } from '../runtime/index.js';
+import { runStack, type RunOptions, type RunResult } from '../stack/index.js';
 import { bold, dim, green, red, table } from './output.js';
 import { usage } from './usage.js';
 
@@ -53,43 +53,27 @@ export async function runCommand(argv: string[]): Promise<number> {
   const phase = values.phase ?? 'both';
   if (!['open', 'close', 'both'].includes(phase)) throw usage(`--phase must be open, close or both, not "${phase}"`, 'run');
 
-  const stack = parseStackFile(values.stack!);
-  const items = Object.fromEntries(itemOptions.filter(([o]) => values[o as keyof typeof values] !== undefined).map(([o, i]) => [i, String(values[o as keyof typeof values])]));
-  const handle = newHandleState(items);
-  const logs: LogRecord[] = [];
-  const session = await StackSession.create(stack, handle, { moduleDir: values['module-dir'], log: (r) => logs.push(r) });
-  const diagnostics: Diagnostic[] = [...stack.diagnostics, ...session.diagnostics];
-  for (const d of diagnostics) process.stderr.write(`${d.file}:${d.line}: ${d.severity}: ${d.message}\n`);
-
-  const flags = { silent: Boolean(values.silent) };
-  const results: { open?: HookResult; close?: HookResult } = {};
-  if (phase !== 'close') results.open = await session.open(flags);
-  if (phase !== 'open') results.close = await session.close(flags);
-
-  const failed = Object.values(results).some((r) => r.code !== PAM.SUCCESS.number);
-  const trace = [...(results.open?.trace ?? []), ...(results.close?.trace ?? [])];
+  const items = Object.fromEntries(
+    itemOptions.filter(([o]) => values[o as keyof typeof values] !== undefined).map(([o, i]) => [i, String(values[o as keyof typeof values])]),
+  );
+  const result = await runStack({
+    stackFile: values.stack!, items, silent: values.silent, moduleDir: values['module-dir'], phase: phase as RunOptions['phase'],
+  });
+  for (const d of result.diagnostics) process.stderr.write(`${d.file}:${d.line}: ${d.severity}: ${d.message}\n`);
   if (values.json) {
-    const out = {
-      ...(results.open ? { open: { code: results.open.code, name: results.open.name } } : {}),
-      ...(results.close ? { close: { code: results.close.code, name: results.close.name } } : {}),
-      messages: session.messages,
-      env: Object.fromEntries(handle.env),
-      trace,
-      syslog: logs,
-      diagnostics,
-    };
+    const { ok: _ok, ...out } = result;
     console.log(JSON.stringify(out));
   } else {
-    printHuman(results, session.messages, trace, logs, handle.env);
+    printHuman(result);
   }
-  return failed ? 1 : 0;
+  return result.ok ? 0 : 1;
 }
 
 function outcome(name: string, code: number): string {
   return code === PAM.SUCCESS.number ? green(name) : red(name);
 }
 
-function printHuman(results: { open?: HookResult; close?: HookResult }, messages: ConvMessage[], trace: TraceEntry[], logs: LogRecord[], env: Map<string, string>) {
+function printHuman({ open, close, messages, trace, syslog, env }: RunResult) {
   if (trace.length) {
     const rows = [['hook', 'line', 'control', 'module', 'returned', 'action', 'stack status'].map((h) => bold(h))];
     for (const t of trace) {
@@ -102,7 +86,8 @@ function printHuman(results: { open?: HookResult; close?: HookResult }, messages
     console.log();
   }
   for (const m of messages) console.log(`${m.style === 'error' ? red('error') : 'info '}  ${m.text}`);
-  for (const l of logs) console.log(dim(`syslog ${l.priority}: ${l.module}: ${l.message}`));
-  if (env.size) console.log(`PAM env: ${[...env].map(([k, v]) => `${k}=${v}`).join(' ')}`);
-  for (const [hook, r] of Object.entries(results)) console.log(`${hook}-session: ${outcome(r.name, r.code)} (${r.code})`);
+  for (const l of syslog) console.log(dim(`syslog ${l.priority}: ${l.module}: ${l.message}`));
+  const vars = Object.entries(env);
+  if (vars.length) console.log(`PAM env: ${vars.map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  for (const [hook, r] of Object.entries({ open, close }).filter(([, r]) => r) as [string, { code: number; name: string }][]) console.log(`${hook}-session: ${outcome(r.name, r.code)} (${r.code})`);
 }

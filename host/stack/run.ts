@@ -1,0 +1,56 @@
+/**
+ * One run of a stack's session hooks for one user: what `pamwasm run`
+ * prints, and what the differential tests compare with libpam.
+ */
+import { PAM } from '../codes/index.js';
+import { newHandleState, type Conversation, type ConvMessage, type LogRecord, type WitItem } from '../runtime/index.js';
+import { parseStackFile, type Diagnostic } from './parse.js';
+import { StackSession, type SessionOptions, type TraceEntry } from './session.js';
+
+export interface RunOptions extends Omit<SessionOptions, 'log' | 'conversation'> {
+  stackFile: string;
+  items: Partial<Record<WitItem, string>>;
+  env?: Record<string, string>;
+  silent?: boolean;
+  phase?: 'open' | 'close' | 'both';
+  conversation?: Conversation;
+}
+
+export interface RunResult {
+  open?: { code: number; name: string };
+  close?: { code: number; name: string };
+  messages: ConvMessage[];
+  /** The PAM environment after the run. */
+  env: Record<string, string>;
+  trace: TraceEntry[];
+  syslog: LogRecord[];
+  diagnostics: Diagnostic[];
+  /** True when every hook run returned PAM_SUCCESS. */
+  ok: boolean;
+}
+
+export async function runStack(options: RunOptions): Promise<RunResult> {
+  const stack = parseStackFile(options.stackFile);
+  const handle = newHandleState(options.items, options.env);
+  const syslog: LogRecord[] = [];
+  const session = await StackSession.create(stack, handle, { ...options, log: (r) => syslog.push(r) });
+  const flags = { silent: Boolean(options.silent) };
+  const phase = options.phase ?? 'both';
+  const result: RunResult = {
+    messages: session.messages,
+    env: {},
+    trace: [],
+    syslog,
+    diagnostics: [...stack.diagnostics, ...session.diagnostics],
+    ok: true,
+  };
+  for (const hook of ['open', 'close'] as const) {
+    if (phase !== 'both' && phase !== hook) continue;
+    const r = await (hook === 'open' ? session.open(flags) : session.close(flags));
+    result[hook] = { code: r.code, name: r.name };
+    result.trace.push(...r.trace);
+    if (r.code !== PAM.SUCCESS.number) result.ok = false;
+  }
+  result.env = Object.fromEntries(handle.env);
+  return result;
+}

@@ -94,7 +94,7 @@ export function parseBracket(text: string, actions: Actions): string | undefined
     let act = ACTION_WORDS.findIndex((w) => text.startsWith(w, i));
     if (act >= 0) {
       i += ACTION_WORDS[act].length;
-      act = -act;
+      act = -act || 0; // never -0: `ignore` is action 0
     } else {
       if (!isDigit(text[i])) {
         error = fail('expecting an action or a jump count');

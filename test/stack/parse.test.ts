@@ -1,0 +1,101 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ACTION, parseStackFile } from '../../host/stack/index.js';
+import { assembleLines, tokenize } from '../../host/stack/tokens.js';
+import { codeByToken } from '../../host/codes/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pamwasm-parse-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const stack = (name: string, text: string) => {
+  writeFileSync(join(dir, name), text);
+  return parseStackFile(join(dir, name));
+};
+const n = (token: string) => codeByToken(token)!.number;
+
+describe('reading pam.d files', () => {
+  it('joins continued lines with a space and cuts comments', () => {
+    const { lines } = assembleLines('# comment\nsession required \\\n  pam_permit.wasm  # trailing\n\n   \nsession optional x.wasm\n');
+    expect(lines).toEqual([
+      { line: 2, text: 'session required  pam_permit.wasm  ' },
+      { line: 6, text: 'session optional x.wasm\n' },
+    ]);
+  });
+
+  it('keeps a bracketed token whole and unescapes \\]', () => {
+    expect(tokenize('session [success=ok default=bad] pam_echo.wasm [hello world] [a\\]b]')).toEqual([
+      'session', 'success=ok default=bad', 'pam_echo.wasm', 'hello world', 'a]b',
+    ]);
+  });
+
+  it('reports a file that ends inside a continued line as fatal, with its line', () => {
+    const s = stack('cont', 'session required pam_permit.wasm\nsession optional pam_permit.wasm \\\n');
+    expect(s.fatal?.line).toBe(2);
+    expect(s.fatal?.message).toMatch(/continued line/);
+  });
+});
+
+describe('controls', () => {
+  it('gives the keyword controls libpam\'s actions', () => {
+    const s = stack('kw', 'session required a.wasm\nsession requisite a.wasm\nsession sufficient a.wasm\nsession optional a.wasm\n');
+    const [req, reqs, suff, opt] = s.handlers.map((h) => h.actions);
+    expect([req[0], req[n('ignore')], req[n('session_err')]]).toEqual([ACTION.OK, ACTION.IGNORE, ACTION.BAD]);
+    expect([reqs[0], reqs[n('session_err')]]).toEqual([ACTION.OK, ACTION.DIE]);
+    expect([suff[0], suff[n('new_authtok_reqd')], suff[n('session_err')]]).toEqual([ACTION.DONE, ACTION.DONE, ACTION.IGNORE]);
+    expect([opt[0], opt[n('session_err')]]).toEqual([ACTION.OK, ACTION.IGNORE]);
+  });
+
+  it('parses brackets with every action, jumps and a default', () => {
+    const s = stack('br', 'session [success=2 ignore=ignore session_err=die abort=reset new_authtok_reqd=done default=ok] a.wasm\n');
+    const a = s.handlers[0].actions;
+    expect([a[0], a[n('ignore')], a[n('session_err')], a[n('abort')], a[n('new_authtok_reqd')], a[n('perm_denied')]])
+      .toEqual([2, ACTION.IGNORE, ACTION.DIE, ACTION.RESET, ACTION.DONE, ACTION.OK]);
+  });
+
+  it('turns a malformed bracket into bad for every code and names file and line', () => {
+    const s = stack('bad', '\nsession [success=maybe] a.wasm\n');
+    expect(s.handlers[0].actions.every((x) => x === ACTION.BAD)).toBe(true);
+    expect(s.diagnostics[0]).toMatchObject({ line: 2, severity: 'error' });
+    expect(s.diagnostics[0].message).toMatch(/expecting an action or a jump count/);
+  });
+
+  it('makes a line without a module a failing line', () => {
+    const s = stack('nomod', 'session required\n');
+    expect(s.handlers[0].kind).toBe('must-fail');
+    expect(s.diagnostics[0].message).toMatch(/no module named/);
+  });
+});
+
+describe('include and substack', () => {
+  it('reads include inline and substack one level down, session lines only', () => {
+    writeFileSync(join(dir, 'common'), 'auth required pam_unix.so\nsession optional c.wasm\n');
+    const s = stack('inc', 'session include common\nsession substack common\nsession required d.wasm\n');
+    expect(s.handlers.map((h) => [h.kind, h.level, h.module])).toEqual([
+      ['module', 0, 'c.wasm'], ['substack', 0, 'common'], ['module', 1, 'c.wasm'], ['module', 0, 'd.wasm'],
+    ]);
+  });
+
+  it('makes a missing include a failing line with a diagnostic', () => {
+    const s = stack('inc2', 'session include nowhere\n');
+    expect(s.handlers[0].kind).toBe('must-fail');
+    expect(s.diagnostics[0].message).toMatch(/include nowhere: cannot read .*nowhere \(ENOENT\)/);
+  });
+
+  it('files a line of unknown type under auth at the top, so it never runs as session', () => {
+    const s = stack('type', 'sesion required a.wasm\nsession required b.wasm\n');
+    expect(s.handlers.map((h) => h.module)).toEqual(['b.wasm']);
+    expect(s.diagnostics[0]).toMatchObject({ line: 1 });
+    expect(s.diagnostics[0].message).toMatch(/illegal module type "sesion"/);
+  });
+
+  it('keeps lines of other types but does not run them', () => {
+    const s = stack('types', 'auth required pam_unix.so\naccount required pam_unix.so\nsession required a.wasm\n');
+    expect(s.lines.map((l) => l.type)).toEqual(['auth', 'account', 'session']);
+    expect(s.handlers).toHaveLength(1);
+  });
+});
+
+it('says which stack file is missing', () => {
+  expect(() => parseStackFile(join(dir, 'absent'))).toThrow(expect.objectContaining({ code: 'ERR_STACK_NOT_FOUND' }));
+});

@@ -9,13 +9,13 @@
  *     { onProgress: (m) => console.error(m) });
  *   await buildJsModules('guest-modules/dist');   // every JS guest, through the cache
  */
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import type { BuildFailure, Message, Metafile, Plugin } from 'esbuild';
 import { BuildError } from '../errors/index.js';
 import { packageRoot, witSource, WIT_PACKAGE, WIT_VERSION, WORLD_IMPORTS, WORLD_NAME } from '../wit/index.js';
@@ -30,6 +30,8 @@ export interface JsBuildOptions {
    * copied from there instead of rebuilt. No cache by default.
    */
   cacheDir?: string;
+  /** Stops a componentize step that runs longer (default 300 s): the module's top-level code runs then. */
+  timeoutMs?: number;
 }
 
 /** One module built by `buildJsModules`. */
@@ -61,6 +63,7 @@ const COMPONENTIZE_OPTIONS = {
 } as const;
 
 const PROGRESS_EVERY_MS = 5_000;
+const DEFAULT_TIMEOUT_MS = 300_000;
 
 /**
  * Builds the JS/TS module in `dir` into a component, writes it to `outFile`
@@ -147,11 +150,11 @@ async function build(dir: string, outFile: string, opts: JsBuildOptions): Promis
     return { component, cached: true };
   }
 
-  progress('componentizing (this takes about 10 s)');
+  progress('componentizing (this takes 5-15 s)');
   const ticker = setInterval(() => progress(`componentizing... ${Math.round(Number(seconds()))} s`), PROGRESS_EVERY_MS);
   let component: Uint8Array;
   try {
-    component = await componentizeInWorker(dir, source);
+    component = await componentizeInChild(dir, source, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   } finally {
     clearInterval(ticker);
   }
@@ -201,8 +204,9 @@ async function bundle(entry: string): Promise<string> {
 
 /**
  * Resolves `pamwasm:session/<interface>` (with or without the version) to
- * the versioned name componentize-js gives the world's imports, and keeps it
- * external. Anything else under `pamwasm:` is refused with a hint.
+ * the versioned name, the only one componentize-js resolves for the world's
+ * imports, and keeps it external. Anything else under `pamwasm:` is refused
+ * with a hint.
  */
 function sessionImports(): Plugin {
   const available = WORLD_IMPORTS.join(', ');
@@ -233,54 +237,97 @@ function bundleError(entry: string, e: unknown): BuildError {
   const first: Message | undefined = (e as Partial<BuildFailure>)?.errors?.[0];
   if (!first) return new BuildError(`bundling ${entry} failed: ${(e as Error)?.message ?? String(e)}; check the module's source.`, { cause: e });
   const where = first.location ? `${first.location.file}:${first.location.line}:${first.location.column + 1}` : entry;
-  const fix = /Could not resolve/.test(first.text)
-    ? 'a guest can import only relative files, bundleable npm packages and pamwasm:session/* (no Node or WASI modules)'
-    : 'fix the source there';
-  return new BuildError(`cannot bundle ${entry}: ${where}: ${first.text}; ${fix}.`, { cause: e });
+  // The plugin's messages already say how to fix the import.
+  const fix = first.pluginName ? ''
+    : /Could not resolve/.test(first.text)
+      ? '; a guest can import only relative files, bundleable npm packages and pamwasm:session/* (no Node or WASI modules)'
+      : '; fix the source there';
+  return new BuildError(`cannot bundle ${entry}: ${where}: ${first.text}${fix}.`, { cause: e });
 }
 
 /**
- * componentize-js's splicer and its wizer step block the thread for several
- * seconds; in a worker the caller's event loop (progress, spinners, other
- * I/O) keeps running, and the splicer's own preview2-shim state stays out of
+ * componentize-js's splicer and its wizer step block their thread for
+ * several seconds, and wizer writes to the process's stdout. In a child
+ * process the caller's event loop (progress, spinners) keeps running, the
+ * output can be captured, a runaway build can be killed with its wizer
+ * (own process group), and the splicer's preview2-shim state stays out of
  * the host process.
  *
  * The WIT goes in as a string (`witWorld`): with a path the splicer would
- * read it through the preview2-shim, which starts with no preopens (FACTS.md),
- * and granting `/` there would grant it to every component in the process.
+ * read it through the preview2-shim, which starts with no preopens (FACTS.md).
  */
-async function componentizeInWorker(dir: string, source: string): Promise<Uint8Array> {
+async function componentizeInChild(dir: string, source: string, timeoutMs: number): Promise<Uint8Array> {
   const work = await mkdtemp(join(tmpdir(), 'pamwasm-js-'));
   try {
     const sourcePath = join(work, 'module.js');
+    const out = join(work, 'component.wasm');
+    const job = join(work, 'job.json');
     await writeFile(sourcePath, source);
     const options = { ...COMPONENTIZE_OPTIONS, disableFeatures: [...COMPONENTIZE_OPTIONS.disableFeatures], sourcePath, witWorld: witSource() };
-    const reply = await new Promise<{ component?: Uint8Array; error?: string }>((resolveReply, reject) => {
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { url: componentizeUrl(), options } });
-      worker.once('message', resolveReply);
-      worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`the componentize worker exited with code ${code}`)));
-    });
-    if (reply.error !== undefined || !reply.component) throw new Error(reply.error ?? 'no component');
-    return reply.component;
-  } catch (e) {
-    const detail = ((e as Error).message ?? String(e)).split('\n').map((l) => l.trim()).filter(Boolean).slice(-2).join(' / ');
-    throw new BuildError(
-      `componentize-js could not build ${dir}: ${detail.slice(0, 400)}; top-level code runs at build time without host imports, so call them only inside the hooks.`,
-      { cause: e },
-    );
+    await writeFile(job, JSON.stringify({ url: componentizeUrl(), options, out }));
+    const { code, output, timedOut } = await runChild(['--input-type=module', '-e', CHILD_SOURCE, job], timeoutMs);
+    if (timedOut) {
+      throw new BuildError(
+        `componentizing ${dir} took longer than ${Math.round(timeoutMs / 1000)} s and was stopped; the module's top-level code runs at build time, so look there for an endless loop.`,
+      );
+    }
+    if (code !== 0) {
+      throw new BuildError(
+        `componentize-js could not build ${dir}: ${summarize(output)}; fix the module's top-level code, which runs at build time where host imports cannot be called.`,
+        { cause: new Error(output) },
+      );
+    }
+    return new Uint8Array(await readFile(out));
   } finally {
     await rm(work, { recursive: true, force: true });
   }
 }
 
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-import(workerData.url)
-  .then(({ componentize }) => componentize(workerData.options))
-  .then(({ component }) => parentPort.postMessage({ component }),
-        (e) => parentPort.postMessage({ error: String((e && e.message) || e) }));
+/** The lines of componentize-js/wizer output that say what went wrong, without backtraces. */
+function summarize(output: string): string {
+  const noise = /^(Failed to initialize component|Error: the `componentize.wizer` function trapped|Caused by:|\d+: error while executing|\d+: 0x[0-9a-f]+ - )/;
+  const lines = output.split('\n').map((l) => l.trim()).filter((l) => l && !noise.test(l));
+  return lines.slice(0, 2).map((l) => l.replace(/^\d+: /, '')).join(': ').slice(0, 500) || 'no output';
+}
+
+/** Runs in the child: `node --input-type=module -e CHILD_SOURCE job.json`. */
+const CHILD_SOURCE = `
+import { readFileSync, writeFileSync } from 'node:fs';
+const { url, options, out } = JSON.parse(readFileSync(process.argv[1], 'utf8'));
+const { componentize } = await import(url);
+try {
+  writeFileSync(out, (await componentize(options)).component);
+} catch (e) {
+  process.stderr.write(String((e && e.message) || e) + '\\n');
+  process.exitCode = 1;
+}
 `;
+
+function runChild(args: string[], timeoutMs: number): Promise<{ code: number | null; output: string; timedOut: boolean }> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (output += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (output += s));
+    // The negative pid is the child's process group: node and the wizer it spawned.
+    const killGroup = () => {
+      try { process.kill(-child.pid!, 'SIGKILL'); } catch { child.kill('SIGKILL'); }
+    };
+    let timedOut = false;
+    const timer = setTimeout(() => { timedOut = true; killGroup(); }, timeoutMs);
+    // Its own group also keeps it out of the caller's Ctrl-C, so stop it when the caller exits.
+    process.once('exit', killGroup);
+    const done = () => { clearTimeout(timer); process.off('exit', killGroup); };
+    child.once('error', (e) => {
+      done();
+      reject(new BuildError(`cannot start ${process.execPath} to componentize: ${e.message}; check the Node installation.`, { cause: e }));
+    });
+    child.once('close', (code) => {
+      done();
+      resolveRun({ code, output, timedOut });
+    });
+  });
+}
 
 function componentizeUrl(): string {
   try {

@@ -38,7 +38,7 @@ export function processChannel(entry: string, libpam: string, stdio: 'inherit' |
     // module prints (pam_exec without `stdout`) does not touch the protocol on fd 3.
     stdio: ['ignore', stdio, stdio, 'pipe'],
     // No --inspect or loader flags from the host: the helper is plain Node.
-    execArgv: [],
+    env: { ...process.env, NODE_OPTIONS: undefined },
   });
   const socket = child.stdio[3] as Socket;
   let pending = '';

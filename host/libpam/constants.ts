@@ -12,8 +12,9 @@ import { UsageError } from '../errors/index.js';
  * The string items an application may set and read (pam_set_item(3)),
  * named as in the WIT `item` enum. PAM_CONV stays internal to the bridge;
  * PAM_FAIL_DELAY (a function) and PAM_XAUTHDATA (a struct) are not strings.
- * libpam lets only modules read PAM_AUTHTOK and PAM_OLDAUTHTOK: for an
- * application, pam_get_item of them gives PAM_BAD_ITEM (pam_item.c).
+ * libpam lets only modules set or read PAM_AUTHTOK and PAM_OLDAUTHTOK: for
+ * an application, pam_set_item / pam_get_item of them give PAM_BAD_ITEM
+ * (pam_item.c). They are listed so that this answer comes from libpam.
  */
 export const PAM_ITEMS = {
   service: 1, // PAM_SERVICE

@@ -153,7 +153,8 @@ export const storePointer = (where: bigint, value: bigint): void => koffi.encode
 export const pointerAt = (array: bigint, i: number): Ptr =>
   koffi.decode(array, i * koffi.sizeof('void *'), 'void *') as Ptr;
 
-export const cString = (p: bigint): string => koffi.decode(p, 'const char *') as string;
+/** The NUL-terminated UTF-8 string at p (koffi.decode(p, 'char *') would read a pointer at p). */
+export const cString = (p: bigint): string => koffi.decode.string(p);
 
 /** Registered callbacks alive in this thread (koffi allows 8192 at once). */
 export const liveCallbacks = (): number => koffi.stats().callbacks;

@@ -129,7 +129,8 @@ export class NativePam {
   }
 
   private stats(): HelperStats {
-    return { rss: process.memoryUsage.rss(), handles: this.handles.size, callbacks: liveCallbacks() };
+    const m = process.memoryUsage();
+    return { rss: m.rss, heapUsed: m.heapUsed, handles: this.handles.size, callbacks: liveCallbacks() };
   }
 
   /**

@@ -57,7 +57,16 @@ export interface HelperInfo {
   hasStartConfdir: boolean;
 }
 
-export interface HelperStats { rss: number; handles: number; callbacks: number }
+export interface HelperStats {
+  /** The helper's resident set size (the host's, for a thread), bytes. */
+  rss: number;
+  /** The helper's V8 heap in use, bytes. */
+  heapUsed: number;
+  /** Handles started and not yet ended. */
+  handles: number;
+  /** Conversation callbacks registered with koffi (one per handle). */
+  callbacks: number;
+}
 
 /** A host error raised inside the helper, rebuilt on the host side by its code. */
 export interface WireError { code: string; message: string }

@@ -45,6 +45,8 @@ function control(r: Rng): string {
 
 function moduleLine(r: Rng, ext: string): string {
   const kind = r.next();
+  // A module that does not exist: libpam dispatches it as PAM_MODULE_UNKNOWN.
+  if (kind < 0.02) return `pam_missing${ext}`;
   if (kind < 0.7) {
     const args: string[] = [];
     if (r.chance(0.85)) args.push(`open_session=${code(r)}`);

@@ -91,7 +91,9 @@ export function guarded(hook: SessionHook, onFailure: Status = 'session-err'): S
     try {
       status = hook(flags, argv);
     } catch (e) {
-      syslog('crit', `uncaught exception: ${e instanceof Error ? e.stack || e.message : String(e)}`);
+      // SpiderMonkey's `stack` holds only the frames, not the message.
+      const where = e instanceof Error && e.stack ? ` at ${e.stack.split('\n')[0]}` : '';
+      syslog('crit', `uncaught exception: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}${where}`);
       return onFailure;
     }
     if (isStatus(status)) return status;

@@ -5,7 +5,6 @@
 // versioned WIT name; the JS builder also accepts the unversioned name, so both
 // are declared.
 
-
 declare module 'pamwasm:session/conversation@0.1.0' {
   /**
    * Shows an informational message (PAM_TEXT_INFO, pam_info). Returns

@@ -27,11 +27,11 @@
  * Running out of memory inside this glue traps: the host turns a trap into a
  * fail-closed PAM code, which is safer than inventing an empty item.
  */
-#include <errno.h>
+#include "glue.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "glue.h"
 
 #define IMPORT(iface, fn) \
     __attribute__((import_module("pamwasm:session/" iface "@0.1.0"), import_name(fn)))

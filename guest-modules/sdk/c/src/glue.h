@@ -8,6 +8,11 @@
 #ifndef PAMWASM_GLUE_H
 #define PAMWASM_GLUE_H
 
+/* Must come first in every SDK source: vasprintf is a GNU extension, and
+ * the PAM headers keep NULL checks alive only for LIBPAM_COMPILE. */
+#define _GNU_SOURCE 1
+#define LIBPAM_COMPILE 1
+
 #include <stddef.h>
 #include <stdint.h>
 #include <security/pam_modules.h>

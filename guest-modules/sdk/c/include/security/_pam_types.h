@@ -138,7 +138,14 @@ struct pam_xauth_data {
 # define PAM_GNUC_PREREQ(maj, min) 0
 #endif
 #define PAM_FORMAT(params) __attribute__((__format__ params))
-#define PAM_NONNULL(params) __attribute__((__nonnull__ params))
+/* As in Linux-PAM, the SDK's own sources (LIBPAM_COMPILE) drop nonnull:
+ * they check for NULL, and the attribute would let the compiler delete
+ * those checks. */
+#if !defined(LIBPAM_COMPILE)
+# define PAM_NONNULL(params) __attribute__((__nonnull__ params))
+#else
+# define PAM_NONNULL(params)
+#endif
 #define PAMWASM_UNAVAILABLE(why) __attribute__((__unavailable__(why)))
 
 /* ----- Calls shared by applications and modules ----- */

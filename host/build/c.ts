@@ -1,0 +1,213 @@
+/**
+ * Builds PAM session modules written in C into components of the
+ * `session-module` world: clang compiles the module's `*.c` together with
+ * the C SDK (guest-modules/sdk/c) against wasi-libc, wasm-ld links a core
+ * module that imports only the world's interfaces, and wasm-tools embeds
+ * the WIT and wraps it as a component.
+ *
+ * Builds are reproducible: the same sources and toolchain give the same
+ * bytes, wherever the folder is (no debug info, source paths mapped,
+ * sources in sorted order).
+ *
+ * @example
+ *   const bytes = await buildCModule('guest-modules/pam_echo', 'guest-modules/dist/pam_echo.wasm',
+ *     { onProgress: (m) => console.error(m) });
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { componentEmbed, componentNew } from '@bytecodealliance/jco-transpile/wasm-tools';
+import { BuildError } from '../errors/index.js';
+import { packageRoot, witSource, WIT_PACKAGE, WORLD_NAME } from '../wit/index.js';
+
+export interface CBuildOptions {
+  /** Called with a short line at each step. */
+  onProgress?: (msg: string) => void;
+}
+
+/** The C SDK: public headers in `include/`, the glue in `src/`. */
+export const C_SDK_DIR = join(packageRoot(), 'guest-modules', 'sdk', 'c');
+
+const INSTALL_HINT = 'install the toolchain with `apt-get install -y clang lld wasi-libc`';
+
+/**
+ * Where wasi-libc lives: `<prefix>/include/wasm32-wasi` and
+ * `<prefix>/lib/wasm32-wasi`. Debian's package uses /usr; a wasi-sdk
+ * sysroot (share/wasi-sysroot) has the same shape.
+ */
+const WASI_LIBC_PREFIX = process.env.PAMWASM_WASI_LIBC ?? '/usr';
+
+/** The compiler; override with PAMWASM_CLANG (e.g. clang-16). */
+const CLANG = process.env.PAMWASM_CLANG ?? 'clang';
+
+/** Folders under guest-modules/ that are not modules. */
+const NOT_MODULES = new Set(['sdk', 'dist', 'node_modules']);
+
+/** The C guest module folders under `root` (those holding `*.c` files), sorted. */
+export function cGuestFolders(root: string = join(packageRoot(), 'guest-modules')): string[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && !d.name.startsWith('.') && !NOT_MODULES.has(d.name))
+    .map((d) => join(root, d.name))
+    .filter((dir) => cSources(dir).length > 0)
+    .sort();
+}
+
+/**
+ * Builds the C module in `dir` into a component, writes it to `outFile` and
+ * returns its bytes. Throws BuildError with one sentence saying what failed
+ * and how to fix it (compiler output follows it when the source is at fault).
+ */
+export async function buildCModule(dir: string, outFile: string, opts: CBuildOptions = {}): Promise<Uint8Array> {
+  const moduleDir = resolve(dir);
+  const name = basename(moduleDir);
+  const progress = (msg: string) => opts.onProgress?.(`${name}: ${msg}`);
+  const started = performance.now();
+
+  if (!existsSync(moduleDir)) throw new BuildError(`${dir} does not exist; give the folder of a C guest module.`);
+  const sources = cSources(moduleDir);
+  if (sources.length === 0) throw new BuildError(`${dir} has no .c files; a C guest module is a folder of C sources.`);
+  const toolchain = await findToolchain();
+
+  const work = await mkdtemp(join(tmpdir(), 'pamwasm-c-'));
+  try {
+    const coreFile = join(work, 'core.wasm');
+    progress(`compiling ${sources.length} C file${sources.length === 1 ? '' : 's'} with the SDK`);
+    const warnings = await compileAndLink(moduleDir, sources, coreFile, toolchain);
+    if (warnings) progress(`compiler warnings:\n${warnings}`);
+    const core = new Uint8Array(await readFile(coreFile));
+    checkCoreImports(name, core);
+
+    progress('making the component');
+    let component: Uint8Array;
+    try {
+      const embedded = await componentEmbed({ binary: core, witSource: witSource(), world: WORLD_NAME });
+      component = await componentNew(embedded);
+    } catch (e) {
+      throw new BuildError(
+        `wasm-tools could not make a ${WORLD_NAME} component of ${dir} (${errorText(e)}); the SDK glue and wit/ disagree, rebuild with a matching SDK.`,
+        { cause: e },
+      );
+    }
+
+    await mkdir(dirname(resolve(outFile)), { recursive: true });
+    await writeFile(outFile, component);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    progress(`wrote ${outFile} (${(component.length / 1024).toFixed(1)} KB, ${seconds} s)`);
+    return component;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+function cSources(dir: string): string[] {
+  return readdirSync(dir).filter((f) => f.endsWith('.c')).sort();
+}
+
+interface Toolchain {
+  /** clang's own headers (stddef.h, stdarg.h, ...). */
+  resourceInclude: string;
+  wasiInclude: string;
+  wasiLib: string;
+}
+
+async function findToolchain(): Promise<Toolchain> {
+  let resourceDir: string;
+  try {
+    resourceDir = (await run(CLANG, ['-print-resource-dir'])).stdout.trim();
+  } catch (e) {
+    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new BuildError(
+      missing
+        ? `${CLANG} was not found, and C guest modules need it: ${INSTALL_HINT}.`
+        : `${CLANG} -print-resource-dir failed (${errorText(e)}); check the clang installation, or ${INSTALL_HINT}.`,
+      { cause: e },
+    );
+  }
+  const wasiInclude = join(WASI_LIBC_PREFIX, 'include', 'wasm32-wasi');
+  const wasiLib = join(WASI_LIBC_PREFIX, 'lib', 'wasm32-wasi');
+  if (!existsSync(join(wasiInclude, 'stdlib.h')) || !existsSync(join(wasiLib, 'libc.a'))) {
+    throw new BuildError(
+      `wasi-libc was not found under ${WASI_LIBC_PREFIX} (no ${wasiLib}/libc.a), and C guest modules need it: ${INSTALL_HINT}, or set PAMWASM_WASI_LIBC to its prefix.`,
+    );
+  }
+  return { resourceInclude: join(resourceDir, 'include'), wasiInclude, wasiLib };
+}
+
+/**
+ * One clang run compiles and links; returns the compiler's warnings. Why each flag:
+ *  -nostdinc + explicit -isystem: only clang's and wasi-libc's headers, never
+ *    the build machine's /usr/include (glibc's <syslog.h> would be found there);
+ *  -I sdk/include first: the SDK's <security/*.h> and <syslog.h>;
+ *  -D_GNU_SOURCE: Linux-PAM modules are built that way (vasprintf, ...);
+ *  -g0, -ffile-prefix-map, relative module paths: no path of this machine in
+ *    the output, so the bytes do not depend on where the folder is;
+ *  -nostartfiles --no-entry: a library of exports, no _start/main; the glue
+ *    runs static constructors itself;
+ *  -nodefaultlibs -lc: wasi-libc without compiler-rt, which Debian ships
+ *    separately and nothing here needs;
+ *  --strip-debug: wasi-libc's archive carries DWARF; the name section stays
+ *    so traps show function names.
+ */
+async function compileAndLink(moduleDir: string, sources: string[], coreFile: string, tc: Toolchain): Promise<string> {
+  const sdkSources = cSources(join(C_SDK_DIR, 'src')).map((f) => join(C_SDK_DIR, 'src', f));
+  const args = [
+    '--target=wasm32-wasi', '-O2', '-std=gnu11', '-D_GNU_SOURCE', '-g0',
+    '-Wall', '-Werror=implicit-function-declaration',
+    '-nostdinc',
+    '-isystem', tc.resourceInclude,
+    '-I', join(C_SDK_DIR, 'include'),
+    '-isystem', tc.wasiInclude,
+    `-ffile-prefix-map=${moduleDir}=.`,
+    `-ffile-prefix-map=${C_SDK_DIR}=sdk/c`,
+    '-nostartfiles', '-nodefaultlibs',
+    '-Wl,--no-entry', '-Wl,--strip-debug', '-Wl,-z,stack-size=65536',
+    `-L${tc.wasiLib}`,
+    '-o', coreFile,
+    ...sources, ...sdkSources,
+    '-lc',
+  ];
+  try {
+    return (await run(CLANG, args, moduleDir)).stderr.trim();
+  } catch (e) {
+    const stderr = String((e as { stderr?: string }).stderr ?? '').trim();
+    if (/wasm-ld.*(not found|doesn't exist|No such file)/i.test(stderr)) {
+      throw new BuildError(`wasm-ld (lld) was not found, and linking C guest modules needs it: ${INSTALL_HINT}.`, { cause: e });
+    }
+    const undefinedSymbols = [...stderr.matchAll(/undefined symbol: (\S+)/g)].map((m) => m[1]);
+    const hint = undefinedSymbols.length > 0
+      ? `${[...new Set(undefinedSymbols)].join(', ')} ${undefinedSymbols.length === 1 ? 'is' : 'are'} not provided by the SDK or wasi-libc; remove the call${undefinedSymbols.length === 1 ? '' : 's'}`
+      : 'fix the source';
+    throw new BuildError(`cannot build the C module in ${moduleDir}: ${hint} (compiler output below).\n${stderr || errorText(e)}`, { cause: e });
+  }
+}
+
+/**
+ * A libc function that needs the system (files, clocks, exit, stdin, ...)
+ * links in a WASI import, which the world does not offer: the component
+ * would not instantiate. Say which, before wasm-tools says it less clearly.
+ */
+function checkCoreImports(name: string, core: Uint8Array): void {
+  const imports = WebAssembly.Module.imports(new WebAssembly.Module(core as Uint8Array<ArrayBuffer>));
+  const outside = imports.filter((i) => !i.module.startsWith(`${WIT_PACKAGE}/`)).map((i) => `${i.module}.${i.name}`);
+  if (outside.length > 0) {
+    throw new BuildError(
+      `${name} imports ${outside.join(', ')}, outside the ${WORLD_NAME} world: it calls a libc function that needs the system (files, clocks, exit, stdin); use the SDK's pam_* calls instead.`,
+    );
+  }
+}
+
+function run(cmd: string, args: string[], cwd?: string): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolveRun, reject) => {
+    execFile(cmd, args, { cwd, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
+      if (err) reject(Object.assign(err, { stdout, stderr }));
+      else resolveRun({ stdout, stderr });
+    });
+  });
+}
+
+function errorText(e: unknown): string {
+  return (e as Error)?.message ?? String(e);
+}

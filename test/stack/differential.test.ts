@@ -1,0 +1,141 @@
+/**
+ * The proof that stacks behave in pamwasm exactly as in libpam: the same
+ * stack text runs through the real libpam (pam_start_confdir, native
+ * pam_debug.so / pam_permit.so / pam_deny.so) and through pamwasm (the
+ * bundled .wasm twins); open and close codes and the conversation must be
+ * identical. Random stacks (seeded) plus a named case for every rule.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runStack } from '../../host/stack/index.js';
+import { nativeSession, PamHelper } from '../support/native.js';
+import { generateStack, render, writeStack, type GeneratedStack } from '../support/stackgen.js';
+
+const COUNT = Number(process.env.PAMWASM_DIFF_STACKS ?? 2000);
+const SEED = Number(process.env.PAMWASM_DIFF_SEED ?? 20261121);
+
+let root: string;
+let helper: PamHelper;
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'pamwasm-diff-'));
+  helper = await PamHelper.start({ mode: 'in-process' });
+});
+afterAll(async () => {
+  await helper?.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+interface Outcome {
+  open: string;
+  close: string;
+  messages: string[];
+}
+
+async function both(stack: GeneratedStack, name: string): Promise<{ native: Outcome; wasm: Outcome }> {
+  const nativeDir = join(root, name, 'native');
+  const wasmDir = join(root, name, 'wasm');
+  writeStack(stack, nativeDir, '.so');
+  const wasmFile = writeStack(stack, wasmDir, '.wasm');
+  const n = await nativeSession({ service: stack.main, confdir: nativeDir, helper });
+  const w = await runStack({ stackFile: wasmFile, items: { service: stack.main, user: 'alice' } });
+  const fmt = (m: { style: string; text: string }) => `${m.style}: ${m.text}`;
+  return {
+    native: { open: n.open.name, close: n.close.name, messages: n.messages.map(fmt) },
+    wasm: { open: w.open!.name, close: w.close!.name, messages: w.messages.map(fmt) },
+  };
+}
+
+const stackOf = (lines: string[], extra: Record<string, string[]> = {}): GeneratedStack => ({
+  main: 'svc',
+  files: { svc: lines, ...extra },
+});
+
+describe('random stacks run identically in libpam and pamwasm', () => {
+  it(`${COUNT} seeded stacks give the same open and close codes and messages`, async () => {
+    const started = Date.now();
+    let compared = 0;
+    for (let i = 0; i < COUNT; i++) {
+      const seed = SEED + i;
+      const stack = generateStack(seed);
+      const { native, wasm } = await both(stack, `r${i % 50}`);
+      if (JSON.stringify(native) !== JSON.stringify(wasm)) {
+        expect.soft(wasm, `seed ${seed} differs; stack:\n${render(stack)}\n(re-run with PAMWASM_DIFF_SEED=${seed} PAMWASM_DIFF_STACKS=1)`).toEqual(native);
+        return;
+      }
+      compared++;
+    }
+    console.log(`differential: ${compared} random stacks compared with libpam in ${((Date.now() - started) / 1000).toFixed(1)} s (seed ${SEED})`);
+    expect(compared).toBe(COUNT);
+  }, 600_000);
+});
+
+// One case per rule of libpam's dispatcher; each states what libpam does.
+const CASES: [string, string[], Partial<Outcome>, Record<string, string[]>?][] = [
+  ['a required failure does not stop the stack; the first failure is the result',
+    ['session required pam_deny@EXT@', 'session required pam_debug@EXT@ open_session=success'], { open: 'PAM_SESSION_ERR' }],
+  ['requisite ends the stack at once',
+    ['session requisite pam_debug@EXT@ open_session=perm_denied', 'session required pam_debug@EXT@ open_session=success'], { open: 'PAM_PERM_DENIED', messages: ['info: open_session=perm_denied'] }],
+  ['sufficient success ends the stack when nothing failed before',
+    ['session sufficient pam_permit@EXT@', 'session required pam_deny@EXT@'], { open: 'PAM_SUCCESS' }],
+  ['sufficient success does not undo an earlier required failure',
+    ['session required pam_deny@EXT@', 'session sufficient pam_permit@EXT@', 'session required pam_permit@EXT@'], { open: 'PAM_SESSION_ERR' }],
+  ['success without a positive impression is PAM_PERM_DENIED',
+    ['session optional pam_debug@EXT@ open_session=ignore close_session=ignore'], { open: 'PAM_PERM_DENIED', close: 'PAM_PERM_DENIED' }],
+  ['an optional failure alone is the result when nothing else decided',
+    ['session optional pam_deny@EXT@'], {}],
+  ['new_authtok_reqd counts as ok for required',
+    ['session required pam_debug@EXT@ open_session=new_authtok_reqd'], { open: 'PAM_NEW_AUTHTOK_REQD' }],
+  ['a bracket jump skips lines',
+    ['session [success=1 default=ignore] pam_debug@EXT@ open_session=success', 'session required pam_deny@EXT@', 'session required pam_permit@EXT@'], { open: 'PAM_SUCCESS' }],
+  ['a jump past the end of the stack is a bad jump that fails',
+    ['session [success=3 default=ignore] pam_permit@EXT@', 'session required pam_permit@EXT@'], { open: 'PAM_PERM_DENIED' }],
+  ['reset forgets what came before',
+    ['session required pam_deny@EXT@', 'session [success=reset default=reset] pam_permit@EXT@', 'session required pam_permit@EXT@'], { open: 'PAM_SUCCESS' }],
+  ['die inside a substack ends only the substack',
+    ['session substack inner', 'session required pam_debug@EXT@ open_session=success'], {},
+    { inner: ['session [default=die] pam_debug@EXT@ open_session=session_err', 'session required pam_debug@EXT@ open_session=abort'] }],
+  ['done inside a substack ends only the substack',
+    ['session substack inner', 'session required pam_deny@EXT@'], { open: 'PAM_SESSION_ERR' },
+    { inner: ['session sufficient pam_permit@EXT@', 'session required pam_debug@EXT@ open_session=abort'] }],
+  ['a jump inside a substack stays inside it',
+    ['session substack inner', 'session required pam_debug@EXT@ open_session=success'], {},
+    { inner: ['session [success=1 default=ignore] pam_permit@EXT@', 'session required pam_deny@EXT@', 'session required pam_debug@EXT@ open_session=success'] }],
+  ['reset inside a substack restores the state at its entry',
+    ['session required pam_deny@EXT@', 'session substack inner'], { open: 'PAM_SESSION_ERR' },
+    { inner: ['session required pam_permit@EXT@', 'session [default=reset] pam_permit@EXT@'] }],
+  ['include runs the lines inline, so done ends the whole stack',
+    ['session include inner', 'session required pam_deny@EXT@'], { open: 'PAM_SUCCESS' },
+    { inner: ['auth required pam_deny@EXT@', 'session sufficient pam_permit@EXT@'] }],
+  ['a missing include fails its line',
+    ['session include nowhere', 'session optional pam_permit@EXT@'], {}],
+  ['close follows the chain frozen at open',
+    ['session [success=ok default=ignore] pam_debug@EXT@ open_session=session_err close_session=success', 'session required pam_debug@EXT@ open_session=success close_session=success'], {}],
+  ['close jumps as open jumped',
+    ['session [success=1 default=ignore] pam_debug@EXT@ open_session=success close_session=session_err', 'session required pam_debug@EXT@ open_session=perm_denied close_session=perm_denied', 'session required pam_permit@EXT@'], {}],
+  ['PAM_INCOMPLETE at open makes close abort',
+    ['session required pam_debug@EXT@ open_session=incomplete'], { open: 'PAM_INCOMPLETE', close: 'PAM_ABORT' }],
+  ['abort is a failure like any other',
+    ['session required pam_debug@EXT@ open_session=abort', 'session required pam_permit@EXT@'], { open: 'PAM_ABORT' }],
+  ['a malformed bracket makes every code bad',
+    ['session [success=maybe] pam_permit@EXT@', 'session optional pam_permit@EXT@'], {}],
+  ['a missing module is PAM_MODULE_UNKNOWN, also on a -session line',
+    ['-session required pam_missing@EXT@', 'session required pam_missing@EXT@', 'session optional pam_permit@EXT@'], { open: 'PAM_MODULE_UNKNOWN' }],
+  ['a stack with no session lines fails',
+    ['auth required pam_permit@EXT@'], { open: 'PAM_PERM_DENIED', close: 'PAM_PERM_DENIED' }],
+  ['continued lines and comments read as libpam reads them',
+    ['# a comment', 'session \\', '  required pam_debug@EXT@ \\', '  open_session=session_err # trailing', 'session optional pam_permit@EXT@'], { open: 'PAM_SESSION_ERR' }],
+  ['bracketed args keep their spaces',
+    ['session optional pam_echo@EXT@ [hello %u from %s] tail', 'session required pam_permit@EXT@'], { messages: ['info: hello alice from svc tail'] }],
+];
+
+describe('every dispatch rule, named', () => {
+  for (const [name, lines, expected, extra] of CASES) {
+    it(name, async () => {
+      const { native, wasm } = await both(stackOf(lines, extra), name.replace(/\W+/g, '-'));
+      expect(wasm).toEqual(native);
+      expect(native).toMatchObject(expected);
+    });
+  }
+});

@@ -6,7 +6,8 @@
  *    PAM_PERM_DENIED" (libpam's sanity check);
  *  - the frozen chain: close-session picks each line's action from the code
  *    that line returned at open-session (its own code when open never ran it);
- *  - jumps, which skip whole substacks; done and die, which end the current
+ *  - jumps, which skip whole substacks (on a frozen chain too, with no
+ *    other effect, as in Linux-PAM 1.5.2); done and die, which end the current
  *    substack level; reset, which restores the state saved on entering it;
  *  - PAM_INCOMPLETE, which saves the walk so that the next call of the same
  *    hook resumes at that line, and makes a call of the other hook abort.
@@ -161,13 +162,9 @@ export async function dispatch(
       default: {
         let jump = action;
         if (jump > 0) {
-          // On a frozen chain a jumping line also counts as required.
-          if (frozen && (impression === UNDEF || (impression === POSITIVE && status === PAM.SUCCESS.number))) {
-            if (retval !== PAM.IGNORE.number || cachedRetval === retval) {
-              impression = POSITIVE;
-              status = retval;
-            }
-          }
+          // Linux-PAM 1.5.2 (the system libpam, which the differential tests
+          // hold us to) only jumps here, also on a frozen chain; later
+          // releases also count the jumping line as required when closing.
           // Skip `jump` lines of this level, each with any substack below it.
           while (depth + 1 < lines.length && lines[depth + 1].level >= level && jump > 0) {
             do depth++;

@@ -58,7 +58,12 @@ function moduleLine(r: Rng, ext: string): string {
 }
 
 export interface GeneratedStack {
-  /** File name -> lines, with `@EXT@` where the module extension goes. */
+  /**
+   * File name -> lines, with `@EXT@` where the module extension goes and
+   * `@DIR@` for the stack's directory: includes name absolute paths, because
+   * Linux-PAM 1.5.2 looks for a relative include in /etc/pam.d even when
+   * pam_start_confdir named another directory.
+   */
   files: Record<string, string[]>;
   /** The service (main) file name. */
   main: string;
@@ -77,7 +82,7 @@ export function generateStack(seed: number): GeneratedStack {
     for (let i = 0; i < count && budget > 0; i++) {
       if (depth < 2 && budget > 1 && r.chance(0.12)) {
         const child = `sub${++sub}`;
-        lines.push(`session ${r.chance(0.5) ? 'include' : 'substack'} ${child}`);
+        lines.push(`session ${r.chance(0.5) ? 'include' : 'substack'} @DIR@/${child}`);
         fill(child, depth + 1, 1 + r.int(4));
         continue;
       }
@@ -93,7 +98,7 @@ export function generateStack(seed: number): GeneratedStack {
 export function writeStack(stack: GeneratedStack, dir: string, ext: string): string {
   mkdirSync(dir, { recursive: true });
   for (const [name, lines] of Object.entries(stack.files)) {
-    writeFileSync(join(dir, name), lines.map((l) => l.replaceAll('@EXT@', ext)).join('\n') + '\n');
+    writeFileSync(join(dir, name), lines.map((l) => l.replaceAll('@EXT@', ext).replaceAll('@DIR@', dir)).join('\n') + '\n');
   }
   return join(dir, stack.main);
 }

@@ -35,12 +35,13 @@ const INSTALL_HINT = 'install the toolchain with `apt-get install -y clang lld w
 /**
  * Where wasi-libc lives: `<prefix>/include/wasm32-wasi` and
  * `<prefix>/lib/wasm32-wasi`. Debian's package uses /usr; a wasi-sdk
- * sysroot (share/wasi-sysroot) has the same shape.
+ * sysroot (share/wasi-sysroot) has the same shape. Override with
+ * PAMWASM_WASI_LIBC.
  */
-const WASI_LIBC_PREFIX = process.env.PAMWASM_WASI_LIBC ?? '/usr';
+const wasiLibcPrefix = () => process.env.PAMWASM_WASI_LIBC || '/usr';
 
 /** The compiler; override with PAMWASM_CLANG (e.g. clang-16). */
-const CLANG = process.env.PAMWASM_CLANG ?? 'clang';
+const clang = () => process.env.PAMWASM_CLANG || 'clang';
 
 /** Folders under guest-modules/ that are not modules. */
 const NOT_MODULES = new Set(['sdk', 'dist', 'node_modules']);
@@ -107,6 +108,7 @@ function cSources(dir: string): string[] {
 }
 
 interface Toolchain {
+  clang: string;
   /** clang's own headers (stddef.h, stdarg.h, ...). */
   resourceInclude: string;
   wasiInclude: string;
@@ -114,26 +116,28 @@ interface Toolchain {
 }
 
 async function findToolchain(): Promise<Toolchain> {
+  const compiler = clang();
+  const prefix = wasiLibcPrefix();
   let resourceDir: string;
   try {
-    resourceDir = (await run(CLANG, ['-print-resource-dir'])).stdout.trim();
+    resourceDir = (await run(compiler, ['-print-resource-dir'])).stdout.trim();
   } catch (e) {
     const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
     throw new BuildError(
       missing
-        ? `${CLANG} was not found, and C guest modules need it: ${INSTALL_HINT}.`
-        : `${CLANG} -print-resource-dir failed (${errorText(e)}); check the clang installation, or ${INSTALL_HINT}.`,
+        ? `${compiler} was not found, and C guest modules need it: ${INSTALL_HINT}.`
+        : `${compiler} -print-resource-dir failed (${errorText(e)}); check the clang installation, or ${INSTALL_HINT}.`,
       { cause: e },
     );
   }
-  const wasiInclude = join(WASI_LIBC_PREFIX, 'include', 'wasm32-wasi');
-  const wasiLib = join(WASI_LIBC_PREFIX, 'lib', 'wasm32-wasi');
+  const wasiInclude = join(prefix, 'include', 'wasm32-wasi');
+  const wasiLib = join(prefix, 'lib', 'wasm32-wasi');
   if (!existsSync(join(wasiInclude, 'stdlib.h')) || !existsSync(join(wasiLib, 'libc.a'))) {
     throw new BuildError(
-      `wasi-libc was not found under ${WASI_LIBC_PREFIX} (no ${wasiLib}/libc.a), and C guest modules need it: ${INSTALL_HINT}, or set PAMWASM_WASI_LIBC to its prefix.`,
+      `wasi-libc was not found under ${prefix} (no ${wasiLib}/libc.a), and C guest modules need it: ${INSTALL_HINT}, or set PAMWASM_WASI_LIBC to its prefix.`,
     );
   }
-  return { resourceInclude: join(resourceDir, 'include'), wasiInclude, wasiLib };
+  return { clang: compiler, resourceInclude: join(resourceDir, 'include'), wasiInclude, wasiLib };
 }
 
 /**
@@ -170,7 +174,7 @@ async function compileAndLink(moduleDir: string, sources: string[], coreFile: st
     '-lc',
   ];
   try {
-    return (await run(CLANG, args, moduleDir)).stderr.trim();
+    return (await run(tc.clang, args, moduleDir)).stderr.trim();
   } catch (e) {
     const stderr = String((e as { stderr?: string }).stderr ?? '').trim();
     if (/wasm-ld.*(not found|doesn't exist|No such file)/i.test(stderr)) {

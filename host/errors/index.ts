@@ -118,3 +118,13 @@ export class LibpamUnavailableError extends PamwasmError {
 export class StackNotFoundError extends PamwasmError {
   constructor(message: string, options?: { cause?: unknown }) { super('ERR_STACK_NOT_FOUND', message, options); }
 }
+
+/** A module's sha256 differs from the pin in its stack line. */
+export class PinMismatchError extends PamwasmError {
+  constructor(message: string) { super('ERR_PIN_MISMATCH', message); }
+}
+
+/** Running as root, a stack file or module (or a folder above it) could be changed by someone else. */
+export class UnsafePermissionsError extends PamwasmError {
+  constructor(message: string) { super('ERR_UNSAFE_PERMISSIONS', message); }
+}

@@ -54,7 +54,7 @@ export function answerEach(fn: (message: ConvMessage, index: number) => string |
 }
 
 /** Answers info and error messages, refuses prompts: for non-interactive sessions. */
-export const silentConversation: Conversation = (messages) => messages.map(() => null);
+export const nonInteractiveConversation: Conversation = (messages) => messages.map(() => null);
 
 /** Throws a PamError for a failed result; returns it otherwise. */
 export function checkPamResult(result: PamResult): PamResult {
@@ -69,6 +69,16 @@ export function toResult(call: string, r: CodeReply): PamResult {
   return { call, code: r.code, name, message: r.message, ok: r.code === PAM.SUCCESS.number };
 }
 
+/**
+ * One PAM transaction (pam_handle_t), from {@link openPamHandle}. Its calls
+ * run in order, one at a time, in the helper that holds it.
+ *
+ * @example
+ *   const h = await openPamHandle({ service: 'sshd', user: 'alice', conversation });
+ *   const auth = await h.authenticate({ throwOnError: false });
+ *   if (auth.ok) await h.acctMgmt();
+ *   await h.end();
+ */
 export class PamHandle {
   /** The last conversation failure (handler threw or answered wrongly), for logs. */
   lastConversationError: Error | undefined;
@@ -149,7 +159,11 @@ export class PamHandle {
    */
   async getenvlist(): Promise<string[]> {
     const list = await this.call<string[] | null>({ op: 'getenvlist', hid: this.hid });
-    if (list === null) throw new PamError('pam_getenvlist', PAM.BUF_ERR.number, PAM.BUF_ERR.name, 'pam_getenvlist returned NULL');
+    // libpam returns NULL only on failure: no memory for the copy, or a
+    // damaged environment (pam_env.c, which logs the reason).
+    if (list === null) {
+      throw new PamError('pam_getenvlist', PAM.BUF_ERR.number, PAM.BUF_ERR.name, await this.strerror(PAM.BUF_ERR.number));
+    }
     return list;
   }
 
@@ -189,7 +203,7 @@ export class PamHandle {
   }
 
   /** Runs the application's conversation and checks its answers. */
-  async converse(messages: ConvMessage[]): Promise<ConvAnswers> {
+  private async converse(messages: ConvMessage[]): Promise<ConvAnswers> {
     try {
       const answers = await this.conversation(messages);
       if (!Array.isArray(answers) || answers.length > messages.length) {

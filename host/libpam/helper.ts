@@ -77,6 +77,7 @@ export class PamHelper {
   private nextId = 1;
   private dead: PamwasmError | undefined;
   private closing = false;
+  private info: HelperInfo | undefined;
   private readonly exited: Promise<void>;
   private settleReady!: { resolve(i: HelperInfo): void; reject(e: Error): void };
 
@@ -103,7 +104,8 @@ export class PamHelper {
     this.channel = this.mode === 'helper'
       ? processChannel(entry, libpam, options.stdio ?? 'inherit', events)
       : threadChannel(entry, libpam, events);
-    this.channel.setRef(false);
+    // Referenced until the helper says hello, so that awaiting `ready` alone
+    // keeps the host alive; afterwards only while calls are pending.
   }
 
   /** The helper's pid (the host's own for `in-process`). */
@@ -113,8 +115,9 @@ export class PamHelper {
   get closed(): boolean { return this.dead !== undefined || this.closing; }
 
   /**
-   * Runs one request. Calls on one helper run in order, one at a time;
-   * `converse` answers the conversation of this request's modules.
+   * @internal Runs one request (PamHandle's methods are the API). Calls on
+   * one helper run in order, one at a time; `converse` answers the
+   * conversation of this request's modules.
    */
   request<T>(req: Request, converse?: ConverseFn): Promise<T> {
     if (this.dead) return Promise.reject(this.deadError(req));
@@ -135,7 +138,11 @@ export class PamHelper {
     return this.request<HelperStats>({ op: 'stats' });
   }
 
-  /** Lets queued calls finish, then ends the helper. Handles still open in it are ended by libpam's exit. */
+  /**
+   * Lets queued calls finish, then ends the helper. Handles still open in it
+   * get pam_end (with their last status and PAM_DATA_SILENT) first; their
+   * sessions are not closed.
+   */
   async close(): Promise<void> {
     if (this.dead) return;
     this.closing = true;
@@ -152,7 +159,8 @@ export class PamHelper {
     if (this.current || this.dead) return;
     const job = this.queue.shift();
     if (!job) {
-      this.channel.setRef(false);
+      // Closing: hang up and stay referenced until the helper has exited.
+      this.channel.setRef(this.closing);
       if (this.closing) this.channel.close();
       return;
     }
@@ -164,8 +172,13 @@ export class PamHelper {
   private onMessage(msg: FromHelper): void {
     switch (msg.t) {
       case 'hello':
-        if (msg.info) this.settleReady.resolve(msg.info);
-        else this.fail(rebuild(msg.error!));
+        if (msg.info) {
+          this.info = msg.info;
+          this.settleReady.resolve(msg.info);
+          if (!this.current) this.channel.setRef(false);
+        } else {
+          this.fail(rebuild(msg.error!));
+        }
         return;
       case 'res': {
         const job = this.current;
@@ -202,10 +215,11 @@ export class PamHelper {
     const during = this.current ? callName(this.current.req) : 'an idle moment';
     const what = this.mode === 'helper' ? `libpam helper process ${this.pid}` : 'libpam helper thread';
     const why = how.signal ? `died from ${how.signal}` : how.error ? `failed: ${how.error.message}` : `exited with status ${how.code}`;
-    this.fail(new PamHelperCrashedError(during,
-      `${what} ${why} during ${during}: a native PAM module probably crashed. ` +
-      'The handles in this helper are gone; other helpers are not affected.',
-      how.signal, how.code, { cause: how.error }));
+    const message = this.info
+      ? `${what} ${why} during ${during}: a native PAM module probably crashed. ` +
+        'The handles in this helper are gone; other helpers are not affected.'
+      : `${what} ${why} before it was ready: see its stderr (node ${process.version} must load koffi).`;
+    this.fail(new PamHelperCrashedError(during, message, how.signal, how.code, { cause: how.error }));
   }
 
   private fail(error: PamwasmError): void {

@@ -34,7 +34,7 @@
  */
 import { PamError } from '../errors/index.js';
 import { type PamItemName, itemNumber } from './constants.js';
-import { type Conversation, PamHandle, silentConversation, toResult } from './handle.js';
+import { type Conversation, PamHandle, nonInteractiveConversation, toResult } from './handle.js';
 import { PamHelper, type PamHelperOptions } from './helper.js';
 import type { CodeReply } from './protocol.js';
 
@@ -66,6 +66,13 @@ export interface OpenPamHandleOptions extends PamHelperOptions {
  * Throws PamError when libpam refuses (the code, its name and pam_strerror's
  * text), and host errors (LibpamUnavailableError, NoConfdirError,
  * PamHelperCrashedError) as such.
+ *
+ * @example
+ *   const h = await openPamHandle({ service: 'login', user: 'alice', items: { tty: 'pts/0' } });
+ *   await h.openSession();
+ *   console.log(await h.getenvlist());   // ['LANG=C.UTF-8', ...]
+ *   await h.closeSession();
+ *   await h.end();
  */
 export async function openPamHandle(options: OpenPamHandleOptions): Promise<PamHandle> {
   const items = Object.entries(options.items ?? {}).map(([k, v]) => [itemNumber(k), v ?? null] as [number, string | null]);
@@ -81,7 +88,7 @@ export async function openPamHandle(options: OpenPamHandleOptions): Promise<PamH
       const result = toResult(call, r);
       throw new PamError(call, result.code, result.name, result.message);
     }
-    return new PamHandle(helper, r.hid, options.conversation ?? silentConversation, own);
+    return new PamHandle(helper, r.hid, options.conversation ?? nonInteractiveConversation, own);
   } catch (e) {
     if (own) await helper.close();
     throw e;
@@ -90,7 +97,7 @@ export async function openPamHandle(options: OpenPamHandleOptions): Promise<PamH
 
 export { PamHelper } from './helper.js';
 export type { PamHelperOptions, PamMode } from './helper.js';
-export { PamHandle, answerEach, checkPamResult, silentConversation } from './handle.js';
+export { PamHandle, answerEach, checkPamResult, nonInteractiveConversation } from './handle.js';
 export type { Conversation, PamResult, ThrowOption } from './handle.js';
 export { PAM_ITEMS } from './constants.js';
 export type {

@@ -83,6 +83,11 @@ export class NativePam {
     return { hid, code, message: this.strerror(code) };
   }
 
+  /** pam_end for every handle still open, as an application does before it exits. */
+  endAll(): void {
+    for (const [hid, h] of this.handles) this.end(hid, h, null, true);
+  }
+
   private end(hid: number, h: Native, status: number | null, dataSilent: boolean): CodeReply {
     const code = this.pam.pam_end(h.pamh, (status ?? h.last) | (dataSilent ? PAM_DATA_SILENT : 0));
     // After pam_end no module can reach the conversation any more.

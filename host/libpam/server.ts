@@ -97,7 +97,10 @@ function serve(transport: Transport, libpamPath: string): void {
   }
   for (;;) {
     const msg = transport.recv();
-    if (msg === null) return;
+    if (msg === null) {
+      pam.endAll();
+      return;
+    }
     if (msg.t !== 'req') continue; // a late answer to an abandoned conversation
     try {
       transport.send({ t: 'res', id: msg.id, value: pam.run(msg.req) });

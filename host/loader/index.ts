@@ -14,7 +14,10 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { ModuleNotFoundError, MalformedModuleError } from '../errors/index.js';
+import { ModuleNotFoundError, MalformedModuleError, PinMismatchError } from '../errors/index.js';
+import { INITIAL_FUEL } from '../sandbox/limits.js';
+import { meterCoreModule } from '../sandbox/meter.js';
+import { checkOwnerPerms, strictByDefault } from '../sandbox/perms.js';
 import type { WitStatus } from '../codes/index.js';
 import { checkComponentHeader } from './header.js';
 import { transpileComponent, type Transpiled } from './transpile.js';
@@ -56,6 +59,16 @@ export interface LoadedComponent {
 export interface LoadOptions {
   /** Import names allowed besides the world's (granted WASI interfaces). Default none. */
   allowImports?: readonly string[];
+  /**
+   * Meter the core modules so that the sandbox can stop a call at its time
+   * limit, and cap their memory at `maxMemoryPages` (64 KiB pages). Default:
+   * not metered, memory as the module declares it.
+   */
+  meter?: { maxMemoryPages?: number };
+  /** Pin: refuse the module unless its bytes have this sha256 (hex). */
+  sha256?: string;
+  /** Refuse a module file that others than root could change. Default: when running as root. */
+  strictPermissions?: boolean;
 }
 
 type Instantiate = (
@@ -93,7 +106,10 @@ async function build(bytes: Uint8Array, source: string, hash: string, options: L
   const t: Transpiled = await transpileComponent(bytes, source);
   await checkWorld(t, source, options.allowImports);
   const cores = new Map<string, WebAssembly.Module>();
-  for (const [name, core] of t.cores) {
+  for (const [name, original] of t.cores) {
+    const core = options.meter
+      ? meterCoreModule(original, { maxMemoryPages: options.meter.maxMemoryPages, initialFuel: INITIAL_FUEL }).bytes
+      : original;
     try {
       cores.set(name, await compileCore(core));
     } catch (e) {
@@ -127,6 +143,7 @@ export async function loadComponent(input: string | Uint8Array, options: LoadOpt
   let source = '<bytes>';
   if (typeof input === 'string') {
     source = input;
+    if (options.strictPermissions ?? strictByDefault()) checkOwnerPerms(input, 'module');
     try {
       bytes = await readFile(input);
     } catch (e) {
@@ -138,7 +155,14 @@ export async function loadComponent(input: string | Uint8Array, options: LoadOpt
     bytes = input;
   }
   const hash = sha256(bytes);
-  const key = `${hash}|${[...(options.allowImports ?? [])].sort().join(',')}|${source}`;
+  if (options.sha256 && options.sha256.toLowerCase() !== hash) {
+    throw new PinMismatchError(
+      `${source} has sha256 ${hash}, but its stack line pins sha256=${options.sha256}: refusing to load a module that changed ` +
+        '(if the change is intended, update the pin from `pamwasm inspect`).',
+    );
+  }
+  const meterKey = options.meter ? `meter:${options.meter.maxMemoryPages ?? '-'}` : 'raw';
+  const key = `${hash}|${[...(options.allowImports ?? [])].sort().join(',')}|${meterKey}|${source}`;
   let p = loaded.get(key);
   if (!p) {
     p = build(bytes, source, hash, options);

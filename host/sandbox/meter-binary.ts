@@ -141,6 +141,20 @@ export class Writer {
     this.pos = pos;
   }
 
+  /** A signed LEB128 (i32.const's immediate): ends when the rest is all sign bits. */
+  s32(n: number): void {
+    n |= 0;
+    for (;;) {
+      const b = n & 0x7f;
+      n >>= 7;
+      if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+        this.u8(b);
+        return;
+      }
+      this.u8(b | 0x80);
+    }
+  }
+
   /**
    * Copies `src[from, to)`. Short spans (the common case between two
    * rewritten immediates) are copied by a loop: `subarray` would allocate a

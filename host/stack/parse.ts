@@ -11,6 +11,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { StackNotFoundError } from '../errors/index.js';
+import { checkOwnerPerms, strictByDefault } from '../sandbox/perms.js';
+import { parseModuleSpec, type ModuleSpec } from '../sandbox/spec.js';
 import { ACTION, type Actions, keywordActions, parseBracket, setDefault, undefActions } from './actions.js';
 import type { DispatchLine } from './dispatch.js';
 import { assembleLines, tokenize } from './tokens.js';
@@ -35,6 +37,8 @@ export interface Handler extends DispatchLine {
   control: string;
   /** The module token as written; absent for must-fail lines without one. */
   module?: string;
+  /** The module path and its sandbox settings (module lines only). */
+  spec?: ModuleSpec;
   args: string[];
   /** `-session`: a missing module is not logged. */
   quiet: boolean;
@@ -77,11 +81,17 @@ const typeOf = (tok: string): ModuleType | undefined => TYPES.find((t) => t === 
  *   const stack = parseStackFile('/etc/pamwasm/login.stack');
  *   for (const d of stack.diagnostics) console.error(`${d.file}:${d.line}: ${d.message}`);
  */
-export function parseStackFile(path: string, read: (p: string) => string = (p) => readFileSync(p, 'utf8')): Stack {
+export function parseStackFile(path: string, options: { strictPermissions?: boolean } = {}): Stack {
+  const strict = options.strictPermissions ?? strictByDefault();
+  const read = (p: string) => {
+    if (strict) checkOwnerPerms(p, 'stack file');
+    return readFileSync(p, 'utf8');
+  };
   let source: string;
   try {
     source = read(path);
   } catch (e) {
+    if (e instanceof Error && 'code' in e && e.code === 'ERR_UNSAFE_PERMISSIONS') throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw new StackNotFoundError(`stack file ${path} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code})`}.`, { cause: e });
   }
@@ -162,7 +172,16 @@ function parseSource(
       diag(line, 'no module named: expected a module path after the control.');
       mustFail = true;
     }
-    r.handlers.push({ ...base, kind: mustFail ? 'must-fail' : 'module', actions, module: target, args: toks });
+    let spec: ModuleSpec | undefined;
+    if (!mustFail && target !== undefined) {
+      try {
+        spec = parseModuleSpec(target);
+      } catch (e) {
+        diag(line, `${(e as Error).message}.`);
+        mustFail = true;
+      }
+    }
+    r.handlers.push({ ...base, kind: mustFail ? 'must-fail' : 'module', actions, module: spec?.path ?? target, spec, args: toks });
   }
   if (unterminated !== undefined) {
     return diag(unterminated, 'the file ends inside a continued line (a trailing backslash): libpam rejects the whole file.');
@@ -179,7 +198,8 @@ function includeFile(r: Reader, target: string | undefined, type: ModuleType, in
   try {
     source = r.read(path);
   } catch (e) {
-    return `cannot read ${path} (${(e as NodeJS.ErrnoException).code}).`;
+    const err = e as NodeJS.ErrnoException;
+    return err.code === 'ERR_UNSAFE_PERMISSIONS' ? err.message : `cannot read ${path} (${err.code}).`;
   }
   const fatal = parseSource(r, path, source, type, includeLevel, level);
   return fatal ? `${path} is rejected: ${fatal.message}` : undefined;

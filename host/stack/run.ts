@@ -52,5 +52,6 @@ export async function runStack(options: RunOptions): Promise<RunResult> {
     if (r.code !== PAM.SUCCESS.number) result.ok = false;
   }
   result.env = Object.fromEntries(handle.env);
+  session.end();
   return result;
 }

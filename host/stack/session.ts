@@ -13,6 +13,8 @@ import {
   type Conversation, type ConvMessage, type HandleState, type ImportLimits, type LineContext, type LogRecord,
 } from '../runtime/index.js';
 import { packageRoot } from '../wit/index.js';
+import { InstanceMeter, TimeLimitExceeded } from '../sandbox/limits.js';
+import { wasiImports, type OnOutput } from '../sandbox/wasi/index.js';
 import { actionName } from './actions.js';
 import { dispatch, newDispatchState, type DispatchState, type Hook, type Step } from './dispatch.js';
 import type { Diagnostic, Handler, Stack } from './parse.js';
@@ -51,14 +53,43 @@ export interface SessionOptions {
   conversation?: Conversation;
   log?: (record: LogRecord) => void;
   limits?: Partial<ImportLimits>;
-  load?: LoadOptions;
-  /** Code a faulting line returns (default PAM_SESSION_ERR); never success. */
-  faultCode?: number;
+  /** Host-wide sandbox defaults; a stack line's module options override them. */
+  sandbox?: Partial<SandboxDefaults>;
+  /** Refuse stack files and modules others than root could change. Default: when running as root. */
+  strictPermissions?: boolean;
+  /** Receives what granted modules write to stdout/stderr (default: discarded). */
+  onOutput?: OnOutput;
 }
+
+/**
+ * The sandbox's defaults, for every line that does not set its own:
+ *  - timeoutMs 1000: one hook call, or one instantiation; 0 turns metering off;
+ *  - memoryBytes 64 MiB: the module's linear memory (the JS runtime of a
+ *    componentize-js module needs about 20 MiB of it);
+ *  - faultCode PAM_SESSION_ERR: what a faulting line returns (never success).
+ * No grants: a module gets the world's imports and nothing else.
+ */
+export interface SandboxDefaults {
+  timeoutMs: number;
+  memoryBytes: number;
+  faultCode: number;
+}
+
+export const SANDBOX_DEFAULTS: Readonly<SandboxDefaults> = Object.freeze({
+  timeoutMs: 1000,
+  memoryBytes: 64 * 1024 * 1024,
+  faultCode: PAM.SESSION_ERR.number,
+});
+
+const PAGE = 65536;
 
 interface Line {
   handler: Handler;
   ctx: LineContext;
+  timeoutMs: number;
+  faultCode: number;
+  meter?: InstanceMeter;
+  wasi?: ReturnType<typeof wasiImports>;
   loaded?: LoadedComponent;
   loadError?: string;
   instance?: ModuleInstance;
@@ -81,7 +112,6 @@ export class StackSession {
   readonly diagnostics: Diagnostic[];
   private readonly lines: Line[];
   private readonly state: DispatchState;
-  private readonly faultCode: number;
 
   private constructor(stack: Stack, handle: HandleState, lines: Line[], messages: ConvMessage[], diagnostics: Diagnostic[], options: SessionOptions) {
     this.stack = stack;
@@ -90,8 +120,6 @@ export class StackSession {
     this.handle = handle;
     this.lines = lines;
     this.state = newDispatchState(lines.length);
-    const fault = options.faultCode ?? PAM.SESSION_ERR.number;
-    this.faultCode = fault === PAM.SUCCESS.number ? PAM.SESSION_ERR.number : fault;
   }
 
   /** Loads every module of `stack` (a module that fails to load dispatches as PAM_MODULE_UNKNOWN). */
@@ -99,6 +127,7 @@ export class StackSession {
     const messages: ConvMessage[] = [];
     const lines: Line[] = [];
     const diagnostics: Diagnostic[] = [];
+    const defaults = { ...SANDBOX_DEFAULTS, ...options.sandbox };
     for (const handler of stack.handlers) {
       const ctx = newLineContext({
         module: handler.module ?? '<none>',
@@ -108,11 +137,27 @@ export class StackSession {
         log: options.log,
         limits: options.limits,
       });
-      const line: Line = { handler, ctx };
-      if (handler.kind === 'module') {
-        const path = resolveModulePath(handler.module!, options.moduleDir);
+      const spec = handler.spec;
+      const fault = spec?.faultCode ?? defaults.faultCode;
+      const line: Line = {
+        handler,
+        ctx,
+        timeoutMs: spec?.timeoutMs ?? defaults.timeoutMs,
+        // Fail closed: a faulting line never passes.
+        faultCode: fault === PAM.SUCCESS.number || fault === PAM.IGNORE.number ? PAM.SESSION_ERR.number : fault,
+      };
+      if (handler.kind === 'module' && spec) {
+        const path = resolveModulePath(spec.path, options.moduleDir);
         try {
-          line.loaded = await loadComponent(path, options.load);
+          line.wasi = wasiImports(spec.grants, { onOutput: options.onOutput });
+          const metered = line.timeoutMs > 0;
+          line.loaded = await loadComponent(path, {
+            allowImports: line.wasi.allowed,
+            meter: metered ? { maxMemoryPages: Math.max(1, Math.floor((spec.memoryBytes ?? defaults.memoryBytes) / PAGE)) } : undefined,
+            sha256: spec.sha256,
+            strictPermissions: options.strictPermissions,
+          });
+          if (metered) line.meter = new InstanceMeter();
         } catch (e) {
           if (!(e instanceof PamwasmError)) throw e;
           line.loadError = e.message;
@@ -155,27 +200,40 @@ export class StackSession {
     return { code, name: codeByNumber(code).name, trace };
   }
 
+  /** Ends the session (pam_end): drops every instance and closes what granted modules left open. */
+  end(): void {
+    for (const line of this.lines) {
+      line.instance = undefined;
+      line.wasi?.close();
+    }
+  }
+
   private call(i: number, hook: Hook, flags: { silent: boolean }, reasons: Map<number, string>): number {
     const line = this.lines[i];
     if (line.fault) {
       reasons.set(i, `faulted earlier: ${line.fault}`);
-      return this.faultCode;
+      return line.faultCode;
     }
     try {
-      line.instance ??= line.loaded!.instantiate(hostImports(line.ctx));
+      if (!line.instance) {
+        line.meter?.arm(line.timeoutMs);
+        line.instance = line.loaded!.instantiate({ ...line.wasi?.imports, ...hostImports(line.ctx) }, line.meter?.instantiateCore);
+      }
       resetCallCounters(line.ctx);
+      line.meter?.arm(line.timeoutMs);
       const argv = line.handler.args;
       const status = hook === 'open' ? line.instance.openSession(flags, argv) : line.instance.closeSession(flags, argv);
       return codeByStatus(status).number;
     } catch (e) {
       // A trap, or anything else thrown from the guest, fails closed; the
       // instance may be corrupt, so it is dropped for the rest of the session.
-      const why = `${line.handler.module} ${hook}-session faulted: ${(e as Error)?.message ?? String(e)}`;
+      const why = `${line.handler.module} ${hook}-session ${describeFault(e)}`;
       line.fault = why;
       line.instance = undefined;
+      line.wasi?.close();
       reasons.set(i, why);
       line.ctx.log({ priority: 'err', module: line.ctx.module, message: why });
-      return this.faultCode;
+      return line.faultCode;
     }
   }
 
@@ -200,3 +258,11 @@ export class StackSession {
 }
 
 export { PAM_SILENT };
+
+/** One phrase for the log: what went wrong in the guest. */
+function describeFault(e: unknown): string {
+  if (e instanceof TimeLimitExceeded) return `timed out: ${e.message}`;
+  if (e instanceof RangeError && /call stack/i.test(e.message)) return 'overflowed its stack (unbounded recursion)';
+  if (e instanceof WebAssembly.RuntimeError) return `trapped: ${e.message}`;
+  return `faulted: ${e instanceof Error ? e.message : String(e)}`;
+}

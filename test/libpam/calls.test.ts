@@ -4,7 +4,7 @@
  * handle's lifecycle is enforced.
  */
 import { afterAll, describe, expect, test } from 'vitest';
-import { openPamHandle } from '../../host/libpam/index.js';
+import { PamHelper, openPamHandle } from '../../host/libpam/index.js';
 import { MODES, TempDir, recordingConversation } from './support.js';
 
 const dir = new TempDir();
@@ -64,6 +64,16 @@ describe.each(MODES)('in %s mode', (mode) => {
     ]);
     const end = await h.end();
     expect(end.name).toBe('PAM_SUCCESS');
+  });
+
+  test('closing a shared helper ends the handles still open in it', async () => {
+    const helper = await PamHelper.start({ mode });
+    const h = await openPamHandle({ service: 'debug', user: 'alice', confdir: dir.path, helper });
+    await h.openSession();
+    expect((await helper.stats()).handles).toBe(1);
+    await helper.close();
+    expect(helper.closed).toBe(true);
+    await expect(h.closeSession()).rejects.toMatchObject({ code: 'ERR_USAGE' });
   });
 
   test('a handle cannot be used after pam_end', async () => {

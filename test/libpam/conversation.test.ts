@@ -18,6 +18,10 @@ dir.service('multi', `
   session required pam_debug.so open_session=success close_session=success
   session required ${multiconv}
 `);
+dir.service('binary', `auth required ${multiconv} style=7`); // PAM_BINARY_PROMPT
+dir.service('radio', `auth required ${multiconv} style=5`); // PAM_RADIO_TYPE
+dir.service('many-32', `auth required ${multiconv} count=32`); // PAM_MAX_NUM_MSG
+dir.service('many-33', `auth required ${multiconv} count=33`);
 dir.service('prompt-user', 'auth required pam_permit.so'); // its pam_get_user prompts when no user was given
 // pam_echo returns PAM_IGNORE when silent, hence `optional` and pam_permit.
 dir.service('echo', `
@@ -101,6 +105,30 @@ describe.each(MODES)('in %s mode', (mode) => {
     const e = await openPamHandle({ service: 'echo', user: 'alice', confdir: dir.path, mode, items: { tty: 'pts/1' } });
     expect((await e.openSession()).ok).toBe(true);
     await e.end();
+  });
+
+  test('binary prompts and calls over PAM_MAX_NUM_MSG messages get PAM_CONV_ERR without reaching the handler', async () => {
+    for (const service of ['binary', 'many-33']) {
+      const { log, conversation } = recordingConversation();
+      const h = await openPamHandle({ service, user: 'alice', confdir: dir.path, mode, conversation });
+      expect((await h.authenticate({ throwOnError: false })).name).toBe('PAM_CONV_ERR');
+      expect(log).toEqual([]);
+      await h.end({ throwOnError: false });
+    }
+    const { log, conversation } = recordingConversation();
+    const h = await openPamHandle({ service: 'many-32', user: 'alice', confdir: dir.path, mode, conversation });
+    await h.authenticate();
+    expect(log).toHaveLength(32);
+    await h.end();
+  });
+
+  test('a radio question is answered like a prompt', async () => {
+    const { log, conversation } = recordingConversation(['maybe']);
+    const h = await openPamHandle({ service: 'radio', user: 'alice', confdir: dir.path, mode, conversation });
+    await h.authenticate();
+    expect(log).toEqual(['radio:odd message']);
+    expect(await h.getenv('CONV_ANSWER_0')).toBe('maybe');
+    await h.end();
   });
 
   test('a user not given at start is asked for through the conversation', async () => {

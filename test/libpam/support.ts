@@ -50,7 +50,7 @@ export function recordingConversation(answers: string[] = []) {
   const conversation = async (messages: readonly { style: string; text: string }[]) =>
     messages.map((m) => {
       log.push(`${m.style}:${m.text}`);
-      return m.style.startsWith('prompt') ? answers[next++] ?? '' : null;
+      return m.style.startsWith('prompt') || m.style === 'radio' ? answers[next++] ?? '' : null;
     });
   return { log, conversation };
 }

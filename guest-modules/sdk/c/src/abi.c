@@ -21,8 +21,8 @@
  * are ours to free.
  *
  * Strings passed to the host must be UTF-8 (the ABI's string encoding);
- * bytes that are not are replaced by U+FFFD, so a module logging raw bytes
- * gets a readable line instead of a trap.
+ * utf8.c replaces bytes that are not by U+FFFD, so a module logging raw
+ * bytes gets a readable line instead of a trap.
  *
  * Running out of memory inside this glue traps: the host turns a trap into a
  * fail-closed PAM code, which is safer than inventing an empty item.
@@ -149,64 +149,13 @@ static char *take_string(struct cabi_slice s)
     return p;
 }
 
-/* ----- UTF-8 towards the host ----- */
-
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629), 0 if none. */
-static size_t utf8_sequence(const unsigned char *s, size_t avail)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-    size_t n, i;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2;
-    else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        if (c == 0xe0) lo = 0xa0;
-        if (c == 0xed) hi = 0x9f;   /* no UTF-16 surrogates */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        if (c == 0xf0) lo = 0x90;
-        if (c == 0xf4) hi = 0x8f;   /* nothing above U+10FFFF */
-    } else
-        return 0;
-    if (avail < n || s[1] < lo || s[1] > hi)
-        return 0;
-    for (i = 2; i < n; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return n;
-}
-
 /* The text as the host may receive it; *owned is a copy to free, or NULL. */
 static struct cabi_slice host_text(const char *text, char **owned)
 {
-    const unsigned char *s = (const unsigned char *)(text ? text : "");
-    size_t len = strlen((const char *)s), i = 0, n, out = 0;
-    unsigned char *copy;
+    size_t len;
+    const char *s = __pamwasm_utf8(text, &len, owned);
 
-    *owned = NULL;
-    while (i < len && (n = utf8_sequence(s + i, len - i)) != 0)
-        i += n;
-    if (i == len)
-        return (struct cabi_slice){ (void *)s, len };
-
-    copy = checked(malloc(len * 3));   /* each bad byte becomes 3 bytes at most */
-    for (i = 0; i < len;) {
-        n = utf8_sequence(s + i, len - i);
-        if (n == 0) {
-            memcpy(copy + out, "\xef\xbf\xbd", 3);
-            out += 3;
-            i++;
-        } else {
-            memcpy(copy + out, s + i, n);
-            out += n;
-            i += n;
-        }
-    }
-    *owned = (char *)copy;
-    return (struct cabi_slice){ copy, out };
+    return (struct cabi_slice){ (void *)s, len };
 }
 
 /* ----- Host calls ----- */
@@ -337,6 +286,9 @@ int __pamwasm_host_prompt(int echo_on, const char *text, char **answer)
 }
 
 /* ----- Exports ----- */
+
+/* One module instance serves one PAM handle: this is it. */
+struct pam_handle __pamwasm_handle;
 
 /* A hook the module does not define is a NULL weak symbol. */
 extern int pam_sm_open_session(pam_handle_t *, int, int, const char **) __attribute__((weak));

@@ -2,8 +2,9 @@
  * Internal to the pamwasm C SDK: the handle and the host calls, as plain C.
  *
  * abi.c speaks the component model's canonical ABI to the host; the PAM
- * calls (pam.c, data.c) only use the helpers declared here. Every string
- * returned by a helper is malloc'd and NUL-terminated; the caller owns it.
+ * calls (items.c, env.c, data.c, log.c, conversation.c) only use the
+ * helpers declared here. Every string returned by a helper is malloc'd and
+ * NUL-terminated; the caller owns it.
  */
 #ifndef PAMWASM_GLUE_H
 #define PAMWASM_GLUE_H
@@ -45,7 +46,7 @@ struct kept_bytes {
     void *bytes;
 };
 
-/* One module instance serves one PAM handle: this is it. */
+/* The PAM handle's state inside the module. */
 struct pam_handle {
     struct pam_conv conv;
     struct pam_xauth_data xauth;
@@ -58,6 +59,7 @@ struct pam_handle {
     struct kept_bytes *bytes;
 };
 
+/* One module instance serves one PAM handle: this is it (abi.c). */
 extern struct pam_handle __pamwasm_handle;
 
 /* ----- Host calls (abi.c) ----- */
@@ -82,10 +84,19 @@ int __pamwasm_host_error(const char *text);
 /* PAM_SUCCESS and a malloc'd *answer, or the host's failure status. */
 int __pamwasm_host_prompt(int echo_on, const char *text, char **answer);
 
-/* ----- Shared by pam.c and data.c ----- */
+/* ----- Shared between the PAM calls ----- */
+
+/* `text` as well-formed UTF-8 of *len bytes: `text` itself, or a copy
+ * (also returned in *owned, for the caller to free) with U+FFFD for each
+ * ill-formed byte. *owned is NULL when no copy was needed. */
+const char *__pamwasm_utf8(const char *text, size_t *len, char **owned);
 
 /* One conversation message (msg_style as in pam_message); *resp is set to a
  * malloc'd answer for prompts, NULL otherwise. */
 int __pamwasm_converse_one(int msg_style, const char *text, char **resp);
+
+/* The conv() of the handle's PAM_CONV (conversation.c). */
+int __pamwasm_converse(int num_msg, const struct pam_message **msg,
+                       struct pam_response **resp, void *appdata_ptr);
 
 #endif /* PAMWASM_GLUE_H */

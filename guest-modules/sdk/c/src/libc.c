@@ -16,7 +16,12 @@
  *
  * The prototypes are musl's internal ones (src/internal/stdio_impl.h) and
  * must match exactly: wasm-ld replaces a mismatched one with a trap.
+ *
+ * A module that is granted WASI (linked with a preview1 adapter, outside
+ * host/build) wants the real streams, whose fclose and fwrite these would
+ * silence: build it with -DPAMWASM_WASI to leave wasi-libc's own in place.
  */
+#ifndef PAMWASM_WASI
 #include <stddef.h>
 #include <stdio.h>
 
@@ -54,3 +59,5 @@ int __stdio_close(FILE *f)
 void __stdio_exit_needed(void)
 {
 }
+
+#endif /* PAMWASM_WASI */

@@ -1,0 +1,337 @@
+/**
+ * The instruction walker of the metering rewriter. It decodes every
+ * instruction of a function body (or constant expression) just far enough to
+ * know where the next one starts, copies the bytes through, and changes only:
+ *  - function indices (`call`, `return_call`, `ref.func`), shifted by one
+ *    because the out-of-fuel import is inserted before the defined functions;
+ *  - loop headers, after which the fuel check is inserted.
+ *
+ * Every immediate must be skipped exactly as the spec encodes it
+ * (core/binary/instructions.rst, Wasm 3.0): one byte misread and the rest of
+ * the body is decoded out of phase. So an opcode this walker does not know is
+ * an error naming the opcode and offset, never a guess.
+ */
+import { hex, malformed, unsupported, type Writer } from './meter-binary.js';
+
+// Immediate shapes of the one-byte opcodes.
+const NONE = 0;
+const LEB = 1; // one LEB128 of any width: an index, i32/i64.const, a heap type
+const LEB2 = 2; // two LEB128s: call_indirect's type and table, ...
+const MEMARG = 3;
+const BYTES4 = 4; // f32.const
+const BYTES8 = 5; // f64.const
+const BLOCK = 6; // block, if, try: a block type
+const LOOP = 7;
+const FUNC = 8; // call, return_call, ref.func: a function index to shift
+const BR_TABLE = 9;
+const SELECT_T = 10;
+const TRY_TABLE = 11;
+const PREFIX_FB = 12;
+const PREFIX_FC = 13;
+const PREFIX_FD = 14;
+const PREFIX_FE = 15;
+const END = 16;
+const INVALID = 255;
+
+const SHAPE = new Uint8Array(256).fill(INVALID);
+const set = (shape: number, ...ops: number[]) => { for (const op of ops) SHAPE[op] = shape; };
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+// Control (instructions.rst "Control Instructions"); 0x06-0x09, 0x18, 0x19 are
+// the legacy exception-handling opcodes (document/legacy/exceptions/binary.rst),
+// 0x08 throw and 0x0A throw_ref the Wasm 3.0 ones.
+set(NONE, 0x00, 0x01, 0x05, 0x0a, 0x0f, 0x19);
+set(BLOCK, 0x02, 0x04, 0x06);
+set(LOOP, 0x03);
+set(LEB, 0x07, 0x08, 0x09, 0x0c, 0x0d, 0x18, 0x14, 0x15); // catch/throw tag, rethrow/br/br_if/delegate label, call_ref/return_call_ref type
+set(END, 0x0b);
+set(BR_TABLE, 0x0e);
+set(FUNC, 0x10, 0x12, 0xd2);
+set(LEB2, 0x11, 0x13); // (return_)call_indirect: type index, table index
+set(TRY_TABLE, 0x1f);
+// Parametric, variable, table access.
+set(NONE, 0x1a, 0x1b);
+set(SELECT_T, 0x1c);
+set(LEB, ...range(0x20, 0x26));
+// Memory: loads and stores carry a memarg; memory.size/grow a memory index.
+set(MEMARG, ...range(0x28, 0x3e));
+set(LEB, 0x3f, 0x40);
+// Numeric: constants, then plain opcodes up to the sign-extension ops 0xC0-0xC4.
+set(LEB, 0x41, 0x42);
+set(BYTES4, 0x43);
+set(BYTES8, 0x44);
+set(NONE, ...range(0x45, 0xc4));
+// References: ref.null heaptype, ref.is_null, ref.eq, ref.as_non_null, br_on_(non_)null label.
+set(LEB, 0xd0, 0xd5, 0xd6);
+set(NONE, 0xd1, 0xd3, 0xd4);
+set(PREFIX_FB, 0xfb);
+set(PREFIX_FC, 0xfc);
+set(PREFIX_FD, 0xfd);
+set(PREFIX_FE, 0xfe);
+
+/*
+ * 0xFD vector opcodes (u32 after the prefix). Immediates: memarg for loads and
+ * stores (0-11, 92, 93), 16 bytes for v128.const (12) and i8x16.shuffle (13),
+ * a lane byte for extract/replace_lane (21-34), memarg + lane byte for
+ * load/store_lane (84-91). Everything else is plain, but the numbering has
+ * holes (opcodes retired during the SIMD proposal) which must stay errors;
+ * 256-275 are relaxed SIMD, all plain.
+ */
+const SIMD_HOLES = new Set([154, 162, 165, 166, 175, 176, 178, 179, 180, 187, 194, 197, 198, 207, 208, 210, 211, 212, 226, 238]);
+
+/** The state of one walk: where it reads and where its unflushed span starts. */
+export interface Walk {
+  readonly buf: Uint8Array;
+  pos: number;
+  readonly end: number;
+  /** Start of input not yet copied to the writer. */
+  copied: number;
+}
+
+export interface Rewrite {
+  readonly out: Writer;
+  /** Function indices at or above this move up by one. */
+  readonly shiftFrom: number;
+  /** Bytes to insert after each loop header, or null (constant expressions). */
+  readonly check: Uint8Array | null;
+}
+
+let lebValue = 0; // second result of readU32, kept out of an allocated tuple
+
+function readU32(buf: Uint8Array, pos: number, end: number): number {
+  let result = 0;
+  let shift = 0;
+  for (;;) {
+    if (pos >= end) throw truncated(pos);
+    const b = buf[pos++];
+    if (shift === 28) {
+      if (b > 0x0f) throw malformed(`integer too large at offset ${pos - 1}`);
+      result += b * 2 ** 28;
+      break;
+    }
+    result |= (b & 0x7f) << shift;
+    if ((b & 0x80) === 0) break;
+    shift += 7;
+  }
+  lebValue = result;
+  return pos;
+}
+
+function skipLeb(buf: Uint8Array, pos: number, end: number): number {
+  const limit = pos + 10; // a 64-bit LEB128 takes at most ceil(64/7) bytes
+  for (;;) {
+    if (pos >= end) throw truncated(pos);
+    if (pos >= limit) throw malformed(`integer too long at offset ${pos}`);
+    if ((buf[pos++] & 0x80) === 0) return pos;
+  }
+}
+
+/**
+ * A memarg: alignment flags, a memory index when bit 6 is set (multi-memory,
+ * instructions.rst "Memory Instructions"), then the offset (u64 under memory64).
+ */
+function skipMemarg(buf: Uint8Array, pos: number, end: number): number {
+  pos = readU32(buf, pos, end);
+  if (lebValue & 0x40) pos = skipLeb(buf, pos, end);
+  return skipLeb(buf, pos, end);
+}
+
+/**
+ * A value type: one byte, except `ref null ht` (0x63) and `ref ht` (0x64)
+ * which carry a heap type (s33: an abstract type byte or a type index).
+ */
+export function skipValType(buf: Uint8Array, pos: number, end: number): number {
+  if (pos >= end) throw truncated(pos);
+  const b = buf[pos++];
+  if (b === 0x63 || b === 0x64) return skipLeb(buf, pos, end);
+  return pos;
+}
+
+/** A block type: 0x40, a value type, or a type index as s33 (one LEB either way but for 0x63/0x64). */
+function skipBlockType(buf: Uint8Array, pos: number, end: number): number {
+  if (pos >= end) throw truncated(pos);
+  const b = buf[pos];
+  if (b === 0x63 || b === 0x64) return skipLeb(buf, pos + 1, end);
+  return skipLeb(buf, pos, end);
+}
+
+function truncated(pos: number) {
+  return malformed(`unexpected end of a function body or expression at offset ${pos}`);
+}
+
+function unknown(op: string, at: number) {
+  return unsupported(`unknown or unsupported opcode ${op} at offset ${at}: the module cannot be metered safely.`);
+}
+
+/** Copies the input from the walk's copy point up to `to`, and moves the copy point there. */
+export function flushWalk(w: Walk, out: Writer, to: number): void {
+  out.copy(w.buf, w.copied, to);
+  w.copied = to;
+}
+
+/**
+ * Walks instructions from `w.pos`. With `stopAtEnd` (a constant expression,
+ * which has no nested blocks) it stops after the first `end`; otherwise it runs
+ * to `w.end` (a function body, whose length is given by its size field).
+ * Rewritten bytes go to `rw.out`; the caller copies the tail with `flushWalk`.
+ */
+export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void {
+  const { buf, end } = w;
+  const { out, shiftFrom, check } = rw;
+  let pos = w.pos;
+  while (pos < end) {
+    const at = pos;
+    const op = buf[pos++];
+    switch (SHAPE[op]) {
+      case NONE:
+        break;
+      case END:
+        if (stopAtEnd) {
+          w.pos = pos;
+          return;
+        }
+        break;
+      case LEB:
+        pos = skipLeb(buf, pos, end);
+        break;
+      case LEB2:
+        pos = skipLeb(buf, skipLeb(buf, pos, end), end);
+        break;
+      case MEMARG:
+        pos = skipMemarg(buf, pos, end);
+        break;
+      case BYTES4:
+        pos += 4;
+        break;
+      case BYTES8:
+        pos += 8;
+        break;
+      case BLOCK:
+        pos = skipBlockType(buf, pos, end);
+        break;
+      case LOOP:
+        pos = skipBlockType(buf, pos, end);
+        // Right after `loop bt`: the loop's label targets its start, so every
+        // backward branch runs the check. The inserted if/end is a complete
+        // block with no stack effect, so no branch depth changes.
+        if (check !== null) {
+          flushWalk(w, out, pos);
+          out.bytes(check);
+        }
+        break;
+      case FUNC: {
+        pos = readU32(buf, pos, end);
+        const idx = lebValue;
+        if (idx >= shiftFrom) {
+          // Re-encoded rather than patched in place: idx + 1 may need one more byte.
+          flushWalk(w, out, at + 1);
+          out.u32(idx + 1);
+          w.copied = pos;
+        }
+        break;
+      }
+      case BR_TABLE: {
+        pos = readU32(buf, pos, end);
+        for (let n = lebValue + 1; n > 0; n--) pos = skipLeb(buf, pos, end); // targets + default
+        break;
+      }
+      case SELECT_T: {
+        pos = readU32(buf, pos, end);
+        for (let n = lebValue; n > 0; n--) pos = skipValType(buf, pos, end);
+        break;
+      }
+      case TRY_TABLE: {
+        pos = skipBlockType(buf, pos, end);
+        pos = readU32(buf, pos, end);
+        for (let n = lebValue; n > 0; n--) {
+          if (pos >= end) throw truncated(pos);
+          const kind = buf[pos++];
+          // catch / catch_ref: tag and label; catch_all / catch_all_ref: label.
+          if (kind === 0x00 || kind === 0x01) pos = skipLeb(buf, skipLeb(buf, pos, end), end);
+          else if (kind === 0x02 || kind === 0x03) pos = skipLeb(buf, pos, end);
+          else throw unsupported(`unknown try_table catch kind ${hex(kind)} at offset ${pos - 1}.`);
+        }
+        break;
+      }
+      case PREFIX_FC:
+        pos = skipFC(buf, pos, end, at);
+        break;
+      case PREFIX_FD:
+        pos = skipFD(buf, pos, end, at);
+        break;
+      case PREFIX_FB:
+        pos = skipFB(buf, pos, end, at);
+        break;
+      case PREFIX_FE:
+        pos = skipFE(buf, pos, end, at);
+        break;
+      default:
+        throw unknown(hex(op), at);
+    }
+  }
+  if (pos > end) throw truncated(end);
+  if (stopAtEnd) throw malformed(`a constant expression has no end at offset ${end}`);
+  w.pos = pos;
+}
+
+/** 0xFC: saturating truncation (0-7), bulk memory (8-11), table ops (12-17). */
+function skipFC(buf: Uint8Array, pos: number, end: number, at: number): number {
+  pos = readU32(buf, pos, end);
+  const sub = lebValue;
+  if (sub <= 7) return pos;
+  switch (sub) {
+    case 8: // memory.init data mem
+    case 10: // memory.copy mem mem
+    case 12: // table.init elem table
+    case 14: // table.copy table table
+      return skipLeb(buf, skipLeb(buf, pos, end), end);
+    case 9: // data.drop
+    case 11: // memory.fill
+    case 13: // elem.drop
+    case 15: // table.grow
+    case 16: // table.size
+    case 17: // table.fill
+      return skipLeb(buf, pos, end);
+    default:
+      throw unknown(`0xfc ${sub}`, at);
+  }
+}
+
+function skipFD(buf: Uint8Array, pos: number, end: number, at: number): number {
+  pos = readU32(buf, pos, end);
+  const sub = lebValue;
+  if (sub <= 11 || sub === 92 || sub === 93) return skipMemarg(buf, pos, end);
+  if (sub === 12 || sub === 13) return pos + 16;
+  if (sub >= 21 && sub <= 34) return pos + 1;
+  if (sub >= 84 && sub <= 91) return skipMemarg(buf, pos, end) + 1;
+  if ((sub <= 255 && !SIMD_HOLES.has(sub)) || (sub >= 256 && sub <= 275)) return pos;
+  throw unknown(`0xfd ${sub}`, at);
+}
+
+/** 0xFB: GC aggregate and cast instructions (instructions.rst "Aggregate" and "Reference"). */
+function skipFB(buf: Uint8Array, pos: number, end: number, at: number): number {
+  pos = readU32(buf, pos, end);
+  const sub = lebValue;
+  switch (sub) {
+    case 0: case 1: case 6: case 7: case 11: case 12: case 13: case 14: case 16: // one type index
+    case 20: case 21: case 22: case 23: // ref.test / ref.cast heap type
+      return skipLeb(buf, pos, end);
+    case 2: case 3: case 4: case 5: case 8: case 9: case 10: case 17: case 18: case 19: // two indices
+      return skipLeb(buf, skipLeb(buf, pos, end), end);
+    case 15: case 26: case 27: case 28: case 29: case 30:
+      return pos;
+    case 24: case 25: // br_on_cast(_fail): cast flags byte, label, two heap types
+      return skipLeb(buf, skipLeb(buf, skipLeb(buf, pos + 1, end), end), end);
+    default:
+      throw unknown(`0xfb ${sub}`, at);
+  }
+}
+
+/** 0xFE: threads. notify/wait and every load, store and rmw (0x10-0x4E) take a memarg; fence a zero byte. */
+function skipFE(buf: Uint8Array, pos: number, end: number, at: number): number {
+  pos = readU32(buf, pos, end);
+  const sub = lebValue;
+  if (sub <= 2 || (sub >= 0x10 && sub <= 0x4e)) return skipMemarg(buf, pos, end);
+  if (sub === 3) return pos + 1;
+  throw unknown(`0xfe ${sub}`, at);
+}

@@ -1,0 +1,333 @@
+/**
+ * In-thread time and memory limits for guest code, by rewriting each core
+ * WebAssembly module before it is compiled.
+ *
+ * Why a rewrite: a worker round trip costs about 50 us and `vm` timeouts about
+ * 85 us a call (shared/FACTS.md), while a whole sandboxed hook call has a
+ * budget of about 40 us. A fuel counter inside the module costs a few
+ * instructions per function entry and loop iteration and nothing per call.
+ *
+ * What the rewrite adds (core/binary/modules.rst for every encoding):
+ *  - a defined mutable i32 global, exported as `pamwasm:fuel`;
+ *  - an imported function `pamwasm:sandbox` `out-of-fuel` of type [] -> [],
+ *    the last function import, so every defined function's index moves up by
+ *    one (calls, `ref.func`, element segments, exports, start and the name
+ *    section are renumbered);
+ *  - at every function entry and every loop header:
+ *      fuel -= 1;
+ *      if (fuel < 0) { out-of-fuel(); if (fuel < 0) unreachable; }
+ *    Any unbounded execution repeats a loop or a call, so it runs the check.
+ *
+ * The host's part: set `fuel` to a slice before each call into the guest.
+ * When a slice runs out, out-of-fuel either refills it (time left: the guest
+ * goes on) or returns without refilling (deadline passed: the guest traps
+ * with `unreachable`). Stop by not refilling, not by throwing: a JS exception
+ * thrown from an import can be caught by the guest's own `catch_all` (legacy
+ * exception handling or try_table) and the loop resumes, whereas a trap
+ * cannot be caught by Wasm code (exception-handling proposal: traps are not
+ * exceptions) and unwinds to the host, which knows from its own state that
+ * the trap was its timeout. A guest cannot reach the global: no index it was
+ * compiled against refers to it.
+ *
+ * And the memory cap: every memory the module defines gets a maximum of at
+ * most `maxMemoryPages`, which the engine enforces (`memory.grow` returns -1).
+ * Imported memories are the defining module's business.
+ *
+ * @example
+ *   const { bytes, metered } = meterCoreModule(core, { maxMemoryPages: 256 });
+ *   const module = new WebAssembly.Module(bytes);
+ *   let fuel: WebAssembly.Global | undefined;
+ *   let deadline = 0, timedOut = false;
+ *   const imports = { 'pamwasm:sandbox': { 'out-of-fuel': () => {
+ *     if (fuel && performance.now() < deadline) fuel.value = 10_000;
+ *     else timedOut = true; // the guest traps when this returns
+ *   } } };
+ *   const instance = new WebAssembly.Instance(module, imports);
+ *   if (metered) fuel = instance.exports['pamwasm:fuel'] as WebAssembly.Global;
+ *   // per call: deadline = performance.now() + ms; timedOut = false; fuel.value = 10_000; call...
+ *   // a RuntimeError with timedOut set is the timeout, any other a guest trap
+ */
+import { hex, malformed, Reader, Writer } from './meter-binary.js';
+import {
+  SECTION, sectionOrder, type Section, readSections, droppedCustom, scanTypes, scanImports,
+  rewriteTables, rewriteMemories, rewriteGlobals, rewriteExports, rewriteElements, rewriteNames,
+} from './meter-sections.js';
+import { flushWalk, walkInstructions, type Rewrite, type Walk, skipValType } from './meter-instructions.js';
+
+export interface MeterOptions {
+  /**
+   * Cap on every defined memory, in 64 KiB pages. Default: no cap (the
+   * module's own maximum, if any, stays). A module whose initial size is over
+   * the cap is refused.
+   */
+  maxMemoryPages?: number;
+  /**
+   * The fuel global's initial value. Default 0: the first check calls
+   * out-of-fuel. A start function runs inside instantiation, before the host
+   * holds the exported global and can refill it, so a module with a start
+   * function needs enough initial fuel for it, or it traps on instantiation.
+   */
+  initialFuel?: number;
+}
+
+export interface MeterResult {
+  bytes: Uint8Array;
+  /**
+   * True when the fuel global and the out-of-fuel import were added. False for
+   * a module that defines no function (nothing can run in it): then it needs
+   * no `pamwasm:sandbox` import and exports no `pamwasm:fuel`.
+   */
+  metered: boolean;
+}
+
+export const FUEL_EXPORT = 'pamwasm:fuel';
+export const SANDBOX_MODULE = 'pamwasm:sandbox';
+export const OUT_OF_FUEL = 'out-of-fuel';
+
+const MAGIC = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+
+/**
+ * Rewrites a core module's bytes so that running it consumes fuel (see the
+ * file comment), and caps its memories. Throws `MalformedModuleError` on bytes
+ * that are not a well-formed core module, and a `PamwasmError` with code
+ * `ERR_UNSUPPORTED_WASM` on a feature it cannot meter safely (an unknown
+ * opcode, memory64 or custom page sizes under a cap), or `ERR_MEMORY_LIMIT`
+ * when a memory starts above the cap.
+ */
+export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): MeterResult {
+  const cap = options.maxMemoryPages;
+  if (cap !== undefined && !(Number.isInteger(cap) && cap >= 0 && cap <= 65536)) {
+    throw new RangeError(`maxMemoryPages must be an integer from 0 to 65536, not ${cap}`);
+  }
+  const initialFuel = options.initialFuel ?? 0;
+  if (!(Number.isInteger(initialFuel) && initialFuel >= 0 && initialFuel <= 0x7fffffff)) {
+    throw new RangeError(`initialFuel must be an integer from 0 to 2^31-1, not ${initialFuel}`);
+  }
+  const writeFuelGlobal = (w: Writer) => fuelGlobal(w, initialFuel);
+  for (let i = 0; i < 8; i++) {
+    if (bytes[i] !== MAGIC[i]) throw malformed('not a core WebAssembly module (bad magic number or version)');
+  }
+  const sections = readSections(bytes);
+  const code = sections.find((s) => s.id === SECTION.code);
+  const hasCode = code !== undefined && new Reader(bytes, code.start, code.end).u32() > 0;
+
+  const out = new Writer(Math.ceil(bytes.length * 1.1) + 256);
+  out.bytes(Uint8Array.from(MAGIC));
+
+  if (!hasCode) {
+    // Nothing can run: only the memory cap applies.
+    for (const s of sections) {
+      if (s.id === SECTION.memory && cap !== undefined) emit(out, s.id, () => rewriteMemories(bytes, s, out, cap));
+      else out.copy(bytes, s.headerStart, s.end);
+    }
+    return { bytes: out.result(), metered: false };
+  }
+
+  // Facts gathered on the way, in section order (each is known before a later
+  // section needs it: imports before globals before exports and code).
+  let typeIndex = -1; // of [] -> []
+  let importedFuncs = 0;
+  let importedGlobals = 0;
+  let definedGlobals = 0;
+  let seenCode = false;
+  // Constant expressions (global, table and element initializers) get the
+  // function renumbering but no fuel checks: they cannot loop.
+  const shifted = (): Rewrite => ({ out, shiftFrom: importedFuncs, check: null });
+
+  // Sections the rewrite must have, synthesized where the module lacks them,
+  // at their place in the spec's section order (modules.rst "Modules").
+  const needed = [SECTION.type, SECTION.import, SECTION.global, SECTION.export];
+  const present = new Set(sections.map((s) => s.id));
+  const synthesize = (id: number) => {
+    switch (id) {
+      case SECTION.type:
+        emit(out, id, () => { out.u32(1); out.u8(0x60); out.u32(0); out.u32(0); });
+        typeIndex = 0;
+        break;
+      case SECTION.import:
+        emit(out, id, () => { out.u32(1); writeOutOfFuelImport(out, typeIndex); });
+        break;
+      case SECTION.global:
+        emit(out, id, () => { out.u32(1); writeFuelGlobal(out); });
+        break;
+      case SECTION.export:
+        emit(out, id, () => { out.u32(1); writeFuelExport(out, importedGlobals + definedGlobals); });
+        break;
+    }
+  };
+  const catchUp = (order: number) => {
+    while (needed.length > 0 && sectionOrder(needed[0]) < order) {
+      const id = needed.shift()!;
+      if (!present.has(id)) synthesize(id);
+    }
+  };
+
+  for (const s of sections) {
+    if (s.id === SECTION.custom) {
+      if (s.name === 'name') {
+        // The spec puts it after the data section; one found earlier would be
+        // renumbered before the imports are known, so it is dropped. A
+        // malformed one is dropped too: engines ignore its errors as well.
+        const mark = out.pos;
+        try {
+          if (!seenCode) throw malformed('name section before the code');
+          emit(out, 0, () => { out.name('name'); rewriteNames(bytes, s, out, importedFuncs); });
+        } catch {
+          out.pos = mark;
+        }
+      } else if (!droppedCustom(s.name!)) {
+        out.copy(bytes, s.headerStart, s.end);
+      }
+      continue;
+    }
+    catchUp(sectionOrder(s.id));
+    if (needed[0] === s.id) needed.shift();
+    switch (s.id) {
+      case SECTION.type: {
+        const t = scanTypes(bytes, s);
+        typeIndex = t.emptyFunc >= 0 ? t.emptyFunc : t.count;
+        emit(out, s.id, () => {
+          out.u32(t.entries + (t.emptyFunc >= 0 ? 0 : 1));
+          out.copy(bytes, t.bodyStart, s.end);
+          if (t.emptyFunc < 0) { out.u8(0x60); out.u32(0); out.u32(0); }
+        });
+        break;
+      }
+      case SECTION.import: {
+        const im = scanImports(bytes, s);
+        importedFuncs = im.funcs;
+        importedGlobals = im.globals;
+        emit(out, s.id, () => {
+          out.u32(im.count + 1);
+          out.copy(bytes, im.bodyStart, s.end);
+          writeOutOfFuelImport(out, typeIndex);
+        });
+        break;
+      }
+      case SECTION.table:
+        emit(out, s.id, () => rewriteTables(bytes, s, shifted()));
+        break;
+      case SECTION.memory:
+        if (cap === undefined) out.copy(bytes, s.headerStart, s.end);
+        else emit(out, s.id, () => rewriteMemories(bytes, s, out, cap));
+        break;
+      case SECTION.global:
+        emit(out, s.id, () => { definedGlobals = rewriteGlobals(bytes, s, shifted(), writeFuelGlobal); });
+        break;
+      case SECTION.export:
+        emit(out, s.id, () => rewriteExports(bytes, s, out, importedFuncs, FUEL_EXPORT, () => writeFuelExport(out, importedGlobals + definedGlobals)));
+        break;
+      case SECTION.start: {
+        const idx = new Reader(bytes, s.start, s.end).u32();
+        emit(out, s.id, () => out.u32(idx >= importedFuncs ? idx + 1 : idx));
+        break;
+      }
+      case SECTION.element:
+        emit(out, s.id, () => rewriteElements(bytes, s, shifted()));
+        break;
+      case SECTION.code:
+        seenCode = true;
+        emit(out, s.id, () => rewriteCode(bytes, s, out, importedFuncs, fuelCheck(importedGlobals + definedGlobals, importedFuncs)));
+        break;
+      default: // function, tag, data count, data: no function indices inside
+        out.copy(bytes, s.headerStart, s.end);
+    }
+  }
+  catchUp(Infinity);
+  return { bytes: out.result(), metered: true };
+}
+
+/** Writes a section: id, then its contents prefixed with their size. */
+function emit(out: Writer, id: number, body: () => void): void {
+  out.u8(id);
+  const start = out.pos;
+  body();
+  out.prefixSize(start);
+}
+
+function writeOutOfFuelImport(out: Writer, typeIndex: number): void {
+  out.name(SANDBOX_MODULE);
+  out.name(OUT_OF_FUEL);
+  out.u8(0x00); // func
+  out.u32(typeIndex);
+}
+
+/** `(global (mut i32) (i32.const initial))`. */
+function fuelGlobal(out: Writer, initial: number): void {
+  out.u8(0x7f); // i32
+  out.u8(0x01); // var
+  out.u8(0x41); // i32.const
+  out.s32(initial);
+  out.u8(0x0b); // end
+}
+
+function writeFuelExport(out: Writer, globalIndex: number): void {
+  out.name(FUEL_EXPORT);
+  out.u8(0x03); // global
+  out.u32(globalIndex);
+}
+
+/**
+ * The check inserted at function entries and loop headers. Wasm has no
+ * global.tee, so the global is read again after the store:
+ *   global.get $fuel; i32.const 1; i32.sub; global.set $fuel;
+ *   global.get $fuel; i32.const 0; i32.lt_s;
+ *   if (blocktype 0x40 = empty)
+ *     call $out_of_fuel
+ *     global.get $fuel; i32.const 0; i32.lt_s;
+ *     if unreachable end
+ *   end
+ * The second test is the stop: out-of-fuel returns without refilling and the
+ * guest traps, which no guest `catch_all` can intercept (see the file comment).
+ * The sequence leaves the operand stack as it found it, so it is valid
+ * anywhere an instruction sequence may start, including after `loop` with
+ * parameters; the common path is the first seven instructions.
+ */
+function fuelCheck(globalIndex: number, oofIndex: number): Uint8Array {
+  const w = new Writer(40);
+  const stillEmpty = () => { w.u8(0x23); w.u32(globalIndex); w.u8(0x41); w.u8(0x00); w.u8(0x48); };
+  w.u8(0x23); w.u32(globalIndex);
+  w.u8(0x41); w.u8(0x01);
+  w.u8(0x6b);
+  w.u8(0x24); w.u32(globalIndex);
+  stillEmpty();
+  w.u8(0x04); w.u8(0x40);
+  w.u8(0x10); w.u32(oofIndex);
+  stillEmpty();
+  w.u8(0x04); w.u8(0x40); w.u8(0x00); w.u8(0x0b); // if unreachable end
+  w.u8(0x0b);
+  return w.result();
+}
+
+/**
+ * The code section: each body is `size locals expr`. The locals are copied,
+ * the entry check goes right after them, and the instructions are walked.
+ * Each body's size is re-encoded once its new length is known.
+ */
+function rewriteCode(bytes: Uint8Array, s: Section, out: Writer, importedFuncs: number, check: Uint8Array): void {
+  const r = new Reader(bytes, s.start, s.end);
+  const count = r.u32();
+  out.u32(count);
+  const rw: Rewrite = { out, shiftFrom: importedFuncs, check };
+  for (let i = 0; i < count; i++) {
+    const size = r.u32();
+    const bodyEnd = r.pos + size;
+    if (bodyEnd > s.end) throw malformed(`function body ${i} runs past the code section (offset ${r.pos})`);
+    const start = out.pos;
+    const localsStart = r.pos;
+    const body = new Reader(bytes, r.pos, bodyEnd);
+    for (let groups = body.u32(); groups > 0; groups--) {
+      body.u32();
+      body.pos = skipValType(bytes, body.pos, bodyEnd);
+    }
+    out.copy(bytes, localsStart, body.pos);
+    out.bytes(check);
+    const w: Walk = { buf: bytes, pos: body.pos, end: bodyEnd, copied: body.pos };
+    walkInstructions(w, rw, false);
+    if (bytes[bodyEnd - 1] !== 0x0b) throw malformed(`function body ${i} does not end with end (0x0b) at offset ${bodyEnd - 1}, found ${hex(bytes[bodyEnd - 1])}`);
+    flushWalk(w, out, bodyEnd);
+    out.prefixSize(start);
+    r.pos = bodyEnd;
+  }
+  if (r.pos !== s.end) throw malformed(`code section has ${s.end - r.pos} bytes after its last body`);
+}

@@ -3,6 +3,8 @@
  * or config error (one sentence on stderr, no stack trace).
  */
 import { PamwasmError } from '../errors/index.js';
+import { buildCommand, BUILD_HELP } from './build.js';
+import { checkCommand, CHECK_HELP } from './check.js';
 import { inspectCommand, INSPECT_HELP } from './inspect.js';
 import { ExitError } from './output.js';
 import { runCommand, RUN_HELP } from './run.js';
@@ -11,7 +13,9 @@ type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; summary: string; help: string }> = {
   run: { run: runCommand, summary: 'run a stack\'s session hooks for a user', help: RUN_HELP },
+  check: { run: checkCommand, summary: 'lint stack files: syntax, modules, pins, permissions', help: CHECK_HELP },
   inspect: { run: inspectCommand, summary: 'check a module and show its world, imports and hash', help: INSPECT_HELP },
+  build: { run: buildCommand, summary: 'build a C or JS/TS guest module folder into a component', help: BUILD_HELP },
 };
 
 export function mainHelp(): string {

@@ -86,7 +86,7 @@ function printHuman({ open, close, messages, trace, syslog, env }: RunResult) {
     console.log();
   }
   for (const m of messages) console.log(`${m.style === 'error' ? red('error') : 'info '}  ${m.text}`);
-  for (const l of syslog) console.log(dim(`syslog ${l.priority}: ${l.module}: ${l.message}`));
+  for (const l of syslog) console.log(dim(`syslog ${l.priority}: ${l.module}: ${l.message.trimEnd()}`));
   const vars = Object.entries(env);
   if (vars.length) console.log(`PAM env: ${vars.map(([k, v]) => `${k}=${v}`).join(' ')}`);
   for (const [hook, r] of Object.entries({ open, close }).filter(([, r]) => r) as [string, { code: number; name: string }][]) console.log(`${hook}-session: ${outcome(r.name, r.code)} (${r.code})`);

@@ -130,8 +130,9 @@ export async function dispatch(
     } else {
       action = h.actions[cachedRetval];
     }
+    const index = depth;
     const report = () =>
-      onStep?.({ index: depth, code: retval, actionCode: cachedRetval, action, impression, status });
+      onStep?.({ index, code: retval, actionCode: cachedRetval, action, impression, status });
 
     let decided = false;
     switch (action) {

@@ -473,7 +473,7 @@ describe('metering real modules', () => {
       await expectOnlyMeteringAdded(bytes, relative(process.cwd(), file));
     }
     expect(seen.size).toBeGreaterThanOrEqual(4);
-  });
+  }, 180_000); // printing a 2.3 MB module as text twice takes a few seconds, more on a busy machine
 
   it('meters a small module in about a millisecond', async () => {
     // About 10 KB of code: many small functions with loops and calls, like a C guest.

@@ -1,0 +1,86 @@
+/**
+ * `pamwasm check`: lints stack files before they decide who logs in:
+ * syntax, modules that are missing or do not load, world mismatches,
+ * unpinned modules and files others than root could change.
+ */
+import { parseArgs } from 'node:util';
+import { PamwasmError } from '../errors/index.js';
+import { loadComponent } from '../loader/index.js';
+import { checkOwnerPerms, strictByDefault } from '../sandbox/perms.js';
+import { wasiImports } from '../sandbox/wasi/index.js';
+import { parseStackFile, resolveModulePath, type Diagnostic } from '../stack/index.js';
+import { red, dim } from './output.js';
+import { usage } from './usage.js';
+
+export const CHECK_HELP = `Usage: pamwasm check FILE... [--module-dir DIR] [--json]
+
+Lints stack files. Each finding is printed as file:line: severity: message.
+Errors: syntax the dispatcher would fail on, modules that are missing, not
+components, of another world or importing what their grants do not allow,
+pins that do not match, and (as root) files others could change.
+Warnings: modules without a sha256= pin (the hash to pin is printed).
+Exit status 2 when any error was found, 0 otherwise.`;
+
+export async function checkCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { 'module-dir': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    console.log(CHECK_HELP);
+    return 0;
+  }
+  if (!positionals.length) throw usage('check needs at least one stack file', 'check');
+  const findings = (await Promise.all(positionals.map((f) => checkStack(f, values['module-dir'])))).flat();
+  const errors = findings.filter((f) => f.severity === 'error').length;
+  if (values.json) {
+    console.log(JSON.stringify({ findings, errors, warnings: findings.length - errors }));
+  } else {
+    for (const f of findings) {
+      const sev = f.severity === 'error' ? red('error', process.stdout) : 'warning';
+      console.log(`${f.file}:${f.line}: ${sev}: ${f.message}`);
+    }
+    console.log(dim(`${errors} error${errors === 1 ? '' : 's'}, ${findings.length - errors} warning${findings.length - errors === 1 ? '' : 's'} in ${positionals.length} file${positionals.length === 1 ? '' : 's'}`));
+  }
+  return errors ? 2 : 0;
+}
+
+/** Everything wrong with one stack file, in line order. */
+export async function checkStack(file: string, moduleDir?: string): Promise<Diagnostic[]> {
+  const out: Diagnostic[] = [];
+  // Permissions are always checked here; they are errors only where they bite, as root.
+  const permSeverity = strictByDefault() ? 'error' : 'warning';
+  let stack;
+  try {
+    stack = parseStackFile(file, { strictPermissions: false });
+  } catch (e) {
+    if (e instanceof PamwasmError) return [{ file, line: 0, severity: 'error', message: e.message }];
+    throw e;
+  }
+  const perm = (path: string, what: string, line: number, where = file) => {
+    try {
+      checkOwnerPerms(path, what);
+    } catch (e) {
+      out.push({ file: where, line, severity: permSeverity, message: (e as Error).message });
+    }
+  };
+  perm(file, 'stack file', 0);
+  out.push(...stack.diagnostics);
+  for (const h of stack.handlers) {
+    if (h.kind !== 'module' || !h.spec) continue;
+    const path = resolveModulePath(h.spec.path, moduleDir);
+    const at = { file: h.file, line: h.line };
+    try {
+      const m = await loadComponent(path, { allowImports: wasiImports(h.spec.grants).allowed, sha256: h.spec.sha256, strictPermissions: false });
+      perm(path, 'module', h.line, h.file);
+      if (!h.spec.sha256) {
+        out.push({ ...at, severity: 'warning', message: `${h.spec.path} is not pinned: write [${h.spec.path} sha256=${m.sha256}] to refuse any other bytes.` });
+      }
+    } catch (e) {
+      if (!(e instanceof PamwasmError)) throw e;
+      out.push({ ...at, severity: h.quiet && e.code === 'ERR_MODULE_NOT_FOUND' ? 'warning' : 'error', message: e.message });
+    }
+  }
+  return out.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));
+}

@@ -154,7 +154,8 @@ function parseSource(
     const target = toks.shift();
     r.lines.push({ file, line, type, control, module: target, args: include ? [] : toks });
     if (type !== 'session') continue;
-    const base = { file, line, level, control: control ?? '', quiet, args: [] as string[] };
+    const shown = control === undefined ? '' : keywordActions(control) || include ? control : `[${control}]`;
+    const base = { file, line, level, control: shown, quiet, args: [] as string[] };
 
     if (include) {
       if (include === 'substack') {

@@ -128,3 +128,13 @@ export class PinMismatchError extends PamwasmError {
 export class UnsafePermissionsError extends PamwasmError {
   constructor(message: string) { super('ERR_UNSAFE_PERMISSIONS', message); }
 }
+
+/** A core module uses a WebAssembly feature the sandbox cannot meter (the message names opcode and offset). */
+export class UnsupportedWasmError extends PamwasmError {
+  constructor(message: string) { super('ERR_UNSUPPORTED_WASM', message); }
+}
+
+/** A module's memory starts above the memory limit of its stack line. */
+export class MemoryLimitError extends PamwasmError {
+  constructor(message: string) { super('ERR_MEMORY_LIMIT', message); }
+}

@@ -151,7 +151,7 @@ export const pamResponseSize = (): number => koffi.sizeof('pam_response');
 /** Writes a pointer through a `T **` out-argument, e.g. `*resp = array`. */
 export const storePointer = (where: bigint, value: bigint): void => koffi.encode(where, 'void *', value);
 
-/** Reads entry i of a NULL-terminated pointer array. */
+/** Reads entry i of an array of pointers (pam_conv's msg, pam_getenvlist's list). */
 export const pointerAt = (array: bigint, i: number): Ptr =>
   koffi.decode(array, i * koffi.sizeof('void *'), 'void *') as Ptr;
 

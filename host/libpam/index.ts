@@ -24,7 +24,8 @@
  *   const h = await openPamHandle({
  *     service: 'sshd', user: 'alice', confdir: '/tmp/pam.d',
  *     items: { rhost: '192.0.2.1', tty: 'ssh' },
- *     conversation: async (msgs) => Promise.all(msgs.map((m) => m.style.startsWith('prompt') ? ask(m.text) : show(m))),
+ *     // one message after another; `ask` may take minutes
+    conversation: answerEach((m) => (m.style.startsWith('prompt') ? ask(m.text) : show(m.text))),
  *   });
  *   await h.authenticate();                                  // throws PamError on failure
  *   const r = await h.openSession({ throwOnError: false });  // or get the code as data

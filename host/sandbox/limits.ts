@@ -2,7 +2,10 @@
  * Time and memory limits for one module instance, enforced in the calling
  * thread. Core modules are metered at load (meter.ts): every function entry
  * and loop iteration burns one unit of fuel, and an empty tank calls back
- * into the host, which refills it or, past the deadline, throws. So an
+ * into the host, which refills it or, past the deadline, leaves it empty: the
+ * inserted check then executes `unreachable`, a trap the guest cannot catch
+ * (an exception thrown from the import could be swallowed by the guest's own
+ * catch_all and retried). So an
  * infinite loop in open-session, close-session or start-up code stops within
  * its limit plus one fuel slice, at the cost of a global decrement per loop
  * iteration instead of a worker round trip per call.
@@ -23,12 +26,17 @@ export class InstanceMeter {
   private readonly tanks: WebAssembly.Global[] = [];
   private deadline = 0;
   private limitMs = 0;
+  /** Set when the last armed call ran out of time: its trap is a timeout. */
+  timedOut = false;
 
   /** For the loader's `instantiate`: wires each core instance to this meter. */
   readonly instantiateCore = (module: WebAssembly.Module, imports: WebAssembly.Imports): WebAssembly.Instance => {
     let tank: WebAssembly.Global | undefined;
     const outOfFuel = () => {
-      if (performance.now() > this.deadline) throw new TimeLimitExceeded(this.limitMs);
+      if (performance.now() > this.deadline) {
+        this.timedOut = true;
+        return;
+      }
       if (tank) tank.value = SLICE;
     };
     const instance = new WebAssembly.Instance(module, { ...imports, [SANDBOX_MODULE]: { [OUT_OF_FUEL]: outOfFuel } });
@@ -45,7 +53,13 @@ export class InstanceMeter {
   arm(limitMs: number): void {
     this.limitMs = limitMs;
     this.deadline = performance.now() + limitMs;
+    this.timedOut = false;
     for (const t of this.tanks) t.value = SLICE;
+  }
+
+  /** The error to report for `e`, thrown by a call this meter armed. */
+  explain(e: unknown): unknown {
+    return this.timedOut ? new TimeLimitExceeded(this.limitMs) : e;
   }
 }
 

@@ -7,11 +7,11 @@
  * Both work on one Uint8Array each and never allocate per byte: a 12 MB
  * module is rewritten by copying spans, not by building objects.
  */
-import { MalformedModuleError, PamwasmError } from '../errors/index.js';
+import { MalformedModuleError, PamwasmError, UnsupportedWasmError } from '../errors/index.js';
 
 /** The module uses a feature the rewriter does not know; metering it could break it. */
 export function unsupported(message: string): PamwasmError {
-  return new PamwasmError('ERR_UNSUPPORTED_WASM', message);
+  return new UnsupportedWasmError(message);
 }
 
 export function malformed(message: string): MalformedModuleError {

@@ -3,7 +3,7 @@
  * rewrite of each section that holds a function index or a memory limit.
  * Encodings follow core/binary/modules.rst and types.rst (Wasm 3.0).
  */
-import { PamwasmError } from '../errors/index.js';
+import { MemoryLimitError, PamwasmError } from '../errors/index.js';
 import { hex, malformed, Reader, unsupported, type Writer } from './meter-binary.js';
 import { flushWalk, skipValType, walkInstructions, type Rewrite, type Walk } from './meter-instructions.js';
 
@@ -215,7 +215,7 @@ export function rewriteMemories(bytes: Uint8Array, s: Section, out: Writer, cap:
     const min = r.u32();
     const max = flags & 0x01 ? r.u32() : Infinity;
     if (min > cap) {
-      throw new PamwasmError('ERR_MEMORY_LIMIT', `memory ${i} starts at ${min} pages (${min * 64} KiB), over the cap of ${cap} pages; raise the memory limit or shrink the module's initial memory.`);
+      throw new MemoryLimitError(`memory ${i} starts at ${min} pages (${min * 64} KiB), over the cap of ${cap} pages; raise the memory limit or shrink the module's initial memory.`);
     }
     out.u8(flags | 0x01);
     out.u32(min);

@@ -281,19 +281,19 @@ function writeFuelExport(out: Writer, globalIndex: number): void {
  * guest traps, which no guest `catch_all` can intercept (see the file comment).
  * The sequence leaves the operand stack as it found it, so it is valid
  * anywhere an instruction sequence may start, including after `loop` with
- * parameters; the common path is the first seven instructions.
+ * parameters. The common path is the first eight instructions.
  */
 function fuelCheck(globalIndex: number, oofIndex: number): Uint8Array {
   const w = new Writer(40);
-  const stillEmpty = () => { w.u8(0x23); w.u32(globalIndex); w.u8(0x41); w.u8(0x00); w.u8(0x48); };
+  const fuelNegative = () => { w.u8(0x23); w.u32(globalIndex); w.u8(0x41); w.u8(0x00); w.u8(0x48); };
   w.u8(0x23); w.u32(globalIndex);
   w.u8(0x41); w.u8(0x01);
   w.u8(0x6b);
   w.u8(0x24); w.u32(globalIndex);
-  stillEmpty();
+  fuelNegative();
   w.u8(0x04); w.u8(0x40);
   w.u8(0x10); w.u32(oofIndex);
-  stillEmpty();
+  fuelNegative();
   w.u8(0x04); w.u8(0x40); w.u8(0x00); w.u8(0x0b); // if unreachable end
   w.u8(0x0b);
   return w.result();

@@ -6,7 +6,7 @@
  */
 import { isAbsolute, join } from 'node:path';
 import { codeByNumber, codeByStatus, PAM, PAM_SILENT } from '../codes/index.js';
-import { PamwasmError } from '../errors/index.js';
+import { PamwasmError, UsageError } from '../errors/index.js';
 import { loadComponent, type LoadedComponent, type LoadOptions, type ModuleInstance } from '../loader/index.js';
 import {
   hostImports, newLineContext, resetCallCounters,
@@ -39,6 +39,16 @@ export interface TraceEntry {
   statusName: string;
   /** Why the line failed without its module deciding (fault, load error). */
   reason?: string;
+}
+
+/** A session's state between open and close, as JSON-safe data. */
+export interface SessionSnapshot {
+  /** Code each line returned at open (-1: not run). */
+  cached: number[];
+  /** Each line's module data, base64 values. */
+  data: Record<string, string>[];
+  /** Each line's module sha256 at open (null: not loaded). */
+  modules: (string | null)[];
 }
 
 export interface HookResult {
@@ -182,9 +192,28 @@ export class StackSession {
     return this.run('close', flags);
   }
 
-  /** Module data of every line, for saving a session (e.g. to a registry). */
-  moduleData(): Map<string, Uint8Array>[] {
-    return this.lines.map((l) => l.ctx.data);
+  /**
+   * What a later close needs, in another process if need be: each line's
+   * module data and the codes open-session returned (the frozen chain).
+   */
+  snapshot(): SessionSnapshot {
+    return {
+      cached: [...this.state.cached],
+      data: this.lines.map((l) => Object.fromEntries([...l.ctx.data].map(([k, v]) => [k, Buffer.from(v).toString('base64')]))),
+      modules: this.lines.map((l) => l.loaded?.sha256 ?? null),
+    };
+  }
+
+  /** Takes back a snapshot made at open (same stack), before close runs. */
+  restore(snapshot: SessionSnapshot): void {
+    if (snapshot.cached.length !== this.lines.length) {
+      throw new UsageError(`the saved session has ${snapshot.cached.length} stack lines but the stack now has ${this.lines.length}: it changed since the session opened.`);
+    }
+    this.state.cached.splice(0, this.state.cached.length, ...snapshot.cached);
+    this.lines.forEach((l, i) => {
+      l.ctx.data.clear();
+      for (const [k, v] of Object.entries(snapshot.data[i] ?? {})) l.ctx.data.set(k, Buffer.from(v, 'base64'));
+    });
   }
 
   private async run(hook: Hook, flags: { silent?: boolean }): Promise<HookResult> {
@@ -227,7 +256,7 @@ export class StackSession {
     } catch (e) {
       // A trap, or anything else thrown from the guest, fails closed; the
       // instance may be corrupt, so it is dropped for the rest of the session.
-      const why = `${line.handler.module} ${hook}-session ${describeFault(e)}`;
+      const why = `${line.handler.module} ${hook}-session ${describeFault(line.meter ? line.meter.explain(e) : e)}`;
       line.fault = why;
       line.instance = undefined;
       line.wasi?.close();

@@ -20,7 +20,7 @@ dir.service('txn', `
 dir.service('permit', 'session required pam_permit.so');
 
 const TRANSACTIONS = 10_000;
-const WARMUP = 500;
+const WARMUP = 1_000;
 const MB = 1024 * 1024;
 const mb = (n: number) => `${(n / MB).toFixed(1)} MB`;
 

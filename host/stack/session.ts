@@ -69,6 +69,11 @@ export interface SessionOptions {
   strictPermissions?: boolean;
   /** Receives what granted modules write to stdout/stderr (default: discarded). */
   onOutput?: OnOutput;
+  /**
+   * Per line, the sha256 its module must have (a session's modules at open,
+   * when closing it in another process). Overrides the line's own pin.
+   */
+  pins?: readonly (string | null)[];
 }
 
 /**
@@ -138,7 +143,7 @@ export class StackSession {
     const lines: Line[] = [];
     const diagnostics: Diagnostic[] = [];
     const defaults = { ...SANDBOX_DEFAULTS, ...options.sandbox };
-    for (const handler of stack.handlers) {
+    for (const [index, handler] of stack.handlers.entries()) {
       const ctx = newLineContext({
         module: handler.module ?? '<none>',
         handle,
@@ -164,7 +169,7 @@ export class StackSession {
           line.loaded = await loadComponent(path, {
             allowImports: line.wasi.allowed,
             meter: metered ? { maxMemoryPages: Math.max(1, Math.floor((spec.memoryBytes ?? defaults.memoryBytes) / PAGE)) } : undefined,
-            sha256: spec.sha256,
+            sha256: options.pins?.[index] ?? spec.sha256,
             strictPermissions: options.strictPermissions,
           });
           if (metered) line.meter = new InstanceMeter();

@@ -1,0 +1,192 @@
+/**
+ * The durable session registry: one SQLite row per session, written before
+ * openSession returns, so that a session whose host died (kill -9, power
+ * loss) can still be closed, exactly once, with what it saved at open.
+ *
+ * A row is claimed by a conditional UPDATE (state 'open' -> 'closing'); only
+ * the one caller whose UPDATE changed the row runs the close, which is what
+ * makes every close happen once across processes (the API, `recover` and
+ * pam_exec's close process). Like utmp, a close from another process finds
+ * its open by service, user and terminal line.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { SessionSnapshot } from '../stack/index.js';
+
+export type SessionState = 'opening' | 'open' | 'closing' | 'closed' | 'failed';
+
+export interface SessionRecord {
+  id: string;
+  state: SessionState;
+  service: string;
+  user: string;
+  tty: string | null;
+  rhost: string | null;
+  ruser: string | null;
+  /** The WASM stack file, and its sha256 at open. */
+  stack: string;
+  stackSha256: string;
+  moduleDir: string | null;
+  systemService: string | null;
+  systemConfdir: string | null;
+  /** The PAM environment after open. */
+  env: Record<string, string>;
+  snapshot: SessionSnapshot | null;
+  ownerPid: number;
+  ownerStart: string;
+  openedAt: string;
+  closedAt: string | null;
+  openCode: number | null;
+  closeCode: number | null;
+  closedBy: string | null;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS sessions (
+  id TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  service TEXT NOT NULL,
+  user TEXT NOT NULL,
+  tty TEXT, rhost TEXT, ruser TEXT,
+  stack TEXT NOT NULL,
+  stack_sha256 TEXT NOT NULL,
+  module_dir TEXT,
+  system_service TEXT, system_confdir TEXT,
+  env TEXT NOT NULL DEFAULT '{}',
+  snapshot TEXT,
+  owner_pid INTEGER NOT NULL,
+  owner_start TEXT NOT NULL,
+  opened_at TEXT NOT NULL,
+  closed_at TEXT,
+  open_code INTEGER, close_code INTEGER, closed_by TEXT
+);
+CREATE INDEX IF NOT EXISTS sessions_by_line ON sessions (service, user, tty, state);
+CREATE INDEX IF NOT EXISTS sessions_by_state ON sessions (state);
+`;
+
+/** This process's identity: its pid and start time, so a reused pid is not mistaken for it. */
+export function processIdentity(pid = process.pid): string | undefined {
+  try {
+    // Field 22 of /proc/<pid>/stat is the start time in clock ticks since boot.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+const SELF_START = processIdentity() ?? String(Date.now());
+
+/** True when the process that owned a row is gone (or is another process now). */
+export function ownerIsGone(r: Pick<SessionRecord, 'ownerPid' | 'ownerStart'>): boolean {
+  const now = processIdentity(r.ownerPid);
+  return now === undefined || now !== r.ownerStart;
+}
+
+type Row = Record<string, unknown>;
+
+function toRecord(row: Row): SessionRecord {
+  return {
+    id: row.id as string,
+    state: row.state as SessionState,
+    service: row.service as string,
+    user: row.user as string,
+    tty: row.tty as string | null,
+    rhost: row.rhost as string | null,
+    ruser: row.ruser as string | null,
+    stack: row.stack as string,
+    stackSha256: row.stack_sha256 as string,
+    moduleDir: row.module_dir as string | null,
+    systemService: row.system_service as string | null,
+    systemConfdir: row.system_confdir as string | null,
+    env: JSON.parse(row.env as string),
+    snapshot: row.snapshot ? JSON.parse(row.snapshot as string) : null,
+    ownerPid: row.owner_pid as number,
+    ownerStart: row.owner_start as string,
+    openedAt: row.opened_at as string,
+    closedAt: row.closed_at as string | null,
+    openCode: row.open_code as number | null,
+    closeCode: row.close_code as number | null,
+    closedBy: row.closed_by as string | null,
+  };
+}
+
+export type NewSession = Pick<SessionRecord, 'id' | 'service' | 'user' | 'tty' | 'rhost' | 'ruser' | 'stack' | 'stackSha256' | 'moduleDir' | 'systemService' | 'systemConfdir'>;
+
+export class Registry {
+  private readonly db: Database.Database;
+
+  /** Opens (creating if need be) the registry at `path`; `:memory:` for a throwaway one. */
+  constructor(readonly path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    this.db = new Database(path);
+    // WAL lets pam_exec's open and close processes and a long-lived host share the file.
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+  }
+
+  /** Records a session as opening, owned by this process. */
+  begin(s: NewSession): void {
+    this.db.prepare(`INSERT INTO sessions (id, state, service, user, tty, rhost, ruser, stack, stack_sha256, module_dir,
+      system_service, system_confdir, owner_pid, owner_start, opened_at)
+      VALUES (@id, 'opening', @service, @user, @tty, @rhost, @ruser, @stack, @stackSha256, @moduleDir,
+      @systemService, @systemConfdir, @pid, @start, @now)`)
+      .run({ ...s, pid: process.pid, start: SELF_START, now: new Date().toISOString() });
+  }
+
+  /** Marks an opening session open (or failed) with what its close needs. */
+  opened(id: string, ok: boolean, code: number, env: Record<string, string>, snapshot: SessionSnapshot): void {
+    this.db.prepare(`UPDATE sessions SET state = @state, open_code = @code, env = @env, snapshot = @snapshot,
+      closed_at = CASE WHEN @state = 'failed' THEN @now ELSE NULL END WHERE id = @id AND state = 'opening'`)
+      .run({ id, state: ok ? 'open' : 'failed', code, env: JSON.stringify(env), snapshot: JSON.stringify(snapshot), now: new Date().toISOString() });
+  }
+
+  /**
+   * Claims a session for closing; true for exactly one caller. The row must
+   * still be in one of `from` and still belong to the owner the caller saw,
+   * so two recoveries racing for one orphan cannot both win.
+   */
+  claim(seen: Pick<SessionRecord, 'id' | 'ownerPid' | 'ownerStart'>, from: SessionState[] = ['open']): boolean {
+    const states = from.map(() => '?').join(',');
+    return this.db.prepare(`UPDATE sessions SET state = 'closing', owner_pid = ?, owner_start = ?
+      WHERE id = ? AND owner_pid = ? AND owner_start = ? AND state IN (${states})`)
+      .run(process.pid, SELF_START, seen.id, seen.ownerPid, seen.ownerStart, ...from).changes === 1;
+  }
+
+  /** Records a claimed session as closed. */
+  closed(id: string, code: number, by: string): void {
+    this.db.prepare(`UPDATE sessions SET state = 'closed', close_code = ?, closed_by = ?, closed_at = ? WHERE id = ? AND state = 'closing'`)
+      .run(code, by, new Date().toISOString(), id);
+  }
+
+  get(id: string): SessionRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM sessions WHERE id = ?').get(id) as Row | undefined;
+    return row && toRecord(row);
+  }
+
+  /** The newest open session on a line (service, user, terminal), as utmp finds a login. */
+  findOpen(service: string, user: string, tty: string | null): SessionRecord | undefined {
+    const row = this.db.prepare(`SELECT * FROM sessions WHERE service = ? AND user = ? AND tty IS ? AND state = 'open'
+      ORDER BY opened_at DESC LIMIT 1`).get(service, user, tty) as Row | undefined;
+    return row && toRecord(row);
+  }
+
+  list(states?: SessionState[]): SessionRecord[] {
+    const rows = states
+      ? this.db.prepare(`SELECT * FROM sessions WHERE state IN (${states.map(() => '?').join(',')}) ORDER BY opened_at`).all(...states)
+      : this.db.prepare('SELECT * FROM sessions ORDER BY opened_at').all();
+    return (rows as Row[]).map(toRecord);
+  }
+
+  /** Sessions left open or half-open by a process that is gone. */
+  orphans(): SessionRecord[] {
+    return this.list(['opening', 'open', 'closing']).filter(ownerIsGone);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -5,6 +5,7 @@
 import { PamwasmError } from '../errors/index.js';
 import { buildCommand, BUILD_HELP } from './build.js';
 import { checkCommand, CHECK_HELP } from './check.js';
+import { demoCommand, DEMO_HELP } from './demo.js';
 import { inspectCommand, INSPECT_HELP } from './inspect.js';
 import { ExitError } from './output.js';
 import { runCommand, RUN_HELP } from './run.js';
@@ -12,6 +13,7 @@ import { runCommand, RUN_HELP } from './run.js';
 type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; summary: string; help: string }> = {
+  demo: { run: demoCommand, summary: 'open and close a real session through libpam and bundled modules', help: DEMO_HELP },
   run: { run: runCommand, summary: 'run a stack\'s session hooks for a user', help: RUN_HELP },
   check: { run: checkCommand, summary: 'lint stack files: syntax, modules, pins, permissions', help: CHECK_HELP },
   inspect: { run: inspectCommand, summary: 'check a module and show its world, imports and hash', help: INSPECT_HELP },

@@ -17,7 +17,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, delimiter, dirname, join, resolve } from 'node:path';
 import { componentEmbed, componentNew } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { BuildError } from '../errors/index.js';
 import { packageRoot, witSource, WIT_PACKAGE, WORLD_NAME } from '../wit/index.js';
@@ -203,9 +203,20 @@ function checkCoreImports(name: string, core: Uint8Array): void {
   }
 }
 
+/**
+ * clang runs `wasm-opt` after linking a wasm target whenever it finds one on
+ * PATH, and npm scripts put node_modules/.bin (where binaryen's wasm-opt
+ * lives) first on PATH: the same build would then give other bytes under
+ * `npm run` than from a shell. Builds are reproducible only without it.
+ */
+function toolchainEnv(): NodeJS.ProcessEnv {
+  const path = (process.env.PATH ?? '').split(delimiter).filter((p) => p && !/node_modules[\\/]\.bin$/.test(p));
+  return { ...process.env, PATH: path.join(delimiter) };
+}
+
 function run(cmd: string, args: string[], cwd?: string): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolveRun, reject) => {
-    execFile(cmd, args, { cwd, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
+    execFile(cmd, args, { cwd, env: toolchainEnv(), maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
       if (err) reject(Object.assign(err, { stdout, stderr }));
       else resolveRun({ stdout, stderr });
     });

@@ -61,8 +61,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   });
   for (const d of result.diagnostics) process.stderr.write(`${d.file}:${d.line}: ${d.severity}: ${d.message}\n`);
   if (values.json) {
-    const { ok: _ok, ...out } = result;
-    console.log(JSON.stringify(out));
+    const { ok: _ok, open, close, ...rest } = result;
+    console.log(JSON.stringify({ open, close, ...rest }));
   } else {
     printHuman(result);
   }

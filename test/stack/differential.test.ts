@@ -6,6 +6,7 @@
  * identical. Random stacks (seeded) plus a named case for every rule.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,6 +70,25 @@ describe('random stacks run identically in libpam and pamwasm', () => {
     console.log(`differential: ${compared} random stacks compared with libpam in ${((Date.now() - started) / 1000).toFixed(1)} s (seed ${SEED})`);
     expect(compared).toBe(COUNT);
   }, 600_000);
+});
+
+describe('pamwasm run drives the same stacks', () => {
+  it('gives libpam\'s codes and messages through the CLI for 20 random stacks', async () => {
+    const bin = join(import.meta.dirname, '..', '..', 'bin', 'pamwasm.js');
+    for (let i = 0; i < 20; i++) {
+      const seed = SEED + 100_000 + i;
+      const stack = generateStack(seed);
+      const nativeDir = join(root, `cli${i}`, 'native');
+      writeStack(stack, nativeDir, '.so');
+      const wasmFile = writeStack(stack, join(root, `cli${i}`, 'wasm'), '.wasm');
+      const n = await nativeSession({ service: stack.main, confdir: nativeDir, helper });
+      const r = spawnSync(process.execPath, [bin, 'run', '--stack', wasmFile, '--service', stack.main, '--user', 'alice', '--json'], { encoding: 'utf8' });
+      expect([0, 1], r.stderr).toContain(r.status);
+      const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+      expect({ open: out.open, close: out.close, messages: out.messages }, `seed ${seed}:\n${render(stack)}`)
+        .toEqual({ open: n.open, close: n.close, messages: n.messages });
+    }
+  }, 300_000);
 });
 
 // One case per rule of libpam's dispatcher; each states what libpam does.

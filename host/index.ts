@@ -16,3 +16,4 @@ export type { RunOptions, RunResult, TraceEntry, Stack, Diagnostic, SandboxDefau
 export { openPamHandle, PamHelper, PamHandle } from './libpam/index.js';
 export { PAM_CODES, codeByName, codeByNumber, codeByStatus } from './codes/index.js';
 export * from './errors/index.js';
+export type { Conversation, ConvMessage, PamMode, PamResult } from './libpam/index.js';

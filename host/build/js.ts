@@ -349,9 +349,12 @@ function cacheKey(source: string): string {
     .digest('hex');
 }
 
+/** Writes through a temp file and a rename, so a reader never sees half a module. */
 async function writeOut(outFile: string, component: Uint8Array): Promise<void> {
   await mkdir(dirname(outFile), { recursive: true });
-  await writeFile(outFile, component);
+  const tmp = `${outFile}.${process.pid}.tmp`;
+  await writeFile(tmp, component);
+  await rename(tmp, outFile);
 }
 
 /** Keeps one cached component per module name, written atomically. */

@@ -1,24 +1,26 @@
 /**
  * Builds every guest module under guest-modules/ into
  * guest-modules/dist/<name>.wasm: C modules (folders with `*.c`) through
- * buildCModule, JS/TS modules through buildJsModules.
+ * buildCModule, JS/TS modules through buildJsModules. The hostile corpus
+ * (guest-modules/hostile/, see hostile.ts) goes to guest-modules/hostile/dist/.
  *
- *   npm run build:guests                      build into guest-modules/dist/
- *   node dist/host/build/all.js --check       rebuild the C modules into a temp folder
- *                                             and fail, naming the file, if a committed
- *                                             guest-modules/dist/*.wasm differs (CI)
+ *   npm run build:guests                      build into guest-modules/dist/ and hostile/dist/
+ *   node dist/host/build/all.js --check       rebuild the C modules (and the hostile corpus)
+ *                                             into a temp folder and fail, naming the file,
+ *                                             if a committed .wasm differs (CI)
  *
  * @example
  *   const built = await buildGuests({ outDir: '/tmp/guests', onProgress: console.error });
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PamwasmError } from '../errors/index.js';
 import { packageRoot } from '../wit/index.js';
 import { buildCModule, cGuestFolders } from './c.js';
+import { brokenModules, HOSTILE_DIST_DIR, hostileFolders, hostileOutputs, TRUNCATED_FROM } from './hostile.js';
 // --- JS guests: host/build/js.ts builds them (componentize-js). ---
 import { buildJsModules, jsGuestFolders } from './js.js';
 
@@ -27,7 +29,8 @@ export const DIST_DIR = join(GUESTS_DIR, 'dist');
 
 export interface BuiltGuest {
   name: string;
-  language: 'C' | 'JS';
+  /** `bytes` for the derived hostile files (truncated.wasm, random.wasm). */
+  language: 'C' | 'JS' | 'bytes';
   outFile: string;
   bytes: number;
   ms: number;
@@ -37,6 +40,8 @@ export interface BuiltGuest {
 export interface BuildGuestsOptions {
   /** Where the .wasm files go (default guest-modules/dist). */
   outDir?: string;
+  /** Where the hostile corpus goes (default guest-modules/hostile/dist). */
+  hostileOutDir?: string;
   /** One line per step and per module built. */
   onProgress?: (msg: string) => void;
 }
@@ -44,19 +49,9 @@ export interface BuildGuestsOptions {
 /** Builds every guest module; throws the first module's BuildError. */
 export async function buildGuests(opts: BuildGuestsOptions = {}): Promise<BuiltGuest[]> {
   const outDir = opts.outDir ?? DIST_DIR;
+  const hostileOutDir = opts.hostileOutDir ?? HOSTILE_DIST_DIR;
   const say = opts.onProgress ?? (() => {});
-  const built: BuiltGuest[] = [];
-
-  for (const dir of cGuestFolders(GUESTS_DIR)) {
-    const name = basename(dir);
-    const outFile = join(outDir, `${name}.wasm`);
-    const started = performance.now();
-    // Only compiler warnings are passed on: one line per module otherwise.
-    const bytes = await buildCModule(dir, outFile, { onProgress: (m) => m.includes('warnings') && say(m) });
-    const ms = Math.round(performance.now() - started);
-    built.push({ name, language: 'C', outFile, bytes: bytes.length, ms });
-    say(`built ${name}.wasm (C, ${(bytes.length / 1024).toFixed(1)} KB, ${ms} ms)`);
-  }
+  const built = await buildCGuests(outDir, hostileOutDir, say);
 
   for (const js of await buildJsModules(outDir, { onProgress: say })) {
     built.push({ name: js.name, language: 'JS', outFile: js.outFile, bytes: js.bytes, ms: js.ms, cached: js.cached });
@@ -65,36 +60,89 @@ export async function buildGuests(opts: BuildGuestsOptions = {}): Promise<BuiltG
   return built;
 }
 
+/** The C modules into `outDir`, the hostile corpus into `hostileOutDir`. */
+async function buildCGuests(outDir: string, hostileOutDir: string, say: (msg: string) => void): Promise<BuiltGuest[]> {
+  const good = await buildCFolders(cGuestFolders(GUESTS_DIR), outDir, say);
+  const built = [...good, ...(await buildCFolders(hostileFolders(), hostileOutDir, say, 'hostile/'))];
+  const real = good.find((g) => g.name === TRUNCATED_FROM);
+  if (real) {
+    await mkdir(hostileOutDir, { recursive: true });
+    for (const [file, bytes] of brokenModules(await readFile(real.outFile))) {
+      const outFile = join(hostileOutDir, file);
+      await writeFile(outFile, bytes);
+      built.push({ name: basename(file, '.wasm'), language: 'bytes', outFile, bytes: bytes.length, ms: 0 });
+      say(`wrote hostile/${file} (${(bytes.length / 1024).toFixed(1)} KB)`);
+    }
+  }
+  return built;
+}
+
+/** Builds C module folders in parallel (clang runs as separate processes); reports in order. */
+async function buildCFolders(folders: string[], outDir: string, say: (msg: string) => void, label = ''): Promise<BuiltGuest[]> {
+  const builds = folders.map(async (dir): Promise<BuiltGuest> => {
+    const name = basename(dir);
+    const outFile = join(outDir, `${name}.wasm`);
+    const started = performance.now();
+    // Only compiler warnings are passed on: one line per module otherwise.
+    const bytes = await buildCModule(dir, outFile, { onProgress: (m) => m.includes('warnings') && say(m) });
+    return { name, language: 'C', outFile, bytes: bytes.length, ms: Math.round(performance.now() - started) };
+  });
+  // Wait for all, so no failed build is left unhandled; the first failure throws.
+  const built: BuiltGuest[] = [];
+  for (const r of await Promise.allSettled(builds)) {
+    if (r.status === 'rejected') throw r.reason;
+    built.push(r.value);
+    say(`built ${label}${r.value.name}.wasm (C, ${(r.value.bytes / 1024).toFixed(1)} KB, ${r.value.ms} ms)`);
+  }
+  return built;
+}
+
+export interface CheckGuestsOptions {
+  /** The committed good modules (default guest-modules/dist). */
+  distDir?: string;
+  /** The committed hostile corpus (default guest-modules/hostile/dist). */
+  hostileDistDir?: string;
+  /** One line per file that matches. */
+  onProgress?: (msg: string) => void;
+}
+
 /**
- * Rebuilds the C modules into a temp folder and compares them with
- * `committedDir`. JS components (about 12 MB each) are git-ignored, not
- * committed, so there is nothing to compare them with. Returns one sentence
- * per problem (empty when all match).
+ * Rebuilds the C modules and the hostile corpus into a temp folder and
+ * compares them with the committed ones. JS components (about 12 MB each)
+ * are git-ignored, not committed, so there is nothing to compare them with.
+ * Returns one sentence per problem (empty when all match).
  */
-export async function checkGuests(committedDir: string = DIST_DIR, onProgress?: (msg: string) => void): Promise<string[]> {
+export async function checkGuests(opts: CheckGuestsOptions = {}): Promise<string[]> {
+  const distDir = opts.distDir ?? DIST_DIR;
+  const hostileDistDir = opts.hostileDistDir ?? HOSTILE_DIST_DIR;
   const fresh = await mkdtemp(join(tmpdir(), 'pamwasm-guests-'));
   const shown = (f: string) => relative(process.cwd(), f) || f;
   try {
+    await buildCGuests(join(fresh, 'dist'), join(fresh, 'hostile'), () => {});
     const problems: string[] = [];
-    const folders = cGuestFolders(GUESTS_DIR);
-    for (const dir of folders) {
-      const name = basename(dir);
-      const committed = join(committedDir, `${name}.wasm`);
-      const built = await buildCModule(dir, join(fresh, `${name}.wasm`));
-      if (!existsSync(committed)) {
-        problems.push(`${shown(committed)} is missing: run \`npm run build:guests\` and commit it.`);
-      } else if (!(await readFile(committed)).equals(built)) {
-        problems.push(`${shown(committed)} differs from a fresh build of ${shown(dir)}: rebuild with \`npm run build:guests\` and commit it (if it still differs, the build is not reproducible with this toolchain).`);
-      } else {
-        onProgress?.(`${name}.wasm matches`);
+    const compare = async (committedDir: string, freshDir: string, expected: string[], source: (file: string) => string) => {
+      for (const file of expected) {
+        const committed = join(committedDir, file);
+        const built = await readFile(join(freshDir, file));
+        if (!existsSync(committed)) {
+          problems.push(`${shown(committed)} is missing: run \`npm run build:guests\` and commit it.`);
+        } else if (!(await readFile(committed)).equals(built)) {
+          problems.push(`${shown(committed)} differs from a fresh build of ${source(file)}: rebuild with \`npm run build:guests\` and commit it (if it still differs, the build is not reproducible with this toolchain).`);
+        } else {
+          opts.onProgress?.(`${shown(committed)} matches`);
+        }
       }
-    }
-    const expected = new Set([...folders, ...jsGuestFolders(GUESTS_DIR)].map((d) => `${basename(d)}.wasm`));
-    if (existsSync(committedDir)) {
-      for (const f of readdirSync(committedDir).filter((f) => f.endsWith('.wasm') && !expected.has(f)).sort()) {
-        problems.push(`${shown(join(committedDir, f))} has no module source any more: delete it.`);
+      const known = new Set(committedDir === distDir ? [...expected, ...jsGuestFolders(GUESTS_DIR).map((d) => `${basename(d)}.wasm`)] : expected);
+      if (existsSync(committedDir)) {
+        for (const f of readdirSync(committedDir).filter((f) => f.endsWith('.wasm') && !known.has(f)).sort()) {
+          problems.push(`${shown(join(committedDir, f))} has no module source any more: delete it.`);
+        }
       }
-    }
+    };
+    const folderOf = (root: string) => (file: string) => shown(join(root, basename(file, '.wasm')));
+    await compare(distDir, join(fresh, 'dist'), cGuestFolders(GUESTS_DIR).map((d) => `${basename(d)}.wasm`), folderOf(GUESTS_DIR));
+    await compare(hostileDistDir, join(fresh, 'hostile'), hostileOutputs(), (file) =>
+      file === 'truncated.wasm' || file === 'random.wasm' ? `host/build/hostile.ts (${file})` : folderOf(join(GUESTS_DIR, 'hostile'))(file));
     return problems;
   } finally {
     await rm(fresh, { recursive: true, force: true });
@@ -110,15 +158,16 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     if (argv.includes('--check')) {
-      const problems = await checkGuests(DIST_DIR, say);
+      const problems = await checkGuests({ onProgress: say });
       for (const p of problems) say(p);
       if (problems.length > 0) return 1;
-      say('the committed guest-modules/dist/*.wasm match a fresh build.');
+      say('the committed guest-modules/dist/*.wasm and guest-modules/hostile/dist/*.wasm match a fresh build.');
       return 0;
     }
     const started = performance.now();
     const built = await buildGuests({ onProgress: say });
-    say(`built ${built.length} guest modules into ${relative(process.cwd(), DIST_DIR) || DIST_DIR} in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
+    const where = [DIST_DIR, HOSTILE_DIST_DIR].map((d) => relative(process.cwd(), d) || d).join(' and ');
+    say(`built ${built.length} guest modules into ${where} in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
     return 0;
   } catch (e) {
     say(e instanceof PamwasmError ? `build:guests failed: ${e.message}` : `build:guests failed: ${(e as Error)?.stack ?? String(e)}`);

@@ -5,6 +5,10 @@
  * module that imports only the world's interfaces, and wasm-tools embeds
  * the WIT and wraps it as a component.
  *
+ * A module folder may hold a `build.json` (see {@link CModuleConfig}) for a
+ * build off that path: only the hostile corpus needs one, to make components
+ * that import WASI or target another world, which the host must refuse.
+ *
  * Builds are reproducible: the same sources and toolchain give the same
  * bytes, wherever the folder is (no debug info, source paths mapped,
  * sources in sorted order).
@@ -14,7 +18,7 @@
  *     { onProgress: (m) => console.error(m) });
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, delimiter, dirname, join, resolve } from 'node:path';
@@ -26,6 +30,40 @@ export interface CBuildOptions {
   /** Called with a short line at each step. */
   onProgress?: (msg: string) => void;
 }
+
+/**
+ * A module folder's `build.json`. Every field is optional; an absent file
+ * means the SDK's usual build.
+ *
+ *   { "wasi": true }                      guest-modules/hostile/wasi_fs
+ *   { "wit": "legacy.wit", "world": "legacy-module" }   guest-modules/hostile/wrong_world
+ */
+export interface CModuleConfig {
+  /**
+   * Link wasi-libc's system calls for real (fopen, clock_gettime, ...): the
+   * SDK is compiled with -DPAMWASM_WASI (its stdio stubs stay out), and the
+   * core module's WASI preview1 imports are adapted to WASI 0.2 interfaces
+   * with jco's preview1 reactor adapter. The component imports `wasi:*`.
+   */
+  wasi?: boolean;
+  /**
+   * A WIT file in the folder whose text is appended to the session package
+   * (`wit/`): more worlds in `pamwasm:session`, and other packages written
+   * inline as `package ns:name@x.y.z { ... }`. The core module may import
+   * from those packages too.
+   */
+  wit?: string;
+  /** The world to embed against. Default `session-module`. */
+  world?: string;
+}
+
+/** Name of the per-folder build settings file. */
+export const BUILD_CONFIG = 'build.json';
+
+/** jco's WASI preview1 to 0.2 adapter for libraries (no `_start`). */
+export const PREVIEW1_REACTOR_ADAPTER = join(
+  packageRoot(), 'node_modules', '@bytecodealliance', 'jco', 'lib', 'wasi_snapshot_preview1.reactor.wasm',
+);
 
 /** The C SDK: public headers in `include/`, the glue in `src/`. */
 export const C_SDK_DIR = join(packageRoot(), 'guest-modules', 'sdk', 'c');
@@ -43,8 +81,8 @@ const wasiLibcPrefix = () => process.env.PAMWASM_WASI_LIBC || '/usr';
 /** The compiler; override with PAMWASM_CLANG (e.g. clang-16). */
 const clang = () => process.env.PAMWASM_CLANG || 'clang';
 
-/** Folders under guest-modules/ that are not modules. */
-const NOT_MODULES = new Set(['sdk', 'dist', 'node_modules']);
+/** Folders under guest-modules/ that are not modules (hostile/ is a corpus of its own). */
+const NOT_MODULES = new Set(['sdk', 'dist', 'node_modules', 'hostile']);
 
 /** The C guest module folders under `root` (those holding `*.c` files), sorted. */
 export function cGuestFolders(root: string = join(packageRoot(), 'guest-modules')): string[] {
@@ -70,25 +108,34 @@ export async function buildCModule(dir: string, outFile: string, opts: CBuildOpt
   if (!existsSync(moduleDir)) throw new BuildError(`${dir} does not exist; give the folder of a C guest module.`);
   const sources = cSources(moduleDir);
   if (sources.length === 0) throw new BuildError(`${dir} has no .c files; a C guest module is a folder of C sources.`);
+  const config = readModuleConfig(moduleDir);
+  const extraWit = config.wit ? readConfigFile(moduleDir, config.wit) : '';
   const toolchain = await findToolchain();
 
   const work = await mkdtemp(join(tmpdir(), 'pamwasm-c-'));
   try {
     const coreFile = join(work, 'core.wasm');
     progress(`compiling ${sources.length} C file${sources.length === 1 ? '' : 's'} with the SDK`);
-    const warnings = await compileAndLink(moduleDir, sources, coreFile, toolchain);
+    const warnings = await compileAndLink(moduleDir, sources, coreFile, toolchain, config);
     if (warnings) progress(`compiler warnings:\n${warnings}`);
     const core = new Uint8Array(await readFile(coreFile));
-    checkCoreImports(name, core);
+    checkCoreImports(name, core, config, extraWit);
 
-    progress('making the component');
+    const world = config.world ?? WORLD_NAME;
+    progress(`making the ${world} component${config.wasi ? ' with the WASI preview1 adapter' : ''}`);
     let component: Uint8Array;
     try {
-      const embedded = await componentEmbed({ binary: core, witSource: witSource(), world: WORLD_NAME });
-      component = await componentNew(embedded);
+      const adapters: [string, Uint8Array][] | undefined = config.wasi
+        ? [['wasi_snapshot_preview1', await readAdapter()]]
+        : undefined;
+      const embedded = await componentEmbed({ binary: core, witSource: `${witSource()}\n${extraWit}`, world });
+      component = await componentNew(embedded, adapters);
     } catch (e) {
+      if (e instanceof BuildError) throw e;
       throw new BuildError(
-        `wasm-tools could not make a ${WORLD_NAME} component of ${dir} (${errorText(e)}); the SDK glue and wit/ disagree, rebuild with a matching SDK.`,
+        config.wit
+          ? `wasm-tools could not make a ${world} component of ${dir} (${errorText(e)}); check ${config.wit} and the module's imports against it.`
+          : `wasm-tools could not make a ${world} component of ${dir} (${errorText(e)}); the SDK glue and wit/ disagree, rebuild with a matching SDK.`,
         { cause: e },
       );
     }
@@ -105,6 +152,51 @@ export async function buildCModule(dir: string, outFile: string, opts: CBuildOpt
 
 function cSources(dir: string): string[] {
   return readdirSync(dir).filter((f) => f.endsWith('.c')).sort();
+}
+
+/** The folder's build.json, checked; `{}` when there is none. */
+export function readModuleConfig(dir: string): CModuleConfig {
+  const file = join(dir, BUILD_CONFIG);
+  if (!existsSync(file)) return {};
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new BuildError(`${file} is not valid JSON (${errorText(e)}); write an object such as {"wasi": true}.`, { cause: e });
+  }
+  const known = { wasi: 'boolean', wit: 'string', world: 'string' } as const;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new BuildError(`${file} must hold a JSON object with any of ${Object.keys(known).join(', ')}.`);
+  }
+  for (const [key, value] of Object.entries(raw)) {
+    const want = known[key as keyof typeof known];
+    if (!want) throw new BuildError(`${file} has an unknown setting "${key}": the settings are ${Object.keys(known).join(', ')}.`);
+    if (typeof value !== want) throw new BuildError(`${file}: "${key}" must be a ${want}.`);
+  }
+  const config = raw as CModuleConfig;
+  if (config.world && !config.wit && config.world !== WORLD_NAME) {
+    throw new BuildError(`${file} names world "${config.world}" but no "wit" file declaring it; add "wit": "<file>.wit".`);
+  }
+  return config;
+}
+
+function readConfigFile(dir: string, name: string): string {
+  const file = join(dir, name);
+  if (name.includes('/') || !existsSync(file)) {
+    throw new BuildError(`${join(dir, BUILD_CONFIG)} names "${name}", which is not a file in ${dir}.`);
+  }
+  return readFileSync(file, 'utf8');
+}
+
+async function readAdapter(): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(PREVIEW1_REACTOR_ADAPTER));
+  } catch (e) {
+    throw new BuildError(
+      `the WASI preview1 adapter ${PREVIEW1_REACTOR_ADAPTER} is missing, and a module with "wasi": true needs it: run \`npm install\`.`,
+      { cause: e },
+    );
+  }
 }
 
 interface Toolchain {
@@ -153,12 +245,16 @@ async function findToolchain(): Promise<Toolchain> {
  *  -nodefaultlibs -lc: wasi-libc without compiler-rt, which Debian ships
  *    separately and nothing here needs;
  *  --strip-debug: wasi-libc's archive carries DWARF; the name section stays
- *    so traps show function names.
+ *    so traps show function names;
+ *  --stack-first: the 64 KiB C stack sits at the bottom of memory, below the
+ *    data, so a runaway recursion goes below address 0 and traps at once,
+ *    instead of growing down over the module's globals and heap.
  */
-async function compileAndLink(moduleDir: string, sources: string[], coreFile: string, tc: Toolchain): Promise<string> {
+async function compileAndLink(moduleDir: string, sources: string[], coreFile: string, tc: Toolchain, config: CModuleConfig): Promise<string> {
   const sdkSources = cSources(join(C_SDK_DIR, 'src')).map((f) => join(C_SDK_DIR, 'src', f));
   const args = [
     '--target=wasm32-wasi', '-O2', '-std=gnu11', '-D_GNU_SOURCE', '-g0',
+    ...(config.wasi ? ['-DPAMWASM_WASI'] : []),
     '-Wall', '-Werror=implicit-function-declaration',
     '-nostdinc',
     '-isystem', tc.resourceInclude,
@@ -167,7 +263,7 @@ async function compileAndLink(moduleDir: string, sources: string[], coreFile: st
     `-ffile-prefix-map=${moduleDir}=.`,
     `-ffile-prefix-map=${C_SDK_DIR}=sdk/c`,
     '-nostartfiles', '-nodefaultlibs',
-    '-Wl,--no-entry', '-Wl,--strip-debug', '-Wl,-z,stack-size=65536',
+    '-Wl,--no-entry', '-Wl,--strip-debug', '-Wl,--stack-first', '-Wl,-z,stack-size=65536',
     `-L${tc.wasiLib}`,
     '-o', coreFile,
     ...sources, ...sdkSources,
@@ -192,10 +288,14 @@ async function compileAndLink(moduleDir: string, sources: string[], coreFile: st
  * A libc function that needs the system (files, clocks, exit, stdin, ...)
  * links in a WASI import, which the world does not offer: the component
  * would not instantiate. Say which, before wasm-tools says it less clearly.
+ * A build.json may allow more: WASI preview1 (`wasi`), and the packages its
+ * WIT file declares.
  */
-function checkCoreImports(name: string, core: Uint8Array): void {
+function checkCoreImports(name: string, core: Uint8Array, config: CModuleConfig, extraWit: string): void {
+  const prefixes = [`${WIT_PACKAGE}/`, ...[...extraWit.matchAll(/\bpackage\s+([a-z0-9-]+:[a-z0-9-]+)/g)].map((m) => `${m[1]}/`)];
+  const allowed = (module: string) => (config.wasi && module === 'wasi_snapshot_preview1') || prefixes.some((p) => module.startsWith(p));
   const imports = WebAssembly.Module.imports(new WebAssembly.Module(core as Uint8Array<ArrayBuffer>));
-  const outside = imports.filter((i) => !i.module.startsWith(`${WIT_PACKAGE}/`)).map((i) => `${i.module}.${i.name}`);
+  const outside = imports.filter((i) => !allowed(i.module)).map((i) => `${i.module}.${i.name}`);
   if (outside.length > 0) {
     throw new BuildError(
       `${name} imports ${outside.join(', ')}, outside the ${WORLD_NAME} world: it calls a libc function that needs the system (files, clocks, exit, stdin); use the SDK's pam_* calls instead.`,

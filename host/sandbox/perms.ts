@@ -39,7 +39,7 @@ export function checkOwnerPerms(path: string, what: string): void {
   }
   if (why) {
     throw new UnsafePermissionsError(
-      `refusing ${what} ${path}: ${why}; as root, pamwasm only uses files that only root can change (chown root and chmod go-w).`,
+      `refusing ${what} ${path}: ${why}; pamwasm only uses files that only root can change here (chown root and chmod go-w).`,
     );
   }
 }

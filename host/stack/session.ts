@@ -74,6 +74,8 @@ export interface SessionOptions {
    * when closing it in another process). Overrides the line's own pin.
    */
   pins?: readonly (string | null)[];
+  /** An on-disk cache of prepared components (host/loader/cache.ts). Default: none. */
+  cache?: LoadOptions['cache'];
 }
 
 /**
@@ -171,6 +173,7 @@ export class StackSession {
             meter: metered ? { maxMemoryPages: Math.max(1, Math.floor((spec.memoryBytes ?? defaults.memoryBytes) / PAGE)) } : undefined,
             sha256: options.pins?.[index] ?? spec.sha256,
             strictPermissions: options.strictPermissions,
+            cache: options.cache,
           });
           if (metered) line.meter = new InstanceMeter();
         } catch (e) {
@@ -257,8 +260,10 @@ export class StackSession {
       line.meter?.arm(line.timeoutMs);
       const argv = line.handler.args;
       const status = hook === 'open' ? line.instance.openSession(flags, argv) : line.instance.closeSession(flags, argv);
+      noteDroppedSyslog(line.ctx);
       return codeByStatus(status).number;
     } catch (e) {
+      noteDroppedSyslog(line.ctx);
       // A trap, or anything else thrown from the guest, fails closed; the
       // instance may be corrupt, so it is dropped for the rest of the session.
       const why = `${line.handler.module} ${hook}-session ${describeFault(line.meter ? line.meter.explain(e) : e)}`;
@@ -292,6 +297,14 @@ export class StackSession {
 }
 
 export { PAM_SILENT };
+
+/** One line saying how many syslog lines a call had dropped past its limit. */
+function noteDroppedSyslog(ctx: LineContext): void {
+  if (ctx.calls.syslogDropped > 0) {
+    ctx.log({ priority: 'warning', module: ctx.module, message: `${ctx.calls.syslogDropped} more syslog lines dropped: the limit is ${ctx.limits.syslogPerCall} per call` });
+    ctx.calls.syslogDropped = 0;
+  }
+}
 
 /** One phrase for the log: what went wrong in the guest. */
 function describeFault(e: unknown): string {

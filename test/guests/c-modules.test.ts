@@ -7,7 +7,7 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { componentWit } from '@bytecodealliance/jco-transpile/wasm-tools';
-import { buildCModule, cGuestFolders } from '../../host/build/c.js';
+import { buildCModule, cGuestFolders, readModuleConfig } from '../../host/build/c.js';
 import { PAM_CODES } from '../../host/codes/index.js';
 import { CBuilds, fakeHost, FIXTURES, GUESTS } from './c-host.js';
 
@@ -62,6 +62,29 @@ describe('building', () => {
         code: 'ERR_BUILD',
         message: expect.stringMatching(/broken\.c:1:.*nope/),
       });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a build.json with a mistake is a BuildError that names the file and the setting', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pamwasm-config-'));
+    try {
+      const { writeFile } = await import('node:fs/promises');
+      const refused = async (json: string, message: RegExp) => {
+        await writeFile(join(dir, 'build.json'), json);
+        expect(() => readModuleConfig(dir)).toThrow(expect.objectContaining({ code: 'ERR_BUILD', message: expect.stringMatching(message) }));
+      };
+      await refused('{"wasi": yes}', /build\.json is not valid JSON/);
+      await refused('["wasi"]', /must hold a JSON object/);
+      await refused('{"wasi": true, "stack": 1}', /unknown setting "stack": the settings are wasi, wit, world/);
+      await refused('{"wasi": "true"}', /"wasi" must be a boolean/);
+      await refused('{"world": "other"}', /names world "other" but no "wit" file/);
+      await writeFile(join(dir, 'build.json'), '{"wit": "other.wit", "world": "other"}');
+      await cp(join(FIXTURES, 'pam_openonly'), dir, { recursive: true });
+      await expect(buildCModule(dir, join(dir, 'out.wasm'))).rejects.toMatchObject({ message: expect.stringMatching(/names "other\.wit", which is not a file/) });
+      await writeFile(join(dir, 'build.json'), '{"wasi": true}');
+      expect(readModuleConfig(dir)).toEqual({ wasi: true });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -48,7 +48,7 @@ describe.each(MODES)('in %s mode', (mode) => {
     const tag = `exec-${mode}`;
     const h = await openPamHandle({
       service: 'env', user: 'alice', confdir: dir.path, mode,
-      items: { tty: 'pts/7', rhost: 'client.example' },
+      items: { tty: 'pts/7', rhost: '192.0.2.7' },
     });
     await h.setItem('ruser', tag);
     await h.putenv('FROM_PUTENV=put-value');
@@ -60,7 +60,7 @@ describe.each(MODES)('in %s mode', (mode) => {
     const open = seenByExec('open_session', tag);
     expect(open).toMatchObject({
       PAM_TYPE: 'open_session', PAM_SERVICE: 'env', PAM_USER: 'alice', PAM_TTY: 'pts/7',
-      PAM_RHOST: 'client.example', PAM_RUSER: tag,
+      PAM_RHOST: '192.0.2.7', PAM_RUSER: tag,
       FROM_PAM_ENV_CONF: 'conf-value', FROM_PAM_ENV_FILE: 'file-value', FROM_PUTENV: 'put-value',
     });
     expect(seenByExec('close_session', tag)).toMatchObject({ PAM_TYPE: 'close_session', PAM_TTY: 'pts/8', PAM_RUSER: tag });

@@ -1,0 +1,45 @@
+/**
+ * Bundles `pamwasm exec` into one file, dist/pamwasm-exec.mjs, for the
+ * process pam_exec starts at every login: one file to read instead of some
+ * sixty, and only what exec needs. Packages stay outside the bundle
+ * (better-sqlite3 is native; jco-transpile finds its own wasm next to
+ * itself and is loaded only when a component is not in the disk cache), and
+ * resolve from the package's node_modules, since the bundle lives in dist/.
+ *
+ *   node dist/host/build/bundle-exec.js     (part of `npm run build`)
+ */
+import { build } from 'esbuild';
+import { statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { packageRoot } from '../wit/index.js';
+
+export const EXEC_BUNDLE = join(packageRoot(), 'dist', 'pamwasm-exec.mjs');
+
+/** What must never be in the bundle: the libpam bridge (koffi) and the CLI table. */
+const FORBIDDEN = [/host\/libpam\//, /host\/cli\/index\.ts$/, /host\/build\//, /koffi/];
+
+export async function bundleExec(outfile = EXEC_BUNDLE): Promise<{ outfile: string; bytes: number; inputs: string[] }> {
+  const root = packageRoot();
+  const result = await build({
+    entryPoints: [join(root, 'host', 'cli', 'exec-entry.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    metafile: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  const inputs = Object.keys(result.metafile.inputs);
+  const bad = inputs.filter((i) => FORBIDDEN.some((f) => f.test(i)));
+  if (bad.length) throw new Error(`the exec bundle must not hold ${bad.join(', ')}: it would load at every login; import something smaller.`);
+  return { outfile, bytes: statSync(outfile).size, inputs };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { outfile, bytes, inputs } = await bundleExec();
+  console.error(`bundled pamwasm exec: ${relative(process.cwd(), outfile) || outfile} (${(bytes / 1024).toFixed(0)} KB, ${inputs.length} sources)`);
+}

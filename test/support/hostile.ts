@@ -1,0 +1,85 @@
+/**
+ * Test support for the sandbox's hostile corpus: where the built modules
+ * are, and stack files written inline into a temp dir, run one session each
+ * with both hooks timed.
+ */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { newHandleState, type LogRecord } from '../../host/runtime/index.js';
+import { parseStackFile, runStack, StackSession, type HookResult } from '../../host/stack/index.js';
+import { packageRoot } from '../../host/wit/index.js';
+
+/** Where `npm run build:guests` puts the corpus. */
+export const HOSTILE_DIR = join(packageRoot(), 'guest-modules', 'hostile', 'dist');
+export const hostile = (name: string): string => join(HOSTILE_DIR, `${name}.wasm`);
+
+export const ITEMS = { service: 'login', user: 'alice', tty: 'pts/1' };
+/** The good line that follows each hostile one. */
+export const GOOD_LINE = 'session required pam_debug.wasm open_session=success close_session=success';
+
+export interface Run {
+  open: HookResult;
+  close: HookResult;
+  openMs: number;
+  closeMs: number;
+  messages: string[];
+  syslog: LogRecord[];
+  env: Map<string, string>;
+  /** `<line>: <message>` of each load problem. */
+  diagnostics: string[];
+}
+
+/** A temp dir of stack files; `remove()` cleans up. */
+export class TempStacks {
+  readonly dir = mkdtempSync(join(tmpdir(), 'pamwasm-hostile-'));
+  private files = 0;
+
+  constructor() {
+    const missing = ['loop_open', 'trap', 'truncated', 'random'].filter((m) => !existsSync(hostile(m)));
+    if (missing.length) throw new Error(`${missing.join(', ')} missing from ${HOSTILE_DIR}: run \`npm run build:guests\`.`);
+  }
+
+  /** Writes a stack file (mode 0644) and returns its path. */
+  file(text: string): string {
+    const file = join(this.dir, `stack-${++this.files}`);
+    writeFileSync(file, text, { mode: 0o644 });
+    return file;
+  }
+
+  /** Runs open and close of `text` on one StackSession, timing each hook. */
+  async run(text: string): Promise<Run> {
+    const syslog: LogRecord[] = [];
+    const handle = newHandleState(ITEMS);
+    const session = await StackSession.create(parseStackFile(this.file(text)), handle, { log: (r) => syslog.push(r) });
+    try {
+      let t = performance.now();
+      const open = await session.open();
+      const openMs = performance.now() - t;
+      t = performance.now();
+      const close = await session.close();
+      const closeMs = performance.now() - t;
+      return {
+        open, close, openMs, closeMs, syslog, env: handle.env,
+        messages: session.messages.map((m) => m.text),
+        diagnostics: session.diagnostics.map((d) => `${d.line}: ${d.message}`),
+      };
+    } finally {
+      session.end();
+    }
+  }
+
+  /** A good session, e.g. right after a hostile one in the same process, succeeds. */
+  async expectGoodSession(): Promise<void> {
+    const r = await runStack({ stackFile: this.file(`${GOOD_LINE}\nsession required pam_permit.wasm\n`), items: ITEMS });
+    expect(r.diagnostics).toEqual([]);
+    expect(r.open?.name).toBe('PAM_SUCCESS');
+    expect(r.close?.name).toBe('PAM_SUCCESS');
+    expect(r.messages.map((m) => m.text)).toEqual(['open_session=success', 'close_session=success']);
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -14,5 +14,13 @@ for (const stream of [process.stdout, process.stderr]) {
     throw e;
   });
 }
-const { main } = await import(entry.href);
-process.exitCode = await main(process.argv.slice(2));
+// `pamwasm exec` starts at every login (pam_exec): it loads its own bundle,
+// not the whole CLI, when `npm run build` has made it.
+const execBundle = new URL('../dist/pamwasm-exec.mjs', import.meta.url);
+if (process.argv[2] === 'exec' && existsSync(execBundle)) {
+  const { execMain } = await import(execBundle.href);
+  process.exitCode = await execMain(process.argv.slice(3));
+} else {
+  const { main } = await import(entry.href);
+  process.exitCode = await main(process.argv.slice(2));
+}

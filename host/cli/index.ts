@@ -2,13 +2,16 @@
  * The `pamwasm` command line. Exit status: 0 ok, 1 a PAM failure, 2 a usage
  * or config error (one sentence on stderr, no stack trace).
  */
+import { benchCommand, BENCH_HELP } from '../bench/index.js';
 import { PamwasmError } from '../errors/index.js';
 import { buildCommand, BUILD_HELP } from './build.js';
 import { checkCommand, CHECK_HELP } from './check.js';
 import { demoCommand, DEMO_HELP } from './demo.js';
+import { execMain, EXEC_HELP } from './exec.js';
 import { inspectCommand, INSPECT_HELP } from './inspect.js';
 import { ExitError } from './output.js';
 import { runCommand, RUN_HELP } from './run.js';
+import { recoverCommand, RECOVER_HELP, sessionsCommand, SESSIONS_HELP } from './sessions.js';
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -18,6 +21,11 @@ const COMMANDS: Record<string, { run: Command; summary: string; help: string }> 
   check: { run: checkCommand, summary: 'lint stack files: syntax, modules, pins, permissions', help: CHECK_HELP },
   inspect: { run: inspectCommand, summary: 'check a module and show its world, imports and hash', help: INSPECT_HELP },
   build: { run: buildCommand, summary: 'build a C or JS/TS guest module folder into a component', help: BUILD_HELP },
+  // exec maps its own errors to exit statuses pam_exec can log (see EXEC_HELP).
+  exec: { run: (argv) => execMain(argv), summary: 'run a stack for pam_exec.so (open_session / close_session)', help: EXEC_HELP },
+  sessions: { run: sessionsCommand, summary: 'list the sessions in the registry', help: SESSIONS_HELP },
+  recover: { run: recoverCommand, summary: 'close, exactly once, every session whose owner is gone', help: RECOVER_HELP },
+  bench: { run: benchCommand, summary: 'measure sessions, loads and memory against native libpam (--json, --quick)', help: BENCH_HELP },
 };
 
 export function mainHelp(): string {

@@ -8,6 +8,7 @@ import { PAM } from '../codes/index.js';
 import type { WitItem } from '../runtime/index.js';
 import { runStack, type RunOptions, type RunResult } from '../stack/index.js';
 import { bold, dim, green, red, table } from './output.js';
+import { runWithSystem, type SystemRunOptions, type SystemRunResult } from './run-system.js';
 import { usage } from './usage.js';
 
 export const RUN_HELP = `Usage: pamwasm run --stack FILE --service S --user U [options]
@@ -24,6 +25,12 @@ Options:
   --silent            pass PAM_SILENT to the modules
   --module-dir DIR    where relative module paths are found (default: the bundled modules)
   --phase P           open, close or both (default: both)
+  --system-service S  run the WASM stack inside a real PAM session of service S: libpam runs S's
+                      session stack (pam_open_session) before the WASM stack's open and
+                      (pam_close_session) after its close, on one handle; the JSON gains
+                      "system": {"open", "close"} with the system stack's codes, and "open",
+                      "close" and "env" are what the application gets (env: pam_getenvlist)
+  --system-confdir D  read S from the folder D instead of /etc/pam.d (pam_start_confdir)
   --json              print one JSON object as the last line of stdout
 
 Malformed lines are reported on stderr as file:line and dispatched as libpam
@@ -39,6 +46,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       stack: { type: 'string' }, service: { type: 'string' }, user: { type: 'string' },
       tty: { type: 'string' }, rhost: { type: 'string' }, ruser: { type: 'string' },
       silent: { type: 'boolean' }, 'module-dir': { type: 'string' }, phase: { type: 'string' },
+      'system-service': { type: 'string' }, 'system-confdir': { type: 'string' },
       json: { type: 'boolean' }, help: { type: 'boolean' },
     },
     strict: true,
@@ -56,9 +64,18 @@ export async function runCommand(argv: string[]): Promise<number> {
   const items = Object.fromEntries(
     itemOptions.filter(([o]) => values[o as keyof typeof values] !== undefined).map(([o, i]) => [i, String(values[o as keyof typeof values])]),
   );
-  const result = await runStack({
-    stackFile: values.stack!, items, silent: values.silent, moduleDir: values['module-dir'], phase: phase as RunOptions['phase'],
-  });
+  if (values['system-confdir'] && !values['system-service']) throw usage('--system-confdir needs --system-service', 'run');
+  if (values['system-service'] && phase !== 'both') {
+    throw usage('--phase must be both with --system-service: a system session that run opens, run also closes', 'run');
+  }
+  const result: RunResult & { system?: SystemRunResult['system'] } = values['system-service']
+    ? await runWithSystem({
+      stackFile: values.stack!, items: items as SystemRunOptions['items'], silent: values.silent, moduleDir: values['module-dir'],
+      service: values['system-service'], confdir: values['system-confdir'],
+    })
+    : await runStack({
+      stackFile: values.stack!, items, silent: values.silent, moduleDir: values['module-dir'], phase: phase as RunOptions['phase'],
+    });
   for (const d of result.diagnostics) process.stderr.write(`${d.file}:${d.line}: ${d.severity}: ${d.message}\n`);
   if (values.json) {
     const { ok: _ok, open, close, ...rest } = result;
@@ -73,7 +90,7 @@ function outcome(name: string, code: number): string {
   return code === PAM.SUCCESS.number ? green(name) : red(name);
 }
 
-function printHuman({ open, close, messages, trace, syslog, env }: RunResult) {
+function printHuman({ open, close, messages, trace, syslog, env, system }: RunResult & { system?: SystemRunResult['system'] }) {
   if (trace.length) {
     const rows = [['hook', 'line', 'control', 'module', 'returned', 'action', 'stack status'].map((h) => bold(h))];
     for (const t of trace) {
@@ -89,5 +106,8 @@ function printHuman({ open, close, messages, trace, syslog, env }: RunResult) {
   for (const l of syslog) console.log(dim(`syslog ${l.priority}: ${l.module}: ${l.message.trimEnd()}`));
   const vars = Object.entries(env);
   if (vars.length) console.log(`PAM env: ${vars.map(([k, v]) => `${k}=${v}`).join(' ')}`);
-  for (const [hook, r] of Object.entries({ open, close }).filter(([, r]) => r) as [string, { code: number; name: string }][]) console.log(`${hook}-session: ${outcome(r.name, r.code)} (${r.code})`);
+  for (const [hook, r] of Object.entries({ open, close }).filter(([, r]) => r) as [string, { code: number; name: string }][]) {
+    const sys = system?.[hook as 'open' | 'close'];
+    console.log(`${hook}-session: ${outcome(r.name, r.code)} (${r.code})${sys ? dim(`  system stack: ${sys.name}`) : ''}`);
+  }
 }

@@ -13,17 +13,20 @@
  *   inst.openSession({ silent: false }, ['open_session=session_err']); // 'session-err'
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { ModuleNotFoundError, MalformedModuleError, PinMismatchError } from '../errors/index.js';
 import { INITIAL_FUEL } from '../sandbox/limits.js';
 import { meterCoreModule } from '../sandbox/meter.js';
 import { checkOwnerPerms, strictByDefault } from '../sandbox/perms.js';
 import type { WitStatus } from '../codes/index.js';
+import { cacheKey, openCache, type CacheOptions, type Prepared } from './cache.js';
+import { evaluateGlue } from './glue.js';
+import { forgetModuleFile, readModuleFile } from './files.js';
 import { checkComponentHeader } from './header.js';
-import { transpileComponent, type Transpiled } from './transpile.js';
+import { transpileComponent } from './transpile.js';
 import { checkWorld } from './world.js';
 
 export { checkComponentHeader } from './header.js';
+export { defaultCacheDir, type CacheOptions } from './cache.js';
 
 /** The flags argument of both hooks, as jco passes WIT flags. */
 export interface SessionFlags { silent?: boolean }
@@ -69,13 +72,13 @@ export interface LoadOptions {
   sha256?: string;
   /** Refuse a module file that others than root could change. Default: when running as root. */
   strictPermissions?: boolean;
+  /**
+   * Keep checked, transpiled and metered components in this on-disk cache
+   * (see cache.ts for how it is kept safe), so a new process skips jco.
+   * Default: no disk cache (components are still cached in memory).
+   */
+  cache?: CacheOptions;
 }
-
-type Instantiate = (
-  getCoreModule: (name: string) => WebAssembly.Module,
-  imports: ImportObject,
-  instantiateCore?: InstantiateCore,
-) => ModuleInstance;
 
 const compiled = new Map<string, Promise<WebAssembly.Module>>();
 const loaded = new Map<string, Promise<LoadedComponent>>();
@@ -94,40 +97,77 @@ function compileCore(bytes: Uint8Array): Promise<WebAssembly.Module> {
   return m;
 }
 
-/** Imports the generated glue from memory; it imports nothing itself. */
-async function importGlue(js: string): Promise<Instantiate> {
-  const url = `data:text/javascript;base64,${Buffer.from(js).toString('base64')}`;
-  const mod = (await import(url)) as { instantiate: Instantiate };
-  return mod.instantiate;
+/** Checks, transpiles and (if asked) meters a component: everything before compiling. */
+async function prepare(bytes: Uint8Array, source: string, options: LoadOptions): Promise<Prepared> {
+  checkComponentHeader(bytes, source);
+  const t = await transpileComponent(bytes, source);
+  await checkWorld(t, source, options.allowImports);
+  const cores = new Map<string, Uint8Array>();
+  for (const [name, original] of t.cores) {
+    cores.set(name, options.meter
+      ? meterCoreModule(original, { maxMemoryPages: options.meter.maxMemoryPages, initialFuel: INITIAL_FUEL }).bytes
+      : original);
+  }
+  return {
+    glue: t.files.get(`${t.name}.js`)!,
+    cores,
+    imports: t.imports,
+    exports: t.exports,
+    coreModules: [...t.cores].map(([name, b]) => ({ name, size: b.length })),
+  };
 }
 
 async function build(bytes: Uint8Array, source: string, hash: string, options: LoadOptions): Promise<LoadedComponent> {
-  checkComponentHeader(bytes, source);
-  const t: Transpiled = await transpileComponent(bytes, source);
-  await checkWorld(t, source, options.allowImports);
+  const cache = options.cache && openCache(options.cache);
+  const key = cache && cacheKey({
+    sha256: hash,
+    allowImports: options.allowImports ?? [],
+    meter: options.meter && { maxMemoryPages: options.meter.maxMemoryPages, initialFuel: INITIAL_FUEL },
+  });
+  let p = cache && key ? cache.get(key) : undefined;
+  if (!p) {
+    p = await prepare(bytes, source, options);
+    if (cache && key) cache.put(key, p);
+  }
   const cores = new Map<string, WebAssembly.Module>();
-  for (const [name, original] of t.cores) {
-    const core = options.meter
-      ? meterCoreModule(original, { maxMemoryPages: options.meter.maxMemoryPages, initialFuel: INITIAL_FUEL }).bytes
-      : original;
+  for (const [name, core] of p.cores) {
     try {
       cores.set(name, await compileCore(core));
     } catch (e) {
       throw new MalformedModuleError(`${source} holds a core module that does not compile (${(e as Error).message}).`, { cause: e });
     }
   }
-  const instantiateGlue = await importGlue(t.files.get(`${t.name}.js`)!);
+  // A code cache of the glue, bound to its text; when there is none (or V8
+  // refuses it), one is made after the first hook call has compiled what a
+  // session runs, for the next process.
+  const glueSha = cache ? sha256(Buffer.from(p.glue)) : '';
+  const glue = await evaluateGlue(p.glue, source, cache && key ? cache.getCode(key, glueSha) : undefined);
+  let saveCode = cache && key && glue.codeCache && !glue.cacheUsed
+    ? () => {
+      saveCode = undefined;
+      setImmediate(() => cache.putCode(key, glueSha, glue.codeCache!()));
+    }
+    : undefined;
   const getCoreModule = (name: string) => cores.get(name)!;
   const unversioned = (name: string) => name.replace(/@[^/]*$/, '');
   return {
     source,
     sha256: hash,
     size: bytes.length,
-    imports: [...new Set(t.imports.map(unversioned))].sort(),
-    exports: t.exports.filter(([, k]) => k === 'function').map(([n]) => n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)),
-    coreModules: [...t.cores].map(([name, b]) => ({ name, size: b.length })),
+    imports: [...new Set(p.imports.map(unversioned))].sort(),
+    exports: p.exports.filter(([, k]) => k === 'function').map(([n]) => n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)),
+    coreModules: p.coreModules,
     instantiate(imports, instantiateCore) {
-      return instantiateGlue(getCoreModule, imports, instantiateCore);
+      const instance = glue.instantiate(getCoreModule, imports, instantiateCore);
+      if (!saveCode) return instance;
+      const after = <T>(result: T): T => {
+        saveCode?.();
+        return result;
+      };
+      return {
+        openSession: (flags, argv) => after(instance.openSession(flags, argv)),
+        closeSession: (flags, argv) => after(instance.closeSession(flags, argv)),
+      };
     },
   };
 }
@@ -139,13 +179,15 @@ async function build(bytes: Uint8Array, source: string, hash: string, options: L
  * WrongWorldError or ForbiddenImportError.
  */
 export async function loadComponent(input: string | Uint8Array, options: LoadOptions = {}): Promise<LoadedComponent> {
-  let bytes: Uint8Array;
+  let bytes: Uint8Array | undefined;
+  let hash: string;
   let source = '<bytes>';
   if (typeof input === 'string') {
     source = input;
     if (options.strictPermissions ?? strictByDefault()) checkOwnerPerms(input, 'module');
     try {
-      bytes = await readFile(input);
+      // Not read again while unchanged: see files.ts.
+      ({ bytes, sha256: hash } = readModuleFile(input));
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       const why = err.code === 'ENOENT' ? 'does not exist' : err.code === 'EISDIR' ? 'is a directory' : `cannot be read (${err.code})`;
@@ -153,8 +195,8 @@ export async function loadComponent(input: string | Uint8Array, options: LoadOpt
     }
   } else {
     bytes = input;
+    hash = sha256(bytes);
   }
-  const hash = sha256(bytes);
   if (options.sha256 && options.sha256.toLowerCase() !== hash) {
     throw new PinMismatchError(
       `${source} has sha256 ${hash}, but its stack line pins sha256=${options.sha256}: refusing to load a module that changed ` +
@@ -165,6 +207,11 @@ export async function loadComponent(input: string | Uint8Array, options: LoadOpt
   const key = `${hash}|${[...(options.allowImports ?? [])].sort().join(',')}|${meterKey}|${source}`;
   let p = loaded.get(key);
   if (!p) {
+    if (!bytes) {
+      // Known unchanged, but not loaded with these options: load it afresh.
+      forgetModuleFile(source);
+      return loadComponent(input, options);
+    }
     p = build(bytes, source, hash, options);
     loaded.set(key, p);
     p.catch(() => loaded.delete(key));

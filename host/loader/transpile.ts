@@ -2,8 +2,10 @@
  * Turns component bytes into jco's JavaScript glue plus the core modules it
  * instantiates, in memory. Sync instantiation is used: every call into a
  * module is a plain function call, with no promise per hook.
+ *
+ * jco-transpile is imported on first use: a process that finds every
+ * component in the disk cache (cache.ts) never loads it.
  */
-import { transpileBytes } from '@bytecodealliance/jco-transpile';
 import { MalformedModuleError } from '../errors/index.js';
 
 export interface Transpiled {
@@ -23,6 +25,7 @@ const NAME = 'module';
 const decoder = new TextDecoder();
 
 export async function transpileComponent(bytes: Uint8Array, where = 'the component'): Promise<Transpiled> {
+  const { transpileBytes } = await import('@bytecodealliance/jco-transpile');
   let out;
   try {
     out = await transpileBytes(bytes, { name: NAME, instantiation: { tag: 'sync' } });

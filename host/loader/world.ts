@@ -9,7 +9,6 @@
  * whose `status` enum, flags or argument lists differ from the world's shows
  * different lines, even where the names match.
  */
-import { componentEmbed, componentNew } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { ForbiddenImportError, WrongWorldError } from '../errors/index.js';
 import { WORLD_IMPORTS, WORLD_NAME, witSource } from '../wit/index.js';
 import { transpileComponent, type Transpiled } from './transpile.js';
@@ -47,6 +46,9 @@ function worldDts(t: Transpiled): string[] {
 /** Declarations of the world itself, made once per process from `wit/`. */
 function referenceWorld(): Promise<Reference> {
   reference ??= (async () => {
+    // Imported here, not at the top: a process that loads every component
+    // from the disk cache never checks a world and never needs wasm-tools.
+    const { componentEmbed, componentNew } = await import('@bytecodealliance/jco-transpile/wasm-tools');
     const embedded = await componentEmbed({ dummy: true, witSource: witSource(), world: WORLD_NAME });
     const t = await transpileComponent(await componentNew(embedded));
     const interfaces = new Map<string, Set<string>>();

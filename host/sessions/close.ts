@@ -6,13 +6,14 @@
  * system stack's close runs on a new libpam handle with the same items, as
  * an application closing a utmp entry of another process would.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { codeByNumber, PAM } from '../codes/index.js';
 import { openPamHandle, type PamMode } from '../libpam/index.js';
-import { newHandleState, type ConvMessage, type LogRecord, type WitItem } from '../runtime/index.js';
-import { parseStackFile, StackSession, type SessionOptions, type TraceEntry } from '../stack/index.js';
+import type { ConvMessage, LogRecord } from '../runtime/index.js';
+import type { SessionOptions, TraceEntry } from '../stack/index.js';
 import type { Registry, SessionRecord } from './registry.js';
+import { closeWasmStack, recordItems } from './wasm-close.js';
+
+export { recordItems } from './wasm-close.js';
 
 export interface ClosedRecord {
   id: string;
@@ -29,7 +30,7 @@ export interface ClosedRecord {
   problem?: string;
 }
 
-export interface CloseRecordOptions extends Pick<SessionOptions, 'sandbox' | 'strictPermissions'> {
+export interface CloseRecordOptions extends Pick<SessionOptions, 'sandbox' | 'strictPermissions' | 'cache'> {
   by: string;
   silent?: boolean;
   mode?: PamMode;
@@ -37,45 +38,16 @@ export interface CloseRecordOptions extends Pick<SessionOptions, 'sandbox' | 'st
   onMessage?: (m: ConvMessage) => void;
 }
 
-export const recordItems = (r: SessionRecord): Partial<Record<WitItem, string>> =>
-  Object.fromEntries(
-    ([['service', r.service], ['user', r.user], ['tty', r.tty], ['rhost', r.rhost], ['ruser', r.ruser]] as const).filter(([, v]) => v != null),
-  ) as Partial<Record<WitItem, string>>;
-
 const named = (code: number) => ({ code, name: codeByNumber(code).name });
 
 /** Closes a session the caller has claimed in `registry`, and records it closed. */
 export async function closeRecord(registry: Registry, r: SessionRecord, o: CloseRecordOptions): Promise<ClosedRecord> {
-  const messages: ConvMessage[] = [];
-  let trace: TraceEntry[] = [];
-  let wasm = named(PAM.ABORT.number);
-  let problem: string | undefined;
-  try {
-    const sha = createHash('sha256').update(readFileSync(r.stack)).digest('hex');
-    if (sha !== r.stackSha256) problem = `stack file ${r.stack} changed since the session opened; closing with it as it is now`;
-    const stack = parseStackFile(r.stack, { strictPermissions: o.strictPermissions });
-    const session = await StackSession.create(stack, newHandleState(recordItems(r), r.env), {
-      moduleDir: r.moduleDir ?? undefined,
-      sandbox: o.sandbox,
-      strictPermissions: o.strictPermissions,
-      pins: r.snapshot?.modules,
-      log: o.log,
-      conversation: {
-        info: (text) => void o.onMessage?.({ style: 'info', text }),
-        error: (text) => void o.onMessage?.({ style: 'error', text }),
-      },
-    });
-    if (r.snapshot) session.restore(r.snapshot);
-    const closed = await session.close({ silent: o.silent });
-    session.end();
-    wasm = named(closed.code);
-    trace = closed.trace;
-    messages.push(...session.messages);
-  } catch (e) {
-    // Whatever stops the WASM close (stack gone or changed shape), the session
-    // is still recorded closed: a close that can never succeed must not run again.
-    problem = `${problem ? `${problem}; ` : ''}${(e as Error).message}`;
-  }
+  const w = await closeWasmStack(
+    { stack: r.stack, stackSha256: r.stackSha256, moduleDir: r.moduleDir, snapshot: r.snapshot, items: recordItems(r), env: r.env },
+    o,
+  );
+  const { wasm, trace, messages } = w;
+  let problem = w.problem;
   let system: { code: number; name: string } | undefined;
   if (r.systemService) {
     try {

@@ -22,18 +22,16 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { codeByNumber, PAM } from '../codes/index.js';
 import { UsageError } from '../errors/index.js';
 import { openPamHandle, type Conversation, type PamHandle, type PamMode } from '../libpam/index.js';
 import { newHandleState, WIT_ITEMS, type ConvMessage, type HandleState, type ImportLimits, type LogRecord, type WitItem } from '../runtime/index.js';
-import { strictByDefault } from '../sandbox/perms.js';
 import { parseStackFile, StackSession, type Diagnostic, type SandboxDefaults, type TraceEntry } from '../stack/index.js';
 import { closeRecord, type ClosedRecord } from './close.js';
-import { Registry, type SessionRecord, type SessionState } from './registry.js';
+import { defaultRegistryPath, Registry, type SessionRecord, type SessionState } from './registry.js';
 
-export { Registry, type SessionRecord, type SessionState } from './registry.js';
+export { defaultRegistryPath, Registry, type SessionRecord, type SessionState } from './registry.js';
 export type { ClosedRecord } from './close.js';
 
 export interface HostOptions {
@@ -76,9 +74,6 @@ export interface OpenSessionOptions {
    */
   conversation?: Conversation;
 }
-
-export const defaultRegistryPath = (): string =>
-  strictByDefault() ? '/var/lib/pamwasm/registry.db' : join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'pamwasm', 'registry.db');
 
 const named = (code: number) => ({ code, name: codeByNumber(code).name });
 const sha256File = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
@@ -160,7 +155,12 @@ export class PamwasmHost {
       if (ok) this.pending.add(session);
       return session;
     } catch (e) {
+      // A host error (module refused under strict permissions, helper crash...)
+      // after the system open: undo it, and record the session as never opened,
+      // so that neither the application nor `recover` closes it later.
+      if (pamh && system?.code === PAM.SUCCESS.number) await pamh.closeSession({ silent: o.silent, throwOnError: false }).catch(() => {});
       await pamh?.end({ throwOnError: false }).catch(() => {});
+      this.registry.opened(id, false, PAM.SYSTEM_ERR.number, {}, { cached: [], data: [], modules: [] });
       throw e;
     }
   }
@@ -217,6 +217,8 @@ export interface CloseResult {
   system?: { code: number; name: string };
   trace: TraceEntry[];
   messages: ConvMessage[];
+  /** The PAM environment after both closes (pam_getenvlist just before pam_end when a system service carries the session). */
+  env: string[];
 }
 
 /** An open (or refused) session. */
@@ -286,11 +288,16 @@ export class Session {
     }
     const { stackSession, pamh } = this.init;
     const before = this.messages.length;
+    const envBefore = new Map(this.envMap);
     const w = await stackSession!.close({ silent: o.silent ?? this.init.o.silent });
     stackSession!.end();
     let system: { code: number; name: string } | undefined;
+    let env = this.env;
     if (pamh) {
+      // What the WASM close put is on the handle before the system close runs.
+      await pushEnv(pamh, envBefore, this.envMap);
       const r = await pamh.closeSession({ silent: o.silent ?? this.init.o.silent, throwOnError: false });
+      env = await pamh.getenvlist();
       await pamh.end({ status: r.code, throwOnError: false });
       system = named(r.code);
     }
@@ -298,7 +305,7 @@ export class Session {
     const overall = [wasm, system].find((x) => x && x.code !== PAM.SUCCESS.number) ?? wasm;
     reg.closed(this.id, overall.code, 'api');
     this.host.forget(this);
-    return { ...overall, wasm, ...(system ? { system } : {}), trace: w.trace, messages: this.messages.slice(before) };
+    return { ...overall, wasm, ...(system ? { system } : {}), trace: w.trace, messages: this.messages.slice(before), env };
   }
 }
 

@@ -9,9 +9,12 @@
  * pam_exec's close process). Like utmp, a close from another process finds
  * its open by service, user and terminal line.
  */
-import Database from 'better-sqlite3';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { strictByDefault } from '../sandbox/perms.js';
 import type { SessionSnapshot } from '../stack/index.js';
 
 export type SessionState = 'opening' | 'open' | 'closing' | 'closed' | 'failed';
@@ -65,6 +68,13 @@ CREATE INDEX IF NOT EXISTS sessions_by_line ON sessions (service, user, tty, sta
 CREATE INDEX IF NOT EXISTS sessions_by_state ON sessions (state);
 `;
 
+/**
+ * The registry's default file: /var/lib/pamwasm/registry.db as root, else
+ * $XDG_STATE_HOME/pamwasm/registry.db (~/.local/state/pamwasm/registry.db).
+ */
+export const defaultRegistryPath = (): string =>
+  strictByDefault() ? '/var/lib/pamwasm/registry.db' : join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'pamwasm', 'registry.db');
+
 /** This process's identity: its pid and start time, so a reused pid is not mistaken for it. */
 export function processIdentity(pid = process.pid): string | undefined {
   try {
@@ -83,6 +93,14 @@ export function ownerIsGone(r: Pick<SessionRecord, 'ownerPid' | 'ownerStart'>): 
   const now = processIdentity(r.ownerPid);
   return now === undefined || now !== r.ownerStart;
 }
+
+/** A process as the registry names an owner: pid and start time. */
+export interface ProcessOwner { pid: number; start: string }
+
+// Loaded with require, not import: better-sqlite3 is CommonJS, and importing
+// it as ES module costs about 7 ms of CPU more (the CJS export scan), paid by
+// every `pamwasm exec` at every login.
+const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
 
 type Row = Record<string, unknown>;
 
@@ -115,11 +133,17 @@ function toRecord(row: Row): SessionRecord {
 export type NewSession = Pick<SessionRecord, 'id' | 'service' | 'user' | 'tty' | 'rhost' | 'ruser' | 'stack' | 'stackSha256' | 'moduleDir' | 'systemService' | 'systemConfdir'>;
 
 export class Registry {
-  private readonly db: Database.Database;
+  private readonly db: BetterSqlite3.Database;
 
   /** Opens (creating if need be) the registry at `path`; `:memory:` for a throwaway one. */
   constructor(readonly path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    if (path !== ':memory:' && path !== '') {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      // The rows hold module data and PAM environments: readable by the owner
+      // only, whatever the umask (SQLite gives the -wal and -shm files the
+      // database file's mode).
+      closeSync(openSync(path, 'a', 0o600));
+    }
     this.db = new Database(path);
     // WAL lets pam_exec's open and close processes and a long-lived host share the file.
     this.db.pragma('journal_mode = WAL');
@@ -128,13 +152,19 @@ export class Registry {
     this.db.exec(SCHEMA);
   }
 
-  /** Records a session as opening, owned by this process. */
-  begin(s: NewSession): void {
+  /**
+   * Records a session as opening. Its owner, the process whose death makes
+   * it an orphan for `recover`, is this process unless `owner` names another:
+   * `pamwasm exec` exits right after open, so it names the libpam application
+   * that called pam_exec (its parent), which holds the session until it
+   * closes it.
+   */
+  begin(s: NewSession, owner?: ProcessOwner): void {
     this.db.prepare(`INSERT INTO sessions (id, state, service, user, tty, rhost, ruser, stack, stack_sha256, module_dir,
       system_service, system_confdir, owner_pid, owner_start, opened_at)
       VALUES (@id, 'opening', @service, @user, @tty, @rhost, @ruser, @stack, @stackSha256, @moduleDir,
       @systemService, @systemConfdir, @pid, @start, @now)`)
-      .run({ ...s, pid: process.pid, start: SELF_START, now: new Date().toISOString() });
+      .run({ ...s, pid: owner?.pid ?? process.pid, start: owner?.start ?? SELF_START, now: new Date().toISOString() });
   }
 
   /** Marks an opening session open (or failed) with what its close needs. */
@@ -167,10 +197,20 @@ export class Registry {
     return row && toRecord(row);
   }
 
-  /** The newest open session on a line (service, user, terminal), as utmp finds a login. */
-  findOpen(service: string, user: string, tty: string | null): SessionRecord | undefined {
-    const row = this.db.prepare(`SELECT * FROM sessions WHERE service = ? AND user = ? AND tty IS ? AND state = 'open'
-      ORDER BY opened_at DESC LIMIT 1`).get(service, user, tty) as Row | undefined;
+  /**
+   * The newest open session on a line (service, user, terminal), as utmp
+   * finds a login. `stack` keeps to sessions of that stack file (two
+   * pam_exec lines of one service run two stacks). A session owned by
+   * `owner` comes first: pam_exec forks its open and close processes from
+   * the application process that holds the PAM handle, so the session that
+   * process opened is the one it closes, even when one user has several
+   * sessions on the same line (sshd without a pty: tty "ssh").
+   */
+  findOpen(service: string, user: string, tty: string | null, o: { stack?: string; owner?: ProcessOwner } = {}): SessionRecord | undefined {
+    const row = this.db.prepare(`SELECT * FROM sessions WHERE service = @service AND user = @user AND tty IS @tty AND state = 'open'
+      AND (@stack IS NULL OR stack = @stack)
+      ORDER BY (owner_pid = @pid AND owner_start = @start) DESC, opened_at DESC, rowid DESC LIMIT 1`)
+      .get({ service, user, tty, stack: o.stack ?? null, pid: o.owner?.pid ?? null, start: o.owner?.start ?? null }) as Row | undefined;
     return row && toRecord(row);
   }
 

@@ -1,0 +1,137 @@
+/**
+ * `pamwasm bench` (and `npm run bench`): every figure of the performance
+ * issue measured in one run on one machine, side by side with its native
+ * baseline, and judged against its goal.
+ *
+ * Groups, one file each: close.ts (one close-session call), session.ts
+ * (whole sessions and stack depth), load.ts (cold and warm loads),
+ * concurrency.ts (many open sessions), exec.ts (`pamwasm exec` start-up).
+ * child.ts is what runs in the child processes.
+ *
+ * @example
+ *   const { machine, results } = await runBench({ quick: true });
+ *   results['close.native_permit_us']   // e.g. 11.2
+ */
+import { parseArgs } from 'node:util';
+import { table } from '../cli/output.js';
+import { usage } from '../cli/usage.js';
+import { concurrencyTable, depthTable, verdicts, verdictTable, type Results } from './goals.js';
+import { describeMachine, loadAverage } from './measure.js';
+
+export const BENCH_HELP = `Usage: pamwasm bench [--json] [--quick]
+
+Measures, in one run on this machine, what a session costs under pamwasm
+against native libpam (through koffi, on one handle), and judges each figure
+against its goal (see README "Performance"):
+
+  close-session   native pam_permit, pam_exec /bin/true, pam_permit.wasm
+                  in-process and fully sandboxed
+  sessions        a 3-line stack, native and WASM; stack depth 1 to 32
+  loads           cold (a fresh process, with and without the disk cache)
+                  and warm, of a C and of a JS module
+  memory          RSS per open session; 1 to 10,000 sessions open at once
+  exec            \`pamwasm exec\` start-up against \`node -e 0\`
+
+Figures are medians over many iterations after a warm-up. The full run takes
+about three minutes; run it on a quiet machine (see \`uptime\`).
+
+Options:
+  --json    print one JSON line last: {"machine": "...", "results": {...}}
+            (keys such as close.native_permit_us; units in the key names)
+  --quick   fewer iterations and rows, about half a minute: a smoke run,
+            not figures to quote`;
+
+export interface BenchReport {
+  /** CPU, memory, kernel, node, libpam and the load, in one line. */
+  machine: string;
+  /** Figures by key; units in the key names (_us, _ms, _kib). */
+  results: Results;
+  /** Why a figure is missing or what limited it. */
+  notes: Record<string, string>;
+}
+
+export interface BenchOptions {
+  quick?: boolean;
+  /** Told what is being measured as the run goes. */
+  onProgress?: (message: string) => void;
+}
+
+/** Runs every group; a group that fails leaves a note and the others still run. */
+export async function runBench(options: BenchOptions = {}): Promise<BenchReport> {
+  const { BenchDir } = await import('./fixtures.js');
+  const groups: [string, (ctx: import('./fixtures.js').BenchContext) => Promise<void>][] = [
+    ['close', (await import('./close.js')).closeGroup],
+    ['sessions', (await import('./session.js')).sessionGroup],
+    ['loads', (await import('./load.js')).loadGroup],
+    ['memory', (await import('./concurrency.js')).concurrencyGroup],
+    ['exec', (await import('./exec.js')).execGroup],
+  ];
+  const loadBefore = loadAverage();
+  const machine = describeMachine();
+  const dir = new BenchDir();
+  const results: Results = {};
+  const notes: Record<string, string> = {};
+  const started = performance.now();
+  const progress = (m: string) => options.onProgress?.(`${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s  ${m}`);
+  try {
+    for (const [name, run] of groups) {
+      try {
+        await run({ quick: Boolean(options.quick), dir, results, notes, progress });
+      } catch (e) {
+        notes[name] = `failed: ${(e as Error).message}`;
+        progress(`${name}: failed: ${(e as Error).message}`);
+      }
+    }
+  } finally {
+    dir.remove();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    machine: `${machine} (1-min load ${loadBefore.toFixed(2)} at start, ${loadAverage().toFixed(2)} at end; ${seconds.toFixed(0)} s${options.quick ? ', --quick' : ''})`,
+    results: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, round(v)])),
+    notes,
+  };
+}
+
+const round = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(4)) : v);
+
+/** The report as the tables `pamwasm bench` prints (and the README shows). */
+export function formatReport(report: BenchReport): string {
+  const notes = Object.entries(report.notes).map(([k, v]) => `  ${k}: ${v}`);
+  return [
+    `Machine: ${report.machine}`,
+    '',
+    table(verdictTable(verdicts(report.results))),
+    '',
+    'Stack depth (pam_permit on every line; a session is start to end, as above):',
+    table(depthTable(report.results)),
+    '',
+    'Sessions open at once (3-line C stack, node --disable-wasm-trap-handler; per session):',
+    table(concurrencyTable(report.results)),
+    ...(notes.length ? ['', 'Notes:', ...notes] : []),
+  ].join('\n');
+}
+
+export async function benchCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { json: { type: 'boolean' }, quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    console.log(BENCH_HELP);
+    return 0;
+  }
+  if (positionals.length) throw usage(`bench takes no arguments (got ${positionals.join(' ')})`, 'bench');
+  const report = await runBench({
+    quick: values.quick,
+    onProgress: (m) => process.stderr.write(`bench: ${m}\n`),
+  });
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ machine: report.machine, results: report.results, notes: report.notes })}\n`);
+  } else {
+    process.stdout.write(`${formatReport(report)}\n`);
+  }
+  // Missed goals are findings, not failures; a group that could not run is.
+  return Object.keys(report.notes).some((k) => report.notes[k].startsWith('failed')) ? 1 : 0;
+}

@@ -1,0 +1,86 @@
+/**
+ * Whole sessions, native and WASM, and how their cost grows with the
+ * stack's depth.
+ *
+ * A session here is everything one login costs the stack: native
+ * pam_start_confdir (reads the service file, dlopens the modules),
+ * pam_open_session, pam_close_session, pam_end; pamwasm parses the stack
+ * file, binds a StackSession (loads each line's module: a cache hit after the
+ * first), opens (instantiates each line), closes and ends, with the default
+ * sandbox. The `_handle` figures are open+close again on a handle or session
+ * that already exists, which leaves out start-up and instantiation.
+ */
+import { expectSuccess, repeatLine, wasmSession, type BenchContext, NativePam } from './fixtures.js';
+import { timeAsync, timeSync, type Repeat } from './measure.js';
+
+const DEPTHS = [1, 2, 4, 8, 16, 32];
+const QUICK_DEPTHS = [1, 4, 32];
+
+export async function sessionGroup(ctx: BenchContext): Promise<void> {
+  const { dir, results, quick } = ctx;
+  const native = new NativePam(dir.dir);
+  const nativeRepeat: Repeat = quick ? { batch: 10, batches: 9 } : { batch: 20, batches: 31 };
+  const handleRepeat: Repeat = quick ? { batch: 50, batches: 9 } : { batch: 200, batches: 31 };
+  try {
+    for (const depth of quick ? QUICK_DEPTHS : DEPTHS) {
+      ctx.progress(`sessions: depth ${depth}`);
+      const service = dir.service(`depth-${depth}`, repeatLine('session required pam_permit.so', depth));
+      const stack = dir.stack(`depth-${depth}`, repeatLine('session required pam_permit.wasm', depth));
+
+      const nativeUs = timeSync(() => native.session(service), nativeRepeat);
+      const h = native.start(service);
+      let nativeHandleUs: number;
+      try {
+        nativeHandleUs = timeSync(() => { native.open(h); native.close(h); }, handleRepeat);
+      } finally {
+        native.end(h);
+      }
+
+      // Fewer samples as instantiation grows with the depth.
+      const per = Math.max(1, Math.round((quick ? 8 : 24) / depth));
+      const wasmUs = await timeAsync(async () => {
+        const s = await wasmSession(stack);
+        expectSuccess('open', await s.open());
+        expectSuccess('close', await s.close());
+        s.end();
+      }, { batch: per, batches: quick ? 7 : 21, warmup: per * 2 });
+      const s = await wasmSession(stack);
+      let wasmHandleUs: number;
+      try {
+        wasmHandleUs = await timeAsync(async () => { await s.open(); await s.close(); }, handleRepeat);
+      } finally {
+        s.end();
+      }
+
+      results[`depth.${depth}.native_us`] = nativeUs;
+      results[`depth.${depth}.wasm_us`] = wasmUs;
+      results[`depth.${depth}.native_handle_us`] = nativeHandleUs;
+      results[`depth.${depth}.wasm_handle_us`] = wasmHandleUs;
+    }
+    // The 3-line figures, measured on their own (depth 3 is not a scaling row).
+    ctx.progress('sessions: 3-line stack');
+    const service = dir.service('session3', repeatLine('session required pam_permit.so', 3));
+    const stack = dir.stack('session3', repeatLine('session required pam_permit.wasm', 3));
+    results['session3.native_us'] = timeSync(() => native.session(service), nativeRepeat);
+    results['session3.wasm_us'] = await timeAsync(async () => {
+      const s = await wasmSession(stack);
+      expectSuccess('open', await s.open());
+      expectSuccess('close', await s.close());
+      s.end();
+    }, quick ? { batch: 3, batches: 7 } : { batch: 8, batches: 31 });
+    const h = native.start(service);
+    try {
+      results['session3_handle.native_us'] = timeSync(() => { native.open(h); native.close(h); }, handleRepeat);
+    } finally {
+      native.end(h);
+    }
+    const s = await wasmSession(stack);
+    try {
+      results['session3_handle.wasm_us'] = await timeAsync(async () => { await s.open(); await s.close(); }, handleRepeat);
+    } finally {
+      s.end();
+    }
+  } finally {
+    native.dispose();
+  }
+}

@@ -1,0 +1,281 @@
+/**
+ * `pamwasm exec`: the bridge for pam_exec(8), so that any libpam application
+ * (sshd, login, su) runs a WASM stack inside its own PAM session:
+ *
+ *   session required pam_exec.so stdout /usr/bin/node /opt/pamwasm/bin/pamwasm.js exec --stack /etc/pamwasm/sshd.stack
+ *
+ * pam_exec forks a child for open_session and another for close_session.
+ * The open child runs the stack's open and records the session, with its
+ * module data and frozen chain, in the registry; the close child finds it,
+ * claims it (exactly once) and runs the close on fresh instances that get
+ * the data back. One process per hook is what every login pays, so this
+ * file and what it imports are bundled into dist/pamwasm-exec.mjs (no CLI
+ * table, no libpam bridge), and prepared components come from a disk cache.
+ */
+import { randomUUID, createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { PAM } from '../codes/index.js';
+import { PamwasmError, UsageError } from '../errors/index.js';
+import { defaultCacheDir, type CacheOptions } from '../loader/index.js';
+import { newHandleState, type ConvMessage, type LogRecord, type WitItem } from '../runtime/index.js';
+import { defaultRegistryPath, processIdentity, Registry, type ProcessOwner } from '../sessions/registry.js';
+import { closeWasmStack, recordItems } from '../sessions/wasm-close.js';
+import { parseStackFile, StackSession } from '../stack/index.js';
+
+export const EXEC_HELP = `Usage: pamwasm exec --stack FILE [options]
+
+Runs a WASM stack for pam_exec(8), inside a libpam application's session:
+
+  session required pam_exec.so stdout /usr/bin/node /path/to/pamwasm.js exec --stack /etc/pamwasm/login.stack
+
+PAM_TYPE open_session runs the stack's open and records the session in the
+registry; close_session finds that session (same service, user, tty and
+stack, preferring the one the same application process opened), and closes
+it with the module data saved at open. A close with no recorded open runs on
+fresh instances, and says so on stderr.
+
+The environment is pam_exec's: PAM_TYPE, PAM_SERVICE, PAM_USER, PAM_TTY,
+PAM_RHOST and PAM_RUSER are the hook and the items; every other variable is
+the PAM environment (pam_exec passes pam_getenvlist and nothing else). A run
+by hand: env -i PAM_TYPE=open_session PAM_SERVICE=login PAM_USER=alice pamwasm exec --stack FILE
+
+Info and error messages go to stdout, one line each (pam_exec's stdout
+option shows them to the user); the modules' syslog lines go to syslog
+through logger(1).
+
+Options:
+  --stack FILE        the stack file (required; a relative path is taken from the working directory)
+  --registry PATH     the registry (default: /var/lib/pamwasm/registry.db as root,
+                      else $XDG_STATE_HOME/pamwasm/registry.db)
+  --module-dir DIR    where relative module paths are found (default: the bundled modules)
+  --cache-dir DIR     the cache of prepared components (default: /var/cache/pamwasm as root,
+                      else $XDG_CACHE_HOME/pamwasm); it must be a folder of this user, mode 700
+  --no-cache          prepare every component afresh (about 300 ms each)
+
+Exit status (pam_exec turns any non-zero status into PAM_SYSTEM_ERR):
+  0       the stack returned PAM_SUCCESS
+  1-31    the stack returned that PAM code (e.g. 14 PAM_SESSION_ERR)
+  64      usage: bad options, or an environment pam_exec does not make
+          (no PAM_TYPE, a PAM_TYPE other than open_session or close_session,
+          no PAM_SERVICE or PAM_USER, an item name given twice)
+  70      a host failure (e.g. the registry cannot be opened)
+  78      a configuration error (stack file missing, or unsafe as root)`;
+
+/** The exit statuses that are not PAM codes (BSD sysexits.h). */
+export const EXEC_EXIT = { USAGE: 64, SOFTWARE: 70, CONFIG: 78 } as const;
+
+/** pam_exec's variables for the PAM items it appends after the PAM environment (modules/pam_exec/pam_exec.c, env_items). */
+const ITEM_VARS: Record<string, WitItem> = {
+  PAM_SERVICE: 'service', PAM_USER: 'user', PAM_TTY: 'tty', PAM_RHOST: 'rhost', PAM_RUSER: 'ruser',
+};
+const HOOKS = { open_session: 'open', close_session: 'close' } as const;
+
+export interface PamExecEnvironment {
+  /** PAM_TYPE as given (open_session, close_session, auth, ...). */
+  type?: string;
+  items: Partial<Record<WitItem, string>>;
+  /** The PAM environment: every variable but PAM_TYPE and the items. */
+  env: Record<string, string>;
+}
+
+/**
+ * Splits the environment pam_exec made: pam_getenvlist's entries, then the
+ * set items, then PAM_TYPE (execve's envp, in that order). A PAM
+ * environment variable named like an item or PAM_TYPE would come first and
+ * win a getenv(), passing for the item (a user's ~/.pam_environment could
+ * claim PAM_USER=root), so a name given twice is refused.
+ */
+export function splitPamExecEnvironment(entries: readonly string[]): PamExecEnvironment {
+  const out: PamExecEnvironment = { items: {}, env: {} };
+  const seen = new Set<string>();
+  for (const entry of entries) {
+    const eq = entry.indexOf('=');
+    if (eq <= 0) continue;
+    const name = entry.slice(0, eq);
+    const value = entry.slice(eq + 1);
+    const reserved = name === 'PAM_TYPE' || name in ITEM_VARS;
+    if (reserved && seen.has(name)) {
+      throw new UsageError(`${name} is in the environment twice: a PAM environment variable of that name would pass for pam_exec's own; remove it from the PAM environment (pam_env.conf, modules' putenv).`);
+    }
+    seen.add(name);
+    if (name === 'PAM_TYPE') out.type = value;
+    else if (name in ITEM_VARS) out.items[ITEM_VARS[name]] = value;
+    else out.env[name] = value;
+  }
+  return out;
+}
+
+/** This process's environment as execve gave it, duplicates included (process.env keeps one of each). */
+function rawEnvironment(): string[] {
+  try {
+    return readFileSync('/proc/self/environ', 'latin1').split('\0').filter(Boolean).map((e) => Buffer.from(e, 'latin1').toString('utf8'));
+  } catch {
+    return Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
+  }
+}
+
+/** The process that ran pam_exec: the libpam application holding the PAM handle. */
+function parentOwner(): ProcessOwner {
+  return { pid: process.ppid, start: processIdentity(process.ppid) ?? 'unknown' };
+}
+
+const LOG_PRIORITIES = new Set(['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug']);
+
+/**
+ * Module syslog lines to syslog, as pam_syslog would write them from a
+ * native module: logger(1) at authpriv, tagged with the module. The exec
+ * process has no other place for them: its stderr is the user's screen
+ * under pam_exec's stdout option.
+ */
+function toSyslog(service: string, hook: string) {
+  return (r: LogRecord) => {
+    const priority = LOG_PRIORITIES.has(r.priority) ? r.priority : 'notice';
+    const args = ['-t', `pamwasm(${service}:session)`, '-p', `authpriv.${priority}`, '--', `${r.module} ${hook}: ${r.message.trimEnd()}`];
+    // Loaded only when a module logs: most runs never pay for node:child_process.
+    void import('node:child_process').then(({ spawn }) => {
+      const child = spawn('/usr/bin/logger', args, { stdio: 'ignore', detached: true, env: {} });
+      child.on('error', () => { /* no logger: nowhere to log */ });
+      child.unref();
+    }).catch(() => {});
+  };
+}
+
+const say = (m: ConvMessage) => process.stdout.write(`${m.text}\n`);
+const warn = (text: string) => process.stderr.write(`pamwasm exec: ${text}\n`);
+
+/**
+ * `pamwasm exec`, whole: returns the exit status (see EXEC_HELP), never
+ * throws. `environ` is the environment as `NAME=value` entries; by default
+ * this process's, which is then emptied: under pam_exec it is the PAM
+ * environment, data for the modules and never configuration for the host
+ * (jco's glue reads JCO_DEBUG; os.homedir() reads HOME).
+ */
+export async function execMain(argv: string[], environ?: readonly string[]): Promise<number> {
+  if (!environ) {
+    environ = rawEnvironment();
+    for (const name of Object.keys(process.env)) delete process.env[name];
+  }
+  try {
+    return await execCommand(argv, environ);
+  } catch (e) {
+    const message = (e as Error).message;
+    warn(message);
+    if (e instanceof UsageError || (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) return EXEC_EXIT.USAGE;
+    if (e instanceof PamwasmError && ['ERR_STACK_NOT_FOUND', 'ERR_UNSAFE_PERMISSIONS', 'ERR_STACK_SYNTAX'].includes(e.code)) return EXEC_EXIT.CONFIG;
+    return EXEC_EXIT.SOFTWARE;
+  }
+}
+
+async function execCommand(argv: string[], environ: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      stack: { type: 'string' }, registry: { type: 'string' }, 'module-dir': { type: 'string' },
+      'cache-dir': { type: 'string' }, 'no-cache': { type: 'boolean' }, help: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(EXEC_HELP);
+    return 0;
+  }
+  if (!values.stack) throw new UsageError('exec needs --stack FILE; see `pamwasm exec --help`.');
+  const pe = splitPamExecEnvironment(environ);
+  if (pe.type === undefined) {
+    throw new UsageError('PAM_TYPE is not set: exec is run by pam_exec.so from a session line (or by hand with PAM_TYPE=open_session or close_session); see `pamwasm exec --help`.');
+  }
+  const hook = HOOKS[pe.type as keyof typeof HOOKS];
+  if (!hook) {
+    throw new UsageError(`PAM_TYPE is ${pe.type}, but exec runs session stacks only (open_session, close_session): put it on a session line, or add type=open_session / type=close_session to pam_exec's options.`);
+  }
+  for (const item of ['service', 'user'] as const) {
+    if (!pe.items[item]) throw new UsageError(`PAM_${item.toUpperCase()} is not set; pam_exec sets it from the PAM handle, so set it when running exec by hand.`);
+  }
+  const cache: CacheOptions | undefined = values['no-cache'] ? undefined : { dir: values['cache-dir'] ?? defaultCacheDir(), onWarning: warn };
+  const ctx: ExecContext = {
+    stack: resolve(values.stack),
+    moduleDir: values['module-dir'] ? resolve(values['module-dir']) : undefined,
+    cache,
+    pe,
+    log: toSyslog(pe.items.service!, pe.type),
+  };
+  let registry: Registry;
+  const registryPath = values.registry ?? defaultRegistryPath();
+  try {
+    registry = new Registry(registryPath);
+  } catch (e) {
+    throw new Error(`the registry ${registryPath} cannot be opened (${(e as Error).message}); check --registry and its folder's permissions.`, { cause: e });
+  }
+  try {
+    return hook === 'open' ? await open(registry, ctx) : await close(registry, ctx);
+  } finally {
+    registry.close();
+  }
+}
+
+interface ExecContext {
+  stack: string;
+  moduleDir?: string;
+  cache?: CacheOptions;
+  pe: PamExecEnvironment;
+  log: (r: LogRecord) => void;
+}
+
+const lineOf = (items: PamExecEnvironment['items']) => ({
+  service: items.service!, user: items.user!, tty: items.tty ?? null, rhost: items.rhost ?? null, ruser: items.ruser ?? null,
+});
+
+async function open(registry: Registry, ctx: ExecContext): Promise<number> {
+  const stack = parseStackFile(ctx.stack);
+  const id = randomUUID();
+  registry.begin({
+    id, ...lineOf(ctx.pe.items), stack: ctx.stack, stackSha256: createHash('sha256').update(readFileSync(ctx.stack)).digest('hex'),
+    moduleDir: ctx.moduleDir ?? null, systemService: null, systemConfdir: null,
+  }, parentOwner());
+  try {
+    const handle = newHandleState(ctx.pe.items, ctx.pe.env);
+    const session = await StackSession.create(stack, handle, {
+      moduleDir: ctx.moduleDir, cache: ctx.cache, log: ctx.log,
+      conversation: { info: (text) => say({ style: 'info', text }), error: (text) => say({ style: 'error', text }) },
+    });
+    for (const d of [...stack.diagnostics, ...session.diagnostics]) warn(`${d.file}:${d.line}: ${d.message}`);
+    const r = await session.open();
+    // The application does not close a session whose open failed (libpam's
+    // callers do not), so a failed open is recorded as never opened.
+    registry.opened(id, r.code === PAM.SUCCESS.number, r.code, Object.fromEntries(handle.env), session.snapshot());
+    session.end();
+    return r.code;
+  } catch (e) {
+    registry.opened(id, false, PAM.SYSTEM_ERR.number, {}, { cached: [], data: [], modules: [] });
+    throw e;
+  }
+}
+
+async function close(registry: Registry, ctx: ExecContext): Promise<number> {
+  const { service, user, tty } = lineOf(ctx.pe.items);
+  const owner = parentOwner();
+  let rec = registry.findOpen(service, user, tty, { stack: ctx.stack, owner });
+  // Another close process may claim the same row first: then look again.
+  while (rec && !registry.claim(rec, ['open'])) rec = registry.findOpen(service, user, tty, { stack: ctx.stack, owner });
+  const options = { cache: ctx.cache, log: ctx.log, onMessage: say };
+  if (!rec) {
+    parseStackFile(ctx.stack); // a missing or unsafe stack file is a configuration error here too
+    warn(`no open session of ${user} on ${tty ?? '(no tty)'} (service ${service}, stack ${ctx.stack}) in the registry ${registry.path}: closing on fresh instances, without module data.`);
+    const w = await closeWasmStack({ stack: ctx.stack, moduleDir: ctx.moduleDir, snapshot: null, items: ctx.pe.items, env: ctx.pe.env }, options);
+    if (w.problem) warn(w.problem);
+    return w.wasm.code;
+  }
+  // The modules see the handle's items and environment as libpam has them
+  // now, plus what the stack put at open, which never reached libpam (a
+  // pam_exec child cannot change its caller's PAM environment).
+  const w = await closeWasmStack({
+    stack: rec.stack, stackSha256: rec.stackSha256, moduleDir: rec.moduleDir, snapshot: rec.snapshot,
+    items: { ...recordItems(rec), ...ctx.pe.items }, env: { ...rec.env, ...ctx.pe.env },
+  }, options);
+  if (w.problem) warn(w.problem);
+  registry.closed(rec.id, w.wasm.code, 'exec');
+  return w.wasm.code;
+}
+

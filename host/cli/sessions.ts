@@ -1,0 +1,106 @@
+/**
+ * `pamwasm sessions` lists the registry; `pamwasm recover` closes, exactly
+ * once and with the data saved at open, every session whose owner is gone
+ * (a host killed with open sessions, a login whose application died before
+ * pam_close_session). Run `recover` at boot, or from a timer: it is safe
+ * while hosts run, since it only takes sessions whose owner process is gone.
+ */
+import { parseArgs } from 'node:util';
+import { PAM } from '../codes/index.js';
+import { UsageError } from '../errors/index.js';
+import { createHost, defaultRegistryPath, type ClosedRecord, type SessionRecord } from '../sessions/index.js';
+import { bold, dim, green, red, table } from './output.js';
+
+export const SESSIONS_HELP = `Usage: pamwasm sessions [--registry PATH] [--state S] [--json]
+
+Lists the sessions in the registry, oldest first.
+
+Options:
+  --registry PATH  the registry (default: /var/lib/pamwasm/registry.db as root,
+                   else $XDG_STATE_HOME/pamwasm/registry.db)
+  --state S        only sessions in state S (opening, open, closing, closed, failed); may be repeated
+  --json           print one JSON array (module data left out)`;
+
+export const RECOVER_HELP = `Usage: pamwasm recover [--registry PATH] [--json]
+
+Closes every session whose owning process is gone (killed, crashed, or a
+login application that exited without closing), exactly once: the WASM
+stack's close runs with the module data and frozen chain saved at open, and
+the system stack's close on a new libpam handle. Sessions whose owner still
+runs are left alone, so it is safe while hosts run.
+
+Options:
+  --registry PATH  the registry (default: as for \`pamwasm sessions\`)
+  --json           print one JSON object: {"closed": [...]}, one entry per session
+
+Exit status: 0 when every recovered close returned PAM_SUCCESS (or there was
+nothing to do), 1 when one did not, 2 on a usage error.`;
+
+const STATES = ['opening', 'open', 'closing', 'closed', 'failed'];
+
+export async function sessionsCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { registry: { type: 'string' }, state: { type: 'string', multiple: true }, json: { type: 'boolean' }, help: { type: 'boolean' } },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(SESSIONS_HELP);
+    return 0;
+  }
+  const bad = values.state?.find((s) => !STATES.includes(s));
+  if (bad) throw new UsageError(`--state must be one of ${STATES.join(', ')}, not "${bad}"; see \`pamwasm sessions --help\`.`);
+  const host = await createHost({ registry: values.registry ?? defaultRegistryPath() });
+  try {
+    const list = host.sessions(values.state as SessionRecord['state'][] | undefined);
+    if (values.json) {
+      console.log(JSON.stringify(list.map(({ snapshot: _s, ...r }) => r)));
+    } else if (list.length === 0) {
+      console.log(dim(`no sessions in ${host.registry.path}`));
+    } else {
+      const rows = [['id', 'state', 'service', 'user', 'tty', 'owner', 'opened', 'closed'].map((h) => bold(h))];
+      for (const r of list) {
+        rows.push([
+          r.id.slice(0, 8), r.state, r.service, r.user, r.tty ?? '-', String(r.ownerPid), r.openedAt,
+          r.closedAt ? `${r.closedAt}${r.closedBy ? ` by ${r.closedBy}` : ''}` : '-',
+        ]);
+      }
+      console.log(table(rows));
+    }
+    return 0;
+  } finally {
+    await host.shutdown();
+  }
+}
+
+export async function recoverCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { registry: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(RECOVER_HELP);
+    return 0;
+  }
+  const host = await createHost({ registry: values.registry ?? defaultRegistryPath() });
+  let closed: ClosedRecord[];
+  try {
+    closed = await host.recover();
+  } finally {
+    await host.shutdown();
+  }
+  for (const c of closed) if (c.problem) process.stderr.write(`pamwasm recover: session ${c.id}: ${c.problem}\n`);
+  if (values.json) {
+    console.log(JSON.stringify({ closed }));
+  } else if (closed.length === 0) {
+    console.log('nothing to recover: no session is left by a process that is gone.');
+  } else {
+    for (const c of closed) {
+      const code = c.code === PAM.SUCCESS.number ? green(c.name) : red(c.name);
+      console.log(`closed ${c.id.slice(0, 8)} (${c.user} on ${c.tty ?? '-'}): ${code}`);
+      for (const m of c.messages) console.log(`  ${m.style === 'error' ? red('error') : 'info '} ${m.text}`);
+    }
+  }
+  return closed.every((c) => c.code === PAM.SUCCESS.number) ? 0 : 1;
+}

@@ -1,0 +1,276 @@
+/**
+ * An on-disk cache of prepared components: the output of checking,
+ * transpiling (jco) and metering a component, so that a process that starts
+ * for every login (`pamwasm exec` under pam_exec) does not pay jco's
+ * transpile (about 300 ms cold) and the world check each time.
+ *
+ * What an entry holds is code the host runs (jco's glue JavaScript) and
+ * WebAssembly it compiles, so the cache is kept as carefully as a module
+ * directory:
+ *  - the directory is made 0700, and is used only when it is a real
+ *    directory owned by this user with no group or other access, and every
+ *    folder above it is owned by root or this user and not writable by others
+ *    (unless sticky, like /tmp); otherwise the cache is not used and the
+ *    caller is told why;
+ *  - an entry is a regular file (never followed through a symlink) owned by
+ *    this user, not writable by group or others; it names its own key and the
+ *    sha256 of every part, and is used only when all of them match;
+ *  - entries are written to a temp file and renamed into place, so a reader
+ *    never sees half an entry, and two processes writing one entry are fine;
+ *  - beside an entry, `<key>.code` holds V8's code cache of its glue (see
+ *    glue.ts), kept the same way and bound to the glue's sha256 and the V8
+ *    version, since V8 itself checks only the source's length.
+ *
+ * The key covers everything the prepared output depends on: the component's
+ * sha256, the load options that change it (granted imports, memory cap and
+ * fuel), the world (`wit/`), the jco-transpile version and the loader's and
+ * meter's own code. Nothing is ever evicted: a key that can no longer be
+ * asked for (after an upgrade) leaves a dead file behind; delete the
+ * directory to reclaim it.
+ *
+ * @example
+ *   const mod = await loadComponent('/usr/lib/pamwasm/pam_stamp.wasm', { cache: { dir: defaultCacheDir() } });
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync,
+} from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { witSource } from '../wit/index.js';
+
+export interface CacheOptions {
+  /** The cache directory (made 0700 if missing). */
+  dir: string;
+  /** Told, once per directory and process, why the cache is not used. */
+  onWarning?: (message: string) => void;
+}
+
+/** What loading a component produces before compiling: the parts an entry stores. */
+export interface Prepared {
+  /** jco's glue (`module.js`). */
+  glue: string;
+  /** Core modules by jco's file name, metered when the load asked for it. */
+  cores: Map<string, Uint8Array>;
+  imports: string[];
+  exports: [string, 'function' | 'instance'][];
+  /** The core modules as the component holds them (before metering). */
+  coreModules: { name: string; size: number }[];
+}
+
+/** What a prepared component depends on besides its bytes. */
+export interface KeyParts {
+  sha256: string;
+  allowImports: readonly string[];
+  meter?: { maxMemoryPages?: number; initialFuel: number };
+}
+
+const FORMAT = 'pamwasm-component-cache/1';
+const GROUP_OR_OTHER = 0o077;
+const WRITABLE_BY_OTHERS = 0o022;
+const STICKY = 0o1000;
+
+const sha256 = (b: string | Uint8Array) => createHash('sha256').update(b).digest('hex');
+const euid = () => (typeof process.geteuid === 'function' ? process.geteuid() : -1);
+
+/** /var/cache/pamwasm as root, else $XDG_CACHE_HOME/pamwasm (~/.cache/pamwasm). */
+export function defaultCacheDir(): string {
+  if (euid() === 0) return '/var/cache/pamwasm';
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'pamwasm');
+}
+
+let environment: string | undefined;
+
+/**
+ * The world, jco-transpile's version and the code that prepares a component,
+ * as one hash. The code is this file's folder and the sandbox's (loader and
+ * meter), or, in a bundle, the bundle itself.
+ */
+function environmentHash(): string {
+  if (environment) return environment;
+  const here = fileURLToPath(import.meta.url);
+  const dir = dirname(here);
+  const code = basename(dir) === 'loader'
+    ? [dir, join(dir, '..', 'sandbox')].flatMap((d) => readdirSync(d).filter((f) => /\.(js|ts|mjs)$/.test(f) && !f.endsWith('.d.ts')).sort().map((f) => join(d, f)))
+    : [here];
+  const h = createHash('sha256').update(FORMAT).update('\0').update(witSource()).update('\0').update(jcoVersion());
+  for (const f of code) h.update('\0').update(basename(f)).update('\0').update(readFileSync(f));
+  environment = h.digest('hex');
+  return environment;
+}
+
+function jcoVersion(): string {
+  try {
+    const main = fileURLToPath(import.meta.resolve('@bytecodealliance/jco-transpile'));
+    for (let d = dirname(main); d !== dirname(d); d = dirname(d)) {
+      try {
+        const pkg = JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')) as { name?: string; version?: string };
+        if (pkg.name === '@bytecodealliance/jco-transpile') return pkg.version ?? 'unknown';
+      } catch { /* keep walking up */ }
+    }
+  } catch { /* not resolvable: the key still differs from any resolvable one */ }
+  return 'unknown';
+}
+
+/** The entry key for a component and the options that shape its prepared form. */
+export function cacheKey(parts: KeyParts): string {
+  return sha256(JSON.stringify({
+    env: environmentHash(),
+    component: parts.sha256,
+    allow: [...parts.allowImports].sort(),
+    meter: parts.meter ? { pages: parts.meter.maxMemoryPages ?? null, fuel: parts.meter.initialFuel } : null,
+  }));
+}
+
+interface Header {
+  format: string;
+  key: string;
+  imports: string[];
+  exports: [string, 'function' | 'instance'][];
+  coreModules: { name: string; size: number }[];
+  parts: { name: string; bytes: number; sha256: string }[];
+}
+
+const GLUE = '<glue>';
+const checked = new Map<string, string | null>();
+
+/** Why `dir` must not be used (null when it is fine); makes it when missing. */
+function problemWith(dir: string): string | null {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    return `it cannot be made (${(e as NodeJS.ErrnoException).code})`;
+  }
+  const me = euid();
+  const st = lstatSync(dir);
+  if (!st.isDirectory()) return 'it is not a directory (a symlink is not followed)';
+  if (st.uid !== me) return `it is owned by uid ${st.uid}, not by this user (uid ${me})`;
+  if (st.mode & GROUP_OR_OTHER) return `its mode is ${(st.mode & 0o777).toString(8)}, not 700`;
+  for (let d = dirname(dir); ; d = dirname(d)) {
+    const p = statSync(d);
+    if (p.uid !== 0 && p.uid !== me) return `${d} above it is owned by uid ${p.uid}`;
+    if (p.mode & WRITABLE_BY_OTHERS && !(p.mode & STICKY)) return `${d} above it is writable by group or others`;
+    if (d === dirname(d)) break;
+  }
+  return null;
+}
+
+/** The cache in `o.dir`, or undefined (after one warning) when the directory is unsafe. */
+export function openCache(o: CacheOptions): ComponentCache | undefined {
+  let problem = checked.get(o.dir);
+  if (problem === undefined) {
+    problem = problemWith(o.dir);
+    checked.set(o.dir, problem);
+    if (problem) o.onWarning?.(`not using the component cache ${o.dir}: ${problem}; make it a folder of its own with mode 700 (or remove it and let pamwasm make it).`);
+  }
+  return problem ? undefined : new ComponentCache(o.dir);
+}
+
+export class ComponentCache {
+  constructor(readonly dir: string) {}
+
+  /** The entry for `key`, or undefined when there is none or it fails a check. */
+  get(key: string): Prepared | undefined {
+    const data = this.read(`${key}.entry`);
+    return data && decode(data, key);
+  }
+
+  /** Stores an entry (best effort: a full disk or a race only costs the next process a transpile). */
+  put(key: string, p: Prepared): void {
+    this.write(`${key}.entry`, encode(key, p));
+  }
+
+  /**
+   * V8's code cache for the glue of entry `key`, whose text has sha256
+   * `glue`, made by this V8 version; undefined when there is none or it
+   * fails a check.
+   */
+  getCode(key: string, glue: string): Uint8Array | undefined {
+    const data = this.read(`${key}.code`);
+    if (!data) return undefined;
+    try {
+      const hlen = data.readUInt32LE(0);
+      const h = JSON.parse(data.subarray(4, 4 + hlen).toString()) as CodeHeader;
+      const code = data.subarray(4 + hlen);
+      if (h.format !== FORMAT || h.key !== key || h.glue !== glue || h.v8 !== process.versions.v8 || h.sha256 !== sha256(code)) return undefined;
+      return code;
+    } catch {
+      return undefined;
+    }
+  }
+
+  putCode(key: string, glue: string, code: Uint8Array): void {
+    const header: CodeHeader = { format: FORMAT, key, glue, v8: process.versions.v8, sha256: sha256(code) };
+    this.write(`${key}.code`, frame(header, code));
+  }
+
+  /** A file's bytes, if it is a regular file of this user that others cannot write (never through a symlink). */
+  private read(name: string): Buffer | undefined {
+    let fd: number;
+    try {
+      fd = openSync(join(this.dir, name), constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch {
+      return undefined;
+    }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile() || st.uid !== euid() || st.mode & WRITABLE_BY_OTHERS) return undefined;
+      return readFileSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Writes a file whole or not at all: a temp file, then rename. */
+  private write(name: string, data: Buffer): void {
+    const tmp = join(this.dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+    try {
+      writeFileSync(tmp, data, { mode: 0o600, flag: 'wx' });
+      renameSync(tmp, join(this.dir, name));
+    } catch {
+      try { unlinkSync(tmp); } catch { /* never written */ }
+    }
+  }
+}
+
+interface CodeHeader { format: string; key: string; glue: string; v8: string; sha256: string }
+
+/** A length-prefixed JSON header, then the payload. */
+function frame(header: object, ...payload: Uint8Array[]): Buffer {
+  const h = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(h.length);
+  return Buffer.concat([len, h, ...payload]);
+}
+
+function encode(key: string, p: Prepared): Buffer {
+  const blobs: [string, Uint8Array][] = [[GLUE, Buffer.from(p.glue)], ...p.cores];
+  const header: Header = {
+    format: FORMAT, key, imports: p.imports, exports: p.exports, coreModules: p.coreModules,
+    parts: blobs.map(([name, b]) => ({ name, bytes: b.length, sha256: sha256(b) })),
+  };
+  return frame(header, ...blobs.map(([, b]) => b));
+}
+
+function decode(data: Buffer, key: string): Prepared | undefined {
+  try {
+    const hlen = data.readUInt32LE(0);
+    const header = JSON.parse(data.subarray(4, 4 + hlen).toString()) as Header;
+    if (header.format !== FORMAT || header.key !== key) return undefined;
+    let at = 4 + hlen;
+    let glue: string | undefined;
+    const cores = new Map<string, Uint8Array>();
+    for (const part of header.parts) {
+      const b = data.subarray(at, at + part.bytes);
+      at += part.bytes;
+      if (b.length !== part.bytes || sha256(b) !== part.sha256) return undefined;
+      if (part.name === GLUE) glue = b.toString();
+      else cores.set(part.name, new Uint8Array(b));
+    }
+    if (at !== data.length || glue === undefined) return undefined;
+    return { glue, cores, imports: header.imports, exports: header.exports, coreModules: header.coreModules };
+  } catch {
+    return undefined;
+  }
+}

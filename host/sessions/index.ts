@@ -73,6 +73,15 @@ export interface OpenSessionOptions {
    * else the module gets PAM_CONV_ERR.
    */
   conversation?: Conversation;
+  /**
+   * A libpam handle the application already started and authenticated
+   * (openPamHandle + authenticate + acctMgmt), to carry the session instead of
+   * a new one: as sshd does, auth and session then share one handle, so
+   * pam_set_data from auth modules reaches session modules. The session
+   * takes it over and ends it (pam_end) at close. System modules' messages
+   * go to the conversation the handle was started with.
+   */
+  pamHandle?: PamHandle;
 }
 
 const named = (code: number) => ({ code, name: codeByNumber(code).name });
@@ -94,7 +103,10 @@ export class PamwasmHost {
     const stackFile = isAbsolute(o.stack) ? o.stack : resolve(this.options.stackDir ?? '.', o.stack);
     const stack = parseStackFile(stackFile, { strictPermissions: this.options.strictPermissions });
     const id = randomUUID();
-    const sys = this.options.system;
+    const given = o.pamHandle;
+    const sys = given
+      ? { service: (await given.getItem('service')) ?? o.service, confdir: this.options.system?.confdir, mode: this.options.system?.mode }
+      : this.options.system;
     this.registry.begin({
       id, service: o.service, user: o.user, tty: o.tty ?? null, rhost: o.rhost ?? null, ruser: o.ruser ?? null,
       stack: stackFile, stackSha256: sha256File(stackFile), moduleDir: this.options.moduleDir ?? null,
@@ -112,11 +124,16 @@ export class PamwasmHost {
     let system: { code: number; name: string } | undefined;
     const handle = newHandleState(items);
     try {
-      if (sys) {
+      if (given) {
+        pamh = given;
+        for (const k of ['tty', 'rhost', 'ruser'] as const) if (o[k] !== undefined) await pamh.setItem(k, o[k]!);
+      } else if (sys) {
         pamh = await openPamHandle({
           service: sys.service, user: o.user, confdir: sys.confdir, mode: sys.mode, conversation,
           items: { ...(o.tty ? { tty: o.tty } : {}), ...(o.rhost ? { rhost: o.rhost } : {}), ...(o.ruser ? { ruser: o.ruser } : {}) },
         });
+      }
+      if (pamh) {
         const r = await pamh.openSession({ silent: o.silent, throwOnError: false });
         system = named(r.code);
         if (!r.ok) {

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPamHandle } from '../../host/libpam/index.js';
 import { createHost } from '../../host/sessions/index.js';
 import { lastJson, pamwasm, Scratch } from './support.js';
 
@@ -62,6 +63,35 @@ describe('a WASM stack inside a system session', () => {
     expect(runs[0].env).toEqual(expect.arrayContaining(['GREETING=hello', 'PAM_USER=alice', 'PAM_TTY=pts/4']));
     expect(runs[0].env.some((e) => e.startsWith('FROM_WASM='))).toBe(false);
     expect(runs[1].env).toEqual(expect.arrayContaining(['GREETING=hello', 'FROM_WASM=set-by-wasm']));
+  });
+
+  it('takes over an authenticated handle, so auth and session share one PAM transaction as in sshd', async () => {
+    const out = `${dir.path}/handle.txt`;
+    dir.write('auth-svc', `
+      auth required pam_permit.so
+      account required pam_permit.so
+      session required pam_env.so readenv=0 conffile=${dir.path}/pam_env.conf
+      session optional pam_exec.so ${dump} ${out}
+    `);
+    const stack = dir.write('handle.stack', `session required ${putenv} FROM_WASM=after-auth\n`);
+    const h = await openPamHandle({ service: 'auth-svc', user: 'alice', confdir: dir.path, items: { rhost: '192.0.2.7' } });
+    await h.authenticate();
+    await h.acctMgmt();
+    const host = await createHost({ registry: ':memory:', system: { service: 'auth-svc', confdir: dir.path } });
+    try {
+      const s = await host.openSession({ stack, service: 'auth-svc', user: 'alice', tty: 'ssh', pamHandle: h });
+      expect([s.opened, s.system?.name]).toEqual([true, 'PAM_SUCCESS']);
+      // The handle the application authenticated is the one the session runs on.
+      expect(await h.getenv('FROM_WASM')).toBe('after-auth');
+      expect(await h.getItem('tty')).toBe('ssh');
+      expect((await s.close()).name).toBe('PAM_SUCCESS');
+      // The session ended the handle (pam_end): it cannot be used again.
+      await expect(h.getenvlist()).rejects.toThrow();
+    } finally {
+      await host.shutdown();
+    }
+    expect(dumped(out).map((r) => r.type)).toEqual(['open_session', 'close_session']);
+    expect(dumped(out)[0].env).toEqual(expect.arrayContaining(['PAM_RHOST=192.0.2.7', 'PAM_TTY=ssh']));
   });
 
   it('does not run the WASM stack when the system stack refuses the session', async () => {

@@ -122,14 +122,13 @@ function libpamVersion(): string {
   return r.status === 0 && r.stdout ? r.stdout : 'unknown';
 }
 
-/** One line: CPU, cores, memory, kernel, node, libpam, the map limit and the load. */
+/** One line: CPU, cores, memory, kernel, node, libpam and the kernel's map limit. */
 export function describeMachine(): string {
   const cpu = cpus();
   const model = (cpu[0]?.model ?? 'unknown CPU').replace(/\s+/g, ' ').trim();
   const gib = (totalmem() / 2 ** 30).toFixed(0);
-  const load = loadavg().map((l) => l.toFixed(2)).join(' ');
   return `${model}, ${cpu.length} CPUs, ${gib} GiB, Linux ${release()}, Node ${process.versions.node} (V8 ${process.versions.v8}), ` +
-    `libpam ${libpamVersion()}, vm.max_map_count ${readOr('/proc/sys/vm/max_map_count', '?')}, load average ${load}`;
+    `libpam ${libpamVersion()}, vm.max_map_count ${readOr('/proc/sys/vm/max_map_count', '?')}`;
 }
 
 export const loadAverage = (): number => loadavg()[0];

@@ -98,7 +98,12 @@ session  optional  pam_echo.wasm    [Welcome %u: this session was opened by pam_
 `, { mode: 0o600 });
 
   if (!existsSync(cfg.hostKey)) {
-    const keys = ssh2.utils.generateKeyPairSync('ed25519', {});
+    // ssh2 now and then emits an ed25519 key that its own parser rejects
+    // ("Malformed OpenSSH private key"): keep only a key it can read back.
+    let keys = ssh2.utils.generateKeyPairSync('ed25519', {});
+    for (let i = 0; i < 10 && ssh2.utils.parseKey(keys.private) instanceof Error; i++) {
+      keys = ssh2.utils.generateKeyPairSync('ed25519', {});
+    }
     writeFileSync(cfg.hostKey, keys.private, { mode: 0o600 });
     writeFileSync(`${cfg.hostKey}.pub`, `${keys.public}\n`, { mode: 0o644 });
   }

@@ -48,6 +48,30 @@ describe('pamwasm', () => {
   });
 });
 
+describe('pamwasm demo', () => {
+  it('opens and closes a real session through libpam with bundled modules inside it', () => {
+    const r = pamwasm('demo', '--json', '--user', 'alice');
+    expect(r.code, r.stderr).toBe(0);
+    const out = lastJson(r.stdout);
+    expect(out.open).toMatchObject({ name: 'PAM_SUCCESS', system: { name: 'PAM_SUCCESS' }, wasm: { name: 'PAM_SUCCESS' } });
+    expect(out.close).toMatchObject({ name: 'PAM_SUCCESS', system: { name: 'PAM_SUCCESS' }, wasm: { name: 'PAM_SUCCESS' } });
+    // The system stack's pam_env and pam_exec, and the WASM modules, on one handle.
+    expect(out.env).toEqual(expect.arrayContaining(['DEMO_GREETING=hello from pam_env', 'DEMO_SHELL_GREETING=hi-alice']));
+    expect(out.messages.map((m: { text: string }) => m.text)).toEqual(expect.arrayContaining([
+      'pam_exec: open_session for alice on pts/demo', 'Welcome alice: service pamwasm-demo on pts/demo', 'pam_exec: close_session for alice on pts/demo',
+    ]));
+    expect(out.registry).toEqual([expect.objectContaining({ state: 'closed', closedBy: 'api' })]);
+  }, 120_000);
+
+  it('prints the trace readably without --json', () => {
+    const r = pamwasm('demo', '--user', 'alice');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/system stack \(libpam: pam_env, pam_exec\): PAM_SUCCESS/);
+    expect(r.stdout).toMatch(/open 5\s+\[success=1 default=ignore\]\s+pam_debug\.wasm\s+PAM_SUCCESS\s+jump 1/);
+    expect(r.stdout).toMatch(/DEMO_SHELL_GREETING=hi-alice/);
+  }, 120_000);
+});
+
 describe('pamwasm run', () => {
   const stack = file('ok.stack', [
     'session required pam_permit.wasm',

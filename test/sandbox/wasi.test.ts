@@ -15,6 +15,7 @@ import { C_SDK_DIR } from '../../host/build/c.js';
 import { loadComponent } from '../../host/loader/index.js';
 import { hostImports, newHandleState, newLineContext, type ConvMessage } from '../../host/runtime/index.js';
 import { wasiImports, type Grants, type WasiSandbox } from '../../host/sandbox/wasi/index.js';
+import { runStack } from '../../host/stack/index.js';
 import { openBeneath } from '../../host/sandbox/wasi/paths.js';
 import { packageRoot, witSource, WORLD_NAME } from '../../host/wit/index.js';
 import { componentFromWit, sessionWitWith } from '../support/components.js';
@@ -314,5 +315,25 @@ describe('the inert WASI interfaces', () => {
   it('trap on exit instead of ending the host', () => {
     const { exit } = wasiImports({}).imports['wasi:cli/exit'] as unknown as { exit(s: unknown): void };
     expect(() => exit({ tag: 'err' })).toThrow(WebAssembly.RuntimeError);
+  });
+});
+
+describe('grants written in a stack line', () => {
+  it('give a module read access with read=DIR, metered, and nothing without it', async () => {
+    const mod = join(work, 'reads_files.wasm');
+    writeFileSync(mod, files);
+    const stack = join(work, 'grants.stack');
+    writeFileSync(stack, [
+      `session optional [${mod}] ${join(grant, 'motd')}`,
+      `session required [${mod} read=${grant} timeout=2s memory=8MiB] ${join(grant, 'motd')}`,
+      `session optional [${mod} read=${grant}] /etc/shadow`,
+    ].join('\n') + '\n');
+    const r = await runStack({ stackFile: stack, items: { service: 'login', user: 'alice' }, phase: 'open', strictPermissions: false });
+    // Line 1 has no grant: the loader refuses the module (PAM_MODULE_UNKNOWN).
+    expect(r.trace.map((t) => [t.line, t.name])).toEqual([[1, 'PAM_MODULE_UNKNOWN'], [2, 'PAM_SUCCESS'], [3, 'PAM_SYSTEM_ERR']]);
+    expect(r.diagnostics[0].message).toMatch(/imports wasi:filesystem\/preopens, wasi:filesystem\/types, outside the session-module world/);
+    expect(r.messages[0]).toEqual({ style: 'info', text: 'Welcome to the sandbox' });
+    expect(r.messages[1].text).toMatch(/^\/etc\/shadow: /);
+    expect(r.open?.name).toBe('PAM_SUCCESS');
   });
 });

@@ -15,10 +15,8 @@ import { closeWasmStack, recordItems } from './wasm-close.js';
 
 export { recordItems } from './wasm-close.js';
 
-export interface ClosedRecord {
-  id: string;
-  user: string;
-  tty: string | null;
+/** What a close gave: the overall code (the first failure), each stack's, the trace and the messages. */
+export interface CloseOutcome {
   code: number;
   name: string;
   /** The WASM stack's and the system stack's close codes. */
@@ -26,6 +24,12 @@ export interface ClosedRecord {
   system?: { code: number; name: string };
   trace: TraceEntry[];
   messages: ConvMessage[];
+}
+
+export interface ClosedRecord extends CloseOutcome {
+  id: string;
+  user: string;
+  tty: string | null;
   /** Why the close could not run as recorded, if it could not. */
   problem?: string;
 }

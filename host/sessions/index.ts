@@ -28,7 +28,7 @@ import { UsageError } from '../errors/index.js';
 import { openPamHandle, type Conversation, type PamHandle, type PamMode } from '../libpam/index.js';
 import { newHandleState, WIT_ITEMS, type ConvMessage, type HandleState, type ImportLimits, type LogRecord, type WitItem } from '../runtime/index.js';
 import { parseStackFile, StackSession, type Diagnostic, type SandboxDefaults, type TraceEntry } from '../stack/index.js';
-import { closeRecord, type ClosedRecord } from './close.js';
+import { closeRecord, type CloseOutcome, type ClosedRecord } from './close.js';
 import { defaultRegistryPath, Registry, type SessionRecord, type SessionState } from './registry.js';
 
 export { defaultRegistryPath, Registry, type SessionRecord, type SessionState } from './registry.js';
@@ -227,13 +227,7 @@ interface SessionInit {
   pamh?: PamHandle;
 }
 
-export interface CloseResult {
-  code: number;
-  name: string;
-  wasm: { code: number; name: string };
-  system?: { code: number; name: string };
-  trace: TraceEntry[];
-  messages: ConvMessage[];
+export interface CloseResult extends CloseOutcome {
   /** The PAM environment after both closes (pam_getenvlist just before pam_end when a system service carries the session). */
   env: string[];
 }

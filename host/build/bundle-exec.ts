@@ -2,8 +2,9 @@
  * Bundles `pamwasm exec` into one file, dist/pamwasm-exec.mjs, for the
  * process pam_exec starts at every login: one file to read instead of some
  * sixty, and only what exec needs. Packages stay outside the bundle
- * (better-sqlite3 is native; jco-transpile finds its own wasm next to
- * itself and is loaded only when a component is not in the disk cache), and
+ * (better-sqlite3 is native; jco's glue generator and jco-transpile find
+ * their own wasm next to themselves and are loaded only when a component is
+ * not in the disk cache), and
  * resolve from the package's node_modules, since the bundle lives in dist/.
  *
  *   node dist/host/build/bundle-exec.js     (part of `npm run build`)

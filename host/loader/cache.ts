@@ -23,8 +23,9 @@
  *
  * The key covers everything the prepared output depends on: the component's
  * sha256, the load options that change it (granted imports, memory cap and
- * fuel), the world (`wit/`), the jco-transpile version and the loader's and
- * meter's own code. Nothing is ever evicted: a key that can no longer be
+ * fuel), the world (`wit/`), the glue generator (name and version: see
+ * transpile.ts), the jco-transpile version and the loader's and meter's own
+ * code. Nothing is ever evicted: a key that can no longer be
  * asked for (after an upgrade) leaves a dead file behind; delete the
  * directory to reclaim it.
  *
@@ -39,6 +40,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { witSource } from '../wit/index.js';
+import { GLUE_GENERATOR } from './transpile.js';
 
 export interface CacheOptions {
   /** The cache directory (made 0700 if missing). */
@@ -83,9 +85,11 @@ export function defaultCacheDir(): string {
 let environment: string | undefined;
 
 /**
- * The world, jco-transpile's version and the code that prepares a component,
- * as one hash. The code is this file's folder and the sandbox's (loader and
- * meter), or, in a bundle, the bundle itself.
+ * The world, the glue generator's and jco-transpile's versions (the first
+ * writes the glue, the second's wasm-tools builds the reference world the
+ * check compares with) and the code that prepares a component, as one hash.
+ * The code is this file's folder and the sandbox's (loader and meter), or,
+ * in a bundle, the bundle itself.
  */
 function environmentHash(): string {
   if (environment) return environment;
@@ -94,23 +98,29 @@ function environmentHash(): string {
   const code = basename(dir) === 'loader'
     ? [dir, join(dir, '..', 'sandbox')].flatMap((d) => readdirSync(d).filter((f) => /\.(js|ts|mjs)$/.test(f) && !f.endsWith('.d.ts')).sort().map((f) => join(d, f)))
     : [here];
-  const h = createHash('sha256').update(FORMAT).update('\0').update(witSource()).update('\0').update(jcoVersion());
+  const h = createHash('sha256').update(FORMAT).update('\0').update(witSource());
+  for (const pkg of [`${GLUE_GENERATOR}/component`, '@bytecodealliance/jco-transpile']) h.update('\0').update(packageVersion(pkg));
   for (const f of code) h.update('\0').update(basename(f)).update('\0').update(readFileSync(f));
   environment = h.digest('hex');
   return environment;
 }
 
-function jcoVersion(): string {
+/**
+ * `<name>@<version>` of the package that `specifier` resolves into, from the
+ * nearest package.json above it that has a name (for an npm alias, the real
+ * package's: `@bytecodealliance/jco@1.11.2`).
+ */
+function packageVersion(specifier: string): string {
   try {
-    const main = fileURLToPath(import.meta.resolve('@bytecodealliance/jco-transpile'));
+    const main = fileURLToPath(import.meta.resolve(specifier));
     for (let d = dirname(main); d !== dirname(d); d = dirname(d)) {
       try {
         const pkg = JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')) as { name?: string; version?: string };
-        if (pkg.name === '@bytecodealliance/jco-transpile') return pkg.version ?? 'unknown';
+        if (pkg.name) return `${pkg.name}@${pkg.version ?? 'unknown'}`;
       } catch { /* keep walking up */ }
     }
   } catch { /* not resolvable: the key still differs from any resolvable one */ }
-  return 'unknown';
+  return `${specifier}@unknown`;
 }
 
 /** The entry key for a component and the options that shape its prepared form. */

@@ -3,13 +3,17 @@
  * component's core modules and lifts and lowers values across them.
  *
  * jco's glue is an ES module that imports nothing and exports `instantiate`
- * (and an empty `_util`). Run as a strict-mode function in a script of this
- * context it is the same code at a fraction of the cost of importing it from
- * a data: URL (no base64, no ES module loader), and V8 can hand back a code
- * cache for it: the glue's large task machinery is compiled lazily on the
- * first hook call (about 6 ms), which a code cache made after that call
- * saves the next process. Both matter to `pamwasm exec`, which starts at
- * every login. Glue of any other shape is imported as a module.
+ * (later generators also an empty `_util`). Run as a strict-mode function in
+ * a script of this context it is the same code at a fraction of the cost of
+ * importing it from a data: URL (no base64, no ES module loader), and V8 can
+ * hand back a code cache for it: the glue's functions are compiled lazily,
+ * most on the first hook call, which a code cache made after that call saves
+ * the next process. Both matter to `pamwasm exec`, which starts at every
+ * login. Glue of any other shape is imported as a module.
+ *
+ * The script is evaluated once per component; each `instantiate()` call
+ * builds its own closure (memories, resource tables, the core instances), so
+ * instances share no state.
  */
 import { Script } from 'node:vm';
 import type { ImportObject, InstantiateCore, ModuleInstance } from './index.js';
@@ -31,8 +35,8 @@ export interface Glue {
 /** Whether `js` has exactly the shape of jco's glue that can run as a script. */
 function isPlainGlue(js: string): boolean {
   const topLevel = js.match(/^[ \t]*(export|import)\b.*$/gm) ?? [];
-  return topLevel.length === 2 && /^export function instantiate\(/m.test(js) && /^export const _util = \{/m.test(js)
-    && !/\bimport\s*[(.]/.test(js);
+  const util = /^export const _util = \{/m.test(js) ? 1 : 0;
+  return topLevel.length === 1 + util && /^export function instantiate\(/m.test(js) && !/\bimport\s*[(.]/.test(js);
 }
 
 /**

@@ -1,14 +1,14 @@
 // The JS reference module pam_setenv, built for real by the JS builder (through
 // the component cache, so only the first run pays the ~5-15 s componentize
-// step) and run under jco's transpiled glue with a recording host.
+// step) and run under the glue the loader generates for it, with a recording host.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { transpileBytes } from '@bytecodealliance/jco-transpile';
 import { componentWit } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { buildJsModule, GUEST_MODULES_DIR, JS_CACHE_DIR } from '../../host/build/js.js';
+import { transpileComponent } from '../../host/loader/transpile.js';
 import { WORLD_IMPORTS } from '../../host/wit/index.js';
 
 type Status = string;
@@ -34,15 +34,11 @@ const coreModules = new Map<string, WebAssembly.Module>();
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'pamwasm-js-test-'));
   bytes = await buildJsModule(join(GUEST_MODULES_DIR, 'pam_setenv'), join(work, 'pam_setenv.wasm'), { cacheDir: JS_CACHE_DIR });
-  const { files } = await transpileBytes(bytes, { name: 'm', instantiation: { tag: 'sync' }, noTypescript: true });
-  for (const [name, data] of Object.entries(files)) {
-    if (!name.endsWith('.d.ts')) await writeFile(join(work, name), data);
-  }
+  const t = await transpileComponent(bytes);
+  await writeFile(join(work, 'm.js'), t.files.get(`${t.name}.js`)!);
   const glue = await import(pathToFileURL(join(work, 'm.js')).href);
   instantiate = glue.instantiate;
-  for (const name of Object.keys(files).filter((n) => n.endsWith('.wasm'))) {
-    coreModules.set(name, new WebAssembly.Module(await readFile(join(work, name))));
-  }
+  for (const [name, core] of t.cores) coreModules.set(name, new WebAssembly.Module(core));
 }, 180_000);
 
 afterAll(async () => {

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generate } from '@bytecodealliance/jco-glue/component';
 import { loadComponent } from '../../host/loader/index.js';
-import { witSource, WORLD_NAME } from '../../host/wit/index.js';
+import { transpileComponent } from '../../host/loader/transpile.js';
+import { packageRoot, witSource, WORLD_NAME } from '../../host/wit/index.js';
 import { componentFromWit, sessionWitWith } from '../support/components.js';
 
 const expectCode = async (p: Promise<unknown>, code: string, message: RegExp) => {
@@ -70,5 +72,43 @@ describe('the loader', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("the loader's glue", () => {
+  const guest = (path: string) => new Uint8Array(readFileSync(join(packageRoot(), 'guest-modules', path)));
+
+  // pam_echo: three core modules; wasi_fs: WASI resources; pam_setenv: a
+  // 12 MB componentize-js guest (its whole-component generate takes seconds).
+  it.each(['dist/pam_echo.wasm', 'hostile/dist/wasi_fs.wasm', 'dist/pam_setenv.wasm'])(
+    'is what jco generates from the whole component, though made from its skeleton: %s',
+    async (path) => {
+      const bytes = guest(path);
+      const whole = await generate(bytes, { name: 'module', instantiation: { tag: 'sync' } });
+      const t = await transpileComponent(bytes, path);
+      expect(t.imports).toEqual(whole.imports);
+      expect(t.exports).toEqual(whole.exports);
+      expect([...t.files.keys(), ...t.cores.keys()].sort()).toEqual(whole.files.map(([f]) => f).sort());
+      for (const [file, data] of whole.files) {
+        const ours = file.endsWith('.wasm') ? t.cores.get(file)! : new TextEncoder().encode(t.files.get(file));
+        expect(Buffer.from(ours).equals(data), file).toBe(true);
+      }
+    },
+  );
+
+  it('gives each instance its own core instances and memories', async () => {
+    const m = await loadComponent(guest('dist/pam_permit.wasm'));
+    const made: WebAssembly.Instance[][] = [[], []];
+    const insts = made.map((list) => m.instantiate({}, (module, imports) => {
+      const i = new WebAssembly.Instance(module, imports);
+      list.push(i);
+      return i;
+    }));
+    const memories = (list: WebAssembly.Instance[]) => list.flatMap((i) => Object.values(i.exports).filter((e) => e instanceof WebAssembly.Memory));
+    expect(made[0].length).toBeGreaterThan(0);
+    expect(made[0].some((i) => made[1].includes(i))).toBe(false);
+    expect(memories(made[0]).length).toBeGreaterThan(0);
+    expect(memories(made[0]).some((mem) => memories(made[1]).includes(mem))).toBe(false);
+    expect(insts.map((i) => i.closeSession({}, []))).toEqual(['success', 'success']);
   });
 });

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { transpileBytes } from '@bytecodealliance/jco-transpile';
 import { parse, print } from '@bytecodealliance/jco-transpile/wasm-tools';
+import { transpileComponent } from '../../host/loader/transpile.js';
 import { meterCoreModule, FUEL_EXPORT, SANDBOX_MODULE, OUT_OF_FUEL, type MeterOptions } from '../../host/sandbox/meter.js';
 
 type Exports = Record<string, any>;
@@ -448,9 +448,8 @@ describe('metering real modules', () => {
     expect(components.length, `built guests in ${dist}`).toBeGreaterThan(0);
     const rows: string[] = [];
     for (const name of components) {
-      const out = await transpileBytes(new Uint8Array(readFileSync(join(dist, name))), { name: 'm', instantiation: { tag: 'sync' } });
-      for (const [file, core] of Object.entries(out.files)) {
-        if (!file.endsWith('.wasm')) continue;
+      const out = await transpileComponent(new Uint8Array(readFileSync(join(dist, name))), name);
+      for (const [file, core] of out.cores) {
         meterCoreModule(core, {});
         const t0 = performance.now();
         const { bytes, metered } = meterCoreModule(core, { maxMemoryPages: 1024 });

@@ -1,0 +1,86 @@
+/**
+ * A skeleton of a component for the glue generator: the same component with
+ * the function bodies of each of its own core modules replaced by
+ * `unreachable`, and each such module marked with its index.
+ *
+ * jco 1.11.2's generator validates every function body of every core module
+ * before it writes a line of glue, and the glue depends on none of them
+ * (it is made from the component's types, canonical options, imports and
+ * exports, and the core modules' own imports and exports). On a 12 MB JS
+ * guest that validation took about 4.4 s of the generator's 4.7 s. The
+ * bodies are still validated before any of the module's code runs: by V8
+ * when the loader compiles the original core modules (index.ts), and by the
+ * meter when it rewrites them.
+ *
+ * The generator writes the core modules it was given out verbatim, next to
+ * the ones it makes itself (shims and fixups); transpile.ts puts each
+ * original back in place of its hollow copy, and generates from the
+ * original component instead when a hollow copy is not found verbatim.
+ */
+import { Reader, Writer } from '../sandbox/meter-binary.js';
+import { readSections, SECTION } from '../sandbox/meter-sections.js';
+
+/** The component binary's core module section (component-model Binary.md, `section_1`). */
+const CORE_MODULE_SECTION = 1;
+const PREAMBLE = 8;
+/** A function body of no locals that traps: size 3, 0 local groups, `unreachable`, `end`. */
+const HOLLOW_BODY = [3, 0, 0x00, 0x0b];
+/** The custom section that keeps two structurally equal hollow modules apart. */
+const MARK = 'pamwasm-skeleton';
+
+export interface Skeleton {
+  /** The component with hollow core modules. */
+  bytes: Uint8Array;
+  /** Each hollow core module with the original it stands for. */
+  modules: { hollow: Uint8Array; original: Uint8Array }[];
+}
+
+/** Throws MalformedModuleError on bytes it cannot walk; the caller then uses the component as it is. */
+export function skeletonOf(component: Uint8Array): Skeleton {
+  const r = new Reader(component, PREAMBLE);
+  const out = new Writer(64 * 1024);
+  out.copy(component, 0, PREAMBLE);
+  const modules: Skeleton['modules'] = [];
+  while (r.pos < component.length) {
+    const start = r.pos;
+    const id = r.u8();
+    const size = r.u32();
+    const contents = r.pos;
+    r.skip(size);
+    if (id !== CORE_MODULE_SECTION) {
+      out.copy(component, start, r.pos);
+      continue;
+    }
+    const original = component.subarray(contents, r.pos);
+    const hollow = hollowModule(original, modules.length);
+    out.u8(CORE_MODULE_SECTION);
+    out.u32(hollow.length);
+    out.bytes(hollow);
+    modules.push({ hollow, original });
+  }
+  return { bytes: out.result(), modules };
+}
+
+/** `m` with every function body replaced by `unreachable`, and a custom section naming `index`. */
+function hollowModule(m: Uint8Array, index: number): Uint8Array {
+  const out = new Writer(1024);
+  out.copy(m, 0, PREAMBLE);
+  for (const s of readSections(m)) {
+    if (s.id !== SECTION.code) {
+      out.copy(m, s.headerStart, s.end);
+      continue;
+    }
+    const count = new Reader(m, s.start, s.end).u32();
+    out.u8(SECTION.code);
+    const at = out.pos;
+    out.u32(count);
+    for (let i = 0; i < count; i++) for (const b of HOLLOW_BODY) out.u8(b);
+    out.prefixSize(at);
+  }
+  out.u8(SECTION.custom);
+  const at = out.pos;
+  out.name(MARK);
+  out.u32(index);
+  out.prefixSize(at);
+  return out.result();
+}

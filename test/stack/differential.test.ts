@@ -14,7 +14,7 @@ import { runStack } from '../../host/stack/index.js';
 import { nativeSession, PamHelper } from '../support/native.js';
 import { generateStack, render, writeStack, type GeneratedStack } from '../support/stackgen.js';
 
-const COUNT = Number(process.env.PAMWASM_DIFF_STACKS ?? 2000);
+const COUNT = Number(process.env.PAMWASM_DIFF_STACKS ?? 5000);
 const SEED = Number(process.env.PAMWASM_DIFF_SEED ?? 20261121);
 
 let root: string;

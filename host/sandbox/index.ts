@@ -1,0 +1,22 @@
+/**
+ * The sandbox: what a module may reach and how long and how much it may run.
+ *
+ *  - spec.ts: the module options a stack line writes (pins, limits, grants, fault code);
+ *  - meter.ts: metering core modules at load, so a call can be stopped in-thread;
+ *  - limits.ts: the per-instance clock that refills or empties the fuel tank;
+ *  - wasi/: WASI 0.2 for granted modules, deny by default;
+ *  - perms.ts: root's ownership rule for stack files and modules.
+ *
+ * @example
+ *   const spec = parseModuleSpec('pam_motd.wasm timeout=200ms read=/etc/motd.d');
+ *   const wasi = wasiImports(spec.grants);
+ *   const mod = await loadComponent(path, { allowImports: wasi.allowed, meter: { maxMemoryPages: 128 } });
+ *   const meter = new InstanceMeter();
+ *   meter.arm(spec.timeoutMs ?? 1000);
+ *   const inst = mod.instantiate({ ...hostImports(ctx), ...wasi.imports }, meter.instantiateCore);
+ */
+export { parseModuleSpec, type ModuleSpec } from './spec.js';
+export { meterCoreModule, type MeterOptions, type MeterResult } from './meter.js';
+export { InstanceMeter, TimeLimitExceeded } from './limits.js';
+export { wasiImports, type Grants, type WasiOptions } from './wasi/index.js';
+export { checkOwnerPerms, strictByDefault } from './perms.js';

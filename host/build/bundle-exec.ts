@@ -10,12 +10,21 @@
  *   node dist/host/build/bundle-exec.js     (part of `npm run build`)
  */
 import { build } from 'esbuild';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { packageRoot } from '../wit/index.js';
 
 export const EXEC_BUNDLE = join(packageRoot(), 'dist', 'pamwasm-exec.mjs');
+/**
+ * The same code as CommonJS, which bin/pamwasm.js compiles as a script with
+ * V8's code cache (node 20 has none for ES modules): the ES module loader's
+ * facades of node:fs and node:crypto, translating the bundle and compiling
+ * its functions again at every login cost about 7 ms. A script run by
+ * vm.Script has no dynamic import() of its own, so the bundle's import()
+ * calls go to `__pw_import`, which bin/pamwasm.js passes in.
+ */
+export const EXEC_SCRIPT = join(packageRoot(), 'dist', 'pamwasm-exec.cjs');
 
 /** What must never be in the bundle: the libpam bridge (koffi) and the CLI table. */
 const FORBIDDEN = [/host\/libpam\//, /host\/cli\/index\.ts$/, /host\/build\//, /koffi/];
@@ -34,6 +43,27 @@ export async function bundleExec(outfile = EXEC_BUNDLE): Promise<{ outfile: stri
     legalComments: 'none',
     logLevel: 'warning',
   });
+  await build({
+    entryPoints: [join(root, 'host', 'cli', 'exec.ts')],
+    outfile: EXEC_SCRIPT,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    packages: 'external',
+    legalComments: 'none',
+    logLevel: 'warning',
+    define: { 'import.meta.url': '__pw_import_meta_url', 'import.meta.resolve': '__pw_import_meta_resolve' },
+    banner: {
+      js: 'const __pw_import_meta_url = require("node:url").pathToFileURL(__filename).href;\n'
+        + 'const __pw_import_meta_resolve = (s) => require("node:url").pathToFileURL(require.resolve(s)).href;',
+    },
+  });
+  const script = readFileSync(EXEC_SCRIPT, 'utf8');
+  const dynamic = script.match(/\bimport\(/g)?.length ?? 0;
+  const routed = script.replace(/\bimport\(/g, '__pw_import(');
+  if (dynamic === 0 || /\bimport\s*\(/.test(routed) || /\bimport\.meta\b/.test(routed)) throw new Error(`${EXEC_SCRIPT}: unexpected import() or import.meta left in the CommonJS bundle.`);
+  writeFileSync(EXEC_SCRIPT, routed);
   const inputs = Object.keys(result.metafile.inputs);
   const bad = inputs.filter((i) => FORBIDDEN.some((f) => f.test(i)));
   if (bad.length) throw new Error(`the exec bundle must not hold ${bad.join(', ')}: it would load at every login; import something smaller.`);

@@ -11,7 +11,7 @@
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import { createRequire } from 'node:module';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { strictByDefault } from '../sandbox/perms.js';
@@ -100,7 +100,23 @@ export interface ProcessOwner { pid: number; start: string }
 // Loaded with require, not import: better-sqlite3 is CommonJS, and importing
 // it as ES module costs about 7 ms of CPU more (the CJS export scan), paid by
 // every `pamwasm exec` at every login.
-const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+const requireHere = createRequire(import.meta.url);
+const Database = requireHere('better-sqlite3') as typeof BetterSqlite3;
+
+/**
+ * better-sqlite3's native addon, where its `bindings` helper would find it
+ * first: that helper reads a stack trace and tries a dozen paths, about 2 ms
+ * at every `pamwasm exec`. Undefined (the helper's own search) when none of
+ * these is there.
+ */
+const nativeBinding = ((): string | undefined => {
+  try {
+    const build = join(dirname(requireHere.resolve('better-sqlite3')), '..', 'build');
+    return ['better_sqlite3.node', 'Debug/better_sqlite3.node', 'Release/better_sqlite3.node'].map((f) => join(build, f)).find((f) => existsSync(f));
+  } catch {
+    return undefined;
+  }
+})();
 
 type Row = Record<string, unknown>;
 
@@ -144,7 +160,7 @@ export class Registry {
       // database file's mode).
       closeSync(openSync(path, 'a', 0o600));
     }
-    this.db = new Database(path);
+    this.db = new Database(path, nativeBinding ? { nativeBinding } : {});
     // WAL lets pam_exec's open and close processes and a long-lived host share the file.
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');

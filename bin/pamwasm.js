@@ -1,64 +1,52 @@
 #!/usr/bin/env node
 // Thin launcher: the CLI is compiled from host/cli to dist/ by `npm run build`.
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+// CommonJS (bin/package.json), not an ES module: node then starts it without
+// its ES module loader, which `pamwasm exec` never needs (about 3 ms at every
+// login); the CLI, an ES module, is loaded by import().
+'use strict';
+const fs = require('node:fs');
+const { dirname, join } = require('node:path');
+const { pathToFileURL } = require('node:url');
 
-const entry = new URL('../dist/host/cli/index.js', import.meta.url);
-if (!existsSync(entry)) {
-  process.stderr.write('pamwasm: the host is not built yet; run `npm run build` (or `npm install`) in the pamwasm folder.\n');
-  process.exit(2);
+/**
+ * V8's code cache of the exec script, if `data` (the cache file's bytes) may
+ * be used: it starts with `header` (the cache format, the script's sha256 and
+ * node's version), and the cache file (`cacheStat`) has the script's
+ * (`scriptStat`) owner and is writable by no one else. V8 checks its own
+ * version and flags but of the source only its length, so the header binds
+ * the cache to this very script; and it is code: it gets no more trust than
+ * the script beside it. Undefined when it may not be used.
+ */
+function usableCodeCache(data, header, cacheStat, scriptStat) {
+  if (cacheStat.uid !== scriptStat.uid || (cacheStat.mode & 0o022) !== 0) return undefined;
+  if (data.length < header.length || data.subarray(0, header.length).toString('latin1') !== header) return undefined;
+  return data.subarray(header.length);
 }
-// A reader that stops early (`pamwasm run ... | head`) is not an error.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (e) => {
-    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw e;
-  });
-}
-// `pamwasm exec` starts at every login (pam_exec): it loads its own bundle,
-// not the whole CLI, when `npm run build` has made it.
-const execScript = new URL('../dist/pamwasm-exec.cjs', import.meta.url);
-const execBundle = new URL('../dist/pamwasm-exec.mjs', import.meta.url);
-if (process.argv[2] === 'exec' && existsSync(execScript)) {
-  const { execMain, saveCodeCache } = runExecScript(fileURLToPath(execScript));
-  process.exitCode = await execMain(process.argv.slice(3));
-  saveCodeCache();
-} else if (process.argv[2] === 'exec' && existsSync(execBundle)) {
-  const { execMain } = await import(execBundle.href);
-  process.exitCode = await execMain(process.argv.slice(3));
-} else {
-  const { main } = await import(entry.href);
-  process.exitCode = await main(process.argv.slice(2));
+
+/** The code cache's header line for a script's source. */
+function codeCacheHeader(source) {
+  const { createHash } = require('node:crypto');
+  return `pamwasm-exec-codecache 1 ${createHash('sha256').update(source).digest('hex')} ${process.version}\n`;
 }
 
 /**
  * Runs dist/pamwasm-exec.cjs as a script with V8's code cache, kept beside it
- * in pamwasm-exec.cjs.codecache: a header line (the cache format, the
- * script's sha256 and node's version) and V8's data. V8 checks its own
- * version and flags but of the source only its length, so the header binds
- * the cache to this very script. The cache is taken only when it has the
- * script's owner and no one else may write it (it is code: it gets no more
- * trust than the script beside it), and it is written back, by rename, only by
- * the owner of the folder, after a run that found it missing, stale or
- * rejected: made after a run, it holds the functions that run compiled.
+ * in pamwasm-exec.cjs.codecache: the header line (codeCacheHeader) and V8's
+ * data, taken only when usableCodeCache says so. It is written back, by
+ * rename, only by the owner of the folder, after a run that found it missing,
+ * stale or rejected: made after a run, it holds the functions that run
+ * compiled.
  */
 function runExecScript(file) {
-  const require = createRequire(import.meta.url);
-  const fs = require('node:fs');
   const { Script } = require('node:vm');
-  const { createHash } = require('node:crypto');
-  const { dirname } = require('node:path');
+  const { createRequire } = require('node:module');
   const source = fs.readFileSync(file, 'utf8');
   const cacheFile = `${file}.codecache`;
-  const header = `pamwasm-exec-codecache 1 ${createHash('sha256').update(source).digest('hex')} ${process.version}\n`;
+  const header = codeCacheHeader(source);
   let cachedData;
   try {
     const st = fs.statSync(cacheFile);
-    const data = fs.readFileSync(cacheFile);
-    if (st.uid === fs.statSync(file).uid && (st.mode & 0o022) === 0 && data.subarray(0, header.length).toString('latin1') === header) {
-      cachedData = data.subarray(header.length);
-    }
+    cachedData = usableCodeCache(fs.readFileSync(cacheFile), header, st, fs.statSync(file));
   } catch { /* no cache: compile */ }
   const script = new Script(`(function (exports, require, module, __filename, __dirname, __pw_import) {${source}\n})`, { filename: file, cachedData });
   const module = { exports: {} };
@@ -74,4 +62,62 @@ function runExecScript(file) {
     } catch { /* a cache that cannot be written costs only time */ }
   };
   return { execMain: module.exports.execMain, saveCodeCache };
+}
+
+async function main() {
+  const root = join(__dirname, '..');
+  const entry = join(root, 'dist', 'host', 'cli', 'index.js');
+  if (!fs.existsSync(entry)) {
+    process.stderr.write('pamwasm: the host is not built yet; run `npm run build` (or `npm install`) in the pamwasm folder.\n');
+    process.exit(2);
+  }
+  // A reader that stops early (`pamwasm run ... | head`) is not an error.
+  // Set on each stream when it is first used: making process.stdout and
+  // process.stderr costs about 3 ms, which a quiet `pamwasm exec` never pays.
+  const guard = (stream) => stream.on('error', (e) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+  for (const name of ['stdout', 'stderr']) {
+    const d = Object.getOwnPropertyDescriptor(process, name);
+    if (!d || !d.get || !d.configurable) {
+      guard(process[name]);
+      continue;
+    }
+    Object.defineProperty(process, name, {
+      configurable: true,
+      enumerable: d.enumerable,
+      get() {
+        Object.defineProperty(process, name, d);
+        const stream = d.get.call(process);
+        guard(stream);
+        return stream;
+      },
+    });
+  }
+  // `pamwasm exec` starts at every login (pam_exec): it loads its own bundle,
+  // not the whole CLI, when `npm run build` has made it.
+  const execScript = join(root, 'dist', 'pamwasm-exec.cjs');
+  const execBundle = join(root, 'dist', 'pamwasm-exec.mjs');
+  if (process.argv[2] === 'exec' && fs.existsSync(execScript)) {
+    const { execMain, saveCodeCache } = runExecScript(execScript);
+    process.exitCode = await execMain(process.argv.slice(3));
+    saveCodeCache();
+  } else if (process.argv[2] === 'exec' && fs.existsSync(execBundle)) {
+    const { execMain } = await import(pathToFileURL(execBundle).href);
+    process.exitCode = await execMain(process.argv.slice(3));
+  } else {
+    const { main: cli } = await import(pathToFileURL(entry).href);
+    process.exitCode = await cli(process.argv.slice(2));
+  }
+}
+
+module.exports = { usableCodeCache, codeCacheHeader };
+
+if (require.main === module) {
+  main().catch((e) => {
+    // As an ES module's top-level await would: the error on stderr, exit 1.
+    process.exitCode = 1;
+    console.error(e);
+  });
 }

@@ -9,7 +9,7 @@
  *
  *   node dist/host/build/bundle-exec.js     (part of `npm run build`)
  */
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -25,6 +25,30 @@ export const EXEC_BUNDLE = join(packageRoot(), 'dist', 'pamwasm-exec.mjs');
  * calls go to `__pw_import`, which bin/pamwasm.js passes in.
  */
 export const EXEC_SCRIPT = join(packageRoot(), 'dist', 'pamwasm-exec.cjs');
+
+/**
+ * The CommonJS script takes better-sqlite3's JavaScript in (about 4 ms of
+ * loading a dozen files at every login, outside the code cache otherwise);
+ * its native addon stays outside, loaded by its path (host/sessions/registry.ts),
+ * and every other package stays outside, as in the ES module bundle.
+ * registry.ts loads better-sqlite3 through createRequire (see there), which
+ * esbuild cannot follow: here it reads `require`.
+ */
+const bundleBetterSqlite3: Plugin = {
+  name: 'bundle-better-sqlite3',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.path === 'better-sqlite3' || args.path.startsWith('node:')) return undefined;
+      return { path: args.path, external: true };
+    });
+    b.onLoad({ filter: /[\\/]host[\\/]sessions[\\/]registry\.ts$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      const contents = source.replace("requireHere('better-sqlite3')", "require('better-sqlite3')");
+      if (contents === source) throw new Error(`${args.path}: requireHere('better-sqlite3') not found; update host/build/bundle-exec.ts.`);
+      return { contents, loader: 'ts' };
+    });
+  },
+};
 
 /** What must never be in the bundle: the libpam bridge (koffi) and the CLI table. */
 const FORBIDDEN = [/host\/libpam\//, /host\/cli\/index\.ts$/, /host\/build\//, /koffi/];
@@ -50,7 +74,7 @@ export async function bundleExec(outfile = EXEC_BUNDLE): Promise<{ outfile: stri
     platform: 'node',
     format: 'cjs',
     target: 'node20',
-    packages: 'external',
+    plugins: [bundleBetterSqlite3],
     legalComments: 'none',
     logLevel: 'warning',
     define: { 'import.meta.url': '__pw_import_meta_url', 'import.meta.resolve': '__pw_import_meta_resolve' },

@@ -168,15 +168,37 @@ export async function execMain(argv: string[], environ?: readonly string[]): Pro
   }
 }
 
+const EXEC_OPTIONS = {
+  stack: { type: 'string' }, registry: { type: 'string' }, 'module-dir': { type: 'string' },
+  'cache-dir': { type: 'string' }, 'no-cache': { type: 'boolean' }, help: { type: 'boolean' },
+} as const;
+
+type ExecOptionValues = { stack?: string; registry?: string; 'module-dir'?: string; 'cache-dir'?: string; 'no-cache'?: boolean; help?: boolean };
+
+/**
+ * exec's options, as util.parseArgs (strict, no positionals) reads them:
+ * `--name value`, `--name=value` and booleans are read here; anything else
+ * (an unknown option, a short one, a positional, `--`, a value that looks
+ * like an option) goes to util.parseArgs itself, which gives its own result
+ * or error. Loading parseArgs costs about 2 ms at every login.
+ */
+export function parseExecArgs(argv: readonly string[]): ExecOptionValues {
+  const values: Record<string, string | boolean> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const eq = arg.indexOf('=');
+    const name = arg.startsWith('--') ? arg.slice(2, eq < 0 ? undefined : eq) : '';
+    const type = Object.hasOwn(EXEC_OPTIONS, name) ? EXEC_OPTIONS[name as keyof typeof EXEC_OPTIONS].type : undefined;
+    if (type === 'boolean' && eq < 0) values[name] = true;
+    else if (type === 'string' && eq >= 0) values[name] = arg.slice(eq + 1);
+    else if (type === 'string' && i + 1 < argv.length && !argv[i + 1].startsWith('-')) values[name] = argv[++i];
+    else return parseArgs({ args: [...argv], options: EXEC_OPTIONS, strict: true }).values;
+  }
+  return values;
+}
+
 async function execCommand(argv: string[], environ: readonly string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      stack: { type: 'string' }, registry: { type: 'string' }, 'module-dir': { type: 'string' },
-      'cache-dir': { type: 'string' }, 'no-cache': { type: 'boolean' }, help: { type: 'boolean' },
-    },
-    strict: true,
-  });
+  const values = parseExecArgs(argv);
   if (values.help) {
     console.log(EXEC_HELP);
     return 0;

@@ -110,7 +110,7 @@ function environmentHash(): string {
  * nearest package.json above it that has a name (for an npm alias, the real
  * package's: `@bytecodealliance/jco@1.11.2`).
  */
-function packageVersion(specifier: string): string {
+export function packageVersion(specifier: string): string {
   // The package's own folder first, as node's resolution finds it (one read,
   // where resolving the specifier through its exports map costs `pamwasm
   // exec` about 2 ms at every login); then the resolved entry's folders.

@@ -8,10 +8,23 @@
  * function and type from the component's own type section, so a component
  * whose `status` enum, flags or argument lists differ from the world's shows
  * different lines, even where the names match.
+ *
+ * Building the reference (wasm-tools' start-up, componentEmbed, componentNew
+ * and a transpile) cost a cold load without the disk cache a few hundred ms
+ * in every process, so `npm run build` writes its declarations to
+ * dist/reference-world.json (host/build/reference-world.ts). That file is
+ * used only when its key is this installation's: the sha256 of the WIT
+ * source, the world's name and the versions of the glue generator and
+ * jco-transpile. Otherwise (no file, another key, anything unreadable) the
+ * reference is built here as before, so a stale file cannot change the check.
  */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ForbiddenImportError, WrongWorldError } from '../errors/index.js';
-import { WORLD_IMPORTS, WORLD_NAME, witSource } from '../wit/index.js';
-import { transpileComponent, type Transpiled } from './transpile.js';
+import { WORLD_IMPORTS, WORLD_NAME, packageRoot, witSource } from '../wit/index.js';
+import { packageVersion } from './cache.js';
+import { GLUE_GENERATOR, transpileComponent, type Transpiled } from './transpile.js';
 
 const EXPORTS = ['openSession', 'closeSession'] as const;
 
@@ -43,21 +56,71 @@ function worldDts(t: Transpiled): string[] {
   return declarationLines(t.files.get(`${t.name}.d.ts`) ?? '');
 }
 
-/** Declarations of the world itself, made once per process from `wit/`. */
+/** Where `npm run build` writes the reference declarations. */
+export const REFERENCE_FILE = join(packageRoot(), 'dist', 'reference-world.json');
+
+/** The reference declarations as JSON holds them (sorted, for a stable file). */
+export interface ReferenceDeclarations {
+  key: string;
+  interfaces: Record<string, string[]>;
+  hooks: Record<string, string>;
+  worldTypes: string[];
+}
+
+/** What the reference depends on: the WIT source, the world and the generators' versions. */
+export function referenceKey(): string {
+  const h = createHash('sha256').update(witSource()).update('\0').update(WORLD_NAME);
+  for (const pkg of [`${GLUE_GENERATOR}/component`, '@bytecodealliance/jco-transpile']) h.update('\0').update(packageVersion(pkg));
+  return h.digest('hex');
+}
+
+/** Builds the reference declarations from `wit/` (wasm-tools and the glue generator). */
+export async function buildReferenceDeclarations(): Promise<ReferenceDeclarations> {
+  // Imported here, not at the top: a process that loads every component
+  // from the disk cache never checks a world and never needs wasm-tools.
+  const { componentEmbed, componentNew } = await import('@bytecodealliance/jco-transpile/wasm-tools');
+  const embedded = await componentEmbed({ dummy: true, witSource: witSource(), world: WORLD_NAME });
+  const t = await transpileComponent(await componentNew(embedded));
+  const interfaces: Record<string, string[]> = {};
+  for (const [file, text] of [...t.files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (file.startsWith('interfaces/')) interfaces[file] = [...new Set(declarationLines(text))].sort();
+  }
+  const lines = worldDts(t);
+  const hooks: Record<string, string> = {};
+  for (const h of EXPORTS) {
+    const line = hookLine(lines, h);
+    if (line === undefined) throw new Error(`the reference world from wit/ does not export ${kebab(h)}.`);
+    hooks[h] = line;
+  }
+  const worldTypes = [...new Set(lines.filter((l) => l.startsWith('export type ')))].sort();
+  return { key: referenceKey(), interfaces, hooks, worldTypes };
+}
+
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
+/** The precomputed declarations when the file exists, is well formed and has this key. */
+export function precomputedReference(file = REFERENCE_FILE): ReferenceDeclarations | undefined {
+  let d: ReferenceDeclarations;
+  try {
+    d = JSON.parse(readFileSync(file, 'utf8')) as ReferenceDeclarations;
+  } catch {
+    return undefined;
+  }
+  if (!d || typeof d !== 'object' || d.key !== referenceKey()) return undefined;
+  if (!d.interfaces || typeof d.interfaces !== 'object' || !Object.values(d.interfaces).every(isStrings)) return undefined;
+  if (!isStrings(d.worldTypes) || !d.hooks || !EXPORTS.every((h) => typeof d.hooks[h] === 'string')) return undefined;
+  return d;
+}
+
+/** Declarations of the world itself, once per process: from the build's file, else from `wit/`. */
 function referenceWorld(): Promise<Reference> {
   reference ??= (async () => {
-    // Imported here, not at the top: a process that loads every component
-    // from the disk cache never checks a world and never needs wasm-tools.
-    const { componentEmbed, componentNew } = await import('@bytecodealliance/jco-transpile/wasm-tools');
-    const embedded = await componentEmbed({ dummy: true, witSource: witSource(), world: WORLD_NAME });
-    const t = await transpileComponent(await componentNew(embedded));
-    const interfaces = new Map<string, Set<string>>();
-    for (const [file, text] of t.files) {
-      if (file.startsWith('interfaces/')) interfaces.set(file, new Set(declarationLines(text)));
-    }
-    const lines = worldDts(t);
-    const hooks = new Map(EXPORTS.map((h) => [h, hookLine(lines, h)!]));
-    return { interfaces, hooks, worldTypes: new Set(lines.filter((l) => l.startsWith('export type '))) };
+    const d = precomputedReference() ?? await buildReferenceDeclarations();
+    return {
+      interfaces: new Map(Object.entries(d.interfaces).map(([f, l]) => [f, new Set(l)])),
+      hooks: new Map(EXPORTS.map((h) => [h, d.hooks[h]])),
+      worldTypes: new Set(d.worldTypes),
+    };
   })();
   return reference;
 }

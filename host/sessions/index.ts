@@ -139,7 +139,7 @@ export class PamwasmHost {
         if (!r.ok) {
           await pamh.end({ throwOnError: false });
           this.registry.opened(id, false, r.code, {}, { cached: [], data: [], modules: [] });
-          return new Session(this, { id, o, opened: false, ...r, system, messages, trace: [], env: new Map(), diagnostics: stack.diagnostics });
+          return new Session(this, { id, o, opened: false, ...r, system, messages, trace: [], env: new Map(), diagnostics: [...stack.diagnostics] });
         }
         await pullHandle(pamh, handle);
       }

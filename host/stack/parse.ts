@@ -7,8 +7,18 @@
  * A malformed line is not an exception: like libpam, it becomes a handler
  * that fails when dispatched (PAM_MUST_FAIL_CODE), and a diagnostic that
  * names file and line and says what was expected.
+ *
+ * Parsed stacks are kept per path while every file they were read from (the
+ * file and each include and substack) is unchanged, by the same rule as the
+ * loader's module files (host/loader/files.ts): the same device, inode,
+ * size, mtime and ctime (ns), and remembered only when those times were at
+ * least SETTLED_MS old as the file was read. Root's ownership and mode
+ * checks (strictPermissions) still run on every call, for every file, before
+ * a kept parse is used; any doubt (a check that throws, a file that changed
+ * or cannot be stat'ed) parses afresh, which gives the verdict. A parsed
+ * stack is deeply frozen, kept or not: callers share it and must not change it.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, statSync, type BigIntStats } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { StackNotFoundError } from '../errors/index.js';
 import { checkOwnerPerms, strictByDefault } from '../sandbox/perms.js';
@@ -71,6 +81,55 @@ interface Reader {
   read: (path: string) => string;
 }
 
+/** How old a file's mtime and ctime must be before a parse of it is kept (see files.ts). */
+const SETTLED_MS = 2000;
+
+/** A file a parse read, with its identity when it was read. */
+interface FileRead { path: string; id: string }
+
+/** Kept parses by the path asked for, with every file read in reading order. */
+const parsed = new Map<string, { reads: FileRead[]; stack: Stack }>();
+
+const identity = (st: BigIntStats) => `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+
+/** Reads `path` as text and its identity from the same open file; id undefined unless settled. */
+function readIdentified(path: string): { text: string; id?: string } {
+  const fd = openSync(path, 'r');
+  try {
+    const st = fstatSync(fd, { bigint: true });
+    const text = readFileSync(fd, 'utf8');
+    const now = Date.now();
+    const settled = now - Number(st.ctimeMs) >= SETTLED_MS && now - Number(st.mtimeMs) >= SETTLED_MS;
+    return { text, id: settled ? identity(st) : undefined };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The kept parse of `path` if the permission checks pass and no file it read has changed. */
+function keptParse(path: string, strict: boolean): Stack | undefined {
+  const hit = parsed.get(path);
+  if (!hit) return undefined;
+  for (const r of hit.reads) {
+    try {
+      if (strict) checkOwnerPerms(r.path, 'stack file');
+      const st = statSync(r.path, { bigint: true, throwIfNoEntry: false });
+      if (!st || identity(st) !== r.id) return undefined;
+    } catch {
+      return undefined; // parsed afresh: its checks and reads give the verdict
+    }
+  }
+  return hit.stack;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}
+
 const typeOf = (tok: string): ModuleType | undefined => TYPES.find((t) => t === tok.toLowerCase());
 
 /**
@@ -83,9 +142,23 @@ const typeOf = (tok: string): ModuleType | undefined => TYPES.find((t) => t === 
  */
 export function parseStackFile(path: string, options: { strictPermissions?: boolean } = {}): Stack {
   const strict = options.strictPermissions ?? strictByDefault();
+  const kept = keptParse(path, strict);
+  if (kept) return kept;
+  const reads: FileRead[] = [];
+  let keep = true;
+  parsed.delete(path);
   const read = (p: string) => {
-    if (strict) checkOwnerPerms(p, 'stack file');
-    return readFileSync(p, 'utf8');
+    let r: { text: string; id?: string };
+    try {
+      if (strict) checkOwnerPerms(p, 'stack file');
+      r = readIdentified(p);
+    } catch (e) {
+      keep = false; // a refused or unreadable file: parsed afresh every time
+      throw e;
+    }
+    if (r.id === undefined) keep = false;
+    else reads.push({ path: p, id: r.id });
+    return r.text;
   };
   let source: string;
   try {
@@ -97,7 +170,10 @@ export function parseStackFile(path: string, options: { strictPermissions?: bool
   }
   const r: Reader = { dir: dirname(path), handlers: [], lines: [], diagnostics: [], read };
   const fatal = parseSource(r, path, source, undefined, 0, 0);
-  return { file: path, handlers: r.handlers, lines: r.lines, diagnostics: r.diagnostics, ...(fatal ? { fatal } : {}) };
+  const stack = deepFreeze<Stack>({ file: path, handlers: r.handlers, lines: r.lines, diagnostics: r.diagnostics, ...(fatal ? { fatal } : {}) });
+  if (keep) parsed.set(path, { reads, stack });
+  else parsed.delete(path);
+  return stack;
 }
 
 /** Parses one file; returns a diagnostic when libpam would reject it whole. */

@@ -1,0 +1,28 @@
+/**
+ * Writes dist/reference-world.json: the TypeScript declarations of the
+ * session-module world that the loader's world check compares a component
+ * with (host/loader/world.ts), keyed by what they depend on. Without it
+ * every process that checks a component builds them from `wit/` (wasm-tools
+ * and a transpile, a few hundred ms of a cold load); the loader uses the file
+ * only when its key matches and builds them itself otherwise.
+ *
+ *   node dist/host/build/reference-world.js     (part of `npm run build`)
+ */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { buildReferenceDeclarations, REFERENCE_FILE } from '../loader/world.js';
+
+export async function writeReferenceWorld(file = REFERENCE_FILE): Promise<string> {
+  const d = await buildReferenceDeclarations();
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(d, null, 1)}\n`);
+  renameSync(tmp, file);
+  return file;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const file = await writeReferenceWorld();
+  console.error(`reference world declarations: ${relative(process.cwd(), file) || file}`);
+}

@@ -12,7 +12,7 @@
  * file and what it imports are bundled into dist/pamwasm-exec.mjs (no CLI
  * table, no libpam bridge), and prepared components come from a disk cache.
  */
-import { randomUUID, createHash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,7 +20,7 @@ import { PAM } from '../codes/index.js';
 import { PamwasmError, UsageError } from '../errors/index.js';
 import { defaultCacheDir, type CacheOptions } from '../loader/index.js';
 import { newHandleState, type ConvMessage, type LogRecord, type WitItem } from '../runtime/index.js';
-import { defaultRegistryPath, processIdentity, Registry, type ProcessOwner } from '../sessions/registry.js';
+import { defaultRegistryPath, processIdentity, Registry, stackSha256, type ProcessOwner } from '../sessions/registry.js';
 import { closeWasmStack, recordItems } from '../sessions/wasm-close.js';
 import { parseStackFile, StackSession } from '../stack/index.js';
 
@@ -253,7 +253,7 @@ async function open(registry: Registry, ctx: ExecContext): Promise<number> {
   const stack = parseStackFile(ctx.stack);
   const id = randomUUID();
   registry.begin({
-    id, ...lineOf(ctx.pe.items), stack: ctx.stack, stackSha256: createHash('sha256').update(readFileSync(ctx.stack)).digest('hex'),
+    id, ...lineOf(ctx.pe.items), stack: ctx.stack, stackSha256: stackSha256(ctx.stack),
     moduleDir: ctx.moduleDir ?? null, systemService: null, systemConfdir: null,
   }, parentOwner());
   try {

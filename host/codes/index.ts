@@ -66,6 +66,8 @@ export const codeByName = (name: string): PamCode => get(byName, name, 'code nam
 export const codeByStatus = (status: string): PamCode => get(byStatus, status, 'status');
 /** Looks up a pam.d / pam_debug token such as `session_err`; `undefined` if unknown. */
 export const codeByToken = (token: string): PamCode | undefined => byToken.get(token);
+/** A code as results carry it: its number and its `PAM_*` name. */
+export const namedCode = (n: number): { code: number; name: string } => ({ code: n, name: codeByNumber(n).name });
 /** True when `n` is a code libpam knows (0 <= n < _PAM_RETURN_VALUES). */
 export const isPamCode = (n: number): boolean => Number.isInteger(n) && n >= 0 && n < PAM_RETURN_VALUES;
 

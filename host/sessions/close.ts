@@ -6,7 +6,7 @@
  * system stack's close runs on a new libpam handle with the same items, as
  * an application closing a utmp entry of another process would.
  */
-import { codeByNumber, PAM } from '../codes/index.js';
+import { namedCode, PAM } from '../codes/index.js';
 import { openPamHandle, type PamMode } from '../libpam/index.js';
 import type { ConvMessage, LogRecord } from '../runtime/index.js';
 import type { SessionOptions, TraceEntry } from '../stack/index.js';
@@ -34,6 +34,13 @@ export interface ClosedRecord extends CloseOutcome {
   problem?: string;
 }
 
+/** The items after service and user that a libpam handle of a session gets: those that are set. */
+export function lineItems(o: { tty?: string | null; rhost?: string | null; ruser?: string | null }): { tty?: string; rhost?: string; ruser?: string } {
+  const out: { tty?: string; rhost?: string; ruser?: string } = {};
+  for (const k of ['tty', 'rhost', 'ruser'] as const) if (o[k]) out[k] = o[k]!;
+  return out;
+}
+
 export interface CloseRecordOptions extends Pick<SessionOptions, 'sandbox' | 'strictPermissions' | 'cache'> {
   by: string;
   silent?: boolean;
@@ -42,7 +49,6 @@ export interface CloseRecordOptions extends Pick<SessionOptions, 'sandbox' | 'st
   onMessage?: (m: ConvMessage) => void;
 }
 
-const named = (code: number) => ({ code, name: codeByNumber(code).name });
 
 /** Closes a session the caller has claimed in `registry`, and records it closed. */
 export async function closeRecord(registry: Registry, r: SessionRecord, o: CloseRecordOptions): Promise<ClosedRecord> {
@@ -60,7 +66,7 @@ export async function closeRecord(registry: Registry, r: SessionRecord, o: Close
         user: r.user,
         confdir: r.systemConfdir ?? undefined,
         mode: o.mode,
-        items: { ...(r.tty ? { tty: r.tty } : {}), ...(r.rhost ? { rhost: r.rhost } : {}), ...(r.ruser ? { ruser: r.ruser } : {}) },
+        items: lineItems(r),
         conversation: (ms) => {
           for (const m of ms) if (m.style === 'info' || m.style === 'error') messages.push({ style: m.style, text: m.text });
           return ms.map(() => null);
@@ -69,9 +75,9 @@ export async function closeRecord(registry: Registry, r: SessionRecord, o: Close
       for (const [k, v] of Object.entries(r.env)) await h.putenv(`${k}=${v}`);
       const c = await h.closeSession({ silent: o.silent, throwOnError: false });
       await h.end({ throwOnError: false });
-      system = named(c.code);
+      system = namedCode(c.code);
     } catch (e) {
-      system = named(PAM.SYSTEM_ERR.number);
+      system = namedCode(PAM.SYSTEM_ERR.number);
       problem = `${problem ? `${problem}; ` : ''}system close failed: ${(e as Error).message}`;
     }
   }

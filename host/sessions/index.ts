@@ -20,16 +20,15 @@
  *   ...
  *   await s.close();
  */
-import { createHash, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
-import { codeByNumber, PAM } from '../codes/index.js';
+import { namedCode, PAM } from '../codes/index.js';
 import { UsageError } from '../errors/index.js';
 import { openPamHandle, type Conversation, type PamHandle, type PamMode } from '../libpam/index.js';
 import { newHandleState, WIT_ITEMS, type ConvMessage, type HandleState, type ImportLimits, type LogRecord, type WitItem } from '../runtime/index.js';
 import { parseStackFile, StackSession, type Diagnostic, type SandboxDefaults, type TraceEntry } from '../stack/index.js';
-import { closeRecord, type CloseOutcome, type ClosedRecord } from './close.js';
-import { defaultRegistryPath, Registry, type SessionRecord, type SessionState } from './registry.js';
+import { closeRecord, lineItems, type CloseOutcome, type ClosedRecord } from './close.js';
+import { defaultRegistryPath, Registry, stackSha256, type SessionRecord, type SessionState } from './registry.js';
 
 export { defaultRegistryPath, Registry, type SessionRecord, type SessionState } from './registry.js';
 export type { ClosedRecord } from './close.js';
@@ -84,8 +83,6 @@ export interface OpenSessionOptions {
   pamHandle?: PamHandle;
 }
 
-const named = (code: number) => ({ code, name: codeByNumber(code).name });
-const sha256File = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
 export class PamwasmHost {
   readonly registry: Registry;
@@ -109,7 +106,7 @@ export class PamwasmHost {
       : this.options.system;
     this.registry.begin({
       id, service: o.service, user: o.user, tty: o.tty ?? null, rhost: o.rhost ?? null, ruser: o.ruser ?? null,
-      stack: stackFile, stackSha256: sha256File(stackFile), moduleDir: this.options.moduleDir ?? null,
+      stack: stackFile, stackSha256: stackSha256(stackFile), moduleDir: this.options.moduleDir ?? null,
       systemService: sys?.service ?? null, systemConfdir: sys?.confdir ?? null,
     });
     const messages: ConvMessage[] = [];
@@ -130,12 +127,12 @@ export class PamwasmHost {
       } else if (sys) {
         pamh = await openPamHandle({
           service: sys.service, user: o.user, confdir: sys.confdir, mode: sys.mode, conversation,
-          items: { ...(o.tty ? { tty: o.tty } : {}), ...(o.rhost ? { rhost: o.rhost } : {}), ...(o.ruser ? { ruser: o.ruser } : {}) },
+          items: lineItems(o),
         });
       }
       if (pamh) {
         const r = await pamh.openSession({ silent: o.silent, throwOnError: false });
-        system = named(r.code);
+        system = namedCode(r.code);
         if (!r.ok) {
           await pamh.end({ throwOnError: false });
           this.registry.opened(id, false, r.code, {}, { cached: [], data: [], modules: [] });
@@ -166,7 +163,7 @@ export class PamwasmHost {
       this.registry.opened(id, ok, opened.code, env, stackSession.snapshot());
       const diagnostics = [...stack.diagnostics, ...stackSession.diagnostics];
       const session = new Session(this, {
-        id, o, opened: ok, code: opened.code, name: opened.name, system, wasm: named(opened.code),
+        id, o, opened: ok, code: opened.code, name: opened.name, system, wasm: namedCode(opened.code),
         messages, trace: opened.trace, env: handle.env, diagnostics, stackSession: ok ? stackSession : undefined, pamh: ok ? pamh : undefined,
       });
       if (ok) this.pending.add(session);
@@ -310,9 +307,9 @@ export class Session {
       const r = await pamh.closeSession({ silent: o.silent ?? this.init.o.silent, throwOnError: false });
       env = await pamh.getenvlist();
       await pamh.end({ status: r.code, throwOnError: false });
-      system = named(r.code);
+      system = namedCode(r.code);
     }
-    const wasm = named(w.code);
+    const wasm = namedCode(w.code);
     const overall = [wasm, system].find((x) => x && x.code !== PAM.SUCCESS.number) ?? wasm;
     reg.closed(this.id, overall.code, 'api');
     this.host.forget(this);

@@ -10,6 +10,7 @@
  * its open by service, user and terminal line.
  */
 import type BetterSqlite3 from 'better-sqlite3';
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -117,6 +118,9 @@ const nativeBinding = ((): string | undefined => {
     return undefined;
   }
 })();
+
+/** The sha256 of a stack file, as a row records it at open and a close compares it. */
+export const stackSha256 = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 type Row = Record<string, unknown>;
 

@@ -10,12 +10,10 @@
  * Kept apart from close.ts, which adds the system stack's close, so that
  * `pamwasm exec` (where libpam itself is the caller) loads no libpam bridge.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { codeByNumber, PAM } from '../codes/index.js';
+import { namedCode, PAM } from '../codes/index.js';
 import { newHandleState, type ConvMessage, type LogRecord, type WitItem } from '../runtime/index.js';
 import { parseStackFile, StackSession, type SessionOptions, type SessionSnapshot, type TraceEntry } from '../stack/index.js';
-import type { SessionRecord } from './registry.js';
+import { stackSha256, type SessionRecord } from './registry.js';
 
 export interface WasmCloseInput {
   /** The stack file, and its sha256 at open (when known). */
@@ -52,18 +50,17 @@ export const recordItems = (r: Pick<SessionRecord, 'service' | 'user' | 'tty' | 
     ([['service', r.service], ['user', r.user], ['tty', r.tty], ['rhost', r.rhost], ['ruser', r.ruser]] as const).filter(([, v]) => v != null),
   ) as Partial<Record<WitItem, string>>;
 
-const named = (code: number) => ({ code, name: codeByNumber(code).name });
 
 /** Runs the WASM stack's close; never throws for a stack or module problem (PAM_ABORT and `problem`). */
 export async function closeWasmStack(r: WasmCloseInput, o: WasmCloseOptions): Promise<WasmClose> {
   const messages: ConvMessage[] = [];
   const handle = newHandleState(r.items, r.env);
   let trace: TraceEntry[] = [];
-  let wasm = named(PAM.ABORT.number);
+  let wasm = namedCode(PAM.ABORT.number);
   let problem: string | undefined;
   try {
     if (r.stackSha256) {
-      const sha = createHash('sha256').update(readFileSync(r.stack)).digest('hex');
+      const sha = stackSha256(r.stack);
       if (sha !== r.stackSha256) problem = `stack file ${r.stack} changed since the session opened; closing with it as it is now`;
     }
     const stack = parseStackFile(r.stack, { strictPermissions: o.strictPermissions });
@@ -82,7 +79,7 @@ export async function closeWasmStack(r: WasmCloseInput, o: WasmCloseOptions): Pr
     if (r.snapshot) session.restore(r.snapshot);
     const closed = await session.close({ silent: o.silent });
     session.end();
-    wasm = named(closed.code);
+    wasm = namedCode(closed.code);
     trace = closed.trace;
     messages.push(...session.messages);
   } catch (e) {

@@ -5,7 +5,7 @@
  * pam_set_data pointers survive from open to close, as in libpam's handle).
  */
 import { isAbsolute, join } from 'node:path';
-import { codeByNumber, codeByStatus, PAM, PAM_SILENT } from '../codes/index.js';
+import { codeByNumber, codeByStatus, namedCode, PAM, PAM_SILENT } from '../codes/index.js';
 import { PamwasmError, UsageError } from '../errors/index.js';
 import { loadComponent, type LoadedComponent, type LoadOptions, type ModuleInstance } from '../loader/index.js';
 import {
@@ -234,7 +234,7 @@ export class StackSession {
     const call = (i: number) => this.call(i, hook, witFlags, reasons);
     const onStep = (s: Step) => trace.push(this.traceEntry(hook, s, reasons.get(s.index)));
     const code = await dispatch(this.lines.map((l) => ({ ...l.handler, kind: l.loaded || l.handler.kind !== 'module' ? l.handler.kind : 'faulty' })), this.state, hook, call, onStep);
-    return { code, name: codeByNumber(code).name, trace };
+    return { ...namedCode(code), trace };
   }
 
   /** Ends the session (pam_end): drops every instance and closes what granted modules left open. */

@@ -4,8 +4,9 @@
  * for every login (`pamwasm exec` under pam_exec) does not pay jco's
  * transpile (about 300 ms cold) and the world check each time.
  *
- * What an entry holds is code the host runs (jco's glue JavaScript) and
- * WebAssembly it compiles, so the cache is kept as carefully as a module
+ * What an entry holds is code the host runs (jco's glue JavaScript, or the
+ * fast path's instantiation plan: component/plan.ts) and WebAssembly it
+ * compiles, so the cache is kept as carefully as a module
  * directory:
  *  - the directory is made 0700, and is used only when it is a real
  *    directory owned by this user with no group or other access, and every
@@ -23,7 +24,7 @@
  *
  * The key covers everything the prepared output depends on: the component's
  * sha256, the load options that change it (granted imports, memory cap and
- * fuel), the world (`wit/`), the glue generator (name and version: see
+ * fuel, whether the fast path may be taken), the world (`wit/`), the glue generator (name and version: see
  * transpile.ts), the jco-transpile version and the loader's and meter's own
  * code. Nothing is ever evicted: a key that can no longer be
  * asked for (after an upgrade) leaves a dead file behind; delete the
@@ -51,8 +52,12 @@ export interface CacheOptions {
 
 /** What loading a component produces before compiling: the parts an entry stores. */
 export interface Prepared {
-  /** jco's glue (`module.js`). */
-  glue: string;
+  /**
+   * How instances are made: jco's glue (`module.js`), or the fast path's
+   * instantiation plan as JSON (component/plan.ts). Exactly one is set.
+   */
+  glue?: string;
+  plan?: string;
   /** Core modules by jco's file name, metered when the load asked for it. */
   cores: Map<string, Uint8Array>;
   imports: string[];
@@ -65,10 +70,12 @@ export interface Prepared {
 export interface KeyParts {
   sha256: string;
   allowImports: readonly string[];
-  meter?: { maxMemoryPages?: number; initialFuel: number };
+  meter?: { maxMemoryPages?: number; initialFuel: number; importMemory?: boolean };
+  /** The fast path was not tried (LoadOptions.fastPath false). */
+  jcoOnly?: boolean;
 }
 
-const FORMAT = 'pamwasm-component-cache/1';
+const FORMAT = 'pamwasm-component-cache/2';
 const GROUP_OR_OTHER = 0o077;
 const WRITABLE_BY_OTHERS = 0o022;
 const STICKY = 0o1000;
@@ -96,7 +103,7 @@ function environmentHash(): string {
   const here = fileURLToPath(import.meta.url);
   const dir = dirname(here);
   const code = basename(dir) === 'loader'
-    ? [dir, join(dir, '..', 'sandbox')].flatMap((d) => readdirSync(d).filter((f) => /\.(js|ts|mjs)$/.test(f) && !f.endsWith('.d.ts')).sort().map((f) => join(d, f)))
+    ? [dir, join(dir, 'component'), join(dir, '..', 'sandbox')].flatMap((d) => readdirSync(d).filter((f) => /\.(js|ts|mjs)$/.test(f) && !f.endsWith('.d.ts')).sort().map((f) => join(d, f)))
     : [here];
   const h = createHash('sha256').update(FORMAT).update('\0').update(witSource());
   for (const pkg of [`${GLUE_GENERATOR}/component`, '@bytecodealliance/jco-transpile']) h.update('\0').update(packageVersion(pkg));
@@ -139,7 +146,8 @@ export function cacheKey(parts: KeyParts): string {
     env: environmentHash(),
     component: parts.sha256,
     allow: [...parts.allowImports].sort(),
-    meter: parts.meter ? { pages: parts.meter.maxMemoryPages ?? null, fuel: parts.meter.initialFuel } : null,
+    meter: parts.meter ? { pages: parts.meter.maxMemoryPages ?? null, fuel: parts.meter.initialFuel, pool: Boolean(parts.meter.importMemory) } : null,
+    path: parts.jcoOnly ? 'jco' : 'any',
   }));
 }
 
@@ -153,6 +161,7 @@ interface Header {
 }
 
 const GLUE = '<glue>';
+const PLAN = '<plan>';
 const checked = new Map<string, string | null>();
 
 /** Why `dir` must not be used (null when it is fine); makes it when missing. */
@@ -265,7 +274,8 @@ function frame(header: object, ...payload: Uint8Array[]): Buffer {
 }
 
 function encode(key: string, p: Prepared): Buffer {
-  const blobs: [string, Uint8Array][] = [[GLUE, Buffer.from(p.glue)], ...p.cores];
+  const how: [string, Uint8Array] = p.plan !== undefined ? [PLAN, Buffer.from(p.plan)] : [GLUE, Buffer.from(p.glue ?? '')];
+  const blobs: [string, Uint8Array][] = [how, ...p.cores];
   const header: Header = {
     format: FORMAT, key, imports: p.imports, exports: p.exports, coreModules: p.coreModules,
     parts: blobs.map(([name, b]) => ({ name, bytes: b.length, sha256: sha256(b) })),
@@ -280,16 +290,18 @@ function decode(data: Buffer, key: string): Prepared | undefined {
     if (header.format !== FORMAT || header.key !== key) return undefined;
     let at = 4 + hlen;
     let glue: string | undefined;
+    let plan: string | undefined;
     const cores = new Map<string, Uint8Array>();
     for (const part of header.parts) {
       const b = data.subarray(at, at + part.bytes);
       at += part.bytes;
       if (b.length !== part.bytes || sha256(b) !== part.sha256) return undefined;
       if (part.name === GLUE) glue = b.toString();
+      else if (part.name === PLAN) plan = b.toString();
       else cores.set(part.name, new Uint8Array(b));
     }
-    if (at !== data.length || glue === undefined) return undefined;
-    return { glue, cores, imports: header.imports, exports: header.exports, coreModules: header.coreModules };
+    if (at !== data.length || (glue === undefined) === (plan === undefined)) return undefined;
+    return { glue, plan, cores, imports: header.imports, exports: header.exports, coreModules: header.coreModules };
   } catch {
     return undefined;
   }

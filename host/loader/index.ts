@@ -13,10 +13,11 @@
  *   inst.openSession({ silent: false }, ['open_session=session_err']); // 'session-err'
  */
 import { createHash } from 'node:crypto';
-import { ModuleNotFoundError, MalformedModuleError, PinMismatchError } from '../errors/index.js';
+import type { BigIntStats } from 'node:fs';
+import { ModuleNotFoundError, MalformedModuleError, PinMismatchError, UnsafePermissionsError } from '../errors/index.js';
 import { INITIAL_FUEL } from '../sandbox/limits.js';
 import { meterCoreModule } from '../sandbox/meter.js';
-import { checkOwnerPerms, strictByDefault } from '../sandbox/perms.js';
+import { checkOpenFile, strictByDefault } from '../sandbox/perms.js';
 import type { WitStatus } from '../codes/index.js';
 import { cacheKey, openCache, type CacheOptions, type Prepared } from './cache.js';
 import { evaluateGlue } from './glue.js';
@@ -67,7 +68,11 @@ export interface LoadOptions {
    * limit, and cap their memory at `maxMemoryPages` (64 KiB pages). Default:
    * not metered, memory as the module declares it.
    */
-  meter?: { maxMemoryPages?: number };
+  meter?: {
+    maxMemoryPages?: number;
+    /** Instances take their memory from the sandbox's pool of recycled memories (host/sandbox/meter.ts `importMemory`). */
+    importMemory?: boolean;
+  };
   /** Pin: refuse the module unless its bytes have this sha256 (hex). */
   sha256?: string;
   /** Refuse a module file that others than root could change. Default: when running as root. */
@@ -105,7 +110,7 @@ async function prepare(bytes: Uint8Array, source: string, options: LoadOptions):
   const cores = new Map<string, Uint8Array>();
   for (const [name, original] of t.cores) {
     cores.set(name, options.meter
-      ? meterCoreModule(original, { maxMemoryPages: options.meter.maxMemoryPages, initialFuel: INITIAL_FUEL }).bytes
+      ? meterCoreModule(original, { maxMemoryPages: options.meter.maxMemoryPages, initialFuel: INITIAL_FUEL, importMemory: options.meter.importMemory }).bytes
       : original);
   }
   return {
@@ -122,7 +127,7 @@ async function build(bytes: Uint8Array, source: string, hash: string, options: L
   const key = cache && cacheKey({
     sha256: hash,
     allowImports: options.allowImports ?? [],
-    meter: options.meter && { maxMemoryPages: options.meter.maxMemoryPages, initialFuel: INITIAL_FUEL },
+    meter: options.meter && { maxMemoryPages: options.meter.maxMemoryPages, initialFuel: INITIAL_FUEL, importMemory: Boolean(options.meter.importMemory) },
   });
   let p = cache && key ? cache.get(key) : undefined;
   if (!p) {
@@ -184,11 +189,12 @@ export async function loadComponent(input: string | Uint8Array, options: LoadOpt
   let source = '<bytes>';
   if (typeof input === 'string') {
     source = input;
-    if (options.strictPermissions ?? strictByDefault()) checkOwnerPerms(input, 'module');
+    const check = options.strictPermissions ?? strictByDefault() ? (st: BigIntStats) => checkOpenFile(input, 'module', st) : undefined;
     try {
       // Not read again while unchanged: see files.ts.
-      ({ bytes, sha256: hash } = readModuleFile(input));
+      ({ bytes, sha256: hash } = readModuleFile(input, check));
     } catch (e) {
+      if (e instanceof UnsafePermissionsError) throw e;
       const err = e as NodeJS.ErrnoException;
       const why = err.code === 'ENOENT' ? 'does not exist' : err.code === 'EISDIR' ? 'is a directory' : `cannot be read (${err.code})`;
       throw new ModuleNotFoundError(`module ${input} ${why}.`, { cause: e });
@@ -203,7 +209,7 @@ export async function loadComponent(input: string | Uint8Array, options: LoadOpt
         '(if the change is intended, update the pin from `pamwasm inspect`).',
     );
   }
-  const meterKey = options.meter ? `meter:${options.meter.maxMemoryPages ?? '-'}` : 'raw';
+  const meterKey = options.meter ? `meter:${options.meter.maxMemoryPages ?? '-'}:${options.meter.importMemory ? 'pool' : 'own'}` : 'raw';
   const key = `${hash}|${[...(options.allowImports ?? [])].sort().join(',')}|${meterKey}|${source}`;
   let p = loaded.get(key);
   if (!p) {

@@ -156,30 +156,36 @@ export interface ImportScan {
   count: number;
   funcs: number;
   globals: number;
+  /** Imported memories. */
+  memories: number;
+  /** Whether any import already names the sandbox's own module. */
+  fromSandbox: boolean;
   bodyStart: number;
 }
 
-export function scanImports(bytes: Uint8Array, s: Section): ImportScan {
+export function scanImports(bytes: Uint8Array, s: Section, sandboxModule: string): ImportScan {
   const r = new Reader(bytes, s.start, s.end);
   const count = r.u32();
   const bodyStart = r.pos;
   let funcs = 0;
   let globals = 0;
+  let memories = 0;
+  let fromSandbox = false;
   for (let i = 0; i < count; i++) {
-    r.bytes(); // module
+    if (r.name() === sandboxModule) fromSandbox = true;
     r.bytes(); // name
     const kind = r.u8();
     switch (kind) {
       case 0x00: r.u32(); funcs++; break; // func: type index
       case 0x01: r.pos = skipValType(bytes, r.pos, r.end); skipLimits(r); break; // table
-      case 0x02: skipLimits(r); break; // memory
+      case 0x02: skipLimits(r); memories++; break; // memory
       case 0x03: r.pos = skipValType(bytes, r.pos, r.end); r.u8(); globals++; break; // global
       case 0x04: r.u8(); r.u32(); break; // tag: attribute, type index
       default: throw unsupported(`unknown import kind ${hex(kind)} at offset ${r.pos - 1}`);
     }
   }
   if (r.pos !== s.end) throw malformed(`import section has trailing bytes at offset ${r.pos}`);
-  return { count, funcs, globals, bodyStart };
+  return { count, funcs, globals, memories, fromSandbox, bodyStart };
 }
 
 /** Tables: `tabletype`, or `0x40 0x00 tabletype expr` with an initializer (function-references). */
@@ -221,6 +227,26 @@ export function rewriteMemories(bytes: Uint8Array, s: Section, out: Writer, cap:
     out.u32(min);
     out.u32(Math.min(max, cap));
   }
+}
+
+/**
+ * The limits of a memory section's only memory, capped at `cap` pages, when
+ * it is one the host can supply as an import: exactly one memory, 32-bit, not
+ * shared, 64 KiB pages. Undefined otherwise (the section is then kept, and
+ * capped by rewriteMemories).
+ */
+export function singleMemory(bytes: Uint8Array, s: Section, cap: number): { min: number; max: number } | undefined {
+  const r = new Reader(bytes, s.start, s.end);
+  if (r.u32() !== 1) return undefined;
+  const flags = r.u8();
+  if (flags & ~0x01) return undefined;
+  const min = r.u32();
+  const max = flags & 0x01 ? r.u32() : Infinity;
+  if (r.pos !== s.end) return undefined;
+  if (min > cap) {
+    throw new MemoryLimitError(`memory 0 starts at ${min} pages (${min * 64} KiB), over the cap of ${cap} pages; raise the memory limit or shrink the module's initial memory.`);
+  }
+  return { min, max: Math.min(max, cap) };
 }
 
 /** Globals: type then initializer (which may hold `ref.func`); the fuel global is appended. Returns the count of defined globals before it. */

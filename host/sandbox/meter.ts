@@ -47,10 +47,10 @@
  *   // per call: deadline = performance.now() + ms; timedOut = false; fuel.value = 10_000; call...
  *   // a RuntimeError with timedOut set is the timeout, any other a guest trap
  */
-import { hex, malformed, Reader, Writer } from './meter-binary.js';
+import { hex, malformed, Reader, unsupported, Writer } from './meter-binary.js';
 import {
   SECTION, sectionOrder, type Section, readSections, droppedCustom, scanTypes, scanImports,
-  rewriteTables, rewriteMemories, rewriteGlobals, rewriteExports, rewriteElements, rewriteNames,
+  rewriteTables, rewriteMemories, rewriteGlobals, rewriteExports, rewriteElements, rewriteNames, singleMemory,
 } from './meter-sections.js';
 import { flushWalk, walkInstructions, type Rewrite, type Walk, skipValType } from './meter-instructions.js';
 
@@ -68,6 +68,15 @@ export interface MeterOptions {
    * function needs enough initial fuel for it, or it traps on instantiation.
    */
   initialFuel?: number;
+  /**
+   * Make the module's memory an import the host supplies (`pamwasm:sandbox`
+   * `memory:<min>:<max>`, see `pooledMemoryLimits`), with the same limits
+   * (capped), so that instances can be made on recycled, zeroed memories
+   * instead of fresh ones (limits.ts). Only a module that defines exactly one
+   * plain 32-bit memory and imports none is changed; others keep theirs.
+   * Needs `maxMemoryPages`. Default false.
+   */
+  importMemory?: boolean;
 }
 
 export interface MeterResult {
@@ -83,6 +92,13 @@ export interface MeterResult {
 export const FUEL_EXPORT = 'pamwasm:fuel';
 export const SANDBOX_MODULE = 'pamwasm:sandbox';
 export const OUT_OF_FUEL = 'out-of-fuel';
+const MEMORY_IMPORT = 'memory';
+
+/** The limits a metered module's memory import asks for, from its name; undefined for any other import. */
+export function pooledMemoryLimits(name: string): { initial: number; maximum: number } | undefined {
+  const m = /^memory:(\d+):(\d+)$/.exec(name);
+  return m ? { initial: Number(m[1]), maximum: Number(m[2]) } : undefined;
+}
 
 const MAGIC = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
 
@@ -123,6 +139,18 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
     return { bytes: out.result(), metered: false };
   }
 
+  const memorySection = sections.find((s) => s.id === SECTION.memory);
+  const importSection = sections.find((s) => s.id === SECTION.import);
+  const imported = importSection ? scanImports(bytes, importSection, SANDBOX_MODULE) : undefined;
+  const memory = options.importMemory && cap !== undefined && memorySection && !imported?.memories
+    ? singleMemory(bytes, memorySection, cap)
+    : undefined;
+  const writeSandboxImports = (w: Writer) => {
+    writeOutOfFuelImport(w, typeIndex);
+    if (memory) writeMemoryImport(w, memory);
+  };
+  const sandboxImports = memory ? 2 : 1;
+
   // Facts gathered on the way, in section order (each is known before a later
   // section needs it: imports before globals before exports and code).
   let typeIndex = -1; // of [] -> []
@@ -145,7 +173,7 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
         typeIndex = 0;
         break;
       case SECTION.import:
-        emit(out, id, () => { out.u32(1); writeOutOfFuelImport(out, typeIndex); });
+        emit(out, id, () => { out.u32(sandboxImports); writeSandboxImports(out); });
         break;
       case SECTION.global:
         emit(out, id, () => { out.u32(1); writeFuelGlobal(out); });
@@ -194,13 +222,13 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
         break;
       }
       case SECTION.import: {
-        const im = scanImports(bytes, s);
+        const im = imported!;
         importedFuncs = im.funcs;
         importedGlobals = im.globals;
         emit(out, s.id, () => {
-          out.u32(im.count + 1);
+          out.u32(im.count + sandboxImports);
           out.copy(bytes, im.bodyStart, s.end);
-          writeOutOfFuelImport(out, typeIndex);
+          writeSandboxImports(out);
         });
         break;
       }
@@ -208,6 +236,7 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
         emit(out, s.id, () => rewriteTables(bytes, s, shifted()));
         break;
       case SECTION.memory:
+        if (memory) break; // now the last import: same index 0
         if (cap === undefined) out.copy(bytes, s.headerStart, s.end);
         else emit(out, s.id, () => rewriteMemories(bytes, s, out, cap));
         break;
@@ -234,6 +263,7 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
     }
   }
   catchUp(Infinity);
+  if (imported?.fromSandbox) throw unsupported(`the module already imports from \`${SANDBOX_MODULE}\`, the name the sandbox reserves for itself.`);
   return { bytes: out.result(), metered: true };
 }
 
@@ -250,6 +280,16 @@ function writeOutOfFuelImport(out: Writer, typeIndex: number): void {
   out.name(OUT_OF_FUEL);
   out.u8(0x00); // func
   out.u32(typeIndex);
+}
+
+/** `(import "pamwasm:sandbox" "memory:<min>:<max>" (memory min max))`. */
+function writeMemoryImport(out: Writer, limits: { min: number; max: number }): void {
+  out.name(SANDBOX_MODULE);
+  out.name(`${MEMORY_IMPORT}:${limits.min}:${limits.max}`);
+  out.u8(0x02); // memory
+  out.u8(0x01); // limits with a maximum
+  out.u32(limits.min);
+  out.u32(limits.max);
 }
 
 /** `(global (mut i32) (i32.const initial))`. */

@@ -14,14 +14,15 @@
  * size, mtime and ctime (ns), and remembered only when those times were at
  * least SETTLED_MS old as the file was read. Root's ownership and mode
  * checks (strictPermissions) still run on every call, for every file, before
- * a kept parse is used; any doubt (a check that throws, a file that changed
+ * a kept parse is used (host/sandbox/perms.ts `checkOpenFile`: the walk up
+ * the folders is skipped for a file found safe under a second ago); any doubt (a check that throws, a file that changed
  * or cannot be stat'ed) parses afresh, which gives the verdict. A parsed
  * stack is deeply frozen, kept or not: callers share it and must not change it.
  */
 import { closeSync, fstatSync, openSync, readFileSync, statSync, type BigIntStats } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { StackNotFoundError } from '../errors/index.js';
-import { checkOwnerPerms, strictByDefault } from '../sandbox/perms.js';
+import { checkOpenFile, strictByDefault } from '../sandbox/perms.js';
 import { parseModuleSpec, type ModuleSpec } from '../sandbox/spec.js';
 import { ACTION, type Actions, keywordActions, parseBracket, setDefault, undefActions } from './actions.js';
 import type { DispatchLine } from './dispatch.js';
@@ -92,11 +93,16 @@ const parsed = new Map<string, { reads: FileRead[]; stack: Stack }>();
 
 const identity = (st: BigIntStats) => `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 
-/** Reads `path` as text and its identity from the same open file; id undefined unless settled. */
-function readIdentified(path: string): { text: string; id?: string } {
+/**
+ * Reads `path` as text and its identity from the same open file; id undefined
+ * unless settled. With `strict`, root's rule is checked on the open file
+ * before it is read.
+ */
+function readIdentified(path: string, strict: boolean): { text: string; id?: string } {
   const fd = openSync(path, 'r');
   try {
     const st = fstatSync(fd, { bigint: true });
+    if (strict) checkOpenFile(path, 'stack file', st);
     const text = readFileSync(fd, 'utf8');
     const now = Date.now();
     const settled = now - Number(st.ctimeMs) >= SETTLED_MS && now - Number(st.mtimeMs) >= SETTLED_MS;
@@ -112,9 +118,9 @@ function keptParse(path: string, strict: boolean): Stack | undefined {
   if (!hit) return undefined;
   for (const r of hit.reads) {
     try {
-      if (strict) checkOwnerPerms(r.path, 'stack file');
       const st = statSync(r.path, { bigint: true, throwIfNoEntry: false });
       if (!st || identity(st) !== r.id) return undefined;
+      if (strict) checkOpenFile(r.path, 'stack file', st);
     } catch {
       return undefined; // parsed afresh: its checks and reads give the verdict
     }
@@ -150,8 +156,7 @@ export function parseStackFile(path: string, options: { strictPermissions?: bool
   const read = (p: string) => {
     let r: { text: string; id?: string };
     try {
-      if (strict) checkOwnerPerms(p, 'stack file');
-      r = readIdentified(p);
+      r = readIdentified(p, strict);
     } catch (e) {
       keep = false; // a refused or unreadable file: parsed afresh every time
       throw e;

@@ -14,7 +14,7 @@ import {
 } from '../runtime/index.js';
 import { packageRoot } from '../wit/index.js';
 import { InstanceMeter, TimeLimitExceeded } from '../sandbox/limits.js';
-import { wasiImports, type OnOutput } from '../sandbox/wasi/index.js';
+import { allowedImports, wasiImports, type OnOutput } from '../sandbox/wasi/index.js';
 import { actionName } from './actions.js';
 import { dispatch, newDispatchState, type DispatchState, type Hook, type Step } from './dispatch.js';
 import type { Diagnostic, Handler, Stack } from './parse.js';
@@ -166,15 +166,21 @@ export class StackSession {
       if (handler.kind === 'module' && spec) {
         const path = resolveModulePath(spec.path, options.moduleDir);
         try {
-          line.wasi = wasiImports(spec.grants, { onOutput: options.onOutput });
+          const allowed = allowedImports(spec.grants);
+          // Bad grants are reported whatever the module imports.
+          if (spec.grants.read?.length) line.wasi = wasiImports(spec.grants, { onOutput: options.onOutput });
           const metered = line.timeoutMs > 0;
           line.loaded = await loadComponent(path, {
-            allowImports: line.wasi.allowed,
-            meter: metered ? { maxMemoryPages: Math.max(1, Math.floor((spec.memoryBytes ?? defaults.memoryBytes) / PAGE)) } : undefined,
+            allowImports: allowed,
+            meter: metered ? { maxMemoryPages: Math.max(1, Math.floor((spec.memoryBytes ?? defaults.memoryBytes) / PAGE)), importMemory: true } : undefined,
             sha256: options.pins?.[index] ?? spec.sha256,
             strictPermissions: options.strictPermissions,
             cache: options.cache,
           });
+          // WASI's host side only for a module that imports some of it.
+          if (!line.wasi && line.loaded.imports.some((name) => name.startsWith('wasi:'))) {
+            line.wasi = wasiImports(spec.grants, { onOutput: options.onOutput });
+          }
           if (metered) line.meter = new InstanceMeter();
         } catch (e) {
           if (!(e instanceof PamwasmError)) throw e;
@@ -237,10 +243,14 @@ export class StackSession {
     return { ...namedCode(code), trace };
   }
 
-  /** Ends the session (pam_end): drops every instance and closes what granted modules left open. */
+  /**
+   * Ends the session (pam_end): drops every instance, gives their memories
+   * back to the sandbox's pool, and closes what granted modules left open.
+   */
   end(): void {
     for (const line of this.lines) {
       line.instance = undefined;
+      line.meter?.release();
       line.wasi?.close();
     }
   }
@@ -269,6 +279,7 @@ export class StackSession {
       const why = `${line.handler.module} ${hook}-session ${describeFault(line.meter ? line.meter.explain(e) : e)}`;
       line.fault = why;
       line.instance = undefined;
+      line.meter?.release();
       line.wasi?.close();
       reasons.set(i, why);
       line.ctx.log({ priority: 'err', module: line.ctx.module, message: why });

@@ -14,7 +14,7 @@
  * The measured figures are printed at the end.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadComponent } from '../../host/loader/index.js';
@@ -337,6 +337,29 @@ describe('a module refused at load', () => {
         expect(open.name).toBe('PAM_MODULE_UNKNOWN');
         expect(session.diagnostics.map((d) => d.message)).toEqual([expect.stringMatching(/is owned by uid \d+, not root/)]);
       }
+    });
+
+    it.runIf(asRoot)('a module folder opened to others: another file behind the path is refused at once, the same file within a second', async () => {
+      const folder = join(dir, 'opened');
+      mkdirSync(folder, { mode: 0o755 });
+      const module = join(folder, 'pam_permit.wasm');
+      copyFileSync(join(BUNDLED_MODULE_DIR, 'pam_permit.wasm'), module);
+      chmodSync(module, 0o644);
+      const code = (p: Promise<unknown>) => p.then(() => 'loaded', (e: { code: string }) => e.code);
+      expect(await code(loadComponent(module, { strictPermissions: true }))).toBe('loaded');
+      chmodSync(folder, 0o777);
+      // Someone else could now put a file there: a new inode is judged afresh.
+      copyFileSync(join(BUNDLED_MODULE_DIR, 'pam_deny.wasm'), join(folder, 'next'));
+      renameSync(join(folder, 'next'), module);
+      expect(await code(loadComponent(module, { strictPermissions: true }))).toBe('ERR_UNSAFE_PERMISSIONS');
+      // The same file as before, once its kept verdict is a second old.
+      copyFileSync(join(BUNDLED_MODULE_DIR, 'pam_permit.wasm'), join(folder, 'again'));
+      chmodSync(folder, 0o755);
+      renameSync(join(folder, 'again'), module);
+      expect(await code(loadComponent(module, { strictPermissions: true }))).toBe('loaded');
+      chmodSync(folder, 0o777);
+      await new Promise((r) => setTimeout(r, 1100));
+      expect(await code(loadComponent(module, { strictPermissions: true }))).toBe('ERR_UNSAFE_PERMISSIONS');
     });
 
     it('a stack file writable by others is refused with ERR_UNSAFE_PERMISSIONS', async () => {

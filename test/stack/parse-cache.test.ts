@@ -1,5 +1,5 @@
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseStackFile } from '../../host/stack/index.js';
@@ -77,7 +77,7 @@ describe('parsed stacks kept while their files are unchanged', () => {
     expect(() => parseStackFile(top, { strictPermissions: false })).toThrow(/does not exist/);
   });
 
-  it.runIf(process.getuid?.() === 0)('runs the permission checks on every call, kept or not', () => {
+  it.runIf(process.getuid?.() === 0)('runs the permission checks on every call, kept or not', async () => {
     const sub = join(dir, 'perm');
     mkdirSync(sub, { mode: 0o755 });
     chmodSync(dir, 0o755);
@@ -89,8 +89,10 @@ describe('parsed stacks kept while their files are unchanged', () => {
     later();
     const kept = parseStackFile(top, { strictPermissions: true });
     expect(parseStackFile(top, { strictPermissions: true })).toBe(kept);
-    // A folder above the include becomes writable by others: the file itself is unchanged.
+    // A folder above the include becomes writable by others while the file
+    // stays the same: refused once the kept verdict is a second old.
     chmodSync(incDir, 0o777);
+    await new Promise((r) => setTimeout(r, 1100));
     const refused = parseStackFile(top, { strictPermissions: true });
     expect(refused.handlers.map((h) => h.kind)).toEqual(['must-fail']);
     expect(refused.diagnostics[0].message).toMatch(/writable by others/);
@@ -101,8 +103,25 @@ describe('parsed stacks kept while their files are unchanged', () => {
     expect(parseStackFile(top, { strictPermissions: true })).toBe(again);
     // The top file's folder: the call throws, as an uncached parse does.
     chmodSync(sub, 0o777);
+    await new Promise((r) => setTimeout(r, 1100));
     expect(() => parseStackFile(top, { strictPermissions: true })).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PERMISSIONS' }));
     chmodSync(sub, 0o755);
     expect(parseStackFile(top, { strictPermissions: true })).toEqual(again);
+  });
+
+  it.runIf(process.getuid?.() === 0)('refuses at once another file put behind a path whose folder was opened to others', () => {
+    const sub = join(dir, 'swap');
+    mkdirSync(sub, { mode: 0o755 });
+    chmodSync(dir, 0o755);
+    const top = join(sub, 's.stack');
+    writeFileSync(top, 'session required pam_permit.wasm\n');
+    later();
+    const kept = parseStackFile(top, { strictPermissions: true });
+    expect(parseStackFile(top, { strictPermissions: true })).toBe(kept);
+    chmodSync(sub, 0o777);
+    // Within the kept verdict's second, but the path now leads to another inode.
+    writeFileSync(join(sub, 'new'), 'session required pam_deny.wasm\n');
+    renameSync(join(sub, 'new'), top);
+    expect(() => parseStackFile(top, { strictPermissions: true })).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PERMISSIONS' }));
   });
 });

@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import { parse, print } from '@bytecodealliance/jco-transpile/wasm-tools';
+import { InstanceMeter, memoryPoolStats } from '../../host/sandbox/limits.js';
+import { meterCoreModule, pooledMemoryLimits } from '../../host/sandbox/meter.js';
+import { newHandleState } from '../../host/runtime/index.js';
+import { parseStackFile, StackSession } from '../../host/stack/index.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+type Exports = Record<string, any>;
+
+/** A module with `pages` of memory, a data segment "pam" at 16, and poke/peek/grow. */
+const wat = (limits: string) => `(module
+  (memory (export "memory") ${limits})
+  (data (i32.const 16) "pam")
+  (func (export "poke") (param i32 i32) (i32.store8 (local.get 0) (local.get 1)))
+  (func (export "peek") (param i32) (result i32) (i32.load8_u (local.get 0)))
+  (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))`;
+
+async function pooledModule(limits: string, cap: number): Promise<WebAssembly.Module> {
+  const { bytes } = meterCoreModule(await parse(wat(limits)), { maxMemoryPages: cap, importMemory: true });
+  return new WebAssembly.Module(bytes);
+}
+
+function instance(meter: InstanceMeter, module: WebAssembly.Module): Exports {
+  meter.arm(1000);
+  return meter.instantiateCore(module, {}).exports as Exports;
+}
+
+describe('memories recycled between instances', () => {
+  it('meters the one defined memory into an import with the same limits, capped', async () => {
+    const { bytes } = meterCoreModule(await parse(wat('2 100')), { maxMemoryPages: 8, importMemory: true });
+    const text = await print(bytes);
+    expect(text).toMatch(/\(import "pamwasm:sandbox" "memory:2:8" \(memory \(;0;\) 2 8\)\)/);
+    expect(text).not.toMatch(/^\s*\(memory /m);
+    expect(text).toMatch(/\(export "memory" \(memory 0\)\)/);
+    expect(pooledMemoryLimits('memory:2:8')).toEqual({ initial: 2, maximum: 8 });
+    expect(pooledMemoryLimits('out-of-fuel')).toBeUndefined();
+    // No maximum of its own: the cap is the maximum.
+    expect(await print(meterCoreModule(await parse(wat('1')), { maxMemoryPages: 4, importMemory: true }).bytes)).toMatch(/"memory:1:4"/);
+  });
+
+  it('leaves alone what it cannot supply: an imported memory, a shared one, no option, no cap', async () => {
+    const imported = await parse('(module (import "env" "m" (memory 1)) (func (export "f")))');
+    const shared = await parse('(module (memory 1 4 shared) (func (export "f")))');
+    for (const [bytes, options] of [
+      [imported, { maxMemoryPages: 4, importMemory: true }],
+      [shared, { maxMemoryPages: 4, importMemory: true }],
+      [await parse(wat('1')), { maxMemoryPages: 4 }],
+      [await parse(wat('1')), { importMemory: true }],
+    ] as const) {
+      expect(await print(meterCoreModule(bytes, options).bytes)).not.toMatch(/"memory:/);
+    }
+    // A module that already imports from the sandbox's name is refused.
+    const squatter = await parse('(module (import "pamwasm:sandbox" "x" (func)) (func (export "f")))');
+    expect(() => meterCoreModule(squatter, {})).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED_WASM' }));
+  });
+
+  it('gives a released memory to the next instance zeroed, with only its own data segment', async () => {
+    const module = await pooledModule('3', 7);
+    const first = new InstanceMeter();
+    const a = instance(first, module);
+    expect(a.memory.buffer.byteLength).toBe(3 * 65536);
+    expect([a.peek(16), a.peek(17), a.peek(18)]).toEqual([...Buffer.from('pam')]);
+    for (const at of [0, 100, 65536 + 5, 3 * 65536 - 1]) a.poke(at, 0xab);
+    a.poke(16, 0x58);
+    const memory = a.memory as WebAssembly.Memory;
+    const pooledBefore = memoryPoolStats().memories;
+    first.release();
+    expect(memoryPoolStats().memories).toBe(pooledBefore + 1);
+    expect(new Uint8Array(memory.buffer).every((b) => b === 0)).toBe(true);
+
+    const b = instance(new InstanceMeter(), module);
+    expect(b.memory).toBe(memory); // the same memory, recycled
+    expect(memoryPoolStats().memories).toBe(pooledBefore);
+    const bytes = new Uint8Array(b.memory.buffer);
+    expect(Buffer.from(bytes.subarray(16, 19)).toString()).toBe('pam');
+    bytes.fill(0, 16, 19);
+    expect(bytes.every((x) => x === 0)).toBe(true);
+    // The cap holds on a recycled memory as on a fresh one.
+    expect(b.grow(4)).toBe(3);
+    expect(b.grow(1)).toBe(-1);
+  });
+
+  it('never recycles a memory that grew, or one whose owner did not release it', async () => {
+    const module = await pooledModule('1', 5);
+    const grower = new InstanceMeter();
+    const g = instance(grower, module);
+    expect(g.grow(1)).toBe(1);
+    grower.release();
+    const next = instance(new InstanceMeter(), module);
+    expect(next.memory).not.toBe(g.memory);
+    expect(next.memory.buffer.byteLength).toBe(65536);
+
+    const kept = instance(new InstanceMeter(), module);
+    const after = instance(new InstanceMeter(), module);
+    expect(after.memory).not.toBe(kept.memory);
+  });
+
+  it('sessions give their memories back at end, and a faulted line at its fault', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pamwasm-pool-'));
+    const stack = join(dir, 'pool.stack');
+    writeFileSync(stack, 'session optional pam_permit.wasm\nsession optional pam_debug.wasm open_session=success\n');
+    const handle = () => newHandleState({ service: 'pool', user: 'alice', tty: 'pts/1' });
+    const s = await StackSession.create(parseStackFile(stack, { strictPermissions: false }), handle(), { strictPermissions: false });
+    expect((await s.open()).name).toBe('PAM_SUCCESS');
+    const before = memoryPoolStats().memories;
+    expect((await s.close()).name).toBe('PAM_SUCCESS');
+    s.end();
+    expect(memoryPoolStats().memories).toBe(before + 2);
+    // The next session runs on them, from a clean state.
+    const t = await StackSession.create(parseStackFile(stack, { strictPermissions: false }), handle(), { strictPermissions: false });
+    expect((await t.open()).name).toBe('PAM_SUCCESS');
+    expect(memoryPoolStats().memories).toBe(before);
+    expect((await t.close()).name).toBe('PAM_SUCCESS');
+    t.end();
+
+    const trapping = join(dir, 'trap.stack');
+    writeFileSync(trapping, `session optional ${join(process.cwd(), 'guest-modules/hostile/dist/trap.wasm')}\n`);
+    const u = await StackSession.create(parseStackFile(trapping, { strictPermissions: false }), handle(), { strictPermissions: false });
+    const pooled = memoryPoolStats().memories;
+    const open = await u.open();
+    expect(open.trace[0].reason).toMatch(/trapped/);
+    // It took one from the pool (an open session holds it, as `t` did) and gave it back at its fault.
+    expect(memoryPoolStats().memories).toBe(pooled);
+    u.end();
+    expect(memoryPoolStats().memories).toBe(pooled);
+  });
+});

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { loadComponent } from '../loader/index.js';
 import { hostImports, newHandleState, newLineContext } from '../runtime/index.js';
 import { InstanceMeter } from '../sandbox/limits.js';
-import { parseStackFile, SANDBOX_DEFAULTS, StackSession } from '../stack/index.js';
+import { parkStats, parseStackFile, SANDBOX_DEFAULTS, StackSession } from '../stack/index.js';
 
 const say = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
 const collect = () => (globalThis as { gc?: () => void }).gc?.();
@@ -79,7 +79,7 @@ async function concurrent(args: { n: number; stack: string }): Promise<void> {
   const closeMs = performance.now() - t1;
   const opened = sessions.length;
   say({
-    final: true, n: args.n, opened, closeFailures, error,
+    final: true, n: args.n, opened, closeFailures, error, ...parkStats(),
     openUs: opened ? (openMs * 1000) / opened : 0,
     closeUs: opened ? (closeMs * 1000) / opened : 0,
     kibPerSession: opened ? rss / 1024 / opened : 0,

@@ -76,9 +76,13 @@ export function verdicts(r: Results): Verdict[] {
     if (opened !== undefined) {
       row(`${n} concurrent open sessions (--disable-wasm-trap-handler)`, r[`concurrent.${n}.holds`] ? 'hold' : `${opened} opened`, '', '', 'hold', Boolean(r[`concurrent.${n}.holds`]));
     }
-    const d = r['concurrent_default.sessions_max'];
+    const d = r['concurrent_default.n'];
     if (d !== undefined) {
-      row(`${n} concurrent open sessions (node defaults)`, `at most ${d}`, `${r['memories_default.count']} memories`, '', 'hold', d >= n);
+      const holds = Boolean(r['concurrent_default.holds']);
+      const parked = r['concurrent_default.parked'];
+      row(`${d} concurrent open sessions (node defaults)`, holds ? 'hold' : `${r['concurrent_default.opened']} opened`,
+        parked === undefined ? '' : `${parked} lines parked`, '', `hold (${n})`, d >= n ? holds : holds ? undefined : false);
+      if (r['memories_default.count'] !== undefined) out.at(-1)!.figure += `; ${r['memories_default.count']} memories fit`;
     }
   }
   ratioRow('pamwasm exec start-up, 1-line stack', 'exec.startup_ms', 'ms', 'exec.node_baseline_ms', 2.0, 'node -e 0');

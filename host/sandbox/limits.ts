@@ -10,7 +10,7 @@
  * its limit plus one fuel slice, at the cost of a global decrement per loop
  * iteration instead of a worker round trip per call.
  */
-import { FUEL_EXPORT, OUT_OF_FUEL, pooledMemoryLimits, SANDBOX_MODULE } from './meter.js';
+import { FUEL_EXPORT, GLOBAL_EXPORT_PREFIX, OUT_OF_FUEL, pooledMemoryLimits, SANDBOX_MODULE, STATE_SECTION } from './meter.js';
 
 /** Fuel between two clock checks: small enough to stop within about a millisecond. */
 const SLICE = 200_000;
@@ -23,32 +23,41 @@ export class TimeLimitExceeded extends Error {
 }
 
 const PAGE = 65536;
+/** Granularity of a parked memory's copy: only pages holding something are kept. */
+const COPY_PAGE = 4096;
+const ZERO_PAGE = new Uint8Array(COPY_PAGE);
 
 /**
  * Linear memories given back by instances that are gone, zeroed, by their
  * limits. A new WebAssembly.Memory costs tens of microseconds (with V8's trap
  * handler, a reservation of about 10 GiB of address space) and every page
  * the guest then touches costs a page fault; a recycled one costs neither.
- * A memory comes back only through `InstanceMeter.release()`, from an owner
- * that has dropped the instance and will not call it again, and only when it
- * never grew: it is then indistinguishable from a fresh one (same size and
- * limits, all zero; the new instance writes its own data segments).
+ * A memory comes back only through `InstanceMeter.release()` (or `park()`),
+ * from an owner that has dropped the instance and will not call it again,
+ * and only when it never grew: it is then indistinguishable from a fresh one
+ * (same size and limits, all zero; the new instance writes its own data
+ * segments).
  */
 const pool = new Map<string, WebAssembly.Memory[]>();
 /** Bytes held in the pool at most (zeroed memory kept resident). */
 const POOL_BYTES = 32 * 1024 * 1024;
 let pooledBytes = 0;
-const memoryImports = new WeakMap<WebAssembly.Module, { name: string; initial: number; maximum: number } | null>();
 
-function memoryImportOf(module: WebAssembly.Module) {
-  let found = memoryImports.get(module);
-  if (found === undefined) {
-    found = null;
+/** What the meter left in a core module: its pooled memory import and whether it can be parked. */
+interface ModuleFacts { memory?: { name: string; initial: number; maximum: number }; parkable: boolean }
+const facts = new WeakMap<WebAssembly.Module, ModuleFacts>();
+
+function factsOf(module: WebAssembly.Module): ModuleFacts {
+  let found = facts.get(module);
+  if (!found) {
+    found = { parkable: false };
     for (const i of WebAssembly.Module.imports(module)) {
       const limits = i.module === SANDBOX_MODULE && i.kind === 'memory' ? pooledMemoryLimits(i.name) : undefined;
-      if (limits) found = { name: i.name, ...limits };
+      if (limits) found.memory = { name: i.name, ...limits };
     }
-    memoryImports.set(module, found);
+    const state = WebAssembly.Module.customSections(module, STATE_SECTION);
+    found.parkable = state.length === 1 && new Uint8Array(state[0])[0] === 1;
+    facts.set(module, found);
   }
   return found;
 }
@@ -60,10 +69,96 @@ export function memoryPoolStats(): { memories: number; bytes: number } {
   return { memories, bytes: pooledBytes };
 }
 
+let onPressure: ((failed: boolean) => void) | undefined;
+
+/**
+ * Called when the sandbox is about to exceed its count of wasm memories
+ * (`setMemoryLimit`), or (`failed`) V8 could not reserve another one; it
+ * should park idle instances, whose memories then come back to the pool.
+ */
+export function onMemoryPressure(handler: ((failed: boolean) => void) | undefined): void {
+  onPressure = handler;
+}
+
+/**
+ * Wasm memories the sandbox keeps in existence at most before it parks idle
+ * instances instead of making more. With V8's trap handler (node's default)
+ * every memory reserves about 10 GiB of address space and a process holds
+ * about 13,000; past that V8 fails the allocation only after several full
+ * garbage collections, seconds each with thousands of sessions open. Parking
+ * before that point costs microseconds. Default 10,000.
+ */
+let memoryLimit = 10_000;
+/** Memories made by the sandbox and not yet collected (pooled ones included: they hold their reservation). */
+let existing = 0;
+const collected = new FinalizationRegistry<undefined>(() => { existing--; });
+
+export function setMemoryLimit(count: number): void {
+  if (!(Number.isInteger(count) && count > 0)) throw new RangeError(`the memory limit must be a positive integer, not ${count}`);
+  memoryLimit = count;
+}
+
+/** Memories the sandbox has made that still exist. */
+export function memoriesInExistence(): number {
+  return existing;
+}
+
+function newMemory(initial: number, maximum: number): WebAssembly.Memory {
+  const m = new WebAssembly.Memory({ initial, maximum });
+  existing++;
+  collected.register(m, undefined);
+  return m;
+}
+
+function takeMemory(key: string, initial: number, maximum: number): WebAssembly.Memory {
+  const reuse = () => {
+    const m = pool.get(key)?.pop();
+    if (m) pooledBytes -= initial * PAGE;
+    return m;
+  };
+  const found = reuse();
+  if (found) return found;
+  if (existing >= memoryLimit && onPressure) {
+    onPressure(false);
+    const freed = reuse();
+    if (freed) return freed;
+  }
+  try {
+    return newMemory(initial, maximum);
+  } catch (e) {
+    if (!(e instanceof RangeError) || !onPressure) throw e;
+    onPressure(true);
+    const freed = reuse();
+    if (freed) return freed;
+    // Parked memories of other sizes: let them go for the collector to unmap.
+    pool.clear();
+    pooledBytes = 0;
+    return newMemory(initial, maximum);
+  }
+}
+
+/** A parked core instance: the pages of its memory that held something, and its mutable globals. */
+interface ParkedCore {
+  memory?: { bytes: number; pages: [number, Uint8Array][] };
+  globals: [string, number | bigint][];
+}
+
+/** An instance set aside by `InstanceMeter.park()`, to be made again by `wake()`. */
+export interface Parked { readonly cores: readonly ParkedCore[] }
+
+interface CoreRecord {
+  instance: WebAssembly.Instance;
+  memory?: { memory: WebAssembly.Memory; key: string; bytes: number };
+  parkable: boolean;
+}
+
 export class InstanceMeter {
   private readonly tanks: WebAssembly.Global[] = [];
-  /** Memories handed to this meter's instances, with their pool key and size. */
-  private readonly memories: { memory: WebAssembly.Memory; key: string; bytes: number }[] = [];
+  /** The core instances made since the last release, in the order they were made. */
+  private readonly cores: CoreRecord[] = [];
+  /** Set when guest code ran while instances were made (a start function, an initializer). */
+  private ranAtStart = false;
+  private waking?: Parked;
   private deadline = 0;
   private limitMs = 0;
   /** Set when the last armed call ran out of time: its trap is a timeout. */
@@ -80,25 +175,42 @@ export class InstanceMeter {
       if (tank) tank.value = SLICE;
     };
     const sandbox: Record<string, WebAssembly.ImportValue> = { [OUT_OF_FUEL]: outOfFuel };
-    const wanted = memoryImportOf(module);
-    if (wanted) {
-      const key = `${wanted.initial}:${wanted.maximum}`;
-      let memory = pool.get(key)?.pop();
-      const bytes = wanted.initial * PAGE;
-      if (memory) pooledBytes -= bytes;
-      else memory = new WebAssembly.Memory({ initial: wanted.initial, maximum: wanted.maximum });
-      this.memories.push({ memory, key, bytes });
-      sandbox[wanted.name] = memory;
+    const f = factsOf(module);
+    let memory: CoreRecord['memory'];
+    if (f.memory) {
+      const key = `${f.memory.initial}:${f.memory.maximum}`;
+      memory = { memory: takeMemory(key, f.memory.initial, f.memory.maximum), key, bytes: f.memory.initial * PAGE };
+      this.memories.push(memory);
+      sandbox[f.memory.name] = memory.memory;
     }
     const instance = new WebAssembly.Instance(module, { ...imports, [SANDBOX_MODULE]: sandbox });
     const exported = instance.exports[FUEL_EXPORT];
     if (exported instanceof WebAssembly.Global) {
+      if (exported.value !== INITIAL_FUEL) this.ranAtStart = true;
       tank = exported;
       tank.value = SLICE;
       this.tanks.push(tank);
     }
+    const record: CoreRecord = { instance, memory, parkable: f.parkable };
+    if (this.waking) restoreCore(record, this.waking.cores[this.cores.length]);
+    this.cores.push(record);
     return instance;
   };
+
+  /** Memories handed to this meter's instances. */
+  private readonly memories: NonNullable<CoreRecord['memory']>[] = [];
+
+  /**
+   * Whether the instance made since the last release (through the loader's
+   * `instantiate`, which has returned) can be parked: every core module was
+   * metered with `importMemory` and keeps no state beyond its memory and
+   * globals, and no guest code ran while it was made (so making it again
+   * runs none either).
+   */
+  get parkable(): boolean {
+    return this.cores.length > 0 && !this.ranAtStart && this.cores.every((c) => c.parkable)
+      && this.tanks.every((t) => t.value === SLICE);
+  }
 
   /** Starts the clock for one call (or an instantiation) of at most `limitMs`. */
   arm(limitMs: number): void {
@@ -106,6 +218,44 @@ export class InstanceMeter {
     this.deadline = performance.now() + limitMs;
     this.timedOut = false;
     for (const t of this.tanks) t.value = SLICE;
+  }
+
+  /**
+   * Sets the instance aside: a copy of the pages of its memories that hold
+   * something and of its mutable globals, then `release()`. The owner drops
+   * the instance and, to use it again, calls `wake()` and instantiates anew.
+   * Only for a meter whose `parkable` was true right after instantiation.
+   */
+  park(): Parked {
+    const cores = this.cores.map((c): ParkedCore => {
+      const globals: [string, number | bigint][] = [];
+      for (const [name, value] of Object.entries(c.instance.exports)) {
+        if (name.startsWith(GLOBAL_EXPORT_PREFIX)) globals.push([name, (value as WebAssembly.Global).value as number | bigint]);
+      }
+      if (!c.memory) return { globals };
+      const all = new Uint8Array(c.memory.memory.buffer);
+      const pages: [number, Uint8Array][] = [];
+      for (let at = 0; at < all.length; at += COPY_PAGE) {
+        const page = all.subarray(at, at + COPY_PAGE);
+        if (Buffer.compare(page, ZERO_PAGE) !== 0) pages.push([at, page.slice()]);
+      }
+      return { memory: { bytes: all.length, pages }, globals };
+    });
+    this.release();
+    return { cores };
+  }
+
+  /** The next instantiation through this meter makes `parked` again: same memory contents and globals. */
+  wake(parked: Parked): void {
+    this.waking = parked;
+  }
+
+  /** After the instantiation that woke a parked instance (or failed to). */
+  woken(): void {
+    if (this.waking && this.cores.length !== this.waking.cores.length) {
+      throw new Error(`a parked instance had ${this.waking.cores.length} core instances, its new one ${this.cores.length}`);
+    }
+    this.waking = undefined;
   }
 
   /**
@@ -124,12 +274,29 @@ export class InstanceMeter {
     }
     this.memories.length = 0;
     this.tanks.length = 0;
+    this.cores.length = 0;
+    this.ranAtStart = false;
   }
 
   /** The error to report for `e`, thrown by a call this meter armed. */
   explain(e: unknown): unknown {
     return this.timedOut ? new TimeLimitExceeded(this.limitMs) : e;
   }
+}
+
+/** Puts a parked core's memory pages and globals into the instance just made for it. */
+function restoreCore(record: CoreRecord, parked: ParkedCore | undefined): void {
+  if (!parked) throw new Error('a parked instance had fewer core instances than its new one');
+  if (parked.memory) {
+    const memory = record.memory?.memory;
+    if (!memory) throw new Error('a parked core instance had a memory its new one lacks');
+    const grow = (parked.memory.bytes - memory.buffer.byteLength) / PAGE;
+    if (grow > 0) memory.grow(grow);
+    const all = new Uint8Array(memory.buffer);
+    all.fill(0); // the data segments just written
+    for (const [at, page] of parked.memory.pages) all.set(page, at);
+  }
+  for (const [name, value] of parked.globals) (record.instance.exports[name] as WebAssembly.Global).value = value;
 }
 
 /** Fuel a module starts with, so start-up code runs until its first clock check. */

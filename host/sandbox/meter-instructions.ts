@@ -94,6 +94,12 @@ export interface Rewrite {
   readonly shiftFrom: number;
   /** Bytes to insert after each loop header, or null (constant expressions). */
   readonly check: Uint8Array | null;
+  /**
+   * Set when an instruction changes instance state outside memory and
+   * globals: table.set, table.grow, table.fill, table.copy, table.init,
+   * data.drop, elem.drop.
+   */
+  readonly state?: { beyondMemory: boolean };
 }
 
 let lebValue = 0; // second result of readU32, kept out of an allocated tuple
@@ -192,6 +198,7 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
         }
         break;
       case LEB:
+        if (op === 0x26 && rw.state) rw.state.beyondMemory = true; // table.set
         pos = skipLeb(buf, pos, end);
         break;
       case LEB2:
@@ -255,6 +262,7 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
       }
       case PREFIX_FC:
         pos = skipFC(buf, pos, end, at);
+        if (rw.state && STATE_FC.has(fcSub)) rw.state.beyondMemory = true;
         break;
       case PREFIX_FD:
         pos = skipFD(buf, pos, end, at);
@@ -274,10 +282,15 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
   w.pos = pos;
 }
 
+/** 0xFC sub-opcodes that change state beyond memory and globals: data.drop, table.init, elem.drop, table.copy, table.grow, table.fill. */
+const STATE_FC = new Set([9, 12, 13, 14, 15, 17]);
+let fcSub = 0; // the last 0xFC sub-opcode skipped
+
 /** 0xFC: saturating truncation (0-7), bulk memory (8-11), table ops (12-17). */
 function skipFC(buf: Uint8Array, pos: number, end: number, at: number): number {
   pos = readU32(buf, pos, end);
   const sub = lebValue;
+  fcSub = sub;
   if (sub <= 7) return pos;
   switch (sub) {
     case 8: // memory.init data mem

@@ -158,6 +158,8 @@ export interface ImportScan {
   globals: number;
   /** Imported memories. */
   memories: number;
+  /** Imported globals that are mutable. */
+  mutableGlobals: number;
   /** Whether any import already names the sandbox's own module. */
   fromSandbox: boolean;
   bodyStart: number;
@@ -170,6 +172,7 @@ export function scanImports(bytes: Uint8Array, s: Section, sandboxModule: string
   let funcs = 0;
   let globals = 0;
   let memories = 0;
+  let mutableGlobals = 0;
   let fromSandbox = false;
   for (let i = 0; i < count; i++) {
     if (r.name() === sandboxModule) fromSandbox = true;
@@ -179,13 +182,13 @@ export function scanImports(bytes: Uint8Array, s: Section, sandboxModule: string
       case 0x00: r.u32(); funcs++; break; // func: type index
       case 0x01: r.pos = skipValType(bytes, r.pos, r.end); skipLimits(r); break; // table
       case 0x02: skipLimits(r); memories++; break; // memory
-      case 0x03: r.pos = skipValType(bytes, r.pos, r.end); r.u8(); globals++; break; // global
+      case 0x03: r.pos = skipValType(bytes, r.pos, r.end); if (r.u8() & 0x01) mutableGlobals++; globals++; break; // global
       case 0x04: r.u8(); r.u32(); break; // tag: attribute, type index
       default: throw unsupported(`unknown import kind ${hex(kind)} at offset ${r.pos - 1}`);
     }
   }
   if (r.pos !== s.end) throw malformed(`import section has trailing bytes at offset ${r.pos}`);
-  return { count, funcs, globals, memories, fromSandbox, bodyStart };
+  return { count, funcs, globals, memories, mutableGlobals, fromSandbox, bodyStart };
 }
 
 /** Tables: `tabletype`, or `0x40 0x00 tabletype expr` with an initializer (function-references). */
@@ -249,27 +252,46 @@ export function singleMemory(bytes: Uint8Array, s: Section, cap: number): { min:
   return { min, max: Math.min(max, cap) };
 }
 
-/** Globals: type then initializer (which may hold `ref.func`); the fuel global is appended. Returns the count of defined globals before it. */
-export function rewriteGlobals(bytes: Uint8Array, s: Section, rw: Rewrite, append: (out: Writer) => void): number {
+/** Value types JS can read and write through an exported global. */
+const NUMERIC = new Set([0x7f, 0x7e, 0x7d, 0x7c]); // i32 i64 f32 f64
+
+export interface GlobalScan {
+  /** Defined globals before the appended fuel global. */
+  count: number;
+  /** Defined indices (within the section) of the mutable globals. */
+  mutable: number[];
+  /** Whether every mutable one holds a number (not a vector or a reference). */
+  numeric: boolean;
+}
+
+/** Globals: type then initializer (which may hold `ref.func`); the fuel global is appended. */
+export function rewriteGlobals(bytes: Uint8Array, s: Section, rw: Rewrite, append: (out: Writer) => void): GlobalScan {
   const r = new Reader(bytes, s.start, s.end);
   const { out } = rw;
   const count = r.u32();
   out.u32(count + 1);
+  const mutable: number[] = [];
+  let numeric = true;
   for (let i = 0; i < count; i++) {
     const entry = r.pos;
+    const type = bytes[r.pos];
     r.pos = skipValType(bytes, r.pos, r.end);
-    r.u8(); // mutability
+    if (r.u8() & 0x01) {
+      mutable.push(i);
+      if (!NUMERIC.has(type)) numeric = false;
+    }
     out.copy(bytes, entry, r.pos);
     rewriteExpr(bytes, r, rw);
   }
   append(out);
-  return count;
+  return { count, mutable, numeric };
 }
 
-export function rewriteExports(bytes: Uint8Array, s: Section, out: Writer, importedFuncs: number, reserved: string, append: () => void): void {
+/** The exports, renumbered, with `appended` more entries that `append` writes. */
+export function rewriteExports(bytes: Uint8Array, s: Section, out: Writer, importedFuncs: number, reserved: string, appended: number, append: () => void): void {
   const r = new Reader(bytes, s.start, s.end);
   const count = r.u32();
-  out.u32(count + 1);
+  out.u32(count + appended);
   for (let i = 0; i < count; i++) {
     const entry = r.pos;
     const name = r.name();

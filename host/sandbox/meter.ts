@@ -51,6 +51,7 @@ import { hex, malformed, Reader, unsupported, Writer } from './meter-binary.js';
 import {
   SECTION, sectionOrder, type Section, readSections, droppedCustom, scanTypes, scanImports,
   rewriteTables, rewriteMemories, rewriteGlobals, rewriteExports, rewriteElements, rewriteNames, singleMemory,
+  type GlobalScan,
 } from './meter-sections.js';
 import { flushWalk, walkInstructions, type Rewrite, type Walk, skipValType } from './meter-instructions.js';
 
@@ -75,12 +76,20 @@ export interface MeterOptions {
    * instead of fresh ones (limits.ts). Only a module that defines exactly one
    * plain 32-bit memory and imports none is changed; others keep theirs.
    * Needs `maxMemoryPages`. Default false.
+   *
+   * With it, every mutable global the module defines is also exported (as
+   * `pamwasm:global:<index>`), and a custom section `pamwasm:state` (one
+   * byte, see `STATE_SECTION`) says whether the pooled memory and those
+   * globals are all the state its code can change, so that an idle instance
+   * can be parked as a copy of them and made again later (limits.ts).
    */
   importMemory?: boolean;
 }
 
 export interface MeterResult {
   bytes: Uint8Array;
+  /** With `importMemory`: whether the memory and the exported globals are all the module's changeable state. */
+  parkable?: boolean;
   /**
    * True when the fuel global and the out-of-fuel import were added. False for
    * a module that defines no function (nothing can run in it): then it needs
@@ -93,6 +102,15 @@ export const FUEL_EXPORT = 'pamwasm:fuel';
 export const SANDBOX_MODULE = 'pamwasm:sandbox';
 export const OUT_OF_FUEL = 'out-of-fuel';
 const MEMORY_IMPORT = 'memory';
+/** Exported name of a metered module's mutable global `i` (with `importMemory`). */
+export const GLOBAL_EXPORT_PREFIX = 'pamwasm:global:';
+/**
+ * Custom section of a module metered with `importMemory`: one byte, 1 when
+ * its pooled memory and its exported mutable globals are all the state its
+ * code can change (no table or segment changes, no imported mutable global
+ * or memory, only numeric mutable globals), 0 otherwise.
+ */
+export const STATE_SECTION = 'pamwasm:state';
 
 /** The limits a metered module's memory import asks for, from its name; undefined for any other import. */
 export function pooledMemoryLimits(name: string): { initial: number; maximum: number } | undefined {
@@ -136,7 +154,16 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
       if (s.id === SECTION.memory && cap !== undefined) emit(out, s.id, () => rewriteMemories(bytes, s, out, cap));
       else out.copy(bytes, s.headerStart, s.end);
     }
-    return { bytes: out.result(), metered: false };
+    if (!options.importMemory) return { bytes: out.result(), metered: false };
+    // Without code, only instantiation writes its state: nothing to park
+    // unless it holds a memory or a mutable global others could change.
+    const global = sections.find((s) => s.id === SECTION.global);
+    const imports = sections.find((s) => s.id === SECTION.import);
+    const parkable = !sections.some((s) => s.id === SECTION.memory)
+      && (!global || new Reader(bytes, global.start, global.end).u32() === 0)
+      && (!imports || scanImports(bytes, imports, SANDBOX_MODULE).mutableGlobals === 0);
+    writeStateSection(out, parkable);
+    return { bytes: out.result(), metered: false, parkable };
   }
 
   const memorySection = sections.find((s) => s.id === SECTION.memory);
@@ -150,13 +177,20 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
     if (memory) writeMemoryImport(w, memory);
   };
   const sandboxImports = memory ? 2 : 1;
+  const exportState = Boolean(options.importMemory && cap !== undefined);
+  const state = { beyondMemory: false };
+  let globals: GlobalScan = { count: 0, mutable: [], numeric: true };
+  const writeExports = () => {
+    writeFuelExport(out, importedGlobals + globals.count);
+    if (exportState) for (const i of globals.mutable) writeGlobalExport(out, importedGlobals + i);
+  };
+  const exportCount = () => 1 + (exportState ? globals.mutable.length : 0);
 
   // Facts gathered on the way, in section order (each is known before a later
   // section needs it: imports before globals before exports and code).
   let typeIndex = -1; // of [] -> []
   let importedFuncs = 0;
   let importedGlobals = 0;
-  let definedGlobals = 0;
   let seenCode = false;
   // Constant expressions (global, table and element initializers) get the
   // function renumbering but no fuel checks: they cannot loop.
@@ -179,7 +213,7 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
         emit(out, id, () => { out.u32(1); writeFuelGlobal(out); });
         break;
       case SECTION.export:
-        emit(out, id, () => { out.u32(1); writeFuelExport(out, importedGlobals + definedGlobals); });
+        emit(out, id, () => { out.u32(exportCount()); writeExports(); });
         break;
     }
   };
@@ -241,10 +275,10 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
         else emit(out, s.id, () => rewriteMemories(bytes, s, out, cap));
         break;
       case SECTION.global:
-        emit(out, s.id, () => { definedGlobals = rewriteGlobals(bytes, s, shifted(), writeFuelGlobal); });
+        emit(out, s.id, () => { globals = rewriteGlobals(bytes, s, shifted(), writeFuelGlobal); });
         break;
       case SECTION.export:
-        emit(out, s.id, () => rewriteExports(bytes, s, out, importedFuncs, FUEL_EXPORT, () => writeFuelExport(out, importedGlobals + definedGlobals)));
+        emit(out, s.id, () => rewriteExports(bytes, s, out, importedFuncs, FUEL_EXPORT, exportCount(), writeExports));
         break;
       case SECTION.start: {
         const idx = new Reader(bytes, s.start, s.end).u32();
@@ -256,7 +290,7 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
         break;
       case SECTION.code:
         seenCode = true;
-        emit(out, s.id, () => rewriteCode(bytes, s, out, importedFuncs, fuelCheck(importedGlobals + definedGlobals, importedFuncs)));
+        emit(out, s.id, () => rewriteCode(bytes, s, out, importedFuncs, fuelCheck(importedGlobals + globals.count, importedFuncs), state));
         break;
       default: // function, tag, data count, data: no function indices inside
         out.copy(bytes, s.headerStart, s.end);
@@ -264,7 +298,11 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
   }
   catchUp(Infinity);
   if (imported?.fromSandbox) throw unsupported(`the module already imports from \`${SANDBOX_MODULE}\`, the name the sandbox reserves for itself.`);
-  return { bytes: out.result(), metered: true };
+  if (!exportState) return { bytes: out.result(), metered: true };
+  const parkable = !state.beyondMemory && globals.numeric && !imported?.mutableGlobals && !imported?.memories
+    && (memory !== undefined || !memorySection);
+  writeStateSection(out, parkable);
+  return { bytes: out.result(), metered: true, parkable };
 }
 
 /** Writes a section: id, then its contents prefixed with their size. */
@@ -280,6 +318,16 @@ function writeOutOfFuelImport(out: Writer, typeIndex: number): void {
   out.name(OUT_OF_FUEL);
   out.u8(0x00); // func
   out.u32(typeIndex);
+}
+
+function writeGlobalExport(out: Writer, globalIndex: number): void {
+  out.name(`${GLOBAL_EXPORT_PREFIX}${globalIndex}`);
+  out.u8(0x03); // global
+  out.u32(globalIndex);
+}
+
+function writeStateSection(out: Writer, parkable: boolean): void {
+  emit(out, SECTION.custom, () => { out.name(STATE_SECTION); out.u8(parkable ? 1 : 0); });
 }
 
 /** `(import "pamwasm:sandbox" "memory:<min>:<max>" (memory min max))`. */
@@ -344,11 +392,11 @@ function fuelCheck(globalIndex: number, oofIndex: number): Uint8Array {
  * the entry check goes right after them, and the instructions are walked.
  * Each body's size is re-encoded once its new length is known.
  */
-function rewriteCode(bytes: Uint8Array, s: Section, out: Writer, importedFuncs: number, check: Uint8Array): void {
+function rewriteCode(bytes: Uint8Array, s: Section, out: Writer, importedFuncs: number, check: Uint8Array, state: Rewrite['state']): void {
   const r = new Reader(bytes, s.start, s.end);
   const count = r.u32();
   out.u32(count);
-  const rw: Rewrite = { out, shiftFrom: importedFuncs, check };
+  const rw: Rewrite = { out, shiftFrom: importedFuncs, check, state };
   for (let i = 0; i < count; i++) {
     const size = r.u32();
     const bodyEnd = r.pos + size;

@@ -13,7 +13,7 @@ import {
   type Conversation, type ConvMessage, type HandleState, type ImportLimits, type LineContext, type LogRecord,
 } from '../runtime/index.js';
 import { packageRoot } from '../wit/index.js';
-import { InstanceMeter, TimeLimitExceeded } from '../sandbox/limits.js';
+import { InstanceMeter, onMemoryPressure, TimeLimitExceeded, type Parked } from '../sandbox/limits.js';
 import { allowedImports, wasiImports, type OnOutput } from '../sandbox/wasi/index.js';
 import { actionName } from './actions.js';
 import { dispatch, newDispatchState, type DispatchState, type Hook, type Step } from './dispatch.js';
@@ -110,9 +110,62 @@ interface Line {
   loaded?: LoadedComponent;
   loadError?: string;
   instance?: ModuleInstance;
+  /** Whether the line's instance can be parked when idle (see `parkIdleLines`). */
+  parkable?: boolean;
+  /** The line's instance, set aside while idle; made again at its next call. */
+  parked?: Parked;
   /** Set once the line faulted: its instance is gone for the rest of the session. */
   fault?: string;
 }
+
+/**
+ * Lines whose instance is live, idle and parkable, least recently used
+ * first (a Set keeps insertion order; a call takes its line out and puts it
+ * back at the end).
+ */
+const idleLines = new Set<Line>();
+
+/**
+ * Parks up to `max` idle instances of open sessions, least recently used
+ * first: each becomes a copy of the memory pages that hold something and of
+ * its globals, its memory goes back to the sandbox's pool, and the next call
+ * on its line makes it again as it was. pamwasm does this by itself when V8
+ * cannot reserve another wasm memory (with the trap handler on, each takes
+ * about 10 GiB of address space, so a process holds about 13,000); a host
+ * may call it to lower what idle sessions hold. Only instances whose whole
+ * changeable state is their memory and globals are parked (every C module
+ * built with the SDK; not a module that changes tables, imports WASI, or runs
+ * code as it is made). Returns how many were parked.
+ */
+export function parkIdleLines(max = Infinity): number {
+  let parked = 0;
+  for (const line of idleLines) {
+    if (parked >= max) break;
+    idleLines.delete(line);
+    if (!line.instance || !line.meter) continue;
+    line.parked = line.meter.park();
+    line.instance = undefined;
+    parked++;
+  }
+  parkCounts.parked += parked;
+  return parked;
+}
+
+const parkCounts = { parked: 0, woken: 0 };
+
+/** How many instances this process has parked and woken so far (for the bench and tests). */
+export function parkStats(): { parked: number; woken: number } {
+  return { ...parkCounts };
+}
+
+/**
+ * Lines parked at once at the sandbox's memory limit: enough to refill the
+ * pool for a while. When V8 itself refused a memory (a limit set too high
+ * for this process's address space), many more: each refusal costs seconds.
+ */
+const PARK_BATCH = 64;
+const PARK_BATCH_REFUSED = 2048;
+onMemoryPressure((failed) => parkIdleLines(failed ? PARK_BATCH_REFUSED : PARK_BATCH));
 
 const IMPRESSION = { [-1]: 'negative', 0: 'undef', 1: 'positive' } as const;
 
@@ -249,7 +302,9 @@ export class StackSession {
    */
   end(): void {
     for (const line of this.lines) {
+      idleLines.delete(line);
       line.instance = undefined;
+      line.parked = undefined;
       line.meter?.release();
       line.wasi?.close();
     }
@@ -261,15 +316,28 @@ export class StackSession {
       reasons.set(i, `faulted earlier: ${line.fault}`);
       return line.faultCode;
     }
+    idleLines.delete(line);
     try {
       if (!line.instance) {
-        line.meter?.arm(line.timeoutMs);
-        line.instance = line.loaded!.instantiate({ ...line.wasi?.imports, ...hostImports(line.ctx) }, line.meter?.instantiateCore);
+        const meter = line.meter;
+        meter?.arm(line.timeoutMs);
+        if (line.parked) {
+          meter!.wake(line.parked);
+          parkCounts.woken++;
+        }
+        try {
+          line.instance = line.loaded!.instantiate({ ...line.wasi?.imports, ...hostImports(line.ctx) }, meter?.instantiateCore);
+        } finally {
+          line.parked = undefined;
+          meter?.woken();
+        }
+        line.parkable = !line.wasi && meter !== undefined && meter.parkable;
       }
       resetCallCounters(line.ctx);
       line.meter?.arm(line.timeoutMs);
       const argv = line.handler.args;
       const status = hook === 'open' ? line.instance.openSession(flags, argv) : line.instance.closeSession(flags, argv);
+      if (line.parkable) idleLines.add(line);
       noteDroppedSyslog(line.ctx);
       return codeByStatus(status).number;
     } catch (e) {

@@ -57,6 +57,32 @@ describe('memories recycled between instances', () => {
     expect(() => meterCoreModule(squatter, {})).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED_WASM' }));
   });
 
+  it('exports mutable globals and says whether memory and globals are all the state code can change', async () => {
+    const parkable = async (body: string) => meterCoreModule(await parse(`(module ${body})`), { maxMemoryPages: 4, importMemory: true });
+    const plain = await parkable('(memory 1) (global $g (mut i32) (i32.const 5)) (global i64 (i64.const 1)) (func (export "f") (global.set $g (i32.const 6)))');
+    expect(plain.parkable).toBe(true);
+    const text = await print(plain.bytes);
+    expect(text).toMatch(/\(export "pamwasm:global:0" \(global \$g\)\)/);
+    expect(text).not.toMatch(/pamwasm:global:1/); // immutable
+    expect(text).toMatch(/\(@custom "pamwasm:state" \(after code\) "\\01"\)/);
+    for (const body of [
+      '(memory 1) (table 1 funcref) (func (export "f") (table.set 0 (i32.const 0) (ref.null func)))',
+      '(memory 1) (table 1 funcref) (func (export "f") (drop (table.grow 0 (ref.null func) (i32.const 1))))',
+      '(memory 1) (data "x") (func (export "f") (data.drop 0))',
+      '(memory 1) (table 1 funcref) (elem func) (func (export "f") (elem.drop 0))',
+      '(memory 1) (global (mut v128) (v128.const i64x2 0 0)) (func (export "f"))',
+      '(import "env" "g" (global (mut i32))) (memory 1) (func (export "f"))',
+      '(import "env" "m" (memory 1)) (func (export "f"))',
+    ]) {
+      const r = await parkable(body);
+      expect(r.parkable, body).toBe(false);
+      expect(await print(r.bytes)).toMatch(/\(@custom "pamwasm:state" (\(after \w+\) )?"\\00"\)/);
+    }
+    // Without code: parkable when nothing but instantiation writes state.
+    expect((await parkable('(table 1 funcref)')).parkable).toBe(true);
+    expect((await parkable('(memory 1)')).parkable).toBe(false);
+  });
+
   it('gives a released memory to the next instance zeroed, with only its own data segment', async () => {
     const module = await pooledModule('3', 7);
     const first = new InstanceMeter();

@@ -1,0 +1,163 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { newHandleState } from '../../host/runtime/index.js';
+import { memoryPoolStats } from '../../host/sandbox/limits.js';
+import { parkIdleLines, parkStats, parseStackFile, StackSession, type HookResult } from '../../host/stack/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pamwasm-park-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const HOSTILE = join(process.cwd(), 'guest-modules', 'hostile', 'dist');
+
+function stackFile(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+async function session(path: string) {
+  return StackSession.create(parseStackFile(path, { strictPermissions: false }), newHandleState({ service: 'park', user: 'alice', tty: 'pts/2' }), { strictPermissions: false });
+}
+
+const summary = (r: HookResult) => ({ name: r.name, trace: r.trace.map((t) => [t.module, t.name, t.reason ?? '']) });
+
+/**
+ * Open, then (if `park`) set every idle instance aside, then close: what a
+ * module sees at close must not depend on whether its instance was parked.
+ */
+async function openParkClose(path: string, park: boolean) {
+  const s = await session(path);
+  const open = await s.open();
+  const parked = park ? parkIdleLines() : 0;
+  const close = await s.close();
+  s.end();
+  return { open: summary(open), close: summary(close), messages: s.messages.map((m) => m.text), parked };
+}
+
+describe('parking idle instances of open sessions', () => {
+  it('gives a module at close exactly what it left at open: pointers, static counters, its stack pointer', async () => {
+    const path = stackFile('data.stack', [
+      'session required pam_datatest.wasm value=parked-secret',
+      'session required pam_stamp.wasm token=t1',
+      'session optional pam_permit.wasm',
+      '',
+    ].join('\n'));
+    const before = parkStats();
+    const live = await openParkClose(path, false);
+    const parked = await openParkClose(path, true);
+    expect(parked.parked).toBe(3);
+    expect(parkStats().parked - before.parked).toBe(3);
+    expect(parkStats().woken - before.woken).toBe(3);
+    expect(parked).toEqual({ ...live, parked: 3 });
+    // pam_datatest's pointer data lives only in its instance: a fresh one would say pointer=(none) replaced=0.
+    expect(parked.messages).toEqual(expect.arrayContaining([expect.stringMatching(/^pointer=parked-secret bytes=parked-secret replaced=1 status=/)]));
+  });
+
+  it('parks least recently used first, and gives the memories to the pool until the lines are called again', async () => {
+    const path = stackFile('lru.stack', 'session required pam_datatest.wasm value=lru\n');
+    const a = await session(path);
+    const b = await session(path);
+    await a.open();
+    await b.open();
+    const pooled = memoryPoolStats().memories;
+    expect(parkIdleLines(1)).toBe(1); // a, used first
+    expect(memoryPoolStats().memories).toBe(pooled + 1);
+    expect(parkIdleLines(1)).toBe(1); // then b
+    expect(parkIdleLines(1)).toBe(0); // nothing idle is left
+    for (const s of [b, a]) {
+      expect((await s.close()).name).toBe('PAM_SUCCESS');
+      s.end();
+    }
+    expect(a.messages.at(-1)?.text).toMatch(/^pointer=lru bytes=lru replaced=1/);
+    expect(b.messages.at(-1)?.text).toMatch(/^pointer=lru bytes=lru replaced=1/);
+  });
+
+  it('keeps the time limit on a woken instance', async () => {
+    const path = stackFile('loop.stack', `session optional [${join(HOSTILE, 'loop_close.wasm')} timeout=200]\nsession required pam_permit.wasm\n`);
+    const s = await session(path);
+    expect((await s.open()).name).toBe('PAM_SUCCESS');
+    expect(parkIdleLines()).toBe(2);
+    const close = await s.close();
+    s.end();
+    expect(close.trace[0].reason).toMatch(/timed out: ran past its time limit of 200 ms/);
+  });
+
+  it('never parks an instance with WASI imports, and forgets what an ended session parked', async () => {
+    const path = stackFile('wasi.stack', `session optional [${join(HOSTILE, 'wasi_fs.wasm')} read=${dir}]\n`);
+    const s = await session(path);
+    await s.open();
+    expect(parkIdleLines()).toBe(0);
+    await s.close();
+    s.end();
+
+    const data = stackFile('ended.stack', 'session required pam_datatest.wasm\n');
+    const t = await session(data);
+    await t.open();
+    expect(parkIdleLines()).toBe(1);
+    t.end();
+    expect(parkIdleLines()).toBe(0);
+    // A session ended while parked opens afresh.
+    expect((await t.open()).name).toBe('PAM_SUCCESS');
+    t.end();
+  });
+
+  it('parks by itself past the sandbox\'s memory limit: 6,000 open 3-line sessions in one process, every close as without parking', () => {
+    // A child of its own with node's default flags (the trap handler on:
+    // about 13,000 memories fit), so that this worker keeps its address space.
+    const path = stackFile('many.stack', [
+      'session required pam_datatest.wasm value=many',
+      'session required pam_permit.wasm',
+      'session required pam_stamp.wasm token=m',
+      '',
+    ].join('\n'));
+    const out = manySessions(path, 6000);
+    expect(out.bad).toBe(0);
+    // 18,000 memories are more than the sandbox keeps (10,000): thousands
+    // were parked, and each woke at its close.
+    expect(out.parked).toBeGreaterThan(3000);
+    expect(out.woken).toBe(out.parked);
+  }, 150_000);
+
+  it('parks when V8 refuses a memory, under a limit set too high for the address space (4,500 sessions: 13,500 memories)', () => {
+    const path = stackFile('refused.stack', [
+      'session required pam_datatest.wasm value=many',
+      'session required pam_permit.wasm',
+      'session required pam_stamp.wasm token=m',
+      '',
+    ].join('\n'));
+    const out = manySessions(path, 4500, 1_000_000);
+    expect(out.bad).toBe(0);
+    expect(out.parked).toBeGreaterThan(0);
+    expect(out.woken).toBe(out.parked);
+  }, 150_000);
+});
+
+/** Opens `n` sessions of `path` in a child with node's default flags, then closes them all. */
+function manySessions(path: string, n: number, memoryLimit?: number): { bad: number; parked: number; woken: number } {
+  const script = `
+    import { newHandleState } from ${JSON.stringify(join(process.cwd(), 'dist/host/runtime/index.js'))};
+    import { setMemoryLimit } from ${JSON.stringify(join(process.cwd(), 'dist/host/sandbox/limits.js'))};
+    import { parkStats, parseStackFile, StackSession } from ${JSON.stringify(join(process.cwd(), 'dist/host/stack/index.js'))};
+    ${memoryLimit ? `setMemoryLimit(${memoryLimit});` : ''}
+    const stack = parseStackFile(${JSON.stringify(path)}, { strictPermissions: false });
+    const sessions = [];
+    for (let i = 0; i < ${n}; i++) {
+      const s = await StackSession.create(stack, newHandleState({ service: 'park', user: 'u' + i, tty: 'pts/9' }), { strictPermissions: false });
+      const r = await s.open();
+      if (r.code !== 0) throw new Error('open ' + i + ': ' + r.name + ' ' + r.trace.map((t) => t.reason).join(';'));
+      sessions.push(s);
+    }
+    let bad = 0;
+    for (const s of sessions) {
+      const r = await s.close();
+      if (r.code !== 0 || !s.messages.some((m) => m.text.startsWith('pointer=many bytes=many replaced=1'))) bad++;
+      s.end();
+    }
+    console.log(JSON.stringify({ bad, ...parkStats() }));
+  `;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 120_000 });
+  expect(r.stderr).toBe('');
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { bad: number; parked: number; woken: number };
+}

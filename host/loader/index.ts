@@ -1,11 +1,16 @@
 /**
- * Loading session-module components: read, check, transpile, compile.
+ * Loading session-module components: read, check, plan or transpile, compile.
  *
  * A component is checked before any of its code runs: its preamble (not a
  * core module, not random bytes), its imports (nothing outside the world
  * unless granted) and its exports (both session hooks, with the world's
  * types). Core modules are compiled once per content hash and shared by every
  * instance; each `instantiate()` makes a fresh, isolated instance.
+ *
+ * Two paths (LoadedComponent.via): a component of exactly the world's shape
+ * is planned and instantiated by the loader's own reader (component/), with
+ * no jco; any other goes to jco's glue (transpile.ts, world.ts), which is
+ * also where every refusal comes from.
  *
  * @example
  *   const mod = await loadComponent('guest-modules/dist/pam_debug.wasm');
@@ -22,6 +27,7 @@ import type { WitStatus } from '../codes/index.js';
 import { cacheKey, openCache, type CacheOptions, type Prepared } from './cache.js';
 import { evaluateGlue } from './glue.js';
 import { forgetModuleFile, readModuleFile } from './files.js';
+import { camel, instantiator, recognizeComponent, type Plan } from './component/index.js';
 import { checkComponentHeader } from './header.js';
 import { transpileComponent } from './transpile.js';
 import { checkWorld } from './world.js';
@@ -56,6 +62,14 @@ export interface LoadedComponent {
   readonly exports: string[];
   /** Core modules with their sizes. */
   readonly coreModules: { name: string; size: number }[];
+  /**
+   * How instances are made: `fast`, by the loader's own reader and
+   * instantiator of the session-module world (component/), or `jco`, by
+   * jco's generated glue (transpile.ts), for any component the fast path
+   * does not fully recognize (granted WASI imports, other shapes). Both
+   * behave the same; the jco path is also the one that refuses.
+   */
+  readonly via: 'fast' | 'jco';
   /** A fresh instance wired to `imports`. Throws what the module's start code throws. */
   instantiate(imports: ImportObject, instantiateCore?: InstantiateCore): ModuleInstance;
 }
@@ -83,6 +97,11 @@ export interface LoadOptions {
    * Default: no disk cache (components are still cached in memory).
    */
   cache?: CacheOptions;
+  /**
+   * Internal: false makes the load skip the fast path and use jco's glue, as
+   * the tests do to compare the two. Default true.
+   */
+  fastPath?: boolean;
 }
 
 const compiled = new Map<string, Promise<WebAssembly.Module>>();
@@ -102,38 +121,60 @@ function compileCore(bytes: Uint8Array): Promise<WebAssembly.Module> {
   return m;
 }
 
-/** Checks, transpiles and (if asked) meters a component: everything before compiling. */
-async function prepare(bytes: Uint8Array, source: string, options: LoadOptions): Promise<Prepared> {
-  checkComponentHeader(bytes, source);
-  const t = await transpileComponent(bytes, source);
-  await checkWorld(t, source, options.allowImports);
-  const cores = new Map<string, Uint8Array>();
-  for (const [name, original] of t.cores) {
-    cores.set(name, options.meter
+/** Each core module as the load asks for it: metered or as it is. */
+function meterCores(cores: Iterable<[string, Uint8Array]>, options: LoadOptions): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  for (const [name, original] of cores) {
+    out.set(name, options.meter
       ? meterCoreModule(original, { maxMemoryPages: options.meter.maxMemoryPages, initialFuel: INITIAL_FUEL, importMemory: options.meter.importMemory }).bytes
       : original);
   }
+  return out;
+}
+
+/**
+ * The fast path (component/): a plan instead of glue, for a component it
+ * fully recognizes as one of the world; undefined for anything else, and
+ * for anything the meter does not take, so that the jco path answers.
+ */
+async function prepareFast(bytes: Uint8Array, options: LoadOptions): Promise<Prepared | undefined> {
+  const r = await recognizeComponent(bytes);
+  if (!('plan' in r)) return undefined;
+  const originals = r.cores.map((b, i): [string, Uint8Array] => [r.plan.modules[i], b]);
+  let cores: Map<string, Uint8Array>;
+  try {
+    cores = meterCores(originals, options);
+  } catch {
+    return undefined;
+  }
+  return {
+    plan: JSON.stringify(r.plan),
+    cores,
+    imports: r.plan.imports.map(([iface]) => iface),
+    exports: r.plan.exports.map((e): [string, 'function'] => [camel(e.name), 'function']),
+    coreModules: originals.map(([name, b]) => ({ name, size: b.length })),
+  };
+}
+
+/** Checks, transpiles (or plans) and (if asked) meters a component: everything before compiling. */
+async function prepare(bytes: Uint8Array, source: string, options: LoadOptions): Promise<Prepared> {
+  checkComponentHeader(bytes, source);
+  if (options.fastPath !== false) {
+    const fast = await prepareFast(bytes, options);
+    if (fast) return fast;
+  }
+  const t = await transpileComponent(bytes, source);
+  await checkWorld(t, source, options.allowImports);
   return {
     glue: t.files.get(`${t.name}.js`)!,
-    cores,
+    cores: meterCores(t.cores, options),
     imports: t.imports,
     exports: t.exports,
     coreModules: [...t.cores].map(([name, b]) => ({ name, size: b.length })),
   };
 }
 
-async function build(bytes: Uint8Array, source: string, hash: string, options: LoadOptions): Promise<LoadedComponent> {
-  const cache = options.cache && openCache(options.cache);
-  const key = cache && cacheKey({
-    sha256: hash,
-    allowImports: options.allowImports ?? [],
-    meter: options.meter && { maxMemoryPages: options.meter.maxMemoryPages, initialFuel: INITIAL_FUEL, importMemory: Boolean(options.meter.importMemory) },
-  });
-  let p = cache && key ? cache.get(key) : undefined;
-  if (!p) {
-    p = await prepare(bytes, source, options);
-    if (cache && key) cache.put(key, p);
-  }
+async function compileCores(p: Prepared, source: string): Promise<Map<string, WebAssembly.Module>> {
   const cores = new Map<string, WebAssembly.Module>();
   for (const [name, core] of p.cores) {
     try {
@@ -142,26 +183,60 @@ async function build(bytes: Uint8Array, source: string, hash: string, options: L
       throw new MalformedModuleError(`${source} holds a core module that does not compile (${(e as Error).message}).`, { cause: e });
     }
   }
-  // A code cache of the glue, bound to its text; when there is none (or V8
-  // refuses it), one is made after the first hook call has compiled what a
-  // session runs, for the next process.
-  const glueSha = cache ? sha256(Buffer.from(p.glue)) : '';
-  const glue = await evaluateGlue(p.glue, source, cache && key ? cache.getCode(key, glueSha) : undefined);
-  let saveCode = cache && key && glue.codeCache && !glue.cacheUsed
-    ? () => {
-      saveCode = undefined;
-      setImmediate(() => cache.putCode(key, glueSha, glue.codeCache!()));
-    }
-    : undefined;
+  return cores;
+}
+
+async function build(bytes: Uint8Array, source: string, hash: string, options: LoadOptions): Promise<LoadedComponent> {
+  const cache = options.cache && openCache(options.cache);
+  const key = cache && cacheKey({
+    sha256: hash,
+    allowImports: options.allowImports ?? [],
+    meter: options.meter && { maxMemoryPages: options.meter.maxMemoryPages, initialFuel: INITIAL_FUEL, importMemory: Boolean(options.meter.importMemory) },
+    jcoOnly: options.fastPath === false,
+  });
+  let p = cache && key ? cache.get(key) : undefined;
+  const cached = p !== undefined;
+  p ??= await prepare(bytes, source, options);
+  let cores: Map<string, WebAssembly.Module>;
+  try {
+    cores = await compileCores(p, source);
+  } catch (e) {
+    // V8 refuses a core module of a component the fast path took: the jco
+    // path gives the answer, its own error or this same one.
+    if (p.plan === undefined) throw e;
+    p = await prepare(bytes, source, { ...options, fastPath: false });
+    cores = await compileCores(p, source);
+  }
+  if (cache && key && !cached) cache.put(key, p);
   const getCoreModule = (name: string) => cores.get(name)!;
   const unversioned = (name: string) => name.replace(/@[^/]*$/, '');
-  return {
+  const common = {
     source,
     sha256: hash,
     size: bytes.length,
     imports: [...new Set(p.imports.map(unversioned))].sort(),
     exports: p.exports.filter(([, k]) => k === 'function').map(([n]) => n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)),
     coreModules: p.coreModules,
+  };
+  if (p.plan !== undefined) {
+    const instantiate = instantiator(JSON.parse(p.plan) as Plan);
+    return { ...common, via: 'fast', instantiate: (imports, instantiateCore) => instantiate(getCoreModule, imports, instantiateCore) };
+  }
+  // A code cache of the glue, bound to its text; when there is none (or V8
+  // refuses it), one is made after the first hook call has compiled what a
+  // session runs, for the next process.
+  const text = p.glue!;
+  const glueSha = cache ? sha256(Buffer.from(text)) : '';
+  const glue = await evaluateGlue(text, source, cache && key ? cache.getCode(key, glueSha) : undefined);
+  let saveCode = cache && key && glue.codeCache && !glue.cacheUsed
+    ? () => {
+      saveCode = undefined;
+      setImmediate(() => cache.putCode(key, glueSha, glue.codeCache!()));
+    }
+    : undefined;
+  return {
+    ...common,
+    via: 'jco',
     instantiate(imports, instantiateCore) {
       const instance = glue.instantiate(getCoreModule, imports, instantiateCore);
       if (!saveCode) return instance;
@@ -210,7 +285,7 @@ export async function loadComponent(input: string | Uint8Array, options: LoadOpt
     );
   }
   const meterKey = options.meter ? `meter:${options.meter.maxMemoryPages ?? '-'}:${options.meter.importMemory ? 'pool' : 'own'}` : 'raw';
-  const key = `${hash}|${[...(options.allowImports ?? [])].sort().join(',')}|${meterKey}|${source}`;
+  const key = `${hash}|${[...(options.allowImports ?? [])].sort().join(',')}|${meterKey}|${options.fastPath === false ? 'jco' : 'any'}|${source}`;
   let p = loaded.get(key);
   if (!p) {
     if (!bytes) {

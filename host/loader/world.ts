@@ -65,6 +65,8 @@ export interface ReferenceDeclarations {
   interfaces: Record<string, string[]>;
   hooks: Record<string, string>;
   worldTypes: string[];
+  /** The reference component itself (base64): the loader's fast path reads the world's types from it (component/reference.ts). */
+  component: string;
 }
 
 /** What the reference depends on: the WIT source, the world and the generators' versions. */
@@ -80,7 +82,8 @@ export async function buildReferenceDeclarations(): Promise<ReferenceDeclaration
   // from the disk cache never checks a world and never needs wasm-tools.
   const { componentEmbed, componentNew } = await import('@bytecodealliance/jco-transpile/wasm-tools');
   const embedded = await componentEmbed({ dummy: true, witSource: witSource(), world: WORLD_NAME });
-  const t = await transpileComponent(await componentNew(embedded));
+  const component = await componentNew(embedded);
+  const t = await transpileComponent(component);
   const interfaces: Record<string, string[]> = {};
   for (const [file, text] of [...t.files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (file.startsWith('interfaces/')) interfaces[file] = [...new Set(declarationLines(text))].sort();
@@ -93,7 +96,7 @@ export async function buildReferenceDeclarations(): Promise<ReferenceDeclaration
     hooks[h] = line;
   }
   const worldTypes = [...new Set(lines.filter((l) => l.startsWith('export type ')))].sort();
-  return { key: referenceKey(), interfaces, hooks, worldTypes };
+  return { key: referenceKey(), interfaces, hooks, worldTypes, component: Buffer.from(component).toString('base64') };
 }
 
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
@@ -109,13 +112,23 @@ export function precomputedReference(file = REFERENCE_FILE): ReferenceDeclaratio
   if (!d || typeof d !== 'object' || d.key !== referenceKey()) return undefined;
   if (!d.interfaces || typeof d.interfaces !== 'object' || !Object.values(d.interfaces).every(isStrings)) return undefined;
   if (!isStrings(d.worldTypes) || !d.hooks || !EXPORTS.every((h) => typeof d.hooks[h] === 'string')) return undefined;
+  if (typeof d.component !== 'string') return undefined;
   return d;
 }
 
-/** Declarations of the world itself, once per process: from the build's file, else from `wit/`. */
+let declarations: Promise<ReferenceDeclarations> | undefined;
+
+/** The reference declarations, once per process: from the build's file, else built from `wit/`. */
+export function referenceDeclarations(): Promise<ReferenceDeclarations> {
+  declarations ??= (async () => precomputedReference() ?? buildReferenceDeclarations())();
+  declarations.catch(() => { declarations = undefined; });
+  return declarations;
+}
+
+/** Declarations of the world itself, once per process. */
 function referenceWorld(): Promise<Reference> {
   reference ??= (async () => {
-    const d = precomputedReference() ?? await buildReferenceDeclarations();
+    const d = await referenceDeclarations();
     return {
       interfaces: new Map(Object.entries(d.interfaces).map(([f, l]) => [f, new Set(l)])),
       hooks: new Map(EXPORTS.map((h) => [h, d.hooks[h]])),

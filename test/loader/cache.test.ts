@@ -25,14 +25,14 @@ function component(): string {
 const entries = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.entry')).map((f) => join(dir, f));
 const hit = () => (globalThis as { __pamwasmCacheHit?: number }).__pamwasmCacheHit ?? 0;
 
-/** Rewrites an entry's glue so that evaluating it counts a hit; the hashes are updated, so the entry stays valid. */
-function markGlue(entry: string): void {
+/** Rewrites an entry's first part (glue or plan) with `edit`; the hashes are updated, so the entry stays valid. */
+function rewriteFirstPart(entry: string, edit: (text: string, name: string) => string): void {
   const data = readFileSync(entry);
   const hlen = data.readUInt32LE(0);
   const header = JSON.parse(data.subarray(4, 4 + hlen).toString());
   let at = 4 + hlen;
   const blobs = header.parts.map((p: { bytes: number }) => { const b = data.subarray(at, at + p.bytes); at += p.bytes; return b; });
-  blobs[0] = Buffer.from(`${blobs[0].toString()}\nglobalThis.__pamwasmCacheHit = (globalThis.__pamwasmCacheHit ?? 0) + 1;\n`);
+  blobs[0] = Buffer.from(edit(blobs[0].toString(), header.parts[0].name));
   header.parts[0] = { ...header.parts[0], bytes: blobs[0].length, sha256: createHash('sha256').update(blobs[0]).digest('hex') };
   const h = Buffer.from(JSON.stringify(header));
   const len = Buffer.alloc(4);
@@ -40,15 +40,27 @@ function markGlue(entry: string): void {
   writeFileSync(entry, Buffer.concat([len, h, ...blobs]), { mode: 0o600 });
 }
 
+/** Rewrites an entry's glue so that evaluating it counts a hit. */
+function markGlue(entry: string): void {
+  rewriteFirstPart(entry, (glue, name) => {
+    expect(name).toBe('<glue>');
+    return `${glue}\nglobalThis.__pamwasmCacheHit = (globalThis.__pamwasmCacheHit ?? 0) + 1;\n`;
+  });
+}
+
+const hostImports = {
+  'pamwasm:session/conversation': { info: () => 'success', error: () => 'success', prompt: () => ({ tag: 'err', val: 'conv-err' }) },
+  'pamwasm:session/items': { getItem: () => undefined },
+  'pamwasm:session/env': { getEnv: () => undefined, putEnv: () => 'success', listEnv: () => [] },
+  'pamwasm:session/data': { setData: () => 'success', getData: () => undefined, deleteData: () => 'success' },
+  'pamwasm:session/log': { syslog: () => {} },
+} as never;
+
+/** Loads through jco's glue (these tests are about its entries and code cache) and runs open-session. */
 async function works(file: string, cache: { dir: string; onWarning?: (m: string) => void }) {
-  const loaded = await loadComponent(file, { cache });
-  const inst = loaded.instantiate({
-    'pamwasm:session/conversation': { info: () => 'success', error: () => 'success', prompt: () => ({ tag: 'err', val: 'conv-err' }) },
-    'pamwasm:session/items': { getItem: () => undefined },
-    'pamwasm:session/env': { getEnv: () => undefined, putEnv: () => 'success', listEnv: () => [] },
-    'pamwasm:session/data': { setData: () => 'success', getData: () => undefined, deleteData: () => 'success' },
-    'pamwasm:session/log': { syslog: () => {} },
-  } as never);
+  const loaded = await loadComponent(file, { cache, fastPath: false });
+  expect(loaded.via).toBe('jco');
+  const inst = loaded.instantiate(hostImports);
   expect(inst.openSession({ silent: false }, ['open_session=session_err'])).toBe('session-err');
 }
 
@@ -84,6 +96,33 @@ describe('the component cache', () => {
     len.writeUInt32LE(h.length);
     writeFileSync(code, Buffer.concat([len, h, junk]), { mode: 0o600 });
     await works(component(), { dir });
+  });
+
+  it("keeps the fast path's plan in an entry, and answers a later load of the same bytes from it", async () => {
+    const dir = join(root, 'c6');
+    const first = await loadComponent(component(), { cache: { dir } });
+    expect(first.via).toBe('fast');
+    expect(first.instantiate(hostImports).openSession({}, ['open_session=session_err'])).toBe('session-err');
+    const [entry] = entries(dir);
+    // Swap the core functions behind the two hooks: a load answered from the entry shows it.
+    rewriteFirstPart(entry, (text, name) => {
+      expect(name).toBe('<plan>');
+      const plan = JSON.parse(text);
+      const [a, b] = plan.exports;
+      [a.core, b.core] = [b.core, a.core];
+      return JSON.stringify(plan);
+    });
+    const second = await loadComponent(component(), { cache: { dir } });
+    expect(second.via).toBe('fast');
+    expect(second.instantiate(hostImports).openSession({}, ['open_session=session_err'])).toBe('success');
+  });
+
+  it('keeps entries of the two paths apart', async () => {
+    const dir = join(root, 'c7');
+    const file = component();
+    expect((await loadComponent(file, { cache: { dir } })).via).toBe('fast');
+    expect((await loadComponent(file, { cache: { dir }, fastPath: false })).via).toBe('jco');
+    expect(entries(dir)).toHaveLength(2);
   });
 
   it('keys entries by the options that shape them (another memory cap: another entry)', async () => {

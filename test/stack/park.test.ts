@@ -106,12 +106,7 @@ describe('parking idle instances of open sessions', () => {
   it('parks by itself past the sandbox\'s memory limit: 6,000 open 3-line sessions in one process, every close as without parking', () => {
     // A child of its own with node's default flags (the trap handler on:
     // about 13,000 memories fit), so that this worker keeps its address space.
-    const path = stackFile('many.stack', [
-      'session required pam_datatest.wasm value=many',
-      'session required pam_permit.wasm',
-      'session required pam_stamp.wasm token=m',
-      '',
-    ].join('\n'));
+    const path = stackFile('many.stack', MANY);
     const out = manySessions(path, 6000);
     expect(out.bad).toBe(0);
     // 18,000 memories are more than the sandbox keeps (10,000): thousands
@@ -121,18 +116,16 @@ describe('parking idle instances of open sessions', () => {
   }, 150_000);
 
   it('parks when V8 refuses a memory, under a limit set too high for the address space (4,500 sessions: 13,500 memories)', () => {
-    const path = stackFile('refused.stack', [
-      'session required pam_datatest.wasm value=many',
-      'session required pam_permit.wasm',
-      'session required pam_stamp.wasm token=m',
-      '',
-    ].join('\n'));
+    const path = stackFile('refused.stack', MANY);
     const out = manySessions(path, 4500, 1_000_000);
     expect(out.bad).toBe(0);
     expect(out.parked).toBeGreaterThan(0);
     expect(out.woken).toBe(out.parked);
   }, 150_000);
 });
+
+/** The stack of the many-session tests: pam_datatest tells at close whether its instance came back whole. */
+const MANY = 'session required pam_datatest.wasm value=many\nsession required pam_permit.wasm\nsession required pam_stamp.wasm token=m\n';
 
 /** Opens `n` sessions of `path` in a child with node's default flags, then closes them all. */
 function manySessions(path: string, n: number, memoryLimit?: number): { bad: number; parked: number; woken: number } {

@@ -1,0 +1,270 @@
+/**
+ * Reading the component binary format (component-model `Binary.md`) and the
+ * parts of a core module that the component wires together (its types,
+ * imports and exports), strictly: an encoding this reader does not know, a
+ * LEB128 number that is too long, a name that is not UTF-8, a section that
+ * does not end where its size says, all throw `Unrecognized`. The fast path
+ * treats that as "not recognized" and leaves the component to jco's
+ * generator, whose answer (accept, or which error) is the one that counts.
+ *
+ * Function bodies are never read here: V8 validates them when the loader
+ * compiles each core module, on both paths.
+ */
+
+/** Anything the reader does not recognize; never shown to a user (the jco path answers instead). */
+export class Unrecognized extends Error {}
+
+export function refuse(why: string): never {
+  throw new Unrecognized(why);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+export class Reader {
+  constructor(readonly bytes: Uint8Array, public pos: number, readonly end: number) {
+    if (pos < 0 || end > bytes.length || pos > end) refuse('range outside the bytes');
+  }
+
+  get done(): boolean {
+    return this.pos >= this.end;
+  }
+
+  u8(): number {
+    if (this.pos >= this.end) refuse('unexpected end');
+    return this.bytes[this.pos++];
+  }
+
+  peek(): number {
+    if (this.pos >= this.end) refuse('unexpected end');
+    return this.bytes[this.pos];
+  }
+
+  /** An unsigned LEB128 u32: at most 5 bytes, no bits past the 32nd. */
+  u32(): number {
+    let result = 0;
+    for (let i = 0; i < 5; i++) {
+      const b = this.u8();
+      if (i === 4 && b > 0x0f) refuse('u32 too large or too long');
+      result += (b & 0x7f) * 2 ** (7 * i);
+      if (!(b & 0x80)) return result;
+    }
+    return refuse('u32 too long');
+  }
+
+  /** A signed LEB128 s33 (a type index), which must come out non-negative. */
+  typeIndex(): number {
+    let result = 0;
+    for (let i = 0; i < 5; i++) {
+      const b = this.u8();
+      result += (b & 0x7f) * 2 ** (7 * i);
+      if (!(b & 0x80)) {
+        // The last byte's bit 6 is the sign: a type index is never negative.
+        if (b & 0x40) refuse('negative type index');
+        if (i === 4 && b > 0x0f) refuse('s33 too large');
+        return result;
+      }
+    }
+    return refuse('s33 too long');
+  }
+
+  take(n: number): Uint8Array {
+    if (n > this.end - this.pos) refuse('unexpected end');
+    const out = this.bytes.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
+  /** A length-prefixed UTF-8 string. */
+  name(): string {
+    const b = this.take(this.u32());
+    try {
+      return utf8.decode(b);
+    } catch {
+      return refuse('a name that is not UTF-8');
+    }
+  }
+
+  /** A vector: its length, then `item` that many times. */
+  vec<T>(item: () => T): T[] {
+    const n = this.u32();
+    if (n > this.end - this.pos) refuse('vector longer than its section');
+    const out: T[] = [];
+    for (let i = 0; i < n; i++) out.push(item());
+    return out;
+  }
+
+  expectEnd(): void {
+    if (this.pos !== this.end) refuse('bytes left at the end of a section');
+  }
+}
+
+export interface Section {
+  id: number;
+  /** Where the contents start and end in the whole binary. */
+  start: number;
+  end: number;
+}
+
+/** The sections after the 8-byte preamble `magic`; throws on a preamble other than `preamble`. */
+export function sections(bytes: Uint8Array, start: number, end: number, preamble: readonly number[]): Section[] {
+  const r = new Reader(bytes, start, end);
+  for (const b of preamble) if (r.u8() !== b) refuse('unexpected preamble');
+  const out: Section[] = [];
+  while (!r.done) {
+    const id = r.u8();
+    const size = r.u32();
+    const s = r.pos;
+    r.take(size);
+    out.push({ id, start: s, end: r.pos });
+  }
+  return out;
+}
+
+/** A component of this encoding: `\0asm`, version 0x0d, layer 1. */
+export const COMPONENT_PREAMBLE = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00] as const;
+const MODULE_PREAMBLE = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00] as const;
+
+/** Core value types as text, as they appear in function types. */
+const VALTYPES: Record<number, string> = { 0x7f: 'i32', 0x7e: 'i64', 0x7d: 'f32', 0x7c: 'f64', 0x7b: 'v128', 0x70: 'funcref', 0x6f: 'externref' };
+const REFTYPES: Record<number, string> = { 0x70: 'funcref', 0x6f: 'externref' };
+
+export interface CoreFuncType { params: string[]; results: string[] }
+export interface Limits { min: number; max?: number }
+export type CoreExtern =
+  | { kind: 'func'; type: CoreFuncType }
+  | { kind: 'table'; elem: string; limits: Limits }
+  | { kind: 'memory'; limits: Limits }
+  | { kind: 'global'; type: string; mutable: boolean };
+
+export interface CoreModuleShape {
+  imports: { module: string; name: string; type: CoreExtern }[];
+  exports: Map<string, CoreExtern>;
+}
+
+/**
+ * Sections a core module may have for the fast path: custom, type, import,
+ * function, table, memory, global, export, start, element, code, data, data
+ * count. Anything newer (tags, ...) is left to jco.
+ */
+const KNOWN_MODULE_SECTIONS = new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+const ORDER: Record<number, number> = { 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 7, 8: 8, 9: 9, 12: 10, 10: 11, 11: 12 };
+
+function limits(r: Reader, memory: boolean): Limits {
+  const flag = r.u8();
+  // 0: min; 1: min and max. Shared (2, 3) and 64-bit (4+) memories are left to jco.
+  if (flag > 1) refuse(memory ? 'shared or 64-bit memory' : 'unknown table limits');
+  const min = r.u32();
+  const max = flag === 1 ? r.u32() : undefined;
+  if (max !== undefined && max < min) refuse('maximum below minimum');
+  return { min, max };
+}
+
+function valtype(r: Reader): string {
+  return VALTYPES[r.u8()] ?? refuse('unknown core value type');
+}
+
+function reftype(r: Reader): string {
+  return REFTYPES[r.u8()] ?? refuse('unknown reference type');
+}
+
+/** The imports and exports of the core module in `bytes[start, end)`, with their types. */
+export function coreModuleShape(bytes: Uint8Array, start: number, end: number): CoreModuleShape {
+  const types: CoreFuncType[] = [];
+  const funcs: CoreFuncType[] = [];
+  const tables: CoreExtern[] = [];
+  const memories: CoreExtern[] = [];
+  const globals: CoreExtern[] = [];
+  const imports: CoreModuleShape['imports'] = [];
+  const exports = new Map<string, CoreExtern>();
+  let last = 0;
+  let globalCount = 0;
+  for (const s of sections(bytes, start, end, MODULE_PREAMBLE)) {
+    if (!KNOWN_MODULE_SECTIONS.has(s.id)) refuse(`core module section ${s.id}`);
+    const r = new Reader(bytes, s.start, s.end);
+    if (s.id === 0) {
+      r.name();
+      continue;
+    }
+    if (ORDER[s.id] <= last) refuse('core module sections out of order');
+    last = ORDER[s.id];
+    switch (s.id) {
+      case 1:
+        types.push(...r.vec(() => {
+          if (r.u8() !== 0x60) refuse('a core type that is not a function type');
+          return { params: r.vec(() => valtype(r)), results: r.vec(() => valtype(r)) };
+        }));
+        break;
+      case 2:
+        imports.push(...r.vec(() => {
+          const module = r.name();
+          const name = r.name();
+          const kind = r.u8();
+          let type: CoreExtern;
+          if (kind === 0) {
+            type = { kind: 'func', type: types[r.u32()] ?? refuse('import of an unknown type') };
+            funcs.push(type.type);
+          } else if (kind === 1) {
+            type = { kind: 'table', elem: reftype(r), limits: limits(r, false) };
+            tables.push(type);
+          } else if (kind === 2) {
+            type = { kind: 'memory', limits: limits(r, true) };
+            memories.push(type);
+          } else if (kind === 3) {
+            type = { kind: 'global', type: valtype(r), mutable: globalMutability(r) };
+            globals.push(type);
+          } else {
+            return refuse('an import of an unknown kind');
+          }
+          return { module, name, type };
+        }));
+        break;
+      case 3:
+        funcs.push(...r.vec(() => types[r.u32()] ?? refuse('a function of an unknown type')));
+        break;
+      case 4:
+        tables.push(...r.vec((): CoreExtern => ({ kind: 'table', elem: reftype(r), limits: limits(r, false) })));
+        break;
+      case 5:
+        memories.push(...r.vec((): CoreExtern => ({ kind: 'memory', limits: limits(r, true) })));
+        break;
+      case 6:
+        // Globals are counted, not typed: the fast path never passes one between instances.
+        globalCount = r.u32();
+        r.pos = r.end;
+        break;
+      case 7:
+        for (const [name, e] of r.vec(() => [r.name(), exported(r)] as const)) {
+          if (exports.has(name)) refuse('a core export name given twice');
+          exports.set(name, e);
+        }
+        break;
+      default:
+        r.pos = r.end;
+    }
+    r.expectEnd();
+  }
+  function exported(r: Reader): CoreExtern {
+    const kind = r.u8();
+    const i = r.u32();
+    if (kind === 0) return { kind: 'func', type: funcs[i] ?? refuse('export of an unknown function') };
+    if (kind === 1) return tables[i] ?? refuse('export of an unknown table');
+    if (kind === 2) return memories[i] ?? refuse('export of an unknown memory');
+    if (kind === 3) {
+      if (i >= globals.length + globalCount) refuse('export of an unknown global');
+      return globals[i] ?? { kind: 'global', type: '?', mutable: true };
+    }
+    return refuse('an export of an unknown kind');
+  }
+  return { imports, exports };
+}
+
+function globalMutability(r: Reader): boolean {
+  const m = r.u8();
+  if (m > 1) refuse('unknown global mutability');
+  return m === 1;
+}
+
+export function sameCoreFunc(a: CoreFuncType, b: CoreFuncType): boolean {
+  const same = (x: string[], y: string[]) => x.length === y.length && x.every((v, i) => v === y[i]);
+  return same(a.params, b.params) && same(a.results, b.results);
+}

@@ -1,0 +1,33 @@
+/**
+ * The loader's fast path: its own reader and instantiator for components of
+ * the session-module world, so that a new component needs no jco.
+ *
+ * `recognizeComponent` answers with an instantiation plan only for a
+ * component it fully recognizes (see plan.ts for what that takes), and with
+ * the reason otherwise; the loader then takes the jco path, unchanged, which
+ * either accepts the component or refuses it with its precise error. So this
+ * path only ever accepts, and never accepts a shape it does not know.
+ *
+ * @example
+ *   const r = await recognizeComponent(bytes);
+ *   if ('plan' in r) instantiator(r.plan)(getCoreModule, hostImports(ctx), meter.instantiateCore);
+ */
+import { Unrecognized } from './binary.js';
+import { recognize, type Recognized } from './plan.js';
+import { worldSignature } from './reference.js';
+
+export { instantiator, type Instantiator } from './instantiate.js';
+export { camel } from './canon.js';
+export type { Plan, Recognized } from './plan.js';
+
+/** A plan for `bytes`, or why there is none. Never throws. */
+export async function recognizeComponent(bytes: Uint8Array): Promise<Recognized | { reason: string }> {
+  const world = await worldSignature();
+  if (!world) return { reason: 'the reference world could not be read' };
+  try {
+    return recognize(bytes, world);
+  } catch (e) {
+    // A bug here must not refuse (or accept) anything: jco answers instead.
+    return { reason: e instanceof Unrecognized ? e.message : `reader error: ${(e as Error)?.message ?? e}` };
+  }
+}

@@ -11,7 +11,8 @@
 export { createHost, PamwasmHost, Session, Registry, defaultRegistryPath } from './sessions/index.js';
 export type { HostOptions, OpenSessionOptions, CloseResult, SessionRecord, SessionState, ClosedRecord } from './sessions/index.js';
 export { loadComponent, type LoadedComponent, type LoadOptions } from './loader/index.js';
-export { parseStackFile, runStack, StackSession, SANDBOX_DEFAULTS } from './stack/index.js';
+export { parseStackFile, parkIdleLines, runStack, StackSession, SANDBOX_DEFAULTS } from './stack/index.js';
+export { setMemoryLimit } from './sandbox/limits.js';
 export type { RunOptions, RunResult, TraceEntry, Stack, Diagnostic, SandboxDefaults } from './stack/index.js';
 export { openPamHandle, PamHelper, PamHandle } from './libpam/index.js';
 export { PAM_CODES, codeByName, codeByNumber, codeByStatus } from './codes/index.js';

@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { loadComponent } from '../loader/index.js';
 import { hostImports, newHandleState, newLineContext } from '../runtime/index.js';
-import { InstanceMeter } from '../sandbox/limits.js';
+import { InstanceMeter, setMemoryLimit } from '../sandbox/limits.js';
 import { parkStats, parseStackFile, SANDBOX_DEFAULTS, StackSession } from '../stack/index.js';
 
 const say = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
@@ -40,7 +40,8 @@ async function cold(args: { path: string; cacheDir?: string }): Promise<void> {
  * time per open and close, and what each open session holds (RSS after a
  * full GC, and memory mappings: the kernel's vm.max_map_count caps those).
  */
-async function concurrent(args: { n: number; stack: string }): Promise<void> {
+async function concurrent(args: { n: number; stack: string; memoryLimit?: number }): Promise<void> {
+  if (args.memoryLimit) setMemoryLimit(args.memoryLimit);
   const stack = parseStackFile(args.stack);
   const make = () => StackSession.create(stack, newHandleState({ service: 'bench', user: 'alice', tty: 'pts/0' }));
   const warm = await make();

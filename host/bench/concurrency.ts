@@ -11,8 +11,8 @@
  * only the memory's maximum (64 MiB under the default sandbox) and checks
  * bounds in code instead; then each memory costs two mappings, and the
  * kernel's vm.max_map_count (65,530 by default) caps a process at about
- * 30,000 memories. The rows run with that flag, so that every instance stays
- * live. With node's defaults the sandbox parks idle instances once it holds
+ * 30,000 memories. The rows run with that flag and the sandbox's memory
+ * limit raised past that, so that every instance stays live. With node's defaults the sandbox parks idle instances once it holds
  * 10,000 memories (host/stack/session.ts `parkIdleLines`): the goal's row
  * opens 10,000 sessions that way (5,000 with --quick, still past what fits
  * unparked), and how many memories fit at all is counted in a child of its own.
@@ -23,6 +23,8 @@ import { runChild } from './measure.js';
 const COUNTS = [1, 10, 100, 1000, 10_000];
 const QUICK_COUNTS = [1, 10, 100];
 export const SESSION_FLAGS = ['--expose-gc', '--disable-wasm-trap-handler'];
+/** The rows' memory limit (setMemoryLimit): above 30,000 memories, so every instance stays live. */
+const LIVE_LIMIT = 40_000;
 
 interface Concurrent {
   n: number;
@@ -44,7 +46,7 @@ export async function concurrencyGroup(ctx: BenchContext): Promise<void> {
   const counts = quick ? QUICK_COUNTS : COUNTS;
   for (const n of counts) {
     ctx.progress(`concurrent: ${n} open 3-line sessions`);
-    const r = await open(n, stack, SESSION_FLAGS);
+    const r = await open(n, stack, SESSION_FLAGS, LIVE_LIMIT);
     results[`concurrent.${n}.opened`] = r.opened;
     results[`concurrent.${n}.holds`] = r.holds ? 1 : 0;
     if (r.stats) {
@@ -81,8 +83,8 @@ export async function concurrencyGroup(ctx: BenchContext): Promise<void> {
   }
 }
 
-async function open(n: number, stack: string, nodeArgs: string[]): Promise<{ opened: number; holds: boolean; stats?: Concurrent; why?: string }> {
-  const r = await runChild<Concurrent & { final: true }>('concurrent', { n, stack }, { nodeArgs, timeoutMs: 240_000 });
+async function open(n: number, stack: string, nodeArgs: string[], memoryLimit?: number): Promise<{ opened: number; holds: boolean; stats?: Concurrent; why?: string }> {
+  const r = await runChild<Concurrent & { final: true }>('concurrent', { n, stack, memoryLimit }, { nodeArgs, timeoutMs: 240_000 });
   if (r.result) {
     const holds = r.result.opened === n && r.result.closeFailures === 0;
     const why = r.result.error ?? (r.result.closeFailures ? `${r.result.closeFailures} closes failed` : undefined);

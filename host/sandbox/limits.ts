@@ -272,6 +272,15 @@ export class InstanceMeter {
       list.push(memory);
       pooledBytes += bytes;
     }
+    this.forget();
+  }
+
+  /**
+   * Like `release()`, but nothing goes back to the pool: for an owner that
+   * drops instances that may still be running (the collector takes their
+   * memories once nothing uses them).
+   */
+  forget(): void {
     this.memories.length = 0;
     this.tanks.length = 0;
     this.cores.length = 0;

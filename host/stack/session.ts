@@ -5,7 +5,7 @@
  * pam_set_data pointers survive from open to close, as in libpam's handle).
  */
 import { isAbsolute, join } from 'node:path';
-import { codeByNumber, codeByStatus, namedCode, PAM, PAM_SILENT } from '../codes/index.js';
+import { codeByNumber, codeByStatus, namedCode, PAM, PAM_SILENT, type WitStatus } from '../codes/index.js';
 import { PamwasmError, UsageError } from '../errors/index.js';
 import { loadComponent, type LoadedComponent, type LoadOptions, type ModuleInstance } from '../loader/index.js';
 import {
@@ -182,6 +182,8 @@ export class StackSession {
   readonly diagnostics: Diagnostic[];
   private readonly lines: Line[];
   private readonly state: DispatchState;
+  /** The line whose hook is running (a host callback may end the session meanwhile). */
+  private running?: Line;
 
   private constructor(stack: Stack, handle: HandleState, lines: Line[], messages: ConvMessage[], diagnostics: Diagnostic[], options: SessionOptions) {
     this.stack = stack;
@@ -305,7 +307,10 @@ export class StackSession {
       idleLines.delete(line);
       line.instance = undefined;
       line.parked = undefined;
-      line.meter?.release();
+      // Ended from a host callback while this line's hook runs: its memory is
+      // still in use, so it is left to the collector rather than pooled.
+      if (line === this.running) line.meter?.forget();
+      else line.meter?.release();
       line.wasi?.close();
     }
   }
@@ -336,8 +341,15 @@ export class StackSession {
       resetCallCounters(line.ctx);
       line.meter?.arm(line.timeoutMs);
       const argv = line.handler.args;
-      const status = hook === 'open' ? line.instance.openSession(flags, argv) : line.instance.closeSession(flags, argv);
-      if (line.parkable) idleLines.add(line);
+      this.running = line;
+      let status: WitStatus;
+      try {
+        status = hook === 'open' ? line.instance.openSession(flags, argv) : line.instance.closeSession(flags, argv);
+      } finally {
+        this.running = undefined;
+      }
+      // Unless the session ended during the call.
+      if (line.parkable && line.instance) idleLines.add(line);
       noteDroppedSyslog(line.ctx);
       return codeByStatus(status).number;
     } catch (e) {

@@ -142,6 +142,23 @@ describe('memories recycled between instances', () => {
     expect((await t.close()).name).toBe('PAM_SUCCESS');
     t.end();
 
+    // Ended from the application's conversation while pam_echo's open runs:
+    // that memory is still in use, so it must not reach the pool.
+    const echo = join(dir, 'echo.stack');
+    writeFileSync(echo, 'session optional pam_echo.wasm hello\nsession optional pam_permit.wasm\n');
+    let v: StackSession | undefined;
+    const inCall = memoryPoolStats().memories;
+    v = await StackSession.create(parseStackFile(echo, { strictPermissions: false }), handle(), {
+      strictPermissions: false,
+      conversation: { info: () => { v!.end(); return true; } },
+    });
+    const echoed = await v.open();
+    expect(echoed.trace.map((e) => e.name)).toEqual(['PAM_SUCCESS', 'PAM_SUCCESS']);
+    expect(v.messages.map((m) => m.text)).toEqual(['hello']);
+    v.end();
+    // pam_echo's memory was left to the collector; pam_permit's, made after the end, came back.
+    expect(memoryPoolStats().memories).toBe(inCall - 1);
+
     const trapping = join(dir, 'trap.stack');
     writeFileSync(trapping, `session optional ${join(process.cwd(), 'guest-modules/hostile/dist/trap.wasm')}\n`);
     const u = await StackSession.create(parseStackFile(trapping, { strictPermissions: false }), handle(), { strictPermissions: false });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parse, print } from '@bytecodealliance/jco-transpile/wasm-tools';
-import { InstanceMeter, memoryPoolStats } from '../../host/sandbox/limits.js';
+import { INITIAL_FUEL, InstanceMeter, memoryPoolStats } from '../../host/sandbox/limits.js';
 import { meterCoreModule, pooledMemoryLimits } from '../../host/sandbox/meter.js';
 import { newHandleState } from '../../host/runtime/index.js';
 import { parseStackFile, StackSession } from '../../host/stack/index.js';
@@ -107,6 +107,42 @@ describe('memories recycled between instances', () => {
     // The cap holds on a recycled memory as on a fresh one.
     expect(b.grow(4)).toBe(3);
     expect(b.grow(1)).toBe(-1);
+  });
+
+  it('parks an instance as its memory pages and globals, and wakes it with both as they were', async () => {
+    const { bytes } = meterCoreModule(await parse(`(module
+      (memory (export "memory") 2)
+      (global $g (mut i32) (i32.const 7))
+      (global $h (mut i64) (i64.const 1))
+      (data (i32.const 16) "pam")
+      (func (export "set") (param i32) (global.set $g (local.get 0)) (global.set $h (i64.const 0x100000000)))
+      (func (export "get") (result i32) (global.get $g))
+      (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+      (func (export "poke") (param i32 i32) (i32.store8 (local.get 0) (local.get 1)))
+      (func (export "peek") (param i32) (result i32) (i32.load8_u (local.get 0))))`), { maxMemoryPages: 8, importMemory: true, initialFuel: INITIAL_FUEL });
+    const module = new WebAssembly.Module(bytes);
+    const meter = new InstanceMeter();
+    const a = instance(meter, module);
+    expect(meter.parkable).toBe(true);
+    a.set(42);
+    a.poke(16, 0x58); // over the data segment
+    expect(a.grow(1)).toBe(2);
+    a.poke(2 * 65536 + 3, 9); // in the page it grew
+    const parked = meter.park();
+    expect(parked.cores[0].globals).toEqual([['pamwasm:global:0', 42], ['pamwasm:global:1', 0x100000000n]]);
+    expect(parked.cores[0].memory!.pages.map(([at]) => at)).toEqual([0, 2 * 65536]); // only pages holding something
+    meter.wake(parked);
+    const b = instance(meter, module);
+    meter.woken();
+    expect(b.get()).toBe(42);
+    expect(b['pamwasm:global:1'].value).toBe(0x100000000n);
+    expect(b.memory.buffer.byteLength).toBe(3 * 65536);
+    expect([b.peek(16), b.peek(17), b.peek(2 * 65536 + 3)]).toEqual([0x58, 'a'.charCodeAt(0), 9]);
+    // A woken instance with fewer core instances than were parked is refused.
+    meter.release();
+    meter.wake({ cores: [...parked.cores, parked.cores[0]] });
+    instance(meter, module);
+    expect(() => meter.woken()).toThrow(/2 core instances, its new one 1/);
   });
 
   it('never recycles a memory that grew, or one whose owner did not release it', async () => {

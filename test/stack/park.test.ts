@@ -3,9 +3,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { newHandleState } from '../../host/runtime/index.js';
-import { memoryPoolStats } from '../../host/sandbox/limits.js';
-import { parkIdleLines, parkStats, parseStackFile, StackSession, type HookResult } from '../../host/stack/index.js';
+import { InstanceMeter, memoryPoolStats } from '../../host/sandbox/limits.js';
+import { buildJsModule, GUEST_MODULES_DIR, JS_CACHE_DIR } from '../../host/build/js.js';
+import { loadComponent } from '../../host/loader/index.js';
+import { hostImports, newHandleState, newLineContext } from '../../host/runtime/index.js';
+import { BUNDLED_MODULE_DIR, parkIdleLines, parkStats, parseStackFile, StackSession, type HookResult } from '../../host/stack/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pamwasm-park-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -54,6 +56,52 @@ describe('parking idle instances of open sessions', () => {
     // pam_datatest's pointer data lives only in its instance: a fresh one would say pointer=(none) replaced=0.
     expect(parked.messages).toEqual(expect.arrayContaining([expect.stringMatching(/^pointer=parked-secret bytes=parked-secret replaced=1 status=/)]));
   });
+
+  it('wakes an instance with every byte of its memory and every global as it was, for a C and the JS module', async () => {
+    const js = join(dir, 'pam_setenv.wasm');
+    await buildJsModule(join(GUEST_MODULES_DIR, 'pam_setenv'), js, { cacheDir: JS_CACHE_DIR });
+    for (const [path, argv] of [
+      [join(BUNDLED_MODULE_DIR, 'pam_datatest.wasm'), ['value=exact']],
+      [js, ['GREETING=hello %u']],
+    ] as const) {
+      const loaded = await loadComponent(path, { meter: { maxMemoryPages: 1024, importMemory: true }, strictPermissions: false });
+      const line = newLineContext({ module: path, handle: newHandleState({ service: 'park', user: 'alice', tty: 'pts/3' }) });
+      const meter = new InstanceMeter();
+      let made: WebAssembly.Instance[] = [];
+      const core = (m: WebAssembly.Module, i: WebAssembly.Imports) => {
+        const inst = meter.instantiateCore(m, i);
+        made.push(inst);
+        return inst;
+      };
+      const state = () => made.map((inst) => ({
+        memory: inst.exports.memory instanceof WebAssembly.Memory ? Buffer.from(inst.exports.memory.buffer) : undefined,
+        globals: Object.entries(inst.exports).filter(([n]) => n.startsWith('pamwasm:global:')).map(([n, g]) => [n, (g as WebAssembly.Global).value]),
+      }));
+      meter.arm(1000);
+      const first = loaded.instantiate(hostImports(line), core);
+      expect(meter.parkable, path).toBe(true);
+      meter.arm(1000);
+      expect(first.openSession({ silent: false }, [...argv]), path).toBe('success');
+      const before = state();
+      expect(before.some((c) => c.globals.length > 0), `${path} exports its mutable globals`).toBe(true);
+      const parked = meter.park();
+      made = [];
+      meter.wake(parked);
+      meter.arm(1000);
+      const again = loaded.instantiate(hostImports(line), core);
+      meter.woken();
+      const after = state();
+      expect(after.length).toBe(before.length);
+      after.forEach((c, i) => {
+        expect(c.globals, `${path} core ${i} globals`).toEqual(before[i].globals);
+        expect(c.memory?.length, `${path} core ${i} memory size`).toBe(before[i].memory?.length);
+        if (c.memory) expect(c.memory.equals(before[i].memory!), `${path} core ${i} memory bytes`).toBe(true);
+      });
+      meter.arm(1000);
+      expect(again.closeSession({ silent: false }, []), path).toBe('success');
+      meter.release();
+    }
+  }, 60_000);
 
   it('parks least recently used first, and gives the memories to the pool until the lines are called again', async () => {
     const path = stackFile('lru.stack', 'session required pam_datatest.wasm value=lru\n');

@@ -121,9 +121,28 @@ interface Line {
 /**
  * Lines whose instance is live, idle and parkable, least recently used
  * first (a Set keeps insertion order; a call takes its line out and puts it
- * back at the end).
+ * back at the end). Held weakly: a session its host drops without `end()`
+ * is collected as before, and its entries with it.
  */
-const idleLines = new Set<Line>();
+const idleLines = new Set<WeakRef<Line>>();
+const idleRefs = new WeakMap<Line, WeakRef<Line>>();
+const forgetIdle = new FinalizationRegistry<WeakRef<Line>>((ref) => idleLines.delete(ref));
+
+function markIdle(line: Line): void {
+  let ref = idleRefs.get(line);
+  if (!ref) {
+    ref = new WeakRef(line);
+    idleRefs.set(line, ref);
+    forgetIdle.register(line, ref);
+  }
+  idleLines.delete(ref);
+  idleLines.add(ref);
+}
+
+function markBusy(line: Line): void {
+  const ref = idleRefs.get(line);
+  if (ref) idleLines.delete(ref);
+}
 
 /**
  * Parks up to `max` idle instances of open sessions, least recently used
@@ -139,10 +158,11 @@ const idleLines = new Set<Line>();
  */
 export function parkIdleLines(max = Infinity): number {
   let parked = 0;
-  for (const line of idleLines) {
+  for (const ref of idleLines) {
     if (parked >= max) break;
-    idleLines.delete(line);
-    if (!line.instance || !line.meter) continue;
+    idleLines.delete(ref);
+    const line = ref.deref();
+    if (!line?.instance || !line.meter) continue;
     line.parked = line.meter.park();
     line.instance = undefined;
     parked++;
@@ -304,7 +324,7 @@ export class StackSession {
    */
   end(): void {
     for (const line of this.lines) {
-      idleLines.delete(line);
+      markBusy(line);
       line.instance = undefined;
       line.parked = undefined;
       // Ended from a host callback while this line's hook runs: its memory is
@@ -321,7 +341,7 @@ export class StackSession {
       reasons.set(i, `faulted earlier: ${line.fault}`);
       return line.faultCode;
     }
-    idleLines.delete(line);
+    markBusy(line);
     try {
       if (!line.instance) {
         const meter = line.meter;
@@ -349,7 +369,7 @@ export class StackSession {
         this.running = undefined;
       }
       // Unless the session ended during the call.
-      if (line.parkable && line.instance) idleLines.add(line);
+      if (line.parkable && line.instance) markIdle(line);
       noteDroppedSyslog(line.ctx);
       return codeByStatus(status).number;
     } catch (e) {

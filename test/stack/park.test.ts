@@ -151,6 +151,31 @@ describe('parking idle instances of open sessions', () => {
     t.end();
   });
 
+  it('lets the collector take sessions their host dropped without end(), idle entries and all', () => {
+    const path = stackFile('dropped.stack', MANY);
+    const script = `
+      import { newHandleState } from ${JSON.stringify(join(process.cwd(), 'dist/host/runtime/index.js'))};
+      import { memoriesInExistence } from ${JSON.stringify(join(process.cwd(), 'dist/host/sandbox/limits.js'))};
+      import { parseStackFile, StackSession } from ${JSON.stringify(join(process.cwd(), 'dist/host/stack/index.js'))};
+      const stack = parseStackFile(${JSON.stringify(path)}, { strictPermissions: false });
+      for (let i = 0; i < 200; i++) {
+        const s = await StackSession.create(stack, newHandleState({ service: 'park', user: 'u', tty: 'pts/8' }), { strictPermissions: false });
+        if ((await s.open()).code !== 0) throw new Error('open failed');
+      }
+      const before = memoriesInExistence();
+      for (let i = 0; i < 10 && memoriesInExistence() > before / 2; i++) {
+        globalThis.gc();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      console.log(JSON.stringify({ before, after: memoriesInExistence() }));
+    `;
+    const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    const { before, after } = JSON.parse(r.stdout.trim()) as { before: number; after: number };
+    expect(before).toBe(600);
+    expect(after).toBeLessThan(before / 2);
+  }, 90_000);
+
   it('parks by itself past the sandbox\'s memory limit: 6,000 open 3-line sessions in one process, every close as without parking', () => {
     // A child of its own with node's default flags (the trap handler on:
     // about 13,000 memories fit), so that this worker keeps its address space.

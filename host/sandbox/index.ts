@@ -3,7 +3,8 @@
  *
  *  - spec.ts: the module options a stack line writes (pins, limits, grants, fault code);
  *  - meter.ts: metering core modules at load, so a call can be stopped in-thread;
- *  - limits.ts: the per-instance clock that refills or empties the fuel tank;
+ *  - limits.ts: the per-instance clock that refills or empties the fuel tank,
+ *    the pool of recycled linear memories, and parking an idle instance;
  *  - wasi/: WASI 0.2 for granted modules, deny by default;
  *  - perms.ts: root's ownership rule for stack files and modules.
  *
@@ -17,6 +18,6 @@
  */
 export { parseModuleSpec, type ModuleSpec } from './spec.js';
 export { meterCoreModule, type MeterOptions, type MeterResult } from './meter.js';
-export { InstanceMeter, TimeLimitExceeded } from './limits.js';
+export { InstanceMeter, TimeLimitExceeded, memoryPoolStats, memoriesInExistence, setMemoryLimit, type Parked } from './limits.js';
 export { wasiImports, type Grants, type WasiOptions } from './wasi/index.js';
-export { checkOwnerPerms, strictByDefault } from './perms.js';
+export { checkOpenFile, checkOwnerPerms, strictByDefault } from './perms.js';

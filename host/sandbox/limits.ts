@@ -146,14 +146,15 @@ interface ParkedCore {
 /** An instance set aside by `InstanceMeter.park()`, to be made again by `wake()`. */
 export interface Parked { readonly cores: readonly ParkedCore[] }
 
+/** One core instance a meter made: its fuel tank and pooled memory, if the meter left it those. */
 interface CoreRecord {
   instance: WebAssembly.Instance;
+  tank?: WebAssembly.Global;
   memory?: { memory: WebAssembly.Memory; key: string; bytes: number };
   parkable: boolean;
 }
 
 export class InstanceMeter {
-  private readonly tanks: WebAssembly.Global[] = [];
   /** The core instances made since the last release, in the order they were made. */
   private readonly cores: CoreRecord[] = [];
   /** Set when guest code ran while instances were made (a start function, an initializer). */
@@ -180,7 +181,6 @@ export class InstanceMeter {
     if (f.memory) {
       const key = `${f.memory.initial}:${f.memory.maximum}`;
       memory = { memory: takeMemory(key, f.memory.initial, f.memory.maximum), key, bytes: f.memory.initial * PAGE };
-      this.memories.push(memory);
       sandbox[f.memory.name] = memory.memory;
     }
     const instance = new WebAssembly.Instance(module, { ...imports, [SANDBOX_MODULE]: sandbox });
@@ -189,16 +189,12 @@ export class InstanceMeter {
       if (exported.value !== INITIAL_FUEL) this.ranAtStart = true;
       tank = exported;
       tank.value = SLICE;
-      this.tanks.push(tank);
     }
-    const record: CoreRecord = { instance, memory, parkable: f.parkable };
+    const record: CoreRecord = { instance, tank, memory, parkable: f.parkable };
     if (this.waking) restoreCore(record, this.waking.cores[this.cores.length]);
     this.cores.push(record);
     return instance;
   };
-
-  /** Memories handed to this meter's instances. */
-  private readonly memories: NonNullable<CoreRecord['memory']>[] = [];
 
   /**
    * Whether the instance made since the last release (through the loader's
@@ -208,8 +204,7 @@ export class InstanceMeter {
    * runs none either).
    */
   get parkable(): boolean {
-    return this.cores.length > 0 && !this.ranAtStart && this.cores.every((c) => c.parkable)
-      && this.tanks.every((t) => t.value === SLICE);
+    return this.cores.length > 0 && !this.ranAtStart && this.cores.every((c) => c.parkable && (!c.tank || c.tank.value === SLICE));
   }
 
   /** Starts the clock for one call (or an instantiation) of at most `limitMs`. */
@@ -217,7 +212,7 @@ export class InstanceMeter {
     this.limitMs = limitMs;
     this.deadline = performance.now() + limitMs;
     this.timedOut = false;
-    for (const t of this.tanks) t.value = SLICE;
+    for (const c of this.cores) if (c.tank) c.tank.value = SLICE;
   }
 
   /**
@@ -264,7 +259,9 @@ export class InstanceMeter {
    * is left to the garbage collector). Later instantiations start afresh.
    */
   release(): void {
-    for (const { memory, key, bytes } of this.memories) {
+    for (const c of this.cores) {
+      if (!c.memory) continue;
+      const { memory, key, bytes } = c.memory;
       if (memory.buffer.byteLength !== bytes || pooledBytes + bytes > POOL_BYTES) continue;
       new Uint8Array(memory.buffer).fill(0);
       let list = pool.get(key);
@@ -281,8 +278,6 @@ export class InstanceMeter {
    * memories once nothing uses them).
    */
   forget(): void {
-    this.memories.length = 0;
-    this.tanks.length = 0;
     this.cores.length = 0;
     this.ranAtStart = false;
   }

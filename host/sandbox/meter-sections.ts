@@ -223,9 +223,7 @@ export function rewriteMemories(bytes: Uint8Array, s: Section, out: Writer, cap:
     if (flags & ~0x03) throw unsupported(`memory ${i} has limits flags ${hex(flags)} (custom page size?); pamwasm can only cap 64 KiB pages.`);
     const min = r.u32();
     const max = flags & 0x01 ? r.u32() : Infinity;
-    if (min > cap) {
-      throw new MemoryLimitError(`memory ${i} starts at ${min} pages (${min * 64} KiB), over the cap of ${cap} pages; raise the memory limit or shrink the module's initial memory.`);
-    }
+    checkCap(i, min, cap);
     out.u8(flags | 0x01);
     out.u32(min);
     out.u32(Math.min(max, cap));
@@ -246,10 +244,15 @@ export function singleMemory(bytes: Uint8Array, s: Section, cap: number): { min:
   const min = r.u32();
   const max = flags & 0x01 ? r.u32() : Infinity;
   if (r.pos !== s.end) return undefined;
-  if (min > cap) {
-    throw new MemoryLimitError(`memory 0 starts at ${min} pages (${min * 64} KiB), over the cap of ${cap} pages; raise the memory limit or shrink the module's initial memory.`);
-  }
+  checkCap(0, min, cap);
   return { min, max: Math.min(max, cap) };
+}
+
+/** Refuses memory `i` when it starts above the cap. */
+function checkCap(i: number, min: number, cap: number): void {
+  if (min > cap) {
+    throw new MemoryLimitError(`memory ${i} starts at ${min} pages (${min * 64} KiB), over the cap of ${cap} pages; raise the memory limit or shrink the module's initial memory.`);
+  }
 }
 
 /** Value types JS can read and write through an exported global. */

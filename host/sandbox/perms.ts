@@ -47,21 +47,25 @@ export function checkOpenFile(path: string, what: string, st: BigIntStats): void
   const now = performance.now();
   if (kept && kept.id === id && now - kept.at < VERDICT_MS) return;
   verdicts.delete(path);
-  checkOwnerPerms(path, what);
+  const walked = walk(path, what);
   // Kept only when the walk saw the very file the caller holds.
-  const again = statSync(path, { bigint: true, throwIfNoEntry: false });
-  if (again && fileIdentity(again) === id) verdicts.set(path, { id, at: now });
+  if (walked && fileIdentity(walked) === id) verdicts.set(path, { id, at: now });
 }
 
 /** Throws UnsafePermissionsError when `path` or a folder above it is unsafe. */
 export function checkOwnerPerms(path: string, what: string): void {
+  walk(path, what);
+}
+
+/** checkOwnerPerms, returning the stat of the file the walk judged (undefined when there is none). */
+function walk(path: string, what: string): BigIntStats | undefined {
   let real: string;
   try {
     real = realpathSync(path);
   } catch {
-    return; // a missing file is reported by whoever reads it
+    return undefined; // a missing file is reported by whoever reads it
   }
-  const file = lstatSync(real);
+  const file = lstatSync(real, { bigint: true });
   const problem = (p: string, st: { uid: number; mode: number }, dir: boolean) => {
     if (st.uid !== 0) return `${p} is owned by uid ${st.uid}, not root`;
     if (st.mode & WRITABLE_BY_OTHERS && !(dir && st.mode & STICKY)) {
@@ -69,7 +73,7 @@ export function checkOwnerPerms(path: string, what: string): void {
     }
     return undefined;
   };
-  let why = problem(real, file, false);
+  let why = problem(real, { uid: Number(file.uid), mode: Number(file.mode) }, false);
   for (let dir = dirname(real); !why; dir = dirname(dir)) {
     why = problem(dir, statSync(dir), true);
     if (dir === '/') break;
@@ -79,4 +83,5 @@ export function checkOwnerPerms(path: string, what: string): void {
       `refusing ${what} ${path}: ${why}; pamwasm only uses files that only root can change here (chown root and chmod go-w).`,
     );
   }
+  return file;
 }

@@ -148,7 +148,8 @@ export interface Parked { readonly cores: readonly ParkedCore[] }
 
 /** One core instance a meter made: its fuel tank and pooled memory, if the meter left it those. */
 interface CoreRecord {
-  instance: WebAssembly.Instance;
+  /** Unset while it is being made, and for good when making it failed. */
+  instance?: WebAssembly.Instance;
   tank?: WebAssembly.Global;
   memory?: { memory: WebAssembly.Memory; key: string; bytes: number };
   parkable: boolean;
@@ -177,22 +178,26 @@ export class InstanceMeter {
     };
     const sandbox: Record<string, WebAssembly.ImportValue> = { [OUT_OF_FUEL]: outOfFuel };
     const f = factsOf(module);
-    let memory: CoreRecord['memory'];
+    // Recorded before instantiating: a memory taken for an instance that
+    // fails to be made (a trap in its start code) still goes back to the pool.
+    const record: CoreRecord = { parkable: f.parkable };
+    const parked = this.waking?.cores[this.cores.length];
+    this.cores.push(record);
     if (f.memory) {
       const key = `${f.memory.initial}:${f.memory.maximum}`;
-      memory = { memory: takeMemory(key, f.memory.initial, f.memory.maximum), key, bytes: f.memory.initial * PAGE };
-      sandbox[f.memory.name] = memory.memory;
+      record.memory = { memory: takeMemory(key, f.memory.initial, f.memory.maximum), key, bytes: f.memory.initial * PAGE };
+      sandbox[f.memory.name] = record.memory.memory;
     }
     const instance = new WebAssembly.Instance(module, { ...imports, [SANDBOX_MODULE]: sandbox });
+    record.instance = instance;
     const exported = instance.exports[FUEL_EXPORT];
     if (exported instanceof WebAssembly.Global) {
       if (exported.value !== INITIAL_FUEL) this.ranAtStart = true;
       tank = exported;
       tank.value = SLICE;
+      record.tank = tank;
     }
-    const record: CoreRecord = { instance, tank, memory, parkable: f.parkable };
-    if (this.waking) restoreCore(record, this.waking.cores[this.cores.length]);
-    this.cores.push(record);
+    if (this.waking) restoreCore(instance, record, parked);
     return instance;
   };
 
@@ -224,7 +229,7 @@ export class InstanceMeter {
   park(): Parked {
     const cores = this.cores.map((c): ParkedCore => {
       const globals: [string, number | bigint][] = [];
-      for (const [name, value] of Object.entries(c.instance.exports)) {
+      for (const [name, value] of Object.entries(c.instance!.exports)) {
         if (name.startsWith(GLOBAL_EXPORT_PREFIX)) globals.push([name, (value as WebAssembly.Global).value as number | bigint]);
       }
       if (!c.memory) return { globals };
@@ -289,7 +294,7 @@ export class InstanceMeter {
 }
 
 /** Puts a parked core's memory pages and globals into the instance just made for it. */
-function restoreCore(record: CoreRecord, parked: ParkedCore | undefined): void {
+function restoreCore(instance: WebAssembly.Instance, record: CoreRecord, parked: ParkedCore | undefined): void {
   if (!parked) throw new Error('a parked instance had fewer core instances than its new one');
   if (parked.memory) {
     const memory = record.memory?.memory;
@@ -300,7 +305,7 @@ function restoreCore(record: CoreRecord, parked: ParkedCore | undefined): void {
     all.fill(0); // the data segments just written
     for (const [at, page] of parked.memory.pages) all.set(page, at);
   }
-  for (const [name, value] of parked.globals) (record.instance.exports[name] as WebAssembly.Global).value = value;
+  for (const [name, value] of parked.globals) (instance.exports[name] as WebAssembly.Global).value = value;
 }
 
 /** Fuel a module starts with, so start-up code runs until its first clock check. */

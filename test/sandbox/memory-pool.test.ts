@@ -145,6 +145,21 @@ describe('memories recycled between instances', () => {
     expect(() => meter.woken()).toThrow(/2 core instances, its new one 1/);
   });
 
+  it('takes back the memory of an instance whose start function trapped', async () => {
+    const module = await pooledModule('1 3', 3);
+    const trapping = new WebAssembly.Module(meterCoreModule(await parse(`(module (memory (export "memory") 1 3)
+      (data (i32.const 8) "x") (func $start unreachable) (start $start))`), { maxMemoryPages: 3, importMemory: true }).bytes);
+    const meter = new InstanceMeter();
+    meter.arm(1000);
+    const before = memoryPoolStats().memories;
+    expect(() => meter.instantiateCore(trapping, {})).toThrow(WebAssembly.RuntimeError);
+    meter.release();
+    expect(memoryPoolStats().memories).toBe(before + 1);
+    // Zeroed: the data segment the failed instance wrote is gone.
+    const next = instance(new InstanceMeter(), module);
+    expect(next.peek(8)).toBe(0);
+  });
+
   it('never recycles a memory that grew, or one whose owner did not release it', async () => {
     const module = await pooledModule('1', 5);
     const grower = new InstanceMeter();

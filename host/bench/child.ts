@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { loadComponent } from '../loader/index.js';
 import { hostImports, newHandleState, newLineContext } from '../runtime/index.js';
-import { InstanceMeter, setMemoryLimit } from '../sandbox/limits.js';
+import { InstanceMeter, PAGE, setMemoryLimit } from '../sandbox/limits.js';
 import { parkStats, parseStackFile, SANDBOX_DEFAULTS, StackSession } from '../stack/index.js';
 
 const say = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
@@ -26,7 +26,7 @@ const mappings = () => readFileSync('/proc/self/maps', 'utf8').split('\n').lengt
 async function cold(args: { path: string; cacheDir?: string }): Promise<void> {
   const t0 = performance.now();
   const loaded = await loadComponent(args.path, {
-    meter: { maxMemoryPages: SANDBOX_DEFAULTS.memoryBytes / 65536 },
+    meter: { maxMemoryPages: SANDBOX_DEFAULTS.memoryBytes / PAGE },
     cache: args.cacheDir ? { dir: args.cacheDir, onWarning: (m) => process.stderr.write(`${m}\n`) } : undefined,
   });
   const meter = new InstanceMeter();
@@ -98,7 +98,7 @@ async function memories(args: { max: number }): Promise<void> {
   const held: WebAssembly.Memory[] = [];
   let error: string | undefined;
   try {
-    while (held.length < args.max) held.push(new WebAssembly.Memory({ initial: 2, maximum: SANDBOX_DEFAULTS.memoryBytes / 65536 }));
+    while (held.length < args.max) held.push(new WebAssembly.Memory({ initial: 2, maximum: SANDBOX_DEFAULTS.memoryBytes / PAGE }));
   } catch (e) {
     error = (e as Error).message;
   }

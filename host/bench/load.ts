@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { buildJsModule, GUEST_MODULES_DIR, JS_CACHE_DIR } from '../build/js.js';
 import { loadComponent } from '../loader/index.js';
 import { hostImports, newLineContext } from '../runtime/index.js';
-import { InstanceMeter } from '../sandbox/limits.js';
+import { InstanceMeter, PAGE } from '../sandbox/limits.js';
 import { BUNDLED_MODULE_DIR, SANDBOX_DEFAULTS } from '../stack/index.js';
 import { newHandle, type BenchContext } from './fixtures.js';
 import { median, runChild, timeSync } from './measure.js';
@@ -37,7 +37,7 @@ export async function loadGroup(ctx: BenchContext): Promise<void> {
   }
 
   ctx.progress('warm: new instance of a loaded C module');
-  const loaded = await loadComponent(C_MODULE, { meter: { maxMemoryPages: SANDBOX_DEFAULTS.memoryBytes / 65536 } });
+  const loaded = await loadComponent(C_MODULE, { meter: { maxMemoryPages: SANDBOX_DEFAULTS.memoryBytes / PAGE } });
   const line = newLineContext({ module: 'pam_permit.wasm', handle: newHandle() });
   results['warm_instantiate.c_ms'] = timeSync(() => {
     const meter = new InstanceMeter();

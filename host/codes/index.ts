@@ -75,7 +75,7 @@ export const isPamCode = (n: number): boolean => Number.isInteger(n) && n >= 0 &
 export const PAM = Object.fromEntries(PAM_CODES.map((c) => [c.name.slice(4), c])) as Record<string, PamCode> & {
   SUCCESS: PamCode; SYSTEM_ERR: PamCode; PERM_DENIED: PamCode; SESSION_ERR: PamCode;
   IGNORE: PamCode; CONV_ERR: PamCode; BUF_ERR: PamCode; BAD_ITEM: PamCode; NO_MODULE_DATA: PamCode;
-  ABORT: PamCode; INCOMPLETE: PamCode; MODULE_UNKNOWN: PamCode;
+  ABORT: PamCode; INCOMPLETE: PamCode; MODULE_UNKNOWN: PamCode; NEW_AUTHTOK_REQD: PamCode;
 };
 
 /** PAM_SILENT, the only flag a session hook receives. */

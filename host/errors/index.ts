@@ -76,8 +76,8 @@ export class PamError extends PamwasmError {
   readonly pamCode: number;
   readonly pamName: string;
   readonly pamMessage: string;
-  constructor(call: string, pamCode: number, pamName: string, pamMessage: string, code = 'ERR_PAM') {
-    super(code, `${call} failed: ${pamName} (${pamCode}): ${pamMessage}`);
+  constructor(call: string, pamCode: number, pamName: string, pamMessage: string) {
+    super('ERR_PAM', `${call} failed: ${pamName} (${pamCode}): ${pamMessage}`);
     this.pamCode = pamCode;
     this.pamName = pamName;
     this.pamMessage = pamMessage;

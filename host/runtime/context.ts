@@ -2,6 +2,7 @@
  * What the host functions of one module line work on: the session's handle,
  * the line's private data, the conversation and log sinks, and the limits.
  */
+import type { ModuleData } from './data.js';
 import type { HandleState } from './handle.js';
 import type { ImportLimits } from './limits.js';
 import type { ConvMessage, Conversation, LogRecord } from './types.js';
@@ -11,7 +12,7 @@ export interface LineContext {
   readonly module: string;
   readonly handle: HandleState;
   /** This line's module data (pam_set_data), kept from open to close. */
-  readonly data: Map<string, Uint8Array>;
+  readonly data: ModuleData;
   readonly conversation: Conversation;
   /** Messages shown so far in the session, in order. */
   readonly messages: ConvMessage[];
@@ -25,4 +26,12 @@ export function resetCallCounters(ctx: LineContext): void {
   ctx.calls.messages = 0;
   ctx.calls.syslog = 0;
   ctx.calls.syslogDropped = 0;
+}
+
+/** After a hook call: one log line saying how many syslog lines it dropped past its limit. */
+export function noteDroppedSyslog(ctx: LineContext): void {
+  if (ctx.calls.syslogDropped > 0) {
+    ctx.log({ priority: 'warning', module: ctx.module, message: `${ctx.calls.syslogDropped} more syslog lines dropped: the limit is ${ctx.limits.syslogPerCall} per call` });
+    ctx.calls.syslogDropped = 0;
+  }
 }

@@ -5,6 +5,7 @@
  */
 import type { WitStatus } from '../codes/index.js';
 import type { LineContext } from './context.js';
+import { utf8Length } from './limits.js';
 import type { PromptStyle } from './types.js';
 
 /** The error jco expects an import to throw for a `result` error case. */
@@ -15,7 +16,7 @@ class ResultError extends Error {
 export function conversationImports(ctx: LineContext) {
   const admit = (text: string): WitStatus | undefined => {
     if (++ctx.calls.messages > ctx.limits.messagesPerCall) return 'buf-err';
-    if (Buffer.byteLength(text) > ctx.limits.messageBytes) return 'buf-err';
+    if (utf8Length(text) > ctx.limits.messageBytes) return 'buf-err';
     return undefined;
   };
   const show = (style: 'info' | 'error', text: string): WitStatus => {

@@ -8,16 +8,41 @@ import type { WitStatus } from '../codes/index.js';
 import type { LineContext } from './context.js';
 import { utf8Length } from './limits.js';
 
+/**
+ * One line's module data, with the bytes it holds (each name in UTF-8 plus
+ * its value) kept up to date as it changes, so a set checks the line's limit
+ * without adding up every entry.
+ */
+export class ModuleData extends Map<string, Uint8Array> {
+  #bytes = 0;
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  override set(name: string, value: Uint8Array): this {
+    const old = super.get(name);
+    this.#bytes += (old === undefined ? utf8Length(name) : -old.length) + value.length;
+    return super.set(name, value);
+  }
+
+  override delete(name: string): boolean {
+    const old = super.get(name);
+    if (old !== undefined) this.#bytes -= utf8Length(name) + old.length;
+    return super.delete(name);
+  }
+
+  override clear(): void {
+    this.#bytes = 0;
+    super.clear();
+  }
+}
+
 export function dataImports(ctx: LineContext) {
-  const size = () => {
-    let n = 0;
-    for (const [k, v] of ctx.data) n += utf8Length(k) + v.length;
-    return n;
-  };
   return {
     setData(name: string, value: Uint8Array): WitStatus {
       const old = ctx.data.get(name);
-      const after = size() - (old ? utf8Length(name) + old.length : 0) + utf8Length(name) + value.length;
+      const after = ctx.data.bytes - (old ? utf8Length(name) + old.length : 0) + utf8Length(name) + value.length;
       if (after > ctx.limits.dataBytes) return 'buf-err';
       // jco hands over a view of guest memory; keep a copy that outlives the call.
       ctx.data.set(name, Uint8Array.from(value));

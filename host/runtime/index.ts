@@ -11,7 +11,7 @@ import { WIT_VERSION } from '../wit/index.js';
 import type { ImportObject } from '../loader/index.js';
 import { conversationImports } from './conversation.js';
 import type { LineContext } from './context.js';
-import { dataImports } from './data.js';
+import { dataImports, ModuleData } from './data.js';
 import { envImports } from './env.js';
 import { itemsImports } from './items.js';
 import { DEFAULT_IMPORT_LIMITS, type ImportLimits } from './limits.js';
@@ -22,7 +22,8 @@ import type { ConvMessage, Conversation, LogRecord } from './types.js';
 export { newHandleState, type HandleState } from './handle.js';
 export { putEnv } from './env.js';
 export { DEFAULT_IMPORT_LIMITS, type ImportLimits } from './limits.js';
-export { resetCallCounters, type LineContext } from './context.js';
+export { noteDroppedSyslog, resetCallCounters, type LineContext } from './context.js';
+export { ModuleData } from './data.js';
 export * from './types.js';
 
 /** The import object for one instance; keys with and without the package version. */
@@ -45,7 +46,6 @@ export function hostImports(ctx: LineContext): ImportObject {
 export interface LineContextInit {
   module: string;
   handle: HandleState;
-  data?: Map<string, Uint8Array>;
   conversation?: Conversation;
   messages?: ConvMessage[];
   log?: (record: LogRecord) => void;
@@ -56,7 +56,7 @@ export function newLineContext(init: LineContextInit): LineContext {
   return {
     module: init.module,
     handle: init.handle,
-    data: init.data ?? new Map(),
+    data: new ModuleData(),
     conversation: init.conversation ?? {},
     messages: init.messages ?? [],
     log: init.log ?? (() => {}),

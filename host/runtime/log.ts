@@ -4,6 +4,7 @@
  * Past the per-call limit lines are dropped and one notice says how many.
  */
 import type { LineContext } from './context.js';
+import { utf8Length } from './limits.js';
 import type { WitPriority } from './types.js';
 
 export function logImports(ctx: LineContext) {
@@ -14,7 +15,7 @@ export function logImports(ctx: LineContext) {
         ctx.calls.syslogDropped++;
         return;
       }
-      const text = Buffer.byteLength(message) > ctx.limits.syslogBytes
+      const text = utf8Length(message) > ctx.limits.syslogBytes
         ? `${Buffer.from(message).subarray(0, ctx.limits.syslogBytes).toString()}...`
         : message;
       ctx.log({ priority: level, module: ctx.module, message: text });

@@ -4,7 +4,6 @@ export type WitPriority = 'emerg' | 'alert' | 'crit' | 'err' | 'warning' | 'noti
 export type PromptStyle = 'echo-on' | 'echo-off';
 
 export const WIT_ITEMS: readonly WitItem[] = ['service', 'user', 'tty', 'rhost', 'ruser', 'user-prompt', 'xdisplay'];
-export const WIT_PRIORITIES: readonly WitPriority[] = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'];
 
 /** One conversation message as the application sees it (pam_conv(3) styles). */
 export interface ConvMessage {

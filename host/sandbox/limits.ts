@@ -22,7 +22,8 @@ export class TimeLimitExceeded extends Error {
   }
 }
 
-const PAGE = 65536;
+/** A wasm page: 64 KiB. */
+export const PAGE = 65536;
 /** Granularity of a parked memory's copy: only pages holding something are kept. */
 const COPY_PAGE = 4096;
 const ZERO_PAGE = new Uint8Array(COPY_PAGE);

@@ -2,7 +2,7 @@
  * Control actions, encoded as libpam encodes them (`pam_private.h`):
  * zero or negative numbers name an action, positive numbers are jumps.
  */
-import { PAM_CODES, PAM_RETURN_VALUES } from '../codes/index.js';
+import { PAM, PAM_CODES, PAM_RETURN_VALUES } from '../codes/index.js';
 
 export const ACTION = { IGNORE: 0, OK: -1, DONE: -2, BAD: -3, DIE: -4, RESET: -5, UNDEF: -6 } as const;
 
@@ -28,9 +28,9 @@ export const undefActions = (): Actions => new Array(PAM_RETURN_VALUES).fill(ACT
 /** The four keyword controls, as pam.conf(5) defines them. */
 export function keywordActions(keyword: string): Actions | undefined {
   const a = undefActions();
-  const SUCCESS = 0;
-  const NEW_AUTHTOK_REQD = PAM_CODES.findIndex((c) => c.name === 'PAM_NEW_AUTHTOK_REQD');
-  const IGNORE = PAM_CODES.findIndex((c) => c.name === 'PAM_IGNORE');
+  const SUCCESS = PAM.SUCCESS.number;
+  const NEW_AUTHTOK_REQD = PAM.NEW_AUTHTOK_REQD.number;
+  const IGNORE = PAM.IGNORE.number;
   switch (keyword.toLowerCase()) {
     case 'required':
       a[SUCCESS] = a[NEW_AUTHTOK_REQD] = ACTION.OK;

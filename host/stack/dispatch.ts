@@ -12,7 +12,7 @@
  *  - PAM_INCOMPLETE, which saves the walk so that the next call of the same
  *    hook resumes at that line, and makes a call of the other hook abort.
  */
-import { PAM, PAM_RETURN_VALUES } from '../codes/index.js';
+import { isPamCode, PAM } from '../codes/index.js';
 import { ACTION, type Actions } from './actions.js';
 
 export type Hook = 'open' | 'close';
@@ -124,7 +124,7 @@ export async function dispatch(
     }
 
     let action: number;
-    if (!Number.isInteger(cachedRetval) || cachedRetval < 0 || cachedRetval >= PAM_RETURN_VALUES) {
+    if (!isPamCode(cachedRetval)) {
       retval = MUST_FAIL;
       action = ACTION.BAD;
     } else {

@@ -19,6 +19,7 @@
  * or cannot be stat'ed) parses afresh, which gives the verdict. A parsed
  * stack is deeply frozen, kept or not: callers share it and must not change it.
  */
+import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readFileSync, statSync, type BigIntStats } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { StackNotFoundError } from '../errors/index.js';
@@ -72,6 +73,8 @@ export interface Stack {
   diagnostics: Diagnostic[];
   /** Set when libpam would refuse the whole file (every hook then returns PAM_ABORT). */
   fatal?: Diagnostic;
+  /** Hex sha256 of the stack file's bytes as parsed (what the session registry records). */
+  sha256: string;
 }
 
 interface Reader {
@@ -98,15 +101,15 @@ const identity = (st: BigIntStats) => `${st.dev}:${st.ino}:${st.size}:${st.mtime
  * unless settled. With `strict`, root's rule is checked on the open file
  * before it is read.
  */
-function readIdentified(path: string, strict: boolean): { text: string; id?: string } {
+function readIdentified(path: string, strict: boolean): { bytes: Buffer; id?: string } {
   const fd = openSync(path, 'r');
   try {
     const st = fstatSync(fd, { bigint: true });
     if (strict) checkOpenFile(path, 'stack file', st);
-    const text = readFileSync(fd, 'utf8');
+    const bytes = readFileSync(fd);
     const now = Date.now();
     const settled = now - Number(st.ctimeMs) >= SETTLED_MS && now - Number(st.mtimeMs) >= SETTLED_MS;
-    return { text, id: settled ? identity(st) : undefined };
+    return { bytes, id: settled ? identity(st) : undefined };
   } finally {
     closeSync(fd);
   }
@@ -153,8 +156,8 @@ export function parseStackFile(path: string, options: { strictPermissions?: bool
   const reads: FileRead[] = [];
   let keep = true;
   parsed.delete(path);
-  const read = (p: string) => {
-    let r: { text: string; id?: string };
+  const readBytes = (p: string) => {
+    let r: { bytes: Buffer; id?: string };
     try {
       r = readIdentified(p, strict);
     } catch (e) {
@@ -163,11 +166,15 @@ export function parseStackFile(path: string, options: { strictPermissions?: bool
     }
     if (r.id === undefined) keep = false;
     else reads.push({ path: p, id: r.id });
-    return r.text;
+    return r.bytes;
   };
+  const read = (p: string) => readBytes(p).toString('utf8');
   let source: string;
+  let sha256: string;
   try {
-    source = read(path);
+    const bytes = readBytes(path);
+    sha256 = createHash('sha256').update(bytes).digest('hex');
+    source = bytes.toString('utf8');
   } catch (e) {
     if (e instanceof Error && 'code' in e && e.code === 'ERR_UNSAFE_PERMISSIONS') throw e;
     const code = (e as NodeJS.ErrnoException).code;
@@ -175,7 +182,7 @@ export function parseStackFile(path: string, options: { strictPermissions?: bool
   }
   const r: Reader = { dir: dirname(path), handlers: [], lines: [], diagnostics: [], read };
   const fatal = parseSource(r, path, source, undefined, 0, 0);
-  const stack = deepFreeze<Stack>({ file: path, handlers: r.handlers, lines: r.lines, diagnostics: r.diagnostics, ...(fatal ? { fatal } : {}) });
+  const stack = deepFreeze<Stack>({ file: path, handlers: r.handlers, lines: r.lines, diagnostics: r.diagnostics, ...(fatal ? { fatal } : {}), sha256 });
   if (keep) parsed.set(path, { reads, stack });
   else parsed.delete(path);
   return stack;
@@ -219,12 +226,13 @@ function parseSource(
     const control = toks.shift();
     let actions: Actions = undefActions();
     let include: 'include' | 'substack' | undefined;
+    const keyword = control === undefined ? undefined : keywordActions(control);
     if (control === undefined) {
       diag(line, 'no control flag: expected required, requisite, sufficient, optional, include, substack or [value=action ...].');
       setDefault(actions, ACTION.BAD);
       mustFail = true;
-    } else if (keywordActions(control)) {
-      actions = keywordActions(control)!;
+    } else if (keyword) {
+      actions = keyword;
     } else if (/^(include|substack)$/i.test(control)) {
       include = control.toLowerCase() as 'include' | 'substack';
     } else {
@@ -235,7 +243,7 @@ function parseSource(
     const target = toks.shift();
     r.lines.push({ file, line, type, control, module: target, args: include ? [] : toks });
     if (type !== 'session') continue;
-    const shown = control === undefined ? '' : keywordActions(control) || include ? control : `[${control}]`;
+    const shown = control === undefined ? '' : keyword || include ? control : `[${control}]`;
     const base = { file, line, level, control: shown, quiet, args: [] as string[] };
 
     if (include) {

@@ -5,18 +5,18 @@
  * pam_set_data pointers survive from open to close, as in libpam's handle).
  */
 import { isAbsolute, join } from 'node:path';
-import { codeByNumber, codeByStatus, namedCode, PAM, PAM_SILENT, type WitStatus } from '../codes/index.js';
+import { codeByNumber, codeByStatus, namedCode, PAM, type WitStatus } from '../codes/index.js';
 import { PamwasmError, UsageError } from '../errors/index.js';
 import { loadComponent, type LoadedComponent, type LoadOptions, type ModuleInstance } from '../loader/index.js';
 import {
-  hostImports, newLineContext, resetCallCounters,
+  hostImports, newLineContext, noteDroppedSyslog, resetCallCounters,
   type Conversation, type ConvMessage, type HandleState, type ImportLimits, type LineContext, type LogRecord,
 } from '../runtime/index.js';
 import { packageRoot } from '../wit/index.js';
-import { InstanceMeter, onMemoryPressure, TimeLimitExceeded, type Parked } from '../sandbox/limits.js';
+import { InstanceMeter, onMemoryPressure, PAGE, TimeLimitExceeded, type Parked } from '../sandbox/limits.js';
 import { allowedImports, wasiImports, type OnOutput } from '../sandbox/wasi/index.js';
 import { actionName } from './actions.js';
-import { dispatch, newDispatchState, type DispatchState, type Hook, type Step } from './dispatch.js';
+import { dispatch, newDispatchState, type DispatchLine, type DispatchState, type Hook, type Step } from './dispatch.js';
 import type { Diagnostic, Handler, Stack } from './parse.js';
 
 /** The bundled module directory (`npm run build:guests` fills it). */
@@ -98,7 +98,6 @@ export const SANDBOX_DEFAULTS: Readonly<SandboxDefaults> = Object.freeze({
   faultCode: PAM.SESSION_ERR.number,
 });
 
-const PAGE = 65536;
 
 interface Line {
   handler: Handler;
@@ -201,16 +200,19 @@ export class StackSession {
   /** Problems found while loading the stack's modules. */
   readonly diagnostics: Diagnostic[];
   private readonly lines: Line[];
+  /** What the dispatcher walks: each line's handler, as `faulty` when its module did not load. */
+  private readonly dispatchLines: DispatchLine[];
   private readonly state: DispatchState;
   /** The line whose hook is running (a host callback may end the session meanwhile). */
   private running?: Line;
 
-  private constructor(stack: Stack, handle: HandleState, lines: Line[], messages: ConvMessage[], diagnostics: Diagnostic[], options: SessionOptions) {
+  private constructor(stack: Stack, handle: HandleState, lines: Line[], messages: ConvMessage[], diagnostics: Diagnostic[]) {
     this.stack = stack;
     this.messages = messages;
     this.diagnostics = diagnostics;
     this.handle = handle;
     this.lines = lines;
+    this.dispatchLines = lines.map((l) => (l.loaded || l.handler.kind !== 'module' ? l.handler : { ...l.handler, kind: 'faulty' }));
     this.state = newDispatchState(lines.length);
   }
 
@@ -268,7 +270,7 @@ export class StackSession {
       }
       lines.push(line);
     }
-    return new StackSession(stack, handle, lines, messages, diagnostics, options);
+    return new StackSession(stack, handle, lines, messages, diagnostics);
   }
 
   /** pam_open_session over the stack. */
@@ -308,13 +310,13 @@ export class StackSession {
   private async run(hook: Hook, flags: { silent?: boolean }): Promise<HookResult> {
     const trace: TraceEntry[] = [];
     if (this.stack.fatal) {
-      return { code: PAM.ABORT.number, name: PAM.ABORT.name, trace };
+      return { ...namedCode(PAM.ABORT.number), trace };
     }
     const witFlags = { silent: Boolean(flags.silent) };
     const reasons = new Map<number, string>();
     const call = (i: number) => this.call(i, hook, witFlags, reasons);
     const onStep = (s: Step) => trace.push(this.traceEntry(hook, s, reasons.get(s.index)));
-    const code = await dispatch(this.lines.map((l) => ({ ...l.handler, kind: l.loaded || l.handler.kind !== 'module' ? l.handler.kind : 'faulty' })), this.state, hook, call, onStep);
+    const code = await dispatch(this.dispatchLines, this.state, hook, call, onStep);
     return { ...namedCode(code), trace };
   }
 
@@ -407,15 +409,6 @@ export class StackSession {
   }
 }
 
-export { PAM_SILENT };
-
-/** One line saying how many syslog lines a call had dropped past its limit. */
-function noteDroppedSyslog(ctx: LineContext): void {
-  if (ctx.calls.syslogDropped > 0) {
-    ctx.log({ priority: 'warning', module: ctx.module, message: `${ctx.calls.syslogDropped} more syslog lines dropped: the limit is ${ctx.limits.syslogPerCall} per call` });
-    ctx.calls.syslogDropped = 0;
-  }
-}
 
 /** One phrase for the log: what went wrong in the guest. */
 function describeFault(e: unknown): string {

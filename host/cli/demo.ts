@@ -12,7 +12,7 @@ import { buildJsModules } from '../build/js.js';
 import { PAM } from '../codes/index.js';
 import { createHost } from '../sessions/index.js';
 import { BUNDLED_MODULE_DIR, type TraceEntry } from '../stack/index.js';
-import { bold, dim, green, red, table } from './output.js';
+import { bold, codeName, dim, messageTag, table } from './output.js';
 
 export const DEMO_HELP = `Usage: pamwasm demo [--user NAME] [--keep] [--json]
 
@@ -79,13 +79,13 @@ export async function demoCommand(argv: string[]): Promise<number> {
         registry: records.map((r) => ({ id: r.id, state: r.state, closedBy: r.closedBy })),
       }));
     } else {
-      say(`  system stack (libpam: pam_env, pam_exec): ${paint(s.system?.name, s.system?.code)}`);
-      say(`  WASM stack (pamwasm):                     ${paint(s.wasm?.name ?? '(not run)', s.wasm?.code)}`);
+      say(`  system stack (libpam: pam_env, pam_exec): ${codeName(s.system?.name, s.system?.code)}`);
+      say(`  WASM stack (pamwasm):                     ${codeName(s.wasm?.name ?? '(not run)', s.wasm?.code)}`);
       say('');
       say(traceTable(s.trace));
       say('');
       say(bold('What the user saw'));
-      for (const m of shownAtOpen) say(`  ${m.style === 'error' ? red('error') : 'info '} ${m.text}`);
+      for (const m of shownAtOpen) say(`  ${messageTag(m)} ${m.text}`);
       say('');
       say(bold('PAM environment (pam_getenvlist on the real handle)'));
       for (const e of envAfterOpen) say(`  ${e}`);
@@ -93,8 +93,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
         say('');
         say(bold('Closing the session'));
         say(traceTable(closed.trace));
-        for (const m of closed.messages) say(`  ${m.style === 'error' ? red('error') : 'info '} ${m.text}`);
-        say(`  close: system ${paint(closed.system?.name, closed.system?.code)}, WASM ${paint(closed.wasm.name, closed.wasm.code)}`);
+        for (const m of closed.messages) say(`  ${messageTag(m)} ${m.text}`);
+        say(`  close: system ${codeName(closed.system?.name, closed.system?.code)}, WASM ${codeName(closed.wasm.name, closed.wasm.code)}`);
       }
       say('');
       say(dim(`registry: ${records.map((r) => `${r.id.slice(0, 8)} ${r.state}${r.closedBy ? ` by ${r.closedBy}` : ''}`).join(', ')}`));
@@ -106,15 +106,10 @@ export async function demoCommand(argv: string[]): Promise<number> {
   }
 }
 
-function paint(name: string | undefined, code: number | undefined): string {
-  if (name === undefined) return '(none)';
-  return code === PAM.SUCCESS.number ? green(name) : red(name);
-}
-
 function traceTable(trace: TraceEntry[]): string {
   const rows = [['line', 'control', 'module', 'returned', 'action', 'stack status'].map((h) => bold(h))];
   for (const t of trace) {
-    rows.push([`${t.hook} ${t.line}`, t.control, t.module, paint(t.name, t.code), t.action, `${t.statusName}${t.reason ? dim(`  ${t.reason}`) : ''}`]);
+    rows.push([`${t.hook} ${t.line}`, t.control, t.module, codeName(t.name, t.code), t.action, `${t.statusName}${t.reason ? dim(`  ${t.reason}`) : ''}`]);
   }
   return table(rows).split('\n').map((l) => `  ${l}`).join('\n');
 }

@@ -20,9 +20,10 @@ import { PAM } from '../codes/index.js';
 import { PamwasmError, UsageError } from '../errors/index.js';
 import { defaultCacheDir, type CacheOptions } from '../loader/index.js';
 import { newHandleState, type ConvMessage, type LogRecord, type WitItem } from '../runtime/index.js';
-import { defaultRegistryPath, processIdentity, Registry, stackSha256, type ProcessOwner } from '../sessions/registry.js';
+import { defaultRegistryPath, processIdentity, Registry, type ProcessOwner } from '../sessions/registry.js';
 import { closeWasmStack, recordItems } from '../sessions/wasm-close.js';
 import { parseStackFile, StackSession } from '../stack/index.js';
+import { usage } from './usage.js';
 
 export const EXEC_HELP = `Usage: pamwasm exec --stack FILE [options]
 
@@ -203,10 +204,10 @@ async function execCommand(argv: string[], environ: readonly string[]): Promise<
     console.log(EXEC_HELP);
     return 0;
   }
-  if (!values.stack) throw new UsageError('exec needs --stack FILE; see `pamwasm exec --help`.');
+  if (!values.stack) throw usage('exec needs --stack FILE', 'exec');
   const pe = splitPamExecEnvironment(environ);
   if (pe.type === undefined) {
-    throw new UsageError('PAM_TYPE is not set: exec is run by pam_exec.so from a session line (or by hand with PAM_TYPE=open_session or close_session); see `pamwasm exec --help`.');
+    throw usage('PAM_TYPE is not set: exec is run by pam_exec.so from a session line (or by hand with PAM_TYPE=open_session or close_session)', 'exec');
   }
   const hook = HOOKS[pe.type as keyof typeof HOOKS];
   if (!hook) {
@@ -253,7 +254,7 @@ async function open(registry: Registry, ctx: ExecContext): Promise<number> {
   const stack = parseStackFile(ctx.stack);
   const id = randomUUID();
   registry.begin({
-    id, ...lineOf(ctx.pe.items), stack: ctx.stack, stackSha256: stackSha256(ctx.stack),
+    id, ...lineOf(ctx.pe.items), stack: ctx.stack, stackSha256: stack.sha256,
     moduleDir: ctx.moduleDir ?? null, systemService: null, systemConfdir: null,
   }, parentOwner());
   try {
@@ -270,7 +271,7 @@ async function open(registry: Registry, ctx: ExecContext): Promise<number> {
     session.end();
     return r.code;
   } catch (e) {
-    registry.opened(id, false, PAM.SYSTEM_ERR.number, {}, { cached: [], data: [], modules: [] });
+    registry.failed(id, PAM.SYSTEM_ERR.number);
     throw e;
   }
 }
@@ -283,9 +284,9 @@ async function close(registry: Registry, ctx: ExecContext): Promise<number> {
   while (rec && !registry.claim(rec, ['open'])) rec = registry.findOpen(service, user, tty, { stack: ctx.stack, owner });
   const options = { cache: ctx.cache, log: ctx.log, onMessage: say };
   if (!rec) {
-    parseStackFile(ctx.stack); // a missing or unsafe stack file is a configuration error here too
+    const stack = parseStackFile(ctx.stack); // a missing or unsafe stack file is a configuration error here too
     warn(`no open session of ${user} on ${tty ?? '(no tty)'} (service ${service}, stack ${ctx.stack}) in the registry ${registry.path}: closing on fresh instances, without module data.`);
-    const w = await closeWasmStack({ stack: ctx.stack, moduleDir: ctx.moduleDir, snapshot: null, items: ctx.pe.items, env: ctx.pe.env }, options);
+    const w = await closeWasmStack({ stack: ctx.stack, parsed: stack, moduleDir: ctx.moduleDir, snapshot: null, items: ctx.pe.items, env: ctx.pe.env }, options);
     if (w.problem) warn(w.problem);
     return w.wasm.code;
   }

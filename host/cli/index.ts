@@ -2,30 +2,29 @@
  * The `pamwasm` command line. Exit status: 0 ok, 1 a PAM failure, 2 a usage
  * or config error (one sentence on stderr, no stack trace).
  */
-import { benchCommand, BENCH_HELP } from '../bench/index.js';
+import { benchCommand } from '../bench/index.js';
 import { PamwasmError } from '../errors/index.js';
-import { buildCommand, BUILD_HELP } from './build.js';
-import { checkCommand, CHECK_HELP } from './check.js';
-import { demoCommand, DEMO_HELP } from './demo.js';
-import { execMain, EXEC_HELP } from './exec.js';
-import { inspectCommand, INSPECT_HELP } from './inspect.js';
-import { ExitError } from './output.js';
-import { runCommand, RUN_HELP } from './run.js';
-import { recoverCommand, RECOVER_HELP, sessionsCommand, SESSIONS_HELP } from './sessions.js';
+import { buildCommand } from './build.js';
+import { checkCommand } from './check.js';
+import { demoCommand } from './demo.js';
+import { execMain } from './exec.js';
+import { inspectCommand } from './inspect.js';
+import { runCommand } from './run.js';
+import { recoverCommand, sessionsCommand } from './sessions.js';
 
 type Command = (argv: string[]) => Promise<number>;
 
-const COMMANDS: Record<string, { run: Command; summary: string; help: string }> = {
-  demo: { run: demoCommand, summary: 'open and close a real session through libpam and bundled modules', help: DEMO_HELP },
-  run: { run: runCommand, summary: 'run a stack\'s session hooks for a user', help: RUN_HELP },
-  check: { run: checkCommand, summary: 'lint stack files: syntax, modules, pins, permissions', help: CHECK_HELP },
-  inspect: { run: inspectCommand, summary: 'check a module and show its world, imports and hash', help: INSPECT_HELP },
-  build: { run: buildCommand, summary: 'build a C or JS/TS guest module folder into a component', help: BUILD_HELP },
+const COMMANDS: Record<string, { run: Command; summary: string }> = {
+  demo: { run: demoCommand, summary: 'open and close a real session through libpam and bundled modules' },
+  run: { run: runCommand, summary: 'run a stack\'s session hooks for a user' },
+  check: { run: checkCommand, summary: 'lint stack files: syntax, modules, pins, permissions' },
+  inspect: { run: inspectCommand, summary: 'check a module and show its world, imports and hash' },
+  build: { run: buildCommand, summary: 'build a C or JS/TS guest module folder into a component' },
   // exec maps its own errors to exit statuses pam_exec can log (see EXEC_HELP).
-  exec: { run: (argv) => execMain(argv), summary: 'run a stack for pam_exec.so (open_session / close_session)', help: EXEC_HELP },
-  sessions: { run: sessionsCommand, summary: 'list the sessions in the registry', help: SESSIONS_HELP },
-  recover: { run: recoverCommand, summary: 'close, exactly once, every session whose owner is gone', help: RECOVER_HELP },
-  bench: { run: benchCommand, summary: 'measure sessions, loads and memory against native libpam (--json, --quick)', help: BENCH_HELP },
+  exec: { run: (argv) => execMain(argv), summary: 'run a stack for pam_exec.so (open_session / close_session)' },
+  sessions: { run: sessionsCommand, summary: 'list the sessions in the registry' },
+  recover: { run: recoverCommand, summary: 'close, exactly once, every session whose owner is gone' },
+  bench: { run: benchCommand, summary: 'measure sessions, loads and memory against native libpam (--json, --quick)' },
 };
 
 export function mainHelp(): string {
@@ -38,11 +37,6 @@ Commands:
 ${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`).join('\n')}
 
 Run \`pamwasm <command> --help\` for a command's options.`;
-}
-
-/** Registers a command (later layers add theirs: demo, check, build, exec...). */
-export function registerCommand(name: string, run: Command, summary: string, help: string): void {
-  COMMANDS[name] = { run, summary, help };
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -59,10 +53,6 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(rest);
   } catch (e) {
-    if (e instanceof ExitError) {
-      process.stderr.write(`pamwasm ${name}: ${e.message}\n`);
-      return e.exitCode;
-    }
     if (e instanceof PamwasmError || (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`pamwasm ${name}: ${(e as Error).message}\n`);
       return 2;

@@ -1,7 +1,9 @@
 /**
  * Terminal output helpers: colour only on a TTY and never with NO_COLOR set
- * (no-color.org), aligned tables, and the one-sentence error format.
+ * (no-color.org), aligned tables, PAM code names and message tags.
  */
+import { PAM } from '../codes/index.js';
+
 const useColour = (stream: NodeJS.WriteStream) => Boolean(stream.isTTY) && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '');
 
 const paint = (code: number) => (text: string, stream: NodeJS.WriteStream = process.stdout) =>
@@ -22,6 +24,11 @@ export function table(rows: string[][]): string {
     .join('\n');
 }
 
-export class ExitError extends Error {
-  constructor(readonly exitCode: number, message: string) { super(message); }
+/** A PAM code's name, green for PAM_SUCCESS and red otherwise; `(none)` when there is no name. */
+export function codeName(name: string | undefined, code: number | undefined): string {
+  if (name === undefined) return '(none)';
+  return code === PAM.SUCCESS.number ? green(name) : red(name);
 }
+
+/** A conversation message's style as a five-column tag: `error` in red, else `info `. */
+export const messageTag = (m: { style: string }): string => (m.style === 'error' ? red('error') : 'info ');

@@ -24,7 +24,7 @@ export interface SystemRunOptions {
   confdir?: string;
 }
 
-const envObject = (list: string[]) => Object.fromEntries(list.map((e) => {
+const envFromList = (list: string[]) => Object.fromEntries(list.map((e) => {
   const eq = e.indexOf('=');
   return [e.slice(0, eq), e.slice(eq + 1)];
 }));
@@ -46,7 +46,7 @@ export async function runWithSystem(o: SystemRunOptions): Promise<SystemRunResul
       open: { code: s.code, name: s.name },
       system: s.system ? { open: s.system } : {},
       messages: [...s.messages],
-      env: envObject(s.env),
+      env: s.envObject(),
       trace: [...s.trace],
       syslog,
       diagnostics: s.diagnostics,
@@ -58,7 +58,7 @@ export async function runWithSystem(o: SystemRunOptions): Promise<SystemRunResul
       if (c.system) result.system.close = c.system;
       result.messages.push(...c.messages);
       result.trace.push(...c.trace);
-      result.env = envObject(c.env);
+      result.env = envFromList(c.env);
       result.ok = c.code === PAM.SUCCESS.number;
     }
     return result;

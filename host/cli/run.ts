@@ -4,10 +4,9 @@
  * trace (or, with --json, one JSON object as the last line of stdout).
  */
 import { parseArgs } from 'node:util';
-import { PAM } from '../codes/index.js';
 import type { WitItem } from '../runtime/index.js';
 import { runStack, type RunOptions, type RunResult } from '../stack/index.js';
-import { bold, dim, green, red, table } from './output.js';
+import { bold, codeName, dim, messageTag, table } from './output.js';
 import { runWithSystem, type SystemRunOptions, type SystemRunResult } from './run-system.js';
 import { usage } from './usage.js';
 
@@ -86,28 +85,24 @@ export async function runCommand(argv: string[]): Promise<number> {
   return result.ok ? 0 : 1;
 }
 
-function outcome(name: string, code: number): string {
-  return code === PAM.SUCCESS.number ? green(name) : red(name);
-}
-
 function printHuman({ open, close, messages, trace, syslog, env, system }: RunResult & { system?: SystemRunResult['system'] }) {
   if (trace.length) {
     const rows = [['hook', 'line', 'control', 'module', 'returned', 'action', 'stack status'].map((h) => bold(h))];
     for (const t of trace) {
       rows.push([
         t.hook, `${t.file.split('/').pop()}:${t.line}`, t.control, t.module,
-        outcome(t.name, t.code), t.action, `${t.statusName} (${t.impression})${t.reason ? dim(`  ${t.reason}`) : ''}`,
+        codeName(t.name, t.code), t.action, `${t.statusName} (${t.impression})${t.reason ? dim(`  ${t.reason}`) : ''}`,
       ]);
     }
     console.log(table(rows));
     console.log();
   }
-  for (const m of messages) console.log(`${m.style === 'error' ? red('error') : 'info '}  ${m.text}`);
+  for (const m of messages) console.log(`${messageTag(m)}  ${m.text}`);
   for (const l of syslog) console.log(dim(`syslog ${l.priority}: ${l.module}: ${l.message.trimEnd()}`));
   const vars = Object.entries(env);
   if (vars.length) console.log(`PAM env: ${vars.map(([k, v]) => `${k}=${v}`).join(' ')}`);
   for (const [hook, r] of Object.entries({ open, close }).filter(([, r]) => r) as [string, { code: number; name: string }][]) {
     const sys = system?.[hook as 'open' | 'close'];
-    console.log(`${hook}-session: ${outcome(r.name, r.code)} (${r.code})${sys ? dim(`  system stack: ${sys.name}`) : ''}`);
+    console.log(`${hook}-session: ${codeName(r.name, r.code)} (${r.code})${sys ? dim(`  system stack: ${sys.name}`) : ''}`);
   }
 }

@@ -7,9 +7,9 @@
  */
 import { parseArgs } from 'node:util';
 import { PAM } from '../codes/index.js';
-import { UsageError } from '../errors/index.js';
 import { createHost, defaultRegistryPath, type ClosedRecord, type SessionRecord } from '../sessions/index.js';
-import { bold, dim, green, red, table } from './output.js';
+import { bold, codeName, dim, messageTag, table } from './output.js';
+import { usage } from './usage.js';
 
 export const SESSIONS_HELP = `Usage: pamwasm sessions [--registry PATH] [--state S] [--json]
 
@@ -49,7 +49,7 @@ export async function sessionsCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const bad = values.state?.find((s) => !STATES.includes(s));
-  if (bad) throw new UsageError(`--state must be one of ${STATES.join(', ')}, not "${bad}"; see \`pamwasm sessions --help\`.`);
+  if (bad) throw usage(`--state must be one of ${STATES.join(', ')}, not "${bad}"`, 'sessions');
   const host = await createHost({ registry: values.registry ?? defaultRegistryPath() });
   try {
     const list = host.sessions(values.state as SessionRecord['state'][] | undefined);
@@ -97,9 +97,8 @@ export async function recoverCommand(argv: string[]): Promise<number> {
     console.log('nothing to recover: no session is left by a process that is gone.');
   } else {
     for (const c of closed) {
-      const code = c.code === PAM.SUCCESS.number ? green(c.name) : red(c.name);
-      console.log(`closed ${c.id.slice(0, 8)} (${c.user} on ${c.tty ?? '-'}): ${code}`);
-      for (const m of c.messages) console.log(`  ${m.style === 'error' ? red('error') : 'info '} ${m.text}`);
+      console.log(`closed ${c.id.slice(0, 8)} (${c.user} on ${c.tty ?? '-'}): ${codeName(c.name, c.code)}`);
+      for (const m of c.messages) console.log(`  ${messageTag(m)} ${m.text}`);
     }
   }
   return closed.every((c) => c.code === PAM.SUCCESS.number) ? 0 : 1;

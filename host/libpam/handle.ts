@@ -96,13 +96,13 @@ export class PamHandle {
   /** Sets a string item (pam_set_item(3)); null unsets it. */
   async setItem(item: PamItemName, value: string | null): Promise<void> {
     const r = await this.call<CodeReply>({ op: 'set_item', hid: this.hid, item: itemNumber(item), value });
-    checkPamResult(toResult(`pam_set_item(${item})`, r));
+    this.settle(`pam_set_item(${item})`, r);
   }
 
   /** Reads a string item (pam_get_item(3)); undefined when it is not set. */
   async getItem(item: PamItemName): Promise<string | undefined> {
     const r = await this.call<CodeReply & { value: string | null }>({ op: 'get_item', hid: this.hid, item: itemNumber(item) });
-    checkPamResult(toResult(`pam_get_item(${item})`, r));
+    this.settle(`pam_get_item(${item})`, r);
     return r.value ?? undefined;
   }
 
@@ -149,7 +149,7 @@ export class PamHandle {
   /** pam_putenv(3): `NAME=value` sets, `NAME=` sets empty, `NAME` deletes. */
   async putenv(nameValue: string): Promise<void> {
     const r = await this.call<CodeReply>({ op: 'putenv', hid: this.hid, nameValue });
-    checkPamResult(toResult('pam_putenv', r));
+    this.settle('pam_putenv', r);
   }
 
   /**
@@ -184,8 +184,7 @@ export class PamHandle {
       const r = await this.helper.request<CodeReply>({
         op: 'end', hid: this.hid, status: options.status ?? null, dataSilent: options.dataSilent ?? false,
       });
-      const result = toResult('pam_end', r);
-      return options.throwOnError === false ? result : checkPamResult(result);
+      return this.settle('pam_end', r, options);
     } finally {
       if (this.ownsHelper) await this.helper.close();
     }
@@ -193,7 +192,12 @@ export class PamHandle {
 
   private async dispatch(fn: DispatchFn, flags: number, o: ThrowOption | undefined): Promise<PamResult> {
     const r = await this.call<CodeReply>({ op: 'dispatch', hid: this.hid, fn, flags });
-    const result = toResult(DISPATCH_CALLS[fn], r);
+    return this.settle(DISPATCH_CALLS[fn], r, o);
+  }
+
+  /** A reply as a PamResult; throws a PamError for a failure unless `throwOnError` is false. */
+  private settle(call: string, r: CodeReply, o?: ThrowOption): PamResult {
+    const result = toResult(call, r);
     return o?.throwOnError === false ? result : checkPamResult(result);
   }
 

@@ -37,7 +37,7 @@ import { PamError } from '../errors/index.js';
 import { type PamItemName, itemNumber } from './constants.js';
 import { type Conversation, PamHandle, nonInteractiveConversation, toResult } from './handle.js';
 import { PamHelper, type PamHelperOptions } from './helper.js';
-import type { CodeReply } from './protocol.js';
+import { callName, type CodeReply, type Request } from './protocol.js';
 
 export interface OpenPamHandleOptions extends PamHelperOptions {
   /** The service name: the file read from the config dir (pam_start(3)). */
@@ -80,12 +80,10 @@ export async function openPamHandle(options: OpenPamHandleOptions): Promise<PamH
   const own = options.helper === undefined;
   const helper = options.helper ?? await PamHelper.start(options);
   try {
-    const confdir = options.confdir ?? null;
-    const r = await helper.request<CodeReply & { hid: number | null; item?: number }>({
-      op: 'start', service: options.service, user: options.user ?? null, confdir, items,
-    });
+    const req: Request = { op: 'start', service: options.service, user: options.user ?? null, confdir: options.confdir ?? null, items };
+    const r = await helper.request<CodeReply & { hid: number | null; item?: number }>(req);
     if (r.hid === null) {
-      const call = r.item !== undefined ? `pam_set_item(${r.item})` : confdir === null ? 'pam_start' : 'pam_start_confdir';
+      const call = r.item !== undefined ? `pam_set_item(${r.item})` : callName(req);
       const result = toResult(call, r);
       throw new PamError(call, result.code, result.name, result.message);
     }

@@ -13,8 +13,6 @@ import type { SessionOptions, TraceEntry } from '../stack/index.js';
 import type { Registry, SessionRecord } from './registry.js';
 import { closeWasmStack, recordItems } from './wasm-close.js';
 
-export { recordItems } from './wasm-close.js';
-
 /** What a close gave: the overall code (the first failure), each stack's, the trace and the messages. */
 export interface CloseOutcome {
   code: number;
@@ -39,6 +37,16 @@ export function lineItems(o: { tty?: string | null; rhost?: string | null; ruser
   const out: { tty?: string; rhost?: string; ruser?: string } = {};
   for (const k of ['tty', 'rhost', 'ruser'] as const) if (o[k]) out[k] = o[k]!;
   return out;
+}
+
+/** A close's overall code: the first stack's that failed (WASM, then system), else the WASM stack's. */
+export function closeOverall(wasm: { code: number; name: string }, system?: { code: number; name: string }): { code: number; name: string } {
+  return [wasm, system].find((x) => x && x.code !== PAM.SUCCESS.number) ?? wasm;
+}
+
+/** Keeps the info and error messages of one libpam conversation call, in order. */
+export function collectMessages(messages: ConvMessage[], ms: readonly { style: string; text: string }[]): void {
+  for (const m of ms) if (m.style === 'info' || m.style === 'error') messages.push({ style: m.style, text: m.text });
 }
 
 export interface CloseRecordOptions extends Pick<SessionOptions, 'sandbox' | 'strictPermissions' | 'cache'> {
@@ -68,7 +76,7 @@ export async function closeRecord(registry: Registry, r: SessionRecord, o: Close
         mode: o.mode,
         items: lineItems(r),
         conversation: (ms) => {
-          for (const m of ms) if (m.style === 'info' || m.style === 'error') messages.push({ style: m.style, text: m.text });
+          collectMessages(messages, ms);
           return ms.map(() => null);
         },
       });
@@ -81,8 +89,7 @@ export async function closeRecord(registry: Registry, r: SessionRecord, o: Close
       problem = `${problem ? `${problem}; ` : ''}system close failed: ${(e as Error).message}`;
     }
   }
-  const failed = [wasm, system].find((x) => x && x.code !== PAM.SUCCESS.number);
-  const overall = failed ?? wasm;
+  const overall = closeOverall(wasm, system);
   registry.closed(r.id, overall.code, o.by);
   return { id: r.id, user: r.user, tty: r.tty, ...overall, wasm, ...(system ? { system } : {}), trace, messages, ...(problem ? { problem } : {}) };
 }

@@ -27,8 +27,8 @@ import { UsageError } from '../errors/index.js';
 import { openPamHandle, type Conversation, type PamHandle, type PamMode } from '../libpam/index.js';
 import { newHandleState, WIT_ITEMS, type ConvMessage, type HandleState, type ImportLimits, type LogRecord, type WitItem } from '../runtime/index.js';
 import { parseStackFile, StackSession, type Diagnostic, type SandboxDefaults, type TraceEntry } from '../stack/index.js';
-import { closeRecord, lineItems, type CloseOutcome, type ClosedRecord } from './close.js';
-import { defaultRegistryPath, Registry, stackSha256, type SessionRecord, type SessionState } from './registry.js';
+import { closeOverall, closeRecord, collectMessages, lineItems, type CloseOutcome, type ClosedRecord } from './close.js';
+import { defaultRegistryPath, Registry, type SessionRecord, type SessionState } from './registry.js';
 
 export { defaultRegistryPath, Registry, type SessionRecord, type SessionState } from './registry.js';
 export type { ClosedRecord } from './close.js';
@@ -86,7 +86,6 @@ export interface OpenSessionOptions {
 
 export class PamwasmHost {
   readonly registry: Registry;
-  private readonly pending = new Set<Session>();
 
   constructor(readonly options: HostOptions) {
     this.registry = new Registry(options.registry ?? defaultRegistryPath());
@@ -106,12 +105,12 @@ export class PamwasmHost {
       : this.options.system;
     this.registry.begin({
       id, service: o.service, user: o.user, tty: o.tty ?? null, rhost: o.rhost ?? null, ruser: o.ruser ?? null,
-      stack: stackFile, stackSha256: stackSha256(stackFile), moduleDir: this.options.moduleDir ?? null,
+      stack: stackFile, stackSha256: stack.sha256, moduleDir: this.options.moduleDir ?? null,
       systemService: sys?.service ?? null, systemConfdir: sys?.confdir ?? null,
     });
     const messages: ConvMessage[] = [];
     const conversation: Conversation = async (ms) => {
-      for (const m of ms) if (m.style === 'info' || m.style === 'error') messages.push({ style: m.style, text: m.text });
+      collectMessages(messages, ms);
       return o.conversation ? o.conversation(ms) : ms.map(() => null);
     };
     const items: Partial<Record<WitItem, string>> = { service: o.service, user: o.user };
@@ -135,7 +134,7 @@ export class PamwasmHost {
         system = namedCode(r.code);
         if (!r.ok) {
           await pamh.end({ throwOnError: false });
-          this.registry.opened(id, false, r.code, {}, { cached: [], data: [], modules: [] });
+          this.registry.failed(id, r.code);
           return new Session(this, { id, o, opened: false, ...r, system, messages, trace: [], env: new Map(), diagnostics: [...stack.diagnostics] });
         }
         await pullHandle(pamh, handle);
@@ -162,19 +161,17 @@ export class PamwasmHost {
       }
       this.registry.opened(id, ok, opened.code, env, stackSession.snapshot());
       const diagnostics = [...stack.diagnostics, ...stackSession.diagnostics];
-      const session = new Session(this, {
+      return new Session(this, {
         id, o, opened: ok, code: opened.code, name: opened.name, system, wasm: namedCode(opened.code),
         messages, trace: opened.trace, env: handle.env, diagnostics, stackSession: ok ? stackSession : undefined, pamh: ok ? pamh : undefined,
       });
-      if (ok) this.pending.add(session);
-      return session;
     } catch (e) {
       // A host error (module refused under strict permissions, helper crash...)
       // after the system open: undo it, and record the session as never opened,
       // so that neither the application nor `recover` closes it later.
       if (pamh && system?.code === PAM.SUCCESS.number) await pamh.closeSession({ silent: o.silent, throwOnError: false }).catch(() => {});
       await pamh?.end({ throwOnError: false }).catch(() => {});
-      this.registry.opened(id, false, PAM.SYSTEM_ERR.number, {}, { cached: [], data: [], modules: [] });
+      this.registry.failed(id, PAM.SYSTEM_ERR.number);
       throw e;
     }
   }
@@ -200,11 +197,6 @@ export class PamwasmHost {
   /** Releases the registry. Open sessions stay open (and recorded) for a later close or recover. */
   async shutdown(): Promise<void> {
     this.registry.close();
-  }
-
-  /** @internal */
-  forget(s: Session): void {
-    this.pending.delete(s);
   }
 }
 
@@ -310,9 +302,8 @@ export class Session {
       system = namedCode(r.code);
     }
     const wasm = namedCode(w.code);
-    const overall = [wasm, system].find((x) => x && x.code !== PAM.SUCCESS.number) ?? wasm;
+    const overall = closeOverall(wasm, system);
     reg.closed(this.id, overall.code, 'api');
-    this.host.forget(this);
     return { ...overall, wasm, ...(system ? { system } : {}), trace: w.trace, messages: this.messages.slice(before), env };
   }
 }

@@ -124,30 +124,18 @@ export const stackSha256 = (path: string): string => createHash('sha256').update
 
 type Row = Record<string, unknown>;
 
+/** A column's name as a SessionRecord key: stack_sha256 -> stackSha256. */
+const recordKey = (column: string): string => column.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+/** A row as a SessionRecord: its columns in table order, env and snapshot parsed. */
 function toRecord(row: Row): SessionRecord {
-  return {
-    id: row.id as string,
-    state: row.state as SessionState,
-    service: row.service as string,
-    user: row.user as string,
-    tty: row.tty as string | null,
-    rhost: row.rhost as string | null,
-    ruser: row.ruser as string | null,
-    stack: row.stack as string,
-    stackSha256: row.stack_sha256 as string,
-    moduleDir: row.module_dir as string | null,
-    systemService: row.system_service as string | null,
-    systemConfdir: row.system_confdir as string | null,
-    env: JSON.parse(row.env as string),
-    snapshot: row.snapshot ? JSON.parse(row.snapshot as string) : null,
-    ownerPid: row.owner_pid as number,
-    ownerStart: row.owner_start as string,
-    openedAt: row.opened_at as string,
-    closedAt: row.closed_at as string | null,
-    openCode: row.open_code as number | null,
-    closeCode: row.close_code as number | null,
-    closedBy: row.closed_by as string | null,
-  };
+  const record: Row = {};
+  for (const [column, value] of Object.entries(row)) {
+    record[recordKey(column)] = column === 'env' ? JSON.parse(value as string)
+      : column === 'snapshot' ? (value ? JSON.parse(value as string) : null)
+        : value;
+  }
+  return record as unknown as SessionRecord;
 }
 
 export type NewSession = Pick<SessionRecord, 'id' | 'service' | 'user' | 'tty' | 'rhost' | 'ruser' | 'stack' | 'stackSha256' | 'moduleDir' | 'systemService' | 'systemConfdir'>;
@@ -194,12 +182,17 @@ export class Registry {
       .run({ id, state: ok ? 'open' : 'failed', code, env: JSON.stringify(env), snapshot: JSON.stringify(snapshot), now: new Date().toISOString() });
   }
 
+  /** Marks an opening session failed: never opened, so nothing to close and no module data. */
+  failed(id: string, code: number): void {
+    this.opened(id, false, code, {}, { cached: [], data: [], modules: [] });
+  }
+
   /**
    * Claims a session for closing; true for exactly one caller. The row must
    * still be in one of `from` and still belong to the owner the caller saw,
    * so two recoveries racing for one orphan cannot both win.
    */
-  claim(seen: Pick<SessionRecord, 'id' | 'ownerPid' | 'ownerStart'>, from: SessionState[] = ['open']): boolean {
+  claim(seen: Pick<SessionRecord, 'id' | 'ownerPid' | 'ownerStart'>, from: SessionState[]): boolean {
     const states = from.map(() => '?').join(',');
     return this.db.prepare(`UPDATE sessions SET state = 'closing', owner_pid = ?, owner_start = ?
       WHERE id = ? AND owner_pid = ? AND owner_start = ? AND state IN (${states})`)

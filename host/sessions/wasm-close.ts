@@ -12,13 +12,15 @@
  */
 import { namedCode, PAM } from '../codes/index.js';
 import { newHandleState, type ConvMessage, type LogRecord, type WitItem } from '../runtime/index.js';
-import { parseStackFile, StackSession, type SessionOptions, type SessionSnapshot, type TraceEntry } from '../stack/index.js';
+import { parseStackFile, StackSession, type SessionOptions, type SessionSnapshot, type Stack, type TraceEntry } from '../stack/index.js';
 import { stackSha256, type SessionRecord } from './registry.js';
 
 export interface WasmCloseInput {
   /** The stack file, and its sha256 at open (when known). */
   stack: string;
   stackSha256?: string;
+  /** The stack file already parsed, when the caller parsed it (else it is parsed here). */
+  parsed?: Stack;
   moduleDir?: string | null;
   /** Module data and frozen chain saved at open; null: close on fresh instances. */
   snapshot: SessionSnapshot | null;
@@ -63,7 +65,7 @@ export async function closeWasmStack(r: WasmCloseInput, o: WasmCloseOptions): Pr
       const sha = stackSha256(r.stack);
       if (sha !== r.stackSha256) problem = `stack file ${r.stack} changed since the session opened; closing with it as it is now`;
     }
-    const stack = parseStackFile(r.stack, { strictPermissions: o.strictPermissions });
+    const stack = r.parsed ?? parseStackFile(r.stack, { strictPermissions: o.strictPermissions });
     const session = await StackSession.create(stack, handle, {
       moduleDir: r.moduleDir ?? undefined,
       sandbox: o.sandbox,

@@ -23,10 +23,15 @@ function usableCodeCache(data, header, cacheStat, scriptStat) {
   return data.subarray(header.length);
 }
 
-/** The code cache's header line for a script's source. */
-function codeCacheHeader(source) {
+/** Hex sha256 of a script's source. */
+function sourceSha256(source) {
   const { createHash } = require('node:crypto');
-  return `pamwasm-exec-codecache 1 ${createHash('sha256').update(source).digest('hex')} ${process.version}\n`;
+  return createHash('sha256').update(source).digest('hex');
+}
+
+/** The code cache's header line for a script's source (whose sha256 is `sha256`, when known). */
+function codeCacheHeader(source, sha256 = sourceSha256(source)) {
+  return `pamwasm-exec-codecache 1 ${sha256} ${process.version}\n`;
 }
 
 /**
@@ -35,22 +40,24 @@ function codeCacheHeader(source) {
  * data, taken only when usableCodeCache says so. It is written back, by
  * rename, only by the owner of the folder, after a run that found it missing,
  * stale or rejected: made after a run, it holds the functions that run
- * compiled.
+ * compiled. The script gets the source's sha256 too (`__pw_script_sha256`:
+ * host/build/bundle-exec.ts), so that it need not read and hash itself.
  */
 function runExecScript(file) {
   const { Script } = require('node:vm');
   const { createRequire } = require('node:module');
   const source = fs.readFileSync(file, 'utf8');
   const cacheFile = `${file}.codecache`;
-  const header = codeCacheHeader(source);
+  const sha256 = sourceSha256(source);
+  const header = codeCacheHeader(source, sha256);
   let cachedData;
   try {
     const st = fs.statSync(cacheFile);
     cachedData = usableCodeCache(fs.readFileSync(cacheFile), header, st, fs.statSync(file));
   } catch { /* no cache: compile */ }
-  const script = new Script(`(function (exports, require, module, __filename, __dirname, __pw_import) {${source}\n})`, { filename: file, cachedData });
+  const script = new Script(`(function (exports, require, module, __filename, __dirname, __pw_import, __pw_script_sha256) {${source}\n})`, { filename: file, cachedData });
   const module = { exports: {} };
-  script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, dirname(file), (specifier) => import(specifier));
+  script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, dirname(file), (specifier) => import(specifier), sha256);
   const saveCodeCache = () => {
     if (cachedData && !script.cachedDataRejected) return;
     try {

@@ -22,7 +22,9 @@ export const EXEC_BUNDLE = join(packageRoot(), 'dist', 'pamwasm-exec.mjs');
  * facades of node:fs and node:crypto, translating the bundle and compiling
  * its functions again at every login cost about 7 ms. A script run by
  * vm.Script has no dynamic import() of its own, so the bundle's import()
- * calls go to `__pw_import`, which bin/pamwasm.js passes in.
+ * calls go to `__pw_import`, which bin/pamwasm.js passes in, with
+ * `__pw_script_sha256`, the sha256 of the script it read (the disk cache's
+ * key takes it as PAMWASM_SCRIPT_SHA256: host/loader/cache.ts).
  */
 export const EXEC_SCRIPT = join(packageRoot(), 'dist', 'pamwasm-exec.cjs');
 
@@ -53,8 +55,9 @@ const bundleBetterSqlite3: Plugin = {
 /** What must never be in the bundle: the libpam bridge (koffi) and the CLI table. */
 const FORBIDDEN = [/host\/libpam\//, /host\/cli\/index\.ts$/, /host\/build\//, /koffi/];
 
-export async function bundleExec(outfile = EXEC_BUNDLE): Promise<{ outfile: string; bytes: number; inputs: string[] }> {
+export async function bundleExec(): Promise<{ outfile: string; bytes: number; inputs: string[] }> {
   const root = packageRoot();
+  const outfile = EXEC_BUNDLE;
   const result = await build({
     entryPoints: [join(root, 'host', 'cli', 'exec-entry.ts')],
     outfile,
@@ -77,7 +80,7 @@ export async function bundleExec(outfile = EXEC_BUNDLE): Promise<{ outfile: stri
     plugins: [bundleBetterSqlite3],
     legalComments: 'none',
     logLevel: 'warning',
-    define: { 'import.meta.url': '__pw_import_meta_url', 'import.meta.resolve': '__pw_import_meta_resolve' },
+    define: { 'import.meta.url': '__pw_import_meta_url', 'import.meta.resolve': '__pw_import_meta_resolve', PAMWASM_SCRIPT_SHA256: '__pw_script_sha256' },
     banner: {
       js: 'const __pw_import_meta_url = require("node:url").pathToFileURL(__filename).href;\n'
         + 'const __pw_import_meta_resolve = (s) => require("node:url").pathToFileURL(require.resolve(s)).href;',

@@ -41,7 +41,16 @@ import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { witSource } from '../wit/index.js';
+import type { Instantiator, Plan } from './component/index.js';
+import { sha256 } from './names.js';
 import { GLUE_GENERATOR } from './transpile.js';
+
+/**
+ * In the exec script (host/build/bundle-exec.ts maps it to a parameter that
+ * bin/pamwasm.js passes), the sha256 of the script's source as it was read
+ * to be run; not defined anywhere else.
+ */
+declare const PAMWASM_SCRIPT_SHA256: string | undefined;
 
 export interface CacheOptions {
   /** The cache directory (made 0700 if missing). */
@@ -54,25 +63,32 @@ export interface CacheOptions {
 export interface Prepared {
   /**
    * How instances are made: jco's glue (`module.js`), or the fast path's
-   * instantiation plan as JSON (component/plan.ts). Exactly one is set.
+   * instantiation plan (component/plan.ts; JSON in an entry). Exactly one is set.
    */
   glue?: string;
-  plan?: string;
+  plan?: Plan;
+  /** The plan's instantiator, when this process compiled it already. Not stored. */
+  instantiate?: Instantiator;
   /** Core modules by jco's file name, metered when the load asked for it. */
   cores: Map<string, Uint8Array>;
+  /** Hex sha256 of each core module, by name: each is hashed once per load. */
+  sha256s: Map<string, string>;
+  /** Hex sha256 of the glue as an entry holds it (its text as UTF-8), once known. */
+  glueSha256?: string;
   imports: string[];
   exports: [string, 'function' | 'instance'][];
   /** The core modules as the component holds them (before metering). */
   coreModules: { name: string; size: number }[];
 }
 
-/** What a prepared component depends on besides its bytes. */
+/** What a prepared component depends on besides its bytes: the load options that shape it, normalised. */
 export interface KeyParts {
-  sha256: string;
-  allowImports: readonly string[];
-  meter?: { maxMemoryPages?: number; initialFuel: number; importMemory?: boolean };
-  /** The fast path was not tried (LoadOptions.fastPath false). */
-  jcoOnly?: boolean;
+  /** Granted imports, sorted. */
+  allow: string[];
+  /** Memory cap in pages (null: as declared), fuel, and whether memories come from the pool; null when not metered. */
+  meter: { pages: number | null; fuel: number; pool: boolean } | null;
+  /** `jco` when the fast path was not tried (LoadOptions.fastPath false). */
+  path: 'jco' | 'any';
 }
 
 const FORMAT = 'pamwasm-component-cache/2';
@@ -80,7 +96,6 @@ const GROUP_OR_OTHER = 0o077;
 const WRITABLE_BY_OTHERS = 0o022;
 const STICKY = 0o1000;
 
-const sha256 = (b: string | Uint8Array) => createHash('sha256').update(b).digest('hex');
 const euid = () => (typeof process.geteuid === 'function' ? process.geteuid() : -1);
 
 /** /var/cache/pamwasm as root, else $XDG_CACHE_HOME/pamwasm (~/.cache/pamwasm). */
@@ -102,14 +117,29 @@ function environmentHash(): string {
   if (environment) return environment;
   const here = fileURLToPath(import.meta.url);
   const dir = dirname(here);
-  const code = basename(dir) === 'loader'
-    ? [dir, join(dir, 'component'), join(dir, '..', 'sandbox')].flatMap((d) => readdirSync(d).filter((f) => /\.(js|ts|mjs)$/.test(f) && !f.endsWith('.d.ts')).sort().map((f) => join(d, f)))
-    : [here];
+  const bundled = basename(dir) !== 'loader';
+  const code = bundled
+    ? [here]
+    : [dir, join(dir, 'component'), join(dir, '..', 'sandbox')].flatMap((d) => readdirSync(d).filter((f) => /\.(js|ts|mjs)$/.test(f) && !f.endsWith('.d.ts')).sort().map((f) => join(d, f)));
+  // The exec script is hashed once, by bin/pamwasm.js as it reads it to run it.
+  const scriptSha256 = bundled && typeof PAMWASM_SCRIPT_SHA256 === 'string' ? PAMWASM_SCRIPT_SHA256 : undefined;
   const h = createHash('sha256').update(FORMAT).update('\0').update(witSource());
-  for (const pkg of [`${GLUE_GENERATOR}/component`, '@bytecodealliance/jco-transpile']) h.update('\0').update(packageVersion(pkg));
-  for (const f of code) h.update('\0').update(basename(f)).update('\0').update(readFileSync(f));
+  for (const version of generatorVersions()) h.update('\0').update(version);
+  for (const f of code) h.update('\0').update(basename(f)).update('\0').update(scriptSha256 ?? sha256(readFileSync(f)));
   environment = h.digest('hex');
   return environment;
+}
+
+let versions: readonly string[] | undefined;
+
+/**
+ * `<name>@<version>` of the glue generator and of jco-transpile (see
+ * environmentHash), once per process: what the cache's entries and the
+ * precomputed reference world (world.ts) both depend on.
+ */
+export function generatorVersions(): readonly string[] {
+  versions ??= [`${GLUE_GENERATOR}/component`, '@bytecodealliance/jco-transpile'].map((pkg) => packageVersion(pkg));
+  return versions;
 }
 
 /**
@@ -140,15 +170,9 @@ export function packageVersion(specifier: string): string {
   return `${specifier}@unknown`;
 }
 
-/** The entry key for a component and the options that shape its prepared form. */
-export function cacheKey(parts: KeyParts): string {
-  return sha256(JSON.stringify({
-    env: environmentHash(),
-    component: parts.sha256,
-    allow: [...parts.allowImports].sort(),
-    meter: parts.meter ? { pages: parts.meter.maxMemoryPages ?? null, fuel: parts.meter.initialFuel, pool: Boolean(parts.meter.importMemory) } : null,
-    path: parts.jcoOnly ? 'jco' : 'any',
-  }));
+/** The entry key for a component (its sha256) and the options that shape its prepared form. */
+export function cacheKey(component: string, parts: KeyParts): string {
+  return sha256(JSON.stringify({ env: environmentHash(), component, allow: parts.allow, meter: parts.meter, path: parts.path }));
 }
 
 interface Header {
@@ -274,35 +298,51 @@ function frame(header: object, ...payload: Uint8Array[]): Buffer {
 }
 
 function encode(key: string, p: Prepared): Buffer {
-  const how: [string, Uint8Array] = p.plan !== undefined ? [PLAN, Buffer.from(p.plan)] : [GLUE, Buffer.from(p.glue ?? '')];
-  const blobs: [string, Uint8Array][] = [how, ...p.cores];
+  // Each part with its sha256 when the load knows it already.
+  type Blob = [name: string, bytes: Uint8Array, sha256: string | undefined];
+  const how: Blob = p.plan !== undefined ? [PLAN, Buffer.from(JSON.stringify(p.plan)), undefined] : [GLUE, Buffer.from(p.glue ?? ''), p.glueSha256];
+  const blobs: Blob[] = [how, ...[...p.cores].map(([name, b]): Blob => [name, b, p.sha256s.get(name)])];
   const header: Header = {
     format: FORMAT, key, imports: p.imports, exports: p.exports, coreModules: p.coreModules,
-    parts: blobs.map(([name, b]) => ({ name, bytes: b.length, sha256: sha256(b) })),
+    parts: blobs.map(([name, b, hash]) => ({ name, bytes: b.length, sha256: hash ?? sha256(b) })),
   };
   return frame(header, ...blobs.map(([, b]) => b));
 }
 
 function decode(data: Buffer, key: string): Prepared | undefined {
+  let plan: string | undefined;
+  let p: Prepared;
   try {
     const hlen = data.readUInt32LE(0);
     const header = JSON.parse(data.subarray(4, 4 + hlen).toString()) as Header;
     if (header.format !== FORMAT || header.key !== key) return undefined;
     let at = 4 + hlen;
     let glue: string | undefined;
-    let plan: string | undefined;
+    let glueSha256: string | undefined;
     const cores = new Map<string, Uint8Array>();
+    const sha256s = new Map<string, string>();
     for (const part of header.parts) {
       const b = data.subarray(at, at + part.bytes);
       at += part.bytes;
       if (b.length !== part.bytes || sha256(b) !== part.sha256) return undefined;
-      if (part.name === GLUE) glue = b.toString();
-      else if (part.name === PLAN) plan = b.toString();
-      else cores.set(part.name, new Uint8Array(b));
+      if (part.name === GLUE) {
+        glue = b.toString();
+        glueSha256 = part.sha256;
+      } else if (part.name === PLAN) {
+        plan = b.toString();
+      } else {
+        // A view of the entry: nothing writes to it, and compiling copies it.
+        cores.set(part.name, new Uint8Array(b.buffer, b.byteOffset, b.length));
+        sha256s.set(part.name, part.sha256);
+      }
     }
     if (at !== data.length || (glue === undefined) === (plan === undefined)) return undefined;
-    return { glue, plan, cores, imports: header.imports, exports: header.exports, coreModules: header.coreModules };
+    p = { glue, glueSha256, cores, sha256s, imports: header.imports, exports: header.exports, coreModules: header.coreModules };
   } catch {
     return undefined;
   }
+  // Parsed outside the checks above: a plan that the entry's hashes vouch
+  // for but that does not parse fails the load, not only the entry.
+  if (plan !== undefined) p.plan = JSON.parse(plan) as Plan;
+  return p;
 }

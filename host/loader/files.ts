@@ -20,8 +20,8 @@
  * (`pamwasm exec`) a couple of ms to load, and a small file is read faster
  * than a thread-pool round trip.
  */
-import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readFileSync, statSync, type BigIntStats } from 'node:fs';
+import { sha256 } from './names.js';
 
 const SETTLED_MS = 2000;
 
@@ -57,11 +57,11 @@ export function readModuleFile(path: string, check?: (st: BigIntStats) => void):
     check?.(st);
     const id = identity(st);
     const bytes = readFileSync(fd);
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const hash = sha256(bytes);
     const now = Date.now();
-    if (now - Number(st.ctimeMs) >= SETTLED_MS && now - Number(st.mtimeMs) >= SETTLED_MS) known.set(path, { id, sha256 });
+    if (now - Number(st.ctimeMs) >= SETTLED_MS && now - Number(st.mtimeMs) >= SETTLED_MS) known.set(path, { id, sha256: hash });
     else known.delete(path);
-    return { sha256, bytes };
+    return { sha256: hash, bytes };
   } finally {
     closeSync(fd);
   }

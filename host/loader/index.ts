@@ -17,18 +17,18 @@
  *   const inst = mod.instantiate(imports);            // imports from host/runtime
  *   inst.openSession({ silent: false }, ['open_session=session_err']); // 'session-err'
  */
-import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import { ModuleNotFoundError, MalformedModuleError, PinMismatchError, UnsafePermissionsError } from '../errors/index.js';
 import { INITIAL_FUEL } from '../sandbox/limits.js';
 import { meterCoreModule } from '../sandbox/meter.js';
 import { checkOpenFile, strictByDefault } from '../sandbox/perms.js';
 import type { WitStatus } from '../codes/index.js';
-import { cacheKey, openCache, type CacheOptions, type Prepared } from './cache.js';
+import { cacheKey, openCache, type CacheOptions, type KeyParts, type Prepared } from './cache.js';
 import { evaluateGlue } from './glue.js';
 import { forgetModuleFile, readModuleFile } from './files.js';
-import { camel, instantiator, recognizeComponent, type Plan } from './component/index.js';
+import { instantiator, recognizeComponent } from './component/index.js';
 import { checkComponentHeader } from './header.js';
+import { camel, kebabCase, sha256, unversioned } from './names.js';
 import { transpileComponent } from './transpile.js';
 import { checkWorld } from './world.js';
 
@@ -107,29 +107,26 @@ export interface LoadOptions {
 const compiled = new Map<string, Promise<WebAssembly.Module>>();
 const loaded = new Map<string, Promise<LoadedComponent>>();
 
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
-/** Compiles a core module once per content hash. */
-function compileCore(bytes: Uint8Array): Promise<WebAssembly.Module> {
-  const key = sha256(bytes);
-  let m = compiled.get(key);
+/** Compiles a core module once per content hash (`hash`, its sha256). */
+function compileCore(bytes: Uint8Array, hash: string): Promise<WebAssembly.Module> {
+  let m = compiled.get(hash);
   if (!m) {
     m = WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
-    compiled.set(key, m);
-    m.catch(() => compiled.delete(key));
+    compiled.set(hash, m);
+    m.catch(() => compiled.delete(hash));
   }
   return m;
 }
 
-/** Each core module as the load asks for it: metered or as it is. */
-function meterCores(cores: Iterable<[string, Uint8Array]>, options: LoadOptions): Map<string, Uint8Array> {
+/** Each core module as the load asks for it (metered or as it is), and its sha256. */
+function meterCores(cores: Iterable<[string, Uint8Array]>, options: LoadOptions): Pick<Prepared, 'cores' | 'sha256s'> {
   const out = new Map<string, Uint8Array>();
   for (const [name, original] of cores) {
     out.set(name, options.meter
       ? meterCoreModule(original, { maxMemoryPages: options.meter.maxMemoryPages, initialFuel: INITIAL_FUEL, importMemory: options.meter.importMemory }).bytes
       : original);
   }
-  return out;
+  return { cores: out, sha256s: new Map([...out].map(([name, b]) => [name, sha256(b)])) };
 }
 
 /**
@@ -141,15 +138,16 @@ async function prepareFast(bytes: Uint8Array, options: LoadOptions): Promise<Pre
   const r = await recognizeComponent(bytes);
   if (!('plan' in r)) return undefined;
   const originals = r.cores.map((b, i): [string, Uint8Array] => [r.plan.modules[i], b]);
-  let cores: Map<string, Uint8Array>;
+  let cores: Pick<Prepared, 'cores' | 'sha256s'>;
   try {
     cores = meterCores(originals, options);
   } catch {
     return undefined;
   }
   return {
-    plan: JSON.stringify(r.plan),
-    cores,
+    plan: r.plan,
+    instantiate: r.instantiate,
+    ...cores,
     imports: r.plan.imports.map(([iface]) => iface),
     exports: r.plan.exports.map((e): [string, 'function'] => [camel(e.name), 'function']),
     coreModules: originals.map(([name, b]) => ({ name, size: b.length })),
@@ -167,7 +165,7 @@ async function prepare(bytes: Uint8Array, source: string, options: LoadOptions):
   await checkWorld(t, source, options.allowImports);
   return {
     glue: t.files.get(`${t.name}.js`)!,
-    cores: meterCores(t.cores, options),
+    ...meterCores(t.cores, options),
     imports: t.imports,
     exports: t.exports,
     coreModules: [...t.cores].map(([name, b]) => ({ name, size: b.length })),
@@ -178,7 +176,7 @@ async function compileCores(p: Prepared, source: string): Promise<Map<string, We
   const cores = new Map<string, WebAssembly.Module>();
   for (const [name, core] of p.cores) {
     try {
-      cores.set(name, await compileCore(core));
+      cores.set(name, await compileCore(core, p.sha256s.get(name)!));
     } catch (e) {
       throw new MalformedModuleError(`${source} holds a core module that does not compile (${(e as Error).message}).`, { cause: e });
     }
@@ -186,14 +184,18 @@ async function compileCores(p: Prepared, source: string): Promise<Map<string, We
   return cores;
 }
 
-async function build(bytes: Uint8Array, source: string, hash: string, options: LoadOptions): Promise<LoadedComponent> {
+/** The load options that shape a prepared component, as both the disk cache's and the in-memory keys take them. */
+function keyParts(options: LoadOptions): KeyParts {
+  return {
+    allow: [...(options.allowImports ?? [])].sort(),
+    meter: options.meter ? { pages: options.meter.maxMemoryPages ?? null, fuel: INITIAL_FUEL, pool: Boolean(options.meter.importMemory) } : null,
+    path: options.fastPath === false ? 'jco' : 'any',
+  };
+}
+
+async function build(bytes: Uint8Array, source: string, hash: string, parts: KeyParts, options: LoadOptions): Promise<LoadedComponent> {
   const cache = options.cache && openCache(options.cache);
-  const key = cache && cacheKey({
-    sha256: hash,
-    allowImports: options.allowImports ?? [],
-    meter: options.meter && { maxMemoryPages: options.meter.maxMemoryPages, initialFuel: INITIAL_FUEL, importMemory: Boolean(options.meter.importMemory) },
-    jcoOnly: options.fastPath === false,
-  });
+  const key = cache && cacheKey(hash, parts);
   let p = cache && key ? cache.get(key) : undefined;
   const cached = p !== undefined;
   p ??= await prepare(bytes, source, options);
@@ -207,26 +209,26 @@ async function build(bytes: Uint8Array, source: string, hash: string, options: L
     p = await prepare(bytes, source, { ...options, fastPath: false });
     cores = await compileCores(p, source);
   }
+  if (cache && p.glue !== undefined) p.glueSha256 ??= sha256(p.glue);
   if (cache && key && !cached) cache.put(key, p);
   const getCoreModule = (name: string) => cores.get(name)!;
-  const unversioned = (name: string) => name.replace(/@[^/]*$/, '');
   const common = {
     source,
     sha256: hash,
     size: bytes.length,
     imports: [...new Set(p.imports.map(unversioned))].sort(),
-    exports: p.exports.filter(([, k]) => k === 'function').map(([n]) => n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)),
+    exports: p.exports.filter(([, k]) => k === 'function').map(([n]) => kebabCase(n)),
     coreModules: p.coreModules,
   };
   if (p.plan !== undefined) {
-    const instantiate = instantiator(JSON.parse(p.plan) as Plan);
+    const instantiate = p.instantiate ?? instantiator(p.plan);
     return { ...common, via: 'fast', instantiate: (imports, instantiateCore) => instantiate(getCoreModule, imports, instantiateCore) };
   }
   // A code cache of the glue, bound to its text; when there is none (or V8
   // refuses it), one is made after the first hook call has compiled what a
   // session runs, for the next process.
   const text = p.glue!;
-  const glueSha = cache ? sha256(Buffer.from(text)) : '';
+  const glueSha = p.glueSha256 ?? '';
   const glue = await evaluateGlue(text, source, cache && key ? cache.getCode(key, glueSha) : undefined);
   let saveCode = cache && key && glue.codeCache && !glue.cacheUsed
     ? () => {
@@ -284,8 +286,9 @@ export async function loadComponent(input: string | Uint8Array, options: LoadOpt
         '(if the change is intended, update the pin from `pamwasm inspect`).',
     );
   }
-  const meterKey = options.meter ? `meter:${options.meter.maxMemoryPages ?? '-'}:${options.meter.importMemory ? 'pool' : 'own'}` : 'raw';
-  const key = `${hash}|${[...(options.allowImports ?? [])].sort().join(',')}|${meterKey}|${options.fastPath === false ? 'jco' : 'any'}|${source}`;
+  const parts = keyParts(options);
+  const meterKey = parts.meter ? `meter:${parts.meter.pages ?? '-'}:${parts.meter.pool ? 'pool' : 'own'}` : 'raw';
+  const key = `${hash}|${parts.allow.join(',')}|${meterKey}|${parts.path}|${source}`;
   let p = loaded.get(key);
   if (!p) {
     if (!bytes) {
@@ -293,7 +296,7 @@ export async function loadComponent(input: string | Uint8Array, options: LoadOpt
       forgetModuleFile(source);
       return loadComponent(input, options);
     }
-    p = build(bytes, source, hash, options);
+    p = build(bytes, source, hash, parts, options);
     loaded.set(key, p);
     p.catch(() => loaded.delete(key));
   }

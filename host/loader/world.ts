@@ -23,8 +23,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ForbiddenImportError, WrongWorldError } from '../errors/index.js';
 import { WORLD_IMPORTS, WORLD_NAME, packageRoot, witSource } from '../wit/index.js';
-import { packageVersion } from './cache.js';
-import { GLUE_GENERATOR, transpileComponent, type Transpiled } from './transpile.js';
+import { generatorVersions } from './cache.js';
+import { kebabCase, unversioned } from './names.js';
+import { transpileComponent, type Transpiled } from './transpile.js';
 
 const EXPORTS = ['openSession', 'closeSession'] as const;
 
@@ -72,7 +73,7 @@ export interface ReferenceDeclarations {
 /** What the reference depends on: the WIT source, the world and the generators' versions. */
 export function referenceKey(): string {
   const h = createHash('sha256').update(witSource()).update('\0').update(WORLD_NAME);
-  for (const pkg of [`${GLUE_GENERATOR}/component`, '@bytecodealliance/jco-transpile']) h.update('\0').update(packageVersion(pkg));
+  for (const version of generatorVersions()) h.update('\0').update(version);
   return h.digest('hex');
 }
 
@@ -92,7 +93,7 @@ export async function buildReferenceDeclarations(): Promise<ReferenceDeclaration
   const hooks: Record<string, string> = {};
   for (const h of EXPORTS) {
     const line = hookLine(lines, h);
-    if (line === undefined) throw new Error(`the reference world from wit/ does not export ${kebab(h)}.`);
+    if (line === undefined) throw new Error(`the reference world from wit/ does not export ${kebabCase(h)}.`);
     hooks[h] = line;
   }
   const worldTypes = [...new Set(lines.filter((l) => l.startsWith('export type ')))].sort();
@@ -144,7 +145,7 @@ function referenceWorld(): Promise<Reference> {
  */
 export async function checkWorld(t: Transpiled, where: string, granted: readonly string[] = []): Promise<void> {
   const allowed = new Set([...WORLD_IMPORTS, ...granted]);
-  const forbidden = t.imports.filter((i) => !allowed.has(i.replace(/@[^/]*$/, '')));
+  const forbidden = t.imports.filter((i) => !allowed.has(unversioned(i)));
   if (forbidden.length) {
     throw new ForbiddenImportError(
       `${where} imports ${forbidden.join(', ')}, outside the session-module world: modules get the ` +
@@ -157,15 +158,15 @@ export async function checkWorld(t: Transpiled, where: string, granted: readonly
   const missing = EXPORTS.filter((h) => !exported.has(h));
   if (missing.length) {
     throw new WrongWorldError(
-      `${where} does not export ${missing.map(kebab).join(' and ')}: it was not built for the ` +
-        `${WORLD_NAME} world (exports: ${[...exported].map(kebab).join(', ') || 'none'}).`,
+      `${where} does not export ${missing.map(kebabCase).join(' and ')}: it was not built for the ` +
+        `${WORLD_NAME} world (exports: ${[...exported].map(kebabCase).join(', ') || 'none'}).`,
     );
   }
   const lines = worldDts(t);
   for (const hook of EXPORTS) {
     if (hookLine(lines, hook) !== ref.hooks.get(hook)) {
       throw new WrongWorldError(
-        `${where} exports ${kebab(hook)} with the wrong type (${hookLine(lines, hook)}); the ` +
+        `${where} exports ${kebabCase(hook)} with the wrong type (${hookLine(lines, hook)}); the ` +
           `${WORLD_NAME} world wants ${ref.hooks.get(hook)}.`,
       );
     }
@@ -180,8 +181,4 @@ export async function checkWorld(t: Transpiled, where: string, granted: readonly
     if (!file.startsWith('interfaces/') || !known) continue;
     for (const line of declarationLines(text)) if (!known.has(line)) throw mismatch(file, line);
   }
-}
-
-function kebab(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }

@@ -15,6 +15,7 @@
  * A (direction, type) pair not written here throws `Unrecognized` at
  * compile time, and the component takes the jco path.
  */
+import { camel } from '../names.js';
 import { refuse } from './binary.js';
 import { nameOf, payloadOffset, unwrap, type FuncType, type ValType } from './types.js';
 
@@ -43,8 +44,6 @@ function encode(cx: Cx, s: unknown): [number, number] {
   return [ptr, buf.length];
 }
 
-/** `foo-bar` as jco names it in JavaScript: `fooBar`. */
-export const camel = (kebab: string) => kebab.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 const pascal = (kebab: string) => camel(kebab).replace(/^[a-z]/, (c) => c.toUpperCase());
 
 function enumName(t: ValType): string {

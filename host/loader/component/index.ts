@@ -10,22 +10,28 @@
  *
  * @example
  *   const r = await recognizeComponent(bytes);
- *   if ('plan' in r) instantiator(r.plan)(getCoreModule, hostImports(ctx), meter.instantiateCore);
+ *   if ('plan' in r) r.instantiate(getCoreModule, hostImports(ctx), meter.instantiateCore);
  */
 import { Unrecognized } from './binary.js';
+import { instantiator, type Instantiator } from './instantiate.js';
 import { recognize, type Recognized } from './plan.js';
 import { worldSignature } from './reference.js';
 
 export { instantiator, type Instantiator } from './instantiate.js';
-export { camel } from './canon.js';
+export { camel } from '../names.js';
 export type { Plan, Recognized } from './plan.js';
 
-/** A plan for `bytes`, or why there is none. Never throws. */
-export async function recognizeComponent(bytes: Uint8Array): Promise<Recognized | { reason: string }> {
+/**
+ * A plan for `bytes` with its instantiator (the plan's lifts and lowers
+ * compiled: one this file cannot compile is `Unrecognized` too), or why
+ * there is none. Never throws.
+ */
+export async function recognizeComponent(bytes: Uint8Array): Promise<(Recognized & { instantiate: Instantiator }) | { reason: string }> {
   const world = await worldSignature();
   if (!world) return { reason: 'the reference world could not be read' };
   try {
-    return recognize(bytes, world);
+    const r = recognize(bytes, world);
+    return { ...r, instantiate: instantiator(r.plan) };
   } catch (e) {
     // A bug here must not refuse (or accept) anything: jco answers instead.
     return { reason: e instanceof Unrecognized ? e.message : `reader error: ${(e as Error)?.message ?? e}` };

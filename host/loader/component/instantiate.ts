@@ -10,7 +10,8 @@
  * canonical options: instances share no state.
  */
 import type { ImportObject, InstantiateCore, ModuleInstance } from '../index.js';
-import { camel, compileLift, compileLower, type Cx } from './canon.js';
+import { camel } from '../names.js';
+import { compileLift, compileLower, type Cx } from './canon.js';
 import type { CoreRef, Plan } from './plan.js';
 
 export type Instantiator = (
@@ -28,15 +29,24 @@ type CoreFn = (...args: number[]) => number;
 export function instantiator(plan: Plan): Instantiator {
   const lowers = plan.lowered.map((l) => compileLower(l.type, l.name));
   const lifts = plan.exports.map((e) => compileLift(e.type));
+  // Each function taken from the imports object has a slot, in the order
+  // they are taken; a lowered import calls the last slot of its name (none:
+  // undefined, which fails as the glue does when called).
+  const slotOf = new Map<string, number>();
+  let slots = 0;
+  for (const [iface, fns] of plan.imports) for (const fn of fns) slotOf.set(`${iface}\0${fn}`, slots++);
+  const loweredSlots = plan.lowered.map((l) => slotOf.get(`${l.iface}\0${camel(l.name)}`) ?? -1);
+  const exportNames = plan.exports.map((e) => camel(e.name));
   return (getCoreModule, imports, instantiateCore = defaultInstantiateCore) => {
     const modules = plan.modules.map((name) => getCoreModule(name));
-    const host = new Map<string, unknown>();
+    const host: unknown[] = new Array(slots);
+    let slot = 0;
     for (const [iface, fns] of plan.imports) {
       const obj = (imports as Record<string, Record<string, unknown> | null | undefined>)[iface];
       if (obj === undefined || obj === null) {
         throw new TypeError(`Cannot destructure property '${fns[0]}' of 'imports.${iface}' as it is ${obj}.`);
       }
-      for (const fn of fns) host.set(`${iface}\0${fn}`, obj[fn]);
+      for (const fn of fns) host[slot++] = obj[fn];
     }
     const done: Exports[] = [];
     const pending: [CoreRef, (value: unknown) => void][] = [];
@@ -47,7 +57,8 @@ export function instantiator(plan: Plan): Instantiator {
       const cx: Cx = { memory: undefined, realloc: undefined };
       later(l.memory, (v) => { cx.memory = v as WebAssembly.Memory; });
       later(l.realloc, (v) => { cx.realloc = v as CoreFn; });
-      return lowers[t](cx, host.get(`${l.iface}\0${camel(l.name)}`));
+      const at = loweredSlots[t];
+      return lowers[t](cx, at < 0 ? undefined : host[at]);
     });
     const value = (ref: CoreRef): unknown => ('t' in ref ? trampolines[ref.t] : done[ref.i][ref.n]);
     plan.steps.forEach((step, i) => {
@@ -73,7 +84,7 @@ export function instantiator(plan: Plan): Instantiator {
         memory: e.memory ? (value(e.memory) as WebAssembly.Memory) : undefined,
         realloc: e.realloc ? (value(e.realloc) as CoreFn) : undefined,
       };
-      out[camel(e.name)] = lifts[k](cx, value(e.core) as CoreFn, e.postReturn ? (value(e.postReturn) as (r: number) => void) : undefined);
+      out[exportNames[k]] = lifts[k](cx, value(e.core) as CoreFn, e.postReturn ? (value(e.postReturn) as (r: number) => void) : undefined);
     });
     return out as unknown as ModuleInstance;
   };

@@ -9,7 +9,7 @@
  * function exports); any other section or construct throws `Unrecognized`.
  */
 import { COMPONENT_PREAMBLE, type CoreExtern, coreModuleShape, type CoreModuleShape, Reader, refuse, sections } from './binary.js';
-import { coreSignature, defType, type Def, type FuncType, type InstanceExport, kebab, type ValType } from './types.js';
+import { coreSignature, defType, type Def, type FuncType, type InstanceExport, KEBAB, kebab, type ValType } from './types.js';
 
 export interface CoreModule { start: number; end: number; shape: CoreModuleShape }
 
@@ -100,7 +100,7 @@ export function readModel(bytes: Uint8Array): Model {
             m.instances.push({ name, exports: def.exports });
           } else if (desc === 0x03) {
             if (r.u8() !== 0x00) refuse('an imported resource');
-            if (!/^[a-z][a-z0-9]*(-[a-z][a-z0-9]*)*$/.test(name)) refuse('a type import name that is not kebab-case');
+            if (!KEBAB.test(name)) refuse('a type import name that is not kebab-case');
             const def = m.types[r.u32()];
             if (!def || def.d !== 'val') refuse('a type import of a type that is not a value type');
             const type: ValType = { k: 'named', via: 'import', name, of: def.type };

@@ -18,7 +18,7 @@
  *    given by an argument with a matching type, and every argument is used.
  */
 import { refuse, sameCoreFunc, type CoreExtern } from './binary.js';
-import { camel, compileLift, compileLower } from './canon.js';
+import { camel, unversioned } from '../names.js';
 import { coreExportType, readModel, type CanonOptions, type Model } from './model.js';
 import { coreSignature, type FuncType, typeKey, usesMemory } from './types.js';
 
@@ -77,7 +77,6 @@ export function signatureOf(m: Model): Signature {
 
 /** jco's file name of core module `i`. */
 export const coreModuleName = (i: number) => `module.core${i === 0 ? '' : i + 1}.wasm`;
-const unversioned = (name: string) => name.replace(/@[^/]*$/, '');
 const REALLOC: CoreExtern = { kind: 'func', type: { params: ['i32', 'i32', 'i32', 'i32'], results: ['i32'] } };
 
 export interface Recognized {
@@ -193,7 +192,6 @@ export function recognize(bytes: Uint8Array, world: Signature): Recognized {
     const { memory, realloc } = options(def.options, l.type, 'lower');
     l.memory = memory;
     l.realloc = realloc;
-    compileLower(l.type, l.name);
   });
 
   const exports: PlanExport[] = [];
@@ -203,7 +201,6 @@ export function recognize(bytes: Uint8Array, world: Signature): Recognized {
     if (f.from !== 'lift') return refuse('an export that is not a lifted function');
     const { sig, memory, realloc, postReturn } = options(f.options, f.type, 'lift');
     if (!satisfiesImport(m.core.func[f.core].type, { kind: 'func', type: { params: sig.params, results: sig.results } })) refuse('a lifted core function of the wrong type');
-    compileLift(f.type);
     exports.push({ name, type: f.type, core: direct(resolveCore('func', f.core)), memory, realloc, postReturn });
   }
   if (m.funcs.some((f) => f.from === 'lift' && ![...m.exports.values()].some((i) => { const e = m.funcs[i]; return e.from === 'export' && m.funcs[e.func] === f; }))) {

@@ -2,8 +2,7 @@
  * Component-level types as plain data: read from a component's type
  * sections, compared with the reference world's by their JSON text, and
  * flattened to core signatures as the canonical ABI does
- * (component-model `CanonicalABI.md`: `flatten_functype`, `elem_size`,
- * `alignment`).
+ * (component-model `CanonicalABI.md`: `flatten_functype`, `alignment`).
  *
  * Only the kinds the session-module world uses are read (primitives,
  * record, list, flags, enum, option, result); variants, tuples, resources,
@@ -50,7 +49,7 @@ const isPrimByte = (b: number) => (b >= 0x73 && b <= 0x7f) || b === 0x64;
  * Names as wasmparser wants labels, but only the lowercase form: words of
  * lowercase letters and digits, each starting with a letter, joined by `-`.
  */
-const KEBAB = /^[a-z][a-z0-9]*(-[a-z][a-z0-9]*)*$/;
+export const KEBAB = /^[a-z][a-z0-9]*(-[a-z][a-z0-9]*)*$/;
 
 export function kebab(r: Reader): string {
   const n = r.name();
@@ -187,7 +186,7 @@ export function typeKey(t: ValType | FuncType | InstanceExport): string {
   return JSON.stringify(t);
 }
 
-// --- the canonical ABI's flattening, sizes and alignments ---
+// --- the canonical ABI's flattening, alignments and payload offsets ---
 
 const MAX_FLAT_PARAMS = 16;
 const MAX_FLAT_RESULTS = 1;
@@ -253,34 +252,6 @@ export function alignment(t: ValType): number {
 }
 
 const alignTo = (n: number, a: number) => Math.ceil(n / a) * a;
-
-export function elemSize(t: ValType): number {
-  const u = unwrap(t);
-  switch (u.k) {
-    case 'prim':
-      return { bool: 1, s8: 1, u8: 1, s16: 2, u16: 2, s32: 4, u32: 4, s64: 8, u64: 8, f32: 4, f64: 8, char: 4, string: 8 }[u.t];
-    case 'list':
-      return 8;
-    case 'record': {
-      let s = 0;
-      for (const [, f] of u.fields) s = alignTo(s, alignment(f)) + elemSize(f);
-      return alignTo(s, alignment(u));
-    }
-    case 'flags':
-      return u.names.length <= 8 ? 1 : u.names.length <= 16 ? 2 : 4 * Math.ceil(u.names.length / 32);
-    case 'enum':
-      return discriminantSize(u.cases.length);
-    case 'option':
-    case 'result': {
-      const cases = u.k === 'option' ? [null, u.of] : [u.ok, u.err];
-      const payload = payloadOffset(u);
-      const max = Math.max(0, ...cases.map((c) => (c ? elemSize(c) : 0)));
-      return alignTo(payload + max, alignment(u));
-    }
-    default:
-      return refuse('size');
-  }
-}
 
 /** Where the payload of an option or result starts, after its discriminant. */
 export function payloadOffset(t: ValType): number {

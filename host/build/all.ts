@@ -18,14 +18,11 @@ import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PamwasmError } from '../errors/index.js';
-import { packageRoot } from '../wit/index.js';
 import { buildCModule, cGuestFolders } from './c.js';
+import { GUEST_DIST_DIR, GUEST_MODULES_DIR } from './guests.js';
 import { brokenModules, HOSTILE_DIST_DIR, hostileFolders, hostileOutputs, TRUNCATED_FROM } from './hostile.js';
 // --- JS guests: host/build/js.ts builds them (componentize-js). ---
 import { buildJsModules, jsGuestFolders } from './js.js';
-
-export const GUESTS_DIR = join(packageRoot(), 'guest-modules');
-export const DIST_DIR = join(GUESTS_DIR, 'dist');
 
 export interface BuiltGuest {
   name: string;
@@ -48,10 +45,10 @@ export interface BuildGuestsOptions {
 
 /** Builds every guest module; throws the first module's BuildError. */
 export async function buildGuests(opts: BuildGuestsOptions = {}): Promise<BuiltGuest[]> {
-  const outDir = opts.outDir ?? DIST_DIR;
+  const outDir = opts.outDir ?? GUEST_DIST_DIR;
   const hostileOutDir = opts.hostileOutDir ?? HOSTILE_DIST_DIR;
   const say = opts.onProgress ?? (() => {});
-  const built = await buildCGuests(outDir, hostileOutDir, say);
+  const built = [...(await buildCGuests(outDir, hostileOutDir, say)).keys()];
 
   for (const js of await buildJsModules(outDir, { onProgress: say })) {
     built.push({ name: js.name, language: 'JS', outFile: js.outFile, bytes: js.bytes, ms: js.ms, cached: js.cached });
@@ -60,17 +57,20 @@ export async function buildGuests(opts: BuildGuestsOptions = {}): Promise<BuiltG
   return built;
 }
 
-/** The C modules into `outDir`, the hostile corpus into `hostileOutDir`. */
-async function buildCGuests(outDir: string, hostileOutDir: string, say: (msg: string) => void): Promise<BuiltGuest[]> {
-  const good = await buildCFolders(cGuestFolders(GUESTS_DIR), outDir, say);
-  const built = [...good, ...(await buildCFolders(hostileFolders(), hostileOutDir, say, 'hostile/'))];
-  const real = good.find((g) => g.name === TRUNCATED_FROM);
+/**
+ * The C modules into `outDir`, the hostile corpus into `hostileOutDir`;
+ * each file written with its bytes, in build order.
+ */
+async function buildCGuests(outDir: string, hostileOutDir: string, say: (msg: string) => void): Promise<Map<BuiltGuest, Uint8Array>> {
+  const good = await buildCFolders(cGuestFolders(GUEST_MODULES_DIR), outDir, say);
+  const built = new Map([...good, ...(await buildCFolders(hostileFolders(), hostileOutDir, say, 'hostile/'))]);
+  const real = [...good.keys()].find((g) => g.name === TRUNCATED_FROM);
   if (real) {
     await mkdir(hostileOutDir, { recursive: true });
-    for (const [file, bytes] of brokenModules(await readFile(real.outFile))) {
+    for (const [file, bytes] of brokenModules(good.get(real)!)) {
       const outFile = join(hostileOutDir, file);
       await writeFile(outFile, bytes);
-      built.push({ name: basename(file, '.wasm'), language: 'bytes', outFile, bytes: bytes.length, ms: 0 });
+      built.set({ name: basename(file, '.wasm'), language: 'bytes', outFile, bytes: bytes.length, ms: 0 }, bytes);
       say(`wrote hostile/${file} (${(bytes.length / 1024).toFixed(1)} KB)`);
     }
   }
@@ -78,21 +78,22 @@ async function buildCGuests(outDir: string, hostileOutDir: string, say: (msg: st
 }
 
 /** Builds C module folders in parallel (clang runs as separate processes); reports in order. */
-async function buildCFolders(folders: string[], outDir: string, say: (msg: string) => void, label = ''): Promise<BuiltGuest[]> {
-  const builds = folders.map(async (dir): Promise<BuiltGuest> => {
+async function buildCFolders(folders: string[], outDir: string, say: (msg: string) => void, label = ''): Promise<Map<BuiltGuest, Uint8Array>> {
+  const builds = folders.map(async (dir): Promise<[BuiltGuest, Uint8Array]> => {
     const name = basename(dir);
     const outFile = join(outDir, `${name}.wasm`);
     const started = performance.now();
     // Only compiler warnings are passed on: one line per module otherwise.
     const bytes = await buildCModule(dir, outFile, { onProgress: (m) => m.includes('warnings') && say(m) });
-    return { name, language: 'C', outFile, bytes: bytes.length, ms: Math.round(performance.now() - started) };
+    return [{ name, language: 'C', outFile, bytes: bytes.length, ms: Math.round(performance.now() - started) }, bytes];
   });
   // Wait for all, so no failed build is left unhandled; the first failure throws.
-  const built: BuiltGuest[] = [];
+  const built = new Map<BuiltGuest, Uint8Array>();
   for (const r of await Promise.allSettled(builds)) {
     if (r.status === 'rejected') throw r.reason;
-    built.push(r.value);
-    say(`built ${label}${r.value.name}.wasm (C, ${(r.value.bytes / 1024).toFixed(1)} KB, ${r.value.ms} ms)`);
+    const [guest, bytes] = r.value;
+    built.set(guest, bytes);
+    say(`built ${label}${guest.name}.wasm (C, ${(guest.bytes / 1024).toFixed(1)} KB, ${guest.ms} ms)`);
   }
   return built;
 }
@@ -113,17 +114,19 @@ export interface CheckGuestsOptions {
  * Returns one sentence per problem (empty when all match).
  */
 export async function checkGuests(opts: CheckGuestsOptions = {}): Promise<string[]> {
-  const distDir = opts.distDir ?? DIST_DIR;
+  const distDir = opts.distDir ?? GUEST_DIST_DIR;
   const hostileDistDir = opts.hostileDistDir ?? HOSTILE_DIST_DIR;
   const fresh = await mkdtemp(join(tmpdir(), 'pamwasm-guests-'));
   const shown = (f: string) => relative(process.cwd(), f) || f;
   try {
-    await buildCGuests(join(fresh, 'dist'), join(fresh, 'hostile'), () => {});
+    const freshBytes = new Map([...(await buildCGuests(join(fresh, 'dist'), join(fresh, 'hostile'), () => {}))]
+      .map(([guest, bytes]) => [guest.outFile, bytes]));
     const problems: string[] = [];
-    const compare = async (committedDir: string, freshDir: string, expected: string[], source: (file: string) => string) => {
+    /** `expected` are built here; `alsoKnown` may be there too without being built here (the JS components). */
+    const compare = async (committedDir: string, freshDir: string, expected: string[], alsoKnown: string[], source: (file: string) => string) => {
       for (const file of expected) {
         const committed = join(committedDir, file);
-        const built = await readFile(join(freshDir, file));
+        const built = freshBytes.get(join(freshDir, file)) ?? await readFile(join(freshDir, file));
         if (!existsSync(committed)) {
           problems.push(`${shown(committed)} is missing: run \`npm run build:guests\` and commit it.`);
         } else if (!(await readFile(committed)).equals(built)) {
@@ -132,7 +135,7 @@ export async function checkGuests(opts: CheckGuestsOptions = {}): Promise<string
           opts.onProgress?.(`${shown(committed)} matches`);
         }
       }
-      const known = new Set(committedDir === distDir ? [...expected, ...jsGuestFolders(GUESTS_DIR).map((d) => `${basename(d)}.wasm`)] : expected);
+      const known = new Set([...expected, ...alsoKnown]);
       if (existsSync(committedDir)) {
         for (const f of readdirSync(committedDir).filter((f) => f.endsWith('.wasm') && !known.has(f)).sort()) {
           problems.push(`${shown(join(committedDir, f))} has no module source any more: delete it.`);
@@ -140,9 +143,10 @@ export async function checkGuests(opts: CheckGuestsOptions = {}): Promise<string
       }
     };
     const folderOf = (root: string) => (file: string) => shown(join(root, basename(file, '.wasm')));
-    await compare(distDir, join(fresh, 'dist'), cGuestFolders(GUESTS_DIR).map((d) => `${basename(d)}.wasm`), folderOf(GUESTS_DIR));
-    await compare(hostileDistDir, join(fresh, 'hostile'), hostileOutputs(), (file) =>
-      file === 'truncated.wasm' || file === 'random.wasm' ? `host/build/hostile.ts (${file})` : folderOf(join(GUESTS_DIR, 'hostile'))(file));
+    const wasmOf = (dirs: string[]) => dirs.map((d) => `${basename(d)}.wasm`);
+    await compare(distDir, join(fresh, 'dist'), wasmOf(cGuestFolders(GUEST_MODULES_DIR)), wasmOf(jsGuestFolders(GUEST_MODULES_DIR)), folderOf(GUEST_MODULES_DIR));
+    await compare(hostileDistDir, join(fresh, 'hostile'), hostileOutputs(), [], (file) =>
+      file === 'truncated.wasm' || file === 'random.wasm' ? `host/build/hostile.ts (${file})` : folderOf(join(GUEST_MODULES_DIR, 'hostile'))(file));
     return problems;
   } finally {
     await rm(fresh, { recursive: true, force: true });
@@ -166,7 +170,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const started = performance.now();
     const built = await buildGuests({ onProgress: say });
-    const where = [DIST_DIR, HOSTILE_DIST_DIR].map((d) => relative(process.cwd(), d) || d).join(' and ');
+    const where = [GUEST_DIST_DIR, HOSTILE_DIST_DIR].map((d) => relative(process.cwd(), d) || d).join(' and ');
     say(`built ${built.length} guest modules into ${where} in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
     return 0;
   } catch (e) {

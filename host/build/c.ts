@@ -1,9 +1,10 @@
 /**
  * Builds PAM session modules written in C into components of the
- * `session-module` world: clang compiles the module's `*.c` together with
- * the C SDK (guest-modules/sdk/c) against wasi-libc, wasm-ld links a core
- * module that imports only the world's interfaces, and wasm-tools embeds
- * the WIT and wraps it as a component.
+ * `session-module` world: clang compiles the module's `*.c` against
+ * wasi-libc and links them with the C SDK (guest-modules/sdk/c, compiled
+ * once per process with the same flags), wasm-ld makes a core module that
+ * imports only the world's interfaces, and wasm-tools embeds the WIT and
+ * wraps it as a component.
  *
  * A module folder may hold a `build.json` (see {@link CModuleConfig}) for a
  * build off that path: only the hostile corpus needs one, to make components
@@ -25,10 +26,17 @@ import { basename, delimiter, dirname, join, resolve } from 'node:path';
 import { componentEmbed, componentNew } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { BuildError } from '../errors/index.js';
 import { packageRoot, witSource, WIT_PACKAGE, WORLD_NAME } from '../wit/index.js';
+import { GUEST_MODULES_DIR, guestFolders } from './guests.js';
 
 export interface CBuildOptions {
   /** Called with a short line at each step. */
   onProgress?: (msg: string) => void;
+  /**
+   * Preprocessor definitions (`NAME` or `NAME=value`), passed as `-DNAME`
+   * when compiling the module's sources and the SDK: a second variant of a
+   * module without a second folder.
+   */
+  defines?: string[];
 }
 
 /**
@@ -81,17 +89,9 @@ const wasiLibcPrefix = () => process.env.PAMWASM_WASI_LIBC || '/usr';
 /** The compiler; override with PAMWASM_CLANG (e.g. clang-16). */
 const clang = () => process.env.PAMWASM_CLANG || 'clang';
 
-/** Folders under guest-modules/ that are not modules (hostile/ is a corpus of its own). */
-const NOT_MODULES = new Set(['sdk', 'dist', 'node_modules', 'hostile']);
-
 /** The C guest module folders under `root` (those holding `*.c` files), sorted. */
-export function cGuestFolders(root: string = join(packageRoot(), 'guest-modules')): string[] {
-  if (!existsSync(root)) return [];
-  return readdirSync(root, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && !d.name.startsWith('.') && !NOT_MODULES.has(d.name))
-    .map((d) => join(root, d.name))
-    .filter((dir) => cSources(dir).length > 0)
-    .sort();
+export function cGuestFolders(root: string = GUEST_MODULES_DIR): string[] {
+  return guestFolders(root).filter((dir) => cSources(dir).length > 0);
 }
 
 /**
@@ -111,12 +111,13 @@ export async function buildCModule(dir: string, outFile: string, opts: CBuildOpt
   const config = readModuleConfig(moduleDir);
   const extraWit = config.wit ? readConfigFile(moduleDir, config.wit) : '';
   const toolchain = await findToolchain();
+  const defines = opts.defines ?? [];
 
   const work = await mkdtemp(join(tmpdir(), 'pamwasm-c-'));
   try {
     const coreFile = join(work, 'core.wasm');
     progress(`compiling ${sources.length} C file${sources.length === 1 ? '' : 's'} with the SDK`);
-    const warnings = await compileAndLink(moduleDir, sources, coreFile, toolchain, config);
+    const warnings = await compileAndLink(moduleDir, sources, coreFile, toolchain, config, defines);
     if (warnings) progress(`compiler warnings:\n${warnings}`);
     const core = new Uint8Array(await readFile(coreFile));
     checkCoreImports(name, core, config, extraWit);
@@ -207,9 +208,24 @@ interface Toolchain {
   wasiLib: string;
 }
 
-async function findToolchain(): Promise<Toolchain> {
+/** Toolchain lookups by clang and wasi-libc prefix; a failed lookup is dropped, so a fixed setup is found. */
+const toolchains = new Map<string, Promise<Toolchain>>();
+
+/** The toolchain the environment names, looked up once per process. */
+function findToolchain(): Promise<Toolchain> {
   const compiler = clang();
   const prefix = wasiLibcPrefix();
+  const key = JSON.stringify([compiler, prefix]);
+  let found = toolchains.get(key);
+  if (!found) {
+    found = lookUpToolchain(compiler, prefix);
+    toolchains.set(key, found);
+    found.catch(() => toolchains.delete(key));
+  }
+  return found;
+}
+
+async function lookUpToolchain(compiler: string, prefix: string): Promise<Toolchain> {
   let resourceDir: string;
   try {
     resourceDir = (await run(compiler, ['-print-resource-dir'])).stdout.trim();
@@ -233,13 +249,30 @@ async function findToolchain(): Promise<Toolchain> {
 }
 
 /**
- * One clang run compiles and links; returns the compiler's warnings. Why each flag:
+ * The flags every C source is compiled with. Why each flag:
  *  -nostdinc + explicit -isystem: only clang's and wasi-libc's headers, never
  *    the build machine's /usr/include (glibc's <syslog.h> would be found there);
  *  -I sdk/include first: the SDK's <security/*.h> and <syslog.h>;
  *  -D_GNU_SOURCE: Linux-PAM modules are built that way (vasprintf, ...);
+ *  -DPAMWASM_WASI (build.json "wasi"): the SDK leaves wasi-libc's stdio alone;
  *  -g0, -ffile-prefix-map, relative module paths: no path of this machine in
- *    the output, so the bytes do not depend on where the folder is;
+ *    the output, so the bytes do not depend on where the folder is.
+ */
+function compileFlags(tc: Toolchain, wasi: boolean, defines: string[]): string[] {
+  return [
+    '--target=wasm32-wasi', '-O2', '-std=gnu11', '-D_GNU_SOURCE', '-g0',
+    ...(wasi ? ['-DPAMWASM_WASI'] : []),
+    ...defines.map((d) => `-D${d}`),
+    '-Wall', '-Werror=implicit-function-declaration',
+    '-nostdinc',
+    '-isystem', tc.resourceInclude,
+    '-I', join(C_SDK_DIR, 'include'),
+    '-isystem', tc.wasiInclude,
+  ];
+}
+
+/**
+ * The link flags. Why each flag:
  *  -nostartfiles --no-entry: a library of exports, no _start/main; the glue
  *    runs static constructors itself;
  *  -nodefaultlibs -lc: wasi-libc without compiler-rt, which Debian ships
@@ -250,27 +283,97 @@ async function findToolchain(): Promise<Toolchain> {
  *    data, so a runaway recursion goes below address 0 and traps at once,
  *    instead of growing down over the module's globals and heap.
  */
-async function compileAndLink(moduleDir: string, sources: string[], coreFile: string, tc: Toolchain, config: CModuleConfig): Promise<string> {
-  const sdkSources = cSources(join(C_SDK_DIR, 'src')).map((f) => join(C_SDK_DIR, 'src', f));
-  const args = [
-    '--target=wasm32-wasi', '-O2', '-std=gnu11', '-D_GNU_SOURCE', '-g0',
-    ...(config.wasi ? ['-DPAMWASM_WASI'] : []),
-    '-Wall', '-Werror=implicit-function-declaration',
-    '-nostdinc',
-    '-isystem', tc.resourceInclude,
-    '-I', join(C_SDK_DIR, 'include'),
-    '-isystem', tc.wasiInclude,
-    `-ffile-prefix-map=${moduleDir}=.`,
-    `-ffile-prefix-map=${C_SDK_DIR}=sdk/c`,
+function linkFlags(tc: Toolchain): string[] {
+  return [
     '-nostartfiles', '-nodefaultlibs',
     '-Wl,--no-entry', '-Wl,--strip-debug', '-Wl,--stack-first', '-Wl,-z,stack-size=65536',
     `-L${tc.wasiLib}`,
+  ];
+}
+
+/** The SDK compiled to objects, by file name in its sources' sorted order, and what the compiler warned. */
+interface SdkObjects {
+  objects: Map<string, Uint8Array>;
+  warnings: string;
+}
+
+/** SDK objects by toolchain and compile flags; a failed compile is dropped. */
+const sdkBuilds = new Map<string, Promise<SdkObjects>>();
+
+/**
+ * The SDK's sources compiled once per process for each toolchain and set of
+ * flags (the `wasi` variant, the defines), with the flags a module's own
+ * sources get: linking these objects gives the same bytes as compiling the
+ * SDK's sources along with every module. They are kept in memory, not in a
+ * folder, so nothing is left behind however the process ends.
+ */
+function sdkObjects(tc: Toolchain, wasi: boolean, defines: string[]): Promise<SdkObjects> {
+  const flags = [...compileFlags(tc, wasi, defines), `-ffile-prefix-map=${C_SDK_DIR}=sdk/c`];
+  const key = JSON.stringify([tc.clang, flags]);
+  let built = sdkBuilds.get(key);
+  if (!built) {
+    built = compileSdk(tc, flags);
+    sdkBuilds.set(key, built);
+    built.catch(() => sdkBuilds.delete(key));
+  }
+  return built;
+}
+
+async function compileSdk(tc: Toolchain, flags: string[]): Promise<SdkObjects> {
+  const srcDir = join(C_SDK_DIR, 'src');
+  const work = await mkdtemp(join(tmpdir(), 'pamwasm-c-sdk-'));
+  try {
+    const compiled = await Promise.allSettled(cSources(srcDir).map(async (file): Promise<[string, Uint8Array, string]> => {
+      const object = `${basename(file, '.c')}.o`;
+      try {
+        const { stderr } = await run(tc.clang, [...flags, '-c', '-o', join(work, object), join(srcDir, file)], srcDir);
+        return [object, new Uint8Array(await readFile(join(work, object))), stderr.trim()];
+      } catch (e) {
+        const stderr = String((e as { stderr?: string }).stderr ?? '').trim();
+        throw new BuildError(`cannot compile the C SDK in ${C_SDK_DIR}: fix the source (compiler output below).\n${stderr || errorText(e)}`, { cause: e });
+      }
+    }));
+    const objects = new Map<string, Uint8Array>();
+    const warnings: string[] = [];
+    for (const r of compiled) {
+      if (r.status === 'rejected') throw r.reason;
+      const [object, bytes, warned] = r.value;
+      objects.set(object, bytes);
+      if (warned) warnings.push(warned);
+    }
+    return { objects, warnings: warnings.join('\n') };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * One clang run compiles the module's sources and links them with the SDK's
+ * objects (written next to `coreFile`); returns the compiler's warnings (the
+ * SDK's first).
+ */
+async function compileAndLink(
+  moduleDir: string, sources: string[], coreFile: string, tc: Toolchain, config: CModuleConfig, defines: string[],
+): Promise<string> {
+  const sdk = await sdkObjects(tc, config.wasi === true, defines);
+  const sdkDir = join(dirname(coreFile), 'sdk');
+  await mkdir(sdkDir);
+  const sdkFiles = await Promise.all([...sdk.objects].map(async ([name, bytes]) => {
+    await writeFile(join(sdkDir, name), bytes);
+    return join(sdkDir, name);
+  }));
+  const args = [
+    ...compileFlags(tc, config.wasi === true, defines),
+    `-ffile-prefix-map=${moduleDir}=.`,
+    `-ffile-prefix-map=${C_SDK_DIR}=sdk/c`,
+    ...linkFlags(tc),
     '-o', coreFile,
-    ...sources, ...sdkSources,
+    ...sources, ...sdkFiles,
     '-lc',
   ];
   try {
-    return (await run(tc.clang, args, moduleDir)).stderr.trim();
+    const warnings = (await run(tc.clang, args, moduleDir)).stderr.trim();
+    return [sdk.warnings, warnings].filter(Boolean).join('\n');
   } catch (e) {
     const stderr = String((e as { stderr?: string }).stderr ?? '').trim();
     if (/wasm-ld.*(not found|doesn't exist|No such file)/i.test(stderr)) {

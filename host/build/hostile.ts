@@ -16,16 +16,17 @@
  */
 import { createHash } from 'node:crypto';
 import { basename, join } from 'node:path';
-import { packageRoot } from '../wit/index.js';
 import { cGuestFolders } from './c.js';
+import { GUEST_MODULES_DIR } from './guests.js';
 
-export const HOSTILE_DIR = join(packageRoot(), 'guest-modules', 'hostile');
+export const HOSTILE_DIR = join(GUEST_MODULES_DIR, 'hostile');
 export const HOSTILE_DIST_DIR = join(HOSTILE_DIR, 'dist');
 
 /**
- * Hostile folders this script leaves alone: reads_files belongs to the WASI
- * sandbox's tests (test/sandbox/wasi.test.ts), which build it in two variants
- * of their own.
+ * Hostile folders with no committed build: reads_files belongs to the WASI
+ * sandbox's tests (test/sandbox/wasi.test.ts), which build it with
+ * buildCModule in two variants (with and without a `defines` entry) when
+ * they run.
  */
 const BUILT_ELSEWHERE = new Set(['reads_files']);
 
@@ -36,8 +37,8 @@ const RANDOM_SEED = 'pamwasm hostile corpus: random.wasm';
 const RANDOM_BYTES = 4096;
 
 /** The hostile C module folders this script builds, sorted. */
-export function hostileFolders(root: string = HOSTILE_DIR): string[] {
-  return cGuestFolders(root).filter((dir) => !BUILT_ELSEWHERE.has(basename(dir)));
+export function hostileFolders(): string[] {
+  return cGuestFolders(HOSTILE_DIR).filter((dir) => !BUILT_ELSEWHERE.has(basename(dir)));
 }
 
 /** truncated.wasm and random.wasm, by file name; `real` is a fresh build of {@link TRUNCATED_FROM}. */
@@ -54,6 +55,6 @@ export function brokenModules(real: Uint8Array): Map<string, Uint8Array> {
 }
 
 /** Every file `--check` expects in the hostile dist folder. */
-export function hostileOutputs(root: string = HOSTILE_DIR): string[] {
-  return [...hostileFolders(root).map((d) => `${basename(d)}.wasm`), 'truncated.wasm', 'random.wasm'].sort();
+export function hostileOutputs(): string[] {
+  return [...hostileFolders().map((d) => `${basename(d)}.wasm`), 'truncated.wasm', 'random.wasm'].sort();
 }

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import type { BuildFailure, Message, Metafile, Plugin } from 'esbuild';
 import { BuildError } from '../errors/index.js';
 import { packageRoot, witSource, WIT_PACKAGE, WIT_VERSION, WORLD_IMPORTS, WORLD_NAME } from '../wit/index.js';
+import { GUEST_DIST_DIR, GUEST_MODULES_DIR, guestFolders } from './guests.js';
 import { writeGuestTypes } from './js-types.js';
 
 export interface JsBuildOptions {
@@ -44,13 +45,11 @@ export interface JsModuleBuild {
   ms: number;
 }
 
-/** Guest sources, built components and the component cache of this installation. */
-export const GUEST_MODULES_DIR = join(packageRoot(), 'guest-modules');
-export const GUEST_DIST_DIR = join(GUEST_MODULES_DIR, 'dist');
-export const JS_CACHE_DIR = join(packageRoot(), '.cache', 'js-guests');
+/** Guest sources and built components (host/build/guests.ts), for the callers of this module. */
+export { GUEST_DIST_DIR, GUEST_MODULES_DIR };
 
-/** Folders under guest-modules/ that are not modules. */
-const NOT_MODULES = new Set(['sdk', 'dist', 'node_modules']);
+/** The component cache of this installation. */
+export const JS_CACHE_DIR = join(packageRoot(), '.cache', 'js-guests');
 
 /**
  * Every WASI feature of the engine is disabled, so the component imports the
@@ -102,12 +101,7 @@ export async function buildJsModules(outDir: string = GUEST_DIST_DIR, opts: JsBu
 
 /** The JS guest module folders under `root`: an entry file and no C sources. */
 export function jsGuestFolders(root: string = GUEST_MODULES_DIR): string[] {
-  if (!existsSync(root)) return [];
-  return readdirSync(root, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && !d.name.startsWith('.') && !NOT_MODULES.has(d.name))
-    .map((d) => join(root, d.name))
-    .filter((dir) => !readdirSync(dir).some((f) => f.endsWith('.c')) && findEntry(dir) !== undefined)
-    .sort();
+  return guestFolders(root).filter((dir) => !readdirSync(dir).some((f) => f.endsWith('.c')) && findEntry(dir) !== undefined);
 }
 
 /** The module's entry file: package.json `main`, else index.ts, else index.js. */
@@ -360,10 +354,7 @@ async function writeOut(outFile: string, component: Uint8Array): Promise<void> {
 /** Keeps one cached component per module name, written atomically. */
 async function storeInCache(cacheFile: string, name: string, component: Uint8Array): Promise<void> {
   const dir = dirname(cacheFile);
-  await mkdir(dir, { recursive: true });
-  const tmp = `${cacheFile}.${process.pid}.tmp`;
-  await writeFile(tmp, component);
-  await rename(tmp, cacheFile);
+  await writeOut(cacheFile, component);
   const mine = new RegExp(`^${name.replace(/[^\w]/g, '\\$&')}-[0-9a-f]{32}\\.wasm$`);
   const stale = (await readdir(dir)).filter((f) => mine.test(f) && join(dir, f) !== cacheFile);
   await Promise.all(stale.map((f) => unlink(join(dir, f)).catch(() => {})));

@@ -4,25 +4,31 @@
  * with (host/loader/world.ts), keyed by what they depend on. Without it
  * every process that checks a component builds them from `wit/` (wasm-tools
  * and a transpile, a few hundred ms of a cold load); the loader uses the file
- * only when its key matches and builds them itself otherwise.
+ * only when its key matches and builds them itself otherwise. A file whose
+ * key matches is left as it is, so a build with nothing new skips the work.
  *
  *   node dist/host/build/reference-world.js     (part of `npm run build`)
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { buildReferenceDeclarations, REFERENCE_FILE } from '../loader/world.js';
+import { buildReferenceDeclarations, precomputedReference, REFERENCE_FILE } from '../loader/world.js';
 
-export async function writeReferenceWorld(file = REFERENCE_FILE): Promise<string> {
+/**
+ * Writes the declarations to `file`, unless the file there is one the loader
+ * already accepts (its key is this installation's); says whether it wrote.
+ */
+export async function writeReferenceWorld(file = REFERENCE_FILE): Promise<{ file: string; written: boolean }> {
+  if (precomputedReference(file)) return { file, written: false };
   const d = await buildReferenceDeclarations();
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(d, null, 1)}\n`);
   renameSync(tmp, file);
-  return file;
+  return { file, written: true };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const file = await writeReferenceWorld();
-  console.error(`reference world declarations: ${relative(process.cwd(), file) || file}`);
+  const { file, written } = await writeReferenceWorld();
+  console.error(`reference world declarations: ${relative(process.cwd(), file) || file}${written ? '' : ' (up to date)'}`);
 }

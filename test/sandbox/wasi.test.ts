@@ -3,44 +3,28 @@
  * wasi-libc and the preview1 adapter reads files through the host's
  * read-only wasi:filesystem, and cannot reach past its grants.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { componentEmbed, componentNew } from '@bytecodealliance/jco-transpile/wasm-tools';
-import { C_SDK_DIR } from '../../host/build/c.js';
+import { buildCModule } from '../../host/build/c.js';
 import { loadComponent } from '../../host/loader/index.js';
 import { hostImports, newHandleState, newLineContext, type ConvMessage } from '../../host/runtime/index.js';
 import { wasiImports, type Grants, type WasiSandbox } from '../../host/sandbox/wasi/index.js';
 import { runStack } from '../../host/stack/index.js';
 import { openBeneath } from '../../host/sandbox/wasi/paths.js';
-import { packageRoot, witSource, WORLD_NAME } from '../../host/wit/index.js';
+import { packageRoot, WORLD_NAME } from '../../host/wit/index.js';
 import { componentFromWit, sessionWitWith } from '../support/components.js';
 
 const GUEST = join(packageRoot(), 'guest-modules', 'hostile', 'reads_files');
-const ADAPTER = join(packageRoot(), 'node_modules', '@bytecodealliance', 'jco', 'lib', 'wasi_snapshot_preview1.reactor.wasm');
 
 /**
- * Builds reads_files as the C builder does (same SDK, same flags), minus
- * the SDK's libc.c stubs: this module is meant to call WASI, so its preview1
- * imports are kept and the adapter turns them into WASI 0.2 imports.
+ * Builds reads_files with the C builder: its build.json asks for WASI, so
+ * its preview1 imports are kept and the adapter turns them into WASI 0.2
+ * imports. `defines` picks the variant.
  */
-async function buildReadsFiles(work: string, defines: string[]): Promise<Uint8Array> {
-  const run = promisify(execFile);
-  const resource = (await run('clang', ['-print-resource-dir'])).stdout.trim();
-  const core = join(work, `core${defines.join('')}.wasm`);
-  const sdk = readdirSync(join(C_SDK_DIR, 'src')).filter((f) => f.endsWith('.c') && f !== 'libc.c').sort().map((f) => join(C_SDK_DIR, 'src', f));
-  await run('clang', [
-    '--target=wasm32-wasi', '-O2', '-std=gnu11', '-D_GNU_SOURCE', '-g0', '-Wall', ...defines.map((d) => `-D${d}`),
-    '-nostdinc', '-isystem', join(resource, 'include'), '-I', join(C_SDK_DIR, 'include'), '-isystem', '/usr/include/wasm32-wasi',
-    '-nostartfiles', '-nodefaultlibs', '-Wl,--no-entry', '-Wl,--strip-debug', '-Wl,-z,stack-size=65536',
-    '-L/usr/lib/wasm32-wasi', '-o', core, join(GUEST, 'reads_files.c'), ...sdk, '-lc',
-  ]);
-  const embedded = await componentEmbed({ binary: await readFile(core), witSource: witSource(), world: WORLD_NAME });
-  return componentNew(embedded, [['wasi_snapshot_preview1', await readFile(ADAPTER)]]);
+function buildReadsFiles(work: string, defines: string[]): Promise<Uint8Array> {
+  return buildCModule(GUEST, join(work, 'built', `reads_files${defines.join('')}.wasm`), { defines });
 }
 
 let work: string;

@@ -17,9 +17,8 @@
  * "<action>: <strerror(errno)>" when the system call fails.
  * close-session does nothing and returns PAM_IGNORE.
  *
- * Unlike the good modules it is not built by host/build (whose C builder
- * rejects WASI imports on purpose): test/sandbox/wasi.test.ts links it with
- * the C SDK and the preview1 adapter.
+ * Its build.json asks the C builder for WASI (the preview1 adapter);
+ * test/sandbox/wasi.test.ts builds it, in both variants, with buildCModule.
  */
 #include <dirent.h>
 #include <errno.h>

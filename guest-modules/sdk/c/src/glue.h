@@ -51,7 +51,7 @@ struct pam_handle {
     struct pam_conv conv;
     struct pam_xauth_data xauth;
     char *items[WIT_ITEM_COUNT];
-    /* Set by pam_get_user when it had to ask for the name (see pam.c). */
+    /* Set by pam_get_user when it had to ask for the name (see items.c). */
     char *prompted_user;
     int fail_user;
     struct kept_string *env;

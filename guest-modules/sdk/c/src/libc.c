@@ -17,9 +17,10 @@
  * The prototypes are musl's internal ones (src/internal/stdio_impl.h) and
  * must match exactly: wasm-ld replaces a mismatched one with a trap.
  *
- * A module that is granted WASI (linked with a preview1 adapter, outside
- * host/build) wants the real streams, whose fclose and fwrite these would
- * silence: build it with -DPAMWASM_WASI to leave wasi-libc's own in place.
+ * A module that is granted WASI (build.json {"wasi": true}: linked with
+ * the preview1 adapter) wants the real streams, whose fclose and fwrite
+ * these would silence: host/build compiles the SDK for it with
+ * -DPAMWASM_WASI, which leaves wasi-libc's own in place.
  */
 #ifndef PAMWASM_WASI
 #include <stddef.h>

@@ -27,7 +27,13 @@ const SETTLED_MS = 2000;
 
 const known = new Map<string, { id: string; sha256: string }>();
 
-const identity = (st: BigIntStats) => `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+/** A file's identity: same device, inode, size, mtime and ctime (ns) means unchanged. */
+export const fileIdentity = (st: BigIntStats): string => `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+
+/** The identity of a file whose times were SETTLED_MS old as it was read (see above); undefined otherwise. */
+export function settledIdentity(st: BigIntStats, now = Date.now()): string | undefined {
+  return now - Number(st.ctimeMs) >= SETTLED_MS && now - Number(st.mtimeMs) >= SETTLED_MS ? fileIdentity(st) : undefined;
+}
 
 export interface ModuleFile {
   sha256: string;
@@ -46,7 +52,7 @@ export function readModuleFile(path: string, check?: (st: BigIntStats) => void):
   const hit = known.get(path);
   if (hit) {
     const st = statSync(path, { bigint: true, throwIfNoEntry: false });
-    if (st && identity(st) === hit.id) {
+    if (st && fileIdentity(st) === hit.id) {
       check?.(st);
       return { sha256: hit.sha256 };
     }
@@ -55,11 +61,10 @@ export function readModuleFile(path: string, check?: (st: BigIntStats) => void):
   try {
     const st = fstatSync(fd, { bigint: true });
     check?.(st);
-    const id = identity(st);
     const bytes = readFileSync(fd);
     const hash = sha256(bytes);
-    const now = Date.now();
-    if (now - Number(st.ctimeMs) >= SETTLED_MS && now - Number(st.mtimeMs) >= SETTLED_MS) known.set(path, { id, sha256: hash });
+    const id = settledIdentity(st);
+    if (id) known.set(path, { id, sha256: hash });
     else known.delete(path);
     return { sha256: hash, bytes };
   } finally {

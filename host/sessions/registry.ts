@@ -10,11 +10,11 @@
  * its open by service, user and terminal line.
  */
 import type BetterSqlite3 from 'better-sqlite3';
-import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { sha256 } from '../loader/names.js';
 import { strictByDefault } from '../sandbox/perms.js';
 import type { SessionSnapshot } from '../stack/index.js';
 
@@ -120,7 +120,7 @@ const nativeBinding = ((): string | undefined => {
 })();
 
 /** The sha256 of a stack file, as a row records it at open and a close compares it. */
-export const stackSha256 = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
+export const stackSha256 = (path: string): string => sha256(readFileSync(path));
 
 type Row = Record<string, unknown>;
 

@@ -12,17 +12,18 @@
  * file and each include and substack) is unchanged, by the same rule as the
  * loader's module files (host/loader/files.ts): the same device, inode,
  * size, mtime and ctime (ns), and remembered only when those times were at
- * least SETTLED_MS old as the file was read. Root's ownership and mode
+ * least 2 s old as the file was read (`settledIdentity`). Root's ownership and mode
  * checks (strictPermissions) still run on every call, for every file, before
  * a kept parse is used (host/sandbox/perms.ts `checkOpenFile`: the walk up
  * the folders is skipped for a file found safe under a second ago); any doubt (a check that throws, a file that changed
  * or cannot be stat'ed) parses afresh, which gives the verdict. A parsed
  * stack is deeply frozen, kept or not: callers share it and must not change it.
  */
-import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readFileSync, statSync, type BigIntStats } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { StackNotFoundError } from '../errors/index.js';
+import { fileIdentity, settledIdentity } from '../loader/files.js';
+import { sha256 } from '../loader/names.js';
 import { checkOpenFile, strictByDefault } from '../sandbox/perms.js';
 import { parseModuleSpec, type ModuleSpec } from '../sandbox/spec.js';
 import { ACTION, type Actions, keywordActions, parseBracket, setDefault, undefActions } from './actions.js';
@@ -85,16 +86,12 @@ interface Reader {
   read: (path: string) => string;
 }
 
-/** How old a file's mtime and ctime must be before a parse of it is kept (see files.ts). */
-const SETTLED_MS = 2000;
-
 /** A file a parse read, with its identity when it was read. */
 interface FileRead { path: string; id: string }
 
 /** Kept parses by the path asked for, with every file read in reading order. */
 const parsed = new Map<string, { reads: FileRead[]; stack: Stack }>();
 
-const identity = (st: BigIntStats) => `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 
 /**
  * Reads `path` as text and its identity from the same open file; id undefined
@@ -107,9 +104,7 @@ function readIdentified(path: string, strict: boolean): { bytes: Buffer; id?: st
     const st = fstatSync(fd, { bigint: true });
     if (strict) checkOpenFile(path, 'stack file', st);
     const bytes = readFileSync(fd);
-    const now = Date.now();
-    const settled = now - Number(st.ctimeMs) >= SETTLED_MS && now - Number(st.mtimeMs) >= SETTLED_MS;
-    return { bytes, id: settled ? identity(st) : undefined };
+    return { bytes, id: settledIdentity(st) };
   } finally {
     closeSync(fd);
   }
@@ -122,7 +117,7 @@ function keptParse(path: string, strict: boolean): Stack | undefined {
   for (const r of hit.reads) {
     try {
       const st = statSync(r.path, { bigint: true, throwIfNoEntry: false });
-      if (!st || identity(st) !== r.id) return undefined;
+      if (!st || fileIdentity(st) !== r.id) return undefined;
       if (strict) checkOpenFile(r.path, 'stack file', st);
     } catch {
       return undefined; // parsed afresh: its checks and reads give the verdict
@@ -170,10 +165,10 @@ export function parseStackFile(path: string, options: { strictPermissions?: bool
   };
   const read = (p: string) => readBytes(p).toString('utf8');
   let source: string;
-  let sha256: string;
+  let stackSha256: string;
   try {
     const bytes = readBytes(path);
-    sha256 = createHash('sha256').update(bytes).digest('hex');
+    stackSha256 = sha256(bytes);
     source = bytes.toString('utf8');
   } catch (e) {
     if (e instanceof Error && 'code' in e && e.code === 'ERR_UNSAFE_PERMISSIONS') throw e;
@@ -182,7 +177,7 @@ export function parseStackFile(path: string, options: { strictPermissions?: bool
   }
   const r: Reader = { dir: dirname(path), handlers: [], lines: [], diagnostics: [], read };
   const fatal = parseSource(r, path, source, undefined, 0, 0);
-  const stack = deepFreeze<Stack>({ file: path, handlers: r.handlers, lines: r.lines, diagnostics: r.diagnostics, ...(fatal ? { fatal } : {}), sha256 });
+  const stack = deepFreeze<Stack>({ file: path, handlers: r.handlers, lines: r.lines, diagnostics: r.diagnostics, ...(fatal ? { fatal } : {}), sha256: stackSha256 });
   if (keep) parsed.set(path, { reads, stack });
   else parsed.delete(path);
   return stack;

@@ -16,12 +16,19 @@ export const WORLD_NAME = 'session-module';
 /** Interfaces a module may import, without version (jco's import keys). */
 export const WORLD_IMPORTS = ['items', 'env', 'data', 'log', 'conversation'].map((i) => `${WIT_PACKAGE}/${i}`);
 
+let root: string | undefined;
+
 /** The `wit/` directory of this installation. */
 export const WIT_DIR = join(packageRoot(), 'wit');
 
 /** The package root: the nearest folder above this file that holds `wit/world.wit`
- * (the same from `host/` under vitest and from the compiled `dist/host/`). */
+ * (the same from `host/` under vitest and from the compiled `dist/host/`), looked up once. */
 export function packageRoot(): string {
+  root ??= findPackageRoot();
+  return root;
+}
+
+function findPackageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'wit', 'world.wit'))) {
     const up = dirname(dir);

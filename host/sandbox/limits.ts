@@ -15,12 +15,9 @@ import { FUEL_EXPORT, GLOBAL_EXPORT_PREFIX, OUT_OF_FUEL, pooledMemoryLimits, SAN
 /** Fuel between two clock checks: small enough to stop within about a millisecond. */
 const SLICE = 200_000;
 
-/** Thrown through the guest's frames when a call runs past its deadline. */
-export class TimeLimitExceeded extends Error {
-  constructor(readonly limitMs: number) {
-    super(`ran past its time limit of ${limitMs} ms`);
-  }
-}
+import { TimeLimitExceeded } from './faults.js';
+
+export { TimeLimitExceeded };
 
 /** A wasm page: 64 KiB. */
 export const PAGE = 65536;

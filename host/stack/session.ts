@@ -13,7 +13,8 @@ import {
   type Conversation, type ConvMessage, type HandleState, type ImportLimits, type LineContext, type LogRecord,
 } from '../runtime/index.js';
 import { packageRoot } from '../wit/index.js';
-import { InstanceMeter, onMemoryPressure, PAGE, TimeLimitExceeded, type Parked } from '../sandbox/limits.js';
+import { faultOf, type Fault } from '../sandbox/faults.js';
+import { InstanceMeter, onMemoryPressure, PAGE, type Parked } from '../sandbox/limits.js';
 import { allowedImports, wasiImports, type OnOutput } from '../sandbox/wasi/index.js';
 import { actionName } from './actions.js';
 import { dispatch, newDispatchState, type DispatchLine, type DispatchState, type Hook, type Step } from './dispatch.js';
@@ -39,6 +40,8 @@ export interface TraceEntry {
   statusName: string;
   /** Why the line failed without its module deciding (fault, load error). */
   reason?: string;
+  /** The guest fault that decided the line's code, by kind (host/sandbox/faults.ts). */
+  fault?: Fault;
 }
 
 /** A session's state between open and close, as JSON-safe data. */
@@ -114,7 +117,7 @@ interface Line {
   /** The line's instance, set aside while idle; made again at its next call. */
   parked?: Parked;
   /** Set once the line faulted: its instance is gone for the rest of the session. */
-  fault?: string;
+  fault?: Fault;
 }
 
 /**
@@ -313,7 +316,7 @@ export class StackSession {
       return { ...namedCode(PAM.ABORT.number), trace };
     }
     const witFlags = { silent: Boolean(flags.silent) };
-    const reasons = new Map<number, string>();
+    const reasons = new Map<number, { reason: string; fault: Fault }>();
     const call = (i: number) => this.call(i, hook, witFlags, reasons);
     const onStep = (s: Step) => trace.push(this.traceEntry(hook, s, reasons.get(s.index)));
     const code = await dispatch(this.dispatchLines, this.state, hook, call, onStep);
@@ -337,10 +340,11 @@ export class StackSession {
     }
   }
 
-  private call(i: number, hook: Hook, flags: { silent: boolean }, reasons: Map<number, string>): number {
+  private call(i: number, hook: Hook, flags: { silent: boolean }, reasons: Map<number, { reason: string; fault: Fault }>): number {
     const line = this.lines[i];
     if (line.fault) {
-      reasons.set(i, `faulted earlier: ${line.fault}`);
+      const reason = `faulted earlier: ${line.fault.message}`;
+      reasons.set(i, { reason, fault: { kind: line.fault.kind, message: reason } });
       return line.faultCode;
     }
     markBusy(line);
@@ -378,18 +382,20 @@ export class StackSession {
       noteDroppedSyslog(line.ctx);
       // A trap, or anything else thrown from the guest, fails closed; the
       // instance may be corrupt, so it is dropped for the rest of the session.
-      const why = `${line.handler.module} ${hook}-session ${describeFault(line.meter ? line.meter.explain(e) : e)}`;
-      line.fault = why;
+      const fault = faultOf(line.meter ? line.meter.explain(e) : e);
+      const why = `${line.handler.module} ${hook}-session ${describeFault(fault)}`;
+      line.fault = { kind: fault.kind, message: why };
       line.instance = undefined;
       line.meter?.release();
       line.wasi?.close();
-      reasons.set(i, why);
+      reasons.set(i, { reason: why, fault: line.fault });
       line.ctx.log({ priority: 'err', module: line.ctx.module, message: why });
       return line.faultCode;
     }
   }
 
-  private traceEntry(hook: Hook, s: Step, reason?: string): TraceEntry {
+  private traceEntry(hook: Hook, s: Step, why?: { reason: string; fault: Fault }): TraceEntry {
+    const reason = why?.reason;
     const line = this.lines[s.index];
     const h = line.handler;
     return {
@@ -405,15 +411,19 @@ export class StackSession {
       status: s.status,
       statusName: codeByNumber(s.status).name,
       ...(reason ?? line.loadError ? { reason: reason ?? line.loadError } : h.kind === 'must-fail' ? { reason: 'malformed line' } : {}),
+      ...(why ? { fault: why.fault } : {}),
     };
   }
 }
 
 
 /** One phrase for the log: what went wrong in the guest. */
-function describeFault(e: unknown): string {
-  if (e instanceof TimeLimitExceeded) return `timed out: ${e.message}`;
-  if (e instanceof RangeError && /call stack/i.test(e.message)) return 'overflowed its stack (unbounded recursion)';
-  if (e instanceof WebAssembly.RuntimeError) return `trapped: ${e.message}`;
-  return `faulted: ${e instanceof Error ? e.message : String(e)}`;
+function describeFault(f: Fault): string {
+  switch (f.kind) {
+    case 'timeout': return `timed out: ${f.message}`;
+    case 'stack-overflow': case 'trap': return f.message;
+    case 'limit': return `passed a sandbox limit: ${f.message}`;
+    case 'out-of-memory': return `ran out of memory: ${f.message}`;
+    default: return `faulted: ${f.message}`;
+  }
 }

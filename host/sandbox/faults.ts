@@ -1,0 +1,65 @@
+/**
+ * Typed guest faults (wasmtime's `Trap::{OutOfFuel, StackOverflow, ...}`):
+ * what ended a hook call without the module deciding its code. A fault fails
+ * its line closed (the line's fault code) and is reported with its kind, so
+ * that tests and tools match the kind, never the English.
+ *
+ * Kinds:
+ *  - `timeout`: the call ran past its time limit (fuel ran out past the deadline);
+ *  - `trap`: the guest executed a trapping instruction (unreachable, an
+ *    out-of-bounds access, a division by zero, a null or mismatched call);
+ *  - `stack-overflow`: the engine's stack ran out (unbounded recursion);
+ *  - `out-of-memory`: the engine could not allocate what the guest needed
+ *    (a memory or table at instantiation);
+ *  - `limit`: the host refused to go on because a sandbox limit was passed
+ *    (an argument over an import limit, a resource cap);
+ *  - `host`: anything else thrown while the guest ran, e.g. a host function's
+ *    own failure. Never a success either.
+ *
+ * @example
+ *   try { instance.openSession(flags, argv); }
+ *   catch (e) { const f = faultOf(meter.explain(e)); log(`${f.kind}: ${f.message}`); }
+ */
+
+export type FaultKind = 'timeout' | 'trap' | 'stack-overflow' | 'out-of-memory' | 'limit' | 'host';
+
+export interface Fault {
+  kind: FaultKind;
+  message: string;
+}
+
+/** Thrown through the guest's frames when a call runs past its deadline. */
+export class TimeLimitExceeded extends Error {
+  readonly kind = 'timeout' as const;
+  constructor(readonly limitMs: number) {
+    super(`ran past its time limit of ${limitMs} ms`);
+  }
+}
+
+/**
+ * Thrown by the host into the guest's frames when the guest passes a sandbox
+ * limit that has no softer answer (an error status or a dropped line), e.g. a
+ * string argument longer than its import allows, checked before it is read.
+ * The guest cannot catch it: the sandbox records the fault before throwing
+ * and the hook's outcome is the fault whatever the guest does next.
+ */
+export class SandboxLimitExceeded extends Error {
+  readonly kind = 'limit' as const;
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+/** The fault `e` (thrown by a guest call, after the meter's `explain`) stands for. */
+export function faultOf(e: unknown): Fault {
+  if (e instanceof TimeLimitExceeded) return { kind: 'timeout', message: e.message };
+  if (e instanceof SandboxLimitExceeded) return { kind: 'limit', message: e.message };
+  if (e instanceof RangeError) {
+    // V8's words for its own stack and for a failed wasm allocation: the only
+    // place the kind must be read from a message, since V8 gives both as RangeError.
+    if (/call stack/i.test(e.message)) return { kind: 'stack-overflow', message: 'overflowed its stack (unbounded recursion)' };
+    if (/memory|allocat|table/i.test(e.message)) return { kind: 'out-of-memory', message: e.message };
+  }
+  if (e instanceof WebAssembly.RuntimeError) return { kind: 'trap', message: `trapped: ${e.message}` };
+  return { kind: 'host', message: e instanceof Error ? e.message : String(e) };
+}

@@ -20,14 +20,15 @@ import { pathToFileURL } from 'node:url';
 import { PamwasmError } from '../errors/index.js';
 import { buildCModule, cGuestFolders } from './c.js';
 import { GUEST_DIST_DIR, GUEST_MODULES_DIR } from './guests.js';
-import { brokenModules, HOSTILE_DIST_DIR, hostileFolders, hostileOutputs, TRUNCATED_FROM } from './hostile.js';
+import { buildCraftedModule } from './crafted.js';
+import { brokenModules, craftedFolders, HOSTILE_DIST_DIR, hostileFolders, hostileOutputs, TRUNCATED_FROM } from './hostile.js';
 // --- JS guests: host/build/js.ts builds them (componentize-js). ---
 import { buildJsModules, jsGuestFolders } from './js.js';
 
 export interface BuiltGuest {
   name: string;
   /** `bytes` for the derived hostile files (truncated.wasm, random.wasm). */
-  language: 'C' | 'JS' | 'bytes';
+  language: 'C' | 'JS' | 'WAT' | 'bytes';
   outFile: string;
   bytes: number;
   ms: number;
@@ -64,9 +65,18 @@ export async function buildGuests(opts: BuildGuestsOptions = {}): Promise<BuiltG
 async function buildCGuests(outDir: string, hostileOutDir: string, say: (msg: string) => void): Promise<Map<BuiltGuest, Uint8Array>> {
   const good = await buildCFolders(cGuestFolders(GUEST_MODULES_DIR), outDir, say);
   const built = new Map([...good, ...(await buildCFolders(hostileFolders(), hostileOutDir, say, 'hostile/'))]);
+  await mkdir(hostileOutDir, { recursive: true });
+  for (const dir of craftedFolders()) {
+    const name = basename(dir);
+    const outFile = join(hostileOutDir, `${name}.wasm`);
+    const started = performance.now();
+    const bytes = await buildCraftedModule(dir);
+    await writeFile(outFile, bytes);
+    built.set({ name, language: 'WAT', outFile, bytes: bytes.length, ms: Math.round(performance.now() - started) }, bytes);
+    say(`built hostile/${name}.wasm (WAT, ${(bytes.length / 1024).toFixed(1)} KB)`);
+  }
   const real = [...good.keys()].find((g) => g.name === TRUNCATED_FROM);
   if (real) {
-    await mkdir(hostileOutDir, { recursive: true });
     for (const [file, bytes] of brokenModules(good.get(real)!)) {
       const outFile = join(hostileOutDir, file);
       await writeFile(outFile, bytes);

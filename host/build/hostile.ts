@@ -4,7 +4,8 @@
  * `wasm/corpus`). The C ones are built by buildCModule like the good ones,
  * into their own folder, guest-modules/hostile/dist/, so that no stack
  * naming a bare `loop_open.wasm` can load one from the bundled module dir.
- * Two more files no compiler makes are derived, byte for byte the same on
+ * Modules no compiler makes are written by hand in the text format and
+ * built by crafted.ts (a folder with `<name>.wat`). Two more files are derived, byte for byte the same on
  * every build, so `--check` can compare them too:
  *  - truncated.wasm: a real component (pam_permit) cut in half;
  *  - random.wasm: 4096 random-looking bytes (SHA-256 in counter mode over a
@@ -17,7 +18,8 @@
 import { createHash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { cGuestFolders } from './c.js';
-import { GUEST_MODULES_DIR } from './guests.js';
+import { isCraftedFolder } from './crafted.js';
+import { GUEST_MODULES_DIR, guestFolders } from './guests.js';
 
 export const HOSTILE_DIR = join(GUEST_MODULES_DIR, 'hostile');
 export const HOSTILE_DIST_DIR = join(HOSTILE_DIR, 'dist');
@@ -41,6 +43,11 @@ export function hostileFolders(): string[] {
   return cGuestFolders(HOSTILE_DIR).filter((dir) => !BUILT_ELSEWHERE.has(basename(dir)));
 }
 
+/** The hostile folders of hand-written core modules (crafted.ts), sorted. */
+export function craftedFolders(): string[] {
+  return guestFolders(HOSTILE_DIR).filter(isCraftedFolder);
+}
+
 /** truncated.wasm and random.wasm, by file name; `real` is a fresh build of {@link TRUNCATED_FROM}. */
 export function brokenModules(real: Uint8Array): Map<string, Uint8Array> {
   const random = new Uint8Array(RANDOM_BYTES);
@@ -56,5 +63,5 @@ export function brokenModules(real: Uint8Array): Map<string, Uint8Array> {
 
 /** Every file `--check` expects in the hostile dist folder. */
 export function hostileOutputs(): string[] {
-  return [...hostileFolders().map((d) => `${basename(d)}.wasm`), 'truncated.wasm', 'random.wasm'].sort();
+  return [...hostileFolders(), ...craftedFolders()].map((d) => `${basename(d)}.wasm`).concat('truncated.wasm', 'random.wasm').sort();
 }

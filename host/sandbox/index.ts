@@ -20,4 +20,4 @@ export { parseModuleSpec, type ModuleSpec } from './spec.js';
 export { meterCoreModule, type MeterOptions, type MeterResult } from './meter.js';
 export { InstanceMeter, TimeLimitExceeded, memoryPoolStats, memoriesInExistence, setMemoryLimit, type Parked } from './limits.js';
 export { wasiImports, type Grants, type WasiOptions } from './wasi/index.js';
-export { checkOpenFile, checkOwnerPerms, strictByDefault } from './perms.js';
+export { checkOwnerPerms, folderProblem, readCheckedFile, strictByDefault, type CheckedFile, type ReadRule } from './perms.js';

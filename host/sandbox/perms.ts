@@ -6,21 +6,37 @@
  * with the sticky bit (/tmp) is accepted: others cannot replace what root
  * owns in it.
  *
- * The walk up the folders costs a realpath and a stat per folder, on every
- * session. `checkOpenFile` keeps a passing verdict for a path, bound to the
- * identity of the file behind it (device, inode, mode, owner, ctime), for at
- * most VERDICT_MS. Why that is safe: once the file and every folder above it
- * are root's and closed to others, only root can change that; a non-root
- * user can change what the path leads to only after root has opened a folder
- * to them, and then only by putting another file there (a rename, or a new
- * folder or symlink above it), which is another inode, or by changing the
- * file, which moves its ctime. Either way the identity differs and the walk
- * runs again. What the kept verdict leaves out is root opening a folder while
- * the file behind the path stays the same: that is refused once the verdict
- * is VERDICT_MS old, as the same file read again is harmless meanwhile.
+ * The rule judges the file that is read, never a path: `readCheckedFile`
+ * opens the path once, judges the open descriptor (fstat: owner, mode, a
+ * regular file), finds where that descriptor lives (/proc/self/fd/N, a path
+ * without symlinks), walks the folders of that place, checks that both the
+ * path asked for and that place still lead to the descriptor's device and
+ * inode, and only then reads, from the same descriptor. A path that leads
+ * elsewhere than the file opened (someone swapping it meanwhile, e.g. a
+ * user's file and a symlink to root's module in a sticky folder) is refused.
+ * Judging a path and then reading another open (realpath, then a walk, then
+ * a read) let a user who swaps the path in a loop have their file judged as
+ * root's and run as root.
+ *
+ * Why the walk of the descriptor's place is enough: the file is root's and
+ * closed to others (fstat), and each folder on its place is root's and
+ * closed to others or sticky; a non-root user can then neither change the
+ * bytes nor have put the file there. Nothing else (the path asked for,
+ * symlinks it went through) decides what is read.
+ *
+ * The folder walk (an lstat per folder) is kept as a verdict for at most
+ * VERDICT_MS, bound to the place and to the identity of the file judged
+ * (device, inode, mode, owner, ctime): another file, or the same file
+ * changed, walks again. Once the file and its folders are root's and closed
+ * to others only root can change that; what the kept verdict leaves out is
+ * root opening a folder meanwhile, refused once the verdict is VERDICT_MS
+ * old. A file that disagrees with its path drops every verdict of its place.
+ *
+ * The component cache (host/loader/cache.ts) reads through the same
+ * function, with its owner being the user the host runs as.
  */
-import { lstatSync, realpathSync, statSync, type BigIntStats } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readlinkSync, statSync, type BigIntStats } from 'node:fs';
+import { dirname, isAbsolute } from 'node:path';
 import { UnsafePermissionsError } from '../errors/index.js';
 
 const WRITABLE_BY_OTHERS = 0o022;
@@ -29,59 +45,129 @@ const STICKY = 0o1000;
 /** True when the host should apply the rule: it runs as root. */
 export const strictByDefault = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
 
-/** Passing verdicts: path → the identity of the file behind it, and when the walk ran. */
+/** Passing folder walks: the descriptor's place → the identity of the file judged there, and when. */
 const verdicts = new Map<string, { id: string; at: number }>();
 const VERDICT_MS = 1000;
 
-const fileIdentity = (st: BigIntStats) => `${st.dev}:${st.ino}:${st.mode}:${st.uid}:${st.ctimeNs}`;
+const judgedIdentity = (st: BigIntStats) => `${st.dev}:${st.ino}:${st.mode}:${st.uid}:${st.ctimeNs}`;
+const sameFile = (a: { dev: bigint; ino: bigint }, b: { dev: bigint; ino: bigint }) => a.dev === b.dev && a.ino === b.ino;
+
+export interface ReadRule {
+  /** What the file is, for messages: `stack file`, `module`, `cache file`. */
+  what: string;
+  /** Apply the owner rule (as root: always for stack files and modules). Without it the file is only opened and read. */
+  strict: boolean;
+  /** The owner the file (and any folder above it, besides root) must have. Default 0, root. */
+  owner?: number;
+  /** Refuse a path whose last component is a symlink (O_NOFOLLOW). */
+  noFollow?: boolean;
+  /**
+   * Called with the judged descriptor's stat: true means the caller holds
+   * what the file says already (it is unchanged), so nothing is read.
+   */
+  unchanged?: (st: BigIntStats) => boolean;
+}
+
+export interface CheckedFile {
+  /** The stat of the descriptor that was judged (and read). */
+  st: BigIntStats;
+  /** The file's bytes, read from that descriptor; absent when `unchanged` said so. */
+  bytes?: Buffer;
+}
 
 /**
- * checkOwnerPerms for the file a caller has open (or has just stat'ed) at
- * `path`, `st` being its stat (bigint, following symlinks, as the open did).
- * The walk runs unless a verdict is kept for the same file (its owner and
- * mode are part of the identity; see the file comment).
+ * Opens `path` once, judges the open file by `rule` (see the file comment)
+ * and reads it from the same descriptor. Throws UnsafePermissionsError when
+ * the rule refuses it, and what open and read throw (ENOENT, EACCES...; a
+ * folder or other non-regular file gives EISDIR or EINVAL).
+ *
+ * @example
+ *   const { bytes } = readCheckedFile('/etc/pamwasm/login.stack', { what: 'stack file', strict: strictByDefault() });
  */
-export function checkOpenFile(path: string, what: string, st: BigIntStats): void {
-  const id = fileIdentity(st);
-  const kept = verdicts.get(path);
-  const now = performance.now();
-  if (kept && kept.id === id && now - kept.at < VERDICT_MS) return;
-  verdicts.delete(path);
-  const walked = walk(path, what);
-  // Kept only when the walk saw the very file the caller holds.
-  if (walked && fileIdentity(walked) === id) verdicts.set(path, { id, at: now });
-}
-
-/** Throws UnsafePermissionsError when `path` or a folder above it is unsafe. */
-export function checkOwnerPerms(path: string, what: string): void {
-  walk(path, what);
-}
-
-/** checkOwnerPerms, returning the stat of the file the walk judged (undefined when there is none). */
-function walk(path: string, what: string): BigIntStats | undefined {
-  let real: string;
+export function readCheckedFile(path: string, rule: ReadRule): CheckedFile {
+  // O_NONBLOCK: opening a FIFO put in a module's place must not hang the login.
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | (rule.noFollow ? constants.O_NOFOLLOW : 0));
   try {
-    real = realpathSync(path);
-  } catch {
-    return undefined; // a missing file is reported by whoever reads it
-  }
-  const file = lstatSync(real, { bigint: true });
-  const problem = (p: string, st: { uid: number; mode: number }, dir: boolean) => {
-    if (st.uid !== 0) return `${p} is owned by uid ${st.uid}, not root`;
-    if (st.mode & WRITABLE_BY_OTHERS && !(dir && st.mode & STICKY)) {
-      return `${p} is writable by ${st.mode & 0o002 ? 'others' : 'its group'} (mode ${(st.mode & 0o7777).toString(8)})`;
+    const st = fstatSync(fd, { bigint: true });
+    if (!st.isFile()) {
+      const e = new Error(`${path} is not a regular file`) as NodeJS.ErrnoException;
+      e.code = st.isDirectory() ? 'EISDIR' : 'EINVAL';
+      throw e;
     }
-    return undefined;
-  };
-  let why = problem(real, { uid: Number(file.uid), mode: Number(file.mode) }, false);
-  for (let dir = dirname(real); !why; dir = dirname(dir)) {
-    why = problem(dir, statSync(dir), true);
-    if (dir === '/') break;
+    if (rule.strict) judgeDescriptor(fd, path, st, rule);
+    if (rule.unchanged?.(st)) return { st };
+    return { st, bytes: readFileSync(fd) };
+  } finally {
+    closeSync(fd);
   }
-  if (why) {
-    throw new UnsafePermissionsError(
-      `refusing ${what} ${path}: ${why}; pamwasm only uses files that only root can change here (chown root and chmod go-w).`,
-    );
+}
+
+/**
+ * Root's rule for the file at `path`, as `pamwasm check` reports it: the
+ * file is opened and judged as readCheckedFile would, and not read. A
+ * missing or unreadable file passes (whoever reads it reports that).
+ */
+export function checkOwnerPerms(path: string, what: string): void {
+  try {
+    readCheckedFile(path, { what, strict: true, unchanged: () => true });
+  } catch (e) {
+    if (e instanceof UnsafePermissionsError) throw e;
   }
-  return file;
+}
+
+/** Why the folder `dir` and those above it are unsafe for files of `owner`; undefined when they are safe. */
+export function folderProblem(dir: string, owner = 0): string | undefined {
+  for (let d = dir; ; d = dirname(d)) {
+    // lstat: the place comes from the kernel without symlinks, so a symlink here is a swap.
+    const st = lstatSync(d);
+    if (!st.isDirectory()) return `${d} is no longer a folder`;
+    const why = problem(d, st.uid, st.mode, true, owner);
+    if (why) return why;
+    if (d === dirname(d)) return undefined;
+  }
+}
+
+function problem(p: string, uid: number, mode: number, dir: boolean, owner: number): string | undefined {
+  if (uid !== owner && !(dir && uid === 0)) return `${p} is owned by uid ${uid}, not ${owner === 0 ? 'root' : `uid ${owner}`}`;
+  if (mode & WRITABLE_BY_OTHERS && !(dir && mode & STICKY)) {
+    return `${p} is writable by ${mode & 0o002 ? 'others' : 'its group'} (mode ${(mode & 0o7777).toString(8)})`;
+  }
+  return undefined;
+}
+
+/** Throws UnsafePermissionsError unless the open file `fd` (stat `st`), asked for as `path`, passes the rule. */
+function judgeDescriptor(fd: number, path: string, st: BigIntStats, rule: ReadRule): void {
+  const owner = rule.owner ?? 0;
+  const refuse = (why: string, fix = owner === 0 ? 'pamwasm only uses files that only root can change here (chown root and chmod go-w)' : 'remove it') =>
+    new UnsafePermissionsError(`refusing ${rule.what} ${path}: ${why}; ${fix}.`);
+  const own = problem(path, Number(st.uid), Number(st.mode), false, owner);
+  if (own) throw refuse(own);
+  const swapped = () => refuse('the path led to another file than the one opened (it changed while being read)', 'make the file and the folders above it root\'s, so that no one else can replace it');
+  // The path asked for, followed as the open followed it, must still lead to the file opened.
+  const now = rule.noFollow ? lstatSync(path, { bigint: true, throwIfNoEntry: false }) : statSync(path, { bigint: true, throwIfNoEntry: false });
+  const place = placeOf(fd);
+  const there = place === undefined ? undefined : lstatSync(place, { bigint: true, throwIfNoEntry: false });
+  if (!now || !sameFile(now, st) || !place || !there || !sameFile(there, st)) {
+    if (place) verdicts.delete(place);
+    throw swapped();
+  }
+  const id = judgedIdentity(st);
+  const kept = verdicts.get(place);
+  const at = performance.now();
+  if (kept && kept.id === id && at - kept.at < VERDICT_MS) return;
+  verdicts.delete(place);
+  const why = folderProblem(dirname(place), owner);
+  if (why) throw refuse(why);
+  verdicts.set(place, { id, at });
+}
+
+/** Where the open file `fd` lives, as the kernel names it (no symlinks); undefined when it has no name (deleted) or /proc is missing. */
+function placeOf(fd: number): string | undefined {
+  let p: string;
+  try {
+    p = readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined; // no /proc: the file cannot be placed, so it is refused
+  }
+  return isAbsolute(p) && !p.endsWith(' (deleted)') ? p : undefined;
 }

@@ -15,6 +15,7 @@ import {
 import { packageRoot } from '../wit/index.js';
 import { InstanceMeter, onMemoryPressure, PAGE, TimeLimitExceeded, type Parked } from '../sandbox/limits.js';
 import { allowedImports, wasiImports, type OnOutput } from '../sandbox/wasi/index.js';
+import { checkSandboxValues } from '../sandbox/spec.js';
 import { actionName } from './actions.js';
 import { dispatch, newDispatchState, type DispatchLine, type DispatchState, type Hook, type Step } from './dispatch.js';
 import type { Diagnostic, Handler, Stack } from './parse.js';
@@ -222,6 +223,8 @@ export class StackSession {
     const lines: Line[] = [];
     const diagnostics: Diagnostic[] = [];
     const defaults = { ...SANDBOX_DEFAULTS, ...options.sandbox };
+    // The bounds a line's own settings meet (spec.ts): a bad default is the caller's error, said before anything loads.
+    checkSandboxValues(defaults);
     for (const [index, handler] of stack.handlers.entries()) {
       const ctx = newLineContext({
         module: handler.module ?? '<none>',
@@ -249,7 +252,7 @@ export class StackSession {
           const metered = line.timeoutMs > 0;
           line.loaded = await loadComponent(path, {
             allowImports: allowed,
-            meter: metered ? { maxMemoryPages: Math.max(1, Math.floor((spec.memoryBytes ?? defaults.memoryBytes) / PAGE)), importMemory: true } : undefined,
+            meter: metered ? { maxMemoryPages: (spec.memoryBytes ?? defaults.memoryBytes) / PAGE, importMemory: true } : undefined,
             sha256: options.pins?.[index] ?? spec.sha256,
             strictPermissions: options.strictPermissions,
             cache: options.cache,

@@ -7,23 +7,14 @@
  * ruser, so two handles of one application that differ only in rhost or
  * ruser never close each other's session.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openPamHandle, PamHelper } from '../../host/libpam/index.js';
+import { describe, expect, it } from 'vitest';
+import { openPamHandle } from '../../host/libpam/index.js';
 import { Registry } from '../../host/sessions/registry.js';
-import { BIN, execBundle, NODE, Scratch } from './support.js';
+import { BIN, execBundle, execScratch, NODE } from './support.js';
 import { spawnSync } from 'node:child_process';
 
-const dir = new Scratch();
-const registry = `${dir.path}/registry.db`;
-const cache = `${dir.path}/cache`;
-let helper: PamHelper;
-beforeAll(async () => {
-  helper = await PamHelper.start({ mode: 'helper' });
-});
-afterAll(async () => {
-  await helper?.close();
-  dir.cleanup();
-});
+const fx = execScratch();
+const { dir, registry, cache } = fx;
 
 const base = { PAM_SERVICE: 'login', PAM_USER: 'alice', PAM_TTY: 'pts/4' };
 const args = (stack: string) => ['--stack', stack, '--registry', registry, '--cache-dir', cache];
@@ -70,7 +61,7 @@ describe('exec looks names up as its own', () => {
     ].join('\n') + '\n');
     const messages: string[] = [];
     const pamh = await openPamHandle({
-      service: 'pamenv', user: 'alice', confdir: dir.path, helper, items: { tty: 'pts/5' },
+      service: 'pamenv', user: 'alice', confdir: dir.path, helper: fx.helper, items: { tty: 'pts/5' },
       conversation: (ms) => ms.map((m) => void messages.push(m.text)),
     });
     try {
@@ -88,7 +79,7 @@ describe('a close under pam_exec', () => {
     const stack = dir.write('remote.stack', 'session required pam_stamp.wasm token=remote\n');
     dir.write('remote', `session required pam_exec.so stdout ${NODE} ${BIN} exec --stack ${stack} --registry ${registry} --cache-dir ${cache}\n`);
     const handle = (rhost: string, ruser: string) => openPamHandle({
-      service: 'remote', user: 'gina', confdir: dir.path, helper, items: { tty: 'ssh', rhost, ruser },
+      service: 'remote', user: 'gina', confdir: dir.path, helper: fx.helper, items: { tty: 'ssh', rhost, ruser },
       conversation: () => [],
     });
     const pairs = [['host-a', 'ann'], ['host-b', 'ann'], ['host-a', 'bob']] as const;
@@ -99,7 +90,7 @@ describe('a close under pam_exec', () => {
       const reg = new Registry(registry);
       const state = () => reg.list().filter((r) => r.stack === stack).map((r) => [r.rhost, r.ruser, r.state]);
       // All three belong to one application process: only rhost and ruser tell them apart.
-      expect(new Set(reg.list().filter((r) => r.stack === stack).map((r) => r.ownerPid))).toEqual(new Set([helper.pid]));
+      expect(new Set(reg.list().filter((r) => r.stack === stack).map((r) => r.ownerPid))).toEqual(new Set([fx.helper.pid]));
       expect((await handles[0].closeSession({ throwOnError: false })).name).toBe('PAM_SUCCESS');
       expect(state()).toEqual([['host-a', 'ann', 'closed'], ['host-b', 'ann', 'open'], ['host-a', 'bob', 'open']]);
       expect((await handles[2].closeSession({ throwOnError: false })).name).toBe('PAM_SUCCESS');

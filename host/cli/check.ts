@@ -17,6 +17,7 @@ export const CHECK_HELP = `Usage: pamwasm check FILE... [--module-dir DIR] [--js
 Lints stack files. Each finding is printed as file:line: severity: message.
 Errors: syntax the dispatcher would fail on, modules that are missing, not
 components, of another world or importing what their grants do not allow,
+sandbox settings that run and exec would refuse (memory=, timeout=, fault=...),
 pins that do not match, and (as root) files others could change.
 Warnings: modules without a sha256= pin (the hash to pin is printed).
 Exit status 2 when any error was found, 0 otherwise.`;

@@ -17,7 +17,7 @@ import { parseStackFile, runStack, StackSession } from '../../host/stack/index.j
 import { packageRoot } from '../../host/wit/index.js';
 
 const ROOT = packageRoot();
-const FIXTURE = join(import.meta.dirname, 'fixtures', 'bad-settings.stack');
+const FIXTURE = join(ROOT, 'guest-modules', 'hostile', 'bad_settings.stack');
 /** The fixture's lines with a bad setting: every module line but the last. */
 const BAD_LINES = Array.from({ length: 15 }, (_, i) => i + 4);
 const dir = mkdtempSync(join(tmpdir(), 'pamwasm-settings-'));

@@ -24,13 +24,18 @@
  * bytes nor have put the file there. Nothing else (the path asked for,
  * symlinks it went through) decides what is read.
  *
- * The folder walk (an lstat per folder) is kept as a verdict for at most
- * VERDICT_MS, bound to the place and to the identity of the file judged
- * (device, inode, mode, owner, ctime): another file, or the same file
- * changed, walks again. Once the file and its folders are root's and closed
- * to others only root can change that; what the kept verdict leaves out is
- * root opening a folder meanwhile, refused once the verdict is VERDICT_MS
- * old. A file that disagrees with its path drops every verdict of its place.
+ * Placing the descriptor (a readlink in /proc, about 12 us) and the folder
+ * walk (an lstat per folder) are kept as a verdict for at most VERDICT_MS,
+ * bound to the identity of the file judged (device, inode, mode, owner,
+ * ctime), and only for a file with one name (nlink 1): another file, or the
+ * same file changed or linked elsewhere (a link moves ctime and nlink),
+ * places and walks again. Why a kept verdict still places the file: with
+ * one name, in folders only root can write (or sticky, where only the
+ * file's owner, root, may rename it), no one else can have moved it. What
+ * the kept verdict leaves out is root opening a folder meanwhile, refused
+ * once the verdict is VERDICT_MS old. The path must lead to the descriptor
+ * every time, kept verdict or not; a file that disagrees with its path
+ * drops its verdict.
  *
  * The component cache (host/loader/cache.ts) reads through the same
  * function, with its owner being the user the host runs as.
@@ -45,9 +50,10 @@ const STICKY = 0o1000;
 /** True when the host should apply the rule: it runs as root. */
 export const strictByDefault = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
 
-/** Passing folder walks: the descriptor's place → the identity of the file judged there, and when. */
-const verdicts = new Map<string, { id: string; at: number }>();
+/** Passing placements and walks: the identity of a file with one name → when it was judged. */
+const verdicts = new Map<string, number>();
 const VERDICT_MS = 1000;
+const MAX_VERDICTS = 4096;
 
 const judgedIdentity = (st: BigIntStats) => `${st.dev}:${st.ino}:${st.mode}:${st.uid}:${st.ctimeNs}`;
 const sameFile = (a: { dev: bigint; ino: bigint }, b: { dev: bigint; ino: bigint }) => a.dev === b.dev && a.ino === b.ino;
@@ -142,23 +148,28 @@ function judgeDescriptor(fd: number, path: string, st: BigIntStats, rule: ReadRu
     new UnsafePermissionsError(`refusing ${rule.what} ${path}: ${why}; ${fix}.`);
   const own = problem(path, Number(st.uid), Number(st.mode), false, owner);
   if (own) throw refuse(own);
-  const swapped = () => refuse('the path led to another file than the one opened (it changed while being read)', 'make the file and the folders above it root\'s, so that no one else can replace it');
+  // The rule's owner is part of the key: a verdict under one rule says nothing under another.
+  const id = `${owner}|${judgedIdentity(st)}`;
+  const swapped = () => {
+    verdicts.delete(id);
+    return refuse('the path led to another file than the one opened (it changed while being read)', 'make the file and the folders above it root\'s, so that no one else can replace it');
+  };
   // The path asked for, followed as the open followed it, must still lead to the file opened.
   const now = rule.noFollow ? lstatSync(path, { bigint: true, throwIfNoEntry: false }) : statSync(path, { bigint: true, throwIfNoEntry: false });
+  if (!now || !sameFile(now, st)) throw swapped();
+  const at = performance.now();
+  const kept = st.nlink === 1n ? verdicts.get(id) : undefined;
+  if (kept !== undefined && at - kept < VERDICT_MS) return;
+  verdicts.delete(id);
+  // Where the descriptor lives, which must lead back to it.
   const place = placeOf(fd);
   const there = place === undefined ? undefined : lstatSync(place, { bigint: true, throwIfNoEntry: false });
-  if (!now || !sameFile(now, st) || !place || !there || !sameFile(there, st)) {
-    if (place) verdicts.delete(place);
-    throw swapped();
-  }
-  const id = judgedIdentity(st);
-  const kept = verdicts.get(place);
-  const at = performance.now();
-  if (kept && kept.id === id && at - kept.at < VERDICT_MS) return;
-  verdicts.delete(place);
+  if (!place || !there || !sameFile(there, st)) throw swapped();
   const why = folderProblem(dirname(place), owner);
   if (why) throw refuse(why);
-  verdicts.set(place, { id, at });
+  if (st.nlink !== 1n) return;
+  if (verdicts.size >= MAX_VERDICTS) verdicts.clear(); // files changed since leave entries no one asks for
+  verdicts.set(id, at);
 }
 
 /** Where the open file `fd` lives, as the kernel names it (no symlinks); undefined when it has no name (deleted) or /proc is missing. */

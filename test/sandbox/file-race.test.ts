@@ -95,9 +95,11 @@ describe.runIf(isRoot)('a checked read (as root)', () => {
     const theirs = join(sticky, 'theirs');
     mkdirSync(theirs, { mode: 0o755 });
     chownSync(theirs, USER, USER);
-    linkSync(file, join(theirs, 'permit.wasm'));
+    // Judged safe in its own place first: that verdict must not cover its second name.
     expect(readCheckedFile(file, { what: 'module', strict: true }).bytes?.length).toBeGreaterThan(0);
+    linkSync(file, join(theirs, 'permit.wasm'));
     expect(() => readCheckedFile(join(theirs, 'permit.wasm'), { what: 'module', strict: true })).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PERMISSIONS' }));
+    expect(readCheckedFile(file, { what: 'module', strict: true }).bytes?.length).toBeGreaterThan(0);
   });
 
   it('keeps no verdict for a path once another file is put there', () => {

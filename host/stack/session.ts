@@ -15,7 +15,7 @@ import {
 import { packageRoot } from '../wit/index.js';
 import { InstanceMeter, onMemoryPressure, PAGE, TimeLimitExceeded, type Parked } from '../sandbox/limits.js';
 import { allowedImports, wasiImports, type OnOutput } from '../sandbox/wasi/index.js';
-import { checkSandboxValues } from '../sandbox/spec.js';
+import { checkSandboxValues, type ModuleSpec } from '../sandbox/spec.js';
 import { actionName } from './actions.js';
 import { dispatch, newDispatchState, type DispatchLine, type DispatchState, type Hook, type Step } from './dispatch.js';
 import type { Diagnostic, Handler, Stack } from './parse.js';
@@ -99,6 +99,25 @@ export const SANDBOX_DEFAULTS: Readonly<SandboxDefaults> = Object.freeze({
   faultCode: PAM.SESSION_ERR.number,
 });
 
+
+/**
+ * The loader's options for a module line: its grants, its memory cap (when
+ * metered) and its pin. One place, so that `pamwasm check` loads each
+ * module as a session does and refuses what a session would refuse (a
+ * memory that starts above the line's cap, a grant, a pin).
+ */
+export function lineLoadOptions(
+  spec: ModuleSpec, defaults: SandboxDefaults, o: { pin?: string | null; strictPermissions?: boolean; cache?: LoadOptions['cache'] } = {},
+): LoadOptions {
+  const metered = (spec.timeoutMs ?? defaults.timeoutMs) > 0;
+  return {
+    allowImports: allowedImports(spec.grants),
+    meter: metered ? { maxMemoryPages: (spec.memoryBytes ?? defaults.memoryBytes) / PAGE, importMemory: true } : undefined,
+    sha256: o.pin ?? spec.sha256,
+    strictPermissions: o.strictPermissions,
+    cache: o.cache,
+  };
+}
 
 interface Line {
   handler: Handler;
@@ -246,17 +265,11 @@ export class StackSession {
       if (handler.kind === 'module' && spec) {
         const path = resolveModulePath(spec.path, options.moduleDir);
         try {
-          const allowed = allowedImports(spec.grants);
+          const load = lineLoadOptions(spec, defaults, { pin: options.pins?.[index], strictPermissions: options.strictPermissions, cache: options.cache });
           // Bad grants are reported whatever the module imports.
           if (spec.grants.read?.length) line.wasi = wasiImports(spec.grants, { onOutput: options.onOutput });
-          const metered = line.timeoutMs > 0;
-          line.loaded = await loadComponent(path, {
-            allowImports: allowed,
-            meter: metered ? { maxMemoryPages: (spec.memoryBytes ?? defaults.memoryBytes) / PAGE, importMemory: true } : undefined,
-            sha256: options.pins?.[index] ?? spec.sha256,
-            strictPermissions: options.strictPermissions,
-            cache: options.cache,
-          });
+          const metered = load.meter !== undefined;
+          line.loaded = await loadComponent(path, load);
           // WASI's host side only for a module that imports some of it.
           if (!line.wasi && line.loaded.imports.some((name) => name.startsWith('wasi:'))) {
             line.wasi = wasiImports(spec.grants, { onOutput: options.onOutput });

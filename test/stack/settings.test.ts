@@ -83,6 +83,18 @@ describe('one verdict on bad settings everywhere', () => {
     expect(human.stdout).toContain(`${FIXTURE}:4: error: memory=5GiB is above the 4 GiB a module's memory can hold: write at most 4GiB.`);
   });
 
+  it('pamwasm check refuses a memory= below what the module starts with, as run does', async () => {
+    const stack = join(dir, 'small.stack');
+    writeFileSync(stack, 'session optional [pam_echo.wasm memory=64KiB] hi\nsession required pam_permit.wasm\n');
+    const r = run(['check', stack, '--json']);
+    expect(r.code).toBe(2);
+    const { findings } = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { findings: { line: number; severity: string; code?: string }[] };
+    expect(findings.filter((f) => f.severity === 'error').map((f) => [f.line, f.code])).toEqual([[1, 'ERR_MEMORY_LIMIT']]);
+    const ran = await runStack({ stackFile: stack, items: { service: 'login', user: 'alice' }, phase: 'open', strictPermissions: false });
+    expect(ran.diagnostics.map((d) => d.line)).toEqual([1]);
+    expect(ran.open).toEqual({ code: 0, name: 'PAM_SUCCESS' });
+  });
+
   it('pamwasm run fails the bad optional lines and opens with the last one, without a stack trace', () => {
     const r = run(['run', '--stack', FIXTURE, '--service', 'login', '--user', 'alice', '--json']);
     noStackTrace(r.stderr);

@@ -163,6 +163,7 @@ function judgeDescriptor(fd: number, path: string, st: BigIntStats, rule: ReadRu
   verdicts.delete(id);
   // Where the descriptor lives, which must lead back to it.
   const place = placeOf(fd);
+  if (place === null) throw refuse('where the open file lives cannot be told (no /proc/self/fd)', 'mount /proc');
   const there = place === undefined ? undefined : lstatSync(place, { bigint: true, throwIfNoEntry: false });
   if (!place || !there || !sameFile(there, st)) throw swapped();
   const why = folderProblem(dirname(place), owner);
@@ -172,13 +173,17 @@ function judgeDescriptor(fd: number, path: string, st: BigIntStats, rule: ReadRu
   verdicts.set(id, at);
 }
 
-/** Where the open file `fd` lives, as the kernel names it (no symlinks); undefined when it has no name (deleted) or /proc is missing. */
-function placeOf(fd: number): string | undefined {
+/**
+ * Where the open file `fd` lives, as the kernel names it (no symlinks);
+ * undefined when it has no name (deleted: a name that really ends in
+ * " (deleted)" is refused too), null when /proc cannot say.
+ */
+function placeOf(fd: number): string | undefined | null {
   let p: string;
   try {
     p = readlinkSync(`/proc/self/fd/${fd}`);
   } catch {
-    return undefined; // no /proc: the file cannot be placed, so it is refused
+    return null;
   }
   return isAbsolute(p) && !p.endsWith(' (deleted)') ? p : undefined;
 }

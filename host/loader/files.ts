@@ -6,8 +6,9 @@
  * the file's bytes against the line's pin and its loaded components each
  * time. Reading and hashing a file that has not changed cost about 26 us for
  * a 16 KB C module and about 11 ms for a 12 MB JS one (pamwasm bench, see
- * the README's Performance section); checking that it has not changed is an
- * open and fstat of the path.
+ * the README's Performance section); checking that it has not changed is a
+ * stat of the path while root's verdict on it is fresh (host/sandbox/perms.ts
+ * `stillJudged`), else an open and judge of it.
  *
  * "Unchanged" means the same device, inode, size, mtime and ctime (in ns).
  * Replacing a file (a rename over it) gives a new inode; writing it in place
@@ -21,7 +22,7 @@
  * than a thread-pool round trip.
  */
 import type { BigIntStats } from 'node:fs';
-import { readCheckedFile } from '../sandbox/perms.js';
+import { readCheckedFile, stillJudged } from '../sandbox/perms.js';
 import { sha256 } from './names.js';
 
 const SETTLED_MS = 2000;
@@ -51,8 +52,10 @@ export interface ModuleFile {
  */
 export function readModuleFile(path: string, strict = false): ModuleFile {
   const hit = known.get(path);
-  // A known file is opened and judged, but not read again.
-  const { st, bytes } = readCheckedFile(path, { what: 'module', strict, unchanged: (s) => hit !== undefined && fileIdentity(s) === hit.id });
+  const unchanged = (s: BigIntStats) => hit !== undefined && fileIdentity(s) === hit.id;
+  // A known file judged under a second ago costs a stat; else it is opened and judged, and read only if it changed.
+  if (hit && stillJudged(path, { what: 'module', strict, unchanged })) return { sha256: hit.sha256 };
+  const { st, bytes } = readCheckedFile(path, { what: 'module', strict, unchanged });
   if (!bytes) return { sha256: hit!.sha256 };
   const hash = sha256(bytes);
   const id = settledIdentity(st);

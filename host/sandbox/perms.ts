@@ -55,7 +55,8 @@ const verdicts = new Map<string, number>();
 const VERDICT_MS = 1000;
 const MAX_VERDICTS = 4096;
 
-const judgedIdentity = (st: BigIntStats) => `${st.dev}:${st.ino}:${st.mode}:${st.uid}:${st.ctimeNs}`;
+/** A verdict's key: the rule's owner (a verdict under one rule says nothing under another) and the file's identity. */
+const verdictKey = (owner: number, st: BigIntStats) => `${owner}|${st.dev}:${st.ino}:${st.mode}:${st.uid}:${st.ctimeNs}`;
 const sameFile = (a: { dev: bigint; ino: bigint }, b: { dev: bigint; ino: bigint }) => a.dev === b.dev && a.ino === b.ino;
 
 export interface ReadRule {
@@ -109,6 +110,26 @@ export function readCheckedFile(path: string, rule: ReadRule): CheckedFile {
 }
 
 /**
+ * For a caller that holds what a file said (its hash, its parse) and would
+ * read nothing: true when the path still leads to that very file
+ * (`unchanged` of a stat of the path) and, under `strict`, the file passes
+ * the owner and mode check and a verdict kept under VERDICT_MS ago placed
+ * it, with its one name, in safe folders (see the file comment: no one
+ * else can have moved it since). Nothing is read, so there is nothing to
+ * swap; false means open and judge it (readCheckedFile). Costs one stat,
+ * where an open and judge costs an open, an fstat, a stat and a close.
+ */
+export function stillJudged(path: string, rule: ReadRule & { unchanged: (st: BigIntStats) => boolean }): boolean {
+  const st = rule.noFollow ? lstatSync(path, { bigint: true, throwIfNoEntry: false }) : statSync(path, { bigint: true, throwIfNoEntry: false });
+  if (!st || !st.isFile() || !rule.unchanged(st)) return false;
+  if (!rule.strict) return true;
+  const owner = rule.owner ?? 0;
+  if (problem(path, Number(st.uid), Number(st.mode), false, owner) || st.nlink !== 1n) return false;
+  const kept = verdicts.get(verdictKey(owner, st));
+  return kept !== undefined && performance.now() - kept < VERDICT_MS;
+}
+
+/**
  * Root's rule for the file at `path`, as `pamwasm check` reports it: the
  * file is opened and judged as readCheckedFile would, and not read. A
  * missing or unreadable file passes (whoever reads it reports that).
@@ -148,8 +169,7 @@ function judgeDescriptor(fd: number, path: string, st: BigIntStats, rule: ReadRu
     new UnsafePermissionsError(`refusing ${rule.what} ${path}: ${why}; ${fix}.`);
   const own = problem(path, Number(st.uid), Number(st.mode), false, owner);
   if (own) throw refuse(own);
-  // The rule's owner is part of the key: a verdict under one rule says nothing under another.
-  const id = `${owner}|${judgedIdentity(st)}`;
+  const id = verdictKey(owner, st);
   const swapped = () => {
     verdicts.delete(id);
     return refuse('the path led to another file than the one opened (it changed while being read)', 'make the file and the folders above it root\'s, so that no one else can replace it');

@@ -20,11 +20,12 @@
  * or cannot be opened) parses afresh, which gives the verdict. A parsed
  * stack is deeply frozen, kept or not: callers share it and must not change it.
  */
+import type { BigIntStats } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { BadSettingError, StackNotFoundError } from '../errors/index.js';
 import { fileIdentity, settledIdentity } from '../loader/files.js';
 import { sha256 } from '../loader/names.js';
-import { readCheckedFile, strictByDefault } from '../sandbox/perms.js';
+import { readCheckedFile, stillJudged, strictByDefault } from '../sandbox/perms.js';
 import { parseModuleSpec, type ModuleSpec } from '../sandbox/spec.js';
 import { ACTION, type Actions, keywordActions, parseBracket, setDefault, undefActions } from './actions.js';
 import type { DispatchLine } from './dispatch.js';
@@ -110,9 +111,10 @@ function keptParse(path: string, strict: boolean): Stack | undefined {
   if (!hit) return undefined;
   for (const r of hit.reads) {
     try {
+      const rule = { what: 'stack file', strict, unchanged: (st: BigIntStats) => fileIdentity(st) === r.id };
+      if (stillJudged(r.path, rule)) continue;
       // Opened and judged as a fresh read would be; read only if it changed, and then parsed afresh.
-      const { bytes } = readCheckedFile(r.path, { what: 'stack file', strict, unchanged: (st) => fileIdentity(st) === r.id });
-      if (bytes) return undefined;
+      if (readCheckedFile(r.path, rule).bytes) return undefined;
     } catch {
       return undefined; // parsed afresh: its checks and reads give the verdict
     }

@@ -11,7 +11,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, linkSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { readModuleFile } from '../../host/loader/files.js';
 import { loadComponent } from '../../host/loader/index.js';
 import { readCheckedFile } from '../../host/sandbox/perms.js';
 import { parseStackFile, runStack } from '../../host/stack/index.js';
@@ -20,6 +21,7 @@ import { packageRoot } from '../../host/wit/index.js';
 const USER = 65534;
 const DIST = join(packageRoot(), 'guest-modules', 'dist');
 const isRoot = process.getuid?.() === 0;
+const realNow = Date.now;
 
 const top = mkdtempSync(join(tmpdir(), 'pamwasm-race-'));
 chmodSync(top, 0o755); // the user's process must reach its folder
@@ -111,6 +113,32 @@ describe.runIf(isRoot)('a checked read (as root)', () => {
     // Within the verdict's second, the user's file in the same place is judged afresh.
     renameSync(userCopy(join(DIST, 'pam_echo.wasm'), join(sticky, 'mine.wasm')), path);
     expect(() => readCheckedFile(path, { what: 'module', strict: true })).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PERMISSIONS' }));
+  });
+
+  it('refuses at once a user\'s file put in place of a module or stack file that was judged, known and kept', () => {
+    const { root, sticky } = layout();
+    copyFileSync(join(DIST, 'pam_permit.wasm'), join(root, 'permit.wasm'));
+    writeFileSync(join(root, 'root.stack'), 'session required pam_permit.wasm\n');
+    const mod = join(sticky, 'mod.wasm');
+    const stack = join(sticky, 'login.stack');
+    symlinkSync(join(root, 'permit.wasm'), mod);
+    symlinkSync(join(root, 'root.stack'), stack);
+    // Files written so far count as settled, so they are known and kept.
+    const later = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + 10_000);
+    try {
+      expect(readModuleFile(mod, true).bytes).toBeDefined();
+      expect(readModuleFile(mod, true).bytes).toBeUndefined(); // known: judged by a stat, not read
+      const kept = parseStackFile(stack, { strictPermissions: true });
+      expect(parseStackFile(stack, { strictPermissions: true })).toBe(kept);
+      renameSync(userCopy(join(DIST, 'pam_echo.wasm'), join(sticky, 'mine.wasm')), mod);
+      writeFileSync(join(sticky, 'mine.stack'), 'session required pam_echo.wasm USER-RAN\n');
+      chownSync(join(sticky, 'mine.stack'), USER, USER);
+      renameSync(join(sticky, 'mine.stack'), stack);
+      expect(() => readModuleFile(mod, true)).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PERMISSIONS' }));
+      expect(() => parseStackFile(stack, { strictPermissions: true })).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PERMISSIONS' }));
+    } finally {
+      later.mockRestore();
+    }
   });
 
   it('never loads a user\'s module swapped in a loop with a symlink to root\'s', async () => {

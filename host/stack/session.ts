@@ -13,9 +13,10 @@ import {
   type Conversation, type ConvMessage, type HandleState, type ImportLimits, type LineContext, type LogRecord,
 } from '../runtime/index.js';
 import { packageRoot } from '../wit/index.js';
-import { InstanceMeter, onMemoryPressure, PAGE, TimeLimitExceeded, type Parked } from '../sandbox/limits.js';
-import { allowedImports, wasiImports, type OnOutput } from '../sandbox/wasi/index.js';
-import { checkSandboxValues, type ModuleSpec } from '../sandbox/spec.js';
+import { InstanceMeter, onMemoryPressure, TimeLimitExceeded, type Parked } from '../sandbox/limits.js';
+import { wasiImports, type OnOutput } from '../sandbox/wasi/index.js';
+import { checkSandboxValues } from '../sandbox/spec.js';
+import { lineLoadOptions, SANDBOX_DEFAULTS, type SandboxDefaults } from './line-options.js';
 import { actionName } from './actions.js';
 import { dispatch, newDispatchState, type DispatchLine, type DispatchState, type Hook, type Step } from './dispatch.js';
 import type { Diagnostic, Handler, Stack } from './parse.js';
@@ -77,46 +78,6 @@ export interface SessionOptions {
   pins?: readonly (string | null)[];
   /** An on-disk cache of prepared components (host/loader/cache.ts). Default: none. */
   cache?: LoadOptions['cache'];
-}
-
-/**
- * The sandbox's defaults, for every line that does not set its own:
- *  - timeoutMs 1000: one hook call, or one instantiation; 0 turns metering off;
- *  - memoryBytes 64 MiB: the module's linear memory (the JS runtime of a
- *    componentize-js module needs about 20 MiB of it);
- *  - faultCode PAM_SESSION_ERR: what a faulting line returns (never success).
- * No grants: a module gets the world's imports and nothing else.
- */
-export interface SandboxDefaults {
-  timeoutMs: number;
-  memoryBytes: number;
-  faultCode: number;
-}
-
-export const SANDBOX_DEFAULTS: Readonly<SandboxDefaults> = Object.freeze({
-  timeoutMs: 1000,
-  memoryBytes: 64 * 1024 * 1024,
-  faultCode: PAM.SESSION_ERR.number,
-});
-
-
-/**
- * The loader's options for a module line: its grants, its memory cap (when
- * metered) and its pin. One place, so that `pamwasm check` loads each
- * module as a session does and refuses what a session would refuse (a
- * memory that starts above the line's cap, a grant, a pin).
- */
-export function lineLoadOptions(
-  spec: ModuleSpec, defaults: SandboxDefaults, o: { pin?: string | null; strictPermissions?: boolean; cache?: LoadOptions['cache'] } = {},
-): LoadOptions {
-  const metered = (spec.timeoutMs ?? defaults.timeoutMs) > 0;
-  return {
-    allowImports: allowedImports(spec.grants),
-    meter: metered ? { maxMemoryPages: (spec.memoryBytes ?? defaults.memoryBytes) / PAGE, importMemory: true } : undefined,
-    sha256: o.pin ?? spec.sha256,
-    strictPermissions: o.strictPermissions,
-    cache: o.cache,
-  };
 }
 
 interface Line {

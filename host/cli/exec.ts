@@ -33,9 +33,9 @@ Runs a WASM stack for pam_exec(8), inside a libpam application's session:
 
 PAM_TYPE open_session runs the stack's open and records the session in the
 registry; close_session finds that session (same service, user, tty, rhost,
-ruser and stack, preferring the one the same application process opened), and closes
-it with the module data saved at open. A close with no recorded open runs on
-fresh instances, and says so on stderr.
+ruser and stack, preferring the one the same application process opened),
+and closes it with the module data saved at open. A close with no recorded
+open runs on fresh instances, and says so on stderr.
 
 The environment is pam_exec's: PAM_TYPE, PAM_SERVICE, PAM_USER, PAM_TTY,
 PAM_RHOST and PAM_RUSER are the hook and the items; every other variable is

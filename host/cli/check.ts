@@ -8,7 +8,7 @@ import { PamwasmError } from '../errors/index.js';
 import { loadComponent } from '../loader/index.js';
 import { checkOwnerPerms, strictByDefault } from '../sandbox/perms.js';
 import { wasiImports } from '../sandbox/wasi/index.js';
-import { parseStackFile, resolveModulePath, type Diagnostic } from '../stack/index.js';
+import { lineLoadOptions, parseStackFile, resolveModulePath, SANDBOX_DEFAULTS, type Diagnostic } from '../stack/index.js';
 import { red, dim } from './output.js';
 import { usage } from './usage.js';
 
@@ -17,6 +17,7 @@ export const CHECK_HELP = `Usage: pamwasm check FILE... [--module-dir DIR] [--js
 Lints stack files. Each finding is printed as file:line: severity: message.
 Errors: syntax the dispatcher would fail on, modules that are missing, not
 components, of another world or importing what their grants do not allow,
+sandbox settings that run and exec would refuse (memory=, timeout=, fault=...),
 pins that do not match, and (as root) files others could change.
 Warnings: modules without a sha256= pin (the hash to pin is printed).
 Exit status 2 when any error was found, 0 otherwise.`;
@@ -72,14 +73,16 @@ export async function checkStack(file: string, moduleDir?: string): Promise<Diag
     const path = resolveModulePath(h.spec.path, moduleDir);
     const at = { file: h.file, line: h.line };
     try {
-      const m = await loadComponent(path, { allowImports: wasiImports(h.spec.grants).allowed, sha256: h.spec.sha256, strictPermissions: false });
+      wasiImports(h.spec.grants); // read= grants name existing directories, as a session needs
+      // Loaded as a session loads it (memory cap included), by the host's defaults.
+      const m = await loadComponent(path, lineLoadOptions(h.spec, SANDBOX_DEFAULTS, { strictPermissions: false }));
       perm(path, 'module', h.line, h.file);
       if (!h.spec.sha256) {
         out.push({ ...at, severity: 'warning', message: `${h.spec.path} is not pinned: write [${h.spec.path} sha256=${m.sha256}] to refuse any other bytes.` });
       }
     } catch (e) {
       if (!(e instanceof PamwasmError)) throw e;
-      out.push({ ...at, severity: h.quiet && e.code === 'ERR_MODULE_NOT_FOUND' ? 'warning' : 'error', message: e.message });
+      out.push({ ...at, severity: h.quiet && e.code === 'ERR_MODULE_NOT_FOUND' ? 'warning' : 'error', message: e.message, code: e.code });
     }
   }
   return out.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));

@@ -20,7 +20,7 @@ import { PAM } from '../codes/index.js';
 import { PamwasmError, UsageError } from '../errors/index.js';
 import { defaultCacheDir, type CacheOptions } from '../loader/index.js';
 import { newHandleState, type ConvMessage, type LogRecord, type WitItem } from '../runtime/index.js';
-import { defaultRegistryPath, processIdentity, Registry, type ProcessOwner } from '../sessions/registry.js';
+import { defaultRegistryPath, processIdentity, Registry, type ProcessOwner, type SessionLine } from '../sessions/registry.js';
 import { closeWasmStack, recordItems } from '../sessions/wasm-close.js';
 import { parseStackFile, StackSession } from '../stack/index.js';
 import { usage } from './usage.js';
@@ -32,10 +32,10 @@ Runs a WASM stack for pam_exec(8), inside a libpam application's session:
   session required pam_exec.so stdout /usr/bin/node /path/to/pamwasm.js exec --stack /etc/pamwasm/login.stack
 
 PAM_TYPE open_session runs the stack's open and records the session in the
-registry; close_session finds that session (same service, user, tty and
-stack, preferring the one the same application process opened), and closes
-it with the module data saved at open. A close with no recorded open runs on
-fresh instances, and says so on stderr.
+registry; close_session finds that session (same service, user, tty, rhost,
+ruser and stack, preferring the one the same application process opened),
+and closes it with the module data saved at open. A close with no recorded
+open runs on fresh instances, and says so on stderr.
 
 The environment is pam_exec's: PAM_TYPE, PAM_SERVICE, PAM_USER, PAM_TTY,
 PAM_RHOST and PAM_RUSER are the hook and the items; every other variable is
@@ -68,16 +68,18 @@ Exit status (pam_exec turns any non-zero status into PAM_SYSTEM_ERR):
 export const EXEC_EXIT = { USAGE: 64, SOFTWARE: 70, CONFIG: 78 } as const;
 
 /** pam_exec's variables for the PAM items it appends after the PAM environment (modules/pam_exec/pam_exec.c, env_items). */
-const ITEM_VARS: Record<string, WitItem> = {
-  PAM_SERVICE: 'service', PAM_USER: 'user', PAM_TTY: 'tty', PAM_RHOST: 'rhost', PAM_RUSER: 'ruser',
-};
-const HOOKS = { open_session: 'open', close_session: 'close' } as const;
+// Maps, not object literals: a name from the environment (PAM_TYPE=constructor,
+// a variable named __proto__) must never find what Object.prototype holds.
+const ITEM_VARS = new Map<string, WitItem>([
+  ['PAM_SERVICE', 'service'], ['PAM_USER', 'user'], ['PAM_TTY', 'tty'], ['PAM_RHOST', 'rhost'], ['PAM_RUSER', 'ruser'],
+]);
+const HOOKS = new Map<string, 'open' | 'close'>([['open_session', 'open'], ['close_session', 'close']]);
 
 export interface PamExecEnvironment {
   /** PAM_TYPE as given (open_session, close_session, auth, ...). */
   type?: string;
   items: Partial<Record<WitItem, string>>;
-  /** The PAM environment: every variable but PAM_TYPE and the items. */
+  /** The PAM environment: every variable but PAM_TYPE and the items (an object without prototype: any name is its own key). */
   env: Record<string, string>;
 }
 
@@ -89,20 +91,21 @@ export interface PamExecEnvironment {
  * claim PAM_USER=root), so a name given twice is refused.
  */
 export function splitPamExecEnvironment(entries: readonly string[]): PamExecEnvironment {
-  const out: PamExecEnvironment = { items: {}, env: {} };
+  const out: PamExecEnvironment = { items: {}, env: Object.create(null) as Record<string, string> };
   const seen = new Set<string>();
   for (const entry of entries) {
     const eq = entry.indexOf('=');
     if (eq <= 0) continue;
     const name = entry.slice(0, eq);
     const value = entry.slice(eq + 1);
-    const reserved = name === 'PAM_TYPE' || name in ITEM_VARS;
+    const item = ITEM_VARS.get(name);
+    const reserved = name === 'PAM_TYPE' || item !== undefined;
     if (reserved && seen.has(name)) {
       throw new UsageError(`${name} is in the environment twice: a PAM environment variable of that name would pass for pam_exec's own; remove it from the PAM environment (pam_env.conf, modules' putenv).`);
     }
     seen.add(name);
     if (name === 'PAM_TYPE') out.type = value;
-    else if (name in ITEM_VARS) out.items[ITEM_VARS[name]] = value;
+    else if (item !== undefined) out.items[item] = value;
     else out.env[name] = value;
   }
   return out;
@@ -209,7 +212,7 @@ async function execCommand(argv: string[], environ: readonly string[]): Promise<
   if (pe.type === undefined) {
     throw usage('PAM_TYPE is not set: exec is run by pam_exec.so from a session line (or by hand with PAM_TYPE=open_session or close_session)', 'exec');
   }
-  const hook = HOOKS[pe.type as keyof typeof HOOKS];
+  const hook = HOOKS.get(pe.type);
   if (!hook) {
     throw new UsageError(`PAM_TYPE is ${pe.type}, but exec runs session stacks only (open_session, close_session): put it on a session line, or add type=open_session / type=close_session to pam_exec's options.`);
   }
@@ -246,7 +249,7 @@ interface ExecContext {
   log: (r: LogRecord) => void;
 }
 
-const lineOf = (items: PamExecEnvironment['items']) => ({
+const lineOf = (items: PamExecEnvironment['items']): SessionLine => ({
   service: items.service!, user: items.user!, tty: items.tty ?? null, rhost: items.rhost ?? null, ruser: items.ruser ?? null,
 });
 
@@ -277,11 +280,12 @@ async function open(registry: Registry, ctx: ExecContext): Promise<number> {
 }
 
 async function close(registry: Registry, ctx: ExecContext): Promise<number> {
-  const { service, user, tty } = lineOf(ctx.pe.items);
+  const line = lineOf(ctx.pe.items);
+  const { service, user, tty } = line;
   const owner = parentOwner();
-  let rec = registry.findOpen(service, user, tty, { stack: ctx.stack, owner });
+  let rec = registry.findOpen(line, { stack: ctx.stack, owner });
   // Another close process may claim the same row first: then look again.
-  while (rec && !registry.claim(rec, ['open'])) rec = registry.findOpen(service, user, tty, { stack: ctx.stack, owner });
+  while (rec && !registry.claim(rec, ['open'])) rec = registry.findOpen(line, { stack: ctx.stack, owner });
   const options = { cache: ctx.cache, log: ctx.log, onMessage: say };
   if (!rec) {
     const stack = parseStackFile(ctx.stack); // a missing or unsafe stack file is a configuration error here too

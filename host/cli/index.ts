@@ -45,7 +45,8 @@ export async function main(argv: string[]): Promise<number> {
     console.log(mainHelp());
     return name ? 0 : 2;
   }
-  const command = COMMANDS[name];
+  // Own names only: `pamwasm constructor` is an unknown command, not Object's.
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name as keyof typeof COMMANDS] : undefined;
   if (!command) {
     process.stderr.write(`pamwasm: unknown command "${name}"; run \`pamwasm --help\` for the list.\n`);
     return 2;

@@ -138,3 +138,8 @@ export class UnsupportedWasmError extends PamwasmError {
 export class MemoryLimitError extends PamwasmError {
   constructor(message: string) { super('ERR_MEMORY_LIMIT', message); }
 }
+
+/** A sandbox setting of a stack line (`memory=`, `timeout=`, `fault=`...) or of the host API's defaults is invalid. */
+export class BadSettingError extends PamwasmError {
+  constructor(message: string) { super('ERR_BAD_SETTING', message); }
+}

@@ -17,11 +17,10 @@
  *   const inst = mod.instantiate(imports);            // imports from host/runtime
  *   inst.openSession({ silent: false }, ['open_session=session_err']); // 'session-err'
  */
-import type { BigIntStats } from 'node:fs';
 import { ModuleNotFoundError, MalformedModuleError, PinMismatchError, UnsafePermissionsError } from '../errors/index.js';
 import { INITIAL_FUEL } from '../sandbox/limits.js';
 import { meterCoreModule } from '../sandbox/meter.js';
-import { checkOpenFile, strictByDefault } from '../sandbox/perms.js';
+import { strictByDefault } from '../sandbox/perms.js';
 import type { WitStatus } from '../codes/index.js';
 import { cacheKey, openCache, type CacheOptions, type KeyParts, type Prepared } from './cache.js';
 import { evaluateGlue } from './glue.js';
@@ -266,10 +265,9 @@ export async function loadComponent(input: string | Uint8Array, options: LoadOpt
   let source = '<bytes>';
   if (typeof input === 'string') {
     source = input;
-    const check = options.strictPermissions ?? strictByDefault() ? (st: BigIntStats) => checkOpenFile(input, 'module', st) : undefined;
     try {
-      // Not read again while unchanged: see files.ts.
-      ({ bytes, sha256: hash } = readModuleFile(input, check));
+      // Judged every time, read again only when changed: see files.ts.
+      ({ bytes, sha256: hash } = readModuleFile(input, options.strictPermissions ?? strictByDefault()));
     } catch (e) {
       if (e instanceof UnsafePermissionsError) throw e;
       const err = e as NodeJS.ErrnoException;

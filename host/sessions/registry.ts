@@ -14,7 +14,6 @@ import { createRequire } from 'node:module';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { sha256 } from '../loader/names.js';
 import { strictByDefault } from '../sandbox/perms.js';
 import type { SessionSnapshot } from '../stack/index.js';
 
@@ -119,9 +118,6 @@ const nativeBinding = ((): string | undefined => {
   }
 })();
 
-/** The sha256 of a stack file, as a row records it at open and a close compares it. */
-export const stackSha256 = (path: string): string => sha256(readFileSync(path));
-
 type Row = Record<string, unknown>;
 
 /** A column's name as a SessionRecord key: stack_sha256 -> stackSha256. */
@@ -137,6 +133,9 @@ function toRecord(row: Row): SessionRecord {
   }
   return record as unknown as SessionRecord;
 }
+
+/** What identifies the line a session is on: the PAM items a close matches. */
+export type SessionLine = Pick<SessionRecord, 'service' | 'user' | 'tty' | 'rhost' | 'ruser'>;
 
 export type NewSession = Pick<SessionRecord, 'id' | 'service' | 'user' | 'tty' | 'rhost' | 'ruser' | 'stack' | 'stackSha256' | 'moduleDir' | 'systemService' | 'systemConfdir'>;
 
@@ -211,19 +210,20 @@ export class Registry {
   }
 
   /**
-   * The newest open session on a line (service, user, terminal), as utmp
-   * finds a login. `stack` keeps to sessions of that stack file (two
+   * The newest open session on a line (service, user, terminal, remote host
+   * and remote user), as utmp finds a login; two handles that differ only
+   * in rhost or ruser never get each other's session. `stack` keeps to sessions of that stack file (two
    * pam_exec lines of one service run two stacks). A session owned by
    * `owner` comes first: pam_exec forks its open and close processes from
    * the application process that holds the PAM handle, so the session that
    * process opened is the one it closes, even when one user has several
    * sessions on the same line (sshd without a pty: tty "ssh").
    */
-  findOpen(service: string, user: string, tty: string | null, o: { stack?: string; owner?: ProcessOwner } = {}): SessionRecord | undefined {
-    const row = this.db.prepare(`SELECT * FROM sessions WHERE service = @service AND user = @user AND tty IS @tty AND state = 'open'
-      AND (@stack IS NULL OR stack = @stack)
+  findOpen(line: SessionLine, o: { stack?: string; owner?: ProcessOwner } = {}): SessionRecord | undefined {
+    const row = this.db.prepare(`SELECT * FROM sessions WHERE service = @service AND user = @user AND tty IS @tty
+      AND rhost IS @rhost AND ruser IS @ruser AND state = 'open' AND (@stack IS NULL OR stack = @stack)
       ORDER BY (owner_pid = @pid AND owner_start = @start) DESC, opened_at DESC, rowid DESC LIMIT 1`)
-      .get({ service, user, tty, stack: o.stack ?? null, pid: o.owner?.pid ?? null, start: o.owner?.start ?? null }) as Row | undefined;
+      .get({ ...line, stack: o.stack ?? null, pid: o.owner?.pid ?? null, start: o.owner?.start ?? null }) as Row | undefined;
     return row && toRecord(row);
   }
 

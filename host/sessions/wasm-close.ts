@@ -13,7 +13,7 @@
 import { namedCode, PAM } from '../codes/index.js';
 import { newHandleState, type ConvMessage, type LogRecord, type WitItem } from '../runtime/index.js';
 import { parseStackFile, StackSession, type SessionOptions, type SessionSnapshot, type Stack, type TraceEntry } from '../stack/index.js';
-import { stackSha256, type SessionRecord } from './registry.js';
+import type { SessionRecord } from './registry.js';
 
 export interface WasmCloseInput {
   /** The stack file, and its sha256 at open (when known). */
@@ -61,11 +61,11 @@ export async function closeWasmStack(r: WasmCloseInput, o: WasmCloseOptions): Pr
   let wasm = namedCode(PAM.ABORT.number);
   let problem: string | undefined;
   try {
-    if (r.stackSha256) {
-      const sha = stackSha256(r.stack);
-      if (sha !== r.stackSha256) problem = `stack file ${r.stack} changed since the session opened; closing with it as it is now`;
-    }
+    // The bytes compared are those parsed, read through root's checked open (parse.ts).
     const stack = r.parsed ?? parseStackFile(r.stack, { strictPermissions: o.strictPermissions });
+    if (r.stackSha256 && stack.sha256 !== r.stackSha256) {
+      problem = `stack file ${r.stack} changed since the session opened; closing with it as it is now`;
+    }
     const session = await StackSession.create(stack, handle, {
       moduleDir: r.moduleDir ?? undefined,
       sandbox: o.sandbox,

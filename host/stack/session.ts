@@ -14,8 +14,10 @@ import {
 } from '../runtime/index.js';
 import { packageRoot } from '../wit/index.js';
 import { faultOf, type Fault } from '../sandbox/faults.js';
-import { InstanceMeter, onMemoryPressure, PAGE, type Parked } from '../sandbox/limits.js';
-import { allowedImports, wasiImports, type OnOutput } from '../sandbox/wasi/index.js';
+import { InstanceMeter, onMemoryPressure, type Parked } from '../sandbox/limits.js';
+import { wasiImports, type OnOutput } from '../sandbox/wasi/index.js';
+import { checkSandboxValues } from '../sandbox/spec.js';
+import { lineLoadOptions, SANDBOX_DEFAULTS, type SandboxDefaults } from './line-options.js';
 import { actionName } from './actions.js';
 import { dispatch, newDispatchState, type DispatchLine, type DispatchState, type Hook, type Step } from './dispatch.js';
 import type { Diagnostic, Handler, Stack } from './parse.js';
@@ -80,27 +82,6 @@ export interface SessionOptions {
   /** An on-disk cache of prepared components (host/loader/cache.ts). Default: none. */
   cache?: LoadOptions['cache'];
 }
-
-/**
- * The sandbox's defaults, for every line that does not set its own:
- *  - timeoutMs 1000: one hook call, or one instantiation; 0 turns metering off;
- *  - memoryBytes 64 MiB: the module's linear memory (the JS runtime of a
- *    componentize-js module needs about 20 MiB of it);
- *  - faultCode PAM_SESSION_ERR: what a faulting line returns (never success).
- * No grants: a module gets the world's imports and nothing else.
- */
-export interface SandboxDefaults {
-  timeoutMs: number;
-  memoryBytes: number;
-  faultCode: number;
-}
-
-export const SANDBOX_DEFAULTS: Readonly<SandboxDefaults> = Object.freeze({
-  timeoutMs: 1000,
-  memoryBytes: 64 * 1024 * 1024,
-  faultCode: PAM.SESSION_ERR.number,
-});
-
 
 interface Line {
   handler: Handler;
@@ -225,6 +206,8 @@ export class StackSession {
     const lines: Line[] = [];
     const diagnostics: Diagnostic[] = [];
     const defaults = { ...SANDBOX_DEFAULTS, ...options.sandbox };
+    // The bounds a line's own settings meet (spec.ts): a bad default is the caller's error, said before anything loads.
+    checkSandboxValues(defaults);
     for (const [index, handler] of stack.handlers.entries()) {
       const ctx = newLineContext({
         module: handler.module ?? '<none>',
@@ -246,17 +229,11 @@ export class StackSession {
       if (handler.kind === 'module' && spec) {
         const path = resolveModulePath(spec.path, options.moduleDir);
         try {
-          const allowed = allowedImports(spec.grants);
+          const load = lineLoadOptions(spec, defaults, { pin: options.pins?.[index], strictPermissions: options.strictPermissions, cache: options.cache });
           // Bad grants are reported whatever the module imports.
           if (spec.grants.read?.length) line.wasi = wasiImports(spec.grants, { onOutput: options.onOutput });
-          const metered = line.timeoutMs > 0;
-          line.loaded = await loadComponent(path, {
-            allowImports: allowed,
-            meter: metered ? { maxMemoryPages: Math.max(1, Math.floor((spec.memoryBytes ?? defaults.memoryBytes) / PAGE)), importMemory: true } : undefined,
-            sha256: options.pins?.[index] ?? spec.sha256,
-            strictPermissions: options.strictPermissions,
-            cache: options.cache,
-          });
+          const metered = load.meter !== undefined;
+          line.loaded = await loadComponent(path, load);
           // WASI's host side only for a module that imports some of it.
           if (!line.wasi && line.loaded.imports.some((name) => name.startsWith('wasi:'))) {
             line.wasi = wasiImports(spec.grants, { onOutput: options.onOutput });

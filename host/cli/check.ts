@@ -5,6 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { PamwasmError } from '../errors/index.js';
+import { readFileSync } from 'node:fs';
+import { componentHookProblems, describeHookProblems } from '../loader/core-names.js';
 import { loadComponent } from '../loader/index.js';
 import { checkOwnerPerms, strictByDefault } from '../sandbox/perms.js';
 import { wasiImports } from '../sandbox/wasi/index.js';
@@ -14,7 +16,8 @@ import { usage } from './usage.js';
 
 export const CHECK_HELP = `Usage: pamwasm check FILE... [--module-dir DIR] [--json]
 
-Lints stack files. Each finding is printed as file:line: severity: message.
+Lints stack files. Each finding is printed as file:line: severity: message
+(file: severity: message for the file as a whole).
 Errors: syntax the dispatcher would fail on, modules that are missing, not
 components, of another world or importing what their grants do not allow,
 pins that do not match, and (as root) files others could change.
@@ -39,12 +42,18 @@ export async function checkCommand(argv: string[]): Promise<number> {
   } else {
     for (const f of findings) {
       const sev = f.severity === 'error' ? red('error', process.stdout) : 'warning';
-      console.log(`${f.file}:${f.line}: ${sev}: ${f.message}`);
+      console.log(`${where(f)}: ${sev}: ${oneLine(f.message)}`);
     }
     console.log(dim(`${errors} error${errors === 1 ? '' : 's'}, ${findings.length - errors} warning${findings.length - errors === 1 ? '' : 's'} in ${positionals.length} file${positionals.length === 1 ? '' : 's'}`));
   }
   return errors ? 2 : 0;
 }
+
+/** `file:line`, or the file alone for a finding about the whole file (line 0). */
+const where = (f: Diagnostic) => (f.line > 0 ? `${f.file}:${f.line}` : f.file);
+
+/** One finding, one line: compiler output and the like are folded. */
+const oneLine = (message: string) => message.replace(/\s*\n\s*/g, ' ');
 
 /** Everything wrong with one stack file, in line order. */
 export async function checkStack(file: string, moduleDir?: string): Promise<Diagnostic[]> {
@@ -55,7 +64,11 @@ export async function checkStack(file: string, moduleDir?: string): Promise<Diag
   try {
     stack = parseStackFile(file, { strictPermissions: false });
   } catch (e) {
-    if (e instanceof PamwasmError) return [{ file, line: 0, severity: 'error', message: e.message }];
+    // The error names its own file:line when it has one; the file is said once.
+    if (e instanceof PamwasmError) {
+      const at = /^(.+?):(\d+): ([^]*)$/.exec(e.message);
+      return [at ? { file: at[1], line: Number(at[2]), severity: 'error', message: at[3] } : { file, line: 0, severity: 'error', message: e.message.replace(`${file}: `, '') }];
+    }
     throw e;
   }
   const perm = (path: string, what: string, line: number, where = file) => {
@@ -74,6 +87,8 @@ export async function checkStack(file: string, moduleDir?: string): Promise<Diag
     try {
       const m = await loadComponent(path, { allowImports: wasiImports(h.spec.grants).allowed, sha256: h.spec.sha256, strictPermissions: false });
       perm(path, 'module', h.line, h.file);
+      const hooks = componentHookProblems(new Uint8Array(readFileSync(path)));
+      if (hooks.length) out.push({ ...at, severity: 'error', message: `${h.spec.path}: ${describeHookProblems(hooks)}, so this line would return PAM_MODULE_UNKNOWN; fix the module's source and rebuild it.` });
       if (!h.spec.sha256) {
         out.push({ ...at, severity: 'warning', message: `${h.spec.path} is not pinned: write [${h.spec.path} sha256=${m.sha256}] to refuse any other bytes.` });
       }

@@ -229,6 +229,7 @@ async function execCommand(argv: string[], environ: readonly string[]): Promise<
   try {
     registry = new Registry(registryPath);
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     throw new Error(`the registry ${registryPath} cannot be opened (${(e as Error).message}); check --registry and its folder's permissions.`, { cause: e });
   }
   try {

@@ -1,8 +1,8 @@
 /**
  * "Did you mean": the known word nearest a mistyped one, as git and npm
  * suggest commands. Nearest by Levenshtein distance, and only when it is
- * close enough to be the same word mistyped (at most a third of its letters
- * differ), so an unrelated word gets no suggestion.
+ * close enough to be the same word mistyped (two edits, or a third of its
+ * letters for a long one), so an unrelated word gets no suggestion.
  */
 
 /** Edits (insert, delete, substitute) between `a` and `b`. */
@@ -29,11 +29,11 @@ export function closest(word: string, candidates: Iterable<string>): string | un
       bestDistance = d;
     }
   }
-  return best !== undefined && bestDistance > 0 && bestDistance <= Math.max(1, Math.floor(Math.max(word.length, best.length) / 3)) ? best : undefined;
+  return best !== undefined && bestDistance > 0 && bestDistance <= Math.max(2, Math.floor(Math.max(word.length, best.length) / 3)) ? best : undefined;
 }
 
-/** `; did you mean "x"?` for a mistyped `word`, or '' when nothing is close. */
+/** ` (did you mean "x"?)` for a mistyped `word`, or '' when nothing is close. */
 export function didYouMean(word: string, candidates: Iterable<string>, quote = (s: string) => `"${s}"`): string {
   const c = closest(word, candidates);
-  return c ? `; did you mean ${quote(c)}?` : '';
+  return c ? ` (did you mean ${quote(c)}?)` : '';
 }

@@ -64,3 +64,4 @@ export function newLineContext(init: LineContextInit): LineContext {
     calls: { messages: 0, syslog: 0, syslogDropped: 0 },
   };
 }
+export { formatLogRecord, LOG_OPTIONS, logSink, type LogOption } from './syslog.js';

@@ -61,7 +61,10 @@ export interface SessionOptions {
   /** Directory for relative module paths; default the bundled one. */
   moduleDir?: string;
   conversation?: Conversation;
+  /** Receives module syslog lines, each with its stack line, service, user and `sessionId`. Default: dropped. */
   log?: (record: LogRecord) => void;
+  /** The session's id (the registry's), put in each log record. */
+  sessionId?: string;
   limits?: Partial<ImportLimits>;
   /** Host-wide sandbox defaults; a stack line's module options override them. */
   sandbox?: Partial<SandboxDefaults>;
@@ -223,12 +226,16 @@ export class StackSession {
     const diagnostics: Diagnostic[] = [];
     const defaults = { ...SANDBOX_DEFAULTS, ...options.sandbox };
     for (const [index, handler] of stack.handlers.entries()) {
+      const sink = options.log;
       const ctx = newLineContext({
         module: handler.module ?? '<none>',
         handle,
         conversation: options.conversation,
         messages,
-        log: options.log,
+        log: sink && ((r) => sink({
+          ...r, line: `${handler.file}:${handler.line}`, service: handle.items.service, user: handle.items.user,
+          ...(options.sessionId ? { session: options.sessionId } : {}),
+        })),
         limits: options.limits,
       });
       const spec = handler.spec;

@@ -20,6 +20,7 @@ import type { BuildFailure, Message, Metafile, Plugin } from 'esbuild';
 import { BuildError } from '../errors/index.js';
 import { packageRoot, witSource, WIT_PACKAGE, WIT_VERSION, WORLD_IMPORTS, WORLD_NAME } from '../wit/index.js';
 import { GUEST_DIST_DIR, GUEST_MODULES_DIR, guestFolders } from './guests.js';
+import { typeCheckModule } from './js-typecheck.js';
 import { writeGuestTypes } from './js-types.js';
 
 export interface JsBuildOptions {
@@ -133,6 +134,10 @@ async function build(dir: string, outFile: string, opts: JsBuildOptions): Promis
     throw new BuildError(`${dir}/package.json names the entry ${entry}, which does not exist; fix its "main" field.`);
   }
 
+  if (entry.endsWith('.ts')) {
+    progress('type-checking');
+    await typeCheckModule(entry, progress);
+  }
   progress(`bundling ${entry}`);
   const source = await bundle(entry);
 

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCModule } from '../../host/build/c.js';
 import { componentHookProblems } from '../../host/loader/core-names.js';
+import { runStack } from '../../host/stack/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pamwasm-cchecks-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -70,5 +71,20 @@ ${HOOK('pam_sm_close_session')}`);
     expect(message).toMatch(/\btime \(clocks: .*grant clocks on its stack line\)/);
     expect(message).toMatch(/\bgetenv \(the process environment, which no grant gives: call pam_getenv/);
     expect(message).not.toMatch(/path_open|proc_exit|wasi_snapshot_preview1/);
+  });
+});
+
+describe('faults at run time', () => {
+  test('a module that calls abort() is reported as such, with the function that called it', async () => {
+    const { folder, out } = moduleWith('aborts', `#include <stdlib.h>
+int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{ (void)pamh; (void)flags; (void)argv; if (argc == 0) abort(); return PAM_SUCCESS; }
+${HOOK('pam_sm_close_session')}`);
+    await buildCModule(folder, out);
+    const stackFile = join(dir, 'aborts.stack');
+    writeFileSync(stackFile, `session required ${out}\n`);
+    const r = await runStack({ stackFile, items: { service: 'login', user: 'alice' }, phase: 'open' });
+    expect(r.open?.name).toBe('PAM_SESSION_ERR');
+    expect(r.trace[0].reason).toMatch(/open-session trapped: unreachable \(the module called abort\(\) in pam_sm_open_session\)/);
   });
 });

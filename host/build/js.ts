@@ -17,7 +17,9 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BuildFailure, Message, Metafile, Plugin } from 'esbuild';
+import { WIT_STATUSES } from '../codes/index.js';
 import { BuildError } from '../errors/index.js';
+import { GUEST_FAULT_PREFIX } from '../runtime/log.js';
 import { packageRoot, witSource, WIT_PACKAGE, WIT_VERSION, WORLD_IMPORTS, WORLD_NAME } from '../wit/index.js';
 import { GUEST_DIST_DIR, GUEST_MODULES_DIR, guestFolders } from './guests.js';
 import { typeCheckModule } from './js-typecheck.js';
@@ -164,7 +166,7 @@ async function build(dir: string, outFile: string, opts: JsBuildOptions): Promis
   return { component, cached: false };
 }
 
-/** Bundles the entry into one ES module; the host's interfaces stay imports. */
+/** Bundles the entry, behind the hook guard, into one ES module; the host's interfaces stay imports. */
 async function bundle(entry: string): Promise<string> {
   let esbuild: typeof import('esbuild');
   try {
@@ -172,33 +174,71 @@ async function bundle(entry: string): Promise<string> {
   } catch (e) {
     throw new BuildError('building JS guest modules needs esbuild, which is not installed; run `npm install esbuild`.', { cause: e });
   }
+  const options = {
+    bundle: true,
+    format: 'esm' as const,
+    // A guest runs in SpiderMonkey without Node or browser APIs.
+    platform: 'neutral' as const,
+    mainFields: ['module', 'main'],
+    target: 'es2022',
+    write: false as const,
+    metafile: true as const,
+    logLevel: 'silent' as const,
+    legalComments: 'none' as const,
+    plugins: [sessionImports()],
+  };
   let result: { outputFiles: { text: string }[]; metafile: Metafile };
   try {
-    result = await esbuild.build({
-      entryPoints: [entry],
-      bundle: true,
-      format: 'esm',
-      // A guest runs in SpiderMonkey without Node or browser APIs.
-      platform: 'neutral',
-      mainFields: ['module', 'main'],
-      target: 'es2022',
-      write: false,
-      metafile: true,
-      logLevel: 'silent',
-      legalComments: 'none',
-      plugins: [sessionImports()],
-    });
+    // The module alone first: its own exports, and errors at its own lines.
+    const own = await esbuild.build({ ...options, entryPoints: [entry] });
+    const output = Object.values(own.metafile.outputs)[0];
+    const missing = ['openSession', 'closeSession'].filter((x) => !output?.exports.includes(x));
+    if (missing.length > 0) {
+      throw new BuildError(
+        `${entry} does not export ${missing.join(' or ')}: export both hooks as functions (flags, argv) => status (see guest-modules/sdk/js/README.md).`,
+      );
+    }
+    result = await esbuild.build({ ...options, stdin: { contents: hookGuard(entry), resolveDir: dirname(entry), sourcefile: 'pamwasm-hook-guard.js', loader: 'js' } });
   } catch (e) {
+    if (e instanceof BuildError) throw e;
     throw bundleError(entry, e);
   }
-  const output = Object.values(result.metafile.outputs)[0];
-  const missing = ['openSession', 'closeSession'].filter((x) => !output?.exports.includes(x));
-  if (missing.length > 0) {
-    throw new BuildError(
-      `${entry} does not export ${missing.join(' or ')}: export both hooks as functions (flags, argv) => status (see guest-modules/sdk/js/README.md).`,
-    );
-  }
   return result.outputFiles[0].text;
+}
+
+/**
+ * The bundle's entry: the module's hooks behind a guard. SpiderMonkey turns
+ * an uncaught exception, or a return value that is not a status, into a
+ * bare `unreachable` trap; the guard first logs what happened (an
+ * exception's name and message, the value returned) on a line the host
+ * makes the fault's reason (GUEST_FAULT_PREFIX), then traps as before, so
+ * the line still fails closed with its fault code.
+ */
+function hookGuard(entry: string): string {
+  return `import * as mod from ${JSON.stringify(entry)};
+import { syslog } from ${JSON.stringify(`${WIT_PACKAGE}/log@${WIT_VERSION}`)};
+const STATUSES = new Set(${JSON.stringify(WIT_STATUSES)});
+const PREFIX = ${JSON.stringify(GUEST_FAULT_PREFIX)};
+const describe = (e) => (e instanceof Error ? e.name + ': ' + e.message : 'the value ' + String(e));
+function guard(name, hook) {
+  return (flags, argv) => {
+    let status;
+    try {
+      status = hook(flags, argv);
+    } catch (e) {
+      syslog('crit', PREFIX + name + ' threw ' + describe(e));
+      throw e;
+    }
+    if (!STATUSES.has(status)) {
+      syslog('crit', PREFIX + name + ' returned ' + JSON.stringify(status) + ', which is not a status (return one of STATUS)');
+      throw new TypeError('not a status');
+    }
+    return status;
+  };
+}
+export const openSession = guard('openSession', mod.openSession);
+export const closeSession = guard('closeSession', mod.closeSession);
+`;
 }
 
 /**

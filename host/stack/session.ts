@@ -385,7 +385,9 @@ export class StackSession {
       noteDroppedSyslog(line.ctx);
       // A trap, or anything else thrown from the guest, fails closed; the
       // instance may be corrupt, so it is dropped for the rest of the session.
-      const why = `${line.handler.module} ${hook}-session ${describeFault(line.meter ? line.meter.explain(e) : e)}`;
+      const fault = describeFault(line.meter ? line.meter.explain(e) : e);
+      // A JS module's own words (an exception's message) before the engine's `unreachable`.
+      const why = `${line.handler.module} ${hook}-session ${line.ctx.calls.fault ? `${line.ctx.calls.fault} (${fault})` : fault}`;
       line.fault = why;
       line.instance = undefined;
       line.meter?.release();

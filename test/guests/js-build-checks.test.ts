@@ -2,6 +2,8 @@
  * A TS module is type-checked when it is built, against the SDK's hook type:
  * a wrong status string or a type error is a build error naming the hook or
  * file:line:col, before the slow componentize step, and nothing is written.
+ * At run time, a JS hook's uncaught exception or a value that is not a
+ * status is reported with its message, not as a bare `unreachable`.
  */
 import { afterAll, describe, expect, test } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildJsModule } from '../../host/build/js.js';
 import { typeCheckModule } from '../../host/build/js-typecheck.js';
+import { runStack } from '../../host/stack/index.js';
 import { GUESTS } from './c-host.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pamwasm-jschecks-'));
@@ -51,4 +54,25 @@ export function closeSession(_flags: SessionFlags, _argv: string[]): Status { re
     expect(await typeCheckModule(join(GUESTS, 'pam_setenv', 'index.ts'), (m) => messages.push(m))).toBe(true);
     expect(messages).toEqual([]);
   });
+});
+
+describe('faults of JS modules at run time', () => {
+  test('an uncaught exception and a returned non-status are reported with what happened', async () => {
+    const folder = join(dir, 'faulty');
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'index.js'), `export function openSession() { throw new RangeError('no config at /etc/faulty.conf'); }
+export function closeSession() { return 'succes'; }
+`);
+    const out = join(dir, 'faulty.wasm');
+    await buildJsModule(folder, out);
+    const stackFile = join(dir, 'faulty.stack');
+    writeFileSync(stackFile, `session required ${out}\n`);
+    const items = { service: 'login', user: 'alice' };
+    const open = await runStack({ stackFile, items, phase: 'open' });
+    expect(open.open?.name).toBe('PAM_SESSION_ERR');
+    expect(open.trace[0].reason).toMatch(/open-session openSession threw RangeError: no config at \/etc\/faulty\.conf \(trapped: /);
+    const close = await runStack({ stackFile, items, phase: 'close' });
+    expect(close.close?.name).toBe('PAM_SESSION_ERR');
+    expect(close.trace[0].reason).toMatch(/close-session closeSession returned "succes", which is not a status/);
+  }, 120_000);
 });

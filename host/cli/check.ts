@@ -42,7 +42,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
   } else {
     for (const f of findings) {
       const sev = f.severity === 'error' ? red('error', process.stdout) : 'warning';
-      console.log(`${where(f)}: ${sev}: ${oneLine(f.message)}`);
+      console.log(oneLine(`${where(f)}: ${sev}: ${f.message}`));
     }
     console.log(dim(`${errors} error${errors === 1 ? '' : 's'}, ${findings.length - errors} warning${findings.length - errors === 1 ? '' : 's'} in ${positionals.length} file${positionals.length === 1 ? '' : 's'}`));
   }

@@ -99,6 +99,13 @@ describe('pamwasm check', () => {
     expect(r.stdout).not.toMatch(/:0:/);
   });
 
+  it('keeps each finding on one line, even when what it quotes has a newline', () => {
+    const odd = join(dir, 'two\nlines.stack');
+    const r = pamwasm('check', odd);
+    expect(r.stdout.trim().split('\n')).toHaveLength(2); // the finding and the summary
+    expect(r.stdout).toMatch(/two lines\.stack: error: stack file .*two lines\.stack does not exist\./);
+  });
+
   it('names a native .so in a WASM stack as such, with where it belongs', () => {
     const r = pamwasm('check', file('native.stack', 'session required pam_permit.so\n'));
     expect(r.code).toBe(2);

@@ -75,22 +75,29 @@ describe('pamwasm recover', () => {
 });
 
 describe('pamwasm exec --diagnostics', () => {
-  const env = (registry: string) => ({ PAM_TYPE: 'close_session', PAM_SERVICE: 'login', PAM_USER: 'carol', PAM_TTY: 'pts/9' });
+  const env = () => ({ PAM_TYPE: 'close_session', PAM_SERVICE: 'login', PAM_USER: 'carol', PAM_TTY: 'pts/9' });
 
   it('says its own warnings on stderr by default, and not there with --diagnostics syslog', () => {
     const registry = `${dir.path}/exec.db`;
     // A close with no open session in the registry: exec warns that it closes on fresh instances.
-    const shown = pamwasm(['exec', '--stack', stack, '--registry', registry, '--no-cache'], env(registry));
+    const shown = pamwasm(['exec', '--stack', stack, '--registry', registry, '--no-cache'], env());
     expect(shown.code, shown.stderr).toBe(0);
     expect(shown.stderr).toMatch(/pamwasm exec: no open session of carol on pts\/9/);
-    const quiet = pamwasm(['exec', '--stack', stack, '--registry', registry, '--no-cache', '--diagnostics', 'syslog'], env(registry));
+    const quiet = pamwasm(['exec', '--stack', stack, '--registry', registry, '--no-cache', '--diagnostics', 'syslog'], env());
     expect(quiet.code, quiet.stderr).toBe(0);
     expect(quiet.stderr).toBe('');
     expect(quiet.stdout).toBe('');
   });
 
+  it('skips a shared cache folder such as /tmp without advising to remove it', () => {
+    const r = pamwasm(['exec', '--stack', stack, '--registry', `${dir.path}/cache.db`, '--cache-dir', '/tmp'], env());
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/not using the component cache \/tmp: .*; point the cache at a folder used for nothing else/);
+    expect(r.stderr).not.toMatch(/remove/);
+  });
+
   it('refuses another --diagnostics value with the usage exit status', () => {
-    const r = pamwasm(['exec', '--stack', stack, '--diagnostics', 'screen'], env(''));
+    const r = pamwasm(['exec', '--stack', stack, '--diagnostics', 'screen'], env());
     expect(r.code).toBe(64);
     expect(r.stderr).toMatch(/--diagnostics must be syslog or stdout, not "screen"/);
   });

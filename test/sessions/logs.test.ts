@@ -7,6 +7,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createHost, logSink, type LogRecord } from '../../host/index.js';
 import { HOST_DIST, NODE, pamwasm, Scratch } from './support.js';
 
@@ -32,7 +33,7 @@ describe('the host API', () => {
     }
   });
 
-  it('sends module lines to syslog by default, and does not fail where no syslog daemon listens', () => {
+  it('does not fail, nor write to the application\'s streams, where no syslog daemon listens', () => {
     // A child process, so that the default sink (libc's syslog) is exercised for real.
     const script = dir.write('default-log.mjs', `
       import { createHost } from ${JSON.stringify(HOST_DIST)};
@@ -47,6 +48,51 @@ describe('the host API', () => {
     expect(JSON.parse(r.stdout)).toEqual({ open: 'PAM_SUCCESS', close: 'PAM_SUCCESS' });
     // Lines went to syslog, not to the application's own streams.
     expect(r.stderr).toBe('');
+  });
+
+  it('writes module lines to the system log (/dev/log) by default, at authpriv, with session, service, user and stack line', () => {
+    // The child runs in a mount namespace of its own whose /dev is a fresh
+    // tmpfs, with a datagram socket at /dev/log that a small listener reads:
+    // the real syslog(3) path, without touching the machine's /dev.
+    const out = `${dir.path}/syslog.txt`;
+    // Written as is: Scratch.write would strip Python's indentation.
+    const listener = `${dir.path}/listen.py`;
+    writeFileSync(listener, [
+      'import socket, sys',
+      's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+      's.bind("/dev/log")',
+      'open(sys.argv[1] + ".ready", "w").close()',
+      's.settimeout(30)',
+      'with open(sys.argv[1], "w") as f:',
+      '    for _ in range(2):',
+      '        f.write(s.recv(65536).decode("utf8", "replace") + "\\n"); f.flush()',
+    ].join('\n'));
+    const script = dir.write('syslog-host.mjs', `
+      import { createHost } from ${JSON.stringify(HOST_DIST)};
+      const host = await createHost({ registry: ':memory:' });
+      const s = await host.openSession({ stack: ${JSON.stringify(stack)}, service: 'login', user: 'alice' });
+      await s.close();
+      await host.shutdown();
+      process.stdout.write(s.id);
+    `);
+    const sh = dir.write('in-namespace.sh', [
+      'set -e',
+      'mount -t tmpfs tmpfs /dev',
+      'mknod -m 666 /dev/null c 1 3',
+      `python3 ${listener} ${out} &`,
+      `while [ ! -e ${out}.ready ]; do sleep 0.05; done`,
+      `${NODE} ${script}`,
+      'wait',
+    ].join('\n'));
+    const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', sh], { encoding: 'utf8', timeout: 90_000 });
+    expect(r.status, `unshare (needs root) ran the host: ${r.stderr}`).toBe(0);
+    const id = r.stdout.trim();
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(2);
+    for (const [i, hook] of ['open', 'close'].entries()) {
+      // <85>: LOG_AUTHPRIV (10 << 3) | LOG_NOTICE (5), as pam_warn logs.
+      expect(lines[i]).toMatch(new RegExp(`^<85>.* pamwasm\\[\\d+\\]: pam_warn\\.wasm \\[${stack.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:1\\] service=login user=alice session=${id}: function=\\[pam_sm_${hook}_session\\]`));
+    }
   });
 
   it('refuses a log option that is not a sink, naming the choices', () => {

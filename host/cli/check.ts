@@ -5,8 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { PamwasmError } from '../errors/index.js';
-import { readFileSync } from 'node:fs';
-import { componentHookProblems, describeHookProblems } from '../loader/core-names.js';
+import { missingHooksOfFile } from '../loader/core-names.js';
 import { loadComponent } from '../loader/index.js';
 import { checkOwnerPerms, strictByDefault } from '../sandbox/perms.js';
 import { wasiImports } from '../sandbox/wasi/index.js';
@@ -87,8 +86,8 @@ export async function checkStack(file: string, moduleDir?: string): Promise<Diag
     try {
       const m = await loadComponent(path, { allowImports: wasiImports(h.spec.grants).allowed, sha256: h.spec.sha256, strictPermissions: false });
       perm(path, 'module', h.line, h.file);
-      const hooks = componentHookProblems(new Uint8Array(readFileSync(path)));
-      if (hooks.length) out.push({ ...at, severity: 'error', message: `${h.spec.path}: ${describeHookProblems(hooks)}, so this line would return PAM_MODULE_UNKNOWN; fix the module's source and rebuild it.` });
+      const hooks = missingHooksOfFile(path);
+      if (hooks) out.push({ ...at, severity: 'error', message: `${h.spec.path}: ${hooks}, so this line would return PAM_MODULE_UNKNOWN; fix the module's source and rebuild it.` });
       if (!h.spec.sha256) {
         out.push({ ...at, severity: 'warning', message: `${h.spec.path} is not pinned: write [${h.spec.path} sha256=${m.sha256}] to refuse any other bytes.` });
       }

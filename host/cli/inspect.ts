@@ -1,7 +1,6 @@
 /** `pamwasm inspect`: what a module is, and what it would get, before running it. */
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
-import { componentHookProblems, describeHookProblems } from '../loader/core-names.js';
+import { missingHooksOfFile } from '../loader/core-names.js';
 import { loadComponent } from '../loader/index.js';
 import { GRANTABLE_IMPORTS, grantsNeeded } from '../sandbox/wasi/index.js';
 import { WIT_PACKAGE, WIT_VERSION, WORLD_NAME } from '../wit/index.js';
@@ -26,7 +25,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   // grants to write is what the author came to find out.
   const m = await loadComponent(path, { allowImports: GRANTABLE_IMPORTS });
   const needed = grantsNeeded(m.imports);
-  const hooks = describeHookProblems(componentHookProblems(new Uint8Array(readFileSync(path))));
+  const hooks = missingHooksOfFile(path);
   const info = {
     path,
     world: `${WIT_PACKAGE}/${WORLD_NAME}@${WIT_VERSION}`,

@@ -7,7 +7,8 @@
  * callers', which traps. The C SDK's glue refers to the two hooks weakly,
  * so these names say which hook a C module lacks or got wrong.
  */
-import { COMPONENT_PREAMBLE, sections } from './component/binary.js';
+import { readFileSync } from 'node:fs';
+import { COMPONENT_PREAMBLE, MODULE_PREAMBLE, sections } from './component/binary.js';
 import { Reader } from '../sandbox/meter-binary.js';
 
 /** The session hooks a C module defines (security/pam_modules.h). */
@@ -27,12 +28,19 @@ export function coreModulesOf(component: Uint8Array): Uint8Array[] {
     .map((s) => component.subarray(s.start, s.end));
 }
 
-/** The function names of a core module's name section (empty without one). */
+/** Custom section id (core binary format). */
+const CUSTOM_SECTION = 0;
+
+/**
+ * The function names of a core module's name section (empty without one).
+ * Read from the bytes, not by compiling: a 12 MB JS component's core
+ * module would take a compile just to be looked at.
+ */
 export function functionNames(core: Uint8Array): Set<string> {
   const names = new Set<string>();
-  const module = new WebAssembly.Module(core as Uint8Array<ArrayBuffer>);
-  for (const section of WebAssembly.Module.customSections(module, 'name')) {
-    const r = new Reader(new Uint8Array(section));
+  for (const s of sections(core, 0, core.length, MODULE_PREAMBLE).filter((x) => x.id === CUSTOM_SECTION)) {
+    const r = new Reader(core, s.start, s.end);
+    if (r.name() !== 'name') continue;
     while (r.pos < r.end) {
       const id = r.u8();
       const body = r.bytes();
@@ -64,9 +72,17 @@ export function hookProblems(names: Set<string>): HookProblem[] {
   return out;
 }
 
-/** The hook problems of every core module of a component. */
+/**
+ * The hook problems of every core module of a component; [] for bytes this
+ * reader does not follow (the loader has judged them already: this only
+ * adds a reason).
+ */
 export function componentHookProblems(component: Uint8Array): HookProblem[] {
-  return coreModulesOf(component).flatMap((core) => hookProblems(functionNames(core)));
+  try {
+    return coreModulesOf(component).flatMap((core) => hookProblems(functionNames(core)));
+  } catch {
+    return [];
+  }
 }
 
 /** One clause per problem: `pam_sm_close_session is not defined`, ... */
@@ -74,4 +90,17 @@ export function describeHookProblems(problems: HookProblem[]): string {
   return problems.map((p) => p.problem === 'missing'
     ? `${p.hook} is not defined`
     : `${p.hook} does not have pam_modules.h's parameters (pam_handle_t *pamh, int flags, int argc, const char **argv)`).join(', and ');
+}
+
+/**
+ * The hook problems of the component in `path`, said as one phrase ('' for
+ * none, or a file that cannot be read now): why a line that loaded it
+ * returned PAM_MODULE_UNKNOWN.
+ */
+export function missingHooksOfFile(path: string): string {
+  try {
+    return describeHookProblems(componentHookProblems(new Uint8Array(readFileSync(path))));
+  } catch {
+    return '';
+  }
 }

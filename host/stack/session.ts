@@ -7,6 +7,7 @@
 import { isAbsolute, join } from 'node:path';
 import { codeByNumber, codeByStatus, namedCode, PAM, type WitStatus } from '../codes/index.js';
 import { PamwasmError, UsageError } from '../errors/index.js';
+import { missingHooksOfFile } from '../loader/core-names.js';
 import { loadComponent, type LoadedComponent, type LoadOptions, type ModuleInstance } from '../loader/index.js';
 import {
   hostImports, newLineContext, noteDroppedSyslog, resetCallCounters,
@@ -118,6 +119,10 @@ interface Line {
   parked?: Parked;
   /** Set once the line faulted: its instance is gone for the rest of the session. */
   fault?: string;
+  /** The module file, resolved. */
+  path?: string;
+  /** Hooks the module lacks, said once it returned PAM_MODULE_UNKNOWN ('' for none). */
+  missingHooks?: string;
 }
 
 /**
@@ -249,6 +254,7 @@ export class StackSession {
       };
       if (handler.kind === 'module' && spec) {
         const path = resolveModulePath(spec.path, options.moduleDir);
+        line.path = path;
         try {
           const allowed = allowedImports(spec.grants);
           // Bad grants are reported whatever the module imports.
@@ -380,7 +386,14 @@ export class StackSession {
       // Unless the session ended during the call.
       if (line.parkable && line.instance) markIdle(line);
       noteDroppedSyslog(line.ctx);
-      return codeByStatus(status).number;
+      const code = codeByStatus(status).number;
+      // The SDK glue's answer for a hook the module lacks: say which (looked
+      // up on this code only, once per line).
+      if (code === PAM.MODULE_UNKNOWN.number && line.path) {
+        line.missingHooks ??= missingHooksOfFile(line.path);
+        if (line.missingHooks) reasons.set(i, `${line.handler.module}: ${line.missingHooks}`);
+      }
+      return code;
     } catch (e) {
       noteDroppedSyslog(line.ctx);
       // A trap, or anything else thrown from the guest, fails closed; the

@@ -52,10 +52,14 @@ describe('session hooks', () => {
     expect(message).toMatch(/pam_sm_open_session does not have pam_modules\.h's parameters \(pam_handle_t \*pamh, int flags, int argc, const char \*\*argv\)/);
   });
 
-  test('a component built anyway still says which hook it lacks when loaded for checking', async () => {
+  test('a component built anyway says which hook it lacks, and its line at run time gives that reason', async () => {
     const { folder, out } = moduleWith('lacking', HOOK('pam_sm_open_session'));
     const bytes = await buildCModule(folder, out, { allowHookProblems: true });
     expect(componentHookProblems(bytes)).toEqual([{ hook: 'pam_sm_close_session', problem: 'missing' }]);
+    const stackFile = join(dir, 'lacking.stack');
+    writeFileSync(stackFile, `session required ${out}\n`);
+    const r = await runStack({ stackFile, items: { service: 'login', user: 'alice' }, phase: 'close' });
+    expect(r.trace[0]).toMatchObject({ name: 'PAM_MODULE_UNKNOWN', reason: `${out}: pam_sm_close_session is not defined` });
   });
 });
 

@@ -25,10 +25,9 @@ import { tmpdir } from 'node:os';
 import { basename, delimiter, dirname, join, resolve } from 'node:path';
 import { componentEmbed, componentNew } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { BuildError } from '../errors/index.js';
-import { closest } from '../errors/suggest.js';
-import { C_HOOKS, describeHookProblems, functionNames, hookProblems } from '../loader/core-names.js';
-import { packageRoot, witSource, WIT_PACKAGE, WORLD_NAME } from '../wit/index.js';
-import { systemCalls } from './c-libc.js';
+import { functionNames } from '../loader/core-names.js';
+import { packageRoot, witSource, WORLD_NAME } from '../wit/index.js';
+import { checkCoreImports, checkHooks } from './c-checks.js';
 import { GUEST_MODULES_DIR, guestFolders } from './guests.js';
 
 export interface CBuildOptions {
@@ -396,44 +395,6 @@ async function compileAndLink(
       : 'fix the source';
     throw new BuildError(`cannot build the C module in ${moduleDir}: ${hint} (compiler output below).\n${stderr || errorText(e)}`, { cause: e });
   }
-}
-
-/**
- * A libc function that needs the system (files, clocks, exit, stdin, ...)
- * links in a WASI import, which the world does not offer: the component
- * would not instantiate. Say which C functions, and what would allow them,
- * before wasm-tools names only WASI imports. A build.json may allow more:
- * WASI preview1 (`wasi`), and the packages its WIT file declares.
- */
-function checkCoreImports(name: string, core: Uint8Array, names: Set<string>, config: CModuleConfig, extraWit: string): void {
-  const prefixes = [`${WIT_PACKAGE}/`, ...[...extraWit.matchAll(/\bpackage\s+([a-z0-9-]+:[a-z0-9-]+)/g)].map((m) => `${m[1]}/`)];
-  const allowed = (module: string) => (config.wasi && module === 'wasi_snapshot_preview1') || prefixes.some((p) => module.startsWith(p));
-  const imports = WebAssembly.Module.imports(new WebAssembly.Module(core as Uint8Array<ArrayBuffer>));
-  const outside = imports.filter((i) => !allowed(i.module)).map((i) => `${i.module}.${i.name}`);
-  if (outside.length === 0) return;
-  const calls = systemCalls(names);
-  throw new BuildError(calls.length > 0
-    ? `${name} calls C functions that need the system, which the ${WORLD_NAME} world does not give: ${calls.join('; ')}.`
-    : `${name} imports ${outside.join(', ')}, outside the ${WORLD_NAME} world: it calls a libc function that needs the system (files, clocks, exit, stdin); use the SDK's pam_* calls instead.`);
-}
-
-/**
- * Both session hooks must be there with pam_modules.h's parameters: libpam
- * would dispatch a missing one as PAM_MODULE_UNKNOWN at every login, and
- * wasm-ld turns a mismatched one into a trap. A misspelled definition
- * (`pam_sm_open_sesion`) is what usually hides behind a missing hook.
- */
-function checkHooks(name: string, moduleDir: string, sources: string[], names: Set<string>): void {
-  const problems = hookProblems(names);
-  if (problems.length === 0) return;
-  const defined = new Set(sources.flatMap((f) => [...readFileSync(join(moduleDir, f), 'utf8').matchAll(/\b(pam_sm_\w+)\s*\(/g)].map((m) => m[1])));
-  const hints = problems.filter((p) => p.problem === 'missing')
-    .map((p) => [...defined].find((d) => !(C_HOOKS as readonly string[]).includes(d) && closest(d, [p.hook]) === p.hook))
-    .filter((d): d is string => d !== undefined)
-    .map((d) => ` (${d} is defined: is it misspelled?)`);
-  throw new BuildError(
-    `${name}: ${describeHookProblems(problems)}${hints.join('')}; a session module defines both hooks as int pam_sm_…_session(pam_handle_t *pamh, int flags, int argc, const char **argv).`,
-  );
 }
 
 /**

@@ -17,11 +17,10 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BuildFailure, Message, Metafile, Plugin } from 'esbuild';
-import { WIT_STATUSES } from '../codes/index.js';
 import { BuildError } from '../errors/index.js';
-import { GUEST_FAULT_PREFIX } from '../runtime/log.js';
 import { packageRoot, witSource, WIT_PACKAGE, WIT_VERSION, WORLD_IMPORTS, WORLD_NAME } from '../wit/index.js';
 import { GUEST_DIST_DIR, GUEST_MODULES_DIR, guestFolders } from './guests.js';
+import { hookGuard } from './js-guard.js';
 import { typeCheckModule } from './js-typecheck.js';
 import { writeGuestTypes } from './js-types.js';
 
@@ -204,41 +203,6 @@ async function bundle(entry: string): Promise<string> {
     throw bundleError(entry, e);
   }
   return result.outputFiles[0].text;
-}
-
-/**
- * The bundle's entry: the module's hooks behind a guard. SpiderMonkey turns
- * an uncaught exception, or a return value that is not a status, into a
- * bare `unreachable` trap; the guard first logs what happened (an
- * exception's name and message, the value returned) on a line the host
- * makes the fault's reason (GUEST_FAULT_PREFIX), then traps as before, so
- * the line still fails closed with its fault code.
- */
-function hookGuard(entry: string): string {
-  return `import * as mod from ${JSON.stringify(entry)};
-import { syslog } from ${JSON.stringify(`${WIT_PACKAGE}/log@${WIT_VERSION}`)};
-const STATUSES = new Set(${JSON.stringify(WIT_STATUSES)});
-const PREFIX = ${JSON.stringify(GUEST_FAULT_PREFIX)};
-const describe = (e) => (e instanceof Error ? e.name + ': ' + e.message : 'the value ' + String(e));
-function guard(name, hook) {
-  return (flags, argv) => {
-    let status;
-    try {
-      status = hook(flags, argv);
-    } catch (e) {
-      syslog('crit', PREFIX + name + ' threw ' + describe(e));
-      throw e;
-    }
-    if (!STATUSES.has(status)) {
-      syslog('crit', PREFIX + name + ' returned ' + JSON.stringify(status) + ', which is not a status (return one of STATUS)');
-      throw new TypeError('not a status');
-    }
-    return status;
-  };
-}
-export const openSession = guard('openSession', mod.openSession);
-export const closeSession = guard('closeSession', mod.closeSession);
-`;
 }
 
 /**

@@ -44,7 +44,11 @@ interface Libc {
   syslog(priority: number, format: string, ...args: unknown[]): void;
 }
 
-/** libc's logger, bound once per process (koffi keeps the library loaded); null where there is none. */
+/**
+ * libc's logger, bound at the first line and once per process: openlog(3)
+ * is process-wide state of libc itself, so this mirrors it rather than
+ * owning it. Null where there is no libc.
+ */
 let libc: Promise<Libc | null> | undefined;
 
 async function bindLibc(ident: string): Promise<Libc | null> {
@@ -71,17 +75,15 @@ export function logSink(option: LogOption = 'syslog', ident = 'pamwasm'): (recor
       return () => {};
     case 'stderr':
       return (r) => process.stderr.write(`${r.priority}: ${formatLogRecord(r)}\n`);
-    case 'syslog': {
-      libc ??= bindLibc(ident);
-      const ready = libc;
+    case 'syslog':
       return (r) => {
-        void ready.then((c) => {
+        libc ??= bindLibc(ident);
+        void libc.then((c) => {
           // "%s": a module's text is never a format string.
-          if (c) c.syslog(LOG_AUTHPRIV | PRIORITY[r.priority], '%s', 'str', formatLogRecord(r));
+          if (c) c.syslog(LOG_AUTHPRIV | (PRIORITY[r.priority] ?? PRIORITY.notice), '%s', 'str', formatLogRecord(r));
           else process.stderr.write(`${r.priority}: ${formatLogRecord(r)}\n`);
         });
       };
-    }
     default:
       throw new UsageError(`log ${JSON.stringify(option)} is not a sink: give a function, or one of ${LOG_OPTIONS.join(', ')}.`);
   }

@@ -23,7 +23,7 @@ import { formatLogRecord, newHandleState, type ConvMessage, type LogRecord, type
 import { defaultRegistryPath, processIdentity, Registry, type ProcessOwner } from '../sessions/registry.js';
 import { closeWasmStack, recordItems } from '../sessions/wasm-close.js';
 import { parseStackFile, StackSession } from '../stack/index.js';
-import { usage } from './usage.js';
+import { errorSentence, usage } from './usage.js';
 
 export const EXEC_HELP = `Usage: pamwasm exec --stack FILE [options]
 
@@ -191,8 +191,7 @@ export async function execMain(argv: string[], environ?: readonly string[]): Pro
     }
     return await execCommand(argv, environ, warn);
   } catch (e) {
-    const message = (e as Error).message;
-    warn(message);
+    warn(errorSentence(e as Error, EXEC_HELP));
     if (e instanceof UsageError || (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) return EXEC_EXIT.USAGE;
     if (e instanceof PamwasmError && ['ERR_STACK_NOT_FOUND', 'ERR_UNSAFE_PERMISSIONS', 'ERR_STACK_SYNTAX'].includes(e.code)) return EXEC_EXIT.CONFIG;
     return EXEC_EXIT.SOFTWARE;

@@ -13,6 +13,7 @@ import { EXEC_HELP, execMain } from './exec.js';
 import { INSPECT_HELP, inspectCommand } from './inspect.js';
 import { RUN_HELP, runCommand } from './run.js';
 import { RECOVER_HELP, recoverCommand, SESSIONS_HELP, sessionsCommand } from './sessions.js';
+import { errorSentence } from './usage.js';
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -39,16 +40,6 @@ Commands:
 ${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`).join('\n')}
 
 Run \`pamwasm help <command>\` or \`pamwasm <command> --help\` for a command's options.`;
-}
-
-/** The long options a command's help lists, for "did you mean". */
-const optionsOf = (help: string) => new Set([...help.matchAll(/(?<![\w-])--[a-z][a-z-]*/g)].map((m) => m[0]));
-
-/** The one sentence for a usage error, with a suggestion for a mistyped option. */
-function errorSentence(e: Error & { code?: string }, help: string): string {
-  const unknown = e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /option '(--[^'=]+)/.exec(e.message)?.[1] : undefined;
-  if (!unknown) return e.message;
-  return `unknown option ${unknown}${didYouMean(unknown, optionsOf(help), (s) => s)}; see the options with --help.`;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -120,7 +120,7 @@ describe('pamwasm recover', () => {
   });
 });
 
-describe('pamwasm exec --diagnostics', () => {
+describe('pamwasm exec\'s own diagnostics', () => {
   const env = () => ({ PAM_TYPE: 'close_session', PAM_SERVICE: 'login', PAM_USER: 'carol', PAM_TTY: 'pts/9' });
 
   it('says its own warnings on stderr by default, and not there with --diagnostics syslog', () => {
@@ -140,6 +140,12 @@ describe('pamwasm exec --diagnostics', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/not using the component cache \/tmp: .*; point the cache at a folder used for nothing else/);
     expect(r.stderr).not.toMatch(/remove/);
+  });
+
+  it('suggests the option a mistyped one was meant to be', () => {
+    const r = pamwasm(['exec', '--stak', stack], env());
+    expect(r.code).toBe(64);
+    expect(r.stderr).toBe('pamwasm exec: unknown option --stak (did you mean --stack?); see the options with --help.\n');
   });
 
   it('refuses another --diagnostics value with the usage exit status', () => {

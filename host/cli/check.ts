@@ -4,7 +4,7 @@
  * unpinned modules and files others than root could change.
  */
 import { parseArgs } from 'node:util';
-import { PamwasmError } from '../errors/index.js';
+import { PamwasmError, StackSyntaxError } from '../errors/index.js';
 import { missingHooksOfFile } from '../loader/core-names.js';
 import { loadComponent } from '../loader/index.js';
 import { checkOwnerPerms, strictByDefault } from '../sandbox/perms.js';
@@ -63,11 +63,11 @@ export async function checkStack(file: string, moduleDir?: string): Promise<Diag
   try {
     stack = parseStackFile(file, { strictPermissions: false });
   } catch (e) {
-    // The error names its own file:line when it has one; the file is said once.
-    if (e instanceof PamwasmError) {
-      const at = /^(.+?):(\d+): ([^]*)$/.exec(e.message);
-      return [at ? { file: at[1], line: Number(at[2]), severity: 'error', message: at[3] } : { file, line: 0, severity: 'error', message: e.message.replace(`${file}: `, '') }];
+    // A syntax error names its own file:line (an included file's, maybe): said once, in front.
+    if (e instanceof StackSyntaxError) {
+      return [{ file: e.file, line: e.line, severity: 'error', message: e.message.slice(`${e.file}:${e.line}: `.length) }];
     }
+    if (e instanceof PamwasmError) return [{ file, line: 0, severity: 'error', message: e.message }];
     throw e;
   }
   const perm = (path: string, what: string, line: number, where = file) => {

@@ -18,3 +18,4 @@ export { openPamHandle, PamHelper, PamHandle } from './libpam/index.js';
 export { PAM_CODES, codeByName, codeByNumber, codeByStatus } from './codes/index.js';
 export * from './errors/index.js';
 export type { Conversation, ConvMessage, PamMode, PamResult } from './libpam/index.js';
+export { formatLogRecord, logSink, type LogOption, type LogRecord } from './runtime/index.js';

@@ -20,6 +20,8 @@ import type { BuildFailure, Message, Metafile, Plugin } from 'esbuild';
 import { BuildError } from '../errors/index.js';
 import { packageRoot, witSource, WIT_PACKAGE, WIT_VERSION, WORLD_IMPORTS, WORLD_NAME } from '../wit/index.js';
 import { GUEST_DIST_DIR, GUEST_MODULES_DIR, guestFolders } from './guests.js';
+import { hookGuard } from './js-guard.js';
+import { typeCheckModule } from './js-typecheck.js';
 import { writeGuestTypes } from './js-types.js';
 
 export interface JsBuildOptions {
@@ -133,6 +135,10 @@ async function build(dir: string, outFile: string, opts: JsBuildOptions): Promis
     throw new BuildError(`${dir}/package.json names the entry ${entry}, which does not exist; fix its "main" field.`);
   }
 
+  if (entry.endsWith('.ts')) {
+    progress('type-checking');
+    await typeCheckModule(entry, progress);
+  }
   progress(`bundling ${entry}`);
   const source = await bundle(entry);
 
@@ -159,7 +165,7 @@ async function build(dir: string, outFile: string, opts: JsBuildOptions): Promis
   return { component, cached: false };
 }
 
-/** Bundles the entry into one ES module; the host's interfaces stay imports. */
+/** Bundles the entry, behind the hook guard, into one ES module; the host's interfaces stay imports. */
 async function bundle(entry: string): Promise<string> {
   let esbuild: typeof import('esbuild');
   try {
@@ -167,31 +173,34 @@ async function bundle(entry: string): Promise<string> {
   } catch (e) {
     throw new BuildError('building JS guest modules needs esbuild, which is not installed; run `npm install esbuild`.', { cause: e });
   }
+  const options = {
+    bundle: true,
+    format: 'esm' as const,
+    // A guest runs in SpiderMonkey without Node or browser APIs.
+    platform: 'neutral' as const,
+    mainFields: ['module', 'main'],
+    target: 'es2022',
+    write: false as const,
+    metafile: true as const,
+    logLevel: 'silent' as const,
+    legalComments: 'none' as const,
+    plugins: [sessionImports()],
+  };
   let result: { outputFiles: { text: string }[]; metafile: Metafile };
   try {
-    result = await esbuild.build({
-      entryPoints: [entry],
-      bundle: true,
-      format: 'esm',
-      // A guest runs in SpiderMonkey without Node or browser APIs.
-      platform: 'neutral',
-      mainFields: ['module', 'main'],
-      target: 'es2022',
-      write: false,
-      metafile: true,
-      logLevel: 'silent',
-      legalComments: 'none',
-      plugins: [sessionImports()],
-    });
+    // The module alone first: its own exports, and errors at its own lines.
+    const own = await esbuild.build({ ...options, entryPoints: [entry] });
+    const output = Object.values(own.metafile.outputs)[0];
+    const missing = ['openSession', 'closeSession'].filter((x) => !output?.exports.includes(x));
+    if (missing.length > 0) {
+      throw new BuildError(
+        `${entry} does not export ${missing.join(' or ')}: export both hooks as functions (flags, argv) => status (see guest-modules/sdk/js/README.md).`,
+      );
+    }
+    result = await esbuild.build({ ...options, stdin: { contents: hookGuard(entry), resolveDir: dirname(entry), sourcefile: 'pamwasm-hook-guard.js', loader: 'js' } });
   } catch (e) {
+    if (e instanceof BuildError) throw e;
     throw bundleError(entry, e);
-  }
-  const output = Object.values(result.metafile.outputs)[0];
-  const missing = ['openSession', 'closeSession'].filter((x) => !output?.exports.includes(x));
-  if (missing.length > 0) {
-    throw new BuildError(
-      `${entry} does not export ${missing.join(' or ')}: export both hooks as functions (flags, argv) => status (see guest-modules/sdk/js/README.md).`,
-    );
   }
   return result.outputFiles[0].text;
 }

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import type { WitItem } from '../runtime/index.js';
 import { runStack, type RunOptions, type RunResult } from '../stack/index.js';
 import { bold, codeName, dim, messageTag, table } from './output.js';
-import { runWithSystem, type SystemRunOptions, type SystemRunResult } from './run-system.js';
+import { checkSystemService, runWithSystem, type SystemRunOptions, type SystemRunResult } from './run-system.js';
 import { usage } from './usage.js';
 
 export const RUN_HELP = `Usage: pamwasm run --stack FILE --service S --user U [options]
@@ -67,6 +67,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (values['system-service'] && phase !== 'both') {
     throw usage('--phase must be both with --system-service: a system session that run opens, run also closes', 'run');
   }
+  if (values['system-service']) checkSystemService(values['system-service'], values['system-confdir']);
   const result: RunResult & { system?: SystemRunResult['system'] } = values['system-service']
     ? await runWithSystem({
       stackFile: values.stack!, items: items as SystemRunOptions['items'], silent: values.silent, moduleDir: values['module-dir'],

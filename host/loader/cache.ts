@@ -207,7 +207,7 @@ export function openCache(o: CacheOptions): ComponentCache | undefined {
   if (problem === undefined) {
     problem = problemWith(o.dir);
     checked.set(o.dir, problem);
-    if (problem) o.onWarning?.(`not using the component cache ${o.dir}: ${problem}; make it a folder of its own with mode 700 (or remove it and let pamwasm make it).`);
+    if (problem) o.onWarning?.(`not using the component cache ${o.dir}: ${problem}; point the cache at a folder used for nothing else (pamwasm makes a missing one, with mode 700).`);
   }
   return problem ? undefined : new ComponentCache(o.dir);
 }

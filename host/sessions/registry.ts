@@ -13,7 +13,9 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { createRequire } from 'node:module';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { UsageError } from '../errors/index.js';
+import { sha256 } from '../loader/names.js';
 import { strictByDefault } from '../sandbox/perms.js';
 import type { SessionSnapshot } from '../stack/index.js';
 
@@ -142,10 +144,19 @@ export type NewSession = Pick<SessionRecord, 'id' | 'service' | 'user' | 'tty' |
 export class Registry {
   private readonly db: BetterSqlite3.Database;
 
-  /** Opens (creating if need be) the registry at `path`; `:memory:` for a throwaway one. */
+  /**
+   * Opens (creating if need be) the registry at `path`; `:memory:` for a
+   * throwaway one. Only the default path's folder is made: a mistyped path
+   * would otherwise give a registry that `pamwasm recover` never looks at,
+   * so a folder that does not exist is a UsageError.
+   */
   constructor(readonly path: string) {
     if (path !== ':memory:' && path !== '') {
-      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      const dir = dirname(resolve(path));
+      if (resolve(path) === resolve(defaultRegistryPath())) mkdirSync(dir, { recursive: true, mode: 0o700 });
+      else if (!existsSync(dir)) {
+        throw new UsageError(`the registry folder ${dir} does not exist: fix the registry path, or create the folder (mkdir -m 700 ${dir}).`);
+      }
       // The rows hold module data and PAM environments: readable by the owner
       // only, whatever the umask (SQLite gives the -wal and -shm files the
       // database file's mode).

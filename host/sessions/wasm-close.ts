@@ -16,6 +16,8 @@ import { parseStackFile, StackSession, type SessionOptions, type SessionSnapshot
 import type { SessionRecord } from './registry.js';
 
 export interface WasmCloseInput {
+  /** The session's id in the registry, for log records; absent when there is no record. */
+  id?: string;
   /** The stack file, and its sha256 at open (when known). */
   stack: string;
   stackSha256?: string;
@@ -73,6 +75,7 @@ export async function closeWasmStack(r: WasmCloseInput, o: WasmCloseOptions): Pr
       cache: o.cache,
       pins: r.snapshot?.modules,
       log: o.log,
+      ...(r.id ? { sessionId: r.id } : {}),
       conversation: {
         info: (text) => void o.onMessage?.({ style: 'info', text }),
         error: (text) => void o.onMessage?.({ style: 'error', text }),

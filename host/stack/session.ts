@@ -7,6 +7,7 @@
 import { isAbsolute, join } from 'node:path';
 import { codeByNumber, codeByStatus, namedCode, PAM, type WitStatus } from '../codes/index.js';
 import { PamwasmError, UsageError } from '../errors/index.js';
+import { missingHooksOfFile } from '../loader/core-names.js';
 import { loadComponent, type LoadedComponent, type LoadOptions, type ModuleInstance } from '../loader/index.js';
 import {
   hostImports, newLineContext, noteDroppedSyslog, resetCallCounters,
@@ -66,7 +67,10 @@ export interface SessionOptions {
   /** Directory for relative module paths; default the bundled one. */
   moduleDir?: string;
   conversation?: Conversation;
+  /** Receives module syslog lines, each with its stack line, service, user and `sessionId`. Default: dropped. */
   log?: (record: LogRecord) => void;
+  /** The session's id (the registry's), put in each log record. */
+  sessionId?: string;
   limits?: Partial<ImportLimits>;
   /** Host-wide sandbox defaults; a stack line's module options override them. */
   sandbox?: Partial<SandboxDefaults>;
@@ -99,6 +103,10 @@ interface Line {
   parked?: Parked;
   /** Set once the line faulted: its instance is gone for the rest of the session. */
   fault?: Fault;
+  /** The module file, resolved. */
+  path?: string;
+  /** Hooks the module lacks, said once it returned PAM_MODULE_UNKNOWN ('' for none). */
+  missingHooks?: string;
 }
 
 /**
@@ -209,12 +217,16 @@ export class StackSession {
     // The bounds a line's own settings meet (spec.ts): a bad default is the caller's error, said before anything loads.
     checkSandboxValues(defaults);
     for (const [index, handler] of stack.handlers.entries()) {
+      const sink = options.log;
       const ctx = newLineContext({
         module: handler.module ?? '<none>',
         handle,
         conversation: options.conversation,
         messages,
-        log: options.log,
+        log: sink && ((r) => sink({
+          ...r, line: `${handler.file}:${handler.line}`, service: handle.items.service, user: handle.items.user,
+          ...(options.sessionId ? { session: options.sessionId } : {}),
+        })),
         limits: options.limits,
       });
       const spec = handler.spec;
@@ -228,6 +240,7 @@ export class StackSession {
       };
       if (handler.kind === 'module' && spec) {
         const path = resolveModulePath(spec.path, options.moduleDir);
+        line.path = path;
         try {
           const load = lineLoadOptions(spec, defaults, { pin: options.pins?.[index], strictPermissions: options.strictPermissions, cache: options.cache });
           // Bad grants are reported whatever the module imports.
@@ -293,7 +306,7 @@ export class StackSession {
       return { ...namedCode(PAM.ABORT.number), trace };
     }
     const witFlags = { silent: Boolean(flags.silent) };
-    const reasons = new Map<number, { reason: string; fault: Fault }>();
+    const reasons = new Map<number, { reason: string; fault?: Fault }>();
     const call = (i: number) => this.call(i, hook, witFlags, reasons);
     const onStep = (s: Step) => trace.push(this.traceEntry(hook, s, reasons.get(s.index)));
     const code = await dispatch(this.dispatchLines, this.state, hook, call, onStep);
@@ -317,7 +330,7 @@ export class StackSession {
     }
   }
 
-  private call(i: number, hook: Hook, flags: { silent: boolean }, reasons: Map<number, { reason: string; fault: Fault }>): number {
+  private call(i: number, hook: Hook, flags: { silent: boolean }, reasons: Map<number, { reason: string; fault?: Fault }>): number {
     const line = this.lines[i];
     if (line.fault) {
       const reason = `faulted earlier: ${line.fault.message}`;
@@ -354,13 +367,22 @@ export class StackSession {
       // Unless the session ended during the call.
       if (line.parkable && line.instance) markIdle(line);
       noteDroppedSyslog(line.ctx);
-      return codeByStatus(status).number;
+      const code = codeByStatus(status).number;
+      // The SDK glue's answer for a hook the module lacks: say which (looked
+      // up on this code only, once per line).
+      if (code === PAM.MODULE_UNKNOWN.number && line.path) {
+        line.missingHooks ??= missingHooksOfFile(line.path);
+        if (line.missingHooks) reasons.set(i, { reason: `${line.handler.module}: ${line.missingHooks}` });
+      }
+      return code;
     } catch (e) {
       noteDroppedSyslog(line.ctx);
       // A trap, or anything else thrown from the guest, fails closed; the
       // instance may be corrupt, so it is dropped for the rest of the session.
       const fault = faultOf(line.meter ? line.meter.explain(e) : e);
-      const why = `${line.handler.module} ${hook}-session ${describeFault(fault)}`;
+      // A JS module's own words (an exception's message) before the engine's `unreachable`.
+      const said = describeFault(fault);
+      const why = `${line.handler.module} ${hook}-session ${line.ctx.calls.fault ? `${line.ctx.calls.fault} (${said})` : said}`;
       line.fault = { kind: fault.kind, message: why };
       line.instance = undefined;
       line.meter?.release();
@@ -371,7 +393,7 @@ export class StackSession {
     }
   }
 
-  private traceEntry(hook: Hook, s: Step, why?: { reason: string; fault: Fault }): TraceEntry {
+  private traceEntry(hook: Hook, s: Step, why?: { reason: string; fault?: Fault }): TraceEntry {
     const reason = why?.reason;
     const line = this.lines[s.index];
     const h = line.handler;
@@ -388,7 +410,7 @@ export class StackSession {
       status: s.status,
       statusName: codeByNumber(s.status).name,
       ...(reason ?? line.loadError ? { reason: reason ?? line.loadError } : h.kind === 'must-fail' ? { reason: 'malformed line' } : {}),
-      ...(why ? { fault: why.fault } : {}),
+      ...(why?.fault ? { fault: why.fault } : {}),
     };
   }
 }

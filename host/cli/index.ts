@@ -2,13 +2,17 @@
  * The `pamwasm` command line. Exit status: 0 ok, 1 a PAM failure, 2 a usage
  * or config error (one sentence on stderr, no stack trace).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { benchCommand } from '../bench/index.js';
 import { PamwasmError } from '../errors/index.js';
+import { packageRoot } from '../wit/index.js';
 import { buildCommand } from './build.js';
 import { checkCommand } from './check.js';
 import { demoCommand } from './demo.js';
 import { execMain } from './exec.js';
 import { inspectCommand } from './inspect.js';
+import { newCommand } from './new.js';
 import { runCommand } from './run.js';
 import { recoverCommand, sessionsCommand } from './sessions.js';
 
@@ -19,6 +23,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   run: { run: runCommand, summary: 'run a stack\'s session hooks for a user' },
   check: { run: checkCommand, summary: 'lint stack files: syntax, modules, pins, permissions' },
   inspect: { run: inspectCommand, summary: 'check a module and show its world, imports and hash' },
+  new: { run: newCommand, summary: 'write a new C or TS module folder: source, README, stack and test' },
   build: { run: buildCommand, summary: 'build a C or JS/TS guest module folder into a component' },
   // exec maps its own errors to exit statuses pam_exec can log (see EXEC_HELP).
   exec: { run: (argv) => execMain(argv), summary: 'run a stack for pam_exec.so (open_session / close_session)' },
@@ -36,7 +41,12 @@ Runs PAM session modules as sandboxed WebAssembly components.
 Commands:
 ${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`).join('\n')}
 
-Run \`pamwasm <command> --help\` for a command's options.`;
+Run \`pamwasm <command> --help\` for a command's options, \`pamwasm --version\` for the version.`;
+}
+
+/** This package's version, from its package.json. */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -44,6 +54,10 @@ export async function main(argv: string[]): Promise<number> {
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(mainHelp());
     return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-V') {
+    console.log(packageVersion());
+    return 0;
   }
   const command = COMMANDS[name];
   if (!command) {

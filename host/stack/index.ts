@@ -14,3 +14,4 @@ export { dispatch, newDispatchState, MUST_FAIL, type DispatchLine, type Dispatch
 export { ACTION, actionName, parseBracket, keywordActions } from './actions.js';
 export { StackSession, parkIdleLines, parkStats, resolveModulePath, BUNDLED_MODULE_DIR, type TraceEntry, type HookResult, type SessionOptions, type SessionSnapshot, type SandboxDefaults, SANDBOX_DEFAULTS } from './session.js';
 export { runStack, type RunOptions, type RunResult } from './run.js';
+export { scriptedConversation, type PromptRecord, type Answerer } from './answers.js';

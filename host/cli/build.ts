@@ -15,6 +15,11 @@ apt-get install -y clang lld wasi-libc); a folder with index.ts or index.js
 is bundled and componentized with componentize-js (about 15 s; progress is
 shown). The result is checked against the session-module world.
 
+The build tools are optional packages: a build that needs one that is not
+installed stops and prints the exact \`npm install\` line (C:
+@bytecodealliance/jco-transpile; JS/TS: esbuild, componentize-js,
+preview2-shim). Start a module with \`pamwasm new NAME --lang c|ts\`.
+
 Options:
   --out FILE   where the component goes (default: ./<folder name>.wasm)`;
 

@@ -23,7 +23,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, delimiter, dirname, join, resolve } from 'node:path';
-import { componentEmbed, componentNew } from '@bytecodealliance/jco-transpile/wasm-tools';
+import { requireFeature } from '../deps/index.js';
 import { BuildError } from '../errors/index.js';
 import { functionNames } from '../loader/core-names.js';
 import { packageRoot, witSource, WORLD_NAME } from '../wit/index.js';
@@ -116,6 +116,8 @@ export async function buildCModule(dir: string, outFile: string, opts: CBuildOpt
   if (!existsSync(moduleDir)) throw new BuildError(`${dir} does not exist; give the folder of a C guest module.`);
   const sources = cSources(moduleDir);
   if (sources.length === 0) throw new BuildError(`${dir} has no .c files; a C guest module is a folder of C sources.`);
+  // Before compiling: a missing wasm-tools is said at once, not after clang.
+  requireFeature('c-build');
   const config = readModuleConfig(moduleDir);
   const extraWit = config.wit ? readConfigFile(moduleDir, config.wit) : '';
   const toolchain = await findToolchain();
@@ -139,6 +141,7 @@ export async function buildCModule(dir: string, outFile: string, opts: CBuildOpt
       const adapters: [string, Uint8Array][] | undefined = config.wasi
         ? [['wasi_snapshot_preview1', await readAdapter()]]
         : undefined;
+      const { componentEmbed, componentNew } = await wasmTools();
       const embedded = await componentEmbed({ binary: core, witSource: `${witSource()}\n${extraWit}`, world });
       component = await componentNew(embedded, adapters);
     } catch (e) {
@@ -159,6 +162,15 @@ export async function buildCModule(dir: string, outFile: string, opts: CBuildOpt
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * jco-transpile's wasm-tools, an optional peer dependency: imported only
+ * when a C module is built, so that loading the package needs none of it.
+ */
+async function wasmTools(): Promise<typeof import('@bytecodealliance/jco-transpile/wasm-tools')> {
+  requireFeature('c-build');
+  return import('@bytecodealliance/jco-transpile/wasm-tools');
 }
 
 function cSources(dir: string): string[] {

@@ -18,6 +18,11 @@ is bundled and componentized with componentize-js (about 15 s; progress is
 shown). The result is checked against the session-module world before it is
 written: a refused build leaves no file.
 
+The build tools are optional packages: a build that needs one that is not
+installed stops and prints the exact \`npm install\` line (C:
+@bytecodealliance/jco-transpile; JS/TS: esbuild, componentize-js,
+preview2-shim). Start a module with \`pamwasm new NAME --lang c|ts\`.
+
 Options:
   --out FILE   where the component goes (default: ./<folder name>.wasm);
                an existing folder gets <folder name>.wasm inside it`;

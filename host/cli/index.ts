@@ -3,14 +3,18 @@
  * or config error (one sentence on stderr, no stack trace; with --json, also
  * `{"error":{"code","message"}}` on stdout).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { BENCH_HELP, benchCommand } from '../bench/index.js';
 import { PamwasmError } from '../errors/index.js';
 import { didYouMean } from '../errors/suggest.js';
+import { packageRoot } from '../wit/index.js';
 import { BUILD_HELP, buildCommand } from './build.js';
 import { CHECK_HELP, checkCommand } from './check.js';
 import { DEMO_HELP, demoCommand } from './demo.js';
 import { EXEC_HELP, execMain } from './exec.js';
 import { INSPECT_HELP, inspectCommand } from './inspect.js';
+import { NEW_HELP, newCommand } from './new.js';
 import { RUN_HELP, runCommand } from './run.js';
 import { RECOVER_HELP, recoverCommand, SESSIONS_HELP, sessionsCommand } from './sessions.js';
 import { errorSentence } from './usage.js';
@@ -22,6 +26,7 @@ const COMMANDS: Record<string, { run: Command; summary: string; help: string }> 
   run: { run: runCommand, help: RUN_HELP, summary: 'run a stack\'s session hooks for a user' },
   check: { run: checkCommand, help: CHECK_HELP, summary: 'lint stack files: syntax, modules, pins, permissions' },
   inspect: { run: inspectCommand, help: INSPECT_HELP, summary: 'check a module and show its world, imports, hash and the grants it needs' },
+  new: { run: newCommand, help: NEW_HELP, summary: 'write a new C or TS module folder: source, README, stack and test' },
   build: { run: buildCommand, help: BUILD_HELP, summary: 'build a C or JS/TS guest module folder into a component' },
   // exec maps its own errors to exit statuses pam_exec can log (see EXEC_HELP).
   exec: { run: (argv) => execMain(argv), help: EXEC_HELP, summary: 'run a stack for pam_exec.so (open_session / close_session)' },
@@ -42,7 +47,12 @@ Runs PAM session modules as sandboxed WebAssembly components.
 Commands:
 ${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`).join('\n')}
 
-Run \`pamwasm help <command>\` or \`pamwasm <command> --help\` for a command's options.`;
+Run \`pamwasm help <command>\` or \`pamwasm <command> --help\` for a command's options, \`pamwasm --version\` for the version.`;
+}
+
+/** This package's version, from its package.json. */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -52,6 +62,10 @@ export async function main(argv: string[]): Promise<number> {
     if (name === 'help' && rest.length && !about) return unknownCommand(rest[0]);
     console.log(about ? about.help : mainHelp());
     return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-V') {
+    console.log(packageVersion());
+    return 0;
   }
   const command = commandNamed(name);
   if (!command) return unknownCommand(name);

@@ -15,3 +15,4 @@ export { ACTION, actionName, parseBracket, keywordActions } from './actions.js';
 export { StackSession, parkIdleLines, parkStats, resolveModulePath, BUNDLED_MODULE_DIR, type TraceEntry, type HookResult, type SessionOptions, type SessionSnapshot } from './session.js';
 export { lineLoadOptions, SANDBOX_DEFAULTS, type SandboxDefaults } from './line-options.js';
 export { runStack, type RunOptions, type RunResult } from './run.js';
+export { scriptedConversation, type PromptRecord, type Answerer } from './answers.js';

@@ -138,3 +138,8 @@ export class UnsupportedWasmError extends PamwasmError {
 export class MemoryLimitError extends PamwasmError {
   constructor(message: string) { super('ERR_MEMORY_LIMIT', message); }
 }
+
+/** A core module declares more of an instance resource (tables, table elements, globals, memories, segment bytes, core instances) than the sandbox's caps allow. */
+export class ResourceLimitError extends PamwasmError {
+  constructor(message: string) { super('ERR_RESOURCE_LIMIT', message); }
+}

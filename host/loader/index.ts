@@ -18,7 +18,8 @@
  *   inst.openSession({ silent: false }, ['open_session=session_err']); // 'session-err'
  */
 import type { BigIntStats } from 'node:fs';
-import { ModuleNotFoundError, MalformedModuleError, PinMismatchError, UnsafePermissionsError } from '../errors/index.js';
+import { ModuleNotFoundError, PamwasmError, PinMismatchError, UnsafePermissionsError, UnsupportedWasmError } from '../errors/index.js';
+import { CORE_CAPS } from '../sandbox/core-check.js';
 import { INITIAL_FUEL } from '../sandbox/limits.js';
 import { meterCoreModule } from '../sandbox/meter.js';
 import { checkOpenFile, strictByDefault } from '../sandbox/perms.js';
@@ -31,6 +32,7 @@ import { checkComponentHeader } from './header.js';
 import { camel, kebabCase, sha256, unversioned } from './names.js';
 import { transpileComponent } from './transpile.js';
 import { checkWorld } from './world.js';
+import { checkComponentCores, checkCore } from './validate.js';
 
 export { checkComponentHeader } from './header.js';
 export { defaultCacheDir, type CacheOptions } from './cache.js';
@@ -119,12 +121,21 @@ function compileCore(bytes: Uint8Array, hash: string): Promise<WebAssembly.Modul
 }
 
 /** Each core module as the load asks for it (metered or as it is), and its sha256. */
-function meterCores(cores: Iterable<[string, Uint8Array]>, options: LoadOptions): Pick<Prepared, 'cores' | 'sha256s'> {
+function meterCores(cores: Iterable<[string, Uint8Array]>, source: string, options: LoadOptions): Pick<Prepared, 'cores' | 'sha256s'> {
   const out = new Map<string, Uint8Array>();
+  const tableCaps = { perTable: CORE_CAPS.tableElements, total: CORE_CAPS.tableElementsTotal };
   for (const [name, original] of cores) {
-    out.set(name, options.meter
-      ? meterCoreModule(original, { maxMemoryPages: options.meter.maxMemoryPages, initialFuel: INITIAL_FUEL, importMemory: options.meter.importMemory }).bytes
-      : original);
+    if (!options.meter) {
+      out.set(name, original);
+      continue;
+    }
+    try {
+      const { maxMemoryPages, importMemory } = options.meter;
+      out.set(name, meterCoreModule(original, { maxMemoryPages, initialFuel: INITIAL_FUEL, importMemory, tableCaps }).bytes);
+    } catch (e) {
+      if (e instanceof PamwasmError) e.message = `${source} core module ${name}: ${e.message}`;
+      throw e;
+    }
   }
   return { cores: out, sha256s: new Map([...out].map(([name, b]) => [name, sha256(b)])) };
 }
@@ -134,16 +145,13 @@ function meterCores(cores: Iterable<[string, Uint8Array]>, options: LoadOptions)
  * fully recognizes as one of the world; undefined for anything else, and
  * for anything the meter does not take, so that the jco path answers.
  */
-async function prepareFast(bytes: Uint8Array, options: LoadOptions): Promise<Prepared | undefined> {
+async function prepareFast(bytes: Uint8Array, source: string, options: LoadOptions): Promise<Prepared | undefined> {
   const r = await recognizeComponent(bytes);
   if (!('plan' in r)) return undefined;
   const originals = r.cores.map((b, i): [string, Uint8Array] => [r.plan.modules[i], b]);
-  let cores: Pick<Prepared, 'cores' | 'sha256s'>;
-  try {
-    cores = meterCores(originals, options);
-  } catch {
-    return undefined;
-  }
+  // The meter's refusals are the same on the jco path (the same originals,
+  // the same meter), so they are given here rather than asked again there.
+  const cores = meterCores(originals, source, options);
   return {
     plan: r.plan,
     instantiate: r.instantiate,
@@ -157,28 +165,42 @@ async function prepareFast(bytes: Uint8Array, options: LoadOptions): Promise<Pre
 /** Checks, transpiles (or plans) and (if asked) meters a component: everything before compiling. */
 async function prepare(bytes: Uint8Array, source: string, options: LoadOptions): Promise<Prepared> {
   checkComponentHeader(bytes, source);
+  const checkOptions = { metered: Boolean(options.meter) };
+  const originals = checkComponentCores(bytes, source, checkOptions);
   if (options.fastPath !== false) {
-    const fast = await prepareFast(bytes, options);
+    const fast = await prepareFast(bytes, source, options);
     if (fast) return fast;
   }
   const t = await transpileComponent(bytes, source);
   await checkWorld(t, source, options.allowImports);
+  // The glue generator's own core modules (shims, fixups) are judged as the
+  // component's are; the component's own come back verbatim.
+  const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
+  for (const [name, core] of t.cores) {
+    if (!originals.some((o) => same(o, core))) checkCore(core, `${source} core module ${name}`, checkOptions);
+  }
   return {
     glue: t.files.get(`${t.name}.js`)!,
-    ...meterCores(t.cores, options),
+    ...meterCores(t.cores, source, options),
     imports: t.imports,
     exports: t.exports,
     coreModules: [...t.cores].map(([name, b]) => ({ name, size: b.length })),
   };
 }
 
+/**
+ * Compiles every core module. The originals were validated before the
+ * meter saw them (validate.ts), so a refusal here means the meter made an
+ * invalid module of a valid one: the load fails closed, and never falls
+ * back to running the original unmetered.
+ */
 async function compileCores(p: Prepared, source: string): Promise<Map<string, WebAssembly.Module>> {
   const cores = new Map<string, WebAssembly.Module>();
   for (const [name, core] of p.cores) {
     try {
       cores.set(name, await compileCore(core, p.sha256s.get(name)!));
     } catch (e) {
-      throw new MalformedModuleError(`${source} holds a core module that does not compile (${(e as Error).message}).`, { cause: e });
+      throw new UnsupportedWasmError(`${source} core module ${name} is valid, but the sandbox's rewrite of it does not compile (${(e as Error).message}); this is a pamwasm bug: please report it with the module.`);
     }
   }
   return cores;
@@ -199,16 +221,7 @@ async function build(bytes: Uint8Array, source: string, hash: string, parts: Key
   let p = cache && key ? cache.get(key) : undefined;
   const cached = p !== undefined;
   p ??= await prepare(bytes, source, options);
-  let cores: Map<string, WebAssembly.Module>;
-  try {
-    cores = await compileCores(p, source);
-  } catch (e) {
-    // V8 refuses a core module of a component the fast path took: the jco
-    // path gives the answer, its own error or this same one.
-    if (p.plan === undefined) throw e;
-    p = await prepare(bytes, source, { ...options, fastPath: false });
-    cores = await compileCores(p, source);
-  }
+  const cores = await compileCores(p, source);
   if (cache && p.glue !== undefined) p.glueSha256 ??= sha256(p.glue);
   if (cache && key && !cached) cache.put(key, p);
   const getCoreModule = (name: string) => cores.get(name)!;

@@ -100,6 +100,18 @@ export interface Rewrite {
    * data.drop, elem.drop.
    */
   readonly state?: { beyondMemory: boolean };
+  /**
+   * The module's own index spaces: a function, global or type index at or
+   * past the end of its space is refused, never renumbered into one the
+   * rewrite added (the fuel global, the out-of-fuel import).
+   */
+  readonly spaces?: IndexSpaces;
+}
+
+export interface IndexSpaces { readonly funcs: number; readonly globals: number; readonly types: number; readonly tables: number }
+
+function pastEnd(what: string, idx: number, size: number, at: number) {
+  return malformed(`${what} index ${idx} at offset ${at} is past the end of its space (${size}).`);
 }
 
 let lebValue = 0; // second result of readU32, kept out of an allocated tuple
@@ -183,7 +195,7 @@ export function flushWalk(w: Walk, out: Writer, to: number): void {
  */
 export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void {
   const { buf, end } = w;
-  const { out, shiftFrom, check } = rw;
+  const { out, shiftFrom, check, spaces } = rw;
   let pos = w.pos;
   while (pos < end) {
     const at = pos;
@@ -199,9 +211,20 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
         break;
       case LEB:
         if (op === 0x26 && rw.state) rw.state.beyondMemory = true; // table.set
+        if ((op === 0x23 || op === 0x24) && spaces) { // global.get, global.set
+          pos = readU32(buf, pos, end);
+          if (lebValue >= spaces.globals) throw pastEnd('global', lebValue, spaces.globals, at);
+          break;
+        }
         pos = skipLeb(buf, pos, end);
         break;
       case LEB2:
+        if (spaces) { // (return_)call_indirect: type index, table index
+          pos = readU32(buf, pos, end);
+          if (lebValue >= spaces.types) throw pastEnd('type', lebValue, spaces.types, at);
+          pos = skipLeb(buf, pos, end);
+          break;
+        }
         pos = skipLeb(buf, skipLeb(buf, pos, end), end);
         break;
       case MEMARG:
@@ -229,6 +252,7 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
       case FUNC: {
         pos = readU32(buf, pos, end);
         const idx = lebValue;
+        if (spaces && idx >= spaces.funcs) throw pastEnd('function', idx, spaces.funcs, at);
         if (idx >= shiftFrom) {
           // Re-encoded rather than patched in place: idx + 1 may need one more byte.
           flushWalk(w, out, at + 1);
@@ -340,11 +364,16 @@ function skipFB(buf: Uint8Array, pos: number, end: number, at: number): number {
   }
 }
 
+const ATOMIC_WAIT_NOTIFY = ['memory.atomic.notify', 'memory.atomic.wait32', 'memory.atomic.wait64'];
+
 /** 0xFE: threads. notify/wait and every load, store and rmw (0x10-0x4E) take a memarg; fence a zero byte. */
 function skipFE(buf: Uint8Array, pos: number, end: number, at: number): number {
   pos = readU32(buf, pos, end);
   const sub = lebValue;
-  if (sub <= 2 || (sub >= 0x10 && sub <= 0x4e)) return skipMemarg(buf, pos, end);
+  // Wait can block the thread beyond any fuel check or timer (on a shared
+  // memory, with an infinite timeout); session modules run without threads.
+  if (sub <= 2) throw unsupported(`${ATOMIC_WAIT_NOTIFY[sub]} at offset ${at}: session modules run without threads; build the module without atomics.`);
+  if (sub >= 0x10 && sub <= 0x4e) return skipMemarg(buf, pos, end);
   if (sub === 3) return pos + 1;
   throw unknown(`0xfe ${sub}`, at);
 }

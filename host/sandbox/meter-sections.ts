@@ -3,9 +3,9 @@
  * rewrite of each section that holds a function index or a memory limit.
  * Encodings follow core/binary/modules.rst and types.rst (Wasm 3.0).
  */
-import { MemoryLimitError, PamwasmError } from '../errors/index.js';
+import { MemoryLimitError, PamwasmError, ResourceLimitError } from '../errors/index.js';
 import { hex, malformed, Reader, unsupported, type Writer } from './meter-binary.js';
-import { flushWalk, skipValType, walkInstructions, type Rewrite, type Walk } from './meter-instructions.js';
+import { flushWalk, skipValType, walkInstructions, type IndexSpaces, type Rewrite, type Walk } from './meter-instructions.js';
 
 export const SECTION = {
   custom: 0, type: 1, import: 2, function: 3, table: 4, memory: 5, global: 6,
@@ -74,16 +74,6 @@ function rewriteExpr(bytes: Uint8Array, r: Reader, rw: Rewrite): void {
   walkInstructions(w, rw, true);
   flushWalk(w, rw.out, w.pos);
   r.pos = w.pos;
-}
-
-/** Skips limits (types.rst): flags, min, max if bit 0; a page size exponent if bit 3 (custom-page-sizes). */
-function skipLimits(r: Reader): number {
-  const flags = r.u8();
-  if (flags > 0x0f) throw unsupported(`unknown limits flags ${hex(flags)} at offset ${r.pos - 1}`);
-  r.skipLeb();
-  if (flags & 0x01) r.skipLeb();
-  if (flags & 0x08) r.u32();
-  return flags;
 }
 
 export interface TypeScan {
@@ -160,12 +150,15 @@ export interface ImportScan {
   memories: number;
   /** Imported globals that are mutable. */
   mutableGlobals: number;
+  /** Imported tables. */
+  tables: number;
   /** Whether any import already names the sandbox's own module. */
   fromSandbox: boolean;
   bodyStart: number;
 }
 
-export function scanImports(bytes: Uint8Array, s: Section, sandboxModule: string): ImportScan {
+/** The imports, counted by kind; with `types`, a function import's type index past it is refused. */
+export function scanImports(bytes: Uint8Array, s: Section, sandboxModule: string, types = Infinity): ImportScan {
   const r = new Reader(bytes, s.start, s.end);
   const count = r.u32();
   const bodyStart = r.pos;
@@ -173,38 +166,183 @@ export function scanImports(bytes: Uint8Array, s: Section, sandboxModule: string
   let globals = 0;
   let memories = 0;
   let mutableGlobals = 0;
+  let tables = 0;
   let fromSandbox = false;
   for (let i = 0; i < count; i++) {
     if (r.name() === sandboxModule) fromSandbox = true;
     r.bytes(); // name
     const kind = r.u8();
     switch (kind) {
-      case 0x00: r.u32(); funcs++; break; // func: type index
-      case 0x01: r.pos = skipValType(bytes, r.pos, r.end); skipLimits(r); break; // table
-      case 0x02: skipLimits(r); memories++; break; // memory
+      case 0x00: checkIndex('type', r.u32(), types, r.pos); funcs++; break; // func: type index
+      case 0x01: r.pos = skipValType(bytes, r.pos, r.end); tableLimits(r, tables); tables++; break; // table
+      case 0x02: memoryLimits(r, memories); memories++; break; // memory
       case 0x03: r.pos = skipValType(bytes, r.pos, r.end); if (r.u8() & 0x01) mutableGlobals++; globals++; break; // global
-      case 0x04: r.u8(); r.u32(); break; // tag: attribute, type index
+      case 0x04: tagType(r, types); break; // tag: attribute, type index
       default: throw unsupported(`unknown import kind ${hex(kind)} at offset ${r.pos - 1}`);
     }
   }
-  if (r.pos !== s.end) throw malformed(`import section has trailing bytes at offset ${r.pos}`);
-  return { count, funcs, globals, memories, mutableGlobals, fromSandbox, bodyStart };
+  noTrailing(r, 'import');
+  return { count, funcs, globals, memories, mutableGlobals, tables, fromSandbox, bodyStart };
 }
 
-/** Tables: `tabletype`, or `0x40 0x00 tabletype expr` with an initializer (function-references). */
-export function rewriteTables(bytes: Uint8Array, s: Section, rw: Rewrite): void {
+/** Refuses an index at or past the end of its space: the rewrite must never give it a meaning. */
+export function checkIndex(what: string, idx: number, size: number, at: number): void {
+  if (idx >= size) throw malformed(`${what} index ${idx} near offset ${at} is past the end of its space (${size}).`);
+}
+
+/** Refuses bytes left in a section after its last entry (they are never cut off). */
+function noTrailing(r: Reader, section: string): void {
+  if (r.pos !== r.end) throw malformed(`${section} section has trailing bytes at offset ${r.pos}`);
+}
+
+/** A tag type: attribute 0 (exception), then a function type index. */
+function tagType(r: Reader, types: number): void {
+  const attribute = r.u8();
+  if (attribute !== 0) throw malformed(`tag attribute ${hex(attribute)} at offset ${r.pos - 1}`);
+  checkIndex('type', r.u32(), types, r.pos);
+}
+
+/** A module's index spaces, counted once before the rewrite (imports and definitions). */
+export interface ModuleSpaces extends IndexSpaces {
+  tables: number;
+  memories: number;
+  elements: number;
+  /** Data segments: the data section's count (the data count section must agree). */
+  data: number;
+  imports?: ImportScan;
+}
+
+/**
+ * Counts every index space and checks the sections that the rewrite copies
+ * as they are (function, tag, data count, data): each index in range, no
+ * trailing bytes, the function and code sections of the same length.
+ */
+export function moduleSpaces(bytes: Uint8Array, sections: Section[], sandboxModule: string): ModuleSpaces {
+  const by = new Map(sections.filter((s) => s.id !== SECTION.custom).map((s) => [s.id, s]));
+  const head = (id: number) => {
+    const s = by.get(id);
+    return s ? new Reader(bytes, s.start, s.end) : undefined;
+  };
+  const typeSection = by.get(SECTION.type);
+  const types = typeSection ? scanTypes(bytes, typeSection).count : 0;
+  const importSection = by.get(SECTION.import);
+  const imports = importSection ? scanImports(bytes, importSection, sandboxModule, types) : undefined;
+  const sp = {
+    types,
+    funcs: imports?.funcs ?? 0,
+    globals: (imports?.globals ?? 0) + (head(SECTION.global)?.u32() ?? 0),
+    tables: (imports?.tables ?? 0) + (head(SECTION.table)?.u32() ?? 0),
+    memories: (imports?.memories ?? 0) + (head(SECTION.memory)?.u32() ?? 0),
+    elements: head(SECTION.element)?.u32() ?? 0,
+    data: head(SECTION.data)?.u32() ?? 0,
+    imports,
+  };
+  const fn = head(SECTION.function);
+  let defined = 0;
+  if (fn) {
+    defined = fn.u32();
+    for (let i = 0; i < defined; i++) checkIndex('type', fn.u32(), types, fn.pos);
+    noTrailing(fn, 'function');
+  }
+  sp.funcs += defined;
+  const code = head(SECTION.code);
+  const bodies = code?.u32() ?? 0;
+  if (bodies !== defined) throw malformed(`the function section declares ${defined} functions but the code section has ${bodies} bodies`);
+  const tags = head(SECTION.tag);
+  if (tags) {
+    for (let n = tags.u32(); n > 0; n--) tagType(tags, types);
+    noTrailing(tags, 'tag');
+  }
+  const dataCount = head(SECTION.dataCount);
+  if (dataCount) {
+    const n = dataCount.u32();
+    noTrailing(dataCount, 'data count');
+    if (n !== sp.data) throw malformed(`the data count section says ${n} segments, the data section has ${sp.data}`);
+  }
+  const data = head(SECTION.data);
+  if (data) checkData(data, sp);
+  return sp;
+}
+
+/** Data segments: flags 0 (active, memory 0), 1 (passive), 2 (active, memory index); offset expression; bytes. */
+function checkData(r: Reader, spaces: ModuleSpaces): void {
+  const rw: Rewrite = { out: NO_OUT, shiftFrom: Infinity, check: null, spaces };
+  for (let n = r.u32(); n > 0; n--) {
+    const flags = r.u32();
+    if (flags > 2) throw malformed(`unknown data segment flags ${flags} at offset ${r.pos - 1}`);
+    if (flags !== 1) {
+      checkIndex('memory', flags === 2 ? r.u32() : 0, spaces.memories, r.pos);
+      const w: Walk = { buf: r.buf, pos: r.pos, end: r.end, copied: r.pos };
+      walkInstructions(w, rw, true);
+      r.pos = w.pos;
+    }
+    r.bytes();
+  }
+  noTrailing(r, 'data');
+}
+
+/** A writer a walk without rewrites (shiftFrom Infinity, no check) never writes to. */
+const NO_OUT = { copy() {}, bytes() {}, u32() {}, u8() {} } as unknown as Writer;
+
+/** Caps on a module's own tables, in elements: each one's, and all of them together. */
+export interface TableCaps { perTable: number; total: number }
+
+/**
+ * Tables: `tabletype`, or `0x40 0x00 tabletype expr` with an initializer
+ * (function-references). With `caps`, each table's maximum is lowered so
+ * that no table grows past `perTable` and all of them together not past
+ * `total` (the room above the initial sizes goes to the tables in order),
+ * and `table.grow` returns -1 beyond it, as a memory's maximum does.
+ */
+export function rewriteTables(bytes: Uint8Array, s: Section, rw: Rewrite, caps?: TableCaps): void {
   const r = new Reader(bytes, s.start, s.end);
   const { out } = rw;
   const count = r.u32();
   out.u32(count);
+  const entries: { entry: number; init: boolean; type: [number, number]; min: number; max: number; limitsEnd: number }[] = [];
   for (let i = 0; i < count; i++) {
     const entry = r.pos;
     const init = bytes[r.pos] === 0x40;
-    if (init) r.skip(2);
+    if (init) {
+      r.skip(1);
+      if (r.u8() !== 0x00) throw malformed(`table ${i} has an initializer marker not followed by 0x00 at offset ${r.pos - 1}`);
+    }
+    const typeStart = r.pos;
     r.pos = skipValType(bytes, r.pos, r.end);
-    skipLimits(r);
-    out.copy(bytes, entry, r.pos);
-    if (init) rewriteExpr(bytes, r, rw);
+    const type: [number, number] = [typeStart, r.pos];
+    const { min, max } = tableLimits(r, i);
+    entries.push({ entry, init, type, min, max, limitsEnd: r.pos });
+    if (init) {
+      const w: Walk = { buf: bytes, pos: r.pos, end: r.end, copied: r.pos };
+      walkInstructions(w, { ...rw, out: NO_OUT }, true); // decoded now, rewritten below
+      r.pos = w.pos;
+    }
+  }
+  noTrailing(r, 'table');
+  let room = Infinity;
+  if (caps) {
+    const initial = entries.reduce((n, t) => n + t.min, 0);
+    entries.forEach((t, i) => {
+      if (t.min > caps.perTable) throw new ResourceLimitError(`table ${i} starts with ${t.min} elements, over the sandbox's cap of ${caps.perTable} a table; shrink the table.`);
+    });
+    if (initial > caps.total) throw new ResourceLimitError(`the module's tables start with ${initial} elements, over the sandbox's cap of ${caps.total} in all; shrink them.`);
+    room = caps.total - initial;
+  }
+  for (const t of entries) {
+    if (caps === undefined) {
+      out.copy(bytes, t.entry, t.limitsEnd);
+    } else {
+      const max = Math.min(t.max, caps.perTable, t.min + room);
+      room -= max - t.min;
+      out.copy(bytes, t.entry, t.type[1]);
+      out.u8(0x01);
+      out.u32(t.min);
+      out.u32(max);
+    }
+    if (t.init) {
+      const sub = new Reader(bytes, t.limitsEnd, s.end);
+      rewriteExpr(bytes, sub, rw);
+    }
   }
 }
 
@@ -213,21 +351,45 @@ export function rewriteTables(bytes: Uint8Array, s: Section, rw: Rewrite): void 
  * bit 2 = 64-bit indices, bit 3 = custom page size. The cap is in 64 KiB
  * pages of a 32-bit memory, so the last two are refused rather than guessed.
  */
-export function rewriteMemories(bytes: Uint8Array, s: Section, out: Writer, cap: number): void {
+export function rewriteMemories(bytes: Uint8Array, s: Section, out: Writer, cap: number | undefined): void {
   const r = new Reader(bytes, s.start, s.end);
   const count = r.u32();
   out.u32(count);
   for (let i = 0; i < count; i++) {
-    const flags = r.u8();
-    if (flags & 0x04) throw unsupported(`memory ${i} is a memory64; pamwasm can only cap 32-bit memories.`);
-    if (flags & ~0x03) throw unsupported(`memory ${i} has limits flags ${hex(flags)} (custom page size?); pamwasm can only cap 64 KiB pages.`);
-    const min = r.u32();
-    const max = flags & 0x01 ? r.u32() : Infinity;
-    checkCap(i, min, cap);
-    out.u8(flags | 0x01);
+    const { flags, min, max } = memoryLimits(r, i);
+    if (cap !== undefined) checkCap(i, min, cap);
+    out.u8(cap === undefined ? flags : flags | 0x01);
     out.u32(min);
-    out.u32(Math.min(max, cap));
+    if (cap !== undefined || flags & 0x01) out.u32(Math.min(max, cap ?? max));
   }
+  noTrailing(r, 'memory');
+}
+
+/** One table's limits: a 32-bit table (flags 0x00, or 0x01 with a maximum not below the minimum). */
+function tableLimits(r: Reader, i: number): { min: number; max: number } {
+  const flags = r.u8();
+  if (flags & 0x04) throw unsupported(`table ${i} is a 64-bit table; pamwasm can only cap 32-bit tables.`);
+  if (flags > 0x01) throw malformed(`table ${i} has limits flags ${hex(flags)} at offset ${r.pos - 1}`);
+  const min = r.u32();
+  const max = flags & 0x01 ? r.u32() : Infinity;
+  if (max < min) throw malformed(`table ${i} has a maximum ${max} below its minimum ${min}`);
+  return { min, max };
+}
+
+/** One memory's limits, refused unless they are those of a valid unshared 32-bit memory of 64 KiB pages. */
+function memoryLimits(r: Reader, i: number): { flags: number; min: number; max: number } {
+  const flags = r.u8();
+  if (flags & 0x04) throw unsupported(`memory ${i} is a memory64; pamwasm can only cap 32-bit memories.`);
+  if (flags & 0x08) throw unsupported(`memory ${i} has limits flags ${hex(flags)} (custom page size); pamwasm can only cap 64 KiB pages.`);
+  if (flags & 0x02) {
+    throw unsupported(`memory ${i} is a shared memory (limits flags ${hex(flags)}): session modules run without threads.`);
+  }
+  if (flags > 0x01) throw malformed(`memory ${i} has limits flags ${hex(flags)}`);
+  const min = r.u32();
+  const max = flags & 0x01 ? r.u32() : Infinity;
+  if (min > 65536 || (max !== Infinity && max > 65536)) throw malformed(`memory ${i} has limits ${min}..${max} pages, past the 65536 pages (4 GiB) a 32-bit memory can have`);
+  if (max < min) throw malformed(`memory ${i} has a maximum ${max} below its minimum ${min}`);
+  return { flags, min, max };
 }
 
 /**
@@ -239,11 +401,8 @@ export function rewriteMemories(bytes: Uint8Array, s: Section, out: Writer, cap:
 export function singleMemory(bytes: Uint8Array, s: Section, cap: number): { min: number; max: number } | undefined {
   const r = new Reader(bytes, s.start, s.end);
   if (r.u32() !== 1) return undefined;
-  const flags = r.u8();
-  if (flags & ~0x01) return undefined;
-  const min = r.u32();
-  const max = flags & 0x01 ? r.u32() : Infinity;
-  if (r.pos !== s.end) return undefined;
+  const { min, max } = memoryLimits(r, 0);
+  noTrailing(r, 'memory');
   checkCap(0, min, cap);
   return { min, max: Math.min(max, cap) };
 }
@@ -267,12 +426,12 @@ export interface GlobalScan {
   numeric: boolean;
 }
 
-/** Globals: type then initializer (which may hold `ref.func`); the fuel global is appended. */
-export function rewriteGlobals(bytes: Uint8Array, s: Section, rw: Rewrite, append: (out: Writer) => void): GlobalScan {
+/** Globals: type then initializer (which may hold `ref.func`); the fuel global is appended by `append`. */
+export function rewriteGlobals(bytes: Uint8Array, s: Section, rw: Rewrite, append?: (out: Writer) => void): GlobalScan {
   const r = new Reader(bytes, s.start, s.end);
   const { out } = rw;
   const count = r.u32();
-  out.u32(count + 1);
+  out.u32(count + (append ? 1 : 0));
   const mutable: number[] = [];
   let numeric = true;
   for (let i = 0; i < count; i++) {
@@ -286,12 +445,13 @@ export function rewriteGlobals(bytes: Uint8Array, s: Section, rw: Rewrite, appen
     out.copy(bytes, entry, r.pos);
     rewriteExpr(bytes, r, rw);
   }
-  append(out);
+  noTrailing(r, 'global');
+  append?.(out);
   return { count, mutable, numeric };
 }
 
 /** The exports, renumbered, with `appended` more entries that `append` writes. */
-export function rewriteExports(bytes: Uint8Array, s: Section, out: Writer, importedFuncs: number, reserved: string, appended: number, append: () => void): void {
+export function rewriteExports(bytes: Uint8Array, s: Section, out: Writer, importedFuncs: number, reserved: string, appended: number, append: () => void, spaces: ModuleSpaces): void {
   const r = new Reader(bytes, s.start, s.end);
   const count = r.u32();
   out.u32(count + appended);
@@ -302,9 +462,13 @@ export function rewriteExports(bytes: Uint8Array, s: Section, out: Writer, impor
     const kind = r.u8();
     const idxAt = r.pos;
     const idx = r.u32();
+    const space = [spaces.funcs, spaces.tables, spaces.memories, spaces.globals][kind];
+    if (space === undefined) throw malformed(`export "${name}" has unknown kind ${hex(kind)}`);
+    checkIndex(['function', 'table', 'memory', 'global'][kind], idx, space, idxAt);
     out.copy(bytes, entry, idxAt);
     out.u32(kind === 0x00 && idx >= importedFuncs ? idx + 1 : idx);
   }
+  noTrailing(r, 'export');
   append();
 }
 
@@ -323,7 +487,9 @@ export function rewriteElements(bytes: Uint8Array, s: Section, rw: Rewrite): voi
     if (flags > 7) throw unsupported(`unknown element segment flags ${flags} at offset ${r.pos - 1}`);
     out.u32(flags);
     if ((flags & 0x01) === 0) { // active: [table index] offset
-      if (flags & 0x02) out.u32(r.u32());
+      const table = flags & 0x02 ? r.u32() : 0;
+      checkIndex('table', table, rw.spaces?.tables ?? Infinity, r.pos);
+      if (flags & 0x02) out.u32(table);
       rewriteExpr(bytes, r, rw);
     }
     if (flags & 0x03) { // an element kind byte (0x00 = funcref) or, with expressions, a reference type
@@ -337,8 +503,10 @@ export function rewriteElements(bytes: Uint8Array, s: Section, rw: Rewrite): voi
     if (flags & 0x04) {
       for (let j = 0; j < n; j++) rewriteExpr(bytes, r, rw);
     } else {
+      const funcs = rw.spaces?.funcs ?? Infinity;
       for (let j = 0; j < n; j++) {
         const idx = r.u32();
+        checkIndex('function', idx, funcs, r.pos);
         out.u32(idx >= shiftFrom ? idx + 1 : idx);
       }
     }

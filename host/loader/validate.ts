@@ -1,0 +1,114 @@
+/**
+ * The first judgement of a component's code, before anything rewrites or
+ * compiles it, on both load paths: every core module it holds is validated
+ * by the engine's own validator (V8, with this process's features), then
+ * checked against what the sandbox refuses whatever the engine accepts
+ * (host/sandbox/core-check.ts: threads, duplicate imports, resource caps),
+ * and the core instances it makes are counted against their cap.
+ *
+ * Why first: the meter appends a global, a type and an import, so an index
+ * one past the end of a space in an invalid module would, once metered,
+ * name what the meter added (a loop writing one global past the last would
+ * refill its own fuel). And the jco path generates its glue from a skeleton
+ * whose function bodies were hollowed out (skeleton.ts), so it never sees
+ * the originals' code either.
+ *
+ * A load whose prepared output comes from the disk cache skips this: an
+ * entry is only written after these checks passed, and is keyed on this
+ * code (cache.ts).
+ *
+ * @example
+ *   const cores = checkComponentCores(bytes, 'pam_x.wasm', { metered: true });
+ */
+import { MalformedModuleError, ResourceLimitError } from '../errors/index.js';
+import { checkCoreModule, CORE_CAPS, type CoreCaps } from '../sandbox/core-check.js';
+import { Reader } from '../sandbox/meter-binary.js';
+
+const PREAMBLE = 8;
+/** Component-model Binary.md section ids. */
+const CORE_MODULE = 1;
+const CORE_INSTANCE = 2;
+const COMPONENT = 4;
+
+export interface ComponentCores {
+  /** Every core module, nested components' included, in the order they appear. */
+  modules: Uint8Array[];
+  /** Core instances the component's text makes (`instantiate` entries), nested components' included. */
+  instances: number;
+}
+
+/** Lists the core modules and counts the core instances; throws MalformedModuleError on bytes it cannot walk. */
+export function componentCores(component: Uint8Array, out: ComponentCores = { modules: [], instances: 0 }): ComponentCores {
+  const r = new Reader(component, PREAMBLE);
+  while (r.pos < component.length) {
+    const id = r.u8();
+    const contents = r.bytes();
+    if (id === CORE_MODULE) out.modules.push(contents);
+    else if (id === COMPONENT) componentCores(contents, out);
+    else if (id === CORE_INSTANCE) out.instances += instantiations(contents);
+  }
+  return out;
+}
+
+/** The `instantiate` entries (0x00) of a core instance section; `from exports` (0x01) makes no instance. */
+function instantiations(section: Uint8Array): number {
+  const r = new Reader(section);
+  let made = 0;
+  for (let n = r.u32(); n > 0; n--) {
+    const kind = r.u8();
+    if (kind === 0x00) {
+      made++;
+      r.u32(); // module index
+      for (let a = r.u32(); a > 0; a--) { r.name(); r.u8(); r.u32(); } // name, 0x12 instance, index
+    } else if (kind === 0x01) {
+      for (let e = r.u32(); e > 0; e--) { r.name(); r.u8(); r.u32(); } // name, sort, index
+    } else {
+      throw new MalformedModuleError(`a core instance of unknown kind 0x${kind.toString(16)}`);
+    }
+  }
+  return made;
+}
+
+/**
+ * V8's verdict on one core module: nothing when valid, otherwise
+ * MalformedModuleError with V8's own reason (compiling says why; validate
+ * only says no).
+ */
+export function validateCore(bytes: Uint8Array, where: string): void {
+  if (WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) return;
+  let reason = 'refused without a reason';
+  try {
+    new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+  } catch (e) {
+    reason = (e as Error).message.replace(/^WebAssembly\.Module\(\): /, '');
+  }
+  throw new MalformedModuleError(`${where} is not valid WebAssembly (V8: ${reason}); rebuild it from its source with a toolchain that emits valid modules.`);
+}
+
+export interface CheckCoresOptions {
+  /** Whether the cores will be metered: the meter's walk then finds atomic wait/notify itself. */
+  metered: boolean;
+  caps?: Readonly<CoreCaps>;
+}
+
+/** Validates and checks every core module of `component` (see the file comment); returns them. */
+export function checkComponentCores(component: Uint8Array, source: string, options: CheckCoresOptions): Uint8Array[] {
+  const caps = options.caps ?? CORE_CAPS;
+  let found: ComponentCores;
+  try {
+    found = componentCores(component);
+  } catch (e) {
+    throw new MalformedModuleError(`${source} is not a valid component (${(e as Error).message}); rebuild it from its source.`, { cause: e });
+  }
+  if (found.instances > caps.coreInstances) {
+    throw new ResourceLimitError(`${source} makes ${found.instances} core instances, over the sandbox's cap of ${caps.coreInstances}; a session module needs a few.`);
+  }
+  found.modules.forEach((core, i) => checkCore(core, `${source} core module ${i}`, options));
+  return found.modules;
+}
+
+/** One core module: V8 first, then the sandbox's own refusals. */
+export function checkCore(core: Uint8Array, where: string, options: CheckCoresOptions): void {
+  validateCore(core, where);
+  checkCoreModule(core, { where, caps: options.caps, scanCode: !options.metered });
+}

@@ -21,9 +21,9 @@
  *   checkCoreModule(core, { where: 'pam_x.wasm core module 0', scanCode: !metered });
  */
 import { MalformedModuleError, ResourceLimitError, UnsupportedWasmError } from '../errors/index.js';
-import { hex, Reader, Writer } from './meter-binary.js';
+import { hex, Reader } from './meter-binary.js';
 import { skipValType, walkInstructions, type Rewrite, type Walk } from './meter-instructions.js';
-import { readSections, SECTION } from './meter-sections.js';
+import { NO_OUT, readSections, SECTION, skipConstExpr } from './meter-sections.js';
 
 /** Caps on the resources one core instance may declare (see README "The sandbox"). */
 export interface CoreCaps {
@@ -214,12 +214,10 @@ function checkElements(r: Reader, check: (n: number, i: number) => void): void {
 }
 
 /** A walk that copies nothing and inserts nothing: the walker only decodes. */
-const NO_REWRITE: Rewrite = { out: new Writer(16), shiftFrom: Infinity, check: null };
+const NO_REWRITE: Rewrite = { out: NO_OUT, shiftFrom: Infinity, check: null };
 
 function skipExpr(r: Reader): void {
-  const w: Walk = { buf: r.buf, pos: r.pos, end: r.end, copied: r.pos };
-  walkInstructions(w, NO_REWRITE, true);
-  r.pos = w.pos;
+  skipConstExpr(r, NO_REWRITE);
 }
 
 /** Walks every function body; the walker refuses atomic wait/notify, named here with the function index. */

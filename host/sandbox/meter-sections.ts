@@ -4,7 +4,7 @@
  * Encodings follow core/binary/modules.rst and types.rst (Wasm 3.0).
  */
 import { MemoryLimitError, PamwasmError, ResourceLimitError } from '../errors/index.js';
-import { hex, malformed, Reader, unsupported, type Writer } from './meter-binary.js';
+import { hex, malformed, Reader, unsupported, Writer } from './meter-binary.js';
 import { flushWalk, skipValType, walkInstructions, type IndexSpaces, type Rewrite, type Walk } from './meter-instructions.js';
 
 export const SECTION = {
@@ -272,17 +272,39 @@ function checkData(r: Reader, spaces: ModuleSpaces): void {
     if (flags > 2) throw malformed(`unknown data segment flags ${flags} at offset ${r.pos - 1}`);
     if (flags !== 1) {
       checkIndex('memory', flags === 2 ? r.u32() : 0, spaces.memories, r.pos);
-      const w: Walk = { buf: r.buf, pos: r.pos, end: r.end, copied: r.pos };
-      walkInstructions(w, rw, true);
-      r.pos = w.pos;
+      skipConstExpr(r, rw);
     }
     r.bytes();
   }
   noTrailing(r, 'data');
 }
 
-/** A writer a walk without rewrites (shiftFrom Infinity, no check) never writes to. */
-const NO_OUT = { copy() {}, bytes() {}, u32() {}, u8() {} } as unknown as Writer;
+/**
+ * Skips a constant expression, checking it as the walker does; the usual
+ * `i32.const n end` without a walk (a JS guest has 10,000 data segments).
+ */
+export function skipConstExpr(r: Reader, rw: Rewrite): void {
+  const { buf } = r;
+  if (buf[r.pos] === 0x41) {
+    const at = r.pos;
+    r.pos++;
+    r.skipLeb();
+    if (r.pos < r.end && buf[r.pos] === 0x0b) {
+      r.pos++;
+      return;
+    }
+    r.pos = at;
+  }
+  const w: Walk = { buf, pos: r.pos, end: r.end, copied: r.pos };
+  walkInstructions(w, rw, true);
+  r.pos = w.pos;
+}
+
+/**
+ * The writer of walks that only decode (shiftFrom Infinity, no check): they
+ * never write. A real Writer, so the walker sees one shape of writer.
+ */
+export const NO_OUT = new Writer(16);
 
 /** Caps on a module's own tables, in elements: each one's, and all of them together. */
 export interface TableCaps { perTable: number; total: number }

@@ -19,7 +19,7 @@
  */
 import type { BigIntStats } from 'node:fs';
 import { ModuleNotFoundError, PamwasmError, PinMismatchError, UnsafePermissionsError, UnsupportedWasmError } from '../errors/index.js';
-import { CORE_CAPS } from '../sandbox/core-check.js';
+import { CORE_CAPS, type CoreCaps } from '../sandbox/core-check.js';
 import { INITIAL_FUEL } from '../sandbox/limits.js';
 import { meterCoreModule } from '../sandbox/meter.js';
 import { checkOpenFile, strictByDefault } from '../sandbox/perms.js';
@@ -88,6 +88,8 @@ export interface LoadOptions {
     maxMemoryPages?: number;
     /** Instances take their memory from the sandbox's pool of recycled memories (host/sandbox/meter.ts `importMemory`). */
     importMemory?: boolean;
+    /** Cap on the elements of all of a core module's tables. Default `CORE_CAPS.tableElementsTotal`. */
+    maxTableElements?: number;
   };
   /** Pin: refuse the module unless its bytes have this sha256 (hex). */
   sha256?: string;
@@ -120,10 +122,17 @@ function compileCore(bytes: Uint8Array, hash: string): Promise<WebAssembly.Modul
   return m;
 }
 
+/** The sandbox's caps as the load asks for them: the defaults, with the line's table cap. */
+function capsOf(options: LoadOptions): CoreCaps {
+  const total = options.meter?.maxTableElements;
+  return total === undefined ? CORE_CAPS : { ...CORE_CAPS, tableElementsTotal: total, tableElements: Math.min(CORE_CAPS.tableElements, total) };
+}
+
 /** Each core module as the load asks for it (metered or as it is), and its sha256. */
 function meterCores(cores: Iterable<[string, Uint8Array]>, source: string, options: LoadOptions): Pick<Prepared, 'cores' | 'sha256s'> {
   const out = new Map<string, Uint8Array>();
-  const tableCaps = { perTable: CORE_CAPS.tableElements, total: CORE_CAPS.tableElementsTotal };
+  const caps = capsOf(options);
+  const tableCaps = { perTable: caps.tableElements, total: caps.tableElementsTotal };
   for (const [name, original] of cores) {
     if (!options.meter) {
       out.set(name, original);
@@ -165,7 +174,7 @@ async function prepareFast(bytes: Uint8Array, source: string, options: LoadOptio
 /** Checks, transpiles (or plans) and (if asked) meters a component: everything before compiling. */
 async function prepare(bytes: Uint8Array, source: string, options: LoadOptions): Promise<Prepared> {
   checkComponentHeader(bytes, source);
-  const checkOptions = { metered: Boolean(options.meter) };
+  const checkOptions = { metered: Boolean(options.meter), caps: capsOf(options) };
   const originals = checkComponentCores(bytes, source, checkOptions);
   if (options.fastPath !== false) {
     const fast = await prepareFast(bytes, source, options);
@@ -210,7 +219,7 @@ async function compileCores(p: Prepared, source: string): Promise<Map<string, We
 function keyParts(options: LoadOptions): KeyParts {
   return {
     allow: [...(options.allowImports ?? [])].sort(),
-    meter: options.meter ? { pages: options.meter.maxMemoryPages ?? null, fuel: INITIAL_FUEL, pool: Boolean(options.meter.importMemory) } : null,
+    meter: options.meter ? { pages: options.meter.maxMemoryPages ?? null, fuel: INITIAL_FUEL, pool: Boolean(options.meter.importMemory), tables: options.meter.maxTableElements ?? null } : null,
     path: options.fastPath === false ? 'jco' : 'any',
   };
 }
@@ -300,7 +309,7 @@ export async function loadComponent(input: string | Uint8Array, options: LoadOpt
     );
   }
   const parts = keyParts(options);
-  const meterKey = parts.meter ? `meter:${parts.meter.pages ?? '-'}:${parts.meter.pool ? 'pool' : 'own'}` : 'raw';
+  const meterKey = parts.meter ? `meter:${parts.meter.pages ?? '-'}:${parts.meter.pool ? 'pool' : 'own'}:${parts.meter.tables ?? '-'}` : 'raw';
   const key = `${hash}|${parts.allow.join(',')}|${meterKey}|${parts.path}|${source}`;
   let p = loaded.get(key);
   if (!p) {

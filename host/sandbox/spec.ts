@@ -11,6 +11,7 @@
  * | `sha256=HEX`       | pin: refuse to load unless the file has this hash     | not pinned     |
  * | `timeout=N[ms\|s]` | time limit of one hook call and of instantiation      | host's (1 s)   |
  * | `memory=N[KiB\|MiB\|GiB]` | cap on the module's linear memory              | host's (64 MiB)|
+ * | `tables=N`         | cap on the elements of a core module's tables in all (1 to 1,000,000) | 200,000 |
  * | `read=DIR`         | grant: read-only access to DIR (repeatable)           | none           |
  * | `clocks`           | grant: wall and monotonic clocks                      | none           |
  * | `random`           | grant: random bytes                                   | none           |
@@ -28,6 +29,8 @@ export interface ModuleSpec {
   sha256?: string;
   timeoutMs?: number;
   memoryBytes?: number;
+  /** Cap on the elements of all of a core module's tables (host/sandbox/core-check.ts). */
+  tableElements?: number;
   grants: Grants;
   faultCode?: number;
 }
@@ -67,6 +70,12 @@ export function parseModuleSpec(field: string): ModuleSpec {
         spec.memoryBytes = Number(m[1]) * unit;
         break;
       }
+      case 'tables': {
+        const v = need('tables=<N> elements');
+        if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 1_000_000) throw new Error(`tables=${value} is not a number of table elements from 1 to 1000000`);
+        spec.tableElements = Number(v);
+        break;
+      }
       case 'read': {
         const dir = need('read=<absolute directory>');
         if (!isAbsolute(dir)) throw new Error(`read=${dir} must be an absolute directory`);
@@ -88,7 +97,7 @@ export function parseModuleSpec(field: string): ModuleSpec {
         break;
       }
       default:
-        throw new Error(`unknown module option "${key}": expected sha256=, timeout=, memory=, read=, clocks, random or fault=`);
+        throw new Error(`unknown module option "${key}": expected sha256=, timeout=, memory=, tables=, read=, clocks, random or fault=`);
     }
   }
   return spec;

@@ -252,7 +252,7 @@ export class StackSession {
           const metered = line.timeoutMs > 0;
           line.loaded = await loadComponent(path, {
             allowImports: allowed,
-            meter: metered ? { maxMemoryPages: Math.max(1, Math.floor((spec.memoryBytes ?? defaults.memoryBytes) / PAGE)), importMemory: true } : undefined,
+            meter: metered ? { maxMemoryPages: Math.max(1, Math.floor((spec.memoryBytes ?? defaults.memoryBytes) / PAGE)), importMemory: true, maxTableElements: spec.tableElements } : undefined,
             sha256: options.pins?.[index] ?? spec.sha256,
             strictPermissions: options.strictPermissions,
             cache: options.cache,

@@ -13,7 +13,9 @@ import { parse } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { craftComponent } from '../../host/build/crafted.js';
 import { loadComponent } from '../../host/loader/index.js';
+import { componentCores } from '../../host/loader/validate.js';
 import { meterCoreModule } from '../../host/sandbox/meter.js';
+import { parseModuleSpec } from '../../host/sandbox/spec.js';
 import { hostile, TempStacks } from '../support/hostile.js';
 
 const MARGIN_MS = 1500;
@@ -54,6 +56,8 @@ async function expectLineRefused(path: string, label: string): Promise<void> {
   expect(rss).toBeLessThan(GIB);
   figures.push(`${label}: refused at load, optional line's open ${optional.openMs.toFixed(1)} ms, rss ${(rss / 2 ** 20).toFixed(0)} MiB`);
 }
+
+const countCoreModules = (component: Uint8Array) => componentCores(component).modules.length;
 
 /** A session module around `body` (open-session's instructions, returning a status) with `decls` beside the hooks. */
 const sessionModule = (decls: string, body = '(i32.const 0)') => `(module
@@ -131,6 +135,38 @@ describe('variants of each class, crafted here', () => {
     const rss = process.memoryUsage().rss;
     expect(rss).toBeLessThan(GIB);
     figures.push(`8 tables grown under the caps: open ${r.openMs.toFixed(1)} ms, rss ${(rss / 2 ** 20).toFixed(0)} MiB (before ${(before / 2 ** 20).toFixed(0)} MiB)`);
+  });
+
+  it('a line\'s tables= cap refuses a table that starts above it and stops table.grow at it', async () => {
+    expect(() => parseModuleSpec('m.wasm tables=0')).toThrow(/tables=0/);
+    expect(() => parseModuleSpec('m.wasm tables=1000001')).toThrow(/tables=1000001/);
+    expect(parseModuleSpec('m.wasm tables=1000').tableElements).toBe(1000);
+    const big = join(stacks.dir, 'table_2000.wasm');
+    writeFileSync(big, await craftComponent(sessionModule('(table 2000 funcref)')));
+    const refused = await stacks.run(`session required [${big} tables=1000]\nsession required pam_permit.wasm\n`);
+    expect(refused.open.name).toBe('PAM_MODULE_UNKNOWN');
+    expect(await codeOf(big, { meter: { maxMemoryPages: 16, maxTableElements: 1000 } })).toBe('ERR_RESOURCE_LIMIT');
+    expect(await codeOf(big, { meter: { maxMemoryPages: 16 } })).toBeUndefined();
+    // 999 more elements fit under tables=1000, the 1000th does not.
+    const grows = join(stacks.dir, 'table_grow_1000.wasm');
+    writeFileSync(grows, await craftComponent(sessionModule('(table $t 1 funcref)', `(block $bad
+      (br_if $bad (i32.ne (table.grow $t (ref.null func) (i32.const 999)) (i32.const 1)))
+      (br_if $bad (i32.ne (table.grow $t (ref.null func) (i32.const 1)) (i32.const -1)))
+      (return (i32.const 0))) (i32.const 14)`)));
+    const held = await stacks.run(`session required [${grows} tables=1000]\n`);
+    expect(held.open.name).toBe('PAM_SUCCESS');
+    const unheld = await stacks.run(`session required [${grows} tables=5000]\n`);
+    expect(unheld.open.name).toBe('PAM_SESSION_ERR');
+  });
+
+  it('a component making more core instances than the cap is refused at load', async () => {
+    const one = await craftComponent(sessionModule(''), undefined, 'instances', '(module)');
+    // The extra module is the last core module; instantiate it 16 more times.
+    const modules = countCoreModules(one);
+    const section = [0x02, 4, 0x01, 0x00, modules - 1, 0x00];
+    const many = Uint8Array.from([...one, ...Array.from({ length: 16 }, () => section).flat()]);
+    expect(await codeOf(one, {})).toBeUndefined();
+    await expectRefusedEveryWay(many, 'ERR_RESOURCE_LIMIT');
   });
 
   it('a core module importing one name twice is refused the same on both paths, also when the two imports differ in type', async () => {

@@ -108,7 +108,10 @@ export interface Rewrite {
   readonly spaces?: IndexSpaces;
 }
 
-export interface IndexSpaces { readonly funcs: number; readonly globals: number; readonly types: number; readonly tables: number }
+export interface IndexSpaces {
+  readonly funcs: number; readonly globals: number; readonly types: number; readonly tables: number;
+  readonly memories: number; readonly data: number; readonly elements: number;
+}
 
 function pastEnd(what: string, idx: number, size: number, at: number) {
   return malformed(`${what} index ${idx} at offset ${at} is past the end of its space (${size}).`);
@@ -216,13 +219,20 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
           if (lebValue >= spaces.globals) throw pastEnd('global', lebValue, spaces.globals, at);
           break;
         }
+        if ((op === 0x25 || op === 0x26 || op === 0x3f || op === 0x40) && spaces) { // table.get/set, memory.size/grow
+          pos = readU32(buf, pos, end);
+          const [what, size] = op < 0x30 ? ['table', spaces.tables] : ['memory', spaces.memories];
+          if (lebValue >= size) throw pastEnd(what as string, lebValue, size as number, at);
+          break;
+        }
         pos = skipLeb(buf, pos, end);
         break;
       case LEB2:
         if (spaces) { // (return_)call_indirect: type index, table index
           pos = readU32(buf, pos, end);
           if (lebValue >= spaces.types) throw pastEnd('type', lebValue, spaces.types, at);
-          pos = skipLeb(buf, pos, end);
+          pos = readU32(buf, pos, end);
+          if (lebValue >= spaces.tables) throw pastEnd('table', lebValue, spaces.tables, at);
           break;
         }
         pos = skipLeb(buf, skipLeb(buf, pos, end), end);
@@ -285,6 +295,7 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
         break;
       }
       case PREFIX_FC:
+        if (spaces) checkFC(buf, at + 1, end, spaces);
         pos = skipFC(buf, pos, end, at);
         if (rw.state && STATE_FC.has(fcSub)) rw.state.beyondMemory = true;
         break;
@@ -333,6 +344,32 @@ function skipFC(buf: Uint8Array, pos: number, end: number, at: number): number {
       throw unknown(`0xfc ${sub}`, at);
   }
 }
+
+/**
+ * The indices of a 0xFC instruction whose immediates start at `pos`, each
+ * against its space: data segments, element segments, tables, memories.
+ */
+function checkFC(buf: Uint8Array, pos: number, end: number, spaces: IndexSpaces): void {
+  pos = readU32(buf, pos, end);
+  const sub = lebValue;
+  const kinds: (keyof IndexSpaces)[] | undefined = FC_INDICES[sub];
+  if (!kinds) return;
+  for (const kind of kinds) {
+    const at = pos;
+    pos = readU32(buf, pos, end);
+    if (lebValue >= spaces[kind]) throw pastEnd(SPACE_NAMES[kind], lebValue, spaces[kind], at);
+  }
+}
+
+const SPACE_NAMES: Record<keyof IndexSpaces, string> = {
+  funcs: 'function', globals: 'global', types: 'type', tables: 'table', memories: 'memory', data: 'data segment', elements: 'element segment',
+};
+
+/** The index spaces of each 0xFC instruction's immediates, in order. */
+const FC_INDICES: Record<number, (keyof IndexSpaces)[]> = {
+  8: ['data', 'memories'], 9: ['data'], 10: ['memories', 'memories'], 11: ['memories'],
+  12: ['elements', 'tables'], 13: ['elements'], 14: ['tables', 'tables'], 15: ['tables'], 16: ['tables'], 17: ['tables'],
+};
 
 function skipFD(buf: Uint8Array, pos: number, end: number, at: number): number {
   pos = readU32(buf, pos, end);

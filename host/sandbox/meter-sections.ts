@@ -204,11 +204,6 @@ function tagType(r: Reader, types: number): void {
 
 /** A module's index spaces, counted once before the rewrite (imports and definitions). */
 export interface ModuleSpaces extends IndexSpaces {
-  tables: number;
-  memories: number;
-  elements: number;
-  /** Data segments: the data section's count (the data count section must agree). */
-  data: number;
   imports?: ImportScan;
 }
 

@@ -234,7 +234,7 @@ describe('the meter on its own refuses malformed input, never repairs it', () =>
     }
   });
 
-  it('an index one past the end of its space is refused: global, type, function, table, memory', async () => {
+  it('an index one past the end of its space is refused: global, type, function, table, memory, data, element', async () => {
     const bad = [
       '(module (global (mut i32) (i32.const 0)) (func (global.set 1 (i32.const 7))))',
       '(module (global (mut i32) (i32.const 0)) (func (drop (global.get 1))))',
@@ -249,6 +249,14 @@ describe('the meter on its own refuses malformed input, never repairs it', () =>
       '(module (memory 1) (data (memory 1) (i32.const 0) "x"))',
       '(module (global i32 (i32.const 0)) (export "g" (global 1)))',
       '(module (global i32 (i32.const 0)) (global i32 (global.get 5)))',
+      '(module (table 1 funcref) (func (drop (table.get 1 (i32.const 0)))))',
+      '(module (table 1 funcref) (func (drop (table.grow 1 (ref.null func) (i32.const 1)))))',
+      '(module (type (func)) (table 1 funcref) (func (call_indirect 1 (type 0) (i32.const 0))))',
+      '(module (memory 1) (func (drop (memory.size 1))))',
+      '(module (memory 1) (data "x") (func (data.drop 1)))',
+      '(module (memory 1) (data "x") (func (memory.init 1 (i32.const 0) (i32.const 0) (i32.const 0))))',
+      '(module (table 1 funcref) (elem func) (func (elem.drop 1)))',
+      '(module (table 1 funcref) (elem func) (func (table.init 0 1 (i32.const 0) (i32.const 0) (i32.const 0))))',
     ];
     for (const text of bad) {
       const bytes = await parse(text);

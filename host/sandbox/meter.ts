@@ -182,7 +182,6 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
   }
 
   const memorySection = sections.find((s) => s.id === SECTION.memory);
-  const importSection = sections.find((s) => s.id === SECTION.import);
   const imported = spaces.imports;
   const memory = options.importMemory && cap !== undefined && memorySection && !imported?.memories
     ? singleMemory(bytes, memorySection, cap)

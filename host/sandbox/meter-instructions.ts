@@ -31,6 +31,7 @@ const PREFIX_FC = 13;
 const PREFIX_FD = 14;
 const PREFIX_FE = 15;
 const END = 16;
+const INDEX = 17; // one index into a space the rewrite adds to or that must be in range: global, table, memory
 const INVALID = 255;
 
 const SHAPE = new Uint8Array(256).fill(INVALID);
@@ -52,10 +53,11 @@ set(TRY_TABLE, 0x1f);
 // Parametric, variable, table access.
 set(NONE, 0x1a, 0x1b);
 set(SELECT_T, 0x1c);
-set(LEB, ...range(0x20, 0x26));
+set(LEB, 0x20, 0x21, 0x22); // local.get/set/tee
+set(INDEX, 0x23, 0x24, 0x25, 0x26); // global.get/set, table.get/set
 // Memory: loads and stores carry a memarg; memory.size/grow a memory index.
 set(MEMARG, ...range(0x28, 0x3e));
-set(LEB, 0x3f, 0x40);
+set(INDEX, 0x3f, 0x40); // memory.size/grow
 // Numeric: constants, then plain opcodes up to the sign-extension ops 0xC0-0xC4.
 set(LEB, 0x41, 0x42);
 set(BYTES4, 0x43);
@@ -213,29 +215,14 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
         }
         break;
       case LEB:
-        if (op === 0x26 && rw.state) rw.state.beyondMemory = true; // table.set
-        if ((op === 0x23 || op === 0x24) && spaces) { // global.get, global.set
-          pos = readU32(buf, pos, end);
-          if (lebValue >= spaces.globals) throw pastEnd('global', lebValue, spaces.globals, at);
-          break;
-        }
-        if ((op === 0x25 || op === 0x26 || op === 0x3f || op === 0x40) && spaces) { // table.get/set, memory.size/grow
-          pos = readU32(buf, pos, end);
-          const [what, size] = op < 0x30 ? ['table', spaces.tables] : ['memory', spaces.memories];
-          if (lebValue >= size) throw pastEnd(what as string, lebValue, size as number, at);
-          break;
-        }
         pos = skipLeb(buf, pos, end);
         break;
+      case INDEX:
+        if (op === 0x26 && rw.state) rw.state.beyondMemory = true; // table.set
+        pos = spaces ? checkedIndex(buf, pos, end, op, at, spaces) : skipLeb(buf, pos, end);
+        break;
       case LEB2:
-        if (spaces) { // (return_)call_indirect: type index, table index
-          pos = readU32(buf, pos, end);
-          if (lebValue >= spaces.types) throw pastEnd('type', lebValue, spaces.types, at);
-          pos = readU32(buf, pos, end);
-          if (lebValue >= spaces.tables) throw pastEnd('table', lebValue, spaces.tables, at);
-          break;
-        }
-        pos = skipLeb(buf, skipLeb(buf, pos, end), end);
+        pos = spaces ? checkedCallIndirect(buf, pos, end, at, spaces) : skipLeb(buf, skipLeb(buf, pos, end), end);
         break;
       case MEMARG:
         pos = skipMemarg(buf, pos, end);
@@ -343,6 +330,23 @@ function skipFC(buf: Uint8Array, pos: number, end: number, at: number): number {
     default:
       throw unknown(`0xfc ${sub}`, at);
   }
+}
+
+/** The index of global.get/set, table.get/set or memory.size/grow (`op`), checked against its space. */
+function checkedIndex(buf: Uint8Array, pos: number, end: number, op: number, at: number, spaces: IndexSpaces): number {
+  pos = readU32(buf, pos, end);
+  const size = op <= 0x24 ? spaces.globals : op <= 0x26 ? spaces.tables : spaces.memories;
+  if (lebValue >= size) throw pastEnd(op <= 0x24 ? 'global' : op <= 0x26 ? 'table' : 'memory', lebValue, size, at);
+  return pos;
+}
+
+/** (return_)call_indirect's type and table indices, checked. */
+function checkedCallIndirect(buf: Uint8Array, pos: number, end: number, at: number, spaces: IndexSpaces): number {
+  pos = readU32(buf, pos, end);
+  if (lebValue >= spaces.types) throw pastEnd('type', lebValue, spaces.types, at);
+  pos = readU32(buf, pos, end);
+  if (lebValue >= spaces.tables) throw pastEnd('table', lebValue, spaces.tables, at);
+  return pos;
 }
 
 /**

@@ -419,7 +419,17 @@ function rewriteCode(bytes: Uint8Array, s: Section, out: Writer, importedFuncs: 
   const count = r.u32();
   out.u32(count);
   const rw: Rewrite = { out, shiftFrom: importedFuncs, check, state, spaces };
-  for (let i = 0; i < count; i++) {
+  // One try around the loop, not one per body: the loop stays as fast as without.
+  let i = 0;
+  try {
+    for (; i < count; i++) bodies();
+  } catch (e) {
+    if (e instanceof Error) e.message = `function ${importedFuncs + i}: ${e.message}`;
+    throw e;
+  }
+  if (r.pos !== s.end) throw malformed(`code section has ${s.end - r.pos} bytes after its last body`);
+
+  function bodies(): void {
     const size = r.u32();
     const bodyEnd = r.pos + size;
     if (bodyEnd > s.end) throw malformed(`function body ${i} runs past the code section (offset ${r.pos})`);
@@ -433,16 +443,10 @@ function rewriteCode(bytes: Uint8Array, s: Section, out: Writer, importedFuncs: 
     out.copy(bytes, localsStart, body.pos);
     out.bytes(check);
     const w: Walk = { buf: bytes, pos: body.pos, end: bodyEnd, copied: body.pos };
-    try {
-      walkInstructions(w, rw, false);
-    } catch (e) {
-      if (e instanceof Error) e.message = `function ${importedFuncs + i}: ${e.message}`;
-      throw e;
-    }
+    walkInstructions(w, rw, false);
     if (bytes[bodyEnd - 1] !== 0x0b) throw malformed(`function body ${i} does not end with end (0x0b) at offset ${bodyEnd - 1}, found ${hex(bytes[bodyEnd - 1])}`);
     flushWalk(w, out, bodyEnd);
     out.prefixSize(start);
     r.pos = bodyEnd;
   }
-  if (r.pos !== s.end) throw malformed(`code section has ${s.end - r.pos} bytes after its last body`);
 }

@@ -10,7 +10,9 @@
  * Two paths (LoadedComponent.via): a component of exactly the world's shape
  * is planned and instantiated by the loader's own reader (component/), with
  * no jco; any other goes to jco's glue (transpile.ts, world.ts), which is
- * also where every refusal comes from.
+ * also where every refusal of the component's shape comes from. Before
+ * either, every core module is validated by V8 and checked against the
+ * sandbox's rules (validate.ts), the same for both paths.
  *
  * @example
  *   const mod = await loadComponent('guest-modules/dist/pam_debug.wasm');

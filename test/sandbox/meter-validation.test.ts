@@ -7,6 +7,7 @@
  * not, and on a stack line (required: PAM_MODULE_UNKNOWN; optional before
  * pam_permit: PAM_SUCCESS).
  */
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from '@bytecodealliance/jco-transpile/wasm-tools';
@@ -19,6 +20,7 @@ import { parseModuleSpec } from '../../host/sandbox/spec.js';
 import { hostile, TempStacks } from '../support/hostile.js';
 
 const MARGIN_MS = 1500;
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'pamwasm.js');
 const GIB = 1024 ** 3;
 let stacks: TempStacks;
 const figures: string[] = [];
@@ -80,6 +82,22 @@ describe('the hostile corpus of malformed, threaded and oversized modules', () =
   it.each(CASES.map((c) => [c.module, c.code]))('%s is refused at load with %s on both paths, metered or not, and its line fails closed', async (module, code) => {
     await expectRefusedEveryWay(hostile(module), code);
     await expectLineRefused(hostile(module), module);
+  });
+});
+
+describe('through `pamwasm run`, in a process of its own', () => {
+  it('atomic_wait (which blocked the thread forever) is refused at load: the optional line is skipped and the session succeeds at once', () => {
+    const stack = join(stacks.dir, 'atomic.stack');
+    writeFileSync(stack, `session optional [${hostile('atomic_wait')} timeout=100ms]\nsession required pam_permit.wasm\n`);
+    const started = performance.now();
+    const r = spawnSync(process.execPath, [BIN, 'run', '--stack', stack, '--service', 'login', '--user', 'alice', '--json'], { encoding: 'utf8', timeout: 60_000 });
+    const ms = performance.now() - started;
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect([out.open.name, out.close.name]).toEqual(['PAM_SUCCESS', 'PAM_SUCCESS']);
+    expect(out.trace[0]).toMatchObject({ line: 1, name: 'PAM_MODULE_UNKNOWN' });
+    figures.push(`atomic_wait through pamwasm run: exit ${r.status} in ${ms.toFixed(0)} ms (process start included)`);
   });
 });
 

@@ -13,6 +13,10 @@
  * whose function bodies were hollowed out (skeleton.ts), so it never sees
  * the originals' code either.
  *
+ * A large core module (a JS guest's is 12 MB) is validated by V8 on its own
+ * threads while the meter rewrites it on this one; the meter's output is
+ * used only once V8 has said yes, and V8's refusal comes before any other.
+ *
  * A load whose prepared output comes from the disk cache skips this: an
  * entry is only written after these checks passed, and is keyed on this
  * code (cache.ts).
@@ -76,13 +80,13 @@ function instantiations(section: Uint8Array): number {
  */
 export function validateCore(bytes: Uint8Array, where: string): void {
   if (WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) return;
-  let reason = 'refused without a reason';
+  let refusal = new Error('refused without a reason');
   try {
     new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
   } catch (e) {
-    reason = (e as Error).message.replace(/^WebAssembly\.Module\(\): /, '');
+    refusal = e as Error;
   }
-  throw new MalformedModuleError(`${where} is not valid WebAssembly (V8: ${reason}); rebuild it from its source with a toolchain that emits valid modules.`);
+  throw v8Refusal(where, refusal);
 }
 
 export interface CheckCoresOptions {
@@ -91,8 +95,29 @@ export interface CheckCoresOptions {
   caps?: Readonly<CoreCaps>;
 }
 
-/** Validates and checks every core module of `component` (see the file comment); returns them. */
-export function checkComponentCores(component: Uint8Array, source: string, options: CheckCoresOptions): Uint8Array[] {
+/**
+ * A core module this large is validated by V8 on its own threads (an
+ * asynchronous compile, whose result is dropped) while the meter rewrites
+ * it on this one; smaller ones are validated at once.
+ */
+const VALIDATE_ASYNC_FROM = 1024 * 1024;
+
+export interface CheckedCores {
+  /** The core modules, nested components' included. */
+  modules: Uint8Array[];
+  /**
+   * V8's verdict on the large ones: undefined when valid, else the
+   * MalformedModuleError to throw. It never rejects. Nothing made from the
+   * modules may be used before it is known, and it comes before any other
+   * refusal (see `withVerdict`).
+   */
+  verdict: Promise<MalformedModuleError | undefined>;
+  /** The sandbox's own refusal, to be thrown unless `verdict` holds V8's. */
+  refusal?: Error;
+}
+
+/** Validates and checks every core module of `component` (see the file comment). */
+export function checkComponentCores(component: Uint8Array, source: string, options: CheckCoresOptions): CheckedCores {
   const caps = options.caps ?? CORE_CAPS;
   let found: ComponentCores;
   try {
@@ -103,8 +128,38 @@ export function checkComponentCores(component: Uint8Array, source: string, optio
   if (found.instances > caps.coreInstances) {
     throw new ResourceLimitError(`${source} makes ${found.instances} core instances, over the sandbox's cap of ${caps.coreInstances}; a session module needs a few.`);
   }
-  found.modules.forEach((core, i) => checkCore(core, `${source} core module ${i}`, options));
-  return found.modules;
+  const pending: Promise<MalformedModuleError | undefined>[] = [];
+  found.modules.forEach((core, i) => {
+    const where = `${source} core module ${i}`;
+    if (core.length < VALIDATE_ASYNC_FROM) validateCore(core, where);
+    else pending.push(WebAssembly.compile(core as Uint8Array<ArrayBuffer>).then(() => undefined, (e: Error) => v8Refusal(where, e)));
+  });
+  const verdict = Promise.all(pending).then((errors) => errors.find((e) => e !== undefined));
+  // The sandbox's own refusals wait for V8's: a module V8 refuses is malformed, whatever else is wrong with it.
+  try {
+    found.modules.forEach((core, i) => checkCoreModule(core, { where: `${source} core module ${i}`, caps: options.caps, scanCode: !options.metered }));
+  } catch (e) {
+    return { modules: found.modules, verdict, refusal: e as Error };
+  }
+  return { modules: found.modules, verdict };
+}
+
+/** Runs `work`; V8's refusal in `verdict`, when there is one, is thrown instead of whatever `work` throws or returns. */
+export async function withVerdict<T>(verdict: Promise<Error | undefined>, work: () => Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await work();
+  } catch (e) {
+    throw (await verdict) ?? e;
+  }
+  const refused = await verdict;
+  if (refused) throw refused;
+  return result;
+}
+
+function v8Refusal(where: string, e: Error): MalformedModuleError {
+  const reason = e.message.replace(/^WebAssembly\.(Module|compile)\(\): /, '');
+  return new MalformedModuleError(`${where} is not valid WebAssembly (V8: ${reason}); rebuild it from its source with a toolchain that emits valid modules.`);
 }
 
 /** One core module: V8 first, then the sandbox's own refusals. */

@@ -102,6 +102,23 @@ describe('through `pamwasm run`, in a process of its own', () => {
 });
 
 describe('variants of each class, crafted here', () => {
+  it('a core module over 1 MiB (validated by V8 while it is metered) gets the same verdicts as a small one', async () => {
+    const bulk = `(data "${'x'.repeat(1024 * 1024)}")`;
+    const valid = sessionModule(`(global $g (mut i32) (i32.const 0)) ${bulk}`, '(global.set $g (i32.const 1)) (i32.const 0)');
+    const big = await craftComponent(valid);
+    expect(big.length).toBeGreaterThan(1024 * 1024);
+    for (const { name, options } of LOAD_OPTIONS.slice(0, 2)) expect(await codeOf(big, options), name).toBeUndefined();
+    // One global past the last, as fuel_refill: V8's refusal, with its reason, wherever the load would have failed otherwise.
+    const invalid = await craftComponent(valid.replace('(global.set $g', '(global.set 1'), valid, 'big invalid');
+    for (const { name, options } of LOAD_OPTIONS) {
+      const e = await loadComponent(invalid, options).then(() => undefined, (x: { code: string; message: string }) => x);
+      expect(e?.code, name).toBe('ERR_MALFORMED_WASM');
+      expect(e?.message, name).toMatch(/V8: .*global index/i);
+    }
+    const shared = await craftComponent(valid.replace('(memory (export "memory") 1)', '(memory (export "memory") 1 1 shared)'), valid, 'big shared');
+    await expectRefusedEveryWay(shared, 'ERR_UNSUPPORTED_WASM');
+  });
+
   it('a shared memory is refused wherever it is: defined or imported, in the main or an extra core module', async () => {
     const plain = sessionModule('');
     const shapes = [

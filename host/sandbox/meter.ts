@@ -422,31 +422,32 @@ function rewriteCode(bytes: Uint8Array, s: Section, out: Writer, importedFuncs: 
   // One try around the loop, not one per body: the loop stays as fast as without.
   let i = 0;
   try {
-    for (; i < count; i++) bodies();
+    for (; i < count; i++) rewriteBody(bytes, r, s.end, out, rw, check, i);
   } catch (e) {
     if (e instanceof Error) e.message = `function ${importedFuncs + i}: ${e.message}`;
     throw e;
   }
   if (r.pos !== s.end) throw malformed(`code section has ${s.end - r.pos} bytes after its last body`);
+}
 
-  function bodies(): void {
-    const size = r.u32();
-    const bodyEnd = r.pos + size;
-    if (bodyEnd > s.end) throw malformed(`function body ${i} runs past the code section (offset ${r.pos})`);
-    const start = out.pos;
-    const localsStart = r.pos;
-    const body = new Reader(bytes, r.pos, bodyEnd);
-    for (let groups = body.u32(); groups > 0; groups--) {
-      body.u32();
-      body.pos = skipValType(bytes, body.pos, bodyEnd);
-    }
-    out.copy(bytes, localsStart, body.pos);
-    out.bytes(check);
-    const w: Walk = { buf: bytes, pos: body.pos, end: bodyEnd, copied: body.pos };
-    walkInstructions(w, rw, false);
-    if (bytes[bodyEnd - 1] !== 0x0b) throw malformed(`function body ${i} does not end with end (0x0b) at offset ${bodyEnd - 1}, found ${hex(bytes[bodyEnd - 1])}`);
-    flushWalk(w, out, bodyEnd);
-    out.prefixSize(start);
-    r.pos = bodyEnd;
+/** Body `i` at `r.pos`: its locals, the entry check, its instructions walked; `r` moves past it. */
+function rewriteBody(bytes: Uint8Array, r: Reader, sectionEnd: number, out: Writer, rw: Rewrite, check: Uint8Array, i: number): void {
+  const size = r.u32();
+  const bodyEnd = r.pos + size;
+  if (bodyEnd > sectionEnd) throw malformed(`function body ${i} runs past the code section (offset ${r.pos})`);
+  const start = out.pos;
+  const localsStart = r.pos;
+  const body = new Reader(bytes, r.pos, bodyEnd);
+  for (let groups = body.u32(); groups > 0; groups--) {
+    body.u32();
+    body.pos = skipValType(bytes, body.pos, bodyEnd);
   }
+  out.copy(bytes, localsStart, body.pos);
+  out.bytes(check);
+  const w: Walk = { buf: bytes, pos: body.pos, end: bodyEnd, copied: body.pos };
+  walkInstructions(w, rw, false);
+  if (bytes[bodyEnd - 1] !== 0x0b) throw malformed(`function body ${i} does not end with end (0x0b) at offset ${bodyEnd - 1}, found ${hex(bytes[bodyEnd - 1])}`);
+  flushWalk(w, out, bodyEnd);
+  out.prefixSize(start);
+  r.pos = bodyEnd;
 }

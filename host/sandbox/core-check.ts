@@ -20,10 +20,10 @@
  * @example
  *   checkCoreModule(core, { where: 'pam_x.wasm core module 0', scanCode: !metered });
  */
-import { MalformedModuleError, ResourceLimitError, UnsupportedWasmError } from '../errors/index.js';
+import { MalformedModuleError, PamwasmError, ResourceLimitError, UnsupportedWasmError } from '../errors/index.js';
 import { hex, Reader } from './meter-binary.js';
 import { skipValType, walkInstructions, type Rewrite, type Walk } from './meter-instructions.js';
-import { NO_OUT, readSections, SECTION, skipConstExpr } from './meter-sections.js';
+import { memoryLimits, NO_OUT, readSections, SECTION, skipConstExpr, tableLimits } from './meter-spaces.js';
 
 /** Caps on the resources one core instance may declare (see README "The sandbox"). */
 export interface CoreCaps {
@@ -69,6 +69,16 @@ export interface CheckOptions {
 
 /** Throws UnsupportedWasmError, ResourceLimitError or MalformedModuleError; see the file comment. */
 export function checkCoreModule(bytes: Uint8Array, options: CheckOptions): void {
+  try {
+    checkSections(bytes, options);
+  } catch (e) {
+    // The meter's readers name no module: this says which.
+    if (e instanceof PamwasmError && !e.message.startsWith(options.where)) e.message = `${options.where}: ${e.message}`;
+    throw e;
+  }
+}
+
+function checkSections(bytes: Uint8Array, options: CheckOptions): void {
   const caps = options.caps ?? CORE_CAPS;
   const { where } = options;
   const sections = readSections(bytes);
@@ -87,7 +97,7 @@ export function checkCoreModule(bytes: Uint8Array, options: CheckOptions): void 
           const init = bytes[r.pos] === 0x40; // 0x40 0x00 tabletype expr (function-references)
           if (init) r.skip(2);
           r.pos = skipValType(bytes, r.pos, r.end);
-          const { min } = tableLimits(r, where);
+          const { min } = tableLimits(r, count.tables);
           limit(`elements in table ${count.tables}`, min, caps.tableElements, 'shrink the table');
           count.elements += min;
           count.tables++;
@@ -96,7 +106,7 @@ export function checkCoreModule(bytes: Uint8Array, options: CheckOptions): void 
         break;
       case SECTION.memory:
         for (let i = r.u32(); i > 0; i--) {
-          memoryLimits(r, `${where} memory ${count.memories}`);
+          memoryLimits(r, count.memories);
           count.memories++;
         }
         break;
@@ -152,42 +162,14 @@ function checkImports(r: Reader, where: string, count: { tables: number; memorie
     const kind = r.u8();
     switch (kind) {
       case 0x00: r.u32(); funcs++; break;
-      case 0x01: r.pos = skipValType(r.buf, r.pos, r.end); tableLimits(r, where); count.tables++; break;
-      case 0x02: memoryLimits(r, `${where} imported memory "${module}" "${name}"`); count.memories++; break;
+      case 0x01: r.pos = skipValType(r.buf, r.pos, r.end); tableLimits(r, count.tables); count.tables++; break;
+      case 0x02: memoryLimits(r, count.memories); count.memories++; break;
       case 0x03: r.pos = skipValType(r.buf, r.pos, r.end); r.u8(); count.globals++; break;
       case 0x04: r.u8(); r.u32(); break;
       default: throw new MalformedModuleError(`${where} has an import of unknown kind ${hex(kind)} at offset ${r.pos - 1}.`);
     }
   }
   return funcs;
-}
-
-/** Table limits: only 32-bit tables (flags 0x00, or 0x01 with a maximum). */
-function tableLimits(r: Reader, where: string): { min: number; max?: number } {
-  const at = r.pos;
-  const flags = r.u8();
-  if (flags === 0x04 || flags === 0x05) throw new UnsupportedWasmError(`${where} has a 64-bit table (offset ${at}); pamwasm caps only 32-bit tables.`);
-  if (flags > 0x01) throw new MalformedModuleError(`${where} has table limits with flags ${hex(flags)} at offset ${at}.`);
-  const min = r.u32();
-  const max = flags & 0x01 ? r.u32() : undefined;
-  if (max !== undefined && max < min) throw new MalformedModuleError(`${where} has a table whose maximum ${max} is below its minimum ${min}.`);
-  return { min, max };
-}
-
-/**
- * Memory limits. Shared memories (flag bit 1) are refused: that is where
- * threads start. Other flags than "has a maximum" are left to the meter,
- * which refuses what it cannot cap.
- */
-function memoryLimits(r: Reader, what: string): void {
-  const at = r.pos;
-  const flags = r.u8();
-  if (flags & 0x02) {
-    throw new UnsupportedWasmError(`${what} is a shared memory (limits flags ${hex(flags)} at offset ${at}): session modules run without threads; build the module without shared memory (no -pthread, no atomics).`);
-  }
-  r.skipLeb();
-  if (flags & 0x01) r.skipLeb();
-  if (flags & 0x08) r.u32();
 }
 
 /** Element segments: the entry count of each goes to `check(n, index)`. */

@@ -301,7 +301,7 @@ export function memoryLimits(r: Reader, i: number): { flags: number; min: number
   if (flags & 0x04) throw unsupported(`memory ${i} is a memory64; pamwasm can only cap 32-bit memories.`);
   if (flags & 0x08) throw unsupported(`memory ${i} has limits flags ${hex(flags)} (custom page size); pamwasm can only cap 64 KiB pages.`);
   if (flags & 0x02) {
-    throw unsupported(`memory ${i} is a shared memory (limits flags ${hex(flags)}): session modules run without threads.`);
+    throw unsupported(`memory ${i} is a shared memory (limits flags ${hex(flags)}): session modules run without threads; build the module without shared memory (no -pthread, no atomics).`);
   }
   if (flags > 0x01) throw malformed(`memory ${i} has limits flags ${hex(flags)}`);
   const min = r.u32();

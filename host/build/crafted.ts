@@ -14,7 +14,11 @@
  *    by the encoding of `<name>.wat`. That is how a module the component
  *    tooling would refuse (an invalid one, a shared memory) reaches the
  *    loader inside a well-formed component. `<name>.wat` must import and
- *    export what `shape.wat` does.
+ *    export what `shape.wat` does;
+ *  - when the folder also has `extra.wat`, that core module is added to the
+ *    component with a core instance of its own (no imports), which no
+ *    canonical option uses: the place a shared memory or a start function
+ *    can hide from the world's checks.
  *
  * `wasm-tools parse` encodes the text without validating it, so an index
  * past the end of its space is encoded as written. Builds are deterministic:
@@ -32,9 +36,14 @@ import { witSource, WORLD_NAME } from '../wit/index.js';
 
 /** The component-model section that holds a core module. */
 const CORE_MODULE_SECTION = 1;
+const CORE_INSTANCE_SECTION = 2;
 
-/** The component for the core module `wat` (with the imports and exports of `shapeWat`, when given). */
-export async function craftComponent(wat: string, shapeWat?: string, where = 'the crafted module'): Promise<Uint8Array> {
+/**
+ * The component for the core module `wat` (with the imports and exports of
+ * `shapeWat`, when given; with `extraWat` added as a core module of its own,
+ * instantiated after the others).
+ */
+export async function craftComponent(wat: string, shapeWat?: string, where = 'the crafted module', extraWat?: string): Promise<Uint8Array> {
   const encode = async (text: string, file: string) => {
     try {
       return await parse(text);
@@ -53,7 +62,8 @@ export async function craftComponent(wat: string, shapeWat?: string, where = 'th
     throw new BuildError(`${which} does not make a component of the session world (${firstLine(e)}); ` +
       'fix its imports and exports, or give the folder a valid shape.wat with the same ones.', { cause: e });
   }
-  return shapeWat === undefined ? component : replaceCoreModule(component, core);
+  if (shapeWat !== undefined) component = replaceCoreModule(component, core);
+  return extraWat === undefined ? component : addCoreInstance(component, await encode(extraWat, `${where} (extra.wat)`));
 }
 
 /** Builds the crafted module in `dir` (see the file comment). */
@@ -61,8 +71,10 @@ export async function buildCraftedModule(dir: string): Promise<Uint8Array> {
   const name = basename(dir);
   const file = join(dir, `${name}.wat`);
   const shapeFile = join(dir, 'shape.wat');
+  const extraFile = join(dir, 'extra.wat');
   const shape = existsSync(shapeFile) ? readFileSync(shapeFile, 'utf8') : undefined;
-  return craftComponent(readFileSync(file, 'utf8'), shape, file);
+  const extra = existsSync(extraFile) ? readFileSync(extraFile, 'utf8') : undefined;
+  return craftComponent(readFileSync(file, 'utf8'), shape, file, extra);
 }
 
 /** Whether `dir` holds a crafted module (`<name>.wat`). */
@@ -89,6 +101,29 @@ function replaceCoreModule(component: Uint8Array, core: Uint8Array): Uint8Array 
     return out;
   }
   throw new BuildError('the shape component has no core module to replace.');
+}
+
+/**
+ * `component` with `core` appended as one more core module section, and a
+ * core instance section that instantiates it with no arguments (component
+ * model Binary.md: `0x01 module`, `0x02 vec(core:instance)`, instance
+ * `0x00 moduleidx vec(arg)`). Its index is the number of core module
+ * sections before it: the components built here alias no core modules.
+ */
+function addCoreInstance(component: Uint8Array, core: Uint8Array): Uint8Array {
+  const r = new Reader(component, COMPONENT_PREAMBLE.length, component.length);
+  let modules = 0;
+  while (!r.done) {
+    const id = r.u8();
+    r.take(r.u32());
+    if (id === CORE_MODULE_SECTION) modules++;
+  }
+  const instance = [0x01, 0x00, ...uleb(modules), 0x00];
+  return Uint8Array.from([
+    ...component,
+    CORE_MODULE_SECTION, ...uleb(core.length), ...core,
+    CORE_INSTANCE_SECTION, ...uleb(instance.length), ...instance,
+  ]);
 }
 
 function uleb(n: number): Uint8Array {

@@ -160,3 +160,8 @@ export class MemoryLimitError extends PamwasmError {
 export class BadSettingError extends PamwasmError {
   constructor(message: string) { super('ERR_BAD_SETTING', message); }
 }
+
+/** A core module declares more of an instance resource (tables, table elements, globals, memories, segment bytes, core instances) than the sandbox's caps allow. */
+export class ResourceLimitError extends PamwasmError {
+  constructor(message: string) { super('ERR_RESOURCE_LIMIT', message); }
+}

@@ -84,8 +84,8 @@ export interface Prepared {
 export interface KeyParts {
   /** Granted imports, sorted. */
   allow: string[];
-  /** Memory cap in pages (null: as declared), fuel, and whether memories come from the pool; null when not metered. */
-  meter: { pages: number | null; fuel: number; pool: boolean } | null;
+  /** Memory cap in pages (null: as declared), fuel, whether memories come from the pool, and the table cap (null: the default); null when not metered. */
+  meter: { pages: number | null; fuel: number; pool: boolean; tables: number | null } | null;
   /** `jco` when the fast path was not tried (LoadOptions.fastPath false). */
   path: 'jco' | 'any';
 }

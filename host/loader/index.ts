@@ -10,7 +10,9 @@
  * Two paths (LoadedComponent.via): a component of exactly the world's shape
  * is planned and instantiated by the loader's own reader (component/), with
  * no jco; any other goes to jco's glue (transpile.ts, world.ts), which is
- * also where every refusal comes from.
+ * also where every refusal of the component's shape comes from. Before
+ * either, every core module is validated by V8 and checked against the
+ * sandbox's rules (validate.ts), the same for both paths.
  *
  * @example
  *   const mod = await loadComponent('guest-modules/dist/pam_debug.wasm');
@@ -19,7 +21,8 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
-import { ModuleNotFoundError, MalformedModuleError, NotAComponentError, PinMismatchError, UnsafePermissionsError } from '../errors/index.js';
+import { ModuleNotFoundError, MalformedModuleError, NotAComponentError, PamwasmError, PinMismatchError, UnsafePermissionsError, UnsupportedWasmError } from '../errors/index.js';
+import { CORE_CAPS, type CoreCaps } from '../sandbox/core-check.js';
 import { INITIAL_FUEL } from '../sandbox/limits.js';
 import { meterCoreModule } from '../sandbox/meter.js';
 import { strictByDefault } from '../sandbox/perms.js';
@@ -32,6 +35,7 @@ import { checkComponentHeader } from './header.js';
 import { camel, kebabCase, sha256, unversioned } from './names.js';
 import { transpileComponent } from './transpile.js';
 import { checkWorld } from './world.js';
+import { checkComponentCores, checkCore, withVerdict } from './validate.js';
 
 export { checkComponentHeader } from './header.js';
 export { defaultCacheDir, type CacheOptions } from './cache.js';
@@ -87,6 +91,8 @@ export interface LoadOptions {
     maxMemoryPages?: number;
     /** Instances take their memory from the sandbox's pool of recycled memories (host/sandbox/meter.ts `importMemory`). */
     importMemory?: boolean;
+    /** Cap on the elements of all of a core module's tables. Default `CORE_CAPS.tableElementsTotal`. */
+    maxTableElements?: number;
   };
   /** Pin: refuse the module unless its bytes have this sha256 (hex). */
   sha256?: string;
@@ -119,13 +125,29 @@ function compileCore(bytes: Uint8Array, hash: string): Promise<WebAssembly.Modul
   return m;
 }
 
+/** The sandbox's caps as the load asks for them: the defaults, with the line's table cap. */
+function capsOf(options: LoadOptions): CoreCaps {
+  const total = options.meter?.maxTableElements;
+  return total === undefined ? CORE_CAPS : { ...CORE_CAPS, tableElementsTotal: total, tableElements: Math.min(CORE_CAPS.tableElements, total) };
+}
+
 /** Each core module as the load asks for it (metered or as it is), and its sha256. */
-function meterCores(cores: Iterable<[string, Uint8Array]>, options: LoadOptions): Pick<Prepared, 'cores' | 'sha256s'> {
+function meterCores(cores: Iterable<[string, Uint8Array]>, source: string, options: LoadOptions): Pick<Prepared, 'cores' | 'sha256s'> {
   const out = new Map<string, Uint8Array>();
+  const caps = capsOf(options);
+  const tableCaps = { perTable: caps.tableElements, total: caps.tableElementsTotal };
   for (const [name, original] of cores) {
-    out.set(name, options.meter
-      ? meterCoreModule(original, { maxMemoryPages: options.meter.maxMemoryPages, initialFuel: INITIAL_FUEL, importMemory: options.meter.importMemory }).bytes
-      : original);
+    if (!options.meter) {
+      out.set(name, original);
+      continue;
+    }
+    try {
+      const { maxMemoryPages, importMemory } = options.meter;
+      out.set(name, meterCoreModule(original, { maxMemoryPages, initialFuel: INITIAL_FUEL, importMemory, tableCaps }).bytes);
+    } catch (e) {
+      if (e instanceof PamwasmError) e.message = `${source} core module ${name}: ${e.message}`;
+      throw e;
+    }
   }
   return { cores: out, sha256s: new Map([...out].map(([name, b]) => [name, sha256(b)])) };
 }
@@ -135,16 +157,13 @@ function meterCores(cores: Iterable<[string, Uint8Array]>, options: LoadOptions)
  * fully recognizes as one of the world; undefined for anything else, and
  * for anything the meter does not take, so that the jco path answers.
  */
-async function prepareFast(bytes: Uint8Array, options: LoadOptions): Promise<Prepared | undefined> {
+async function prepareFast(bytes: Uint8Array, source: string, options: LoadOptions): Promise<Prepared | undefined> {
   const r = await recognizeComponent(bytes);
   if (!('plan' in r)) return undefined;
   const originals = r.cores.map((b, i): [string, Uint8Array] => [r.plan.modules[i], b]);
-  let cores: Pick<Prepared, 'cores' | 'sha256s'>;
-  try {
-    cores = meterCores(originals, options);
-  } catch {
-    return undefined;
-  }
+  // The meter's refusals are the same on the jco path (the same originals,
+  // the same meter), so they are given here rather than asked again there.
+  const cores = meterCores(originals, source, options);
   return {
     plan: r.plan,
     instantiate: r.instantiate,
@@ -158,19 +177,30 @@ async function prepareFast(bytes: Uint8Array, options: LoadOptions): Promise<Pre
 /** Checks, transpiles (or plans) and (if asked) meters a component: everything before compiling. */
 async function prepare(bytes: Uint8Array, source: string, options: LoadOptions): Promise<Prepared> {
   checkComponentHeader(bytes, source);
-  if (options.fastPath !== false) {
-    const fast = await prepareFast(bytes, options);
-    if (fast) return fast;
-  }
-  const t = await transpileComponent(bytes, source);
-  await checkWorld(t, source, options.allowImports);
-  return {
-    glue: t.files.get(`${t.name}.js`)!,
-    ...meterCores(t.cores, options),
-    imports: t.imports,
-    exports: t.exports,
-    coreModules: [...t.cores].map(([name, b]) => ({ name, size: b.length })),
-  };
+  const checkOptions = { metered: Boolean(options.meter), caps: capsOf(options) };
+  const { modules: originals, verdict, refusal } = checkComponentCores(bytes, source, checkOptions);
+  if (refusal) throw (await verdict) ?? refusal;
+  return withVerdict(verdict, async () => {
+    if (options.fastPath !== false) {
+      const fast = await prepareFast(bytes, source, options);
+      if (fast) return fast;
+    }
+    const t = await transpileComponent(bytes, source);
+    await checkWorld(t, source, options.allowImports);
+    // The glue generator's own core modules (shims, fixups) are judged as the
+    // component's are; the component's own come back verbatim.
+    const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
+    for (const [name, core] of t.cores) {
+      if (!originals.some((o) => same(o, core))) checkCore(core, `${source} core module ${name}`, checkOptions);
+    }
+    return {
+      glue: t.files.get(`${t.name}.js`)!,
+      ...meterCores(t.cores, source, options),
+      imports: t.imports,
+      exports: t.exports,
+      coreModules: [...t.cores].map(([name, b]) => ({ name, size: b.length })),
+    };
+  });
 }
 
 async function compileCores(p: Prepared, source: string): Promise<Map<string, WebAssembly.Module>> {
@@ -179,7 +209,7 @@ async function compileCores(p: Prepared, source: string): Promise<Map<string, We
     try {
       cores.set(name, await compileCore(core, p.sha256s.get(name)!));
     } catch (e) {
-      throw new MalformedModuleError(`${source} holds a core module that does not compile (${(e as Error).message}).`, { cause: e });
+      throw new UnsupportedWasmError(`${source} core module ${name} is valid, but the sandbox's rewrite of it does not compile (${(e as Error).message}); this is a pamwasm bug: please report it with the module.`);
     }
   }
   return cores;
@@ -189,7 +219,7 @@ async function compileCores(p: Prepared, source: string): Promise<Map<string, We
 function keyParts(options: LoadOptions): KeyParts {
   return {
     allow: [...(options.allowImports ?? [])].sort(),
-    meter: options.meter ? { pages: options.meter.maxMemoryPages ?? null, fuel: INITIAL_FUEL, pool: Boolean(options.meter.importMemory) } : null,
+    meter: options.meter ? { pages: options.meter.maxMemoryPages ?? null, fuel: INITIAL_FUEL, pool: Boolean(options.meter.importMemory), tables: options.meter.maxTableElements ?? null } : null,
     path: options.fastPath === false ? 'jco' : 'any',
   };
 }
@@ -200,16 +230,7 @@ async function build(bytes: Uint8Array, source: string, hash: string, parts: Key
   let p = cache && key ? cache.get(key) : undefined;
   const cached = p !== undefined;
   p ??= await prepare(bytes, source, options);
-  let cores: Map<string, WebAssembly.Module>;
-  try {
-    cores = await compileCores(p, source);
-  } catch (e) {
-    // V8 refuses a core module of a component the fast path took: the jco
-    // path gives the answer, its own error or this same one.
-    if (p.plan === undefined) throw e;
-    p = await prepare(bytes, source, { ...options, fastPath: false });
-    cores = await compileCores(p, source);
-  }
+  const cores = await compileCores(p, source);
   if (cache && p.glue !== undefined) p.glueSha256 ??= sha256(p.glue);
   if (cache && key && !cached) cache.put(key, p);
   const getCoreModule = (name: string) => cores.get(name)!;
@@ -313,7 +334,7 @@ export async function loadComponent(input: string | Uint8Array, options: LoadOpt
     );
   }
   const parts = keyParts(options);
-  const meterKey = parts.meter ? `meter:${parts.meter.pages ?? '-'}:${parts.meter.pool ? 'pool' : 'own'}` : 'raw';
+  const meterKey = parts.meter ? `meter:${parts.meter.pages ?? '-'}:${parts.meter.pool ? 'pool' : 'own'}:${parts.meter.tables ?? '-'}` : 'raw';
   const key = `${hash}|${parts.allow.join(',')}|${meterKey}|${parts.path}|${source}`;
   let p = loaded.get(key);
   if (!p) {

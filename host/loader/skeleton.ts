@@ -8,9 +8,9 @@
  * (it is made from the component's types, canonical options, imports and
  * exports, and the core modules' own imports and exports). On a 12 MB JS
  * guest that validation took about 4.4 s of the generator's 4.7 s. The
- * bodies are still validated before any of the module's code runs: by V8
- * when the loader compiles the original core modules (index.ts), and by the
- * meter when it rewrites them.
+ * original bodies are validated before this runs: by V8, on every core
+ * module of the component, before anything rewrites or compiles them
+ * (validate.ts).
  *
  * The generator writes the core modules it was given out verbatim, next to
  * the ones it makes itself (shims and fixups); transpile.ts puts each

@@ -10,6 +10,8 @@
  * its limit plus one fuel slice, at the cost of a global decrement per loop
  * iteration instead of a worker round trip per call.
  */
+import { ResourceLimitError } from '../errors/index.js';
+import { CORE_CAPS } from './core-check.js';
 import { FUEL_EXPORT, GLOBAL_EXPORT_PREFIX, OUT_OF_FUEL, pooledMemoryLimits, SANDBOX_MODULE, STATE_SECTION } from './meter.js';
 
 /** Fuel between two clock checks: small enough to stop within about a millisecond. */
@@ -166,6 +168,10 @@ export class InstanceMeter {
 
   /** For the loader's `instantiate`: wires each core instance to this meter. */
   readonly instantiateCore = (module: WebAssembly.Module, imports: WebAssembly.Imports): WebAssembly.Instance => {
+    // Counted again at run time: a nested component may be instantiated more than once.
+    if (this.cores.length >= CORE_CAPS.coreInstances) {
+      throw new ResourceLimitError(`the module makes more than ${CORE_CAPS.coreInstances} core instances, the sandbox's cap.`);
+    }
     let tank: WebAssembly.Global | undefined;
     const outOfFuel = () => {
       if (performance.now() > this.deadline) {

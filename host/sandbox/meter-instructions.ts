@@ -31,6 +31,7 @@ const PREFIX_FC = 13;
 const PREFIX_FD = 14;
 const PREFIX_FE = 15;
 const END = 16;
+const INDEX = 17; // one index into a space the rewrite adds to or that must be in range: global, table, memory
 const INVALID = 255;
 
 const SHAPE = new Uint8Array(256).fill(INVALID);
@@ -52,10 +53,11 @@ set(TRY_TABLE, 0x1f);
 // Parametric, variable, table access.
 set(NONE, 0x1a, 0x1b);
 set(SELECT_T, 0x1c);
-set(LEB, ...range(0x20, 0x26));
+set(LEB, 0x20, 0x21, 0x22); // local.get/set/tee
+set(INDEX, 0x23, 0x24, 0x25, 0x26); // global.get/set, table.get/set
 // Memory: loads and stores carry a memarg; memory.size/grow a memory index.
 set(MEMARG, ...range(0x28, 0x3e));
-set(LEB, 0x3f, 0x40);
+set(INDEX, 0x3f, 0x40); // memory.size/grow
 // Numeric: constants, then plain opcodes up to the sign-extension ops 0xC0-0xC4.
 set(LEB, 0x41, 0x42);
 set(BYTES4, 0x43);
@@ -100,6 +102,21 @@ export interface Rewrite {
    * data.drop, elem.drop.
    */
   readonly state?: { beyondMemory: boolean };
+  /**
+   * The module's own index spaces: a function, global or type index at or
+   * past the end of its space is refused, never renumbered into one the
+   * rewrite added (the fuel global, the out-of-fuel import).
+   */
+  readonly spaces?: IndexSpaces;
+}
+
+export interface IndexSpaces {
+  readonly funcs: number; readonly globals: number; readonly types: number; readonly tables: number;
+  readonly memories: number; readonly data: number; readonly elements: number;
+}
+
+function pastEnd(what: string, idx: number, size: number, at: number) {
+  return malformed(`${what} index ${idx} at offset ${at} is past the end of its space (${size}).`);
 }
 
 let lebValue = 0; // second result of readU32, kept out of an allocated tuple
@@ -183,7 +200,7 @@ export function flushWalk(w: Walk, out: Writer, to: number): void {
  */
 export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void {
   const { buf, end } = w;
-  const { out, shiftFrom, check } = rw;
+  const { out, shiftFrom, check, spaces } = rw;
   let pos = w.pos;
   while (pos < end) {
     const at = pos;
@@ -198,11 +215,14 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
         }
         break;
       case LEB:
-        if (op === 0x26 && rw.state) rw.state.beyondMemory = true; // table.set
         pos = skipLeb(buf, pos, end);
         break;
+      case INDEX:
+        if (op === 0x26 && rw.state) rw.state.beyondMemory = true; // table.set
+        pos = spaces ? checkedIndex(buf, pos, end, op, at, spaces) : skipLeb(buf, pos, end);
+        break;
       case LEB2:
-        pos = skipLeb(buf, skipLeb(buf, pos, end), end);
+        pos = spaces ? checkedCallIndirect(buf, pos, end, at, spaces) : skipLeb(buf, skipLeb(buf, pos, end), end);
         break;
       case MEMARG:
         pos = skipMemarg(buf, pos, end);
@@ -229,6 +249,7 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
       case FUNC: {
         pos = readU32(buf, pos, end);
         const idx = lebValue;
+        if (spaces && idx >= spaces.funcs) throw pastEnd('function', idx, spaces.funcs, at);
         if (idx >= shiftFrom) {
           // Re-encoded rather than patched in place: idx + 1 may need one more byte.
           flushWalk(w, out, at + 1);
@@ -261,6 +282,7 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
         break;
       }
       case PREFIX_FC:
+        if (spaces) checkFC(buf, at + 1, end, spaces);
         pos = skipFC(buf, pos, end, at);
         if (rw.state && STATE_FC.has(fcSub)) rw.state.beyondMemory = true;
         break;
@@ -310,6 +332,49 @@ function skipFC(buf: Uint8Array, pos: number, end: number, at: number): number {
   }
 }
 
+/** The index of global.get/set, table.get/set or memory.size/grow (`op`), checked against its space. */
+function checkedIndex(buf: Uint8Array, pos: number, end: number, op: number, at: number, spaces: IndexSpaces): number {
+  pos = readU32(buf, pos, end);
+  const size = op <= 0x24 ? spaces.globals : op <= 0x26 ? spaces.tables : spaces.memories;
+  if (lebValue >= size) throw pastEnd(op <= 0x24 ? 'global' : op <= 0x26 ? 'table' : 'memory', lebValue, size, at);
+  return pos;
+}
+
+/** (return_)call_indirect's type and table indices, checked. */
+function checkedCallIndirect(buf: Uint8Array, pos: number, end: number, at: number, spaces: IndexSpaces): number {
+  pos = readU32(buf, pos, end);
+  if (lebValue >= spaces.types) throw pastEnd('type', lebValue, spaces.types, at);
+  pos = readU32(buf, pos, end);
+  if (lebValue >= spaces.tables) throw pastEnd('table', lebValue, spaces.tables, at);
+  return pos;
+}
+
+/**
+ * The indices of a 0xFC instruction whose immediates start at `pos`, each
+ * against its space: data segments, element segments, tables, memories.
+ */
+function checkFC(buf: Uint8Array, pos: number, end: number, spaces: IndexSpaces): void {
+  pos = readU32(buf, pos, end);
+  const sub = lebValue;
+  const kinds: (keyof IndexSpaces)[] | undefined = FC_INDICES[sub];
+  if (!kinds) return;
+  for (const kind of kinds) {
+    const at = pos;
+    pos = readU32(buf, pos, end);
+    if (lebValue >= spaces[kind]) throw pastEnd(SPACE_NAMES[kind], lebValue, spaces[kind], at);
+  }
+}
+
+const SPACE_NAMES: Record<keyof IndexSpaces, string> = {
+  funcs: 'function', globals: 'global', types: 'type', tables: 'table', memories: 'memory', data: 'data segment', elements: 'element segment',
+};
+
+/** The index spaces of each 0xFC instruction's immediates, in order. */
+const FC_INDICES: Record<number, (keyof IndexSpaces)[]> = {
+  8: ['data', 'memories'], 9: ['data'], 10: ['memories', 'memories'], 11: ['memories'],
+  12: ['elements', 'tables'], 13: ['elements'], 14: ['tables', 'tables'], 15: ['tables'], 16: ['tables'], 17: ['tables'],
+};
+
 function skipFD(buf: Uint8Array, pos: number, end: number, at: number): number {
   pos = readU32(buf, pos, end);
   const sub = lebValue;
@@ -340,11 +405,16 @@ function skipFB(buf: Uint8Array, pos: number, end: number, at: number): number {
   }
 }
 
+const ATOMIC_WAIT_NOTIFY = ['memory.atomic.notify', 'memory.atomic.wait32', 'memory.atomic.wait64'];
+
 /** 0xFE: threads. notify/wait and every load, store and rmw (0x10-0x4E) take a memarg; fence a zero byte. */
 function skipFE(buf: Uint8Array, pos: number, end: number, at: number): number {
   pos = readU32(buf, pos, end);
   const sub = lebValue;
-  if (sub <= 2 || (sub >= 0x10 && sub <= 0x4e)) return skipMemarg(buf, pos, end);
+  // Wait can block the thread beyond any fuel check or timer (on a shared
+  // memory, with an infinite timeout); session modules run without threads.
+  if (sub <= 2) throw unsupported(`${ATOMIC_WAIT_NOTIFY[sub]} at offset ${at}: session modules run without threads; build the module without atomics.`);
+  if (sub >= 0x10 && sub <= 0x4e) return skipMemarg(buf, pos, end);
   if (sub === 3) return pos + 1;
   throw unknown(`0xfe ${sub}`, at);
 }

@@ -1,61 +1,18 @@
 /**
- * Section-level decoding for the metering rewriter: the section list, and the
- * rewrite of each section that holds a function index or a memory limit.
- * Encodings follow core/binary/modules.rst and types.rst (Wasm 3.0).
+ * Section-level rewriting for the metering rewriter: each section that holds
+ * a function index, a memory or a table limit. The module was read and its
+ * index spaces checked first (meter-spaces.ts). Encodings follow
+ * core/binary/modules.rst and types.rst (Wasm 3.0).
  */
-import { MemoryLimitError, PamwasmError } from '../errors/index.js';
+import { MemoryLimitError, PamwasmError, ResourceLimitError } from '../errors/index.js';
 import { hex, malformed, Reader, unsupported, type Writer } from './meter-binary.js';
 import { flushWalk, skipValType, walkInstructions, type Rewrite, type Walk } from './meter-instructions.js';
+import { checkIndex, memoryLimits, NO_OUT, noTrailing, tableLimits, type ModuleSpaces, type Section } from './meter-spaces.js';
 
-export const SECTION = {
-  custom: 0, type: 1, import: 2, function: 3, table: 4, memory: 5, global: 6,
-  export: 7, start: 8, element: 9, code: 10, data: 11, dataCount: 12, tag: 13,
-} as const;
-
-/** Position of each known section id in the required order (the tag section sits between memory and global, data count before code). */
-const ORDER = [0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 12, 13, 11, 6];
-
-export function sectionOrder(id: number): number {
-  return ORDER[id];
-}
-
-export interface Section {
-  id: number;
-  /** Offset of the id byte. */
-  headerStart: number;
-  /** Contents, after the size field (for a custom section, after its name). */
-  start: number;
-  end: number;
-  name?: string;
-}
-
-export function readSections(bytes: Uint8Array): Section[] {
-  const r = new Reader(bytes, 8);
-  const sections: Section[] = [];
-  let last = 0;
-  while (r.pos < bytes.length) {
-    const headerStart = r.pos;
-    const id = r.u8();
-    const size = r.u32();
-    const start = r.pos;
-    if (size > bytes.length - start) throw malformed(`section ${id} at offset ${headerStart} runs past the end of the module`);
-    const end = start + size;
-    if (id > 13) throw malformed(`unknown section id ${id} at offset ${headerStart}`);
-    if (id === SECTION.custom) {
-      const inner = new Reader(bytes, start, end);
-      const name = inner.name();
-      sections.push({ id, headerStart, start: inner.pos, end, name });
-    } else {
-      // Known sections appear at most once, in order; the rewrite relies on it
-      // (imports are counted before the sections that use the counts).
-      if (sectionOrder(id) <= last) throw malformed(`section ${id} at offset ${headerStart} is out of order or repeated`);
-      last = sectionOrder(id);
-      sections.push({ id, headerStart, start, end });
-    }
-    r.pos = end;
-  }
-  return sections;
-}
+export {
+  SECTION, sectionOrder, readSections, scanTypes, scanImports, moduleSpaces, checkIndex, skipConstExpr, NO_OUT,
+  type Section, type TypeScan, type ImportScan, type ModuleSpaces,
+} from './meter-spaces.js';
 
 /**
  * Custom sections that describe code offsets or function indices the rewrite
@@ -76,135 +33,65 @@ function rewriteExpr(bytes: Uint8Array, r: Reader, rw: Rewrite): void {
   r.pos = w.pos;
 }
 
-/** Skips limits (types.rst): flags, min, max if bit 0; a page size exponent if bit 3 (custom-page-sizes). */
-function skipLimits(r: Reader): number {
-  const flags = r.u8();
-  if (flags > 0x0f) throw unsupported(`unknown limits flags ${hex(flags)} at offset ${r.pos - 1}`);
-  r.skipLeb();
-  if (flags & 0x01) r.skipLeb();
-  if (flags & 0x08) r.u32();
-  return flags;
-}
-
-export interface TypeScan {
-  /** Entries in the section's vector (a rec group is one entry). */
-  entries: number;
-  /** Types defined: the next type index. */
-  count: number;
-  /** Index of a plain `(func)` type to reuse for the import, or -1. */
-  emptyFunc: number;
-  bodyStart: number;
-}
+/** Caps on a module's own tables, in elements: each one's, and all of them together. */
+export interface TableCaps { perTable: number; total: number }
 
 /**
- * Counts the types: with GC a rec group (0x4E) is one entry holding several
- * types, so the new type's index is not simply the entry count.
+ * Tables: `tabletype`, or `0x40 0x00 tabletype expr` with an initializer
+ * (function-references). With `caps`, each table's maximum is lowered so
+ * that no table grows past `perTable` and all of them together not past
+ * `total` (the room above the initial sizes goes to the tables in order),
+ * and `table.grow` returns -1 beyond it, as a memory's maximum does.
  */
-export function scanTypes(bytes: Uint8Array, s: Section): TypeScan {
-  const r = new Reader(bytes, s.start, s.end);
-  const entries = r.u32();
-  const bodyStart = r.pos;
-  let count = 0;
-  let emptyFunc = -1;
-  for (let i = 0; i < entries; i++) {
-    if (bytes[r.pos] === 0x4e) {
-      r.pos++;
-      const n = r.u32();
-      for (let j = 0; j < n; j++) skipSubType(r);
-      count += n;
-    } else {
-      // A final func type alone in its rec group, written in the short form,
-      // is the canonical [] -> [] that the import can use.
-      if (emptyFunc < 0 && bytes[r.pos] === 0x60 && bytes[r.pos + 1] === 0 && bytes[r.pos + 2] === 0) emptyFunc = count;
-      skipSubType(r);
-      count += 1;
-    }
-  }
-  if (r.pos !== s.end) throw malformed(`type section has trailing bytes at offset ${r.pos}`);
-  return { entries, count, emptyFunc, bodyStart };
-}
-
-function skipSubType(r: Reader): void {
-  const b = r.buf[r.pos];
-  if (b === 0x50 || b === 0x4f) { // sub / sub final: supertypes, then the composite type
-    r.pos++;
-    for (let n = r.u32(); n > 0; n--) r.u32();
-  }
-  const kind = r.u8();
-  switch (kind) {
-    case 0x60: // func: params, results
-      for (let k = 0; k < 2; k++) for (let n = r.u32(); n > 0; n--) r.pos = skipValType(r.buf, r.pos, r.end);
-      break;
-    case 0x5f: // struct: fields
-      for (let n = r.u32(); n > 0; n--) skipField(r);
-      break;
-    case 0x5e: // array: one field
-      skipField(r);
-      break;
-    default:
-      throw unsupported(`unknown type form ${hex(kind)} at offset ${r.pos - 1}`);
-  }
-}
-
-/** A field: storage type (a value type, or packed i8 0x78 / i16 0x77, both one byte) and mutability. */
-function skipField(r: Reader): void {
-  r.pos = skipValType(r.buf, r.pos, r.end);
-  r.u8();
-}
-
-export interface ImportScan {
-  count: number;
-  funcs: number;
-  globals: number;
-  /** Imported memories. */
-  memories: number;
-  /** Imported globals that are mutable. */
-  mutableGlobals: number;
-  /** Whether any import already names the sandbox's own module. */
-  fromSandbox: boolean;
-  bodyStart: number;
-}
-
-export function scanImports(bytes: Uint8Array, s: Section, sandboxModule: string): ImportScan {
-  const r = new Reader(bytes, s.start, s.end);
-  const count = r.u32();
-  const bodyStart = r.pos;
-  let funcs = 0;
-  let globals = 0;
-  let memories = 0;
-  let mutableGlobals = 0;
-  let fromSandbox = false;
-  for (let i = 0; i < count; i++) {
-    if (r.name() === sandboxModule) fromSandbox = true;
-    r.bytes(); // name
-    const kind = r.u8();
-    switch (kind) {
-      case 0x00: r.u32(); funcs++; break; // func: type index
-      case 0x01: r.pos = skipValType(bytes, r.pos, r.end); skipLimits(r); break; // table
-      case 0x02: skipLimits(r); memories++; break; // memory
-      case 0x03: r.pos = skipValType(bytes, r.pos, r.end); if (r.u8() & 0x01) mutableGlobals++; globals++; break; // global
-      case 0x04: r.u8(); r.u32(); break; // tag: attribute, type index
-      default: throw unsupported(`unknown import kind ${hex(kind)} at offset ${r.pos - 1}`);
-    }
-  }
-  if (r.pos !== s.end) throw malformed(`import section has trailing bytes at offset ${r.pos}`);
-  return { count, funcs, globals, memories, mutableGlobals, fromSandbox, bodyStart };
-}
-
-/** Tables: `tabletype`, or `0x40 0x00 tabletype expr` with an initializer (function-references). */
-export function rewriteTables(bytes: Uint8Array, s: Section, rw: Rewrite): void {
+export function rewriteTables(bytes: Uint8Array, s: Section, rw: Rewrite, caps?: TableCaps): void {
   const r = new Reader(bytes, s.start, s.end);
   const { out } = rw;
   const count = r.u32();
   out.u32(count);
+  const entries: { entry: number; init: boolean; type: [number, number]; min: number; max: number; limitsEnd: number }[] = [];
   for (let i = 0; i < count; i++) {
     const entry = r.pos;
     const init = bytes[r.pos] === 0x40;
-    if (init) r.skip(2);
+    if (init) {
+      r.skip(1);
+      if (r.u8() !== 0x00) throw malformed(`table ${i} has an initializer marker not followed by 0x00 at offset ${r.pos - 1}`);
+    }
+    const typeStart = r.pos;
     r.pos = skipValType(bytes, r.pos, r.end);
-    skipLimits(r);
-    out.copy(bytes, entry, r.pos);
-    if (init) rewriteExpr(bytes, r, rw);
+    const type: [number, number] = [typeStart, r.pos];
+    const { min, max } = tableLimits(r, i);
+    entries.push({ entry, init, type, min, max, limitsEnd: r.pos });
+    if (init) {
+      const w: Walk = { buf: bytes, pos: r.pos, end: r.end, copied: r.pos };
+      walkInstructions(w, { ...rw, out: NO_OUT }, true); // decoded now, rewritten below
+      r.pos = w.pos;
+    }
+  }
+  noTrailing(r, 'table');
+  let room = Infinity;
+  if (caps) {
+    const initial = entries.reduce((n, t) => n + t.min, 0);
+    entries.forEach((t, i) => {
+      if (t.min > caps.perTable) throw new ResourceLimitError(`table ${i} starts with ${t.min} elements, over the sandbox's cap of ${caps.perTable} a table; shrink the table.`);
+    });
+    if (initial > caps.total) throw new ResourceLimitError(`the module's tables start with ${initial} elements, over the sandbox's cap of ${caps.total} in all; shrink them.`);
+    room = caps.total - initial;
+  }
+  for (const t of entries) {
+    if (caps === undefined) {
+      out.copy(bytes, t.entry, t.limitsEnd);
+    } else {
+      const max = Math.min(t.max, caps.perTable, t.min + room);
+      room -= max - t.min;
+      out.copy(bytes, t.entry, t.type[1]);
+      out.u8(0x01);
+      out.u32(t.min);
+      out.u32(max);
+    }
+    if (t.init) {
+      const sub = new Reader(bytes, t.limitsEnd, s.end);
+      rewriteExpr(bytes, sub, rw);
+    }
   }
 }
 
@@ -213,21 +100,18 @@ export function rewriteTables(bytes: Uint8Array, s: Section, rw: Rewrite): void 
  * bit 2 = 64-bit indices, bit 3 = custom page size. The cap is in 64 KiB
  * pages of a 32-bit memory, so the last two are refused rather than guessed.
  */
-export function rewriteMemories(bytes: Uint8Array, s: Section, out: Writer, cap: number): void {
+export function rewriteMemories(bytes: Uint8Array, s: Section, out: Writer, cap: number | undefined): void {
   const r = new Reader(bytes, s.start, s.end);
   const count = r.u32();
   out.u32(count);
   for (let i = 0; i < count; i++) {
-    const flags = r.u8();
-    if (flags & 0x04) throw unsupported(`memory ${i} is a memory64; pamwasm can only cap 32-bit memories.`);
-    if (flags & ~0x03) throw unsupported(`memory ${i} has limits flags ${hex(flags)} (custom page size?); pamwasm can only cap 64 KiB pages.`);
-    const min = r.u32();
-    const max = flags & 0x01 ? r.u32() : Infinity;
-    checkCap(i, min, cap);
-    out.u8(flags | 0x01);
+    const { flags, min, max } = memoryLimits(r, i);
+    if (cap !== undefined) checkCap(i, min, cap);
+    out.u8(cap === undefined ? flags : flags | 0x01);
     out.u32(min);
-    out.u32(Math.min(max, cap));
+    if (cap !== undefined || flags & 0x01) out.u32(Math.min(max, cap ?? max));
   }
+  noTrailing(r, 'memory');
 }
 
 /**
@@ -239,11 +123,8 @@ export function rewriteMemories(bytes: Uint8Array, s: Section, out: Writer, cap:
 export function singleMemory(bytes: Uint8Array, s: Section, cap: number): { min: number; max: number } | undefined {
   const r = new Reader(bytes, s.start, s.end);
   if (r.u32() !== 1) return undefined;
-  const flags = r.u8();
-  if (flags & ~0x01) return undefined;
-  const min = r.u32();
-  const max = flags & 0x01 ? r.u32() : Infinity;
-  if (r.pos !== s.end) return undefined;
+  const { min, max } = memoryLimits(r, 0);
+  noTrailing(r, 'memory');
   checkCap(0, min, cap);
   return { min, max: Math.min(max, cap) };
 }
@@ -270,12 +151,12 @@ export interface GlobalScan {
   numeric: boolean;
 }
 
-/** Globals: type then initializer (which may hold `ref.func`); the fuel global is appended. */
-export function rewriteGlobals(bytes: Uint8Array, s: Section, rw: Rewrite, append: (out: Writer) => void): GlobalScan {
+/** Globals: type then initializer (which may hold `ref.func`); the fuel global is appended by `append`. */
+export function rewriteGlobals(bytes: Uint8Array, s: Section, rw: Rewrite, append?: (out: Writer) => void): GlobalScan {
   const r = new Reader(bytes, s.start, s.end);
   const { out } = rw;
   const count = r.u32();
-  out.u32(count + 1);
+  out.u32(count + (append ? 1 : 0));
   const mutable: number[] = [];
   let numeric = true;
   for (let i = 0; i < count; i++) {
@@ -289,12 +170,13 @@ export function rewriteGlobals(bytes: Uint8Array, s: Section, rw: Rewrite, appen
     out.copy(bytes, entry, r.pos);
     rewriteExpr(bytes, r, rw);
   }
-  append(out);
+  noTrailing(r, 'global');
+  append?.(out);
   return { count, mutable, numeric };
 }
 
 /** The exports, renumbered, with `appended` more entries that `append` writes. */
-export function rewriteExports(bytes: Uint8Array, s: Section, out: Writer, importedFuncs: number, reserved: string, appended: number, append: () => void): void {
+export function rewriteExports(bytes: Uint8Array, s: Section, out: Writer, importedFuncs: number, reserved: string, appended: number, append: () => void, spaces: ModuleSpaces): void {
   const r = new Reader(bytes, s.start, s.end);
   const count = r.u32();
   out.u32(count + appended);
@@ -305,9 +187,13 @@ export function rewriteExports(bytes: Uint8Array, s: Section, out: Writer, impor
     const kind = r.u8();
     const idxAt = r.pos;
     const idx = r.u32();
+    const space = [spaces.funcs, spaces.tables, spaces.memories, spaces.globals][kind];
+    if (space === undefined) throw malformed(`export "${name}" has unknown kind ${hex(kind)}`);
+    checkIndex(['function', 'table', 'memory', 'global'][kind], idx, space, idxAt);
     out.copy(bytes, entry, idxAt);
     out.u32(kind === 0x00 && idx >= importedFuncs ? idx + 1 : idx);
   }
+  noTrailing(r, 'export');
   append();
 }
 
@@ -326,7 +212,9 @@ export function rewriteElements(bytes: Uint8Array, s: Section, rw: Rewrite): voi
     if (flags > 7) throw unsupported(`unknown element segment flags ${flags} at offset ${r.pos - 1}`);
     out.u32(flags);
     if ((flags & 0x01) === 0) { // active: [table index] offset
-      if (flags & 0x02) out.u32(r.u32());
+      const table = flags & 0x02 ? r.u32() : 0;
+      checkIndex('table', table, rw.spaces?.tables ?? Infinity, r.pos);
+      if (flags & 0x02) out.u32(table);
       rewriteExpr(bytes, r, rw);
     }
     if (flags & 0x03) { // an element kind byte (0x00 = funcref) or, with expressions, a reference type
@@ -340,8 +228,10 @@ export function rewriteElements(bytes: Uint8Array, s: Section, rw: Rewrite): voi
     if (flags & 0x04) {
       for (let j = 0; j < n; j++) rewriteExpr(bytes, r, rw);
     } else {
+      const funcs = rw.spaces?.funcs ?? Infinity;
       for (let j = 0; j < n; j++) {
         const idx = r.u32();
+        checkIndex('function', idx, funcs, r.pos);
         out.u32(idx >= shiftFrom ? idx + 1 : idx);
       }
     }

@@ -49,9 +49,9 @@
  */
 import { hex, malformed, Reader, unsupported, Writer } from './meter-binary.js';
 import {
-  SECTION, sectionOrder, type Section, readSections, droppedCustom, scanTypes, scanImports,
+  SECTION, sectionOrder, type Section, readSections, droppedCustom, scanTypes, moduleSpaces, checkIndex,
   rewriteTables, rewriteMemories, rewriteGlobals, rewriteExports, rewriteElements, rewriteNames, singleMemory,
-  type GlobalScan,
+  type GlobalScan, type ModuleSpaces, type TableCaps,
 } from './meter-sections.js';
 import { flushWalk, walkInstructions, type Rewrite, type Walk, skipValType } from './meter-instructions.js';
 
@@ -84,6 +84,12 @@ export interface MeterOptions {
    * can be parked as a copy of them and made again later (limits.ts).
    */
   importMemory?: boolean;
+  /**
+   * Caps on the module's own tables, in elements: a table that starts above
+   * them is refused (`ERR_RESOURCE_LIMIT`), and each maximum is lowered so
+   * that `table.grow` fails past them. Default: no cap.
+   */
+  tableCaps?: TableCaps;
 }
 
 export interface MeterResult {
@@ -142,6 +148,9 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
     if (bytes[i] !== MAGIC[i]) throw malformed('not a core WebAssembly module (bad magic number or version)');
   }
   const sections = readSections(bytes);
+  // Every index space is counted, and the sections copied as they are
+  // checked, before anything is written: the rewrite never repairs.
+  const spaces = moduleSpaces(bytes, sections, SANDBOX_MODULE);
   const code = sections.find((s) => s.id === SECTION.code);
   const hasCode = code !== undefined && new Reader(bytes, code.start, code.end).u32() > 0;
 
@@ -149,9 +158,15 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
   out.bytes(Uint8Array.from(MAGIC));
 
   if (!hasCode) {
-    // Nothing can run: only the memory cap applies.
+    // Nothing can run: only the caps apply, and the same checks.
+    const asIs: Rewrite = { out, shiftFrom: Infinity, check: null, spaces };
     for (const s of sections) {
-      if (s.id === SECTION.memory && cap !== undefined) emit(out, s.id, () => rewriteMemories(bytes, s, out, cap));
+      if (s.id === SECTION.memory) emit(out, s.id, () => rewriteMemories(bytes, s, out, cap));
+      else if (s.id === SECTION.table) emit(out, s.id, () => rewriteTables(bytes, s, asIs, options.tableCaps));
+      else if (s.id === SECTION.global) emit(out, s.id, () => rewriteGlobals(bytes, s, asIs));
+      else if (s.id === SECTION.export) emit(out, s.id, () => rewriteExports(bytes, s, out, Infinity, FUEL_EXPORT, 0, () => {}, spaces));
+      else if (s.id === SECTION.element) emit(out, s.id, () => rewriteElements(bytes, s, asIs));
+      else if (s.id === SECTION.start) emit(out, s.id, () => out.u32(startIndex(bytes, s, spaces)));
       else out.copy(bytes, s.headerStart, s.end);
     }
     if (!options.importMemory) return { bytes: out.result(), metered: false };
@@ -161,14 +176,13 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
     const imports = sections.find((s) => s.id === SECTION.import);
     const parkable = !sections.some((s) => s.id === SECTION.memory)
       && (!global || new Reader(bytes, global.start, global.end).u32() === 0)
-      && (!imports || scanImports(bytes, imports, SANDBOX_MODULE).mutableGlobals === 0);
+      && (!imports || spaces.imports!.mutableGlobals === 0);
     writeStateSection(out, parkable);
     return { bytes: out.result(), metered: false, parkable };
   }
 
   const memorySection = sections.find((s) => s.id === SECTION.memory);
-  const importSection = sections.find((s) => s.id === SECTION.import);
-  const imported = importSection ? scanImports(bytes, importSection, SANDBOX_MODULE) : undefined;
+  const imported = spaces.imports;
   const memory = options.importMemory && cap !== undefined && memorySection && !imported?.memories
     ? singleMemory(bytes, memorySection, cap)
     : undefined;
@@ -194,7 +208,7 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
   let seenCode = false;
   // Constant expressions (global, table and element initializers) get the
   // function renumbering but no fuel checks: they cannot loop.
-  const shifted = (): Rewrite => ({ out, shiftFrom: importedFuncs, check: null });
+  const shifted = (): Rewrite => ({ out, shiftFrom: importedFuncs, check: null, spaces });
 
   // Sections the rewrite must have, synthesized where the module lacks them,
   // at their place in the spec's section order (modules.rst "Modules").
@@ -267,21 +281,20 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
         break;
       }
       case SECTION.table:
-        emit(out, s.id, () => rewriteTables(bytes, s, shifted()));
+        emit(out, s.id, () => rewriteTables(bytes, s, shifted(), options.tableCaps));
         break;
       case SECTION.memory:
         if (memory) break; // now the last import: same index 0
-        if (cap === undefined) out.copy(bytes, s.headerStart, s.end);
-        else emit(out, s.id, () => rewriteMemories(bytes, s, out, cap));
+        emit(out, s.id, () => rewriteMemories(bytes, s, out, cap));
         break;
       case SECTION.global:
         emit(out, s.id, () => { globals = rewriteGlobals(bytes, s, shifted(), writeFuelGlobal); });
         break;
       case SECTION.export:
-        emit(out, s.id, () => rewriteExports(bytes, s, out, importedFuncs, FUEL_EXPORT, exportCount(), writeExports));
+        emit(out, s.id, () => rewriteExports(bytes, s, out, importedFuncs, FUEL_EXPORT, exportCount(), writeExports, spaces));
         break;
       case SECTION.start: {
-        const idx = new Reader(bytes, s.start, s.end).u32();
+        const idx = startIndex(bytes, s, spaces);
         emit(out, s.id, () => out.u32(idx >= importedFuncs ? idx + 1 : idx));
         break;
       }
@@ -290,7 +303,7 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
         break;
       case SECTION.code:
         seenCode = true;
-        emit(out, s.id, () => rewriteCode(bytes, s, out, importedFuncs, fuelCheck(importedGlobals + globals.count, importedFuncs), state));
+        emit(out, s.id, () => rewriteCode(bytes, s, out, importedFuncs, fuelCheck(importedGlobals + globals.count, importedFuncs), state, spaces));
         break;
       default: // function, tag, data count, data: no function indices inside
         out.copy(bytes, s.headerStart, s.end);
@@ -303,6 +316,15 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
     && (memory !== undefined || !memorySection);
   writeStateSection(out, parkable);
   return { bytes: out.result(), metered: true, parkable };
+}
+
+/** The start section's function index, in range, with nothing after it. */
+function startIndex(bytes: Uint8Array, s: Section, spaces: ModuleSpaces): number {
+  const r = new Reader(bytes, s.start, s.end);
+  const idx = r.u32();
+  checkIndex('function', idx, spaces.funcs, s.start);
+  if (r.pos !== s.end) throw malformed(`start section has trailing bytes at offset ${r.pos}`);
+  return idx;
 }
 
 /** Writes a section: id, then its contents prefixed with their size. */
@@ -392,30 +414,40 @@ function fuelCheck(globalIndex: number, oofIndex: number): Uint8Array {
  * the entry check goes right after them, and the instructions are walked.
  * Each body's size is re-encoded once its new length is known.
  */
-function rewriteCode(bytes: Uint8Array, s: Section, out: Writer, importedFuncs: number, check: Uint8Array, state: Rewrite['state']): void {
+function rewriteCode(bytes: Uint8Array, s: Section, out: Writer, importedFuncs: number, check: Uint8Array, state: Rewrite['state'], spaces: ModuleSpaces): void {
   const r = new Reader(bytes, s.start, s.end);
   const count = r.u32();
   out.u32(count);
-  const rw: Rewrite = { out, shiftFrom: importedFuncs, check, state };
-  for (let i = 0; i < count; i++) {
-    const size = r.u32();
-    const bodyEnd = r.pos + size;
-    if (bodyEnd > s.end) throw malformed(`function body ${i} runs past the code section (offset ${r.pos})`);
-    const start = out.pos;
-    const localsStart = r.pos;
-    const body = new Reader(bytes, r.pos, bodyEnd);
-    for (let groups = body.u32(); groups > 0; groups--) {
-      body.u32();
-      body.pos = skipValType(bytes, body.pos, bodyEnd);
-    }
-    out.copy(bytes, localsStart, body.pos);
-    out.bytes(check);
-    const w: Walk = { buf: bytes, pos: body.pos, end: bodyEnd, copied: body.pos };
-    walkInstructions(w, rw, false);
-    if (bytes[bodyEnd - 1] !== 0x0b) throw malformed(`function body ${i} does not end with end (0x0b) at offset ${bodyEnd - 1}, found ${hex(bytes[bodyEnd - 1])}`);
-    flushWalk(w, out, bodyEnd);
-    out.prefixSize(start);
-    r.pos = bodyEnd;
+  const rw: Rewrite = { out, shiftFrom: importedFuncs, check, state, spaces };
+  // One try around the loop, not one per body: the loop stays as fast as without.
+  let i = 0;
+  try {
+    for (; i < count; i++) rewriteBody(bytes, r, s.end, out, rw, check, i);
+  } catch (e) {
+    if (e instanceof Error) e.message = `function ${importedFuncs + i}: ${e.message}`;
+    throw e;
   }
   if (r.pos !== s.end) throw malformed(`code section has ${s.end - r.pos} bytes after its last body`);
+}
+
+/** Body `i` at `r.pos`: its locals, the entry check, its instructions walked; `r` moves past it. */
+function rewriteBody(bytes: Uint8Array, r: Reader, sectionEnd: number, out: Writer, rw: Rewrite, check: Uint8Array, i: number): void {
+  const size = r.u32();
+  const bodyEnd = r.pos + size;
+  if (bodyEnd > sectionEnd) throw malformed(`function body ${i} runs past the code section (offset ${r.pos})`);
+  const start = out.pos;
+  const localsStart = r.pos;
+  const body = new Reader(bytes, r.pos, bodyEnd);
+  for (let groups = body.u32(); groups > 0; groups--) {
+    body.u32();
+    body.pos = skipValType(bytes, body.pos, bodyEnd);
+  }
+  out.copy(bytes, localsStart, body.pos);
+  out.bytes(check);
+  const w: Walk = { buf: bytes, pos: body.pos, end: bodyEnd, copied: body.pos };
+  walkInstructions(w, rw, false);
+  if (bytes[bodyEnd - 1] !== 0x0b) throw malformed(`function body ${i} does not end with end (0x0b) at offset ${bodyEnd - 1}, found ${hex(bytes[bodyEnd - 1])}`);
+  flushWalk(w, out, bodyEnd);
+  out.prefixSize(start);
+  r.pos = bodyEnd;
 }

@@ -11,6 +11,7 @@
  * | `sha256=HEX`       | pin: refuse to load unless the file has this hash     | not pinned     |
  * | `timeout=N[ms\|s]` | time limit of one hook call and of instantiation, above 0 and at most 1 hour | host's (1 s) |
  * | `memory=N[KiB\|MiB\|GiB]` | cap on the module's linear memory: whole 64 KiB pages, 64 KiB to 4 GiB | host's (64 MiB)|
+ * | `tables=N`         | cap on the elements of a core module's tables in all (1 to 1,000,000) | 200,000 |
  * | `read=DIR`         | grant: read-only access to DIR (repeatable)           | none           |
  * | `clocks`           | grant: wall and monotonic clocks                      | none           |
  * | `random`           | grant: random bytes                                   | none           |
@@ -36,6 +37,8 @@ export interface ModuleSpec {
   sha256?: string;
   timeoutMs?: number;
   memoryBytes?: number;
+  /** Cap on the elements of all of a core module's tables (host/sandbox/core-check.ts). */
+  tableElements?: number;
   grants: Grants;
   faultCode?: number;
 }
@@ -114,6 +117,16 @@ const SETTINGS = new Map<string, Setting>([
       const bytes = Number(m[1]) * unit;
       spec.memoryBytes = bytes;
       return memoryProblem(bytes, written);
+    },
+  }],
+  ['tables', {
+    form: 'tables=<N> table elements',
+    read(spec, value, written) {
+      if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1_000_000) {
+        return `${written} is not a number of table elements from 1 to 1000000: write e.g. tables=10000`;
+      }
+      spec.tableElements = Number(value);
+      return undefined;
     },
   }],
   ['read', {

@@ -41,7 +41,7 @@ export function lineLoadOptions(
   const metered = (spec.timeoutMs ?? defaults.timeoutMs) > 0;
   return {
     allowImports: allowedImports(spec.grants),
-    meter: metered ? { maxMemoryPages: (spec.memoryBytes ?? defaults.memoryBytes) / PAGE, importMemory: true } : undefined,
+    meter: metered ? { maxMemoryPages: (spec.memoryBytes ?? defaults.memoryBytes) / PAGE, importMemory: true, maxTableElements: spec.tableElements } : undefined,
     sha256: o.pin ?? spec.sha256,
     strictPermissions: o.strictPermissions,
     cache: o.cache,

@@ -41,12 +41,12 @@ describe('memories recycled between instances', () => {
     expect(await print(meterCoreModule(await parse(wat('1')), { maxMemoryPages: 4, importMemory: true }).bytes)).toMatch(/"memory:1:4"/);
   });
 
-  it('leaves alone what it cannot supply: an imported memory, a shared one, no option, no cap', async () => {
+  it('leaves alone what it cannot supply: an imported memory, no option, no cap; refuses a shared one', async () => {
     const imported = await parse('(module (import "env" "m" (memory 1)) (func (export "f")))');
     const shared = await parse('(module (memory 1 4 shared) (func (export "f")))');
+    expect(() => meterCoreModule(shared, { maxMemoryPages: 4, importMemory: true })).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED_WASM' }));
     for (const [bytes, options] of [
       [imported, { maxMemoryPages: 4, importMemory: true }],
-      [shared, { maxMemoryPages: 4, importMemory: true }],
       [await parse(wat('1')), { maxMemoryPages: 4 }],
       [await parse(wat('1')), { importMemory: true }],
     ] as const) {

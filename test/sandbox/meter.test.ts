@@ -264,10 +264,9 @@ describe('metering a core module', () => {
     // A lower maximum of the module's own stays.
     const low = sandboxed(await parse(wat('1 2')), { maxMemoryPages: 4 });
     low.run(() => expect(low.exports.grow(2)).toBe(-1));
-    // Shared memories keep their flag and take the cap too.
-    const shared = sandboxed(await parse(wat('1 100 shared')), { maxMemoryPages: 4 });
-    expect(shared.exports.mem.buffer).toBeInstanceOf(SharedArrayBuffer);
-    shared.run(() => expect(shared.exports.grow(4)).toBe(-1));
+    // Shared memories are refused: session modules run without threads.
+    const shared = await parse(wat('1 100 shared'));
+    expect(errorOf(() => meterCoreModule(shared, { maxMemoryPages: 4 })).code).toBe('ERR_UNSUPPORTED_WASM');
     // A memory that starts above the cap is refused before it is compiled.
     const big = await parse(wat('10'));
     const e = errorOf(() => meterCoreModule(big, { maxMemoryPages: 4 }));
@@ -341,7 +340,7 @@ describe('metering a core module', () => {
       (type $s (struct (field i32)))
       (type $a (array (mut i8)))
       (tag $e (param i32))
-      (memory 1 1 shared)
+      (memory 1 1)
       (table 2 funcref (ref.func $spin))
       (func $tt (param i32) (result i32)
         (block (result i32)

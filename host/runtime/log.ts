@@ -4,12 +4,12 @@
  * Past the per-call limit lines are dropped and one notice says how many.
  */
 import type { LineContext } from './context.js';
-import { utf8Length } from './limits.js';
+import { capped, utf8Length } from './limits.js';
 import type { WitPriority } from './types.js';
 
 export function logImports(ctx: LineContext) {
   return {
-    syslog(level: WitPriority, message: string): void {
+    syslog: capped(ctx.limits.syslogBytes, (level: WitPriority, message: string): void => {
       const n = ++ctx.calls.syslog;
       if (n > ctx.limits.syslogPerCall) {
         ctx.calls.syslogDropped++;
@@ -19,6 +19,6 @@ export function logImports(ctx: LineContext) {
         ? `${Buffer.from(message).subarray(0, ctx.limits.syslogBytes).toString()}...`
         : message;
       ctx.log({ priority: level, module: ctx.module, message: text });
-    },
+    }),
   };
 }

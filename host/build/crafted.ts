@@ -16,6 +16,14 @@
  *    loader inside a well-formed component. `<name>.wat` must import and
  *    export what `shape.wat` does.
  *
+ *  - when the folder also has `<name>.patch`, its byte substitutions are
+ *    made in the encoded core module: for an instruction the text parser no
+ *    longer reads (legacy exception handling's `try` / `catch_all`, which
+ *    Node 20's V8 runs and `try_table` it does not), written in the text as a
+ *    stand-in of the same length. Each line is `<hex> => <hex>` (same
+ *    length; `;;` starts a comment); every occurrence is replaced, and a
+ *    pattern found nowhere is an error.
+ *
  * `wasm-tools parse` encodes the text without validating it, so an index
  * past the end of its space is encoded as written. Builds are deterministic:
  * the same text gives the same bytes.
@@ -34,7 +42,7 @@ import { witSource, WORLD_NAME } from '../wit/index.js';
 const CORE_MODULE_SECTION = 1;
 
 /** The component for the core module `wat` (with the imports and exports of `shapeWat`, when given). */
-export async function craftComponent(wat: string, shapeWat?: string, where = 'the crafted module'): Promise<Uint8Array> {
+export async function craftComponent(wat: string, shapeWat?: string, where = 'the crafted module', patch?: string): Promise<Uint8Array> {
   const encode = async (text: string, file: string) => {
     try {
       return await parse(text);
@@ -42,7 +50,7 @@ export async function craftComponent(wat: string, shapeWat?: string, where = 'th
       throw new BuildError(`${file} is not valid WebAssembly text (${firstLine(e)}); fix it and build again.`, { cause: e });
     }
   };
-  const core = await encode(wat, where);
+  const core = patch === undefined ? await encode(wat, where) : patchBytes(await encode(wat, where), patch, `${where} (patch)`);
   const shape = shapeWat === undefined ? core : await encode(shapeWat, `${where} (shape.wat)`);
   let component: Uint8Array;
   try {
@@ -62,12 +70,39 @@ export async function buildCraftedModule(dir: string): Promise<Uint8Array> {
   const file = join(dir, `${name}.wat`);
   const shapeFile = join(dir, 'shape.wat');
   const shape = existsSync(shapeFile) ? readFileSync(shapeFile, 'utf8') : undefined;
-  return craftComponent(readFileSync(file, 'utf8'), shape, file);
+  const patchFile = join(dir, `${name}.patch`);
+  const patch = existsSync(patchFile) ? readFileSync(patchFile, 'utf8') : undefined;
+  return craftComponent(readFileSync(file, 'utf8'), shape, file, patch);
 }
 
 /** Whether `dir` holds a crafted module (`<name>.wat`). */
 export function isCraftedFolder(dir: string): boolean {
   return existsSync(join(dir, `${basename(dir)}.wat`));
+}
+
+/** `bytes` with the substitutions of a `.patch` text made (see the file comment). */
+function patchBytes(bytes: Uint8Array, patch: string, where: string): Uint8Array {
+  let hex = Buffer.from(bytes).toString('hex');
+  for (const [n, raw] of patch.split('\n').entries()) {
+    const line = raw.replace(/;;.*/, '').trim();
+    if (!line) continue;
+    const m = /^((?:[0-9a-f]{2} ?)+)=>((?: ?[0-9a-f]{2})+)$/i.exec(line);
+    const [find, put] = m ? [m[1], m[2]].map((h) => h.replace(/ /g, '').toLowerCase()) : [];
+    if (!find || find.length !== put.length) throw new BuildError(`${where}:${n + 1}: write \`<hex> => <hex>\`, both of the same length.`);
+    // Whole bytes only: a match at an odd hex offset straddles two bytes.
+    const parts = hex.split(find);
+    let at = 0;
+    let found = 0;
+    hex = parts.reduce((out, part, i) => {
+      if (i === 0) { at = part.length; return part; }
+      const whole = at % 2 === 0;
+      at += find.length + part.length;
+      if (whole) found++;
+      return out + (whole ? put : find) + part;
+    });
+    if (found === 0) throw new BuildError(`${where}:${n + 1}: ${find} is not in the encoded module.`);
+  }
+  return Uint8Array.from(Buffer.from(hex, 'hex'));
 }
 
 /** `component` with its first core module section's contents replaced by `core`. */

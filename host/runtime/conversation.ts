@@ -2,6 +2,8 @@
  * Host side of `pamwasm:session/conversation` (pam_info(3), pam_error(3),
  * pam_prompt(3)). Every shown message is also recorded on the session, in
  * order, so a run's messages can be compared with libpam's conversation log.
+ * The line's clock is stopped while the application has a message or a
+ * prompt: the time a person takes to answer is not the module's.
  */
 import type { WitStatus } from '../codes/index.js';
 import { unclocked, type LineContext } from './context.js';

@@ -232,16 +232,20 @@ export class InstanceMeter {
   }
 
   private guarded(host: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {
-    return (...args) => {
-      if (this.failure !== undefined) throw this.failure;
-      if (this.paused === 0 && performance.now() > this.deadline) {
-        this.timedOut = true;
-        throw this.fail(new TimeLimitExceeded(this.limitMs));
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const meter = this;
+    // `arguments` rather than a rest parameter: no array built per call.
+    return function guardedHostCall() {
+      if (meter.failure !== undefined) throw meter.failure;
+      if (meter.paused === 0 && performance.now() > meter.deadline) {
+        meter.timedOut = true;
+        throw meter.fail(new TimeLimitExceeded(meter.limitMs));
       }
       try {
-        return host(...args);
+        // eslint-disable-next-line prefer-rest-params
+        return host.apply(undefined, arguments as unknown as unknown[]);
       } catch (e) {
-        throw this.fail(e);
+        throw meter.fail(e);
       }
     };
   }

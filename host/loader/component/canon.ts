@@ -8,7 +8,9 @@
  * `invalid discriminant specified for Status`; a host value that is not a
  * case of an enum throws `"x" is not one of the cases of status`; a host
  * `result` error is its `payload`), so an instance behaves the same
- * whichever path loaded it.
+ * whichever path loaded it. Strings and lists are read out of guest memory
+ * as glue.ts makes jco's glue read them: through `guestBytes` (../lift.ts),
+ * bounded first.
  *
  * Each function is compiled once per component from its type and run
  * against the options of one instance (`Cx`: its memory and realloc).

@@ -18,7 +18,14 @@
  *  - when the folder also has `extra.wat`, that core module is added to the
  *    component with a core instance of its own (no imports), which no
  *    canonical option uses: the place a shared memory or a start function
- *    can hide from the world's checks.
+ *    can hide from the world's checks;
+ *  - when the folder also has `<name>.patch`, its byte substitutions are
+ *    made in the encoded core module: for an instruction the text parser no
+ *    longer reads (legacy exception handling's `try` / `catch_all`, which
+ *    Node 20's V8 runs and `try_table` it does not), written in the text as a
+ *    stand-in of the same length. Each line is `<hex> => <hex>` (same
+ *    length; `;;` starts a comment); every occurrence is replaced, and a
+ *    pattern found nowhere is an error.
  *
  * `wasm-tools parse` encodes the text without validating it, so an index
  * past the end of its space is encoded as written. Builds are deterministic:
@@ -38,12 +45,19 @@ import { witSource, WORLD_NAME } from '../wit/index.js';
 const CORE_MODULE_SECTION = 1;
 const CORE_INSTANCE_SECTION = 2;
 
-/**
- * The component for the core module `wat` (with the imports and exports of
- * `shapeWat`, when given; with `extraWat` added as a core module of its own,
- * instantiated after the others).
- */
-export async function craftComponent(wat: string, shapeWat?: string, where = 'the crafted module', extraWat?: string): Promise<Uint8Array> {
+/** What a crafted module is made of besides its core module's text (see the file comment). */
+export interface CraftParts {
+  /** A valid module with the same imports and exports, to make the component from. */
+  shape?: string;
+  /** A core module added with a core instance of its own, instantiated after the others. */
+  extra?: string;
+  /** Same-length byte substitutions made in the encoded core module. */
+  patch?: string;
+}
+
+/** The component for the core module `wat`, made of `parts` as the file comment says. */
+export async function craftComponent(wat: string, parts: CraftParts = {}, where = 'the crafted module'): Promise<Uint8Array> {
+  const { shape: shapeWat, extra: extraWat, patch } = parts;
   const encode = async (text: string, file: string) => {
     try {
       return await parse(text);
@@ -51,7 +65,7 @@ export async function craftComponent(wat: string, shapeWat?: string, where = 'th
       throw new BuildError(`${file} is not valid WebAssembly text (${firstLine(e)}); fix it and build again.`, { cause: e });
     }
   };
-  const core = await encode(wat, where);
+  const core = patch === undefined ? await encode(wat, where) : patchBytes(await encode(wat, where), patch, `${where} (patch)`);
   const shape = shapeWat === undefined ? core : await encode(shapeWat, `${where} (shape.wat)`);
   let component: Uint8Array;
   try {
@@ -70,16 +84,38 @@ export async function craftComponent(wat: string, shapeWat?: string, where = 'th
 export async function buildCraftedModule(dir: string): Promise<Uint8Array> {
   const name = basename(dir);
   const file = join(dir, `${name}.wat`);
-  const shapeFile = join(dir, 'shape.wat');
-  const extraFile = join(dir, 'extra.wat');
-  const shape = existsSync(shapeFile) ? readFileSync(shapeFile, 'utf8') : undefined;
-  const extra = existsSync(extraFile) ? readFileSync(extraFile, 'utf8') : undefined;
-  return craftComponent(readFileSync(file, 'utf8'), shape, file, extra);
+  const optional = (f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : undefined);
+  return craftComponent(readFileSync(file, 'utf8'), { shape: optional('shape.wat'), extra: optional('extra.wat'), patch: optional(`${name}.patch`) }, file);
 }
 
 /** Whether `dir` holds a crafted module (`<name>.wat`). */
 export function isCraftedFolder(dir: string): boolean {
   return existsSync(join(dir, `${basename(dir)}.wat`));
+}
+
+/** `bytes` with the substitutions of a `.patch` text made (see the file comment). */
+function patchBytes(bytes: Uint8Array, patch: string, where: string): Uint8Array {
+  let hex = Buffer.from(bytes).toString('hex');
+  for (const [n, raw] of patch.split('\n').entries()) {
+    const line = raw.replace(/;;.*/, '').trim();
+    if (!line) continue;
+    const m = /^((?:[0-9a-f]{2} ?)+)=>((?: ?[0-9a-f]{2})+)$/i.exec(line);
+    const [find, put] = m ? [m[1], m[2]].map((h) => h.replace(/ /g, '').toLowerCase()) : [];
+    if (!find || find.length !== put.length) throw new BuildError(`${where}:${n + 1}: write \`<hex> => <hex>\`, both of the same length.`);
+    // Whole bytes only: a match at an odd hex offset straddles two bytes.
+    const parts = hex.split(find);
+    let at = 0;
+    let found = 0;
+    hex = parts.reduce((out, part, i) => {
+      if (i === 0) { at = part.length; return part; }
+      const whole = at % 2 === 0;
+      at += find.length + part.length;
+      if (whole) found++;
+      return out + (whole ? put : find) + part;
+    });
+    if (found === 0) throw new BuildError(`${where}:${n + 1}: ${find} is not in the encoded module.`);
+  }
+  return Uint8Array.from(Buffer.from(hex, 'hex'));
 }
 
 /** `component` with its first core module section's contents replaced by `core`. */

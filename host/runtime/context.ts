@@ -19,10 +19,34 @@ export interface LineContext {
   readonly log: (record: LogRecord) => void;
   readonly limits: ImportLimits;
   /**
+   * The line's time limit, when it has one (the session sets it): paused
+   * while the application answers the conversation, so that the time a
+   * person takes to answer a prompt does not count against the module.
+   */
+  clock?: CallClock;
+  /**
    * Per-call counters, reset by `resetCallCounters` before each hook call;
    * `fault`: what the JS SDK's hook guard said before the module trapped.
    */
   readonly calls: { messages: number; syslog: number; syslogDropped: number; fault?: string };
+}
+
+/** A time limit that can stop counting for a while (host/sandbox/limits.ts `InstanceMeter`). */
+export interface CallClock {
+  pause(): void;
+  resume(): void;
+}
+
+/** `answer()`, with the line's clock stopped while it runs. */
+export function unclocked<T>(ctx: LineContext, answer: () => T): T {
+  const clock = ctx.clock;
+  if (!clock) return answer();
+  clock.pause();
+  try {
+    return answer();
+  } finally {
+    clock.resume();
+  }
 }
 
 export function resetCallCounters(ctx: LineContext): void {

@@ -6,7 +6,7 @@
  */
 import type { WitStatus } from '../codes/index.js';
 import type { LineContext } from './context.js';
-import { utf8Length } from './limits.js';
+import { capped, utf8Length } from './limits.js';
 
 /**
  * One line's module data, with the bytes it holds (each name in UTF-8 plus
@@ -39,20 +39,18 @@ export class ModuleData extends Map<string, Uint8Array> {
 }
 
 export function dataImports(ctx: LineContext) {
+  // A name longer than the line's data limit can name no entry.
+  const fits = (name: string) => utf8Length(name) <= ctx.limits.dataBytes;
   return {
-    setData(name: string, value: Uint8Array): WitStatus {
+    setData: capped(ctx.limits.dataBytes, (name: string, value: Uint8Array): WitStatus => {
       const old = ctx.data.get(name);
       const after = ctx.data.bytes - (old ? utf8Length(name) + old.length : 0) + utf8Length(name) + value.length;
       if (after > ctx.limits.dataBytes) return 'buf-err';
       // jco hands over a view of guest memory; keep a copy that outlives the call.
       ctx.data.set(name, Uint8Array.from(value));
       return 'success';
-    },
-    getData(name: string): Uint8Array | undefined {
-      return ctx.data.get(name);
-    },
-    deleteData(name: string): WitStatus {
-      return ctx.data.delete(name) ? 'success' : 'no-module-data';
-    },
+    }),
+    getData: capped(ctx.limits.dataBytes, (name: string): Uint8Array | undefined => (fits(name) ? ctx.data.get(name) : undefined)),
+    deleteData: capped(ctx.limits.dataBytes, (name: string): WitStatus => (fits(name) && ctx.data.delete(name) ? 'success' : 'no-module-data')),
   };
 }

@@ -6,11 +6,14 @@
  */
 import type { WitStatus } from '../codes/index.js';
 import type { LineContext } from './context.js';
-import { utf8Length } from './limits.js';
+import { capped, utf8Length } from './limits.js';
 
 /** Applies one pam_putenv string to `env`; the status a module would get. */
 export function putEnv(env: Map<string, string>, nameValue: string, limits?: { envBytes: number; envEntries: number }): WitStatus {
   if (!nameValue || nameValue.startsWith('=')) return 'perm-denied';
+  // Before anything that reads past the first byte: an argument over the
+  // limit may reach here cut short (host/loader/lift.ts).
+  if (limits && utf8Length(nameValue) > limits.envBytes) return 'buf-err';
   const eq = nameValue.indexOf('=');
   if (eq < 0) return env.delete(nameValue) ? 'success' : 'bad-item';
   const name = nameValue.slice(0, eq);
@@ -28,12 +31,9 @@ export function putEnv(env: Map<string, string>, nameValue: string, limits?: { e
 
 export function envImports(ctx: LineContext) {
   return {
-    getEnv(name: string): string | undefined {
-      return ctx.handle.env.get(name);
-    },
-    putEnv(nameValue: string): WitStatus {
-      return putEnv(ctx.handle.env, nameValue, ctx.limits);
-    },
+    // A name longer than the environment's byte limit is not looked up.
+    getEnv: capped(ctx.limits.envBytes, (name: string): string | undefined => (utf8Length(name) <= ctx.limits.envBytes ? ctx.handle.env.get(name) : undefined)),
+    putEnv: capped(ctx.limits.envBytes, (nameValue: string): WitStatus => putEnv(ctx.handle.env, nameValue, ctx.limits)),
     listEnv(): string[] {
       return [...ctx.handle.env].map(([k, v]) => `${k}=${v}`);
     },

@@ -22,7 +22,7 @@ import type { ConvMessage, Conversation, LogRecord } from './types.js';
 export { newHandleState, type HandleState } from './handle.js';
 export { putEnv } from './env.js';
 export { DEFAULT_IMPORT_LIMITS, type ImportLimits } from './limits.js';
-export { noteDroppedSyslog, resetCallCounters, type LineContext } from './context.js';
+export { noteDroppedSyslog, resetCallCounters, type CallClock, type LineContext } from './context.js';
 export { ModuleData } from './data.js';
 export * from './types.js';
 

@@ -11,6 +11,8 @@
  *  - envBytes 65536 / envEntries 256: size of the whole PAM environment;
  *  - dataBytes 65536: module data of one line, names and values together.
  */
+import { ARG_BYTES } from '../loader/lift.js';
+
 export interface ImportLimits {
   messageBytes: number;
   messagesPerCall: number;
@@ -32,3 +34,13 @@ export const DEFAULT_IMPORT_LIMITS: Readonly<ImportLimits> = Object.freeze({
 });
 
 export const utf8Length = (s: string): number => Buffer.byteLength(s, 'utf8');
+
+/**
+ * `fn` marked with the most bytes of one string or list argument it uses:
+ * the loader reads no more than that plus one out of guest memory
+ * (host/loader/lift.ts), so every check below still sees a longer argument
+ * as over its limit, without the host decoding megabytes first.
+ */
+export function capped<F extends (...args: never[]) => unknown>(bytes: number, fn: F): F {
+  return Object.assign(fn, { [ARG_BYTES]: bytes });
+}

@@ -4,7 +4,7 @@
  * Past the per-call limit lines are dropped and one notice says how many.
  */
 import type { LineContext } from './context.js';
-import { utf8Length } from './limits.js';
+import { capped, utf8Length } from './limits.js';
 import type { WitPriority } from './types.js';
 
 /**
@@ -17,7 +17,7 @@ export const GUEST_FAULT_PREFIX = 'pamwasm guest fault: ';
 
 export function logImports(ctx: LineContext) {
   return {
-    syslog(level: WitPriority, message: string): void {
+    syslog: capped(ctx.limits.syslogBytes, (level: WitPriority, message: string): void => {
       if (message.startsWith(GUEST_FAULT_PREFIX)) ctx.calls.fault = message.slice(GUEST_FAULT_PREFIX.length, GUEST_FAULT_PREFIX.length + ctx.limits.syslogBytes);
       const n = ++ctx.calls.syslog;
       if (n > ctx.limits.syslogPerCall) {
@@ -28,6 +28,6 @@ export function logImports(ctx: LineContext) {
         ? `${Buffer.from(message).subarray(0, ctx.limits.syslogBytes).toString()}...`
         : message;
       ctx.log({ priority: level, module: ctx.module, message: text });
-    },
+    }),
   };
 }

@@ -165,6 +165,16 @@ export class InstanceMeter {
   private limitMs = 0;
   /** Set when the last armed call ran out of time: its trap is a timeout. */
   timedOut = false;
+  /**
+   * The fault a host call raised in the armed call, if any (see `fail`): the
+   * call's outcome whatever the guest did after it.
+   */
+  failure?: unknown;
+  /** Nested `pause()`s, and when the outermost began. */
+  private paused = 0;
+  private pausedAt = 0;
+  /** Every function the core instances made by this meter export: guest code, not host calls. */
+  private readonly guestFunctions = new WeakSet<object>();
 
   /** For the loader's `instantiate`: wires each core instance to this meter. */
   readonly instantiateCore = (module: WebAssembly.Module, imports: WebAssembly.Imports): WebAssembly.Instance => {
@@ -174,6 +184,7 @@ export class InstanceMeter {
     }
     let tank: WebAssembly.Global | undefined;
     const outOfFuel = () => {
+      if (this.failure !== undefined) return;
       if (performance.now() > this.deadline) {
         this.timedOut = true;
         return;
@@ -192,8 +203,9 @@ export class InstanceMeter {
       record.memory = { memory: takeMemory(key, f.memory.initial, f.memory.maximum), key, bytes: f.memory.initial * PAGE };
       sandbox[f.memory.name] = record.memory.memory;
     }
-    const instance = new WebAssembly.Instance(module, { ...imports, [SANDBOX_MODULE]: sandbox });
+    const instance = new WebAssembly.Instance(module, { ...this.guardHostCalls(imports), [SANDBOX_MODULE]: sandbox });
     record.instance = instance;
+    for (const value of Object.values(instance.exports)) if (typeof value === 'function') this.guestFunctions.add(value);
     const exported = instance.exports[FUEL_EXPORT];
     if (exported instanceof WebAssembly.Global) {
       if (exported.value !== INITIAL_FUEL) this.ranAtStart = true;
@@ -204,6 +216,67 @@ export class InstanceMeter {
     if (this.waking) restoreCore(instance, record, parked);
     return instance;
   };
+
+  /**
+   * `imports` with every host function (any function that is not another
+   * core instance's export) checked on each call: after a fault, or past
+   * the deadline, the call fails at once with that fault; a fault it throws
+   * is recorded (`fail`) so that a guest catching it cannot go on. Reading
+   * the clock on every host call holds a loop of host calls, whatever each
+   * costs, to its limit.
+   */
+  private guardHostCalls(imports: WebAssembly.Imports | undefined): WebAssembly.Imports {
+    const out: WebAssembly.Imports = {};
+    for (const [mod, names] of Object.entries(imports ?? {})) {
+      const ns: Record<string, WebAssembly.ImportValue> = {};
+      for (const [name, value] of Object.entries(names)) {
+        ns[name] = typeof value === 'function' && !this.guestFunctions.has(value) ? this.guarded(value as (...a: unknown[]) => unknown) : value;
+      }
+      out[mod] = ns;
+    }
+    return out;
+  }
+
+  private guarded(host: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const meter = this;
+    // `arguments` rather than a rest parameter: no array built per call.
+    return function guardedHostCall() {
+      if (meter.failure !== undefined) throw meter.failure;
+      if (meter.paused === 0 && performance.now() > meter.deadline) {
+        meter.timedOut = true;
+        throw meter.fail(new TimeLimitExceeded(meter.limitMs));
+      }
+      try {
+        // eslint-disable-next-line prefer-rest-params
+        return host.apply(undefined, arguments as unknown as unknown[]);
+      } catch (e) {
+        throw meter.fail(e);
+      }
+    };
+  }
+
+  /**
+   * Records `e` as the armed call's fault (the first one stays) and empties
+   * every fuel tank, refusing refills: guest code that catches the exception
+   * traps at its next fuel check, and `explain` gives the fault whatever the
+   * guest did. Returns the recorded fault.
+   */
+  fail(e: unknown): unknown {
+    if (this.failure === undefined) this.failure = e;
+    for (const c of this.cores) if (c.tank) c.tank.value = 0;
+    return this.failure;
+  }
+
+  /** Stops the clock (nestable), e.g. while the application answers a prompt. */
+  pause(): void {
+    if (this.paused++ === 0) this.pausedAt = performance.now();
+  }
+
+  /** Starts the clock again: the time it was paused is added to the deadline. */
+  resume(): void {
+    if (this.paused > 0 && --this.paused === 0) this.deadline += performance.now() - this.pausedAt;
+  }
 
   /**
    * Whether the instance made since the last release (through the loader's
@@ -221,6 +294,8 @@ export class InstanceMeter {
     this.limitMs = limitMs;
     this.deadline = performance.now() + limitMs;
     this.timedOut = false;
+    this.failure = undefined;
+    this.paused = 0;
     for (const c of this.cores) if (c.tank) c.tank.value = SLICE;
   }
 
@@ -293,6 +368,7 @@ export class InstanceMeter {
 
   /** The error to report for `e`, thrown by a call this meter armed. */
   explain(e: unknown): unknown {
+    if (this.failure !== undefined) return this.failure;
     return this.timedOut ? new TimeLimitExceeded(this.limitMs) : e;
   }
 }

@@ -251,7 +251,7 @@ export class StackSession {
           if (!line.wasi && line.loaded.imports.some((name) => name.startsWith('wasi:'))) {
             line.wasi = wasiImports(spec.grants, { onOutput: options.onOutput });
           }
-          if (metered) line.meter = new InstanceMeter();
+          if (metered) line.ctx.clock = line.meter = new InstanceMeter();
         } catch (e) {
           if (!(e instanceof PamwasmError)) throw e;
           line.loadError = e.message;
@@ -348,6 +348,7 @@ export class StackSession {
         }
         try {
           line.instance = line.loaded!.instantiate({ ...line.wasi?.imports, ...hostImports(line.ctx) }, meter?.instantiateCore);
+          failed(meter);
         } finally {
           line.parked = undefined;
           meter?.woken();
@@ -361,6 +362,7 @@ export class StackSession {
       let status: WitStatus;
       try {
         status = hook === 'open' ? line.instance.openSession(flags, argv) : line.instance.closeSession(flags, argv);
+        failed(line.meter);
       } finally {
         this.running = undefined;
       }
@@ -415,6 +417,14 @@ export class StackSession {
   }
 }
 
+
+/**
+ * Throws the fault a host call recorded on `meter` during the call that just
+ * returned: a guest that caught it and went on still fails.
+ */
+function failed(meter: InstanceMeter | undefined): void {
+  if (meter?.failure !== undefined) throw meter.failure;
+}
 
 /** One phrase for the log: what went wrong in the guest. */
 function describeFault(f: Fault): string {

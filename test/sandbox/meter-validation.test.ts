@@ -109,21 +109,21 @@ describe('variants of each class, crafted here', () => {
     expect(big.length).toBeGreaterThan(1024 * 1024);
     for (const { name, options } of LOAD_OPTIONS.slice(0, 2)) expect(await codeOf(big, options), name).toBeUndefined();
     // One global past the last, as fuel_refill: V8's refusal, with its reason, wherever the load would have failed otherwise.
-    const invalid = await craftComponent(valid.replace('(global.set $g', '(global.set 1'), valid, 'big invalid');
+    const invalid = await craftComponent(valid.replace('(global.set $g', '(global.set 1'), { shape: valid }, 'big invalid');
     for (const { name, options } of LOAD_OPTIONS) {
       const e = await loadComponent(invalid, options).then(() => undefined, (x: { code: string; message: string }) => x);
       expect(e?.code, name).toBe('ERR_MALFORMED_WASM');
       expect(e?.message, name).toMatch(/V8: .*global index/i);
     }
-    const shared = await craftComponent(valid.replace('(memory (export "memory") 1)', '(memory (export "memory") 1 1 shared)'), valid, 'big shared');
+    const shared = await craftComponent(valid.replace('(memory (export "memory") 1)', '(memory (export "memory") 1 1 shared)'), { shape: valid }, 'big shared');
     await expectRefusedEveryWay(shared, 'ERR_UNSUPPORTED_WASM');
   });
 
   it('a shared memory is refused wherever it is: defined or imported, in the main or an extra core module', async () => {
     const plain = sessionModule('');
     const shapes = [
-      await craftComponent(plain, undefined, 'extra imports a shared memory', '(module (import "env" "m" (memory 1 1 shared)))'),
-      await craftComponent(sessionModule('').replace('(memory (export "memory") 1)', '(memory (export "memory") 1 1 shared)'), plain, 'main shared'),
+      await craftComponent(plain, { extra: '(module (import "env" "m" (memory 1 1 shared)))' }, 'extra imports a shared memory'),
+      await craftComponent(sessionModule('').replace('(memory (export "memory") 1)', '(memory (export "memory") 1 1 shared)'), { shape: plain }, 'main shared'),
     ];
     for (const bytes of shapes) await expectRefusedEveryWay(bytes, 'ERR_UNSUPPORTED_WASM');
   });
@@ -133,7 +133,7 @@ describe('variants of each class, crafted here', () => {
       ['memory.atomic.notify', '(drop (memory.atomic.notify (i32.const 0) (i32.const 1)))'],
       ['memory.atomic.wait64', '(drop (memory.atomic.wait64 (i32.const 0) (i64.const 0) (i64.const 0)))'],
     ]) {
-      const bytes = await craftComponent(sessionModule('', `${instr} (i32.const 0)`), sessionModule(''), op);
+      const bytes = await craftComponent(sessionModule('', `${instr} (i32.const 0)`), { shape: sessionModule('') }, op);
       for (const { name, options } of LOAD_OPTIONS) {
         const e = await loadComponent(bytes, options).then(() => undefined, (x: { code: string; message: string }) => x);
         expect(e?.code, name).toBe('ERR_UNSUPPORTED_WASM');

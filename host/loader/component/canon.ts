@@ -8,13 +8,16 @@
  * `invalid discriminant specified for Status`; a host value that is not a
  * case of an enum throws `"x" is not one of the cases of status`; a host
  * `result` error is its `payload`), so an instance behaves the same
- * whichever path loaded it.
+ * whichever path loaded it. Strings and lists are read out of guest memory
+ * as glue.ts makes jco's glue read them: through `guestBytes` (../lift.ts),
+ * bounded first.
  *
  * Each function is compiled once per component from its type and run
  * against the options of one instance (`Cx`: its memory and realloc).
  * A (direction, type) pair not written here throws `Unrecognized` at
  * compile time, and the component takes the jco path.
  */
+import { guestBytes, type Capped } from '../lift.js';
 import { camel } from '../names.js';
 import { refuse } from './binary.js';
 import { nameOf, payloadOffset, unwrap, type FuncType, type ValType } from './types.js';
@@ -125,9 +128,13 @@ function lowerStringList(cx: Cx, v: unknown): [number, number] {
   return [result, len];
 }
 
-type LiftFlat = (cx: Cx, args: number[], at: number) => unknown;
+type LiftFlat = (cx: Cx, args: number[], at: number, host: Capped) => unknown;
 
-/** Flat core values (from `args[at]` on) to a host value, for an import's parameters. */
+/**
+ * Flat core values (from `args[at]` on) to a host value, for an import's
+ * parameters. Strings and lists are read through `guestBytes` (../lift.ts):
+ * bounded by the host function's argument limit before they are read.
+ */
 function liftFlat(t: ValType): [LiftFlat, number] {
   const u = unwrap(t);
   if (u.k === 'enum') {
@@ -135,10 +142,10 @@ function liftFlat(t: ValType): [LiftFlat, number] {
     return [(_cx, args, at) => lift(args[at]), 1];
   }
   if (u.k === 'prim' && u.t === 'string') {
-    return [(cx, args, at) => decoder.decode(new Uint8Array(cx.memory!.buffer, args[at], args[at + 1])), 2];
+    return [(cx, args, at, host) => decoder.decode(guestBytes(cx.memory, args[at], args[at + 1], host)), 2];
   }
   if (u.k === 'list' && isU8(u.of)) {
-    return [(cx, args, at) => new Uint8Array(cx.memory!.buffer.slice(args[at], args[at] + args[at + 1] * 1)), 2];
+    return [(cx, args, at, host) => guestBytes(cx.memory, args[at], args[at + 1], host).slice(), 2];
   }
   return refuse('lifting this type from parameters');
 }
@@ -247,7 +254,7 @@ export function compileLower(f: FuncType, name: string): (cx: Cx, host: unknown)
     const values: unknown[] = [];
     let at = 0;
     for (const [lift, width] of lifts) {
-      values.push(lift(cx, args, at));
+      values.push(lift(cx, args, at, host as Capped));
       at += width;
     }
     // As the glue's call of the function it took from the imports object.

@@ -1,0 +1,230 @@
+/**
+ * Host calls cost what they read: a string or list argument is bounded by
+ * its import's limit before it is read, its bytes must lie inside the
+ * guest's memory, the clock is read on every host call, a fault raised in a
+ * host call cannot be caught by the guest, and the time the application
+ * spends answering a prompt does not count against the module.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { craftComponent } from '../../host/build/crafted.js';
+import { loadComponent } from '../../host/loader/index.js';
+import { createHost } from '../../host/sessions/index.js';
+import { hostImports, newHandleState, newLineContext, type LogRecord } from '../../host/runtime/index.js';
+import { faultOf, type Fault } from '../../host/sandbox/faults.js';
+import { InstanceMeter } from '../../host/sandbox/limits.js';
+import { parseStackFile, StackSession } from '../../host/stack/index.js';
+import { hostile, ITEMS, TempStacks } from '../support/hostile.js';
+
+const LIMIT_MS = 100;
+/** Generous, for two shared cores: the figures printed show the real overrun. */
+const MARGIN_MS = 400;
+const GIB = 1024 * 1024 * 1024;
+
+/** host_call_flood's variants: the import it floods, by argument count. */
+const FLOODS = ['syslog', 'info', 'error', 'prompt', 'put-env', 'get-env', 'set-data value', 'set-data name', 'get-data', 'delete-data'];
+/** outside_memory's variants, by argument count. */
+const OUTSIDE = ['syslog of 4 GiB', 'syslog past 4 GiB', 'info across the end', 'set-data one byte past', 'put-env of 2 GiB at 2 GiB', 'get-env across the end'];
+
+const figures: string[] = [];
+afterAll(() => console.log(`host calls (limit ${LIMIT_MS} ms):\n  ${figures.join('\n  ')}`));
+
+interface Outcome { status?: string; fault?: Fault; ms: number; log: LogRecord[]; shown: number; data: number }
+
+/**
+ * One open-session of `module` loaded through one path, as a session line
+ * runs it: metered, its clock armed for the call, a fault recorded by a host
+ * call deciding the outcome whatever the hook returned.
+ */
+async function openOn(path: 'fast' | 'jco', module: string, argc: number, limitMs = LIMIT_MS): Promise<Outcome> {
+  const loaded = await loadComponent(hostile(module), { fastPath: path === 'fast', meter: { maxMemoryPages: 1024, importMemory: true } });
+  expect(loaded.via).toBe(path);
+  const log: LogRecord[] = [];
+  const ctx = newLineContext({ module, handle: newHandleState(ITEMS), log: (r) => log.push(r) });
+  const meter = new InstanceMeter();
+  ctx.clock = meter;
+  meter.arm(limitMs);
+  const instance = loaded.instantiate(hostImports(ctx), meter.instantiateCore);
+  meter.arm(limitMs);
+  const t = performance.now();
+  const out: Omit<Outcome, 'ms'> = { log, shown: ctx.messages.length, data: 0 };
+  try {
+    const status = instance.openSession({ silent: false }, Array.from({ length: argc }, (_, i) => `a${i}`));
+    if (meter.failure !== undefined) throw meter.failure;
+    out.status = status;
+  } catch (e) {
+    out.fault = faultOf(meter.explain(e));
+  }
+  const ms = performance.now() - t;
+  meter.forget();
+  return { ...out, ms, shown: ctx.messages.length, data: ctx.data.bytes };
+}
+
+describe.each(['fast', 'jco'] as const)('on the %s path', (path) => {
+  it.each(FLOODS.map((name, argc) => [name, argc] as const))('a loop calling %s with a 62 MiB argument stops at its time limit, a timeout', async (name, argc) => {
+    const r = await openOn(path, 'host_call_flood', argc);
+    figures.push(`${path} host_call_flood ${name}: ${r.fault?.kind} after ${r.ms.toFixed(1)} ms`);
+    expect(r.status).toBeUndefined();
+    expect(r.fault?.kind).toBe('timeout');
+    expect(r.ms).toBeLessThan(LIMIT_MS + MARGIN_MS);
+    // Over the limit, nothing is shown or kept; syslog lines are cut as before.
+    expect(r.shown).toBe(0);
+    expect(r.data).toBe(0);
+    if (name === 'syslog') {
+      expect(r.log.length).toBeGreaterThan(0);
+      for (const line of r.log) expect(line.message).toBe(`${'\0'.repeat(1024)}...`);
+    }
+  });
+
+  it.each(OUTSIDE.map((name, argc) => [name, argc] as const))('an argument outside the guest memory (%s) is a limit fault', async (_name, argc) => {
+    const r = await openOn(path, 'outside_memory', argc);
+    expect(r.status).toBeUndefined();
+    expect(r.fault?.kind).toBe('limit');
+    expect(r.ms).toBeLessThan(MARGIN_MS);
+  });
+
+  it('a guest that catches a limit fault and retries the host call forever still stops, with that fault', async () => {
+    const r = await openOn(path, 'catch_host_fault', 0);
+    figures.push(`${path} catch_host_fault retry: ${r.fault?.kind} after ${r.ms.toFixed(1)} ms`);
+    expect(r.fault?.kind).toBe('limit');
+    expect(r.ms).toBeLessThan(MARGIN_MS);
+  });
+
+  it('a guest that catches the timeout of a host call and retries still stops at its time limit', async () => {
+    const r = await openOn(path, 'catch_host_fault', 1);
+    figures.push(`${path} catch_host_fault timeout retry: ${r.fault?.kind} after ${r.ms.toFixed(1)} ms`);
+    expect(r.fault?.kind).toBe('timeout');
+    expect(r.ms).toBeLessThan(LIMIT_MS + MARGIN_MS);
+  });
+
+  it('a guest that catches a limit fault and returns success fails with that fault', async () => {
+    const r = await openOn(path, 'catch_host_fault', 2);
+    expect(r.status).toBeUndefined();
+    expect(r.fault?.kind).toBe('limit');
+  });
+});
+
+describe('hostile host-call lines in a session', () => {
+  const stacks = new TempStacks();
+  afterAll(() => stacks.remove());
+
+  const lines: [string, string, Fault['kind']][] = [
+    ['host_call_flood', '', 'timeout'],
+    ['host_call_flood a b c d', 'put-env', 'timeout'],
+    ['host_call_flood a b c d e f', 'set-data', 'timeout'],
+    ['outside_memory', '', 'limit'],
+    ['catch_host_fault', '', 'limit'],
+    ['catch_host_fault a', '', 'timeout'],
+    ['catch_host_fault a b', '', 'limit'],
+  ];
+
+  it.each(lines)('%s fails its line closed with its fault kind; optional before pam_permit, the session opens', async (spec, _what, kind) => {
+    const [module, ...args] = spec.split(' ');
+    const required = await stacks.run(`session required [${hostile(module)} timeout=${LIMIT_MS}ms] ${args.join(' ')}\nsession required pam_permit.wasm\n`);
+    expect(required.open.name).toBe('PAM_SESSION_ERR');
+    expect(required.open.trace[0].fault?.kind).toBe(kind);
+    expect(required.openMs).toBeLessThan(LIMIT_MS + MARGIN_MS);
+    figures.push(`session ${spec}: ${kind} after ${required.openMs.toFixed(1)} ms`);
+    const optional = await stacks.run(`session optional [${hostile(module)} timeout=${LIMIT_MS}ms] ${args.join(' ')}\nsession required pam_permit.wasm\n`);
+    expect(optional.open.name).toBe('PAM_SUCCESS');
+    expect(optional.open.trace[0].fault?.kind).toBe(kind);
+  });
+
+  it('the host survives the corpus: a good session still succeeds, and peak RSS stays under 1 GiB', async () => {
+    await stacks.expectGoodSession();
+    const peak = process.resourceUsage().maxRSS * 1024;
+    figures.push(`peak RSS: ${(peak / 1024 / 1024).toFixed(0)} MiB`);
+    expect(peak).toBeLessThan(GIB);
+  });
+});
+
+/**
+ * A module that prompts, shows the answer with pam_info and returns
+ * success; with any argument it then loops forever.
+ */
+const PROMPTS = `(module
+  (import "pamwasm:session/conversation@0.1.0" "prompt" (func $prompt (param i32 i32 i32 i32)))
+  (import "pamwasm:session/conversation@0.1.0" "info" (func $info (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "Password: ")
+  (global $heap (mut i32) (i32.const 4096))
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    (global.get $heap)
+    (global.set $heap (i32.add (global.get $heap) (local.get 3))))
+  (func (export "open-session") (param i32 i32 i32) (result i32)
+    (call $prompt (i32.const 1) (i32.const 16) (i32.const 10) (i32.const 64))
+    (if (i32.load8_u (i32.const 64)) (then (return (i32.const 14))))
+    (drop (call $info (i32.load (i32.const 68)) (i32.load (i32.const 72))))
+    (if (local.get 2) (then (loop $spin (br $spin))))
+    (i32.const 0))
+  (func (export "close-session") (param i32 i32 i32) (result i32) (i32.const 0)))`;
+
+describe('the time limit while the application answers a prompt', () => {
+  const ANSWER_MS = 3 * LIMIT_MS;
+  let dir: string;
+  let module: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pamwasm-prompt-'));
+    module = join(dir, 'prompts.wasm');
+    writeFileSync(module, await craftComponent(PROMPTS));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A person who takes ANSWER_MS to type the answer (the module waits, blocked in the call). */
+  const slowPerson = {
+    prompt: () => {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ANSWER_MS);
+      return 'hunter2';
+    },
+  };
+
+  async function open(args: string) {
+    const file = join(dir, 'stack');
+    writeFileSync(file, `session required [${module} timeout=${LIMIT_MS}ms] ${args}\nsession required pam_permit.wasm\n`);
+    const session = await StackSession.create(parseStackFile(file), newHandleState(ITEMS), { conversation: slowPerson });
+    try {
+      const t = performance.now();
+      const r = await session.open();
+      return { r, ms: performance.now() - t, shown: session.messages.map((m) => m.text) };
+    } finally {
+      session.end();
+    }
+  }
+
+  it('does not count: an answer that takes longer than the line\'s timeout reaches the module, which succeeds', async () => {
+    const { r, ms, shown } = await open('');
+    figures.push(`prompt answered in ${ANSWER_MS} ms under timeout=${LIMIT_MS}ms: ${r.name} after ${ms.toFixed(1)} ms`);
+    expect(r.name).toBe('PAM_SUCCESS');
+    expect(r.trace[0].fault).toBeUndefined();
+    expect(shown).toEqual(['hunter2']);
+    expect(ms).toBeGreaterThanOrEqual(ANSWER_MS - 5);
+  });
+
+  it('does not count through the host API either: its application answers after the timeout and the session opens', async () => {
+    const file = join(dir, 'api-stack');
+    writeFileSync(file, `session required [${module} timeout=${LIMIT_MS}ms]\nsession required pam_permit.wasm\n`);
+    const host = await createHost({ registry: ':memory:' });
+    const s = await host.openSession({
+      stack: file, service: 'login', user: 'alice',
+      conversation: (ms) => ms.map((m) => (m.style.startsWith('prompt') ? slowPerson.prompt() : null)),
+    });
+    try {
+      expect(s.name).toBe('PAM_SUCCESS');
+      expect(s.opened).toBe(true);
+      expect(s.messages.map((m) => m.text)).toEqual(['hunter2']);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('counts again after the answer: a module that loops after it stops at its limit past the answer', async () => {
+    const { r, ms } = await open('spin');
+    figures.push(`prompt then a loop: ${r.trace[0].fault?.kind} after ${ms.toFixed(1)} ms (answer ${ANSWER_MS} + limit ${LIMIT_MS})`);
+    expect(r.name).toBe('PAM_SESSION_ERR');
+    expect(r.trace[0].fault?.kind).toBe('timeout');
+    expect(ms).toBeGreaterThanOrEqual(ANSWER_MS + LIMIT_MS - 5);
+    expect(ms).toBeLessThan(ANSWER_MS + LIMIT_MS + MARGIN_MS);
+  });
+});

@@ -195,7 +195,7 @@ describe('variants of each class, crafted here', () => {
   });
 
   it('a component making more core instances than the cap is refused at load', async () => {
-    const one = await craftComponent(sessionModule(''), undefined, 'instances', '(module)');
+    const one = await craftComponent(sessionModule(''), { extra: '(module)' }, 'instances');
     // The extra module is the last core module; instantiate it 16 more times.
     const modules = countCoreModules(one);
     const section = [0x02, 4, 0x01, 0x00, modules - 1, 0x00];
@@ -207,7 +207,7 @@ describe('variants of each class, crafted here', () => {
   it('a core module importing one name twice is refused the same on both paths, also when the two imports differ in type', async () => {
     const withImports = (imports: string) => sessionModule('').replace('(module', `(module ${imports}`);
     const once = '(import "pamwasm:session/log@0.1.0" "syslog" (func (param i32 i32 i32)))';
-    const bytes = await craftComponent(withImports(`${once} (import "pamwasm:session/log@0.1.0" "syslog" (func (param i32)))`), withImports(once), 'twice');
+    const bytes = await craftComponent(withImports(`${once} (import "pamwasm:session/log@0.1.0" "syslog" (func (param i32)))`), { shape: withImports(once) }, 'twice');
     await expectRefusedEveryWay(bytes, 'ERR_MALFORMED_WASM');
   });
 });

@@ -54,6 +54,7 @@ import {
   type GlobalScan,
 } from './meter-sections.js';
 import { flushWalk, walkInstructions, type Rewrite, type Walk, skipValType } from './meter-instructions.js';
+import { FuelCode, type FuelPlan } from './meter-fuel.js';
 
 export interface MeterOptions {
   /**
@@ -194,7 +195,7 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
   let seenCode = false;
   // Constant expressions (global, table and element initializers) get the
   // function renumbering but no fuel checks: they cannot loop.
-  const shifted = (): Rewrite => ({ out, shiftFrom: importedFuncs, check: null });
+  const shifted = (): Rewrite => ({ out, shiftFrom: importedFuncs });
 
   // Sections the rewrite must have, synthesized where the module lacks them,
   // at their place in the spec's section order (modules.rst "Modules").
@@ -290,7 +291,7 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
         break;
       case SECTION.code:
         seenCode = true;
-        emit(out, s.id, () => rewriteCode(bytes, s, out, importedFuncs, fuelCheck(importedGlobals + globals.count, importedFuncs), state));
+        emit(out, s.id, () => rewriteCode(bytes, s, out, importedFuncs, importedGlobals + globals.count, paramCounts(bytes, sections), state));
         break;
       default: // function, tag, data count, data: no function indices inside
         out.copy(bytes, s.headerStart, s.end);
@@ -356,62 +357,67 @@ function writeFuelExport(out: Writer, globalIndex: number): void {
 }
 
 /**
- * The check inserted at function entries and loop headers. Wasm has no
- * global.tee, so the global is read again after the store:
- *   global.get $fuel; i32.const 1; i32.sub; global.set $fuel;
- *   global.get $fuel; i32.const 0; i32.lt_s;
- *   if (blocktype 0x40 = empty)
- *     call $out_of_fuel
- *     global.get $fuel; i32.const 0; i32.lt_s;
- *     if unreachable end
- *   end
- * The second test is the stop: out-of-fuel returns without refilling and the
- * guest traps, which no guest `catch_all` can intercept (see the file comment).
- * The sequence leaves the operand stack as it found it, so it is valid
- * anywhere an instruction sequence may start, including after `loop` with
- * parameters. The common path is the first eight instructions.
+ * The parameter count of each defined function, from the function section's
+ * type indices and the type section: a body's new locals come after its
+ * parameters and its own locals.
  */
-function fuelCheck(globalIndex: number, oofIndex: number): Uint8Array {
-  const w = new Writer(40);
-  const fuelNegative = () => { w.u8(0x23); w.u32(globalIndex); w.u8(0x41); w.u8(0x00); w.u8(0x48); };
-  w.u8(0x23); w.u32(globalIndex);
-  w.u8(0x41); w.u8(0x01);
-  w.u8(0x6b);
-  w.u8(0x24); w.u32(globalIndex);
-  fuelNegative();
-  w.u8(0x04); w.u8(0x40);
-  w.u8(0x10); w.u32(oofIndex);
-  fuelNegative();
-  w.u8(0x04); w.u8(0x40); w.u8(0x00); w.u8(0x0b); // if unreachable end
-  w.u8(0x0b);
-  return w.result();
+function paramCounts(bytes: Uint8Array, sections: Section[]): number[] {
+  const types = sections.find((s) => s.id === SECTION.type);
+  const funcs = sections.find((s) => s.id === SECTION.function);
+  if (!funcs) return [];
+  const params = types ? scanTypes(bytes, types).params : [];
+  const r = new Reader(bytes, funcs.start, funcs.end);
+  const counts: number[] = [];
+  for (let n = r.u32(); n > 0; n--) {
+    const t = r.u32();
+    if (t >= params.length) throw malformed(`function ${counts.length} has type ${t}, past the last type`);
+    counts.push(params[t]);
+  }
+  return counts;
 }
 
 /**
- * The code section: each body is `size locals expr`. The locals are copied,
- * the entry check goes right after them, and the instructions are walked.
- * Each body's size is re-encoded once its new length is known.
+ * The code section: each body is `size locals expr`. Each body is walked
+ * twice: once to count what its function entry and each of its loops cost
+ * (meter-fuel.ts), then to copy it with the charges inserted. Two i32 locals
+ * are appended (the fuel counter and a bulk instruction's length), the entry
+ * charge goes right after the locals, and each body's size is re-encoded
+ * once its new length is known.
  */
-function rewriteCode(bytes: Uint8Array, s: Section, out: Writer, importedFuncs: number, check: Uint8Array, state: Rewrite['state']): void {
+function rewriteCode(bytes: Uint8Array, s: Section, out: Writer, importedFuncs: number, fuelGlobal: number, params: number[], state: Rewrite['state']): void {
   const r = new Reader(bytes, s.start, s.end);
   const count = r.u32();
+  if (count !== params.length) throw malformed(`the code section has ${count} bodies for ${params.length} functions`);
   out.u32(count);
-  const rw: Rewrite = { out, shiftFrom: importedFuncs, check, state };
+  const discard = new Writer(256); // the counting walk's output
   for (let i = 0; i < count; i++) {
     const size = r.u32();
     const bodyEnd = r.pos + size;
     if (bodyEnd > s.end) throw malformed(`function body ${i} runs past the code section (offset ${r.pos})`);
     const start = out.pos;
-    const localsStart = r.pos;
     const body = new Reader(bytes, r.pos, bodyEnd);
-    for (let groups = body.u32(); groups > 0; groups--) {
-      body.u32();
+    const groups = body.u32();
+    const groupsStart = body.pos;
+    let locals = 0;
+    for (let g = groups; g > 0; g--) {
+      locals += body.u32();
       body.pos = skipValType(bytes, body.pos, bodyEnd);
     }
-    out.copy(bytes, localsStart, body.pos);
-    out.bytes(check);
+    const fuel: FuelPlan = { costs: [0], handlers: false, code: null };
+    walkInstructions({ buf: bytes, pos: body.pos, end: bodyEnd, copied: body.pos }, { out: discard, shiftFrom: importedFuncs, fuel }, false);
+    discard.pos = 0;
+    const first = params[i] + locals;
+    // The counter is a local only where it pays: in a loop. A function
+    // without one charges once per call, and a local would cost a load and a
+    // store around each of its calls (meter-fuel.ts).
+    const local = fuel.costs.length > 1 && !fuel.handlers;
+    fuel.code = new FuelCode(fuelGlobal, importedFuncs, local ? first : -1, first + 1);
+    out.u32(groups + 1);
+    out.copy(bytes, groupsStart, body.pos);
+    out.u32(2); out.u8(0x7f); // (local i32 i32): the counter and the scratch length
+    out.bytes(fuel.code.entry(fuel.costs[0]));
     const w: Walk = { buf: bytes, pos: body.pos, end: bodyEnd, copied: body.pos };
-    walkInstructions(w, rw, false);
+    walkInstructions(w, { out, shiftFrom: importedFuncs, fuel, state }, false);
     if (bytes[bodyEnd - 1] !== 0x0b) throw malformed(`function body ${i} does not end with end (0x0b) at offset ${bodyEnd - 1}, found ${hex(bytes[bodyEnd - 1])}`);
     flushWalk(w, out, bodyEnd);
     out.prefixSize(start);

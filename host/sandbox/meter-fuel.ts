@@ -1,0 +1,233 @@
+/**
+ * What fuel a function body burns, and the code that burns it.
+ *
+ * A unit of fuel is about one simple instruction. Each function entry and
+ * each loop iteration is charged, in one subtraction, the weighted count of
+ * the instructions of its straight-line code (the function's own, or the
+ * loop's body, nested loops excluded: they charge their own iterations). An
+ * instruction runs only in an iteration of its innermost loop, or once per
+ * entry of its function, so the charge is never less than what ran, whatever
+ * the branches take. Bulk instructions (`memory.fill/copy/init/grow`,
+ * `table.grow/fill/copy/init`) are also charged their length, just before they
+ * run, with a check: a loop of large copies reads the clock before each copy
+ * instead of once every SLICE copies.
+ *
+ * The counter lives in a local of each function, as wasmtime's fuel does: a
+ * local stays in a register, a global is a load and a store through the
+ * instance on every charge, and the store is a side effect that stops V8
+ * from optimizing the loop around it. The local is loaded from the global at
+ * entry and after every call, and stored back before every call, return,
+ * branch out of the function, throw, and before asking the host for more, so
+ * the global is exact whenever anything other than this frame can look at it.
+ *
+ * A function holding an exception handler (legacy `try`, `try_table`) uses
+ * the global directly: a frame that catches an exception resumes without
+ * passing a call's reload, so its local could hold a value from before the
+ * callee ran and refund the callee's fuel. A throwing frame stores its local
+ * before `throw`; a callee that is left by a JS exception (a host import, or
+ * V8's catchable stack overflow) had stored its own before its last call.
+ */
+import { Writer } from './meter-binary.js';
+
+/** Labels a wrapped loop puts around itself (`FuelCode.wrapStart`). */
+export const WRAP_LABELS = 3;
+
+/** Largest static charge: a region's cost saturates here, far above any slice. */
+const MAX_CHARGE = 1 << 30;
+
+/** Bytes of a memory length per unit of fuel: memset and memcpy run at several bytes per nanosecond. */
+export const MEMORY_SHIFT = 4;
+/** Table elements per unit of fuel: a table element is written in about a nanosecond. */
+export const TABLE_SHIFT = 1;
+/**
+ * memory.grow's delta, in pages, is charged as 64 KiB each. Only its low 17
+ * bits count, so the charge cannot overflow: a delta of 2^17 pages or more
+ * fails (a memory has at most 2^16 pages) without doing any work.
+ */
+const GROW_MASK = 0x1ffff;
+
+/**
+ * Weight of one-byte opcodes: 1 but for those that cost several simple
+ * instructions at worst (calls set up a frame; an indirect call also checks a
+ * signature; division and square root take tens of cycles).
+ */
+export const WEIGHT = new Uint8Array(256).fill(1);
+WEIGHT[0x10] = 4; // call
+WEIGHT[0x12] = 4; // return_call
+WEIGHT[0x11] = 8; // call_indirect
+WEIGHT[0x13] = 8; // return_call_indirect
+WEIGHT[0x14] = 8; // call_ref
+WEIGHT[0x15] = 8; // return_call_ref
+WEIGHT[0x0e] = 2; // br_table
+WEIGHT[0x40] = 8; // memory.grow, before its length
+for (const op of [0x6d, 0x6e, 0x6f, 0x70, 0x7f, 0x80, 0x81, 0x82]) WEIGHT[op] = 8; // i32/i64 div and rem
+for (const op of [0x91, 0x95, 0x9f, 0xa3]) WEIGHT[op] = 8; // f32/f64 sqrt and div
+/** Weight of a bulk 0xFC instruction before its length is charged. */
+export const BULK_WEIGHT = 8;
+
+/** How a dynamic length on top of the stack turns into fuel. */
+export const Length = { Memory: 0, Table: 1, Grow: 2 } as const;
+export type Length = (typeof Length)[keyof typeof Length];
+
+/** The code sequences one function body's charges are made of. */
+export class FuelCode {
+  /** Stores the counter to the global (empty when the counter is the global). */
+  readonly flush: Uint8Array;
+  /** Loads the counter from the global after a call (empty likewise). */
+  readonly reload: Uint8Array;
+  private readonly lengths: Uint8Array[];
+  /** Closes a wrapped loop: see `wrapStart`. */
+  readonly wrapEnd: Uint8Array;
+
+  /**
+   * `local` is the counter's local, or -1 to use the global itself;
+   * `scratch` an i32 local for a bulk instruction's length.
+   */
+  constructor(private readonly global: number, private readonly oof: number, private readonly local: number, private readonly scratch: number) {
+    this.flush = this.build((w) => { if (local >= 0) { w.u8(0x20); w.u32(local); w.u8(0x24); w.u32(global); } });
+    this.reload = this.build((w) => { if (local >= 0) { w.u8(0x23); w.u32(global); w.u8(0x21); w.u32(local); } });
+    this.lengths = [Length.Memory, Length.Table, Length.Grow].map((kind) => this.build((w) => {
+      w.u8(0x22); w.u32(scratch); // local.tee: the length stays on the stack for the instruction
+      this.get(w);
+      w.u8(0x20); w.u32(scratch);
+      if (kind === Length.Grow) {
+        w.u8(0x41); w.s32(GROW_MASK); w.u8(0x71); // i32.and
+        w.u8(0x41); w.s32(16 - MEMORY_SHIFT); w.u8(0x74); // i32.shl
+      } else {
+        // Shifted right by at least one: the charge stays below 2^31, so
+        // subtracting it from a counter at or above 0 cannot wrap around.
+        w.u8(0x41); w.s32(kind === Length.Memory ? MEMORY_SHIFT : TABLE_SHIFT); w.u8(0x76); // i32.shr_u
+      }
+      w.u8(0x6b); // i32.sub
+      this.storeAndCheck(w);
+    }));
+    this.wrapEnd = this.build((w) => {
+      w.u8(0x0c); w.u8(0x02); // br 2: the exit block
+      w.u8(0x0b);
+      this.refill(w);
+      w.u8(0x0c); w.u8(0x00); // br 0: the loop `again`
+      w.u8(0x0b);
+      w.u8(0x0b);
+    });
+  }
+
+  /**
+   * Before a wrapped loop. V8 does not unroll or peel a loop that holds a
+   * call, even one on a path that almost never runs, and a tight loop then
+   * runs at half its speed. So the call to the host sits outside the loop:
+   *
+   *   block bt              ;; exit
+   *     loop bt             ;; again
+   *       block             ;; refill
+   *         loop bt         ;; the loop as written
+   *           counter -= cost; br_if refill (counter < 0)
+   *           ...body, each label leaving the loop 3 deeper...
+   *         end
+   *         br exit         ;; the loop ended: its results leave
+   *       end
+   *       ask the host; trap if still empty
+   *       br again          ;; and back into the loop at its start
+   *     end
+   *   end
+   *
+   * Only for a loop without parameters: at its start the operand stack of
+   * its frame is empty, so `br_if refill` carries nothing.
+   */
+  wrapStart(blockType: Uint8Array): Uint8Array {
+    return this.build((w) => {
+      w.u8(0x02); w.bytes(blockType);
+      w.u8(0x03); w.bytes(blockType);
+      w.u8(0x02); w.u8(0x40);
+    });
+  }
+
+  /** At a wrapped loop's header: charge, and leave for the refill block when empty. */
+  fastCharge(cost: number): Uint8Array {
+    return this.build((w) => {
+      this.get(w);
+      w.u8(0x41); w.s32(Math.min(cost, MAX_CHARGE));
+      w.u8(0x6b);
+      this.store(w);
+      w.u8(0x41); w.u8(0x00); w.u8(0x48); // i32.const 0; i32.lt_s
+      w.u8(0x0d); w.u8(0x01); // br_if 1: the refill block
+    });
+  }
+
+  /** At a function entry: the counter is loaded from the global as it is charged. */
+  entry(cost: number): Uint8Array {
+    return this.build((w) => {
+      w.u8(0x23); w.u32(this.global);
+      this.subtract(w, cost);
+    });
+  }
+
+  /** At a loop header. */
+  charge(cost: number): Uint8Array {
+    return this.build((w) => {
+      this.get(w);
+      this.subtract(w, cost);
+    });
+  }
+
+  /** Before a bulk instruction whose length is on top of the stack. */
+  length(kind: Length): Uint8Array {
+    return this.lengths[kind];
+  }
+
+  private subtract(w: Writer, cost: number): void {
+    w.u8(0x41); w.s32(Math.min(cost, MAX_CHARGE));
+    w.u8(0x6b);
+    this.storeAndCheck(w);
+  }
+
+  private get(w: Writer): void {
+    if (this.local >= 0) { w.u8(0x20); w.u32(this.local); } else { w.u8(0x23); w.u32(this.global); }
+  }
+
+  /**
+   * With the new value on the stack: store it, and when it is below zero ask
+   * the host (which refills the global, or leaves it empty past the deadline)
+   * and trap if it is still empty. The trap is the stop: no guest handler can
+   * catch it, as it could an exception thrown from the import.
+   */
+  private storeAndCheck(w: Writer): void {
+    this.store(w);
+    w.u8(0x41); w.u8(0x00); w.u8(0x48); // i32.const 0; i32.lt_s
+    w.u8(0x04); w.u8(0x40); // if
+    this.refill(w);
+    w.u8(0x0b);
+  }
+
+  /** Stores the new value on the stack, and leaves it there. */
+  private store(w: Writer): void {
+    if (this.local >= 0) { w.u8(0x22); w.u32(this.local); return; }
+    // Wasm has no global.tee: the scratch local holds the value (no length is kept across this).
+    w.u8(0x22); w.u32(this.scratch); w.u8(0x24); w.u32(this.global); w.u8(0x20); w.u32(this.scratch);
+  }
+
+  /** The counter is below zero: ask the host, reload, and trap if it is still empty. */
+  private refill(w: Writer): void {
+    w.bytes(this.flush);
+    w.u8(0x10); w.u32(this.oof);
+    w.u8(0x23); w.u32(this.global);
+    if (this.local >= 0) { w.u8(0x22); w.u32(this.local); }
+    w.u8(0x41); w.u8(0x00); w.u8(0x48);
+    w.u8(0x04); w.u8(0x40); w.u8(0x00); w.u8(0x0b); // if unreachable end
+  }
+
+  private build(f: (w: Writer) => void): Uint8Array {
+    const w = new Writer(48);
+    f(w);
+    return w.result();
+  }
+}
+
+/** Per-body facts the counting walk gathers for the emitting walk. */
+export interface FuelPlan {
+  /** Cost of each region: [0] the function's own code, [k] the k-th loop's body, in order of appearance. */
+  readonly costs: number[];
+  /** Whether the body holds an exception handler (then the counter is the global). */
+  handlers: boolean;
+  /** Null while counting; the sequences to insert while emitting. */
+  code: FuelCode | null;
+}

@@ -13,10 +13,14 @@
  *    the last function import, so every defined function's index moves up by
  *    one (calls, `ref.func`, element segments, exports, start and the name
  *    section are renumbered);
- *  - at every function entry and every loop header:
- *      fuel -= 1;
+ *  - at every function entry and every loop header, a charge for the
+ *    instructions that entry or iteration runs, and before every bulk memory
+ *    or table instruction a charge for its length (meter-fuel.ts):
+ *      fuel -= cost;
  *      if (fuel < 0) { out-of-fuel(); if (fuel < 0) unreachable; }
  *    Any unbounded execution repeats a loop or a call, so it runs the check.
+ *    In a function with a loop the counter is a local, kept equal to the
+ *    global at calls, returns and the out-of-fuel call.
  *
  * The host's part: set `fuel` to a slice before each call into the guest.
  * When a slice runs out, out-of-fuel either refills it (time left: the guest

@@ -104,7 +104,7 @@ function unmeter(text: string, typesBefore: number): { text: string; checks: num
   const charge = new RegExp(` ${get} i32\\.const \\d+ i32\\.sub ${check}`, 'g');
   const wrapped = new RegExp(` block${bt} loop${bt} block (loop${bt}) ${get} i32\\.const \\d+ i32\\.sub ${store} i32\\.const 0 i32\\.lt_s br_if \\d+`, 'g');
   const wrapEnd = new RegExp(` br \\d+ end ${refill} br \\d+ end end`, 'g');
-  const length = new RegExp(` local\\.tee \\d+ ${get} local\\.get \\d+ i32\\.const \\d+ (?:i32\\.shr_u|i32\\.and i32\\.const \\d+ i32\\.shl) i32\\.sub ${check}`, 'g');
+  const length = new RegExp(` local\\.tee \\d+ ${get} local\\.get \\d+ i32\\.const \\d+ (?:i32\\.shr_u|i32\\.and i32\\.const \\d+ i32\\.shl|local\\.get \\d+ i32\\.const \\d+ i32\\.lt_u select i32\\.const \\d+ i32\\.shl) i32\\.sub ${check}`, 'g');
   const flush = new RegExp(` local\\.get \\d+ global\\.set ${g}(?= )`, 'g');
   const reload = new RegExp(` global\\.get ${g} local\\.set \\d+(?= )`, 'g');
   let checks = 0;

@@ -12,7 +12,7 @@
  * an error naming the opcode and offset, never a guess.
  */
 import { hex, malformed, unsupported, type Writer } from './meter-binary.js';
-import { BULK_WEIGHT, Length, WEIGHT, WRAP_LABELS, type FuelPlan } from './meter-fuel.js';
+import { BULK_WEIGHT, Length, WEIGHT, WRAP_LABELS, type Chunked, type FuelPlan } from './meter-fuel.js';
 
 // Immediate shapes of the one-byte opcodes.
 const NONE = 0;
@@ -180,13 +180,6 @@ export function flushWalk(w: Walk, out: Writer, to: number): void {
   w.copied = to;
 }
 
-/** Inserts `code` at input offset `at` (nothing while counting). */
-function insert(w: Walk, out: Writer, at: number, code: Uint8Array | undefined): void {
-  if (!code || code.length === 0) return;
-  flushWalk(w, out, at);
-  out.bytes(code);
-}
-
 const BLOCK_KIND = 0;
 const LOOP_KIND = 1;
 /** A loop wrapped so that its out-of-fuel path sits outside it (see `FuelCode.wrapStart`). */
@@ -246,7 +239,6 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
   const costs = code ? undefined : fuel?.costs; // tallied while counting only
   const nest = new Nesting();
   // The function's own label is as deep as the blocks open: a branch to it returns.
-  const leaves = (label: number) => label === nest.depth;
   // Loops are wrapped only in a function without handlers: no catch, delegate
   // or rethrow label then needs renumbering.
   const wraps = code !== null && !fuel!.handlers;
@@ -254,10 +246,10 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
   while (pos < end) {
     const at = pos;
     const op = buf[pos++];
-    if (costs) costs[nest.region] += WEIGHT[op];
+    if (costs !== undefined) costs[nest.region] += WEIGHT[op];
     switch (SHAPE[op]) {
       case NONE:
-        if (code && (op === 0x0f || op === 0x0a)) insert(w, out, at, code.flush); // return, throw_ref
+        if (code && (op === 0x0f || op === 0x0a)) { flushWalk(w, out, at); code.flush(out); } // return, throw_ref
         break;
       case END:
         if (stopAtEnd) {
@@ -266,11 +258,11 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
         }
         if (fuel) {
           if (nest.depth === 0) {
-            insert(w, out, at, code?.flush); // the function's end
+            if (code) { flushWalk(w, out, at); code.flush(out); } // the function's end
           } else {
             const kind = nest.pop();
             if (kind !== BLOCK_KIND) nest.region = nest.regions.pop()!;
-            if (kind === WRAPPED_KIND) insert(w, out, pos, code!.wrapEnd);
+            if (kind === WRAPPED_KIND) { flushWalk(w, out, pos); code!.wrapEnd(out); }
           }
         }
         break;
@@ -281,25 +273,33 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
           if (op === 0x0c || op === 0x0d || op === 0xd5 || op === 0xd6) { // br, br_if, br_on_null, br_on_non_null
             readU32(buf, pos, end);
             const label = lebValue;
-            if (code && leaves(label)) insert(w, out, at, code.flush);
+            if (code && label === nest.depth) { flushWalk(w, out, at); code.flush(out); }
             if (wraps) relabel(w, out, pos, next, label, nest.crossed(label));
           } else if (op === 0x08 || op === 0x09 || op === 0x15) { // throw, rethrow, return_call_ref
-            if (code) insert(w, out, at, code.flush);
+            if (code) { flushWalk(w, out, at); code.flush(out); }
           } else if (op === 0x14) { // call_ref
-            if (code) { insert(w, out, at, code.flush); insert(w, out, next, code.reload); }
+            if (code) {
+              flushWalk(w, out, at); code.flush(out);
+              flushWalk(w, out, next); code.reload(out);
+            }
           } else if (op === 0x40) { // memory.grow
-            if (code) insert(w, out, at, code.length(Length.Grow));
+            if (code) { flushWalk(w, out, at); code.length(out, Length.Grow); }
           } else if (op === 0x18) { // delegate ends its try block
             nest.pop();
+          } else if (op >= 0x20 && op <= 0x22) { // local.get, local.set, local.tee
+            // The meter appends its own locals: an index past the function's
+            // would name one of them, and must stay an error, never a valid access.
+            readU32(buf, pos, end);
+            if (lebValue >= fuel.locals) throw malformed(`local index ${lebValue} at offset ${at} is past the function's ${fuel.locals} locals`);
           }
         }
         pos = next;
         break;
       }
       case LEB2: // (return_)call_indirect
-        if (code) insert(w, out, at, code.flush);
+        if (code) { flushWalk(w, out, at); code.flush(out); }
         pos = skipLeb(buf, skipLeb(buf, pos, end), end);
-        if (code && op === 0x11) insert(w, out, pos, code.reload);
+        if (code && op === 0x11) { flushWalk(w, out, pos); code.reload(out); }
         break;
       case MEMARG:
         pos = skipMemarg(buf, pos, end);
@@ -333,10 +333,10 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
           if (code) {
             const cost = fuel.costs[nest.region];
             if (wrap) {
-              insert(w, out, at, code.wrapStart(buf.subarray(typeAt, pos)));
-              insert(w, out, pos, code.fastCharge(cost));
+              flushWalk(w, out, at); code.wrapStart(out, buf, typeAt, pos);
+              flushWalk(w, out, pos); code.fastCharge(out, cost);
             } else {
-              insert(w, out, pos, code.charge(cost));
+              flushWalk(w, out, pos); code.charge(out, cost);
             }
           }
         }
@@ -346,14 +346,14 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
         pos = readU32(buf, pos, end);
         const idx = lebValue;
         const call = op !== 0xd2; // call, return_call; not ref.func
-        if (code && call) insert(w, out, at, code.flush);
-        if (idx >= shiftFrom) {
+        if (code && call) { flushWalk(w, out, at); code.flush(out); }
+        if (idx >= shiftFrom && (code !== null || fuel === undefined)) { // nothing is written while counting
           // Re-encoded rather than patched in place: idx + 1 may need one more byte.
           flushWalk(w, out, at + 1);
           out.u32(idx + 1);
           w.copied = pos;
         }
-        if (code && op === 0x10) insert(w, out, pos, code.reload);
+        if (code && op === 0x10) { flushWalk(w, out, pos); code.reload(out); }
         break;
       }
       case BR_TABLE: {
@@ -364,13 +364,13 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
         for (let n = lebValue + 1; n > 0; n--) { // targets + default
           if (fuel) {
             pos = readU32(buf, pos, end);
-            if (leaves(lebValue)) exits = true;
+            if (lebValue === nest.depth) exits = true;
             if (wraps && nest.crossed(lebValue) > 0) crossed = true;
           } else {
             pos = skipLeb(buf, pos, end);
           }
         }
-        if (code && exits) insert(w, out, at, code.flush);
+        if (code && exits) { flushWalk(w, out, at); code.flush(out); }
         if (crossed) {
           flushWalk(w, out, targetsAt);
           for (let p = targetsAt; p < pos;) {
@@ -409,7 +409,14 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
         const length = BULK_LENGTH[fcSub];
         if (fuel && length !== undefined) {
           if (costs) costs[nest.region] += BULK_WEIGHT;
-          if (code) insert(w, out, at, code.length(length));
+          const chunked = code ? chunkable(buf, at, pos) : undefined;
+          if (chunked) {
+            flushWalk(w, out, at);
+            code!.bulk(out, chunked, buf, at, pos);
+            w.copied = pos;
+          } else if (code) {
+            flushWalk(w, out, at); code.length(out, length);
+          }
         }
         break;
       }
@@ -422,7 +429,7 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
         if (code && (fbSub === 24 || fbSub === 25)) { // br_on_cast(_fail): flags, label, two heap types
           const labelAt = readU32(buf, subAt, end) + 1;
           const labelEnd = readU32(buf, labelAt, end);
-          if (leaves(lebValue)) insert(w, out, at, code.flush);
+          if (lebValue === nest.depth) { flushWalk(w, out, at); code.flush(out); }
           if (wraps) relabel(w, out, labelAt, labelEnd, lebValue, nest.crossed(lebValue));
         }
         break;
@@ -437,6 +444,13 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
   if (pos > end) throw truncated(end);
   if (stopAtEnd) throw malformed(`a constant expression has no end at offset ${end}`);
   w.pos = pos;
+}
+
+/** memory.fill or memory.copy on memory 0, in their shortest encoding (the bytes at [at, end)): run in chunks. */
+function chunkable(buf: Uint8Array, at: number, end: number): Chunked | undefined {
+  if (end - at === 3 && buf[at + 1] === 11 && buf[at + 2] === 0) return 'fill';
+  if (end - at === 4 && buf[at + 1] === 10 && buf[at + 2] === 0 && buf[at + 3] === 0) return 'copy';
+  return undefined;
 }
 
 /** 0xFC sub-opcodes whose top operand is a length to charge: memory.init/copy/fill, table.init/copy/grow/fill. */

@@ -199,7 +199,7 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
   let seenCode = false;
   // Constant expressions (global, table and element initializers) get the
   // function renumbering but no fuel checks: they cannot loop.
-  const shifted = (): Rewrite => ({ out, shiftFrom: importedFuncs });
+  const shifted = (): Rewrite => ({ out, shiftFrom: importedFuncs, fuel: undefined, state: undefined });
 
   // Sections the rewrite must have, synthesized where the module lacks them,
   // at their place in the spec's section order (modules.rst "Modules").
@@ -394,6 +394,7 @@ function rewriteCode(bytes: Uint8Array, s: Section, out: Writer, importedFuncs: 
   if (count !== params.length) throw malformed(`the code section has ${count} bodies for ${params.length} functions`);
   out.u32(count);
   const discard = new Writer(256); // the counting walk's output
+  const code = new FuelCode(fuelGlobal, importedFuncs);
   for (let i = 0; i < count; i++) {
     const size = r.u32();
     const bodyEnd = r.pos + size;
@@ -407,19 +408,19 @@ function rewriteCode(bytes: Uint8Array, s: Section, out: Writer, importedFuncs: 
       locals += body.u32();
       body.pos = skipValType(bytes, body.pos, bodyEnd);
     }
-    const fuel: FuelPlan = { costs: [0], handlers: false, code: null };
-    walkInstructions({ buf: bytes, pos: body.pos, end: bodyEnd, copied: body.pos }, { out: discard, shiftFrom: importedFuncs, fuel }, false);
-    discard.pos = 0;
     const first = params[i] + locals;
+    const fuel: FuelPlan = { locals: first, costs: [0], handlers: false, code: null as FuelCode | null };
+    walkInstructions({ buf: bytes, pos: body.pos, end: bodyEnd, copied: body.pos }, { out: discard, shiftFrom: importedFuncs, fuel, state: undefined }, false);
+    discard.pos = 0;
     // The counter is a local only where it pays: in a loop. A function
     // without one charges once per call, and a local would cost a load and a
     // store around each of its calls (meter-fuel.ts).
     const local = fuel.costs.length > 1 && !fuel.handlers;
-    fuel.code = new FuelCode(fuelGlobal, importedFuncs, local ? first : -1, first + 1);
+    fuel.code = code.use(first, local);
     out.u32(groups + 1);
     out.copy(bytes, groupsStart, body.pos);
-    out.u32(2); out.u8(0x7f); // (local i32 i32): the counter and the scratch length
-    out.bytes(fuel.code.entry(fuel.costs[0]));
+    out.u32(5); out.u8(0x7f); // five i32 locals: the counter, a length, and a bulk instruction's operands (meter-fuel.ts)
+    fuel.code.entry(out, fuel.costs[0]);
     const w: Walk = { buf: bytes, pos: body.pos, end: bodyEnd, copied: body.pos };
     walkInstructions(w, { out, shiftFrom: importedFuncs, fuel, state }, false);
     if (bytes[bodyEnd - 1] !== 0x0b) throw malformed(`function body ${i} does not end with end (0x0b) at offset ${bodyEnd - 1}, found ${hex(bytes[bodyEnd - 1])}`);

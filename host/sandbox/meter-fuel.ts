@@ -10,9 +10,13 @@
  * the branches take. Bulk instructions (`memory.fill/copy/init/grow`,
  * `table.grow/fill/copy/init`) are also charged their length, just before they
  * run, with a check: a loop of large copies reads the clock before each copy
- * instead of once every SLICE copies.
+ * instead of once every SLICE copies. memory.fill and memory.copy longer than
+ * CHUNK_BYTES run in charged chunks, so that one 62 MiB copy cannot overrun a
+ * limit by tens of milliseconds either. The other bulk instructions run whole:
+ * their lengths are bounded by the instance caps (table elements) and by the
+ * module's own size (data and element segments).
  *
- * The counter lives in a local of each function, as wasmtime's fuel does: a
+ * In a function with a loop the counter lives in a local, as wasmtime's fuel does: a
  * local stays in a register, a global is a load and a store through the
  * instance on every charge, and the store is a side effect that stops V8
  * from optimizing the loop around it. The local is loaded from the global at
@@ -20,8 +24,9 @@
  * branch out of the function, throw, and before asking the host for more, so
  * the global is exact whenever anything other than this frame can look at it.
  *
- * A function holding an exception handler (legacy `try`, `try_table`) uses
- * the global directly: a frame that catches an exception resumes without
+ * A function without a loop uses the global directly: it is charged once a
+ * call, and a local would cost a load and a store around each of its calls.
+ * So does a function holding an exception handler (legacy `try`, `try_table`): a frame that catches an exception resumes without
  * passing a call's reload, so its local could hold a value from before the
  * callee ran and refund the callee's fuel. A throwing frame stores its local
  * before `throw`; a callee that is left by a JS exception (a host import, or

@@ -4,7 +4,11 @@
  * know where the next one starts, copies the bytes through, and changes only:
  *  - function indices (`call`, `return_call`, `ref.func`), shifted by one
  *    because the out-of-fuel import is inserted before the defined functions;
- *  - loop headers, after which the fuel check is inserted.
+ *  - in function bodies, the fuel code of meter-fuel.ts: a charge at each loop
+ *    header (with blocks around the loop, and branch labels that leave it
+ *    renumbered), a charge before each bulk memory or table instruction
+ *    (memory.fill and memory.copy replaced by a chunked loop), and the
+ *    counter's stores and loads around calls, returns and throws.
  *
  * Every immediate must be skipped exactly as the spec encodes it
  * (core/binary/instructions.rst, Wasm 3.0): one byte misread and the rest of

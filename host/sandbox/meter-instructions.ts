@@ -274,7 +274,14 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
         if (op === 0x26 && rw.state) rw.state.beyondMemory = true; // table.set
         const next = skipLeb(buf, pos, end);
         if (fuel) {
-          if (op === 0x0c || op === 0x0d || op === 0xd5 || op === 0xd6) { // br, br_if, br_on_null, br_on_non_null
+          if (op >= 0x20 && op <= 0x22) { // local.get, local.set, local.tee: the commonest, checked while counting
+            // The meter appends its own locals: an index past the function's
+            // would name one of them, and must stay an error, never a valid access.
+            if (code === null) {
+              readU32(buf, pos, end);
+              if (lebValue >= fuel.locals) throw malformed(`local index ${lebValue} at offset ${at} is past the function's ${fuel.locals} locals`);
+            }
+          } else if (op === 0x0c || op === 0x0d || op === 0xd5 || op === 0xd6) { // br, br_if, br_on_null, br_on_non_null
             readU32(buf, pos, end);
             const label = lebValue;
             if (code && label === nest.depth) { flushWalk(w, out, at); code.flush(out); }
@@ -290,11 +297,6 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
             if (code) { flushWalk(w, out, at); code.length(out, Length.Grow); }
           } else if (op === 0x18) { // delegate ends its try block
             nest.pop();
-          } else if (op >= 0x20 && op <= 0x22) { // local.get, local.set, local.tee
-            // The meter appends its own locals: an index past the function's
-            // would name one of them, and must stay an error, never a valid access.
-            readU32(buf, pos, end);
-            if (lebValue >= fuel.locals) throw malformed(`local index ${lebValue} at offset ${at} is past the function's ${fuel.locals} locals`);
           }
         }
         pos = next;

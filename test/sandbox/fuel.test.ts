@@ -41,11 +41,11 @@ const compileMetered = async (wat: string) =>
   new WebAssembly.Module(meterCoreModule(await parse(wat), { maxMemoryPages: 1024 }).bytes as Uint8Array<ArrayBuffer>);
 
 describe('a hostile module that runs long instructions', () => {
-  const FUEL_MODULES = ['bulk_memory', 'bulk_table', 'memory_grow', 'heavy_loop'];
+  const FUEL_MODULES = ['loop_bulk_memory', 'loop_bulk_table', 'loop_memory_grow', 'loop_heavy_body'];
 
   it.each(FUEL_MODULES)('%s: its line times out within its limit, the process survives, and the next session succeeds', async (name) => {
     const r = await stacks.run(`session required [${hostile(name)} timeout=${LIMIT_MS}ms]\n${GOOD_LINE}\n`);
-    figures.push(`${name.padEnd(12)} open-session timed out after ${r.openMs.toFixed(1)} ms (limit ${LIMIT_MS} ms, ${(r.openMs - LIMIT_MS).toFixed(1)} ms over)`);
+    figures.push(`${name.padEnd(17)} open-session timed out after ${r.openMs.toFixed(1)} ms (limit ${LIMIT_MS} ms, ${(r.openMs - LIMIT_MS).toFixed(1)} ms over)`);
     expect(r.open.name).toBe('PAM_SESSION_ERR');
     expect(r.open.trace[0]).toMatchObject({ line: 1, name: 'PAM_SESSION_ERR', fault: { kind: 'timeout' } });
     expect(r.openMs).toBeGreaterThanOrEqual(LIMIT_MS - 1);

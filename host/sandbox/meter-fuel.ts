@@ -98,8 +98,6 @@ export type Length = (typeof Length)[keyof typeof Length];
 export class FuelCode {
   /** The counter's local, or -1 when the counter is the global itself. */
   private local = -1;
-  /** An i32 local that holds a value being stored to the global (Wasm has no global.tee). */
-  private temp = 0;
   /** An i32 local for a bulk instruction's length, or a chunk's. */
   private scratch = 0;
   // A bulk instruction's destination, source or value, and length.
@@ -111,11 +109,10 @@ export class FuelCode {
 
   /**
    * For the body whose five appended i32 locals start at `first`; with
-   * `counterInLocal`, the first holds the counter.
+   * `counterInLocal`, the first holds the counter (else it is unused).
    */
   use(first: number, counterInLocal: boolean): this {
     this.local = counterInLocal ? first : -1;
-    this.temp = first; // unused as the counter when the counter is the global
     this.scratch = first + 1;
     this.dst = first + 2;
     this.src = first + 3;
@@ -310,7 +307,7 @@ export class FuelCode {
   /** Stores the new value on the stack, and leaves it there. */
   private store(w: Writer): void {
     if (this.local >= 0) { w.u8(0x22); w.u32(this.local); return; }
-    w.u8(0x22); w.u32(this.temp); w.u8(0x24); w.u32(this.global); w.u8(0x20); w.u32(this.temp);
+    w.u8(0x24); w.u32(this.global); w.u8(0x23); w.u32(this.global); // V8 forwards the store to the load
   }
 
   /** The counter is below zero: ask the host, reload, and trap if it is still empty. */

@@ -95,7 +95,7 @@ function unmeter(text: string, typesBefore: number, bulk: [RegExp, string][]): {
   const imp = text.match(/\(import "pamwasm:sandbox" "out-of-fuel" \(func \(;(\d+);\) \(type (\d+)\)\)\)/)!;
   const g = fuel[1];
   const o = imp[1];
-  const store = `(?:local\\.tee \\d+|local\\.tee \\d+ global\\.set ${g} local\\.get \\d+)`;
+  const store = `(?:local\\.tee \\d+|global\\.set ${g} global\\.get ${g})`;
   const refill = `(?:local\\.get \\d+ global\\.set ${g} )?call ${o} global\\.get ${g} (?:local\\.tee \\d+ )?i32\\.const 0 i32\\.lt_s if unreachable end`;
   const check = `${store} i32\\.const 0 i32\\.lt_s if ${refill} end`;
   const get = `(?:local\\.get \\d+|global\\.get ${g})`;

@@ -30,6 +30,13 @@ export const DEPTH_KEYS = (r: Results): number[] =>
 export const CONCURRENT_KEYS = (r: Results): number[] =>
   [...new Set(Object.keys(r).map((k) => /^concurrent\.(\d+)\.opened$/.exec(k)?.[1]).filter(Boolean).map(Number))].sort((a, b) => a - b);
 
+/** The compute kernels of kernels.ts, each timed metered and unmetered. */
+const KERNEL_ROWS: [string, string][] = [
+  ['loop', 'tight integer loop'],
+  ['matmul', '300x300 f64 matrix multiply'],
+  ['fib', 'recursive fib(30)'],
+];
+
 /** One row per goal of the issue, plus the baselines they are judged against. */
 export function verdicts(r: Results): Verdict[] {
   const out: Verdict[] = [];
@@ -86,6 +93,9 @@ export function verdicts(r: Results): Verdict[] {
     }
   }
   ratioRow('pamwasm exec start-up, 1-line stack', 'exec.startup_ms', 'ms', 'exec.node_baseline_ms', 2.0, 'node -e 0');
+  for (const [name, what] of KERNEL_ROWS) {
+    ratioRow(`metering: ${what}`, `kernel.${name}.metered_ms`, 'ms', `kernel.${name}.plain_ms`, 1.5, 'unmetered');
+  }
   return out;
 }
 

@@ -5,7 +5,8 @@
  *
  * Groups, one file each: close.ts (one close-session call), session.ts
  * (whole sessions and stack depth), load.ts (cold and warm loads),
- * concurrency.ts (many open sessions), exec.ts (`pamwasm exec` start-up).
+ * concurrency.ts (many open sessions), exec.ts (`pamwasm exec` start-up),
+ * kernels.ts (metering's cost on compute kernels).
  * child.ts is what runs in the child processes.
  *
  * @example
@@ -18,7 +19,7 @@ import { usage } from '../cli/usage.js';
 import { concurrencyTable, depthTable, verdicts, verdictTable, type Results } from './goals.js';
 import { describeMachine, loadAverage } from './measure.js';
 
-export const BENCH_HELP = `Usage: pamwasm bench [--json] [--quick]
+export const BENCH_HELP = `Usage: pamwasm bench [--json] [--quick] [--group <name>]...
 
 Measures, in one run on this machine, what a session costs under pamwasm
 against native libpam (through koffi, on one handle), and judges each figure
@@ -31,6 +32,8 @@ against its goal (see README "Performance"):
                   and warm, of a C and of a JS module
   memory          RSS per open session; 1 to 10,000 sessions open at once
   exec            \`pamwasm exec\` start-up against \`node -e 0\`
+  kernels         metering's cost on guest code: a tight loop, a 300x300
+                  f64 matrix multiply and recursive fib, metered / unmetered
 
 Figures are medians over many iterations after a warm-up. The full run takes
 about three minutes; run it on a quiet machine (see \`uptime\`).
@@ -39,7 +42,9 @@ Options:
   --json    print one JSON line last: {"machine": "...", "results": {...}}
             (keys such as close.native_permit_us; units in the key names)
   --quick   fewer iterations and rows, about half a minute: a smoke run,
-            not figures to quote`;
+            not figures to quote
+  --group   run only these groups (repeatable): close, sessions, loads,
+            memory, exec, kernels`;
 
 export interface BenchReport {
   /** CPU, memory, kernel, node, libpam and the load, in one line. */
@@ -52,6 +57,8 @@ export interface BenchReport {
 
 export interface BenchOptions {
   quick?: boolean;
+  /** Only these groups (by name); default all. */
+  groups?: string[];
   /** Told what is being measured as the run goes. */
   onProgress?: (message: string) => void;
 }
@@ -65,7 +72,10 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     ['loads', (await import('./load.js')).loadGroup],
     ['memory', (await import('./concurrency.js')).concurrencyGroup],
     ['exec', (await import('./exec.js')).execGroup],
+    ['kernels', (await import('./kernels.js')).kernelGroup],
   ];
+  const unknown = options.groups?.filter((g) => !groups.some(([name]) => name === g)) ?? [];
+  if (unknown.length) throw usage(`unknown bench group ${unknown.join(', ')}: the groups are ${groups.map(([n]) => n).join(', ')}`, 'bench');
   const loadBefore = loadAverage();
   const machine = describeMachine();
   const dir = new BenchDir();
@@ -75,6 +85,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const progress = (m: string) => options.onProgress?.(`${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s  ${m}`);
   try {
     for (const [name, run] of groups) {
+      if (options.groups?.length && !options.groups.includes(name)) continue;
       try {
         await run({ quick: Boolean(options.quick), dir, results, notes, progress });
       } catch (e) {
@@ -115,7 +126,7 @@ export function formatReport(report: BenchReport): string {
 export async function benchCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { json: { type: 'boolean' }, quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { json: { type: 'boolean' }, quick: { type: 'boolean' }, group: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
     allowPositionals: true,
   });
   if (values.help) {
@@ -125,6 +136,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   if (positionals.length) throw usage(`bench takes no arguments (got ${positionals.join(' ')})`, 'bench');
   const report = await runBench({
     quick: values.quick,
+    groups: values.group,
     onProgress: (m) => process.stderr.write(`bench: ${m}\n`),
   });
   if (values.json) {

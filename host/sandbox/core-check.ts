@@ -196,7 +196,7 @@ function checkElements(r: Reader, check: (n: number, i: number) => void): void {
 }
 
 /** A walk that copies nothing and inserts nothing: the walker only decodes. */
-const NO_REWRITE: Rewrite = { out: NO_OUT, shiftFrom: Infinity, check: null };
+const NO_REWRITE: Rewrite = { out: NO_OUT, shiftFrom: Infinity };
 
 function skipExpr(r: Reader): void {
   skipConstExpr(r, NO_REWRITE);

@@ -4,7 +4,11 @@
  * know where the next one starts, copies the bytes through, and changes only:
  *  - function indices (`call`, `return_call`, `ref.func`), shifted by one
  *    because the out-of-fuel import is inserted before the defined functions;
- *  - loop headers, after which the fuel check is inserted.
+ *  - in function bodies, the fuel code of meter-fuel.ts: a charge at each loop
+ *    header (with blocks around the loop, and branch labels that leave it
+ *    renumbered), a charge before each bulk memory or table instruction
+ *    (memory.fill and memory.copy replaced by a chunked loop), and the
+ *    counter's stores and loads around calls, returns and throws.
  *
  * Every immediate must be skipped exactly as the spec encodes it
  * (core/binary/instructions.rst, Wasm 3.0): one byte misread and the rest of
@@ -12,6 +16,7 @@
  * an error naming the opcode and offset, never a guess.
  */
 import { hex, malformed, unsupported, type Writer } from './meter-binary.js';
+import { BULK_WEIGHT, Length, WEIGHT, WRAP_LABELS, type Chunked, type FuelPlan } from './meter-fuel.js';
 
 // Immediate shapes of the one-byte opcodes.
 const NONE = 0;
@@ -94,8 +99,12 @@ export interface Rewrite {
   readonly out: Writer;
   /** Function indices at or above this move up by one. */
   readonly shiftFrom: number;
-  /** Bytes to insert after each loop header, or null (constant expressions). */
-  readonly check: Uint8Array | null;
+  /**
+   * For a function body: its fuel plan (meter-fuel.ts). The body is walked
+   * twice: once counting (`code` null, nothing inserted), then emitting the
+   * charges the count found. Absent for constant expressions: they cannot loop.
+   */
+  readonly fuel?: FuelPlan;
   /**
    * Set when an instruction changes instance state outside memory and
    * globals: table.set, table.grow, table.fill, table.copy, table.init,
@@ -192,6 +201,52 @@ export function flushWalk(w: Walk, out: Writer, to: number): void {
   w.copied = to;
 }
 
+const BLOCK_KIND = 0;
+const LOOP_KIND = 1;
+/** A loop wrapped so that its out-of-fuel path sits outside it (see `FuelCode.wrapStart`). */
+const WRAPPED_KIND = 2;
+
+/** Where a body walk is: its open blocks, and the region each open loop interrupted. */
+class Nesting {
+  private readonly kinds: number[] = [];
+  /** Wrapped loops among kinds[0..i]. */
+  private readonly wrapped: number[] = [];
+  readonly regions: number[] = [];
+  region = 0;
+  loops = 0;
+
+  get depth(): number {
+    return this.kinds.length;
+  }
+
+  push(kind: number): void {
+    const below = this.wrapped.length ? this.wrapped[this.wrapped.length - 1] : 0;
+    this.kinds.push(kind);
+    this.wrapped.push(below + (kind === WRAPPED_KIND ? 1 : 0));
+  }
+
+  pop(): number {
+    this.wrapped.pop();
+    return this.kinds.pop() ?? BLOCK_KIND;
+  }
+
+  /** How much a branch's label grows: it leaves the wrapping blocks of every wrapped loop it leaves. */
+  crossed(label: number): number {
+    const n = this.kinds.length;
+    if (n === 0) return 0;
+    const target = n - 1 - label;
+    return (this.wrapped[n - 1] - (target >= 0 ? this.wrapped[target] : 0)) * WRAP_LABELS;
+  }
+}
+
+/** Re-encodes the label at [from, to) as `label + extra`. */
+function relabel(w: Walk, out: Writer, from: number, to: number, label: number, extra: number): void {
+  if (extra === 0) return;
+  flushWalk(w, out, from);
+  out.u32(label + extra);
+  w.copied = to;
+}
+
 /**
  * Walks instructions from `w.pos`. With `stopAtEnd` (a constant expression,
  * which has no nested blocks) it stops after the first `end`; otherwise it runs
@@ -200,29 +255,76 @@ export function flushWalk(w: Walk, out: Writer, to: number): void {
  */
 export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void {
   const { buf, end } = w;
-  const { out, shiftFrom, check, spaces } = rw;
+  const { out, shiftFrom, fuel, spaces } = rw;
+  const code = fuel?.code ?? null;
+  const costs = code ? undefined : fuel?.costs; // tallied while counting only
+  const nest = new Nesting();
+  // The function's own label is as deep as the blocks open: a branch to it returns.
+  // Loops are wrapped only in a function without handlers: no catch, delegate
+  // or rethrow label then needs renumbering.
+  const wraps = code !== null && !fuel!.handlers;
   let pos = w.pos;
   while (pos < end) {
     const at = pos;
     const op = buf[pos++];
+    if (costs !== undefined) costs[nest.region] += WEIGHT[op];
     switch (SHAPE[op]) {
       case NONE:
+        if (code && (op === 0x0f || op === 0x0a)) { flushWalk(w, out, at); code.flush(out); } // return, throw_ref
         break;
       case END:
         if (stopAtEnd) {
           w.pos = pos;
           return;
         }
+        if (fuel) {
+          if (nest.depth === 0) {
+            if (code) { flushWalk(w, out, at); code.flush(out); } // the function's end
+          } else {
+            const kind = nest.pop();
+            if (kind !== BLOCK_KIND) nest.region = nest.regions.pop()!;
+            if (kind === WRAPPED_KIND) { flushWalk(w, out, pos); code!.wrapEnd(out); }
+          }
+        }
         break;
-      case LEB:
-        pos = skipLeb(buf, pos, end);
+      case LEB: {
+        const next = skipLeb(buf, pos, end);
+        if (fuel) {
+          if (op >= 0x20 && op <= 0x22) { // local.get, local.set, local.tee: the commonest, checked while counting
+            // The meter appends its own locals: an index past the function's
+            // would name one of them, and must stay an error, never a valid access.
+            if (code === null) {
+              readU32(buf, pos, end);
+              if (lebValue >= fuel.locals) throw malformed(`local index ${lebValue} at offset ${at} is past the function's ${fuel.locals} locals`);
+            }
+          } else if (op === 0x0c || op === 0x0d || op === 0xd5 || op === 0xd6) { // br, br_if, br_on_null, br_on_non_null
+            readU32(buf, pos, end);
+            const label = lebValue;
+            if (code && label === nest.depth) { flushWalk(w, out, at); code.flush(out); }
+            if (wraps) relabel(w, out, pos, next, label, nest.crossed(label));
+          } else if (op === 0x08 || op === 0x09 || op === 0x15) { // throw, rethrow, return_call_ref
+            if (code) { flushWalk(w, out, at); code.flush(out); }
+          } else if (op === 0x14) { // call_ref
+            if (code) {
+              flushWalk(w, out, at); code.flush(out);
+              flushWalk(w, out, next); code.reload(out);
+            }
+          } else if (op === 0x18) { // delegate ends its try block
+            nest.pop();
+          }
+        }
+        pos = next;
         break;
+      }
       case INDEX:
         if (op === 0x26 && rw.state) rw.state.beyondMemory = true; // table.set
+        if (op === 0x40 && code) { flushWalk(w, out, at); code.length(out, Length.Grow); } // memory.grow
         pos = spaces ? checkedIndex(buf, pos, end, op, at, spaces) : skipLeb(buf, pos, end);
         break;
-      case LEB2:
+      case LEB2: // (return_)call_indirect
+        if (code) { flushWalk(w, out, at); code.flush(out); }
         pos = spaces ? checkedCallIndirect(buf, pos, end, at, spaces) : skipLeb(buf, skipLeb(buf, pos, end), end);
+        if (code && op === 0x11) { flushWalk(w, out, pos); code.reload(out); }
         break;
       case MEMARG:
         pos = skipMemarg(buf, pos, end);
@@ -233,34 +335,76 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
       case BYTES8:
         pos += 8;
         break;
-      case BLOCK:
+      case BLOCK: // block, if, try
         pos = skipBlockType(buf, pos, end);
-        break;
-      case LOOP:
-        pos = skipBlockType(buf, pos, end);
-        // Right after `loop bt`: the loop's label targets its start, so every
-        // backward branch runs the check. The inserted if/end is a complete
-        // block with no stack effect, so no branch depth changes.
-        if (check !== null) {
-          flushWalk(w, out, pos);
-          out.bytes(check);
+        if (fuel) {
+          nest.push(BLOCK_KIND);
+          if (op === 0x06) fuel.handlers = true;
         }
         break;
+      case LOOP: {
+        const typeAt = pos;
+        pos = skipBlockType(buf, pos, end);
+        if (fuel) {
+          // A loop whose block type takes no parameters (empty or one value
+          // type: not a type index) is wrapped, see FuelCode.wrapStart.
+          const wrap = wraps && (buf[typeAt] & 0xc0) === 0x40; // one byte, negative as s33: 0x40 or a value type
+          nest.push(wrap ? WRAPPED_KIND : LOOP_KIND);
+          nest.regions.push(nest.region);
+          nest.region = ++nest.loops;
+          if (costs) costs.push(WEIGHT[op]);
+          // Right after `loop bt`: the loop's label targets its start, so every
+          // backward branch runs the charge.
+          if (code) {
+            const cost = fuel.costs[nest.region];
+            if (wrap) {
+              flushWalk(w, out, at); code.wrapStart(out, buf, typeAt, pos);
+              flushWalk(w, out, pos); code.fastCharge(out, cost);
+            } else {
+              flushWalk(w, out, pos); code.charge(out, cost);
+            }
+          }
+        }
+        break;
+      }
       case FUNC: {
         pos = readU32(buf, pos, end);
         const idx = lebValue;
         if (spaces && idx >= spaces.funcs) throw pastEnd('function', idx, spaces.funcs, at);
-        if (idx >= shiftFrom) {
+        const call = op !== 0xd2; // call, return_call; not ref.func
+        if (code && call) { flushWalk(w, out, at); code.flush(out); }
+        if (idx >= shiftFrom && (code !== null || fuel === undefined)) { // nothing is written while counting
           // Re-encoded rather than patched in place: idx + 1 may need one more byte.
           flushWalk(w, out, at + 1);
           out.u32(idx + 1);
           w.copied = pos;
         }
+        if (code && op === 0x10) { flushWalk(w, out, pos); code.reload(out); }
         break;
       }
       case BR_TABLE: {
         pos = readU32(buf, pos, end);
-        for (let n = lebValue + 1; n > 0; n--) pos = skipLeb(buf, pos, end); // targets + default
+        const targetsAt = pos;
+        let exits = false;
+        let crossed = false;
+        for (let n = lebValue + 1; n > 0; n--) { // targets + default
+          if (fuel) {
+            pos = readU32(buf, pos, end);
+            if (lebValue === nest.depth) exits = true;
+            if (wraps && nest.crossed(lebValue) > 0) crossed = true;
+          } else {
+            pos = skipLeb(buf, pos, end);
+          }
+        }
+        if (code && exits) { flushWalk(w, out, at); code.flush(out); }
+        if (crossed) {
+          flushWalk(w, out, targetsAt);
+          for (let p = targetsAt; p < pos;) {
+            p = readU32(buf, p, end);
+            out.u32(lebValue + nest.crossed(lebValue));
+          }
+          w.copied = pos;
+        }
         break;
       }
       case SELECT_T: {
@@ -279,19 +423,44 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
           else if (kind === 0x02 || kind === 0x03) pos = skipLeb(buf, pos, end);
           else throw unsupported(`unknown try_table catch kind ${hex(kind)} at offset ${pos - 1}.`);
         }
+        if (fuel) {
+          nest.push(BLOCK_KIND);
+          fuel.handlers = true;
+        }
         break;
       }
-      case PREFIX_FC:
+      case PREFIX_FC: {
         if (spaces) checkFC(buf, at + 1, end, spaces);
         pos = skipFC(buf, pos, end, at);
         if (rw.state && STATE_FC.has(fcSub)) rw.state.beyondMemory = true;
+        const length = BULK_LENGTH[fcSub];
+        if (fuel && length !== undefined) {
+          if (costs) costs[nest.region] += BULK_WEIGHT;
+          const chunked = code ? chunkable(buf, at, pos) : undefined;
+          if (chunked) {
+            flushWalk(w, out, at);
+            code!.bulk(out, chunked, buf, at, pos);
+            w.copied = pos;
+          } else if (code) {
+            flushWalk(w, out, at); code.length(out, length);
+          }
+        }
         break;
+      }
       case PREFIX_FD:
         pos = skipFD(buf, pos, end, at);
         break;
-      case PREFIX_FB:
+      case PREFIX_FB: {
+        const subAt = pos;
         pos = skipFB(buf, pos, end, at);
+        if (code && (fbSub === 24 || fbSub === 25)) { // br_on_cast(_fail): flags, label, two heap types
+          const labelAt = readU32(buf, subAt, end) + 1;
+          const labelEnd = readU32(buf, labelAt, end);
+          if (lebValue === nest.depth) { flushWalk(w, out, at); code.flush(out); }
+          if (wraps) relabel(w, out, labelAt, labelEnd, lebValue, nest.crossed(lebValue));
+        }
         break;
+      }
       case PREFIX_FE:
         pos = skipFE(buf, pos, end, at);
         break;
@@ -303,6 +472,18 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
   if (stopAtEnd) throw malformed(`a constant expression has no end at offset ${end}`);
   w.pos = pos;
 }
+
+/** memory.fill or memory.copy on memory 0, in their shortest encoding (the bytes at [at, end)): run in chunks. */
+function chunkable(buf: Uint8Array, at: number, end: number): Chunked | undefined {
+  if (end - at === 3 && buf[at + 1] === 11 && buf[at + 2] === 0) return 'fill';
+  if (end - at === 4 && buf[at + 1] === 10 && buf[at + 2] === 0 && buf[at + 3] === 0) return 'copy';
+  return undefined;
+}
+
+/** 0xFC sub-opcodes whose top operand is a length to charge: memory.init/copy/fill, table.init/copy/grow/fill. */
+const BULK_LENGTH: (Length | undefined)[] = [];
+for (const sub of [8, 10, 11]) BULK_LENGTH[sub] = Length.Memory;
+for (const sub of [12, 14, 15, 17]) BULK_LENGTH[sub] = Length.Table;
 
 /** 0xFC sub-opcodes that change state beyond memory and globals: data.drop, table.init, elem.drop, table.copy, table.grow, table.fill. */
 const STATE_FC = new Set([9, 12, 13, 14, 15, 17]);
@@ -387,9 +568,12 @@ function skipFD(buf: Uint8Array, pos: number, end: number, at: number): number {
 }
 
 /** 0xFB: GC aggregate and cast instructions (instructions.rst "Aggregate" and "Reference"). */
+let fbSub = 0; // the last 0xFB sub-opcode skipped
+
 function skipFB(buf: Uint8Array, pos: number, end: number, at: number): number {
   pos = readU32(buf, pos, end);
   const sub = lebValue;
+  fbSub = sub;
   switch (sub) {
     case 0: case 1: case 6: case 7: case 11: case 12: case 13: case 14: case 16: // one type index
     case 20: case 21: case 22: case 23: // ref.test / ref.cast heap type

@@ -67,6 +67,8 @@ export interface TypeScan {
   /** Index of a plain `(func)` type to reuse for the import, or -1. */
   emptyFunc: number;
   bodyStart: number;
+  /** Parameter count of each type index (0 for struct and array types). */
+  params: number[];
 }
 
 /**
@@ -79,25 +81,27 @@ export function scanTypes(bytes: Uint8Array, s: Section): TypeScan {
   const bodyStart = r.pos;
   let count = 0;
   let emptyFunc = -1;
+  const params: number[] = [];
   for (let i = 0; i < entries; i++) {
     if (bytes[r.pos] === 0x4e) {
       r.pos++;
       const n = r.u32();
-      for (let j = 0; j < n; j++) skipSubType(r);
+      for (let j = 0; j < n; j++) params.push(skipSubType(r));
       count += n;
     } else {
       // A final func type alone in its rec group, written in the short form,
       // is the canonical [] -> [] that the import can use.
       if (emptyFunc < 0 && bytes[r.pos] === 0x60 && bytes[r.pos + 1] === 0 && bytes[r.pos + 2] === 0) emptyFunc = count;
-      skipSubType(r);
+      params.push(skipSubType(r));
       count += 1;
     }
   }
   if (r.pos !== s.end) throw malformed(`type section has trailing bytes at offset ${r.pos}`);
-  return { entries, count, emptyFunc, bodyStart };
+  return { entries, count, emptyFunc, bodyStart, params };
 }
 
-function skipSubType(r: Reader): void {
+/** Skips one subtype; returns its parameter count when it is a function type, else 0. */
+function skipSubType(r: Reader): number {
   const b = r.buf[r.pos];
   if (b === 0x50 || b === 0x4f) { // sub / sub final: supertypes, then the composite type
     r.pos++;
@@ -105,9 +109,12 @@ function skipSubType(r: Reader): void {
   }
   const kind = r.u8();
   switch (kind) {
-    case 0x60: // func: params, results
-      for (let k = 0; k < 2; k++) for (let n = r.u32(); n > 0; n--) r.pos = skipValType(r.buf, r.pos, r.end);
-      break;
+    case 0x60: { // func: params, results
+      const params = r.u32();
+      for (let n = params; n > 0; n--) r.pos = skipValType(r.buf, r.pos, r.end);
+      for (let n = r.u32(); n > 0; n--) r.pos = skipValType(r.buf, r.pos, r.end);
+      return params;
+    }
     case 0x5f: // struct: fields
       for (let n = r.u32(); n > 0; n--) skipField(r);
       break;
@@ -117,6 +124,7 @@ function skipSubType(r: Reader): void {
     default:
       throw unsupported(`unknown type form ${hex(kind)} at offset ${r.pos - 1}`);
   }
+  return 0;
 }
 
 /** A field: storage type (a value type, or packed i8 0x78 / i16 0x77, both one byte) and mutability. */
@@ -244,7 +252,7 @@ export function moduleSpaces(bytes: Uint8Array, sections: Section[], sandboxModu
 
 /** Data segments: flags 0 (active, memory 0), 1 (passive), 2 (active, memory index); offset expression; bytes. */
 function checkData(r: Reader, spaces: ModuleSpaces): void {
-  const rw: Rewrite = { out: NO_OUT, shiftFrom: Infinity, check: null, spaces };
+  const rw: Rewrite = { out: NO_OUT, shiftFrom: Infinity, spaces };
   for (let n = r.u32(); n > 0; n--) {
     const flags = r.u32();
     if (flags > 2) throw malformed(`unknown data segment flags ${flags} at offset ${r.pos - 1}`);

@@ -13,10 +13,14 @@
  *    the last function import, so every defined function's index moves up by
  *    one (calls, `ref.func`, element segments, exports, start and the name
  *    section are renumbered);
- *  - at every function entry and every loop header:
- *      fuel -= 1;
+ *  - at every function entry and every loop header, a charge for the
+ *    instructions that entry or iteration runs, and before every bulk memory
+ *    or table instruction a charge for its length (meter-fuel.ts):
+ *      fuel -= cost;
  *      if (fuel < 0) { out-of-fuel(); if (fuel < 0) unreachable; }
  *    Any unbounded execution repeats a loop or a call, so it runs the check.
+ *    In a function with a loop the counter is a local, kept equal to the
+ *    global at calls, returns and the out-of-fuel call.
  *
  * The host's part: set `fuel` to a slice before each call into the guest.
  * When a slice runs out, out-of-fuel either refills it (time left: the guest
@@ -54,6 +58,7 @@ import {
   type GlobalScan, type ModuleSpaces, type TableCaps,
 } from './meter-sections.js';
 import { flushWalk, walkInstructions, type Rewrite, type Walk, skipValType } from './meter-instructions.js';
+import { FuelCode, type FuelPlan } from './meter-fuel.js';
 
 export interface MeterOptions {
   /**
@@ -159,7 +164,7 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
 
   if (!hasCode) {
     // Nothing can run: only the caps apply, and the same checks.
-    const asIs: Rewrite = { out, shiftFrom: Infinity, check: null, spaces };
+    const asIs: Rewrite = { out, shiftFrom: Infinity, spaces };
     for (const s of sections) {
       if (s.id === SECTION.memory) emit(out, s.id, () => rewriteMemories(bytes, s, out, cap));
       else if (s.id === SECTION.table) emit(out, s.id, () => rewriteTables(bytes, s, asIs, options.tableCaps));
@@ -208,7 +213,7 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
   let seenCode = false;
   // Constant expressions (global, table and element initializers) get the
   // function renumbering but no fuel checks: they cannot loop.
-  const shifted = (): Rewrite => ({ out, shiftFrom: importedFuncs, check: null, spaces });
+  const shifted = (): Rewrite => ({ out, shiftFrom: importedFuncs, fuel: undefined, state: undefined, spaces });
 
   // Sections the rewrite must have, synthesized where the module lacks them,
   // at their place in the spec's section order (modules.rst "Modules").
@@ -303,7 +308,7 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
         break;
       case SECTION.code:
         seenCode = true;
-        emit(out, s.id, () => rewriteCode(bytes, s, out, importedFuncs, fuelCheck(importedGlobals + globals.count, importedFuncs), state, spaces));
+        emit(out, s.id, () => rewriteCode(bytes, s, out, importedFuncs, importedGlobals + globals.count, paramCounts(bytes, sections), state, spaces));
         break;
       default: // function, tag, data count, data: no function indices inside
         out.copy(bytes, s.headerStart, s.end);
@@ -378,51 +383,45 @@ function writeFuelExport(out: Writer, globalIndex: number): void {
 }
 
 /**
- * The check inserted at function entries and loop headers. Wasm has no
- * global.tee, so the global is read again after the store:
- *   global.get $fuel; i32.const 1; i32.sub; global.set $fuel;
- *   global.get $fuel; i32.const 0; i32.lt_s;
- *   if (blocktype 0x40 = empty)
- *     call $out_of_fuel
- *     global.get $fuel; i32.const 0; i32.lt_s;
- *     if unreachable end
- *   end
- * The second test is the stop: out-of-fuel returns without refilling and the
- * guest traps, which no guest `catch_all` can intercept (see the file comment).
- * The sequence leaves the operand stack as it found it, so it is valid
- * anywhere an instruction sequence may start, including after `loop` with
- * parameters. The common path is the first eight instructions.
+ * The parameter count of each defined function, from the function section's
+ * type indices and the type section: a body's new locals come after its
+ * parameters and its own locals.
  */
-function fuelCheck(globalIndex: number, oofIndex: number): Uint8Array {
-  const w = new Writer(40);
-  const fuelNegative = () => { w.u8(0x23); w.u32(globalIndex); w.u8(0x41); w.u8(0x00); w.u8(0x48); };
-  w.u8(0x23); w.u32(globalIndex);
-  w.u8(0x41); w.u8(0x01);
-  w.u8(0x6b);
-  w.u8(0x24); w.u32(globalIndex);
-  fuelNegative();
-  w.u8(0x04); w.u8(0x40);
-  w.u8(0x10); w.u32(oofIndex);
-  fuelNegative();
-  w.u8(0x04); w.u8(0x40); w.u8(0x00); w.u8(0x0b); // if unreachable end
-  w.u8(0x0b);
-  return w.result();
+function paramCounts(bytes: Uint8Array, sections: Section[]): number[] {
+  const types = sections.find((s) => s.id === SECTION.type);
+  const funcs = sections.find((s) => s.id === SECTION.function);
+  if (!funcs) return [];
+  const params = types ? scanTypes(bytes, types).params : [];
+  const r = new Reader(bytes, funcs.start, funcs.end);
+  const counts: number[] = [];
+  for (let n = r.u32(); n > 0; n--) {
+    const t = r.u32();
+    if (t >= params.length) throw malformed(`function ${counts.length} has type ${t}, past the last type`);
+    counts.push(params[t]);
+  }
+  return counts;
 }
 
 /**
- * The code section: each body is `size locals expr`. The locals are copied,
- * the entry check goes right after them, and the instructions are walked.
- * Each body's size is re-encoded once its new length is known.
+ * The code section: each body is `size locals expr`. Each body is walked
+ * twice: once to count what its function entry and each of its loops cost
+ * (meter-fuel.ts), then to copy it with the charges inserted. Two i32 locals
+ * are appended (the fuel counter and a bulk instruction's length), the entry
+ * charge goes right after the locals, and each body's size is re-encoded
+ * once its new length is known.
  */
-function rewriteCode(bytes: Uint8Array, s: Section, out: Writer, importedFuncs: number, check: Uint8Array, state: Rewrite['state'], spaces: ModuleSpaces): void {
+function rewriteCode(
+  bytes: Uint8Array, s: Section, out: Writer, importedFuncs: number, fuelGlobal: number, params: number[], state: Rewrite['state'], spaces: ModuleSpaces,
+): void {
   const r = new Reader(bytes, s.start, s.end);
   const count = r.u32();
+  if (count !== params.length) throw malformed(`the code section has ${count} bodies for ${params.length} functions`);
   out.u32(count);
-  const rw: Rewrite = { out, shiftFrom: importedFuncs, check, state, spaces };
+  const body: BodyContext = { bytes, out, discard: new Writer(256), code: new FuelCode(fuelGlobal, importedFuncs), importedFuncs, state, spaces };
   // One try around the loop, not one per body: the loop stays as fast as without.
   let i = 0;
   try {
-    for (; i < count; i++) rewriteBody(bytes, r, s.end, out, rw, check, i);
+    for (; i < count; i++) rewriteBody(body, r, s.end, params[i], i);
   } catch (e) {
     if (e instanceof Error) e.message = `function ${importedFuncs + i}: ${e.message}`;
     throw e;
@@ -430,22 +429,48 @@ function rewriteCode(bytes: Uint8Array, s: Section, out: Writer, importedFuncs: 
   if (r.pos !== s.end) throw malformed(`code section has ${s.end - r.pos} bytes after its last body`);
 }
 
-/** Body `i` at `r.pos`: its locals, the entry check, its instructions walked; `r` moves past it. */
-function rewriteBody(bytes: Uint8Array, r: Reader, sectionEnd: number, out: Writer, rw: Rewrite, check: Uint8Array, i: number): void {
+/** What every body of a code section is rewritten with. */
+interface BodyContext {
+  bytes: Uint8Array;
+  out: Writer;
+  /** The counting walk's output, thrown away. */
+  discard: Writer;
+  code: FuelCode;
+  importedFuncs: number;
+  state: Rewrite['state'];
+  spaces: ModuleSpaces;
+}
+
+/** Body `i` at `r.pos` (with `params` parameters): walked to count, then copied with its charges; `r` moves past it. */
+function rewriteBody(c: BodyContext, r: Reader, sectionEnd: number, params: number, i: number): void {
+  const { bytes, out, importedFuncs } = c;
   const size = r.u32();
   const bodyEnd = r.pos + size;
   if (bodyEnd > sectionEnd) throw malformed(`function body ${i} runs past the code section (offset ${r.pos})`);
   const start = out.pos;
-  const localsStart = r.pos;
   const body = new Reader(bytes, r.pos, bodyEnd);
-  for (let groups = body.u32(); groups > 0; groups--) {
-    body.u32();
+  const groups = body.u32();
+  const groupsStart = body.pos;
+  let locals = 0;
+  for (let g = groups; g > 0; g--) {
+    locals += body.u32();
     body.pos = skipValType(bytes, body.pos, bodyEnd);
   }
-  out.copy(bytes, localsStart, body.pos);
-  out.bytes(check);
+  const first = params + locals;
+  const fuel: FuelPlan = { locals: first, costs: [0], handlers: false, code: null as FuelCode | null };
+  walkInstructions({ buf: bytes, pos: body.pos, end: bodyEnd, copied: body.pos }, { out: c.discard, shiftFrom: importedFuncs, fuel, state: undefined }, false);
+  c.discard.pos = 0;
+  // The counter is a local only where it pays: in a loop. A function
+  // without one charges once per call, and a local would cost a load and a
+  // store around each of its calls (meter-fuel.ts).
+  const local = fuel.costs.length > 1 && !fuel.handlers;
+  fuel.code = c.code.use(first, local);
+  out.u32(groups + 1);
+  out.copy(bytes, groupsStart, body.pos);
+  out.u32(5); out.u8(0x7f); // five i32 locals: the counter, a length, and a bulk instruction's operands (meter-fuel.ts)
+  fuel.code.entry(out, fuel.costs[0]);
   const w: Walk = { buf: bytes, pos: body.pos, end: bodyEnd, copied: body.pos };
-  walkInstructions(w, rw, false);
+  walkInstructions(w, { out, shiftFrom: importedFuncs, fuel, state: c.state, spaces: c.spaces }, false);
   if (bytes[bodyEnd - 1] !== 0x0b) throw malformed(`function body ${i} does not end with end (0x0b) at offset ${bodyEnd - 1}, found ${hex(bytes[bodyEnd - 1])}`);
   flushWalk(w, out, bodyEnd);
   out.prefixSize(start);

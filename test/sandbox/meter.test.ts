@@ -80,32 +80,73 @@ const errorOf = (f: () => unknown): any => {
 
 /**
  * The metered module's text (wasm-tools print) with everything metering added
- * taken out, so it can be compared with the original's: the inserted checks,
- * the import, the global, its export and an appended (func) type. Numbers are
- * blurred, since the function indices moved; a byte misread anywhere would
- * still show as different instructions.
+ * taken out, so it can be compared with the original's: the charges at
+ * function entries and loops (with the blocks around a wrapped loop), the
+ * charges before bulk instructions, the stores and loads of the counter
+ * around calls and returns, the import, the global, its export and an
+ * appended (func) type. Every pattern names the fuel global or the
+ * out-of-fuel import, which the module's own code cannot refer to. Numbers
+ * are blurred, since function indices and branch depths moved; a byte
+ * misread anywhere would still show as different instructions. Local
+ * declarations are left out on both sides (two i32 locals are appended).
  */
-function unmeter(text: string, typesBefore: number): { text: string; checks: number } {
+function unmeter(text: string, typesBefore: number, bulk: [RegExp, string][]): { text: string; checks: number } {
   const fuel = text.match(/\(export "pamwasm:fuel" \(global (\d+)\)\)/)!;
   const imp = text.match(/\(import "pamwasm:sandbox" "out-of-fuel" \(func \(;(\d+);\) \(type (\d+)\)\)\)/)!;
   const g = fuel[1];
-  const check = new RegExp(`\\s*global\\.get ${g}\\s+i32\\.const 1\\s+i32\\.sub\\s+global\\.set ${g}\\s+global\\.get ${g}`
-    + `\\s+i32\\.const 0\\s+i32\\.lt_s\\s+if(?: ;; label = @\\d+)?\\s+call ${imp[1]}`
-    + `\\s+global\\.get ${g}\\s+i32\\.const 0\\s+i32\\.lt_s\\s+if(?: ;; label = @\\d+)?\\s+unreachable\\s+end\\s+end`, 'g');
+  const o = imp[1];
+  const store = `(?:local\\.tee \\d+|global\\.set ${g} global\\.get ${g})`;
+  const refill = `(?:local\\.get \\d+ global\\.set ${g} )?call ${o} global\\.get ${g} (?:local\\.tee \\d+ )?i32\\.const 0 i32\\.lt_s if unreachable end`;
+  const check = `${store} i32\\.const 0 i32\\.lt_s if ${refill} end`;
+  const get = `(?:local\\.get \\d+|global\\.get ${g})`;
+  const bt = '(?: \\(result [^)]*\\))?';
+  const charge = new RegExp(` ${get} i32\\.const \\d+ i32\\.sub ${check}`, 'g');
+  const wrapped = new RegExp(` block${bt} loop${bt} block (loop${bt}) ${get} i32\\.const \\d+ i32\\.sub ${store} i32\\.const 0 i32\\.lt_s br_if \\d+`, 'g');
+  const wrapEnd = new RegExp(` br \\d+ end ${refill} br \\d+ end end`, 'g');
+  const length = new RegExp(` local\\.tee \\d+ ${get} local\\.get \\d+ i32\\.const \\d+ (?:i32\\.shr_u|i32\\.and i32\\.const \\d+ i32\\.shl|local\\.get \\d+ i32\\.const \\d+ i32\\.lt_u select i32\\.const \\d+ i32\\.shl) i32\\.sub ${check}`, 'g');
+  const flush = new RegExp(` local\\.get \\d+ global\\.set ${g}(?= )`, 'g');
+  const reload = new RegExp(` global\\.get ${g} local\\.set \\d+(?= )`, 'g');
   let checks = 0;
-  let t = text.replace(check, () => { checks++; return ''; })
-    .replace(imp[0], '').replace(fuel[0], '')
+  let t = flat(text);
+  for (const [pattern, op] of bulk) t = t.replace(pattern, ` ${op}`);
+  t = t
+    .replace(wrapped, (_, loop: string) => { checks++; return ` ${loop}`; })
+    .replace(charge, () => { checks++; return ''; })
+    .replace(wrapEnd, '').replace(length, '').replace(flush, '').replace(reload, '')
+    .replace(flat(imp[0]), '').replace(flat(fuel[0]), '')
     .replace(new RegExp(`\\(global \\(;${g};\\) \\(mut i32\\) i32\\.const 0\\)`), '');
   if (Number(imp[2]) >= typesBefore) t = t.replace(new RegExp(`\\(type \\(;${imp[2]};\\) \\(func\\)\\)`), '');
   return { text: blur(t), checks };
 }
 
-const blur = (s: string) => s.replace(/\(;@?\d+;\)/g, '').replace(/;; label = @\d+/g, '').replace(/\d+/g, '#').replace(/\s+/g, ' ').replace(/ \)/g, ')');
+const flat = (s: string) => s.replace(/\(;@\d+;\)/g, '').replace(/;; label = @\d+/g, '').replace(/\s+/g, ' ');
+
+/**
+ * What memory.fill and memory.copy become once metered (run in chunks), as
+ * patterns with every number free, with the instruction they stand for: read
+ * off the metered text of a function holding only that instruction, in a
+ * function with a loop (the counter in a local) and one without.
+ */
+const bulkPatterns = (async () => {
+  const patterns: [RegExp, string][] = [];
+  for (const op of ['memory.fill', 'memory.copy']) {
+    for (const loop of ['(loop)', '']) {
+      const wat = `(module (memory 1) (func (param i32 i32 i32) ${loop} nop local.get 0 local.get 1 local.get 2 ${op} nop))`;
+      const text = flat(await print(meterCoreModule(await parse(wat), {}).bytes));
+      const seq = text.slice(text.indexOf('local.get 2 ') + 'local.get 2 '.length, text.lastIndexOf(' nop'));
+      patterns.push([new RegExp(` ${seq.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\d+/g, '\\d+')}(?= )`, 'g'), op]);
+    }
+  }
+  return patterns;
+})();
+
+const blur = (s: string) => s.replace(/\(;@?\d+;\)/g, '').replace(/;; label = @\d+/g, '').replace(/\(local [^()]*\)/g, '')
+  .replace(/\d+/g, '#').replace(/\s+/g, ' ').replace(/ \)/g, ')');
 
 /** Meters `bytes` and checks, through wasm-tools' printer, that nothing but the metering changed. */
 async function expectOnlyMeteringAdded(bytes: Uint8Array, label = 'module') {
   const before = await print(bytes);
-  const after = unmeter(await print(meterCoreModule(bytes, {}).bytes), (before.match(/^\s*\(type /gm) ?? []).length);
+  const after = unmeter(await print(meterCoreModule(bytes, {}).bytes), (before.match(/^\s*\(type /gm) ?? []).length, await bulkPatterns);
   const entries = (before.match(/^\s*\(func /gm) ?? []).length + (before.match(/^\s*loop\b/gm) ?? []).length;
   expect(after.checks, `${label}: one check per function and loop`).toBe(entries);
   const want = blur(before);

@@ -17,7 +17,7 @@ export class WorkerLostError extends Error {
 
 interface Pending {
   job: Job;
-  onEvent: (e: WorkerEvent) => void;
+  onEvent: (e: WorkerEvent, slot: Slot) => void;
   resolve: (d: Done) => void;
   reject: (e: Error) => void;
 }
@@ -68,7 +68,7 @@ export class WorkerPool {
   }
 
   /** Runs a job: on `slot` (a close of a session it holds), else on the least busy worker. */
-  run(job: Job, onEvent: (e: WorkerEvent) => void, slot?: Slot): Promise<{ done: Done; slot: Slot }> {
+  run(job: Job, onEvent: (e: WorkerEvent, slot: Slot) => void, slot?: Slot): Promise<{ done: Done; slot: Slot }> {
     const s = slot ?? this.leastBusy();
     const rid = this.nextRid++;
     return new Promise((resolve, reject) => {
@@ -126,7 +126,7 @@ export class WorkerPool {
         slot.pending.delete(m.rid);
         p.resolve(m);
       } else {
-        p.onEvent(m);
+        p.onEvent(m, slot);
       }
     });
     slot.worker.on('error', (e) => this.lose(slot, `crashed: ${e.message}`));

@@ -49,16 +49,20 @@ function ask(rid: number, style: PromptStyle, text: string): string | undefined 
   return decoder.decode(answer.slice(0, ctl[2]));
 }
 
-function conversation(rid: number): Conversation {
-  return {
-    info: (text) => post({ t: 'message', rid, style: 'info', text }),
-    error: (text) => post({ t: 'message', rid, style: 'error', text }),
-    prompt: (style, text) => ask(rid, style, text),
-  };
-}
+/**
+ * The hook running now: a session's instances keep the conversation and log
+ * they were made with at open, so these go to whichever hook runs (one at a time).
+ */
+let current = 0;
 
-const logTo = (rid: number) => (r: { priority: string; module: string; message: string }) =>
-  post({ t: 'syslog', rid, priority: PRIORITY[r.priority] ?? PRIORITY.notice, text: `${r.module}: ${r.message.trimEnd()}` });
+const conversation: Conversation = {
+  info: (text) => post({ t: 'message', rid: current, style: 'info', text }),
+  error: (text) => post({ t: 'message', rid: current, style: 'error', text }),
+  prompt: (style, text) => ask(current, style, text),
+};
+
+const log = (r: { priority: string; module: string; message: string }) =>
+  post({ t: 'syslog', rid: current, priority: PRIORITY[r.priority] ?? PRIORITY.notice, text: `${r.module}: ${r.message.trimEnd()}` });
 
 /** pam_putenv entries that turn `before` into `after`. */
 function envChanges(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>): string[] {
@@ -83,7 +87,7 @@ async function open(job: Job & { t: 'open' }): Promise<Done> {
   const stack = parseStackFile(job.stack, { strictPermissions: true });
   const handle = newHandleState(job.items, job.env);
   const session = await StackSession.create(stack, handle, {
-    moduleDir: init.moduleDir, sandbox: init.sandbox, strictPermissions: true, log: logTo(rid), conversation: conversation(rid),
+    moduleDir: init.moduleDir, sandbox: init.sandbox, strictPermissions: true, log, conversation,
   });
   deadline[0] = Date.now() + hardLimitMs(stack);
   const before = new Map(handle.env);
@@ -122,13 +126,14 @@ async function closeRecord(job: Job & { t: 'close-record' }): Promise<Done> {
   deadline[0] = Date.now() + init.loadMs + init.marginMs;
   const w = await closeWasmStack(
     { ...job.record, items: job.items, env: job.env },
-    { sandbox: init.sandbox, strictPermissions: true, log: logTo(rid), onMessage: (m) => post({ t: 'message', rid, style: m.style as 'info' | 'error', text: m.text }) },
+    { sandbox: init.sandbox, strictPermissions: true, log, onMessage: (m) => post({ t: 'message', rid, style: m.style as 'info' | 'error', text: m.text }) },
   );
   deadline[0] = 0;
   return { t: 'done', rid, code: w.wasm.code, puts: envChanges(before, new Map(Object.entries(w.env))), faults: faultsOf(w.trace), ...(w.problem ? { problem: w.problem } : {}) };
 }
 
 async function run(job: Job): Promise<Done> {
+  current = job.rid!;
   try {
     if (job.t === 'open') return await open(job);
     if (job.t === 'close') return await close(job);

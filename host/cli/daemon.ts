@@ -26,9 +26,13 @@ Options:
   --sync MODE        registry durability: normal (default; survives kill -9 of the
                      daemon) or full (also survives a power loss, ~5 ms per session)
   --module-dir DIR   where relative module paths in stacks are found
-  --timeout DUR      default time limit of a line's call (e.g. 500ms, 2s; default 1s)
+  --timeout DUR      default time limit of a line's call (e.g. 500ms, 2s; default 1s);
+                     0 leaves lines unmetered in their thread, bounded by the watchdog alone
   --margin DUR       watchdog: time past a hook's line limits before its worker is
                      terminated (default 2s)
+  --unmetered DUR    watchdog: allowance of a line whose time limit is 0 (default 10s)
+  --watch DUR        how often open sessions' applications are checked for being gone
+                     (default 2s; 0: never, leaving them to \`pamwasm recover\`)
   --log WHERE        syslog (default) or stderr (the journal under systemd)`;
 
 /** `500ms`, `2s`, `0`: milliseconds. */
@@ -44,7 +48,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     options: {
       socket: { type: 'string' }, registry: { type: 'string' }, user: { type: 'string' }, workers: { type: 'string' },
       allow: { type: 'string', multiple: true }, sync: { type: 'string' }, 'module-dir': { type: 'string' },
-      timeout: { type: 'string' }, margin: { type: 'string' }, log: { type: 'string' }, help: { type: 'boolean' },
+      timeout: { type: 'string' }, margin: { type: 'string' }, unmetered: { type: 'string' }, watch: { type: 'string' }, log: { type: 'string' }, help: { type: 'boolean' },
     },
     strict: true,
   });
@@ -63,6 +67,8 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     moduleDir: values['module-dir'],
     sandbox: values.timeout === undefined ? undefined : { timeoutMs: duration(values.timeout, '--timeout') },
     marginMs: values.margin === undefined ? undefined : duration(values.margin, '--margin'),
+    unmeteredMs: values.unmetered === undefined ? undefined : duration(values.unmetered, '--unmetered'),
+    watchEveryMs: values.watch === undefined ? undefined : duration(values.watch, '--watch'),
     log: values.log as 'syslog' | 'stderr' | undefined,
   });
   await new Promise<void>((resolve) => {

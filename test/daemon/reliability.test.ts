@@ -1,0 +1,138 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PAM } from '../../host/codes/index.js';
+import { DaemonDir, hook, HOSTILE, startDaemonChild, type DaemonChild } from '../support/daemon.js';
+
+const ITEMS = { service: 'sshd', user: 'alice', tty: 'ssh', rhost: '192.0.2.1' };
+
+/** Runs `fn` over `items`, at most `width` at a time. */
+async function inBatches<T, R>(items: T[], width: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  }));
+  return out;
+}
+
+const workerOf = (daemon: DaemonChild, id: string) => Number(/worker=(\d+)/.exec(daemon.log.find((l) => l.includes(`open session=${id}`))!)![1]);
+
+describe('the daemon loses no close', () => {
+  let d: DaemonDir;
+  const daemons: DaemonChild[] = [];
+  afterEach(async () => {
+    for (const x of daemons.splice(0)) await x.stop('SIGKILL');
+    d?.remove();
+  });
+
+  it('closes each of 20 sessions exactly once after kill -9 of the daemon and a restart', async () => {
+    d = new DaemonDir();
+    const stack = d.stack('session required pam_stamp.wasm token=before-crash');
+    const first = await startDaemonChild(d, ['--workers', '2']);
+    daemons.push(first);
+    const opened = await Promise.all(Array.from({ length: 20 }, (_, i) =>
+      hook(d.socket, { hook: 'open_session', stack, items: { ...ITEMS, tty: `pts/${i}` } })));
+    expect(opened.map((o) => o.code)).toEqual(Array(20).fill(PAM.SUCCESS.number));
+    await first.stop('SIGKILL');
+
+    const second = await startDaemonChild(d, ['--workers', '2']);
+    daemons.push(second);
+    // The owner (this process) still runs: the restart closes none of them by itself.
+    expect(d.rows().filter((r) => r.state === 'open')).toHaveLength(20);
+    const closed = await Promise.all(opened.map((o, i) =>
+      hook(d.socket, { hook: 'close_session', stack, items: { ...ITEMS, tty: `pts/${i}` }, sessionId: o.sessionId })));
+    expect(closed.map((c) => c.code)).toEqual(Array(20).fill(PAM.SUCCESS.number));
+    // Each close ran on fresh instances with the data recorded at open.
+    expect(closed.map((c) => c.messages)).toEqual(opened.map((_, i) => [`pam_stamp: token=before-crash user=alice tty=pts/${i}`]));
+    const rows = d.rows();
+    expect(rows.map((r) => [r.state, r.closedBy, r.closeCode])).toEqual(Array(20).fill(['closed', 'daemon-record', 0]));
+    // A second close of any of them runs nothing.
+    const again = await hook(d.socket, { hook: 'close_session', stack, items: { ...ITEMS, tty: 'pts/0' }, sessionId: opened[0].sessionId });
+    expect([again.code, again.messages]).toEqual([PAM.SESSION_ERR.number, []]);
+  }, 60_000);
+
+  it('closes exactly once the sessions of an application that exits without closing them', async () => {
+    d = new DaemonDir();
+    const stack = d.stack('session required pam_stamp.wasm token=orphan');
+    const daemon = await startDaemonChild(d, ['--workers', '2', '--watch', '100ms']);
+    daemons.push(daemon);
+    // An application process that opens three sessions and exits.
+    const app = spawn(process.execPath, ['--input-type=module', '-e', `
+      const { hook } = await import(${JSON.stringify(join(import.meta.dirname, '..', 'support', 'daemon-client.mjs'))});
+      for (let i = 0; i < 3; i++) await hook(${JSON.stringify(d.socket)}, ${JSON.stringify(stack)}, 'pts/' + i);
+    `], { stdio: 'inherit' });
+    await new Promise((r) => app.on('exit', r));
+    for (let i = 0; i < 3; i++) await daemon.waitFor(new RegExp(`close session=.* line=pts/${i} pid=${app.pid} by=orphan code=PAM_SUCCESS`), 10_000);
+    const rows = d.rows();
+    expect(rows.map((r) => [r.state, r.closedBy])).toEqual(Array(3).fill(['closed', 'orphan']));
+    expect(daemon.log.filter((l) => / by=orphan /.test(l))).toHaveLength(3);
+  }, 60_000);
+
+  it('closes every one of 1,000 sessions exactly once, 32 at a time, with one line in ten hostile', async () => {
+    d = new DaemonDir();
+    const good = d.stack('session required pam_stamp.wasm token=good');
+    const looping = d.stack(`session optional ${join(HOSTILE, 'loop_open.wasm')} timeout=50ms\nsession required pam_stamp.wasm token=looped`);
+    const trapping = d.stack(`session optional ${join(HOSTILE, 'trap.wasm')}\nsession required pam_stamp.wasm token=trapped`);
+    const daemon = await startDaemonChild(d, ['--workers', '2']);
+    daemons.push(daemon);
+    const plan = Array.from({ length: 1000 }, (_, i) => ({ i, stack: i % 10 === 3 ? looping : i % 10 === 7 ? trapping : good }));
+    const results = await inBatches(plan, 32, async ({ i, stack }) => {
+      const items = { ...ITEMS, tty: `pts/${i}` };
+      const o = await hook(d.socket, { hook: 'open_session', stack, items });
+      const c = await hook(d.socket, { hook: 'close_session', stack, items, sessionId: o.sessionId });
+      return { open: o.code, close: c.code, messages: c.messages };
+    });
+    expect(results.filter((r) => r.open !== 0 || r.close !== 0)).toEqual([]);
+    const token = (i: number) => (i % 10 === 3 ? 'looped' : i % 10 === 7 ? 'trapped' : 'good');
+    expect(results.map((r) => r.messages)).toEqual(plan.map(({ i }) => [`pam_stamp: token=${token(i)} user=alice tty=pts/${i}`]));
+    const rows = d.rows();
+    expect(rows).toHaveLength(1000);
+    expect(rows.filter((r) => r.state !== 'closed' || r.closedBy !== 'daemon')).toEqual([]);
+    expect(daemon.log.filter((l) => / close session=/.test(l))).toHaveLength(1000);
+  }, 240_000);
+
+  it('a worker terminated by the watchdog takes no other worker\'s sessions down', async () => {
+    d = new DaemonDir();
+    const stamp = d.stack('session required pam_stamp.wasm token=kept');
+    // Unmetered in its thread (--timeout 0): only the watchdog stops this loop.
+    const loop = d.stack(`session required ${join(HOSTILE, 'loop_open.wasm')}`);
+    const daemon = await startDaemonChild(d, ['--workers', '2', '--timeout', '0', '--unmetered', '300ms', '--margin', '300ms']);
+    daemons.push(daemon);
+    const opened = [];
+    for (let i = 0; i < 4; i++) opened.push(await hook(d.socket, { hook: 'open_session', stack: stamp, items: { ...ITEMS, tty: `pts/${i}` } }));
+    const byWorker = opened.map((o) => workerOf(daemon, o.sessionId!));
+    expect(new Set(byWorker)).toEqual(new Set([0, 1]));
+
+    const started = Date.now();
+    const stuck = hook(d.socket, { hook: 'open_session', stack: loop, items: { ...ITEMS, tty: 'pts/9' } });
+    // The other worker serves meanwhile.
+    const during = await hook(d.socket, { hook: 'open_session', stack: stamp, items: { ...ITEMS, tty: 'pts/5' } });
+    expect(during.code).toBe(PAM.SUCCESS.number);
+    const lost = await stuck;
+    expect(lost.code).toBe(PAM.SESSION_ERR.number);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const killed = Number(/worker (\d+) passed its hard deadline/.exec(await daemon.waitFor(/passed its hard deadline/))![1]);
+    expect(d.rows().find((r) => r.id === lost.sessionId)!.state).toBe('failed');
+
+    const all = [...opened, during];
+    const closes = [];
+    for (const [i, o] of all.entries()) {
+      closes.push(await hook(d.socket, { hook: 'close_session', stack: stamp, items: { ...ITEMS, tty: `pts/${i === 4 ? 5 : i}` }, sessionId: o.sessionId }));
+    }
+    expect(closes.map((c) => c.code)).toEqual(Array(5).fill(PAM.SUCCESS.number));
+    expect(closes.map((c) => c.messages[0])).toEqual(all.map((_, i) => `pam_stamp: token=kept user=alice tty=pts/${i === 4 ? 5 : i}`));
+    const rows = new Map(d.rows().map((r) => [r.id, r]));
+    for (const o of all) {
+      const w = workerOf(daemon, o.sessionId!);
+      // The killed worker's sessions closed on fresh instances from the registry; the others' on their own.
+      expect([o.sessionId, rows.get(o.sessionId!)!.closedBy]).toEqual([o.sessionId, w === killed ? 'daemon-record' : 'daemon']);
+    }
+    // A fresh worker took the killed one's place.
+    const after = await Promise.all([0, 1].map((i) => hook(d.socket, { hook: 'open_session', stack: stamp, items: { ...ITEMS, tty: `pts/${20 + i}` } })));
+    expect(after.map((a) => a.code)).toEqual([0, 0]);
+  }, 60_000);
+});

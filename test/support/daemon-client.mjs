@@ -1,0 +1,18 @@
+// A minimal application for the daemon tests, run as its own process: it
+// opens sessions through the built codec (dist/) and exits.
+import { connect } from 'node:net';
+import { encodeFrame, FrameReader } from '../../dist/host/daemon/protocol.js';
+
+export function hook(socket, stack, tty) {
+  return new Promise((resolve, reject) => {
+    const s = connect(socket, () => s.write(encodeFrame({
+      type: 'hook', hook: 'open_session', flags: 0, pid: process.pid, stack, sessionId: '', argv: [],
+      items: { service: 'sshd', user: 'alice', tty }, env: [],
+    })));
+    const r = new FrameReader('to-module');
+    let code;
+    s.on('data', (b) => { for (const f of r.push(b)) if (f.type === 'result') code = f.code; });
+    s.on('error', reject);
+    s.on('close', () => resolve(code));
+  });
+}

@@ -84,6 +84,9 @@ function serve(socket: Socket, service: DaemonService, o: ServerOptions): void {
 }
 
 function run(f: HookFrame, pid: number, socket: Socket, service: DaemonService, onPrompt: (w: (a: { code: number; text: string }) => void) => void): void {
+  // Frames wait in the socket's buffer until a prompt or the RESULT: one
+  // write per hook, mostly (each write is a system call and a wake-up of the module).
+  socket.cork();
   const send = (frame: ToModule) => { if (!socket.destroyed) socket.write(encodeFrame(frame)); };
   const reply: HookReply = {
     send,
@@ -91,6 +94,8 @@ function run(f: HookFrame, pid: number, socket: Socket, service: DaemonService, 
       if (socket.destroyed) return resolve(CONV_FAILED);
       onPrompt(resolve);
       send({ type: 'prompt', style, text });
+      socket.uncork();
+      socket.cork();
     }),
   };
   // The kernel's pid, not the frame's: the frame's is only what the peer says.

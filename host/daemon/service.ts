@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { codeByNumber, PAM, PAM_SILENT } from '../codes/index.js';
 import { ownerIsGone, processIdentity, stackSha256, type ProcessOwner, type Registry, type SessionRecord } from '../sessions/registry.js';
 import { recordItems } from '../sessions/wasm-close.js';
+import { GroupCommit } from './commit.js';
 import type { Done, Job, WorkerEvent } from './jobs.js';
 import { WorkerLostError, type Slot, type WorkerPool } from './pool.js';
 import type { HookFrame, PromptStyleName, ProtocolItems, ToModule } from './protocol.js';
@@ -55,8 +56,10 @@ export class DaemonService {
   /** Sessions whose open runs now: no close may claim them. */
   private readonly opening = new Set<string>();
   private readonly timer?: NodeJS.Timeout;
+  private readonly commit: GroupCommit;
 
   constructor(private readonly registry: Registry, private readonly pool: WorkerPool, private readonly log: DaemonLog, o: ServiceOptions = {}) {
+    this.commit = new GroupCommit(registry);
     if (o.watchEveryMs) {
       this.timer = setInterval(() => void this.closeOrphans(), o.watchEveryMs);
       this.timer.unref();
@@ -114,7 +117,7 @@ export class DaemonService {
   }
 
   private async closeOrphan(r: SessionRecord): Promise<boolean> {
-    if (!this.registry.claim(r, ['opening', 'open', 'closing'])) return false;
+    if (!(await this.commit.write((g) => g.claim(r, ['opening', 'open', 'closing'])))) return false;
     const noReply: HookReply = { send: () => {}, prompt: async () => ({ code: PAM.CONV_ERR.number, text: '' }) };
     const code = await this.runClose(r, { silent: true, items: recordItems(r), env: r.env }, noReply, 'orphan');
     this.log(LOG.notice, `close session=${r.id} service=${r.service} user=${r.user} line=${r.tty ?? '-'} pid=${r.ownerPid} by=orphan code=${codeByNumber(code).name}`);
@@ -131,7 +134,9 @@ export class DaemonService {
     const id = randomUUID();
     const owner = ownerOf(peerPid);
     this.opening.add(id);
-    this.registry.begin({ id, ...line, stackSha256: sha, moduleDir: null, systemService: null, systemConfdir: null }, owner);
+    // Not awaited: the writes of one daemon commit in order, so the row is
+    // in before `opened` below, which the RESULT waits for.
+    void this.commit.write((g) => g.begin({ id, ...line, stackSha256: sha, moduleDir: null, systemService: null, systemConfdir: null }, owner));
     // First, so that the handle has the id whatever happens next.
     reply.send({ type: 'session', id });
     const env = envObject(f.env);
@@ -142,13 +147,13 @@ export class DaemonService {
       ({ done, slot: { index: worker } } = await this.pool.run(job, this.relay(reply)));
     } catch (e) {
       if (!(e instanceof WorkerLostError)) throw e;
-      this.registry.failed(id, FAILED);
+      await this.commit.write((g) => g.failed(id, FAILED));
       this.opening.delete(id);
       this.log(LOG.err, `open session=${id} service=${line.service} user=${line.user} line=${line.tty ?? '-'} code=PAM_SESSION_ERR: ${e.message}`);
       return FAILED;
     }
     const ok = done.code === PAM.SUCCESS.number;
-    this.registry.opened(id, ok, done.code, done.env ?? env, done.snapshot ?? { cached: [], data: [], modules: [] });
+    await this.commit.write((g) => g.opened(id, ok, done.code, done.env ?? env, done.snapshot ?? { cached: [], data: [], modules: [] }));
     this.opening.delete(id);
     if (ok) this.watched.set(id, owner);
     for (const entry of done.puts) reply.send({ type: 'putenv', entry });
@@ -175,7 +180,8 @@ export class DaemonService {
       }
     }
     const from = this.opening.has(r.id) ? [] : (['opening', 'open'] as const);
-    if (!this.registry.claim(r, [...from])) {
+    const seen = r;
+    if (!(await this.commit.write((g) => g.claim(seen, [...from])))) {
       this.log(LOG.warning, `close session=${r.id} service=${r.service} user=${r.user} line=${r.tty ?? '-'}: already ${r.state}`);
       return FAILED;
     }
@@ -192,14 +198,14 @@ export class DaemonService {
     const closedBy = slot ? by : `${by}-record`;
     try {
       const { done, slot: ran } = await this.pool.run(job, this.relay(reply), slot);
-      this.registry.closed(r.id, done.code, closedBy);
+      await this.commit.write((g) => g.closed(r.id, done.code, closedBy));
       for (const entry of done.puts) reply.send({ type: 'putenv', entry });
       if (peerPid !== undefined) this.event('close', r.id, r, peerPid, ran.index, done, closedBy);
       return done.code;
     } catch (e) {
       if (!(e instanceof WorkerLostError)) throw e;
       // The close ran, in part: it is not run again.
-      this.registry.closed(r.id, FAILED, `${closedBy}-lost`);
+      await this.commit.write((g) => g.closed(r.id, FAILED, `${closedBy}-lost`));
       this.log(LOG.err, `close session=${r.id} service=${r.service} user=${r.user} line=${r.tty ?? '-'} code=PAM_SESSION_ERR: ${e.message}`);
       return FAILED;
     }

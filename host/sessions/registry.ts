@@ -142,6 +142,7 @@ export type NewSession = Pick<SessionRecord, 'id' | 'service' | 'user' | 'tty' |
 
 export class Registry {
   private readonly db: BetterSqlite3.Database;
+  private readonly statements = new Map<string, BetterSqlite3.Statement>();
 
   /**
    * Opens (creating if need be) the registry at `path`; `:memory:` for a
@@ -174,7 +175,7 @@ export class Registry {
    * closes it.
    */
   begin(s: NewSession, owner?: ProcessOwner): void {
-    this.db.prepare(`INSERT INTO sessions (id, state, service, user, tty, rhost, ruser, stack, stack_sha256, module_dir,
+    this.sql(`INSERT INTO sessions (id, state, service, user, tty, rhost, ruser, stack, stack_sha256, module_dir,
       system_service, system_confdir, owner_pid, owner_start, opened_at)
       VALUES (@id, 'opening', @service, @user, @tty, @rhost, @ruser, @stack, @stackSha256, @moduleDir,
       @systemService, @systemConfdir, @pid, @start, @now)`)
@@ -183,7 +184,7 @@ export class Registry {
 
   /** Marks an opening session open (or failed) with what its close needs. */
   opened(id: string, ok: boolean, code: number, env: Record<string, string>, snapshot: SessionSnapshot): void {
-    this.db.prepare(`UPDATE sessions SET state = @state, open_code = @code, env = @env, snapshot = @snapshot,
+    this.sql(`UPDATE sessions SET state = @state, open_code = @code, env = @env, snapshot = @snapshot,
       closed_at = CASE WHEN @state = 'failed' THEN @now ELSE NULL END WHERE id = @id AND state = 'opening'`)
       .run({ id, state: ok ? 'open' : 'failed', code, env: JSON.stringify(env), snapshot: JSON.stringify(snapshot), now: new Date().toISOString() });
   }
@@ -200,19 +201,19 @@ export class Registry {
    */
   claim(seen: Pick<SessionRecord, 'id' | 'ownerPid' | 'ownerStart'>, from: SessionState[]): boolean {
     const states = from.map(() => '?').join(',');
-    return this.db.prepare(`UPDATE sessions SET state = 'closing', owner_pid = ?, owner_start = ?
+    return this.sql(`UPDATE sessions SET state = 'closing', owner_pid = ?, owner_start = ?
       WHERE id = ? AND owner_pid = ? AND owner_start = ? AND state IN (${states})`)
       .run(process.pid, SELF_START, seen.id, seen.ownerPid, seen.ownerStart, ...from).changes === 1;
   }
 
   /** Records a claimed session as closed. */
   closed(id: string, code: number, by: string): void {
-    this.db.prepare(`UPDATE sessions SET state = 'closed', close_code = ?, closed_by = ?, closed_at = ? WHERE id = ? AND state = 'closing'`)
+    this.sql(`UPDATE sessions SET state = 'closed', close_code = ?, closed_by = ?, closed_at = ? WHERE id = ? AND state = 'closing'`)
       .run(code, by, new Date().toISOString(), id);
   }
 
   get(id: string): SessionRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM sessions WHERE id = ?').get(id) as Row | undefined;
+    const row = this.sql('SELECT * FROM sessions WHERE id = ?').get(id) as Row | undefined;
     return row && toRecord(row);
   }
 
@@ -226,7 +227,7 @@ export class Registry {
    * sessions on the same line (sshd without a pty: tty "ssh").
    */
   findOpen(service: string, user: string, tty: string | null, o: { stack?: string; owner?: ProcessOwner } = {}): SessionRecord | undefined {
-    const row = this.db.prepare(`SELECT * FROM sessions WHERE service = @service AND user = @user AND tty IS @tty AND state = 'open'
+    const row = this.sql(`SELECT * FROM sessions WHERE service = @service AND user = @user AND tty IS @tty AND state = 'open'
       AND (@stack IS NULL OR stack = @stack)
       ORDER BY (owner_pid = @pid AND owner_start = @start) DESC, opened_at DESC, rowid DESC LIMIT 1`)
       .get({ service, user, tty, stack: o.stack ?? null, pid: o.owner?.pid ?? null, start: o.owner?.start ?? null }) as Row | undefined;
@@ -239,7 +240,7 @@ export class Registry {
    * a close that carries no session id (docs/protocol.md).
    */
   findOnLine(l: Pick<SessionRecord, 'stack' | 'service' | 'user' | 'tty' | 'rhost' | 'ruser'>, owner?: ProcessOwner): SessionRecord | undefined {
-    const row = this.db.prepare(`SELECT * FROM sessions WHERE state = 'open' AND stack = @stack AND service = @service AND user = @user
+    const row = this.sql(`SELECT * FROM sessions WHERE state = 'open' AND stack = @stack AND service = @service AND user = @user
       AND tty IS @tty AND rhost IS @rhost AND ruser IS @ruser
       ORDER BY (owner_pid = @pid AND owner_start = @start) DESC, opened_at DESC, rowid DESC LIMIT 1`)
       .get({ ...l, pid: owner?.pid ?? null, start: owner?.start ?? null }) as Row | undefined;
@@ -256,6 +257,18 @@ export class Registry {
   /** Sessions left open or half-open by a process that is gone. */
   orphans(): SessionRecord[] {
     return this.list(['opening', 'open', 'closing']).filter(ownerIsGone);
+  }
+
+  /** Runs `fn` in one transaction: the daemon's group commit (one commit for every write of an event-loop turn). */
+  batch(fn: () => void): void {
+    this.db.transaction(fn)();
+  }
+
+  /** A statement prepared once per registry: preparing costs more than running most of them. */
+  private sql(text: string): BetterSqlite3.Statement {
+    let st = this.statements.get(text);
+    if (!st) this.statements.set(text, (st = this.db.prepare(text)));
+    return st;
   }
 
   close(): void {

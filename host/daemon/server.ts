@@ -30,7 +30,7 @@ const CONV_FAILED = { code: PAM.CONV_ERR.number, text: '' };
 export function createDaemonServer(service: Promise<DaemonService>, o: ServerOptions): Server {
   let ready: DaemonService | undefined;
   void service.then((s) => { ready = s; });
-  const server = createServer({ allowHalfOpen: false }, (socket) => {
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
     if (ready) serve(socket, ready, o);
     else void service.then((s) => serve(socket, s, o));
   });
@@ -58,6 +58,9 @@ function serve(socket: Socket, service: DaemonService, o: ServerOptions): void {
   };
   socket.setTimeout(o.requestMs, () => { if (!started) stop('no request in time'); });
   socket.on('close', () => stop());
+  // A module that stops sending after its HOOK still gets the RESULT (half-close);
+  // one that stops before it, or while a prompt waits for its ANSWER, is done.
+  socket.on('end', () => { if (!started || waiting) stop(); });
   socket.on('data', (chunk: Buffer) => {
     let frames;
     try {
@@ -102,6 +105,8 @@ function run(f: HookFrame, pid: number, socket: Socket, service: DaemonService, 
   void service.hook(f, pid, reply).then((code) => {
     if (socket.destroyed) return;
     socket.end(encodeFrame({ type: 'result', code }));
+    // A module that never closes its side does not hold the connection.
+    socket.setTimeout(10_000, () => socket.destroy());
   });
 }
 

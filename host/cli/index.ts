@@ -6,6 +6,7 @@ import { benchCommand } from '../bench/index.js';
 import { PamwasmError } from '../errors/index.js';
 import { buildCommand } from './build.js';
 import { checkCommand } from './check.js';
+import { daemonCommand } from './daemon.js';
 import { demoCommand } from './demo.js';
 import { execMain } from './exec.js';
 import { inspectCommand } from './inspect.js';
@@ -24,6 +25,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   exec: { run: (argv) => execMain(argv), summary: 'run a stack for pam_exec.so (open_session / close_session)' },
   sessions: { run: sessionsCommand, summary: 'list the sessions in the registry' },
   recover: { run: recoverCommand, summary: 'close, exactly once, every session whose owner is gone' },
+  daemon: { run: daemonCommand, summary: 'serve pam_wasm.so: run session stacks for sshd, login, su (see docs/daemon.md)' },
   bench: { run: benchCommand, summary: 'measure sessions, loads and memory against native libpam (--json, --quick)' },
 };
 

@@ -218,6 +218,22 @@ export class InstanceMeter {
     for (const c of this.cores) if (c.tank) c.tank.value = SLICE;
   }
 
+  private pausedAt = 0;
+
+  /**
+   * Stops the clock while the person answers a prompt (pam_prompt): their
+   * time is not the module's. `resume()` moves the deadline on by the pause.
+   */
+  pause(): void {
+    if (this.pausedAt === 0) this.pausedAt = performance.now();
+  }
+
+  resume(): void {
+    if (this.pausedAt === 0) return;
+    this.deadline += performance.now() - this.pausedAt;
+    this.pausedAt = 0;
+  }
+
   /**
    * Sets the instance aside: a copy of the pages of its memories that hold
    * something and of its mutable globals, then `release()`. The owner drops

@@ -143,8 +143,14 @@ export type NewSession = Pick<SessionRecord, 'id' | 'service' | 'user' | 'tty' |
 export class Registry {
   private readonly db: BetterSqlite3.Database;
 
-  /** Opens (creating if need be) the registry at `path`; `:memory:` for a throwaway one. */
-  constructor(readonly path: string) {
+  /**
+   * Opens (creating if need be) the registry at `path`; `:memory:` for a
+   * throwaway one. `synchronous` is SQLite's setting in WAL mode: 'full'
+   * (default) makes every commit survive a power loss; 'normal' survives a
+   * crash or kill -9 of this process but may lose the last commits to a
+   * power loss or OS crash, at about a hundredth of the cost.
+   */
+  constructor(readonly path: string, o: { synchronous?: 'full' | 'normal' } = {}) {
     if (path !== ':memory:' && path !== '') {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       // The rows hold module data and PAM environments: readable by the owner
@@ -155,7 +161,7 @@ export class Registry {
     this.db = new Database(path, nativeBinding ? { nativeBinding } : {});
     // WAL lets pam_exec's open and close processes and a long-lived host share the file.
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    this.db.pragma(`synchronous = ${o.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
   }
@@ -224,6 +230,19 @@ export class Registry {
       AND (@stack IS NULL OR stack = @stack)
       ORDER BY (owner_pid = @pid AND owner_start = @start) DESC, opened_at DESC, rowid DESC LIMIT 1`)
       .get({ service, user, tty, stack: o.stack ?? null, pid: o.owner?.pid ?? null, start: o.owner?.start ?? null }) as Row | undefined;
+    return row && toRecord(row);
+  }
+
+  /**
+   * The newest open session with exactly this stack, service, user, tty,
+   * rhost and ruser, one opened by `owner` first: the daemon's fallback for
+   * a close that carries no session id (docs/protocol.md).
+   */
+  findOnLine(l: Pick<SessionRecord, 'stack' | 'service' | 'user' | 'tty' | 'rhost' | 'ruser'>, owner?: ProcessOwner): SessionRecord | undefined {
+    const row = this.db.prepare(`SELECT * FROM sessions WHERE state = 'open' AND stack = @stack AND service = @service AND user = @user
+      AND tty IS @tty AND rhost IS @rhost AND ruser IS @ruser
+      ORDER BY (owner_pid = @pid AND owner_start = @start) DESC, opened_at DESC, rowid DESC LIMIT 1`)
+      .get({ ...l, pid: owner?.pid ?? null, start: owner?.start ?? null }) as Row | undefined;
     return row && toRecord(row);
   }
 

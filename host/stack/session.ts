@@ -226,17 +226,19 @@ export class StackSession {
     const diagnostics: Diagnostic[] = [];
     const defaults = { ...SANDBOX_DEFAULTS, ...options.sandbox };
     for (const [index, handler] of stack.handlers.entries()) {
+      let line: Line | undefined;
+      const conversation = options.conversation?.prompt ? pausingPrompt(options.conversation, () => line?.meter) : options.conversation;
       const ctx = newLineContext({
         module: handler.module ?? '<none>',
         handle,
-        conversation: options.conversation,
+        conversation,
         messages,
         log: options.log,
         limits: options.limits,
       });
       const spec = handler.spec;
       const fault = spec?.faultCode ?? defaults.faultCode;
-      const line: Line = {
+      line = {
         handler,
         ctx,
         timeoutMs: spec?.timeoutMs ?? defaults.timeoutMs,
@@ -416,6 +418,22 @@ export class StackSession {
   }
 }
 
+
+/** A conversation whose prompts stop the line's clock while the person answers. */
+function pausingPrompt(conversation: Conversation, meter: () => InstanceMeter | undefined): Conversation {
+  return {
+    ...conversation,
+    prompt(style, text) {
+      const m = meter();
+      m?.pause();
+      try {
+        return conversation.prompt!(style, text);
+      } finally {
+        m?.resume();
+      }
+    },
+  };
+}
 
 /** One phrase for the log: what went wrong in the guest. */
 function describeFault(f: Fault): string {

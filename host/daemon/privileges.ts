@@ -1,0 +1,49 @@
+/**
+ * Privileges: the daemon binds its socket and prepares its folders as root,
+ * then drops to its own user (default `pamwasm`), so that a V8 escape from
+ * a module does not get root. Stack and module files stay root's: the
+ * workers load them with strict permissions (owned by root, writable by no
+ * one else, folders included), so the daemon's user cannot change them.
+ */
+import { execFileSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { UsageError } from '../errors/index.js';
+
+export interface Account { name: string; uid: number; gid: number }
+
+/** Looks a user up through NSS (getent), as the shim's getpwnam does. */
+export function lookupUser(name: string): Account {
+  if (/^\d+$/.test(name)) return { name, uid: Number(name), gid: Number(name) };
+  let line: string;
+  try {
+    line = execFileSync('getent', ['passwd', name], { encoding: 'utf8' }).trim();
+  } catch {
+    throw new UsageError(`there is no user "${name}"; create it (\`pamwasm install\` makes the pamwasm system user) or pass --user NAME.`);
+  }
+  const f = line.split(':');
+  return { name, uid: Number(f[2]), gid: Number(f[3]) };
+}
+
+export const isRoot = (): boolean => process.getuid?.() === 0;
+
+/**
+ * Makes the registry's folder (mode 700) and gives it, and the registry's
+ * files if they exist, to `account`: the daemon writes them after the drop.
+ */
+export function prepareRegistryDir(registry: string, account: Account): void {
+  const dir = dirname(registry);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chownSync(dir, account.uid, account.gid);
+  for (const f of [registry, `${registry}-wal`, `${registry}-shm`]) if (existsSync(f)) chownSync(f, account.uid, account.gid);
+}
+
+/** Drops to `account` for good: its group alone, then its uid (setuid last, or setgid would be refused). */
+export function dropTo(account: Account): void {
+  process.setgroups?.([account.gid]);
+  process.setgid?.(account.gid);
+  process.setuid?.(account.uid);
+  if (process.getuid?.() !== account.uid || process.geteuid?.() !== account.uid) {
+    throw new Error(`could not drop privileges to ${account.name} (uid ${account.uid})`);
+  }
+}

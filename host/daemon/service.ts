@@ -1,0 +1,223 @@
+/**
+ * What the daemon does with one hook, whatever carried it: records the
+ * session before its open returns, routes each hook to a stack worker,
+ * finds a session at close (docs/protocol.md), closes exactly once
+ * (registry claims), closes sessions whose application is gone, and logs
+ * one line per session event.
+ */
+import { randomUUID } from 'node:crypto';
+import { codeByNumber, PAM, PAM_SILENT } from '../codes/index.js';
+import { ownerIsGone, processIdentity, stackSha256, type ProcessOwner, type Registry, type SessionRecord } from '../sessions/registry.js';
+import { recordItems } from '../sessions/wasm-close.js';
+import type { Done, Job, WorkerEvent } from './jobs.js';
+import { WorkerLostError, type Slot, type WorkerPool } from './pool.js';
+import type { HookFrame, PromptStyleName, ProtocolItems, ToModule } from './protocol.js';
+
+const FAILED = PAM.SESSION_ERR.number;
+
+/** Where one hook's replies go: the module's connection. */
+export interface HookReply {
+  send(frame: ToModule): void;
+  /** Asks the person; resolves with the application's answer, or its failure code. */
+  prompt(style: PromptStyleName, text: string): Promise<{ code: number; text: string }>;
+}
+
+/** The daemon's log: one line per session event (syslog or the journal). */
+export interface DaemonLog {
+  (priority: number, text: string): void;
+}
+export const LOG = { err: 3, warning: 4, notice: 5, info: 6 } as const;
+
+export interface ServiceOptions {
+  /** How often open sessions' applications are checked for being gone (ms; 0: never). */
+  watchEveryMs?: number;
+}
+
+/** The application process that opened a session: SO_PEERCRED's pid, with its start time. */
+const ownerOf = (pid: number): ProcessOwner => ({ pid, start: processIdentity(pid) ?? 'unknown' });
+
+function envObject(entries: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of entries) {
+    const eq = e.indexOf('=');
+    out[e.slice(0, eq)] = e.slice(eq + 1);
+  }
+  return out;
+}
+
+const lineOf = (stack: string, items: ProtocolItems) => ({
+  stack, service: items.service ?? '', user: items.user ?? '', tty: items.tty ?? null, rhost: items.rhost ?? null, ruser: items.ruser ?? null,
+});
+
+export class DaemonService {
+  /** Open sessions and their applications, for the pid watch. */
+  private readonly watched = new Map<string, ProcessOwner>();
+  /** Sessions whose open runs now: no close may claim them. */
+  private readonly opening = new Set<string>();
+  private readonly timer?: NodeJS.Timeout;
+
+  constructor(private readonly registry: Registry, private readonly pool: WorkerPool, private readonly log: DaemonLog, o: ServiceOptions = {}) {
+    if (o.watchEveryMs) {
+      this.timer = setInterval(() => void this.closeOrphans(), o.watchEveryMs);
+      this.timer.unref();
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Runs one hook; resolves with the code for RESULT. Never rejects. */
+  async hook(f: HookFrame, peerPid: number, reply: HookReply): Promise<number> {
+    try {
+      return f.hook === 'open_session' ? await this.open(f, peerPid, reply) : await this.close(f, peerPid, reply);
+    } catch (e) {
+      this.log(LOG.err, `${f.hook} stack=${f.stack} failed: ${(e as Error).message}`);
+      return FAILED;
+    }
+  }
+
+  /** A worker was lost: the sessions it held stay open in the registry and close later on fresh instances. */
+  workerLost(index: number, sessions: string[], reason: string): void {
+    this.log(LOG.err, `worker ${index} ${reason}; ${sessions.length} open session(s) will close on fresh instances: ${sessions.join(' ') || '-'}`);
+  }
+
+  /**
+   * At start: closes, exactly once, the sessions a previous daemon left
+   * whose application is gone, and watches the others.
+   */
+  async recoverAtStart(): Promise<number> {
+    let closed = 0;
+    for (const r of this.registry.list(['opening', 'open', 'closing'])) {
+      if (ownerIsGone(r)) {
+        if (await this.closeOrphan(r)) closed++;
+      } else if (r.state !== 'closing') {
+        this.watched.set(r.id, { pid: r.ownerPid, start: r.ownerStart });
+      }
+    }
+    return closed;
+  }
+
+  /** The pid watch: sessions whose application is gone without a close. */
+  async closeOrphans(): Promise<number> {
+    const gone = new Map<number, boolean>();
+    let closed = 0;
+    for (const [id, owner] of this.watched) {
+      let g = gone.get(owner.pid);
+      if (g === undefined) gone.set(owner.pid, (g = ownerIsGone({ ownerPid: owner.pid, ownerStart: owner.start })));
+      if (!g) continue;
+      this.watched.delete(id);
+      const r = this.registry.get(id);
+      if (r && (await this.closeOrphan(r))) closed++;
+    }
+    return closed;
+  }
+
+  private async closeOrphan(r: SessionRecord): Promise<boolean> {
+    if (!this.registry.claim(r, ['opening', 'open', 'closing'])) return false;
+    const noReply: HookReply = { send: () => {}, prompt: async () => ({ code: PAM.CONV_ERR.number, text: '' }) };
+    const code = await this.runClose(r, { silent: true, items: recordItems(r), env: r.env }, noReply, 'orphan');
+    this.log(LOG.notice, `close session=${r.id} service=${r.service} user=${r.user} line=${r.tty ?? '-'} pid=${r.ownerPid} by=orphan code=${codeByNumber(code).name}`);
+    return true;
+  }
+
+  private async open(f: HookFrame, peerPid: number, reply: HookReply): Promise<number> {
+    const line = lineOf(f.stack, f.items);
+    if (!line.service || !line.user) {
+      this.log(LOG.err, `open refused: the request has no ${line.service ? 'user' : 'service'} item`);
+      return FAILED;
+    }
+    const sha = stackSha256(f.stack);
+    const id = randomUUID();
+    const owner = ownerOf(peerPid);
+    this.opening.add(id);
+    this.registry.begin({ id, ...line, stackSha256: sha, moduleDir: null, systemService: null, systemConfdir: null }, owner);
+    // First, so that the handle has the id whatever happens next.
+    reply.send({ type: 'session', id });
+    const env = envObject(f.env);
+    const job: Job = { t: 'open', id, stack: f.stack, silent: (f.flags & PAM_SILENT) !== 0, items: f.items, env };
+    let done: Done;
+    let worker: number;
+    try {
+      ({ done, slot: { index: worker } } = await this.pool.run(job, this.relay(reply)));
+    } catch (e) {
+      if (!(e instanceof WorkerLostError)) throw e;
+      this.registry.failed(id, FAILED);
+      this.opening.delete(id);
+      this.log(LOG.err, `open session=${id} service=${line.service} user=${line.user} line=${line.tty ?? '-'} code=PAM_SESSION_ERR: ${e.message}`);
+      return FAILED;
+    }
+    const ok = done.code === PAM.SUCCESS.number;
+    this.registry.opened(id, ok, done.code, done.env ?? env, done.snapshot ?? { cached: [], data: [], modules: [] });
+    this.opening.delete(id);
+    if (ok) this.watched.set(id, owner);
+    for (const entry of done.puts) reply.send({ type: 'putenv', entry });
+    this.event('open', id, line, peerPid, worker, done);
+    return done.code;
+  }
+
+  private async close(f: HookFrame, peerPid: number, reply: HookReply): Promise<number> {
+    const line = lineOf(f.stack, f.items);
+    let r: SessionRecord | undefined;
+    if (f.sessionId) {
+      // An id this daemon does not know never falls back to the line: a
+      // forked child's close followed by its parent's could close another session.
+      r = this.registry.get(f.sessionId);
+      if (!r || r.stack !== f.stack) {
+        this.log(LOG.warning, `close session=${f.sessionId} service=${line.service} user=${line.user} line=${line.tty ?? '-'}: no such session${r ? ` for stack ${f.stack}` : ''}`);
+        return FAILED;
+      }
+    } else {
+      r = this.registry.findOnLine(line, ownerOf(peerPid));
+      if (!r) {
+        this.log(LOG.warning, `close service=${line.service} user=${line.user} line=${line.tty ?? '-'} stack=${f.stack}: no open session`);
+        return FAILED;
+      }
+    }
+    const from = this.opening.has(r.id) ? [] : (['opening', 'open'] as const);
+    if (!this.registry.claim(r, [...from])) {
+      this.log(LOG.warning, `close session=${r.id} service=${r.service} user=${r.user} line=${r.tty ?? '-'}: already ${r.state}`);
+      return FAILED;
+    }
+    this.watched.delete(r.id);
+    const code = await this.runClose(r, { silent: (f.flags & PAM_SILENT) !== 0, items: { ...recordItems(r), ...f.items }, env: { ...r.env, ...envObject(f.env) } }, reply, 'daemon', peerPid);
+    return code;
+  }
+
+  /** Closes a claimed session: on its live instances if its worker holds them, else on fresh ones from the record. */
+  private async runClose(r: SessionRecord, o: { silent: boolean; items: ProtocolItems; env: Record<string, string> }, reply: HookReply, by: string, peerPid?: number): Promise<number> {
+    const slot: Slot | undefined = this.pool.holderOf(r.id);
+    const base = { id: r.id, silent: o.silent, items: o.items, env: o.env };
+    const job: Job = slot ? { t: 'close', ...base } : { t: 'close-record', ...base, record: { stack: r.stack, stackSha256: r.stackSha256, moduleDir: r.moduleDir, snapshot: r.snapshot } };
+    const closedBy = slot ? by : `${by}-record`;
+    try {
+      const { done, slot: ran } = await this.pool.run(job, this.relay(reply), slot);
+      this.registry.closed(r.id, done.code, closedBy);
+      for (const entry of done.puts) reply.send({ type: 'putenv', entry });
+      if (peerPid !== undefined) this.event('close', r.id, r, peerPid, ran.index, done, closedBy);
+      return done.code;
+    } catch (e) {
+      if (!(e instanceof WorkerLostError)) throw e;
+      // The close ran, in part: it is not run again.
+      this.registry.closed(r.id, FAILED, `${closedBy}-lost`);
+      this.log(LOG.err, `close session=${r.id} service=${r.service} user=${r.user} line=${r.tty ?? '-'} code=PAM_SESSION_ERR: ${e.message}`);
+      return FAILED;
+    }
+  }
+
+  /** Relays a worker's messages, prompts and syslog lines to the module, in order. */
+  private relay(reply: HookReply): (e: WorkerEvent, slot: Slot) => void {
+    return (e, slot) => {
+      if (e.t === 'message') reply.send({ type: 'message', style: e.style, text: e.text });
+      else if (e.t === 'syslog') reply.send({ type: 'syslog', priority: e.priority, text: e.text });
+      else void reply.prompt(e.style, e.text).then((a) => this.pool.answer(slot, e.seq, a.code, a.text));
+    };
+  }
+
+  private event(hook: string, id: string, l: { service: string; user: string; tty: string | null; rhost?: string | null }, pid: number, worker: number, done: Done, by?: string): void {
+    const name = codeByNumber(done.code).name;
+    const priority = done.code === PAM.SUCCESS.number ? LOG.info : LOG.warning;
+    const extra = [...done.faults, ...(done.problem ? [done.problem] : [])];
+    this.log(priority, `${hook} session=${id} service=${l.service} user=${l.user} line=${l.tty ?? '-'}${l.rhost ? ` rhost=${l.rhost}` : ''} pid=${pid} worker=${worker}${by ? ` by=${by}` : ''} code=${name}${extra.length ? `: ${extra.join('; ')}` : ''}`);
+  }
+}

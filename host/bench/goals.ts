@@ -86,6 +86,8 @@ export function verdicts(r: Results): Verdict[] {
     }
   }
   ratioRow('pamwasm exec start-up, 1-line stack', 'exec.startup_ms', 'ms', 'exec.node_baseline_ms', 2.0, 'node -e 0');
+  ratioRow('open+close through pam_wasm.so, 1-line C stack', 'daemon.shim1_oc_us', 'us', 'daemon.native1_oc_us', 5.0, 'pam_permit.so');
+  ratioRow('whole session through pam_wasm.so, 3-line C stack', 'daemon.shim3_session_us', 'us', 'daemon.native3_session_us', 2.0, '3 native lines');
   return out;
 }
 

@@ -5,7 +5,8 @@
  *
  * Groups, one file each: close.ts (one close-session call), session.ts
  * (whole sessions and stack depth), load.ts (cold and warm loads),
- * concurrency.ts (many open sessions), exec.ts (`pamwasm exec` start-up).
+ * concurrency.ts (many open sessions), exec.ts (`pamwasm exec` start-up),
+ * daemon.ts (pam_wasm.so and `pamwasm daemon` through libpam).
  * child.ts is what runs in the child processes.
  *
  * @example
@@ -31,6 +32,8 @@ against its goal (see README "Performance"):
                   and warm, of a C and of a JS module
   memory          RSS per open session; 1 to 10,000 sessions open at once
   exec            \`pamwasm exec\` start-up against \`node -e 0\`
+  daemon          pam_wasm.so with \`pamwasm daemon\`: open+close and whole
+                  sessions through libpam, against native pam_permit (root)
 
 Figures are medians over many iterations after a warm-up. The full run takes
 about three minutes; run it on a quiet machine (see \`uptime\`).
@@ -65,6 +68,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     ['loads', (await import('./load.js')).loadGroup],
     ['memory', (await import('./concurrency.js')).concurrencyGroup],
     ['exec', (await import('./exec.js')).execGroup],
+    ['daemon', (await import('./daemon.js')).daemonGroup],
   ];
   const loadBefore = loadAverage();
   const machine = describeMachine();

@@ -1,23 +1,12 @@
-import { spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { PAM_MODULE } from '../../host/build/pam.js';
 import { PAM } from '../../host/codes/index.js';
 import { DaemonDir, hook, HOSTILE, startDaemonChild, type DaemonChild } from '../support/daemon.js';
 
 const ITEMS = { service: 'sshd', user: 'alice', tty: 'ssh', rhost: '192.0.2.1' };
-
-/** Runs `fn` over `items`, at most `width` at a time. */
-async function inBatches<T, R>(items: T[], width: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  }));
-  return out;
-}
 
 const workerOf = (daemon: DaemonChild, id: string) => Number(/worker=(\d+)/.exec(daemon.log.find((l) => l.includes(`open session=${id}`))!)![1]);
 
@@ -72,26 +61,31 @@ describe('the daemon loses no close', () => {
     expect(daemon.log.filter((l) => / by=orphan /.test(l))).toHaveLength(3);
   }, 60_000);
 
-  it('closes every one of 1,000 sessions exactly once, 32 at a time, with one line in ten hostile', async () => {
+  it('closes every one of 1,000 sessions through pam_wasm.so exactly once, 32 processes at a time, with one line in ten hostile', async () => {
     d = new DaemonDir();
+    chmodSync(d.dir, 0o755);
     const good = d.stack('session required pam_stamp.wasm token=good');
     const looping = d.stack(`session optional ${join(HOSTILE, 'loop_open.wasm')} timeout=50ms\nsession required pam_stamp.wasm token=looped`);
     const trapping = d.stack(`session optional ${join(HOSTILE, 'trap.wasm')}\nsession required pam_stamp.wasm token=trapped`);
     const daemon = await startDaemonChild(d, ['--workers', '2']);
     daemons.push(daemon);
-    const plan = Array.from({ length: 1000 }, (_, i) => ({ i, stack: i % 10 === 3 ? looping : i % 10 === 7 ? trapping : good }));
-    const results = await inBatches(plan, 32, async ({ i, stack }) => {
-      const items = { ...ITEMS, tty: `pts/${i}` };
-      const o = await hook(d.socket, { hook: 'open_session', stack, items });
-      const c = await hook(d.socket, { hook: 'close_session', stack, items, sessionId: o.sessionId });
-      return { open: o.code, close: c.code, messages: c.messages };
+    // Ten services, one per remainder of the session's number: 3 loops, 7 traps.
+    const services = Array.from({ length: 10 }, (_, k) => {
+      const stack = k === 3 ? looping : k === 7 ? trapping : good;
+      writeFileSync(join(d.dir, `svc${k}`), `session required ${PAM_MODULE} stack=${stack} socket=${d.socket} daemon_user=root\n`);
+      return `svc${k}`;
     });
-    expect(results.filter((r) => r.open !== 0 || r.close !== 0)).toEqual([]);
+    const driver = join(d.dir, 'pam_sessions');
+    execFileSync('gcc', ['-O2', '-o', driver, join(import.meta.dirname, 'fixtures', 'pam_sessions.c'), '-lpam']);
+    const out = await new Promise<string>((resolve, reject) => execFile(driver, [d.dir, '32', '1000', ...services], { maxBuffer: 1 << 22 }, (e, stdout) => (e ? reject(e) : resolve(stdout))));
+    const lines = out.trim().split('\n').map((l) => l.split(' ')).sort((a, b) => Number(a[0]) - Number(b[0]));
     const token = (i: number) => (i % 10 === 3 ? 'looped' : i % 10 === 7 ? 'trapped' : 'good');
-    expect(results.map((r) => r.messages)).toEqual(plan.map(({ i }) => [`pam_stamp: token=${token(i)} user=alice tty=pts/${i}`]));
+    // Each: opened (0), closed (0), one stamp at close, from its own session.
+    expect(lines.map(([i, o, c, n, , ...stamp]) => [Number(i), o, c, n, stamp.join(' ')]))
+      .toEqual(Array.from({ length: 1000 }, (_, i) => [i, '0', '0', '1', `token=${token(i)} user=alice tty=pts/${i}`]));
     const rows = d.rows();
     expect(rows).toHaveLength(1000);
-    expect(rows.filter((r) => r.state !== 'closed' || r.closedBy !== 'daemon')).toEqual([]);
+    expect(rows.filter((r) => r.state !== 'closed' || r.closedBy !== 'daemon' || r.closeCode !== 0)).toEqual([]);
     expect(daemon.log.filter((l) => / close session=/.test(l))).toHaveLength(1000);
   }, 240_000);
 

@@ -10,6 +10,7 @@ import { daemonCommand } from './daemon.js';
 import { demoCommand } from './demo.js';
 import { execMain } from './exec.js';
 import { inspectCommand } from './inspect.js';
+import { installCommand, uninstallCommand } from './install.js';
 import { runCommand } from './run.js';
 import { recoverCommand, sessionsCommand } from './sessions.js';
 
@@ -26,6 +27,8 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   sessions: { run: sessionsCommand, summary: 'list the sessions in the registry' },
   recover: { run: recoverCommand, summary: 'close, exactly once, every session whose owner is gone' },
   daemon: { run: daemonCommand, summary: 'serve pam_wasm.so: run session stacks for sshd, login, su (see docs/daemon.md)' },
+  install: { run: installCommand, summary: 'install pam_wasm.so, the systemd units, /etc/pamwasm and the pamwasm user' },
+  uninstall: { run: uninstallCommand, summary: 'remove what `pamwasm install` laid down' },
   bench: { run: benchCommand, summary: 'measure sessions, loads and memory against native libpam (--json, --quick)' },
 };
 

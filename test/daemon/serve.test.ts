@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PAM } from '../../host/codes/index.js';
-import { BIN, DaemonDir, hook, startDaemonChild, type DaemonChild } from '../support/daemon.js';
+import { BIN, DaemonDir, hook, MODULES, startDaemonChild, type DaemonChild } from '../support/daemon.js';
 
 const ITEMS = { service: 'sshd', user: 'alice', tty: 'ssh', rhost: '192.0.2.1' };
 
@@ -102,5 +102,24 @@ int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **a
     const ok = await hook(d.socket, { hook: 'open_session', stack: stamp, items: ITEMS });
     expect(ok.code).toBe(PAM.SUCCESS.number);
     await hook(d.socket, { hook: 'close_session', stack: stamp, items: ITEMS, sessionId: ok.sessionId });
+  });
+  it('applies a changed stack or module file to new sessions only', async () => {
+    const module = join(d.dir, 'changing.wasm');
+    copyFileSync(join(MODULES, 'pam_stamp.wasm'), module);
+    const stack = d.stack(`session required ${module} token=first`);
+    const before = await hook(d.socket, { hook: 'open_session', stack, items: ITEMS });
+    // The stack's argument changes; then the module file itself is replaced by another module.
+    writeFileSync(stack, `session required ${module} token=second\n`);
+    const middle = await hook(d.socket, { hook: 'open_session', stack, items: ITEMS });
+    copyFileSync(join(MODULES, 'pam_echo.wasm'), `${module}.new`);
+    renameSync(`${module}.new`, module);
+    writeFileSync(stack, `session optional ${module} echoed %u\nsession required pam_permit.wasm\n`);
+    const after = await hook(d.socket, { hook: 'open_session', stack, items: ITEMS });
+    expect([before.code, middle.code, after.code]).toEqual([0, 0, 0]);
+    expect(after.messages).toEqual(['echoed alice']);
+    const close = (o: typeof before) => hook(d.socket, { hook: 'close_session', stack, items: ITEMS, sessionId: o.sessionId });
+    expect((await close(before)).messages).toEqual(['pam_stamp: token=first user=alice tty=ssh']);
+    expect((await close(middle)).messages).toEqual(['pam_stamp: token=second user=alice tty=ssh']);
+    expect((await close(after)).code).toBe(PAM.SUCCESS.number);
   });
 });

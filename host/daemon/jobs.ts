@@ -54,6 +54,8 @@ export interface Done {
   /** After an open: the PAM environment and what a later close needs. */
   env?: Record<string, string>;
   snapshot?: SessionSnapshot;
+  /** After an open: the sha256 of the stack file as it was read. */
+  stackSha256?: string;
   /** Lines that failed without their module deciding (fault, load error), as `file:line module: why`. */
   faults: string[];
   /** Why the hook could not run as asked (stack missing, unsafe, changed). */

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { codeByNumber, PAM, PAM_SILENT } from '../codes/index.js';
-import { ownerIsGone, processIdentity, stackSha256, type ProcessOwner, type Registry, type SessionRecord } from '../sessions/registry.js';
+import { ownerIsGone, processIdentity, type ProcessOwner, type Registry, type SessionRecord } from '../sessions/registry.js';
 import { recordItems } from '../sessions/wasm-close.js';
 import { GroupCommit } from './commit.js';
 import type { Done, Job, WorkerEvent } from './jobs.js';
@@ -46,6 +46,8 @@ function envObject(entries: readonly string[]): Record<string, string> {
   return out;
 }
 
+type LiveSession = Pick<SessionRecord, 'id' | 'stack' | 'service' | 'user' | 'tty' | 'rhost' | 'ruser' | 'ownerPid' | 'ownerStart'>;
+
 const lineOf = (stack: string, items: ProtocolItems) => ({
   stack, service: items.service ?? '', user: items.user ?? '', tty: items.tty ?? null, rhost: items.rhost ?? null, ruser: items.ruser ?? null,
 });
@@ -53,6 +55,11 @@ const lineOf = (stack: string, items: ProtocolItems) => ({
 export class DaemonService {
   /** Open sessions and their applications, for the pid watch. */
   private readonly watched = new Map<string, ProcessOwner>();
+  /**
+   * Sessions this process opened and has not closed, with what a close
+   * through their live instances needs: a close then reads no row.
+   */
+  private readonly live = new Map<string, LiveSession>();
   /** Sessions whose open runs now: no close may claim them. */
   private readonly opening = new Set<string>();
   private readonly timer?: NodeJS.Timeout;
@@ -118,6 +125,7 @@ export class DaemonService {
 
   private async closeOrphan(r: SessionRecord): Promise<boolean> {
     if (!(await this.commit.write((g) => g.claim(r, ['opening', 'open', 'closing'])))) return false;
+    this.live.delete(r.id);
     const noReply: HookReply = { send: () => {}, prompt: async () => ({ code: PAM.CONV_ERR.number, text: '' }) };
     const code = await this.runClose(r, { silent: true, items: recordItems(r), env: r.env }, noReply, 'orphan');
     this.log(LOG.notice, `close session=${r.id} service=${r.service} user=${r.user} line=${r.tty ?? '-'} pid=${r.ownerPid} by=orphan code=${codeByNumber(code).name}`);
@@ -130,13 +138,13 @@ export class DaemonService {
       this.log(LOG.err, `open refused: the request has no ${line.service ? 'user' : 'service'} item`);
       return FAILED;
     }
-    const sha = stackSha256(f.stack);
     const id = randomUUID();
     const owner = ownerOf(peerPid);
     this.opening.add(id);
     // Not awaited: the writes of one daemon commit in order, so the row is
-    // in before `opened` below, which the RESULT waits for.
-    void this.commit.write((g) => g.begin({ id, ...line, stackSha256: sha, moduleDir: null, systemService: null, systemConfdir: null }, owner));
+    // in before `opened` below, which the RESULT waits for. The stack's hash
+    // comes with `opened`, from the worker that read the stack.
+    void this.commit.write((g) => g.begin({ id, ...line, stackSha256: '', moduleDir: null, systemService: null, systemConfdir: null }, owner));
     // First, so that the handle has the id whatever happens next.
     reply.send({ type: 'session', id });
     const env = envObject(f.env);
@@ -153,9 +161,12 @@ export class DaemonService {
       return FAILED;
     }
     const ok = done.code === PAM.SUCCESS.number;
-    await this.commit.write((g) => g.opened(id, ok, done.code, done.env ?? env, done.snapshot ?? { cached: [], data: [], modules: [] }));
+    await this.commit.write((g) => g.opened(id, ok, done.code, done.env ?? env, done.snapshot ?? { cached: [], data: [], modules: [] }, done.stackSha256));
     this.opening.delete(id);
-    if (ok) this.watched.set(id, owner);
+    if (ok) {
+      this.watched.set(id, owner);
+      this.live.set(id, { id, ...line, ownerPid: owner.pid, ownerStart: owner.start });
+    }
     for (const entry of done.puts) reply.send({ type: 'putenv', entry });
     this.event('open', id, line, peerPid, worker, done);
     return done.code;
@@ -163,11 +174,11 @@ export class DaemonService {
 
   private async close(f: HookFrame, peerPid: number, reply: HookReply): Promise<number> {
     const line = lineOf(f.stack, f.items);
-    let r: SessionRecord | undefined;
+    let r: LiveSession | SessionRecord | undefined;
     if (f.sessionId) {
       // An id this daemon does not know never falls back to the line: a
       // forked child's close followed by its parent's could close another session.
-      r = this.registry.get(f.sessionId);
+      r = this.live.get(f.sessionId) ?? this.registry.get(f.sessionId);
       if (!r || r.stack !== f.stack) {
         this.log(LOG.warning, `close session=${f.sessionId} service=${line.service} user=${line.user} line=${line.tty ?? '-'}: no such session${r ? ` for stack ${f.stack}` : ''}`);
         return FAILED;
@@ -182,19 +193,33 @@ export class DaemonService {
     const from = this.opening.has(r.id) ? [] : (['opening', 'open'] as const);
     const seen = r;
     if (!(await this.commit.write((g) => g.claim(seen, [...from])))) {
-      this.log(LOG.warning, `close session=${r.id} service=${r.service} user=${r.user} line=${r.tty ?? '-'}: already ${r.state}`);
+      this.log(LOG.warning, `close session=${r.id} service=${r.service} user=${r.user} line=${r.tty ?? '-'}: already closed or closing`);
       return FAILED;
     }
     this.watched.delete(r.id);
-    const code = await this.runClose(r, { silent: (f.flags & PAM_SILENT) !== 0, items: { ...recordItems(r), ...f.items }, env: { ...r.env, ...envObject(f.env) } }, reply, 'daemon', peerPid);
-    return code;
+    this.live.delete(r.id);
+    const o = { silent: (f.flags & PAM_SILENT) !== 0, items: { ...recordItems(r), ...f.items }, env: envObject(f.env) };
+    return this.runClose(r, o, reply, 'daemon', peerPid);
   }
 
-  /** Closes a claimed session: on its live instances if its worker holds them, else on fresh ones from the record. */
-  private async runClose(r: SessionRecord, o: { silent: boolean; items: ProtocolItems; env: Record<string, string> }, reply: HookReply, by: string, peerPid?: number): Promise<number> {
+  /**
+   * Closes a claimed session: on its live instances if its worker holds
+   * them, else on fresh ones from the recorded row (module data, frozen
+   * chain, module hashes, and the environment as it was at open under the
+   * application's).
+   */
+  private async runClose(r: LiveSession, o: { silent: boolean; items: ProtocolItems; env: Record<string, string> }, reply: HookReply, by: string, peerPid?: number): Promise<number> {
     const slot: Slot | undefined = this.pool.holderOf(r.id);
-    const base = { id: r.id, silent: o.silent, items: o.items, env: o.env };
-    const job: Job = slot ? { t: 'close', ...base } : { t: 'close-record', ...base, record: { stack: r.stack, stackSha256: r.stackSha256, moduleDir: r.moduleDir, snapshot: r.snapshot } };
+    let job: Job;
+    if (slot) {
+      job = { t: 'close', id: r.id, ...o };
+    } else {
+      const row = 'snapshot' in r ? (r as SessionRecord) : this.registry.get(r.id)!;
+      job = {
+        t: 'close-record', id: r.id, silent: o.silent, items: o.items, env: { ...row.env, ...o.env },
+        record: { stack: row.stack, stackSha256: row.stackSha256, moduleDir: row.moduleDir, snapshot: row.snapshot },
+      };
+    }
     const closedBy = slot ? by : `${by}-record`;
     try {
       const { done, slot: ran } = await this.pool.run(job, this.relay(reply), slot);

@@ -99,7 +99,7 @@ async function open(job: Job & { t: 'open' }): Promise<Done> {
   const diagnostics = [...stack.diagnostics, ...session.diagnostics].map((d) => `${d.file}:${d.line}: ${d.message}`);
   return {
     t: 'done', rid, code: r.code, puts: envChanges(before, handle.env), env: Object.fromEntries(handle.env),
-    snapshot: session.snapshot(), faults: [...diagnostics, ...faultsOf(r.trace)],
+    snapshot: session.snapshot(), stackSha256: stack.sha256, faults: [...diagnostics, ...faultsOf(r.trace)],
   };
 }
 

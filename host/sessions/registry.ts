@@ -182,11 +182,15 @@ export class Registry {
       .run({ ...s, pid: owner?.pid ?? process.pid, start: owner?.start ?? SELF_START, now: new Date().toISOString() });
   }
 
-  /** Marks an opening session open (or failed) with what its close needs. */
-  opened(id: string, ok: boolean, code: number, env: Record<string, string>, snapshot: SessionSnapshot): void {
+  /**
+   * Marks an opening session open (or failed) with what its close needs;
+   * `stackSha256`, when given, is the stack file's hash as the open read it.
+   */
+  opened(id: string, ok: boolean, code: number, env: Record<string, string>, snapshot: SessionSnapshot, stackSha256?: string): void {
     this.sql(`UPDATE sessions SET state = @state, open_code = @code, env = @env, snapshot = @snapshot,
+      stack_sha256 = COALESCE(@sha, stack_sha256),
       closed_at = CASE WHEN @state = 'failed' THEN @now ELSE NULL END WHERE id = @id AND state = 'opening'`)
-      .run({ id, state: ok ? 'open' : 'failed', code, env: JSON.stringify(env), snapshot: JSON.stringify(snapshot), now: new Date().toISOString() });
+      .run({ id, state: ok ? 'open' : 'failed', code, env: JSON.stringify(env), snapshot: JSON.stringify(snapshot), sha: stackSha256 ?? null, now: new Date().toISOString() });
   }
 
   /** Marks an opening session failed: never opened, so nothing to close and no module data. */

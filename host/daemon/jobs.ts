@@ -70,19 +70,22 @@ export type WorkerEvent =
 export type FromWorker = Done | WorkerEvent | { t: 'ready' };
 
 /**
- * The shared block: Int32 [state, answer code, answer length, prompt seq],
- * then at byte 16 the Float64 hard deadline (Date.now() ms; 0 idle,
- * Infinity while a prompt waits), then at byte 32 the answer's UTF-8.
+ * The shared block: Int32 [state, answer code, answer length, prompt seq,
+ * the running job's rid (0: none)], then at byte 24 the Float64 hard
+ * deadline (Date.now() ms; 0 idle, Infinity while a prompt waits), then at
+ * byte 32 the answer's UTF-8.
  */
 export const ANSWER_BYTES = 65536;
 export const SHARED_BYTES = 32 + ANSWER_BYTES;
 export const ANSWER_NONE = 0;
 export const ANSWER_GIVEN = 1;
+/** Index in `ctl` of the running job's rid. */
+export const RUNNING = 4;
 
 export function sharedViews(shared: SharedArrayBuffer) {
   return {
-    ctl: new Int32Array(shared, 0, 4),
-    deadline: new Float64Array(shared, 16, 1),
+    ctl: new Int32Array(shared, 0, 5),
+    deadline: new Float64Array(shared, 24, 1),
     answer: new Uint8Array(shared, 32, ANSWER_BYTES),
   };
 }

@@ -8,11 +8,15 @@
  * worker in its place. Other workers and their sessions are untouched.
  */
 import { Worker } from 'node:worker_threads';
-import { ANSWER_GIVEN, ANSWER_BYTES, SHARED_BYTES, sharedViews, type Done, type FromWorker, type Job, type WorkerEvent, type WorkerInit } from './jobs.js';
+import { ANSWER_GIVEN, ANSWER_BYTES, RUNNING, SHARED_BYTES, sharedViews, type Done, type FromWorker, type Job, type WorkerEvent, type WorkerInit } from './jobs.js';
 
 /** A hook lost with its worker (terminated by the watchdog, or crashed). */
 export class WorkerLostError extends Error {
   readonly code = 'ERR_WORKER_LOST';
+  /** Whether the job had started: one that had not can run on another worker. */
+  constructor(message: string, readonly started: boolean) {
+    super(message);
+  }
 }
 
 interface Pending {
@@ -153,7 +157,8 @@ export class WorkerPool {
     const sessions = [...slot.sessions];
     for (const id of sessions) this.holder.delete(id);
     this.slots[slot.index] = this.spawn(slot.index);
-    for (const p of slot.pending.values()) p.reject(new WorkerLostError(`worker ${slot.index} ${reason}`));
+    const running = Atomics.load(slot.views.ctl, RUNNING);
+    for (const [rid, p] of slot.pending) p.reject(new WorkerLostError(`worker ${slot.index} ${reason}`, rid === running));
     slot.pending.clear();
     this.options.onLost?.(slot.index, sessions, reason);
   }

@@ -152,7 +152,7 @@ export class DaemonService {
     let done: Done;
     let worker: number;
     try {
-      ({ done, slot: { index: worker } } = await this.pool.run(job, this.relay(reply)));
+      ({ done, slot: { index: worker } } = await this.runAnywhere(job, reply));
     } catch (e) {
       if (!(e instanceof WorkerLostError)) throw e;
       await this.commit.write((g) => g.failed(id, FAILED));
@@ -229,10 +229,22 @@ export class DaemonService {
       return done.code;
     } catch (e) {
       if (!(e instanceof WorkerLostError)) throw e;
+      // Queued behind the hook that cost the worker: it runs on fresh instances from the record.
+      if (!e.started) return this.runClose(r, o, reply, by, peerPid);
       // The close ran, in part: it is not run again.
       await this.commit.write((g) => g.closed(r.id, FAILED, `${closedBy}-lost`));
       this.log(LOG.err, `close session=${r.id} service=${r.service} user=${r.user} line=${r.tty ?? '-'} code=PAM_SESSION_ERR: ${e.message}`);
       return FAILED;
+    }
+  }
+
+  /** Runs a job on any worker; one lost with its worker before it started runs on another. */
+  private async runAnywhere(job: Job, reply: HookReply): ReturnType<WorkerPool['run']> {
+    try {
+      return await this.pool.run(job, this.relay(reply));
+    } catch (e) {
+      if (!(e instanceof WorkerLostError) || e.started) throw e;
+      return this.pool.run(job, this.relay(reply));
     }
   }
 

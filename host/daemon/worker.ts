@@ -11,7 +11,7 @@ import { namedCode, PAM } from '../codes/index.js';
 import { newHandleState, type Conversation, type HandleState, type PromptStyle } from '../runtime/index.js';
 import { closeWasmStack } from '../sessions/wasm-close.js';
 import { parseStackFile, SANDBOX_DEFAULTS, StackSession, type Stack, type TraceEntry } from '../stack/index.js';
-import { ANSWER_GIVEN, ANSWER_NONE, PRIORITY, sharedViews, type Done, type FromWorker, type Job, type WorkerInit } from './jobs.js';
+import { ANSWER_GIVEN, ANSWER_NONE, PRIORITY, RUNNING, sharedViews, type Done, type FromWorker, type Job, type WorkerInit } from './jobs.js';
 
 const init = workerData as WorkerInit;
 const { ctl, deadline, answer } = sharedViews(init.shared);
@@ -134,6 +134,8 @@ async function closeRecord(job: Job & { t: 'close-record' }): Promise<Done> {
 
 async function run(job: Job): Promise<Done> {
   current = job.rid!;
+  // For the pool: a job lost with this worker before it started can run elsewhere.
+  Atomics.store(ctl, RUNNING, current);
   try {
     if (job.t === 'open') return await open(job);
     if (job.t === 'close') return await close(job);
@@ -142,6 +144,8 @@ async function run(job: Job): Promise<Done> {
     // A stack that cannot be read or is unsafe, a module refused: the hook fails closed.
     deadline[0] = 0;
     return { t: 'done', rid: job.rid!, code: namedCode(PAM.SESSION_ERR.number).code, puts: [], faults: [], problem: (e as Error).message };
+  } finally {
+    Atomics.store(ctl, RUNNING, 0);
   }
 }
 

@@ -75,6 +75,9 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     const stop = () => void daemon.stop().then(resolve);
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
+    // Nothing to reload: stacks and modules are read for each new session.
+    // Without a handler, SIGHUP would end the daemon.
+    process.on('SIGHUP', () => {});
   });
   return 0;
 }

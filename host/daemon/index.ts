@@ -14,11 +14,11 @@ import { availableParallelism } from 'node:os';
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Server } from 'node:net';
-import { Registry } from '../sessions/registry.js';
 import type { SandboxDefaults } from '../stack/index.js';
 import { openSyslog, syslogLine } from './libc.js';
 import { WorkerPool } from './pool.js';
 import { dropTo, isRoot, lookupUser, prepareRegistryDir } from './privileges.js';
+import { RegistryClient } from './registry-client.js';
 import { createDaemonServer } from './server.js';
 import { DaemonService, LOG, type DaemonLog } from './service.js';
 
@@ -109,7 +109,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
   if (root && account.uid !== 0) dropTo(account);
 
   const lost: { service?: DaemonService } = {};
-  const registry = new Registry(registryPath, { synchronous: o.synchronous ?? 'normal' });
+  const registry = await RegistryClient.start({ path: registryPath, synchronous: o.synchronous ?? 'normal' });
   const pool = new WorkerPool({
     size: o.workers ?? Math.max(2, availableParallelism()),
     moduleDir: o.moduleDir,
@@ -132,7 +132,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
       await new Promise<void>((resolve) => server.close(() => resolve()));
       service.stop();
       await pool.close();
-      registry.close();
+      await registry.close();
     },
   };
 }

@@ -7,11 +7,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { codeByNumber, PAM, PAM_SILENT } from '../codes/index.js';
-import { ownerIsGone, processIdentity, type ProcessOwner, type Registry, type SessionRecord } from '../sessions/registry.js';
+import { ownerIsGone, processIdentity, type ProcessOwner, type SessionRecord } from '../sessions/registry.js';
 import { recordItems } from '../sessions/wasm-close.js';
-import { GroupCommit } from './commit.js';
 import type { Done, Job, WorkerEvent } from './jobs.js';
 import { WorkerLostError, type Slot, type WorkerPool } from './pool.js';
+import type { RegistryClient } from './registry-client.js';
 import type { HookFrame, PromptStyleName, ProtocolItems, ToModule } from './protocol.js';
 
 const FAILED = PAM.SESSION_ERR.number;
@@ -63,10 +63,8 @@ export class DaemonService {
   /** Sessions whose open runs now: no close may claim them. */
   private readonly opening = new Set<string>();
   private readonly timer?: NodeJS.Timeout;
-  private readonly commit: GroupCommit;
 
-  constructor(private readonly registry: Registry, private readonly pool: WorkerPool, private readonly log: DaemonLog, o: ServiceOptions = {}) {
-    this.commit = new GroupCommit(registry);
+  constructor(private readonly registry: RegistryClient, private readonly pool: WorkerPool, private readonly log: DaemonLog, o: ServiceOptions = {}) {
     if (o.watchEveryMs) {
       this.timer = setInterval(() => void this.closeOrphans(), o.watchEveryMs);
       this.timer.unref();
@@ -98,7 +96,7 @@ export class DaemonService {
    */
   async recoverAtStart(): Promise<number> {
     let closed = 0;
-    for (const r of this.registry.list(['opening', 'open', 'closing'])) {
+    for (const r of await this.registry.call('list', ['opening', 'open', 'closing'])) {
       if (ownerIsGone(r)) {
         if (await this.closeOrphan(r)) closed++;
       } else if (r.state !== 'closing') {
@@ -117,14 +115,14 @@ export class DaemonService {
       if (g === undefined) gone.set(owner.pid, (g = ownerIsGone({ ownerPid: owner.pid, ownerStart: owner.start })));
       if (!g) continue;
       this.watched.delete(id);
-      const r = this.registry.get(id);
+      const r = await this.registry.call('get', id);
       if (r && (await this.closeOrphan(r))) closed++;
     }
     return closed;
   }
 
   private async closeOrphan(r: SessionRecord): Promise<boolean> {
-    if (!(await this.commit.write((g) => g.claim(r, ['opening', 'open', 'closing'])))) return false;
+    if (!(await this.registry.call('claim', r, ['opening', 'open', 'closing']))) return false;
     this.live.delete(r.id);
     const noReply: HookReply = { send: () => {}, prompt: async () => ({ code: PAM.CONV_ERR.number, text: '' }) };
     const code = await this.runClose(r, { silent: true, items: recordItems(r), env: r.env }, noReply, 'orphan');
@@ -144,7 +142,7 @@ export class DaemonService {
     // Not awaited: the writes of one daemon commit in order, so the row is
     // in before `opened` below, which the RESULT waits for. The stack's hash
     // comes with `opened`, from the worker that read the stack.
-    void this.commit.write((g) => g.begin({ id, ...line, stackSha256: '', moduleDir: null, systemService: null, systemConfdir: null }, owner));
+    void this.registry.call('begin', { id, ...line, stackSha256: '', moduleDir: null, systemService: null, systemConfdir: null }, owner).catch(() => {});
     // First, so that the handle has the id whatever happens next.
     reply.send({ type: 'session', id });
     const env = envObject(f.env);
@@ -155,13 +153,13 @@ export class DaemonService {
       ({ done, slot: { index: worker } } = await this.runAnywhere(job, reply));
     } catch (e) {
       if (!(e instanceof WorkerLostError)) throw e;
-      await this.commit.write((g) => g.failed(id, FAILED));
+      await this.registry.call('failed', id, FAILED);
       this.opening.delete(id);
       this.log(LOG.err, `open session=${id} service=${line.service} user=${line.user} line=${line.tty ?? '-'} code=PAM_SESSION_ERR: ${e.message}`);
       return FAILED;
     }
     const ok = done.code === PAM.SUCCESS.number;
-    await this.commit.write((g) => g.opened(id, ok, done.code, done.env ?? env, done.snapshot ?? { cached: [], data: [], modules: [] }, done.stackSha256));
+    await this.registry.call('opened', id, ok, done.code, done.env ?? env, done.snapshot ?? { cached: [], data: [], modules: [] }, done.stackSha256);
     this.opening.delete(id);
     if (ok) {
       this.watched.set(id, owner);
@@ -178,13 +176,13 @@ export class DaemonService {
     if (f.sessionId) {
       // An id this daemon does not know never falls back to the line: a
       // forked child's close followed by its parent's could close another session.
-      r = this.live.get(f.sessionId) ?? this.registry.get(f.sessionId);
+      r = this.live.get(f.sessionId) ?? (await this.registry.call('get', f.sessionId));
       if (!r || r.stack !== f.stack) {
         this.log(LOG.warning, `close session=${f.sessionId} service=${line.service} user=${line.user} line=${line.tty ?? '-'}: no such session${r ? ` for stack ${f.stack}` : ''}`);
         return FAILED;
       }
     } else {
-      r = this.registry.findOnLine(line, ownerOf(peerPid));
+      r = await this.registry.call('findOnLine', line, ownerOf(peerPid));
       if (!r) {
         this.log(LOG.warning, `close service=${line.service} user=${line.user} line=${line.tty ?? '-'} stack=${f.stack}: no open session`);
         return FAILED;
@@ -192,7 +190,7 @@ export class DaemonService {
     }
     const from = this.opening.has(r.id) ? [] : (['opening', 'open'] as const);
     const seen = r;
-    if (!(await this.commit.write((g) => g.claim(seen, [...from])))) {
+    if (!(await this.registry.call('claim', seen, [...from]))) {
       this.log(LOG.warning, `close session=${r.id} service=${r.service} user=${r.user} line=${r.tty ?? '-'}: already closed or closing`);
       return FAILED;
     }
@@ -214,7 +212,7 @@ export class DaemonService {
     if (slot) {
       job = { t: 'close', id: r.id, ...o };
     } else {
-      const row = 'snapshot' in r ? (r as SessionRecord) : this.registry.get(r.id)!;
+      const row = 'snapshot' in r ? (r as SessionRecord) : (await this.registry.call('get', r.id))!;
       job = {
         t: 'close-record', id: r.id, silent: o.silent, items: o.items, env: { ...row.env, ...o.env },
         record: { stack: row.stack, stackSha256: row.stackSha256, moduleDir: row.moduleDir, snapshot: row.snapshot },
@@ -223,7 +221,7 @@ export class DaemonService {
     const closedBy = slot ? by : `${by}-record`;
     try {
       const { done, slot: ran } = await this.pool.run(job, this.relay(reply), slot);
-      await this.commit.write((g) => g.closed(r.id, done.code, closedBy));
+      await this.registry.call('closed', r.id, done.code, closedBy);
       for (const entry of done.puts) reply.send({ type: 'putenv', entry });
       if (peerPid !== undefined) this.event('close', r.id, r, peerPid, ran.index, done, closedBy);
       return done.code;
@@ -232,7 +230,7 @@ export class DaemonService {
       // Queued behind the hook that cost the worker: it runs on fresh instances from the record.
       if (!e.started) return this.runClose(r, o, reply, by, peerPid);
       // The close ran, in part: it is not run again.
-      await this.commit.write((g) => g.closed(r.id, FAILED, `${closedBy}-lost`));
+      await this.registry.call('closed', r.id, FAILED, `${closedBy}-lost`);
       this.log(LOG.err, `close session=${r.id} service=${r.service} user=${r.user} line=${r.tty ?? '-'} code=PAM_SESSION_ERR: ${e.message}`);
       return FAILED;
     }

@@ -65,7 +65,7 @@ describe('the daemon loses no close', () => {
     d = new DaemonDir();
     chmodSync(d.dir, 0o755);
     const good = d.stack('session required pam_stamp.wasm token=good');
-    const looping = d.stack(`session optional ${join(HOSTILE, 'loop_open.wasm')} timeout=50ms\nsession required pam_stamp.wasm token=looped`);
+    const looping = d.stack(`session optional [${join(HOSTILE, 'loop_open.wasm')} timeout=50ms]\nsession required pam_stamp.wasm token=looped`);
     const trapping = d.stack(`session optional ${join(HOSTILE, 'trap.wasm')}\nsession required pam_stamp.wasm token=trapped`);
     const daemon = await startDaemonChild(d, ['--workers', '2']);
     daemons.push(daemon);

@@ -2,6 +2,7 @@
  * `pamwasm daemon`: runs the resident service behind pam_wasm.so in the
  * foreground (systemd's pamwasm.service runs it), until SIGTERM or SIGINT.
  */
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_DAEMON_REGISTRY, DEFAULT_SOCKET, startDaemon } from '../daemon/index.js';
 import { lookupUser } from '../daemon/privileges.js';
@@ -64,7 +65,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     socket: values.socket, registry: values.registry, user: values.user, workers,
     allowUids: (values.allow ?? []).map((u) => lookupUser(u).uid),
     synchronous: values.sync as 'normal' | 'full' | undefined,
-    moduleDir: values['module-dir'],
+    moduleDir: values['module-dir'] === undefined ? undefined : resolve(values['module-dir']),
     sandbox: values.timeout === undefined ? undefined : { timeoutMs: duration(values.timeout, '--timeout') },
     marginMs: values.margin === undefined ? undefined : duration(values.margin, '--margin'),
     unmeteredMs: values.unmetered === undefined ? undefined : duration(values.unmetered, '--unmetered'),

@@ -120,7 +120,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
     promptMs: 10 * 60_000,
     onLost: (index, sessions, reason) => lost.service?.workerLost(index, sessions, reason),
   });
-  const service: DaemonService = new DaemonService(registry, pool, log, { watchEveryMs: o.watchEveryMs ?? 2000 });
+  const service: DaemonService = new DaemonService(registry, pool, log, { watchEveryMs: o.watchEveryMs ?? 2000, moduleDir: o.moduleDir });
   lost.service = service;
   resolveService(service);
   const recovered = await service.recoverAtStart();

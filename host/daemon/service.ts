@@ -30,6 +30,8 @@ export interface DaemonLog {
 export const LOG = { err: 3, warning: 4, notice: 5, info: 6 } as const;
 
 export interface ServiceOptions {
+  /** The daemon's --module-dir, recorded with each session for a close in another process (`pamwasm recover`). */
+  moduleDir?: string;
   /** How often open sessions' applications are checked for being gone (ms; 0: never). */
   watchEveryMs?: number;
 }
@@ -64,7 +66,10 @@ export class DaemonService {
   private readonly opening = new Set<string>();
   private readonly timer?: NodeJS.Timeout;
 
+  private readonly moduleDir: string | null;
+
   constructor(private readonly registry: RegistryClient, private readonly pool: WorkerPool, private readonly log: DaemonLog, o: ServiceOptions = {}) {
+    this.moduleDir = o.moduleDir ?? null;
     if (o.watchEveryMs) {
       this.timer = setInterval(() => void this.closeOrphans(), o.watchEveryMs);
       this.timer.unref();
@@ -142,7 +147,7 @@ export class DaemonService {
     // Not awaited: the writes of one daemon commit in order, so the row is
     // in before `opened` below, which the RESULT waits for. The stack's hash
     // comes with `opened`, from the worker that read the stack.
-    void this.registry.call('begin', { id, ...line, stackSha256: '', moduleDir: null, systemService: null, systemConfdir: null }, owner).catch(() => {});
+    void this.registry.call('begin', { id, ...line, stackSha256: '', moduleDir: this.moduleDir, systemService: null, systemConfdir: null }, owner).catch(() => {});
     // First, so that the handle has the id whatever happens next.
     reply.send({ type: 'session', id });
     const env = envObject(f.env);

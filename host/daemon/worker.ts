@@ -125,7 +125,7 @@ async function closeRecord(job: Job & { t: 'close-record' }): Promise<Done> {
   const before = new Map(Object.entries(job.env));
   deadline[0] = Date.now() + init.loadMs + init.marginMs;
   const w = await closeWasmStack(
-    { ...job.record, items: job.items, env: job.env },
+    { ...job.record, moduleDir: job.record.moduleDir ?? init.moduleDir, items: job.items, env: job.env },
     { sandbox: init.sandbox, strictPermissions: true, log, onMessage: (m) => post({ t: 'message', rid, style: m.style as 'info' | 'error', text: m.text }) },
   );
   deadline[0] = 0;

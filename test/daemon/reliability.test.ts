@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PAM_MODULE } from '../../host/build/pam.js';
 import { PAM } from '../../host/codes/index.js';
-import { DaemonDir, hook, HOSTILE, startDaemonChild, type DaemonChild } from '../support/daemon.js';
+import { BIN, DaemonDir, hook, HOSTILE, startDaemonChild, type DaemonChild } from '../support/daemon.js';
 
 const ITEMS = { service: 'sshd', user: 'alice', tty: 'ssh', rhost: '192.0.2.1' };
 
@@ -59,6 +59,28 @@ describe('the daemon loses no close', () => {
     const rows = d.rows();
     expect(rows.map((r) => [r.state, r.closedBy])).toEqual(Array(3).fill(['closed', 'orphan']));
     expect(daemon.log.filter((l) => / by=orphan /.test(l))).toHaveLength(3);
+  }, 60_000);
+
+  it('leaves the sessions of a gone application to `pamwasm recover` when the pid watch is off, closed once', async () => {
+    d = new DaemonDir();
+    const stack = d.stack('session required pam_stamp.wasm token=recovered');
+    const daemon = await startDaemonChild(d, ['--workers', '1', '--watch', '0']);
+    daemons.push(daemon);
+    const app = spawn(process.execPath, ['--input-type=module', '-e', `
+      const { hook } = await import(${JSON.stringify(join(import.meta.dirname, '..', 'support', 'daemon-client.mjs'))});
+      for (let i = 0; i < 2; i++) await hook(${JSON.stringify(d.socket)}, ${JSON.stringify(stack)}, 'pts/' + i);
+    `], { stdio: 'inherit' });
+    await new Promise((r) => app.on('exit', r));
+    await daemon.stop('SIGKILL');
+    expect(d.rows().map((r) => r.state)).toEqual(['open', 'open']);
+    const out = execFileSync(process.execPath, [BIN, 'recover', '--registry', d.registry, '--json'], { encoding: 'utf8' });
+    expect((JSON.parse(out) as { closed: { messages: { text: string }[] }[] }).closed.map((c) => c.messages.map((m) => m.text)))
+      .toEqual([['pam_stamp: token=recovered user=alice tty=pts/0'], ['pam_stamp: token=recovered user=alice tty=pts/1']]);
+    expect(d.rows().map((r) => [r.state, r.closedBy])).toEqual([['closed', 'recover'], ['closed', 'recover']]);
+    // A restarted daemon finds nothing left to close.
+    const again = await startDaemonChild(d, ['--workers', '1']);
+    daemons.push(again);
+    expect(again.log.find((l) => /serving /.test(l))).toMatch(/closed 0 session\(s\)/);
   }, 60_000);
 
   it('closes every one of 1,000 sessions through pam_wasm.so exactly once, 32 processes at a time, with one line in ten hostile', async () => {

@@ -1,27 +1,13 @@
-import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PAM } from '../../host/codes/index.js';
-import { DaemonDir, hook, startDaemonChild, type DaemonChild } from '../support/daemon.js';
+import { DaemonDir, hook, openFromApplication, startDaemonChild, type DaemonChild } from '../support/daemon.js';
 
 /** nobody: a user every Debian system has (the pamwasm user exists only after `pamwasm install`). */
 const NOBODY = 65534;
-const CLIENT = join(import.meta.dirname, '..', 'support', 'daemon-client.mjs');
-
 /** Opens one session from a process running as `uid`; resolves with the RESULT code (undefined: refused). */
-function openAs(uid: number, socket: string, stack: string): Promise<number | undefined> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', `
-      const { hook } = await import(${JSON.stringify(CLIENT)});
-      process.stdout.write(String(await hook(${JSON.stringify(socket)}, ${JSON.stringify(stack)}, 'pts/1')));
-    `], { uid, gid: uid, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (c) => { out += c; });
-    child.on('error', reject);
-    child.on('exit', () => resolve(out === 'undefined' ? undefined : Number(out)));
-  });
-}
+const openAs = async (uid: number, socket: string, stack: string) => (await openFromApplication(socket, stack, 1, { uid })).codes[0];
 
 const uids = (pid: number) => /Uid:\s+(.*)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1].trim().split(/\s+/).map(Number);
 

@@ -1,10 +1,10 @@
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PAM_MODULE } from '../../host/build/pam.js';
 import { PAM } from '../../host/codes/index.js';
-import { BIN, DaemonDir, hook, HOSTILE, startDaemonChild, type DaemonChild } from '../support/daemon.js';
+import { BIN, DaemonDir, hook, HOSTILE, openFromApplication, startDaemonChild, type DaemonChild } from '../support/daemon.js';
 
 const ITEMS = { service: 'sshd', user: 'alice', tty: 'ssh', rhost: '192.0.2.1' };
 
@@ -50,11 +50,8 @@ describe('the daemon loses no close', () => {
     const daemon = await startDaemonChild(d, ['--workers', '2', '--watch', '100ms']);
     daemons.push(daemon);
     // An application process that opens three sessions and exits.
-    const app = spawn(process.execPath, ['--input-type=module', '-e', `
-      const { hook } = await import(${JSON.stringify(join(import.meta.dirname, '..', 'support', 'daemon-client.mjs'))});
-      for (let i = 0; i < 3; i++) await hook(${JSON.stringify(d.socket)}, ${JSON.stringify(stack)}, 'pts/' + i);
-    `], { stdio: 'inherit' });
-    await new Promise((r) => app.on('exit', r));
+    const app = await openFromApplication(d.socket, stack, 3);
+    expect(app.codes).toEqual([0, 0, 0]);
     for (let i = 0; i < 3; i++) await daemon.waitFor(new RegExp(`close session=.* line=pts/${i} pid=${app.pid} by=orphan code=PAM_SUCCESS`), 10_000);
     const rows = d.rows();
     expect(rows.map((r) => [r.state, r.closedBy])).toEqual(Array(3).fill(['closed', 'orphan']));
@@ -66,11 +63,7 @@ describe('the daemon loses no close', () => {
     const stack = d.stack('session required pam_stamp.wasm token=recovered');
     const daemon = await startDaemonChild(d, ['--workers', '1', '--watch', '0']);
     daemons.push(daemon);
-    const app = spawn(process.execPath, ['--input-type=module', '-e', `
-      const { hook } = await import(${JSON.stringify(join(import.meta.dirname, '..', 'support', 'daemon-client.mjs'))});
-      for (let i = 0; i < 2; i++) await hook(${JSON.stringify(d.socket)}, ${JSON.stringify(stack)}, 'pts/' + i);
-    `], { stdio: 'inherit' });
-    await new Promise((r) => app.on('exit', r));
+    expect((await openFromApplication(d.socket, stack, 2)).codes).toEqual([0, 0]);
     await daemon.stop('SIGKILL');
     expect(d.rows().map((r) => r.state)).toEqual(['open', 'open']);
     const out = execFileSync(process.execPath, [BIN, 'recover', '--registry', d.registry, '--json'], { encoding: 'utf8' });

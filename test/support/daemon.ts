@@ -4,6 +4,7 @@
  * the shared codec (host/daemon/protocol.ts), as pam_wasm.so does.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -139,5 +140,27 @@ export function hook(socket: string, i: HookInput): Promise<HookOutcome> {
       }
     });
     s.on('close', () => resolve(out));
+  });
+}
+
+const CLIENT = fileURLToPath(new URL('./daemon-client.mjs', import.meta.url));
+
+/**
+ * An application in a process of its own (as `uid`, default this one's): it
+ * opens `count` sessions on ttys pts/0.. and exits without closing them.
+ * Resolves with its pid and each open's RESULT (undefined: refused).
+ */
+export function openFromApplication(socket: string, stack: string, count: number, o: { uid?: number } = {}): Promise<{ pid: number; codes: (number | undefined)[] }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', `
+      const { hook } = await import(${JSON.stringify(CLIENT)});
+      const codes = [];
+      for (let i = 0; i < ${count}; i++) codes.push(await hook(${JSON.stringify(socket)}, ${JSON.stringify(stack)}, 'pts/' + i));
+      process.stdout.write(JSON.stringify(codes.map((c) => c ?? null)));
+    `], { stdio: ['ignore', 'pipe', 'inherit'], ...(o.uid === undefined ? {} : { uid: o.uid, gid: o.uid }) });
+    let out = '';
+    child.stdout!.on('data', (c) => { out += c; });
+    child.on('error', reject);
+    child.on('exit', () => resolve({ pid: child.pid!, codes: (JSON.parse(out) as (number | null)[]).map((c) => c ?? undefined) }));
   });
 }

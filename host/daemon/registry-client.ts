@@ -12,6 +12,7 @@ export type RegistryCallName = (typeof REGISTRY_CALLS)[number];
 
 export interface RegistryInit { path: string; synchronous: 'full' | 'normal' }
 export interface RegistryCall { rid: number; op: RegistryCallName; args: unknown[] }
+export interface RegistryReply { rid: number; result?: unknown; error?: string }
 
 type Method<K extends RegistryCallName> = Registry[K] extends (...a: infer A) => infer R ? (...a: A) => Promise<R> : never;
 
@@ -19,16 +20,19 @@ export class RegistryClient {
   private readonly worker: Worker;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private next = 1;
+  private readonly outbox: RegistryCall[] = [];
   private failure?: Error;
 
   private constructor(init: RegistryInit) {
     this.worker = new Worker(new URL('./registry-thread.js', import.meta.url), { workerData: init });
-    this.worker.on('message', (m: { rid: number; result?: unknown; error?: string }) => {
-      const p = this.pending.get(m.rid);
-      if (!p) return;
-      this.pending.delete(m.rid);
-      if (m.error !== undefined) p.reject(new Error(`registry: ${m.error}`));
-      else p.resolve(m.result);
+    this.worker.on('message', (replies: RegistryReply[]) => {
+      for (const m of replies) {
+        const p = this.pending.get(m.rid);
+        if (!p) continue;
+        this.pending.delete(m.rid);
+        if (m.error !== undefined) p.reject(new Error(`registry: ${m.error}`));
+        else p.resolve(m.result);
+      }
     });
     // Without its registry the daemon cannot record sessions: every hook then fails closed.
     this.worker.on('error', (e) => this.fail(e));
@@ -39,7 +43,7 @@ export class RegistryClient {
   static start(init: RegistryInit): Promise<RegistryClient> {
     const c = new RegistryClient(init);
     return new Promise((resolve, reject) => {
-      c.worker.once('message', () => resolve(c));
+      c.worker.once('message', () => resolve(c));  // its first message says the registry is open
       c.worker.once('error', reject);
     });
   }
@@ -49,7 +53,8 @@ export class RegistryClient {
     const rid = this.next++;
     return new Promise((resolve, reject) => {
       this.pending.set(rid, { resolve, reject });
-      this.worker.postMessage({ rid, op, args });
+      // The calls of one turn cross to the thread in one message: one wake-up, not one a call.
+      if (this.outbox.push({ rid, op, args }) === 1) setImmediate(() => this.worker.postMessage(this.outbox.splice(0)));
     }) as ReturnType<Method<K>>;
   }
 

@@ -8,27 +8,29 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Registry } from '../sessions/registry.js';
 import { GroupCommit } from './commit.js';
-import { REGISTRY_CALLS, type RegistryCall, type RegistryInit } from './registry-client.js';
+import { REGISTRY_CALLS, type RegistryCall, type RegistryInit, type RegistryReply } from './registry-client.js';
 
 const init = workerData as RegistryInit;
 const registry = new Registry(init.path, { synchronous: init.synchronous });
 const commit = new GroupCommit(registry);
 const port = parentPort!;
 
-port.on('message', (m: RegistryCall | { close: true }) => {
-  if ('close' in m) {
+port.on('message', (m: RegistryCall[] | { close: true }) => {
+  if (!Array.isArray(m)) {
     registry.close();
     port.close();
     return;
   }
-  if (!REGISTRY_CALLS.includes(m.op)) {
-    port.postMessage({ rid: m.rid, error: `no registry call ${m.op}` });
-    return;
-  }
-  const method = registry[m.op] as (...a: unknown[]) => unknown;
-  commit.write((r) => method.apply(r, m.args)).then(
-    (result) => port.postMessage({ rid: m.rid, result }),
-    (e: Error) => port.postMessage({ rid: m.rid, error: e.message }),
-  );
+  // All of one message's calls commit in one transaction; their replies go back in one message.
+  void Promise.all(m.map((c) => answer(c))).then((replies) => port.postMessage(replies));
 });
-port.postMessage({ ready: true });
+port.postMessage([]);
+
+function answer(c: RegistryCall): Promise<RegistryReply> {
+  if (!REGISTRY_CALLS.includes(c.op)) return Promise.resolve({ rid: c.rid, error: `no registry call ${c.op}` });
+  const method = registry[c.op] as (...a: unknown[]) => unknown;
+  return commit.write((r) => method.apply(r, c.args)).then(
+    (result) => ({ rid: c.rid, result }),
+    (e: Error) => ({ rid: c.rid, error: e.message }),
+  );
+}

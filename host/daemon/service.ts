@@ -37,7 +37,8 @@ export interface ServiceOptions {
 }
 
 /** The application process that opened a session: SO_PEERCRED's pid, with its start time. */
-const ownerOf = (pid: number): ProcessOwner => ({ pid, start: processIdentity(pid) ?? 'unknown' });
+const UNKNOWN = 'unknown';
+const ownerOf = (pid: number): ProcessOwner => ({ pid, start: (pid > 0 && processIdentity(pid)) || UNKNOWN });
 
 function envObject(entries: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -167,7 +168,9 @@ export class DaemonService {
     await this.registry.call('opened', id, ok, done.code, done.env ?? env, done.snapshot ?? { cached: [], data: [], modules: [] }, done.stackSha256);
     this.opening.delete(id);
     if (ok) {
-      this.watched.set(id, owner);
+      // A peer whose pid the daemon cannot see (another pid namespace: pid 0)
+      // is never taken for gone; its sessions wait for their close or `recover`.
+      if (owner.start !== UNKNOWN) this.watched.set(id, owner);
       this.live.set(id, { id, ...line, ownerPid: owner.pid, ownerStart: owner.start });
     }
     for (const entry of done.puts) reply.send({ type: 'putenv', entry });

@@ -17,7 +17,7 @@ import type { Server } from 'node:net';
 import type { SandboxDefaults } from '../stack/index.js';
 import { openSyslog, syslogLine } from './libc.js';
 import { WorkerPool } from './pool.js';
-import { dropTo, isRoot, lookupUser, prepareRegistryDir } from './privileges.js';
+import { daemonAccount, dropTo, isRoot, prepareRegistryDir } from './privileges.js';
 import { RegistryClient } from './registry-client.js';
 import { createDaemonServer } from './server.js';
 import { DaemonService, LOG, type DaemonLog } from './service.js';
@@ -30,7 +30,7 @@ export const DEFAULT_DAEMON_REGISTRY = '/var/lib/pamwasm/daemon/registry.db';
 export interface DaemonOptions {
   socket?: string;
   registry?: string;
-  /** The user to run as after binding (as root); 'root' keeps root, with a warning. Default `pamwasm`. */
+  /** The user to run as after binding (as root); 'root' keeps root, with a warning. Default `pamwasm`; not root: this process's own. */
   user?: string;
   /** Stack workers. Default: the cores, at least 2. */
   workers?: number;
@@ -89,7 +89,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
   const socket = o.socket ?? DEFAULT_SOCKET;
   const registryPath = o.registry ?? DEFAULT_DAEMON_REGISTRY;
   const log = makeLog(o.log);
-  const account = lookupUser(o.user ?? 'pamwasm');
+  const account = daemonAccount(o.user);
   const root = isRoot();
   if (account.uid === 0) log(LOG.warning, 'running as root (--user root): a V8 escape from a module would get root');
 

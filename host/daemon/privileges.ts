@@ -7,6 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
 import { UsageError } from '../errors/index.js';
 
@@ -26,6 +27,19 @@ export function lookupUser(name: string): Account {
 }
 
 export const isRoot = (): boolean => process.getuid?.() === 0;
+
+/**
+ * The account the daemon runs as: `name` (default pamwasm) when started as
+ * root; otherwise this process's own, since only root can switch.
+ */
+export function daemonAccount(name: string | undefined): Account {
+  if (isRoot()) return lookupUser(name ?? 'pamwasm');
+  const me = userInfo();
+  if (name !== undefined && name !== me.username && name !== String(me.uid)) {
+    throw new UsageError(`--user ${name} needs the daemon to start as root (it runs as ${me.username}); start it as root, or leave --user out.`);
+  }
+  return { name: me.username, uid: me.uid, gid: me.gid };
+}
 
 /**
  * Makes the registry's folder (mode 700) and gives it, and the registry's

@@ -19,9 +19,9 @@ Options:
                      socket activation, the socket systemd passes
   --registry PATH    the session registry (default: ${DEFAULT_DAEMON_REGISTRY});
                      its folder is given to --user
-  --user NAME        the user to run as after binding (default: pamwasm; started by
-                     another user: that one); root keeps
-                     root, with a warning
+  --user NAME        the user to run as after binding (default: pamwasm); root keeps
+                     root, with a warning; started by another user, the daemon
+                     runs as that user
   --workers N        stack worker threads (default: the cores, at least 2)
   --allow USER       also serve peers of this user (SO_PEERCRED); root is always served;
                      may be repeated

@@ -109,7 +109,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
   if (root && account.uid !== 0) dropTo(account);
 
   const lost: { service?: DaemonService } = {};
-  const registry = await RegistryClient.start({ path: registryPath, synchronous: o.synchronous ?? 'normal' });
+  const registry = await RegistryClient.start({ path: registryPath, synchronous: o.synchronous ?? 'normal', watchEveryMs: o.watchEveryMs ?? 2000 });
   const pool = new WorkerPool({
     size: o.workers ?? Math.max(2, availableParallelism()),
     moduleDir: o.moduleDir,
@@ -120,7 +120,8 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
     promptMs: 10 * 60_000,
     onLost: (index, sessions, reason) => lost.service?.workerLost(index, sessions, reason),
   });
-  const service: DaemonService = new DaemonService(registry, pool, log, { watchEveryMs: o.watchEveryMs ?? 2000, moduleDir: o.moduleDir });
+  const service: DaemonService = new DaemonService(registry, pool, log, { moduleDir: o.moduleDir });
+  registry.onOrphans = (ids) => void service.orphansFound(ids);
   lost.service = service;
   resolveService(service);
   const recovered = await service.recoverAtStart();
@@ -130,7 +131,6 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
     socket, server, service, pool,
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      service.stop();
       await pool.close();
       await registry.close();
     },

@@ -10,7 +10,12 @@ import type { Registry } from '../sessions/registry.js';
 export const REGISTRY_CALLS = ['begin', 'opened', 'failed', 'claim', 'closed', 'get', 'findOnLine', 'list'] as const;
 export type RegistryCallName = (typeof REGISTRY_CALLS)[number];
 
-export interface RegistryInit { path: string; synchronous: 'full' | 'normal' }
+export interface RegistryInit {
+  path: string;
+  synchronous: 'full' | 'normal';
+  /** How often the thread looks for open sessions whose application is gone (ms; 0: never). */
+  watchEveryMs: number;
+}
 export interface RegistryCall { rid: number; op: RegistryCallName; args: unknown[] }
 export interface RegistryReply { rid: number; result?: unknown; error?: string }
 
@@ -21,11 +26,17 @@ export class RegistryClient {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private next = 1;
   private readonly outbox: RegistryCall[] = [];
+  /** Gets the open sessions whose application the thread found gone (the pid watch). */
+  onOrphans?: (ids: string[]) => void;
   private failure?: Error;
 
   private constructor(init: RegistryInit) {
     this.worker = new Worker(new URL('./registry-thread.js', import.meta.url), { workerData: init });
-    this.worker.on('message', (replies: RegistryReply[]) => {
+    this.worker.on('message', (replies: RegistryReply[] | { orphans: string[] }) => {
+      if (!Array.isArray(replies)) {
+        this.onOrphans?.(replies.orphans);
+        return;
+      }
       for (const m of replies) {
         const p = this.pending.get(m.rid);
         if (!p) continue;

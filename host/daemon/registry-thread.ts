@@ -6,7 +6,7 @@
  * committed.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Registry } from '../sessions/registry.js';
+import { ownerIsGone, Registry } from '../sessions/registry.js';
 import { GroupCommit } from './commit.js';
 import { REGISTRY_CALLS, type RegistryCall, type RegistryInit, type RegistryReply } from './registry-client.js';
 
@@ -25,6 +25,26 @@ port.on('message', (m: RegistryCall[] | { close: true }) => {
   void Promise.all(m.map((c) => answer(c))).then((replies) => port.postMessage(replies));
 });
 port.postMessage([]);
+
+/**
+ * The pid watch, here rather than on the main thread: one /proc read per
+ * application process per sweep, which with thousands of open sessions
+ * would cost the main thread a good share of its time. Sessions whose
+ * owner's pid the daemon could not see (start 'unknown') are left alone.
+ */
+if (init.watchEveryMs > 0) {
+  setInterval(() => {
+    const gone = new Map<number, boolean>();
+    const orphans: string[] = [];
+    for (const o of registry.openOwners()) {
+      if (o.ownerStart === 'unknown') continue;
+      let g = gone.get(o.ownerPid);
+      if (g === undefined) gone.set(o.ownerPid, (g = ownerIsGone(o)));
+      if (g) orphans.push(o.id);
+    }
+    if (orphans.length) port.postMessage({ orphans });
+  }, init.watchEveryMs).unref();
+}
 
 function answer(c: RegistryCall): Promise<RegistryReply> {
   if (!REGISTRY_CALLS.includes(c.op)) return Promise.resolve({ rid: c.rid, error: `no registry call ${c.op}` });

@@ -32,13 +32,14 @@ export const LOG = { err: 3, warning: 4, notice: 5, info: 6 } as const;
 export interface ServiceOptions {
   /** The daemon's --module-dir, recorded with each session for a close in another process (`pamwasm recover`). */
   moduleDir?: string;
-  /** How often open sessions' applications are checked for being gone (ms; 0: never). */
-  watchEveryMs?: number;
 }
 
-/** The application process that opened a session: SO_PEERCRED's pid, with its start time. */
-const UNKNOWN = 'unknown';
-const ownerOf = (pid: number): ProcessOwner => ({ pid, start: (pid > 0 && processIdentity(pid)) || UNKNOWN });
+/**
+ * The application process that opened a session: SO_PEERCRED's pid, with
+ * its start time. A pid the daemon cannot see (a peer in another pid
+ * namespace gets 0) has start 'unknown', which the pid watch leaves alone.
+ */
+const ownerOf = (pid: number): ProcessOwner => ({ pid, start: (pid > 0 && processIdentity(pid)) || 'unknown' });
 
 function envObject(entries: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -56,8 +57,6 @@ const lineOf = (stack: string, items: ProtocolItems) => ({
 });
 
 export class DaemonService {
-  /** Open sessions and their applications, for the pid watch. */
-  private readonly watched = new Map<string, ProcessOwner>();
   /**
    * Sessions this process opened and has not closed, with what a close
    * through their live instances needs: a close then reads no row.
@@ -65,20 +64,10 @@ export class DaemonService {
   private readonly live = new Map<string, LiveSession>();
   /** Sessions whose open runs now: no close may claim them. */
   private readonly opening = new Set<string>();
-  private readonly timer?: NodeJS.Timeout;
-
   private readonly moduleDir: string | null;
 
   constructor(private readonly registry: RegistryClient, private readonly pool: WorkerPool, private readonly log: DaemonLog, o: ServiceOptions = {}) {
     this.moduleDir = o.moduleDir ?? null;
-    if (o.watchEveryMs) {
-      this.timer = setInterval(() => void this.closeOrphans(), o.watchEveryMs);
-      this.timer.unref();
-    }
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
   }
 
   /** Runs one hook; resolves with the code for RESULT. Never rejects. */
@@ -98,31 +87,25 @@ export class DaemonService {
 
   /**
    * At start: closes, exactly once, the sessions a previous daemon left
-   * whose application is gone, and watches the others.
+   * whose application is gone (half-opened and half-closed ones too).
    */
   async recoverAtStart(): Promise<number> {
     let closed = 0;
     for (const r of await this.registry.call('list', ['opening', 'open', 'closing'])) {
-      if (ownerIsGone(r)) {
-        if (await this.closeOrphan(r)) closed++;
-      } else if (r.state !== 'closing') {
-        this.watched.set(r.id, { pid: r.ownerPid, start: r.ownerStart });
-      }
+      if (ownerIsGone(r) && (await this.closeOrphan(r))) closed++;
     }
     return closed;
   }
 
-  /** The pid watch: sessions whose application is gone without a close. */
-  async closeOrphans(): Promise<number> {
-    const gone = new Map<number, boolean>();
+  /**
+   * The pid watch (in the registry thread) found these sessions' applications
+   * gone. One whose open runs in this daemon now is left to that open.
+   */
+  async orphansFound(ids: string[]): Promise<number> {
     let closed = 0;
-    for (const [id, owner] of this.watched) {
-      let g = gone.get(owner.pid);
-      if (g === undefined) gone.set(owner.pid, (g = ownerIsGone({ ownerPid: owner.pid, ownerStart: owner.start })));
-      if (!g) continue;
-      this.watched.delete(id);
-      const r = await this.registry.call('get', id);
-      if (r && (await this.closeOrphan(r))) closed++;
+    for (const id of ids) {
+      const r = this.opening.has(id) ? undefined : await this.registry.call('get', id);
+      if ((r?.state === 'open' || r?.state === 'opening') && (await this.closeOrphan(r))) closed++;
     }
     return closed;
   }
@@ -168,9 +151,6 @@ export class DaemonService {
     await this.registry.call('opened', id, ok, done.code, done.env ?? env, done.snapshot ?? { cached: [], data: [], modules: [] }, done.stackSha256);
     this.opening.delete(id);
     if (ok) {
-      // A peer whose pid the daemon cannot see (another pid namespace: pid 0)
-      // is never taken for gone; its sessions wait for their close or `recover`.
-      if (owner.start !== UNKNOWN) this.watched.set(id, owner);
       this.live.set(id, { id, ...line, ownerPid: owner.pid, ownerStart: owner.start });
     }
     for (const entry of done.puts) reply.send({ type: 'putenv', entry });
@@ -202,7 +182,6 @@ export class DaemonService {
       this.log(LOG.warning, `close session=${r.id} service=${r.service} user=${r.user} line=${r.tty ?? '-'}: already closed or closing`);
       return FAILED;
     }
-    this.watched.delete(r.id);
     this.live.delete(r.id);
     const o = { silent: (f.flags & PAM_SILENT) !== 0, items: { ...recordItems(r), ...f.items }, env: envObject(f.env) };
     return this.runClose(r, o, reply, 'daemon', peerPid);

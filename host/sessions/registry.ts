@@ -258,6 +258,14 @@ export class Registry {
     return (rows as Row[]).map(toRecord);
   }
 
+  /**
+   * Each opening or open session's id and owner, and nothing else: cheap
+   * enough to scan often (the daemon's pid watch).
+   */
+  openOwners(): { id: string; ownerPid: number; ownerStart: string }[] {
+    return this.sql(`SELECT id, owner_pid AS ownerPid, owner_start AS ownerStart FROM sessions WHERE state IN ('opening', 'open')`).all() as { id: string; ownerPid: number; ownerStart: string }[];
+  }
+
   /** Sessions left open or half-open by a process that is gone. */
   orphans(): SessionRecord[] {
     return this.list(['opening', 'open', 'closing']).filter(ownerIsGone);

@@ -18,9 +18,23 @@ const { pathToFileURL } = require('node:url');
  * the script beside it. Undefined when it may not be used.
  */
 function usableCodeCache(data, header, cacheStat, scriptStat) {
-  if (cacheStat.uid !== scriptStat.uid || (cacheStat.mode & 0o022) !== 0) return undefined;
+  if ((cacheStat.mode & 0o170000) !== 0o100000 || cacheStat.uid !== scriptStat.uid || (cacheStat.mode & 0o022) !== 0) return undefined;
   if (data.length < header.length || data.subarray(0, header.length).toString('latin1') !== header) return undefined;
   return data.subarray(header.length);
+}
+
+/**
+ * A file's bytes and the stat of the very descriptor they were read from:
+ * what is judged is what is used (a stat of the path, then a read of it,
+ * could judge one file and read another put there meanwhile).
+ */
+function readOpenFile(file, flags) {
+  const fd = fs.openSync(file, flags);
+  try {
+    return { st: fs.fstatSync(fd), data: fs.readFileSync(fd) };
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Hex sha256 of a script's source. */
@@ -46,14 +60,16 @@ function codeCacheHeader(source, sha256 = sourceSha256(source)) {
 function runExecScript(file) {
   const { Script } = require('node:vm');
   const { createRequire } = require('node:module');
-  const source = fs.readFileSync(file, 'utf8');
+  const scriptFile = readOpenFile(file, 'r');
+  const source = scriptFile.data.toString('utf8');
   const cacheFile = `${file}.codecache`;
   const sha256 = sourceSha256(source);
   const header = codeCacheHeader(source, sha256);
   let cachedData;
   try {
-    const st = fs.statSync(cacheFile);
-    cachedData = usableCodeCache(fs.readFileSync(cacheFile), header, st, fs.statSync(file));
+    // Never through a symlink, and judged on the descriptor read.
+    const cache = readOpenFile(cacheFile, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    cachedData = usableCodeCache(cache.data, header, cache.st, scriptFile.st);
   } catch { /* no cache: compile */ }
   const script = new Script(`(function (exports, require, module, __filename, __dirname, __pw_import, __pw_script_sha256) {${source}\n})`, { filename: file, cachedData });
   const module = { exports: {} };

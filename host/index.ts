@@ -1,6 +1,16 @@
 /**
  * pamwasm: run PAM session modules as sandboxed WebAssembly components.
  *
+ * The package's entry points, by what a caller does with them:
+ *  - `pamwasm`: the host (sessions around a real libpam stack, the registry,
+ *    recovery), typed errors and the PAM code table;
+ *  - `pamwasm/stack`: stack files, the dispatcher, `runStack`, `StackSession`;
+ *  - `pamwasm/loader`: load and check one component;
+ *  - `pamwasm/libpam`: the bridge to the system libpam;
+ *  - `pamwasm/build`: build C and JS/TS modules (optional builder packages);
+ *  - `pamwasm/testing`: run a module or stack in a test and assert on the result;
+ *  - `pamwasm/sdk`: the TypeScript SDK for module authors; `pamwasm/sdk/c/*` the C SDK.
+ *
  * @example
  *   import { createHost } from 'pamwasm';
  *   const host = await createHost({ system: { service: 'login' } });
@@ -10,11 +20,9 @@
  */
 export { createHost, PamwasmHost, Session, Registry, defaultRegistryPath } from './sessions/index.js';
 export type { HostOptions, OpenSessionOptions, CloseResult, SessionRecord, SessionState, ClosedRecord } from './sessions/index.js';
-export { loadComponent, type LoadedComponent, type LoadOptions } from './loader/index.js';
-export { parseStackFile, parkIdleLines, runStack, StackSession, SANDBOX_DEFAULTS } from './stack/index.js';
+export { parkIdleLines } from './stack/index.js';
 export { setMemoryLimit } from './sandbox/limits.js';
-export type { RunOptions, RunResult, TraceEntry, Stack, Diagnostic, SandboxDefaults } from './stack/index.js';
-export { openPamHandle, PamHelper, PamHandle } from './libpam/index.js';
 export { PAM_CODES, codeByName, codeByNumber, codeByStatus } from './codes/index.js';
 export * from './errors/index.js';
 export type { Conversation, ConvMessage, PamMode, PamResult } from './libpam/index.js';
+export { formatLogRecord, logSink, type LogOption, type LogRecord } from './runtime/index.js';

@@ -6,7 +6,7 @@
  * `keyboard-interactive` each PAM prompt goes to the client and libpam waits
  * (in its helper) for the answer, however long the user takes.
  */
-import { openPamHandle } from '../../host/index.js';
+import { openPamHandle } from '../../host/libpam/index.js';
 import type { Conversation, ConvMessage, PamMode } from '../../host/libpam/index.js';
 
 export interface PamAuthOptions {

@@ -18,7 +18,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import ssh2 from 'ssh2';
 import type { AuthContext, AuthenticationType, ClientInfo, Connection, PseudoTtyInfo, Server, ServerChannel, Session as SshSession } from 'ssh2';
-import { createHost, runStack, type PamwasmHost } from '../../host/index.js';
+import { createHost, type PamwasmHost } from '../../host/index.js';
+import { runStack } from '../../host/stack/index.js';
 import type { PamMode } from '../../host/libpam/index.js';
 import { keyboardConversation, pamAuthenticate, passwordConversation } from './auth.js';
 import { LoginSession } from './login-session.js';

@@ -5,6 +5,8 @@
  * (guest-modules/hostile/, see hostile.ts) goes to guest-modules/hostile/dist/.
  *
  *   npm run build:guests                      build into guest-modules/dist/ and hostile/dist/
+ *   node dist/host/build/all.js --js          build only the JS modules (no C toolchain): what
+ *                                             `npm pack` runs, since their components are not committed
  *   node dist/host/build/all.js --check       rebuild the C modules (and the hostile corpus)
  *                                             into a temp folder and fail, naming the file,
  *                                             if a committed .wasm differs (CI)
@@ -165,12 +167,18 @@ export async function checkGuests(opts: CheckGuestsOptions = {}): Promise<string
 
 async function main(argv: string[]): Promise<number> {
   const say = (msg: string) => console.error(msg);
-  const unknown = argv.filter((a) => a !== '--check');
-  if (unknown.length > 0) {
-    say(`unknown argument ${unknown[0]}: use no arguments to build guest-modules/dist/, or --check to verify it.`);
+  const unknown = argv.filter((a) => a !== '--check' && a !== '--js');
+  if (unknown.length > 0 || argv.length > 1) {
+    say(`unknown argument ${unknown[0] ?? argv[1]}: use no arguments to build guest-modules/dist/, --js to build only its JS modules, or --check to verify it.`);
     return 2;
   }
   try {
+    if (argv.includes('--js')) {
+      for (const js of await buildJsModules(GUEST_DIST_DIR, { onProgress: say })) {
+        say(`built ${js.name}.wasm (JS, ${(js.bytes / 1e6).toFixed(1)} MB, ${js.cached ? 'cached' : `${js.ms} ms`})`);
+      }
+      return 0;
+    }
     if (argv.includes('--check')) {
       const problems = await checkGuests({ onProgress: say });
       for (const p of problems) say(p);

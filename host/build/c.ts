@@ -23,9 +23,11 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, delimiter, dirname, join, resolve } from 'node:path';
-import { componentEmbed, componentNew } from '@bytecodealliance/jco-transpile/wasm-tools';
+import { requireFeature } from '../deps/index.js';
 import { BuildError } from '../errors/index.js';
-import { packageRoot, witSource, WIT_PACKAGE, WORLD_NAME } from '../wit/index.js';
+import { functionNames } from '../loader/core-names.js';
+import { packageRoot, witSource, WORLD_NAME } from '../wit/index.js';
+import { checkCoreImports, checkHooks } from './c-checks.js';
 import { GUEST_MODULES_DIR, guestFolders } from './guests.js';
 
 export interface CBuildOptions {
@@ -37,6 +39,12 @@ export interface CBuildOptions {
    * module without a second folder.
    */
   defines?: string[];
+  /**
+   * Build a module whose hooks are missing or mistyped instead of refusing
+   * it: only for tests of what the host does with such a component (its line
+   * fails closed with PAM_MODULE_UNKNOWN). Default false.
+   */
+  allowHookProblems?: boolean;
 }
 
 /**
@@ -108,6 +116,8 @@ export async function buildCModule(dir: string, outFile: string, opts: CBuildOpt
   if (!existsSync(moduleDir)) throw new BuildError(`${dir} does not exist; give the folder of a C guest module.`);
   const sources = cSources(moduleDir);
   if (sources.length === 0) throw new BuildError(`${dir} has no .c files; a C guest module is a folder of C sources.`);
+  // Before compiling: a missing wasm-tools is said at once, not after clang.
+  requireFeature('c-build');
   const config = readModuleConfig(moduleDir);
   const extraWit = config.wit ? readConfigFile(moduleDir, config.wit) : '';
   const toolchain = await findToolchain();
@@ -120,7 +130,9 @@ export async function buildCModule(dir: string, outFile: string, opts: CBuildOpt
     const warnings = await compileAndLink(moduleDir, sources, coreFile, toolchain, config, defines);
     if (warnings) progress(`compiler warnings:\n${warnings}`);
     const core = new Uint8Array(await readFile(coreFile));
-    checkCoreImports(name, core, config, extraWit);
+    const names = functionNames(core);
+    checkCoreImports(name, core, names, config, extraWit);
+    if (!opts.allowHookProblems) checkHooks(name, moduleDir, sources, names);
 
     const world = config.world ?? WORLD_NAME;
     progress(`making the ${world} component${config.wasi ? ' with the WASI preview1 adapter' : ''}`);
@@ -129,6 +141,7 @@ export async function buildCModule(dir: string, outFile: string, opts: CBuildOpt
       const adapters: [string, Uint8Array][] | undefined = config.wasi
         ? [['wasi_snapshot_preview1', await readAdapter()]]
         : undefined;
+      const { componentEmbed, componentNew } = await wasmTools();
       const embedded = await componentEmbed({ binary: core, witSource: `${witSource()}\n${extraWit}`, world });
       component = await componentNew(embedded, adapters);
     } catch (e) {
@@ -149,6 +162,15 @@ export async function buildCModule(dir: string, outFile: string, opts: CBuildOpt
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * jco-transpile's wasm-tools, an optional peer dependency: imported only
+ * when a C module is built, so that loading the package needs none of it.
+ */
+async function wasmTools(): Promise<typeof import('@bytecodealliance/jco-transpile/wasm-tools')> {
+  requireFeature('c-build');
+  return import('@bytecodealliance/jco-transpile/wasm-tools');
 }
 
 function cSources(dir: string): string[] {
@@ -384,25 +406,6 @@ async function compileAndLink(
       ? `${[...new Set(undefinedSymbols)].join(', ')} ${undefinedSymbols.length === 1 ? 'is' : 'are'} not provided by the SDK or wasi-libc; remove the call${undefinedSymbols.length === 1 ? '' : 's'}`
       : 'fix the source';
     throw new BuildError(`cannot build the C module in ${moduleDir}: ${hint} (compiler output below).\n${stderr || errorText(e)}`, { cause: e });
-  }
-}
-
-/**
- * A libc function that needs the system (files, clocks, exit, stdin, ...)
- * links in a WASI import, which the world does not offer: the component
- * would not instantiate. Say which, before wasm-tools says it less clearly.
- * A build.json may allow more: WASI preview1 (`wasi`), and the packages its
- * WIT file declares.
- */
-function checkCoreImports(name: string, core: Uint8Array, config: CModuleConfig, extraWit: string): void {
-  const prefixes = [`${WIT_PACKAGE}/`, ...[...extraWit.matchAll(/\bpackage\s+([a-z0-9-]+:[a-z0-9-]+)/g)].map((m) => `${m[1]}/`)];
-  const allowed = (module: string) => (config.wasi && module === 'wasi_snapshot_preview1') || prefixes.some((p) => module.startsWith(p));
-  const imports = WebAssembly.Module.imports(new WebAssembly.Module(core as Uint8Array<ArrayBuffer>));
-  const outside = imports.filter((i) => !allowed(i.module)).map((i) => `${i.module}.${i.name}`);
-  if (outside.length > 0) {
-    throw new BuildError(
-      `${name} imports ${outside.join(', ')}, outside the ${WORLD_NAME} world: it calls a libc function that needs the system (files, clocks, exit, stdin); use the SDK's pam_* calls instead.`,
-    );
   }
 }
 

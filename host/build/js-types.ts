@@ -11,7 +11,6 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { $init, generateTypes } from '@bytecodealliance/jco-transpile/component';
 import { packageRoot, witSource, WIT_PACKAGE, WIT_VERSION, WORLD_NAME } from '../wit/index.js';
 
 /** Where the generated declarations are kept. */
@@ -34,6 +33,8 @@ const HEADER = `// Generated from wit/ by writeGuestTypes() in host/build/js-typ
  * filesystem grant is needed.
  */
 export async function guestTypes(): Promise<string> {
+  // Imported here: jco-transpile is an optional peer dependency (host/deps).
+  const { $init, generateTypes } = await import('@bytecodealliance/jco-transpile/component');
   await $init;
   const files = generateTypes(WORLD_NAME, {
     wit: { tag: 'source', val: witSource() },

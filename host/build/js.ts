@@ -15,11 +15,14 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BuildFailure, Message, Metafile, Plugin } from 'esbuild';
+import { missingDependency, requireFeature } from '../deps/index.js';
 import { BuildError } from '../errors/index.js';
 import { packageRoot, witSource, WIT_PACKAGE, WIT_VERSION, WORLD_IMPORTS, WORLD_NAME } from '../wit/index.js';
 import { GUEST_DIST_DIR, GUEST_MODULES_DIR, guestFolders } from './guests.js';
+import { hookGuard } from './js-guard.js';
+import { typeCheckModule } from './js-typecheck.js';
 import { writeGuestTypes } from './js-types.js';
 
 export interface JsBuildOptions {
@@ -47,6 +50,9 @@ export interface JsModuleBuild {
 
 /** Guest sources and built components (host/build/guests.ts), for the callers of this module. */
 export { GUEST_DIST_DIR, GUEST_MODULES_DIR };
+
+/** The JS/TS SDK's entry, which modules import as `pamwasm/sdk` (the package's export of it). */
+export const JS_SDK_ENTRY = join(packageRoot(), 'guest-modules', 'sdk', 'js', 'index.ts');
 
 /** The component cache of this installation. */
 export const JS_CACHE_DIR = join(packageRoot(), '.cache', 'js-guests');
@@ -133,6 +139,12 @@ async function build(dir: string, outFile: string, opts: JsBuildOptions): Promis
     throw new BuildError(`${dir}/package.json names the entry ${entry}, which does not exist; fix its "main" field.`);
   }
 
+  // Before any work: every builder package that is missing, in one install line.
+  requireFeature('js-build');
+  if (entry.endsWith('.ts')) {
+    progress('type-checking');
+    await typeCheckModule(entry, progress);
+  }
   progress(`bundling ${entry}`);
   const source = await bundle(entry);
 
@@ -159,45 +171,49 @@ async function build(dir: string, outFile: string, opts: JsBuildOptions): Promis
   return { component, cached: false };
 }
 
-/** Bundles the entry into one ES module; the host's interfaces stay imports. */
+/** Bundles the entry, behind the hook guard, into one ES module; the host's interfaces stay imports. */
 async function bundle(entry: string): Promise<string> {
   let esbuild: typeof import('esbuild');
   try {
     esbuild = await import('esbuild');
   } catch (e) {
-    throw new BuildError('building JS guest modules needs esbuild, which is not installed; run `npm install esbuild`.', { cause: e });
+    throw missingDependency('js-build', ['esbuild'], e);
   }
+  const options = {
+    bundle: true,
+    format: 'esm' as const,
+    // A guest runs in SpiderMonkey without Node or browser APIs.
+    platform: 'neutral' as const,
+    mainFields: ['module', 'main'],
+    target: 'es2022',
+    write: false as const,
+    metafile: true as const,
+    logLevel: 'silent' as const,
+    legalComments: 'none' as const,
+    plugins: [sessionImports()],
+  };
   let result: { outputFiles: { text: string }[]; metafile: Metafile };
   try {
-    result = await esbuild.build({
-      entryPoints: [entry],
-      bundle: true,
-      format: 'esm',
-      // A guest runs in SpiderMonkey without Node or browser APIs.
-      platform: 'neutral',
-      mainFields: ['module', 'main'],
-      target: 'es2022',
-      write: false,
-      metafile: true,
-      logLevel: 'silent',
-      legalComments: 'none',
-      plugins: [sessionImports()],
-    });
+    // The module alone first: its own exports, and errors at its own lines.
+    const own = await esbuild.build({ ...options, entryPoints: [entry] });
+    const output = Object.values(own.metafile.outputs)[0];
+    const missing = ['openSession', 'closeSession'].filter((x) => !output?.exports.includes(x));
+    if (missing.length > 0) {
+      throw new BuildError(
+        `${entry} does not export ${missing.join(' or ')}: export both hooks as functions (flags, argv) => status (see guest-modules/sdk/js/README.md).`,
+      );
+    }
+    result = await esbuild.build({ ...options, stdin: { contents: hookGuard(entry), resolveDir: dirname(entry), sourcefile: 'pamwasm-hook-guard.js', loader: 'js' } });
   } catch (e) {
+    if (e instanceof BuildError) throw e;
     throw bundleError(entry, e);
-  }
-  const output = Object.values(result.metafile.outputs)[0];
-  const missing = ['openSession', 'closeSession'].filter((x) => !output?.exports.includes(x));
-  if (missing.length > 0) {
-    throw new BuildError(
-      `${entry} does not export ${missing.join(' or ')}: export both hooks as functions (flags, argv) => status (see guest-modules/sdk/js/README.md).`,
-    );
   }
   return result.outputFiles[0].text;
 }
 
 /**
- * Resolves `pamwasm:session/<interface>` (with or without the version) to
+ * Resolves `pamwasm/sdk` to this installation's SDK, and
+ * `pamwasm:session/<interface>` (with or without the version) to
  * the versioned name, the only one componentize-js resolves for the world's
  * imports, and keeps it external. Anything else under `pamwasm:` is refused
  * with a hint.
@@ -207,6 +223,8 @@ function sessionImports(): Plugin {
   return {
     name: 'pamwasm-session',
     setup(b) {
+      // The SDK of the host that builds the module, wherever the module's folder is.
+      b.onResolve({ filter: /^pamwasm\/sdk$/ }, () => ({ path: JS_SDK_ENTRY }));
       b.onResolve({ filter: /^pamwasm:/ }, (args) => {
         const m = /^pamwasm:session\/([a-z][a-z0-9-]*)(?:@(.+))?$/.exec(args.path);
         const refuse = (text: string) => ({ errors: [{ text }] });
@@ -258,12 +276,20 @@ async function componentizeInChild(dir: string, source: string, timeoutMs: numbe
     const job = join(work, 'job.json');
     await writeFile(sourcePath, source);
     const options = { ...COMPONENTIZE_OPTIONS, disableFeatures: [...COMPONENTIZE_OPTIONS.disableFeatures], sourcePath, witWorld: witSource() };
-    await writeFile(job, JSON.stringify({ url: componentizeUrl(), options, out }));
+    const hooks = join(work, 'resolve-hooks.mjs');
+    await writeFile(hooks, RESOLVE_HOOKS);
+    // The shim resolves from here (this package's place in the app's tree) when not from componentize-js.
+    await writeFile(job, JSON.stringify({ url: componentizeUrl(), options, out, hooks: pathToFileURL(hooks).href, shimParent: import.meta.url }));
     const { code, output, timedOut } = await runChild(['--input-type=module', '-e', CHILD_SOURCE, job], timeoutMs);
     if (timedOut) {
       throw new BuildError(
         `componentizing ${dir} took longer than ${Math.round(timeoutMs / 1000)} s and was stopped; the module's top-level code runs at build time, so look there for an endless loop.`,
       );
+    }
+    const notFound = /Cannot find (?:package|module) '((?:@[^/']+\/)?[^/'.][^/']*)/.exec(output);
+    if (code !== 0 && notFound) {
+      // A package componentize-js imports, not the module's code, is missing.
+      throw missingDependency('js-build', [notFound[1]], new Error(output));
     }
     if (code !== 0) {
       throw new BuildError(
@@ -284,10 +310,32 @@ function summarize(output: string): string {
   return lines.slice(0, 2).map((l) => l.replace(/^\d+: /, '')).join(': ').slice(0, 500) || 'no output';
 }
 
+/**
+ * Module resolution hooks for the child: componentize-js imports
+ * `@bytecodealliance/preview2-shim` without declaring it, so in an app's
+ * tree npm may put the shim where componentize-js cannot see it (nested
+ * under jco). A shim import that does not resolve from its importer is
+ * resolved from this package's place (`shimParent`) instead.
+ */
+const RESOLVE_HOOKS = `
+let shimParent;
+export function initialize(data) { shimParent = data.shimParent; }
+export async function resolve(specifier, context, next) {
+  try {
+    return await next(specifier, context);
+  } catch (e) {
+    if (!specifier.startsWith('@bytecodealliance/preview2-shim')) throw e;
+    return next(specifier, { ...context, parentURL: shimParent });
+  }
+}
+`;
+
 /** Runs in the child: `node --input-type=module -e CHILD_SOURCE job.json`. */
 const CHILD_SOURCE = `
 import { readFileSync, writeFileSync } from 'node:fs';
-const { url, options, out } = JSON.parse(readFileSync(process.argv[1], 'utf8'));
+import { register } from 'node:module';
+const { url, options, out, hooks, shimParent } = JSON.parse(readFileSync(process.argv[1], 'utf8'));
+register(hooks, { data: { shimParent } });
 const { componentize } = await import(url);
 try {
   writeFileSync(out, (await componentize(options)).component);
@@ -327,7 +375,7 @@ function componentizeUrl(): string {
   try {
     return import.meta.resolve('@bytecodealliance/componentize-js');
   } catch (e) {
-    throw new BuildError('building JS guest modules needs @bytecodealliance/componentize-js, which is not installed; run `npm install`.', { cause: e });
+    throw missingDependency('js-build', ['@bytecodealliance/componentize-js'], e);
   }
 }
 

@@ -4,19 +4,22 @@
  * unpinned modules and files others than root could change.
  */
 import { parseArgs } from 'node:util';
-import { PamwasmError } from '../errors/index.js';
+import { PamwasmError, StackSyntaxError } from '../errors/index.js';
+import { missingHooksOfFile } from '../loader/core-names.js';
 import { loadComponent } from '../loader/index.js';
 import { checkOwnerPerms, strictByDefault } from '../sandbox/perms.js';
 import { wasiImports } from '../sandbox/wasi/index.js';
-import { parseStackFile, resolveModulePath, type Diagnostic } from '../stack/index.js';
+import { lineLoadOptions, parseStackFile, resolveModulePath, SANDBOX_DEFAULTS, type Diagnostic } from '../stack/index.js';
 import { red, dim } from './output.js';
 import { usage } from './usage.js';
 
 export const CHECK_HELP = `Usage: pamwasm check FILE... [--module-dir DIR] [--json]
 
-Lints stack files. Each finding is printed as file:line: severity: message.
+Lints stack files. Each finding is printed as file:line: severity: message
+(file: severity: message for the file as a whole).
 Errors: syntax the dispatcher would fail on, modules that are missing, not
 components, of another world or importing what their grants do not allow,
+sandbox settings that run and exec would refuse (memory=, timeout=, fault=...),
 pins that do not match, and (as root) files others could change.
 Warnings: modules without a sha256= pin (the hash to pin is printed).
 Exit status 2 when any error was found, 0 otherwise.`;
@@ -39,12 +42,18 @@ export async function checkCommand(argv: string[]): Promise<number> {
   } else {
     for (const f of findings) {
       const sev = f.severity === 'error' ? red('error', process.stdout) : 'warning';
-      console.log(`${f.file}:${f.line}: ${sev}: ${f.message}`);
+      console.log(oneLine(`${where(f)}: ${sev}: ${f.message}`));
     }
     console.log(dim(`${errors} error${errors === 1 ? '' : 's'}, ${findings.length - errors} warning${findings.length - errors === 1 ? '' : 's'} in ${positionals.length} file${positionals.length === 1 ? '' : 's'}`));
   }
   return errors ? 2 : 0;
 }
+
+/** `file:line`, or the file alone for a finding about the whole file (line 0). */
+const where = (f: Diagnostic) => (f.line > 0 ? `${f.file}:${f.line}` : f.file);
+
+/** One finding, one line: compiler output and the like are folded. */
+const oneLine = (message: string) => message.replace(/\s*\n\s*/g, ' ');
 
 /** Everything wrong with one stack file, in line order. */
 export async function checkStack(file: string, moduleDir?: string): Promise<Diagnostic[]> {
@@ -55,6 +64,10 @@ export async function checkStack(file: string, moduleDir?: string): Promise<Diag
   try {
     stack = parseStackFile(file, { strictPermissions: false });
   } catch (e) {
+    // A syntax error names its own file:line (an included file's, maybe): said once, in front.
+    if (e instanceof StackSyntaxError) {
+      return [{ file: e.file, line: e.line, severity: 'error', message: e.message.slice(`${e.file}:${e.line}: `.length) }];
+    }
     if (e instanceof PamwasmError) return [{ file, line: 0, severity: 'error', message: e.message }];
     throw e;
   }
@@ -72,14 +85,18 @@ export async function checkStack(file: string, moduleDir?: string): Promise<Diag
     const path = resolveModulePath(h.spec.path, moduleDir);
     const at = { file: h.file, line: h.line };
     try {
-      const m = await loadComponent(path, { allowImports: wasiImports(h.spec.grants).allowed, sha256: h.spec.sha256, strictPermissions: false });
+      wasiImports(h.spec.grants); // read= grants name existing directories, as a session needs
+      // Loaded as a session loads it (memory cap included), by the host's defaults.
+      const m = await loadComponent(path, lineLoadOptions(h.spec, SANDBOX_DEFAULTS, { strictPermissions: false }));
       perm(path, 'module', h.line, h.file);
+      const hooks = missingHooksOfFile(path);
+      if (hooks) out.push({ ...at, severity: 'error', message: `${h.spec.path}: ${hooks}, so this line would return PAM_MODULE_UNKNOWN; fix the module's source and rebuild it.` });
       if (!h.spec.sha256) {
         out.push({ ...at, severity: 'warning', message: `${h.spec.path} is not pinned: write [${h.spec.path} sha256=${m.sha256}] to refuse any other bytes.` });
       }
     } catch (e) {
       if (!(e instanceof PamwasmError)) throw e;
-      out.push({ ...at, severity: h.quiet && e.code === 'ERR_MODULE_NOT_FOUND' ? 'warning' : 'error', message: e.message });
+      out.push({ ...at, severity: h.quiet && e.code === 'ERR_MODULE_NOT_FOUND' ? 'warning' : 'error', message: e.message, code: e.code });
     }
   }
   return out.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));

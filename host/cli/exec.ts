@@ -19,11 +19,11 @@ import { parseArgs } from 'node:util';
 import { PAM } from '../codes/index.js';
 import { PamwasmError, UsageError } from '../errors/index.js';
 import { defaultCacheDir, type CacheOptions } from '../loader/index.js';
-import { newHandleState, type ConvMessage, type LogRecord, type WitItem } from '../runtime/index.js';
-import { defaultRegistryPath, processIdentity, Registry, type ProcessOwner } from '../sessions/registry.js';
+import { formatLogRecord, newHandleState, type ConvMessage, type LogRecord, type WitItem } from '../runtime/index.js';
+import { defaultRegistryPath, processIdentity, Registry, type ProcessOwner, type SessionLine } from '../sessions/registry.js';
 import { closeWasmStack, recordItems } from '../sessions/wasm-close.js';
 import { parseStackFile, StackSession } from '../stack/index.js';
-import { usage } from './usage.js';
+import { errorSentence, usage } from './usage.js';
 
 export const EXEC_HELP = `Usage: pamwasm exec --stack FILE [options]
 
@@ -32,10 +32,10 @@ Runs a WASM stack for pam_exec(8), inside a libpam application's session:
   session required pam_exec.so stdout /usr/bin/node /path/to/pamwasm.js exec --stack /etc/pamwasm/login.stack
 
 PAM_TYPE open_session runs the stack's open and records the session in the
-registry; close_session finds that session (same service, user, tty and
-stack, preferring the one the same application process opened), and closes
-it with the module data saved at open. A close with no recorded open runs on
-fresh instances, and says so on stderr.
+registry; close_session finds that session (same service, user, tty, rhost,
+ruser and stack, preferring the one the same application process opened),
+and closes it with the module data saved at open. A close with no recorded
+open runs on fresh instances, and says so on stderr.
 
 The environment is pam_exec's: PAM_TYPE, PAM_SERVICE, PAM_USER, PAM_TTY,
 PAM_RHOST and PAM_RUSER are the hook and the items; every other variable is
@@ -54,6 +54,9 @@ Options:
   --cache-dir DIR     the cache of prepared components (default: /var/cache/pamwasm as root,
                       else $XDG_CACHE_HOME/pamwasm); it must be a folder of this user, mode 700
   --no-cache          prepare every component afresh (about 300 ms each)
+  --diagnostics D     where exec's own warnings and errors go: stdout (default: on
+                      stderr, which pam_exec's stdout option shows to the user) or
+                      syslog (logger(1), authpriv, tag pamwasm-exec)
 
 Exit status (pam_exec turns any non-zero status into PAM_SYSTEM_ERR):
   0       the stack returned PAM_SUCCESS
@@ -68,16 +71,18 @@ Exit status (pam_exec turns any non-zero status into PAM_SYSTEM_ERR):
 export const EXEC_EXIT = { USAGE: 64, SOFTWARE: 70, CONFIG: 78 } as const;
 
 /** pam_exec's variables for the PAM items it appends after the PAM environment (modules/pam_exec/pam_exec.c, env_items). */
-const ITEM_VARS: Record<string, WitItem> = {
-  PAM_SERVICE: 'service', PAM_USER: 'user', PAM_TTY: 'tty', PAM_RHOST: 'rhost', PAM_RUSER: 'ruser',
-};
-const HOOKS = { open_session: 'open', close_session: 'close' } as const;
+// Maps, not object literals: a name from the environment (PAM_TYPE=constructor,
+// a variable named __proto__) must never find what Object.prototype holds.
+const ITEM_VARS = new Map<string, WitItem>([
+  ['PAM_SERVICE', 'service'], ['PAM_USER', 'user'], ['PAM_TTY', 'tty'], ['PAM_RHOST', 'rhost'], ['PAM_RUSER', 'ruser'],
+]);
+const HOOKS = new Map<string, 'open' | 'close'>([['open_session', 'open'], ['close_session', 'close']]);
 
 export interface PamExecEnvironment {
   /** PAM_TYPE as given (open_session, close_session, auth, ...). */
   type?: string;
   items: Partial<Record<WitItem, string>>;
-  /** The PAM environment: every variable but PAM_TYPE and the items. */
+  /** The PAM environment: every variable but PAM_TYPE and the items (an object without prototype: any name is its own key). */
   env: Record<string, string>;
 }
 
@@ -89,20 +94,21 @@ export interface PamExecEnvironment {
  * claim PAM_USER=root), so a name given twice is refused.
  */
 export function splitPamExecEnvironment(entries: readonly string[]): PamExecEnvironment {
-  const out: PamExecEnvironment = { items: {}, env: {} };
+  const out: PamExecEnvironment = { items: {}, env: Object.create(null) as Record<string, string> };
   const seen = new Set<string>();
   for (const entry of entries) {
     const eq = entry.indexOf('=');
     if (eq <= 0) continue;
     const name = entry.slice(0, eq);
     const value = entry.slice(eq + 1);
-    const reserved = name === 'PAM_TYPE' || name in ITEM_VARS;
+    const item = ITEM_VARS.get(name);
+    const reserved = name === 'PAM_TYPE' || item !== undefined;
     if (reserved && seen.has(name)) {
       throw new UsageError(`${name} is in the environment twice: a PAM environment variable of that name would pass for pam_exec's own; remove it from the PAM environment (pam_env.conf, modules' putenv).`);
     }
     seen.add(name);
     if (name === 'PAM_TYPE') out.type = value;
-    else if (name in ITEM_VARS) out.items[ITEM_VARS[name]] = value;
+    else if (item !== undefined) out.items[item] = value;
     else out.env[name] = value;
   }
   return out;
@@ -124,27 +130,49 @@ function parentOwner(): ProcessOwner {
 
 const LOG_PRIORITIES = new Set(['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug']);
 
+/** One line to syslog through logger(1) at authpriv, tagged `tag`; never throws, never waits. */
+function logger(tag: string, priority: string, text: string): void {
+  const args = ['-t', tag, '-p', `authpriv.${LOG_PRIORITIES.has(priority) ? priority : 'notice'}`, '--', text];
+  // Loaded only when something is logged: most runs never pay for node:child_process.
+  void import('node:child_process').then(({ spawn }) => {
+    const child = spawn('/usr/bin/logger', args, { stdio: 'ignore', detached: true, env: {} });
+    child.on('error', () => { /* no logger: nowhere to log */ });
+    child.unref();
+  }).catch(() => {});
+}
+
 /**
  * Module syslog lines to syslog, as pam_syslog would write them from a
- * native module: logger(1) at authpriv, tagged with the module. The exec
- * process has no other place for them: its stderr is the user's screen
- * under pam_exec's stdout option.
+ * native module: logger(1) at authpriv, tagged with the service, each line
+ * with its module, stack line, user and session id. The exec process has
+ * no other place for them: its stderr is the user's screen under
+ * pam_exec's stdout option.
  */
 function toSyslog(service: string, hook: string) {
-  return (r: LogRecord) => {
-    const priority = LOG_PRIORITIES.has(r.priority) ? r.priority : 'notice';
-    const args = ['-t', `pamwasm(${service}:session)`, '-p', `authpriv.${priority}`, '--', `${r.module} ${hook}: ${r.message.trimEnd()}`];
-    // Loaded only when a module logs: most runs never pay for node:child_process.
-    void import('node:child_process').then(({ spawn }) => {
-      const child = spawn('/usr/bin/logger', args, { stdio: 'ignore', detached: true, env: {} });
-      child.on('error', () => { /* no logger: nowhere to log */ });
-      child.unref();
-    }).catch(() => {});
-  };
+  return (r: LogRecord) => logger(`pamwasm(${service}:session)`, r.priority, `${hook}: ${formatLogRecord(r)}`);
+}
+
+/** Where exec's own diagnostics go (--diagnostics): the user's screen under pam_exec's stdout option, or syslog. */
+type Diagnostics = 'stdout' | 'syslog';
+
+/**
+ * --diagnostics, read before the rest of the options, so that even an
+ * error in them goes where it was asked to; undefined when not given.
+ */
+function diagnosticsOf(argv: readonly string[]): string | undefined {
+  const i = argv.findIndex((a) => a === '--diagnostics' || a.startsWith('--diagnostics='));
+  if (i < 0) return undefined;
+  return argv[i].includes('=') ? argv[i].slice(argv[i].indexOf('=') + 1) : argv[i + 1];
+}
+
+/** exec's warnings and errors, as --diagnostics says. */
+function warner(diagnostics: Diagnostics): (text: string) => void {
+  return diagnostics === 'syslog'
+    ? (text) => logger('pamwasm-exec', 'err', text)
+    : (text) => process.stderr.write(`pamwasm exec: ${text}\n`);
 }
 
 const say = (m: ConvMessage) => process.stdout.write(`${m.text}\n`);
-const warn = (text: string) => process.stderr.write(`pamwasm exec: ${text}\n`);
 
 /**
  * `pamwasm exec`, whole: returns the exit status (see EXEC_HELP), never
@@ -158,11 +186,15 @@ export async function execMain(argv: string[], environ?: readonly string[]): Pro
     environ = rawEnvironment();
     for (const name of Object.keys(process.env)) delete process.env[name];
   }
+  const asked = diagnosticsOf(argv);
+  const warn = warner(asked === 'syslog' ? 'syslog' : 'stdout');
   try {
-    return await execCommand(argv, environ);
+    if (asked !== undefined && asked !== 'stdout' && asked !== 'syslog') {
+      throw usage(`--diagnostics must be syslog or stdout, not "${asked}"`, 'exec');
+    }
+    return await execCommand(argv, environ, warn);
   } catch (e) {
-    const message = (e as Error).message;
-    warn(message);
+    warn(errorSentence(e as Error, EXEC_HELP));
     if (e instanceof UsageError || (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) return EXEC_EXIT.USAGE;
     if (e instanceof PamwasmError && ['ERR_STACK_NOT_FOUND', 'ERR_UNSAFE_PERMISSIONS', 'ERR_STACK_SYNTAX'].includes(e.code)) return EXEC_EXIT.CONFIG;
     return EXEC_EXIT.SOFTWARE;
@@ -171,10 +203,10 @@ export async function execMain(argv: string[], environ?: readonly string[]): Pro
 
 const EXEC_OPTIONS = {
   stack: { type: 'string' }, registry: { type: 'string' }, 'module-dir': { type: 'string' },
-  'cache-dir': { type: 'string' }, 'no-cache': { type: 'boolean' }, help: { type: 'boolean' },
+  'cache-dir': { type: 'string' }, 'no-cache': { type: 'boolean' }, diagnostics: { type: 'string' }, help: { type: 'boolean' },
 } as const;
 
-type ExecOptionValues = { stack?: string; registry?: string; 'module-dir'?: string; 'cache-dir'?: string; 'no-cache'?: boolean; help?: boolean };
+type ExecOptionValues = { stack?: string; registry?: string; 'module-dir'?: string; 'cache-dir'?: string; 'no-cache'?: boolean; diagnostics?: string; help?: boolean };
 
 /**
  * exec's options, as util.parseArgs (strict, no positionals) reads them:
@@ -198,7 +230,7 @@ export function parseExecArgs(argv: readonly string[]): ExecOptionValues {
   return values;
 }
 
-async function execCommand(argv: string[], environ: readonly string[]): Promise<number> {
+async function execCommand(argv: string[], environ: readonly string[], warn: (text: string) => void): Promise<number> {
   const values = parseExecArgs(argv);
   if (values.help) {
     console.log(EXEC_HELP);
@@ -209,7 +241,7 @@ async function execCommand(argv: string[], environ: readonly string[]): Promise<
   if (pe.type === undefined) {
     throw usage('PAM_TYPE is not set: exec is run by pam_exec.so from a session line (or by hand with PAM_TYPE=open_session or close_session)', 'exec');
   }
-  const hook = HOOKS[pe.type as keyof typeof HOOKS];
+  const hook = HOOKS.get(pe.type);
   if (!hook) {
     throw new UsageError(`PAM_TYPE is ${pe.type}, but exec runs session stacks only (open_session, close_session): put it on a session line, or add type=open_session / type=close_session to pam_exec's options.`);
   }
@@ -223,12 +255,14 @@ async function execCommand(argv: string[], environ: readonly string[]): Promise<
     cache,
     pe,
     log: toSyslog(pe.items.service!, pe.type),
+    warn,
   };
   let registry: Registry;
   const registryPath = values.registry ?? defaultRegistryPath();
   try {
     registry = new Registry(registryPath);
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     throw new Error(`the registry ${registryPath} cannot be opened (${(e as Error).message}); check --registry and its folder's permissions.`, { cause: e });
   }
   try {
@@ -244,9 +278,11 @@ interface ExecContext {
   cache?: CacheOptions;
   pe: PamExecEnvironment;
   log: (r: LogRecord) => void;
+  /** exec's own warnings (--diagnostics). */
+  warn: (text: string) => void;
 }
 
-const lineOf = (items: PamExecEnvironment['items']) => ({
+const lineOf = (items: PamExecEnvironment['items']): SessionLine => ({
   service: items.service!, user: items.user!, tty: items.tty ?? null, rhost: items.rhost ?? null, ruser: items.ruser ?? null,
 });
 
@@ -260,10 +296,10 @@ async function open(registry: Registry, ctx: ExecContext): Promise<number> {
   try {
     const handle = newHandleState(ctx.pe.items, ctx.pe.env);
     const session = await StackSession.create(stack, handle, {
-      moduleDir: ctx.moduleDir, cache: ctx.cache, log: ctx.log,
+      moduleDir: ctx.moduleDir, cache: ctx.cache, log: ctx.log, sessionId: id,
       conversation: { info: (text) => say({ style: 'info', text }), error: (text) => say({ style: 'error', text }) },
     });
-    for (const d of [...stack.diagnostics, ...session.diagnostics]) warn(`${d.file}:${d.line}: ${d.message}`);
+    for (const d of [...stack.diagnostics, ...session.diagnostics]) ctx.warn(`${d.file}:${d.line}: ${d.message}`);
     const r = await session.open();
     // The application does not close a session whose open failed (libpam's
     // callers do not), so a failed open is recorded as never opened.
@@ -277,27 +313,28 @@ async function open(registry: Registry, ctx: ExecContext): Promise<number> {
 }
 
 async function close(registry: Registry, ctx: ExecContext): Promise<number> {
-  const { service, user, tty } = lineOf(ctx.pe.items);
+  const line = lineOf(ctx.pe.items);
+  const { service, user, tty } = line;
   const owner = parentOwner();
-  let rec = registry.findOpen(service, user, tty, { stack: ctx.stack, owner });
+  let rec = registry.findOpen(line, { stack: ctx.stack, owner });
   // Another close process may claim the same row first: then look again.
-  while (rec && !registry.claim(rec, ['open'])) rec = registry.findOpen(service, user, tty, { stack: ctx.stack, owner });
+  while (rec && !registry.claim(rec, ['open'])) rec = registry.findOpen(line, { stack: ctx.stack, owner });
   const options = { cache: ctx.cache, log: ctx.log, onMessage: say };
   if (!rec) {
     const stack = parseStackFile(ctx.stack); // a missing or unsafe stack file is a configuration error here too
-    warn(`no open session of ${user} on ${tty ?? '(no tty)'} (service ${service}, stack ${ctx.stack}) in the registry ${registry.path}: closing on fresh instances, without module data.`);
+    ctx.warn(`no open session of ${user} on ${tty ?? '(no tty)'} (service ${service}, stack ${ctx.stack}) in the registry ${registry.path}: closing on fresh instances, without module data.`);
     const w = await closeWasmStack({ stack: ctx.stack, parsed: stack, moduleDir: ctx.moduleDir, snapshot: null, items: ctx.pe.items, env: ctx.pe.env }, options);
-    if (w.problem) warn(w.problem);
+    if (w.problem) ctx.warn(w.problem);
     return w.wasm.code;
   }
   // The modules see the handle's items and environment as libpam has them
   // now, plus what the stack put at open, which never reached libpam (a
   // pam_exec child cannot change its caller's PAM environment).
   const w = await closeWasmStack({
-    stack: rec.stack, stackSha256: rec.stackSha256, moduleDir: rec.moduleDir, snapshot: rec.snapshot,
+    id: rec.id, stack: rec.stack, stackSha256: rec.stackSha256, moduleDir: rec.moduleDir, snapshot: rec.snapshot,
     items: { ...recordItems(rec), ...ctx.pe.items }, env: { ...rec.env, ...ctx.pe.env },
   }, options);
-  if (w.problem) warn(w.problem);
+  if (w.problem) ctx.warn(w.problem);
   registry.closed(rec.id, w.wasm.code, 'exec');
   return w.wasm.code;
 }

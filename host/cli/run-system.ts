@@ -5,7 +5,10 @@
  * libpam handle through createHost's Session; nothing is kept (the registry
  * is in memory).
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { PAM } from '../codes/index.js';
+import { UsageError } from '../errors/index.js';
 import type { LogRecord, WitItem } from '../runtime/index.js';
 import { createHost } from '../sessions/index.js';
 import type { RunResult } from '../stack/index.js';
@@ -22,6 +25,21 @@ export interface SystemRunOptions {
   moduleDir?: string;
   service: string;
   confdir?: string;
+}
+
+/**
+ * Refuses a system service with no pam.d file: libpam would quietly run
+ * `other` instead, or fail the whole session with a bare PAM_ABORT when
+ * there is none (pam_start_confdir reads only confdir/<service> and
+ * confdir/other).
+ */
+export function checkSystemService(service: string, confdir = '/etc/pam.d'): void {
+  if (service.includes('/') || service === '.' || service === '..') {
+    throw new UsageError(`--system-service ${service} is not a PAM service name: give the name of a file in ${confdir}, such as login.`);
+  }
+  if (!existsSync(join(confdir, service))) {
+    throw new UsageError(`--system-service ${service}: there is no PAM service file ${join(confdir, service)}; name a file of ${confdir}${confdir === '/etc/pam.d' ? '' : ' (--system-confdir)'}, such as login.`);
+  }
 }
 
 const envFromList = (list: string[]) => Object.fromEntries(list.map((e) => {

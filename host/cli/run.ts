@@ -5,9 +5,10 @@
  */
 import { parseArgs } from 'node:util';
 import type { WitItem } from '../runtime/index.js';
-import { runStack, type RunOptions, type RunResult } from '../stack/index.js';
+import { runStack, scriptedConversation, type PromptRecord, type RunOptions, type RunResult } from '../stack/index.js';
 import { bold, codeName, dim, messageTag, table } from './output.js';
-import { runWithSystem, type SystemRunOptions, type SystemRunResult } from './run-system.js';
+import { checkSystemService, runWithSystem, type SystemRunOptions, type SystemRunResult } from './run-system.js';
+import { terminalAnswerer } from './terminal.js';
 import { usage } from './usage.js';
 
 export const RUN_HELP = `Usage: pamwasm run --stack FILE --service S --user U [options]
@@ -30,7 +31,13 @@ Options:
                       "system": {"open", "close"} with the system stack's codes, and "open",
                       "close" and "env" are what the application gets (env: pam_getenvlist)
   --system-confdir D  read S from the folder D instead of /etc/pam.d (pam_start_confdir)
-  --json              print one JSON object as the last line of stdout
+  --answer TEXT       answer the modules' prompts, in order (repeat it for each prompt); a
+                      prompt past the last answer gets none (the module sees conv-err)
+  --interactive       answer prompts on the terminal: the prompt is shown on stderr and a
+                      line read from stdin (echo off for echo-off prompts); answers may be
+                      piped in, one a line
+  --json              print one JSON object as the last line of stdout (with "prompts":
+                      each prompt's style, text and answer)
 
 Malformed lines are reported on stderr as file:line and dispatched as libpam
 would (they fail). Exit status: 0 when every hook run returned PAM_SUCCESS,
@@ -46,6 +53,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       tty: { type: 'string' }, rhost: { type: 'string' }, ruser: { type: 'string' },
       silent: { type: 'boolean' }, 'module-dir': { type: 'string' }, phase: { type: 'string' },
       'system-service': { type: 'string' }, 'system-confdir': { type: 'string' },
+      answer: { type: 'string', multiple: true }, interactive: { type: 'boolean' },
       json: { type: 'boolean' }, help: { type: 'boolean' },
     },
     strict: true,
@@ -67,25 +75,35 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (values['system-service'] && phase !== 'both') {
     throw usage('--phase must be both with --system-service: a system session that run opens, run also closes', 'run');
   }
-  const result: RunResult & { system?: SystemRunResult['system'] } = values['system-service']
+  if (values['system-service']) checkSystemService(values['system-service'], values['system-confdir']);
+  if (values.interactive && values.answer) throw usage('give either --answer or --interactive, not both', 'run');
+  if ((values.interactive || values.answer) && values['system-service']) {
+    throw usage('--answer and --interactive answer the WASM stack run on its own, not with --system-service', 'run');
+  }
+  const { conversation, prompts } = scriptedConversation(values.interactive ? terminalAnswerer() : values.answer ?? []);
+  const run: RunResult & { system?: SystemRunResult['system'] } = values['system-service']
     ? await runWithSystem({
       stackFile: values.stack!, items: items as SystemRunOptions['items'], silent: values.silent, moduleDir: values['module-dir'],
       service: values['system-service'], confdir: values['system-confdir'],
     })
     : await runStack({
       stackFile: values.stack!, items, silent: values.silent, moduleDir: values['module-dir'], phase: phase as RunOptions['phase'],
+      conversation,
     });
+  const result = { ...run, prompts };
   for (const d of result.diagnostics) process.stderr.write(`${d.file}:${d.line}: ${d.severity}: ${d.message}\n`);
   if (values.json) {
-    const { ok: _ok, open, close, ...rest } = result;
-    console.log(JSON.stringify({ open, close, ...rest }));
+    const { ok: _ok, open, close, prompts: asked, ...rest } = result;
+    // An echo-off answer (a password) is never printed, as a terminal does not echo it.
+    const shown = asked.map(({ style, text, answer }) => ({ style, text, answered: answer !== undefined, ...(style === 'echo-on' && answer !== undefined ? { answer } : {}) }));
+    console.log(JSON.stringify({ open, close, ...rest, prompts: shown }));
   } else {
     printHuman(result);
   }
   return result.ok ? 0 : 1;
 }
 
-function printHuman({ open, close, messages, trace, syslog, env, system }: RunResult & { system?: SystemRunResult['system'] }) {
+function printHuman({ open, close, messages, prompts, trace, syslog, env, system }: RunResult & { prompts: PromptRecord[]; system?: SystemRunResult['system'] }) {
   if (trace.length) {
     const rows = [['hook', 'line', 'control', 'module', 'returned', 'action', 'stack status'].map((h) => bold(h))];
     for (const t of trace) {
@@ -98,6 +116,10 @@ function printHuman({ open, close, messages, trace, syslog, env, system }: RunRe
     console.log();
   }
   for (const m of messages) console.log(`${messageTag(m)}  ${m.text}`);
+  for (const p of prompts) {
+    const shown = p.answer === undefined ? dim('no answer: give --answer TEXT or --interactive') : p.style === 'echo-off' ? '(answered, not shown)' : p.answer;
+    console.log(`prompt ${p.style === 'echo-off' ? '(echo off) ' : ''}${JSON.stringify(p.text)}  ${shown}`);
+  }
   for (const l of syslog) console.log(dim(`syslog ${l.priority}: ${l.module}: ${l.message.trimEnd()}`));
   const vars = Object.entries(env);
   if (vars.length) console.log(`PAM env: ${vars.map(([k, v]) => `${k}=${v}`).join(' ')}`);

@@ -8,6 +8,7 @@
 import { parseArgs } from 'node:util';
 import { PAM } from '../codes/index.js';
 import { createHost, defaultRegistryPath, type ClosedRecord, type SessionRecord } from '../sessions/index.js';
+import { LOG_OPTIONS, type LogOption } from '../runtime/index.js';
 import { bold, codeName, dim, messageTag, table } from './output.js';
 import { usage } from './usage.js';
 
@@ -31,6 +32,9 @@ runs are left alone, so it is safe while hosts run.
 
 Options:
   --registry PATH  the registry (default: as for \`pamwasm sessions\`)
+  --log WHERE      where the modules' close-time syslog lines go: syslog
+                   (default; authpriv, with session id, service, user and
+                   stack line), stderr or none
   --json           print one JSON object: {"closed": [...]}, one entry per session
 
 Exit status: 0 when every recovered close returned PAM_SUCCESS (or there was
@@ -76,14 +80,16 @@ export async function sessionsCommand(argv: string[]): Promise<number> {
 export async function recoverCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { registry: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
+    options: { registry: { type: 'string' }, log: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
     strict: true,
   });
   if (values.help) {
     console.log(RECOVER_HELP);
     return 0;
   }
-  const host = await createHost({ registry: values.registry ?? defaultRegistryPath() });
+  const log = values.log ?? 'syslog';
+  if (!LOG_OPTIONS.includes(log)) throw usage(`--log must be ${LOG_OPTIONS.join(', ')}, not "${log}"`, 'recover');
+  const host = await createHost({ registry: values.registry ?? defaultRegistryPath(), log: log as LogOption });
   let closed: ClosedRecord[];
   try {
     closed = await host.recover();

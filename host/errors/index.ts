@@ -69,6 +69,23 @@ export class BuildError extends PamwasmError {
 }
 
 /**
+ * An optional package that one feature needs (building JS/TS or C modules,
+ * jco's glue for components the loader does not plan itself) is not
+ * installed. `install` is the exact command that adds what is missing.
+ */
+export class MissingDependencyError extends PamwasmError {
+  /** The missing packages, as npm names them. */
+  readonly packages: string[];
+  /** The command that installs them, e.g. `npm install --save-dev esbuild@^0.28.2`. */
+  readonly install: string;
+  constructor(message: string, packages: string[], install: string, options?: { cause?: unknown }) {
+    super('ERR_MISSING_DEPENDENCY', message, options);
+    this.packages = packages;
+    this.install = install;
+  }
+}
+
+/**
  * A libpam call returned a failure or could not be made. Carries the PAM
  * code's number and name and pam_strerror's text.
  */
@@ -162,4 +179,9 @@ export class ProtocolError extends PamwasmError {
     super('ERR_PROTOCOL', message);
     this.reason = reason;
   }
+}
+
+/** A sandbox setting of a stack line (`memory=`, `timeout=`, `fault=`...) or of the host API's defaults is invalid. */
+export class BadSettingError extends PamwasmError {
+  constructor(message: string) { super('ERR_BAD_SETTING', message); }
 }

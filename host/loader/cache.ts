@@ -34,12 +34,11 @@
  *   const mod = await loadComponent('/usr/lib/pamwasm/pam_stamp.wasm', { cache: { dir: defaultCacheDir() } });
  */
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync,
-} from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { folderProblem, readCheckedFile } from '../sandbox/perms.js';
 import { witSource } from '../wit/index.js';
 import type { Instantiator, Plan } from './component/index.js';
 import { sha256 } from './names.js';
@@ -93,8 +92,6 @@ export interface KeyParts {
 
 const FORMAT = 'pamwasm-component-cache/2';
 const GROUP_OR_OTHER = 0o077;
-const WRITABLE_BY_OTHERS = 0o022;
-const STICKY = 0o1000;
 
 const euid = () => (typeof process.geteuid === 'function' ? process.geteuid() : -1);
 
@@ -200,13 +197,8 @@ function problemWith(dir: string): string | null {
   if (!st.isDirectory()) return 'it is not a directory (a symlink is not followed)';
   if (st.uid !== me) return `it is owned by uid ${st.uid}, not by this user (uid ${me})`;
   if (st.mode & GROUP_OR_OTHER) return `its mode is ${(st.mode & 0o777).toString(8)}, not 700`;
-  for (let d = dirname(dir); ; d = dirname(d)) {
-    const p = statSync(d);
-    if (p.uid !== 0 && p.uid !== me) return `${d} above it is owned by uid ${p.uid}`;
-    if (p.mode & WRITABLE_BY_OTHERS && !(p.mode & STICKY)) return `${d} above it is writable by group or others`;
-    if (d === dirname(d)) break;
-  }
-  return null;
+  // The folders above, by the rule every checked read uses (host/sandbox/perms.ts).
+  return folderProblem(realpathSync(dirname(dir)), me) ?? null;
 }
 
 /** The cache in `o.dir`, or undefined (after one warning) when the directory is unsafe. */
@@ -215,7 +207,7 @@ export function openCache(o: CacheOptions): ComponentCache | undefined {
   if (problem === undefined) {
     problem = problemWith(o.dir);
     checked.set(o.dir, problem);
-    if (problem) o.onWarning?.(`not using the component cache ${o.dir}: ${problem}; make it a folder of its own with mode 700 (or remove it and let pamwasm make it).`);
+    if (problem) o.onWarning?.(`not using the component cache ${o.dir}: ${problem}; point the cache at a folder used for nothing else (pamwasm makes a missing one, with mode 700).`);
   }
   return problem ? undefined : new ComponentCache(o.dir);
 }
@@ -258,20 +250,16 @@ export class ComponentCache {
     this.write(`${key}.code`, frame(header, code));
   }
 
-  /** A file's bytes, if it is a regular file of this user that others cannot write (never through a symlink). */
+  /**
+   * A file's bytes, if it is a regular file of this user that others cannot
+   * write, never through a symlink, in folders only this user and root can
+   * change: read through the one checked read (host/sandbox/perms.ts).
+   */
   private read(name: string): Buffer | undefined {
-    let fd: number;
     try {
-      fd = openSync(join(this.dir, name), constants.O_RDONLY | constants.O_NOFOLLOW);
+      return readCheckedFile(join(this.dir, name), { what: 'cache file', strict: true, owner: euid(), noFollow: true }).bytes;
     } catch {
       return undefined;
-    }
-    try {
-      const st = fstatSync(fd);
-      if (!st.isFile() || st.uid !== euid() || st.mode & WRITABLE_BY_OTHERS) return undefined;
-      return readFileSync(fd);
-    } finally {
-      closeSync(fd);
     }
   }
 

@@ -7,7 +7,8 @@
  * time. Reading and hashing a file that has not changed cost about 26 us for
  * a 16 KB C module and about 11 ms for a 12 MB JS one (pamwasm bench, see
  * the README's Performance section); checking that it has not changed is a
- * stat of the path.
+ * stat of the path while root's verdict on it is fresh (host/sandbox/perms.ts
+ * `stillJudged`), else an open and judge of it.
  *
  * "Unchanged" means the same device, inode, size, mtime and ctime (in ns).
  * Replacing a file (a rename over it) gives a new inode; writing it in place
@@ -20,7 +21,8 @@
  * (`pamwasm exec`) a couple of ms to load, and a small file is read faster
  * than a thread-pool round trip.
  */
-import { closeSync, fstatSync, openSync, readFileSync, statSync, type BigIntStats } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
+import { readCheckedFile, stillJudged } from '../sandbox/perms.js';
 import { sha256 } from './names.js';
 
 const SETTLED_MS = 2000;
@@ -43,33 +45,23 @@ export interface ModuleFile {
 
 /**
  * The sha256 of the file at `path`, and its bytes unless the file is known
- * unchanged since they were hashed. `check` sees the open file's stat before
- * anything is read (root's ownership rule). Throws what open and read throw
- * (ENOENT, EISDIR, EACCES...) and what `check` throws.
+ * unchanged since they were hashed. With `strict`, root's ownership rule
+ * judges the open file before anything is used (host/sandbox/perms.ts
+ * `readCheckedFile`), known or not. Throws what open and read throw
+ * (ENOENT, EISDIR, EACCES...) and UnsafePermissionsError.
  */
-export function readModuleFile(path: string, check?: (st: BigIntStats) => void): ModuleFile {
-  // A known file is judged by a stat of the path: nothing is read from it.
+export function readModuleFile(path: string, strict = false): ModuleFile {
   const hit = known.get(path);
-  if (hit) {
-    const st = statSync(path, { bigint: true, throwIfNoEntry: false });
-    if (st && fileIdentity(st) === hit.id) {
-      check?.(st);
-      return { sha256: hit.sha256 };
-    }
-  }
-  const fd = openSync(path, 'r');
-  try {
-    const st = fstatSync(fd, { bigint: true });
-    check?.(st);
-    const bytes = readFileSync(fd);
-    const hash = sha256(bytes);
-    const id = settledIdentity(st);
-    if (id) known.set(path, { id, sha256: hash });
-    else known.delete(path);
-    return { sha256: hash, bytes };
-  } finally {
-    closeSync(fd);
-  }
+  const unchanged = (s: BigIntStats) => hit !== undefined && fileIdentity(s) === hit.id;
+  // A known file judged under a second ago costs a stat; else it is opened and judged, and read only if it changed.
+  if (hit && stillJudged(path, { what: 'module', strict, unchanged })) return { sha256: hit.sha256 };
+  const { st, bytes } = readCheckedFile(path, { what: 'module', strict, unchanged });
+  if (!bytes) return { sha256: hit!.sha256 };
+  const hash = sha256(bytes);
+  const id = settledIdentity(st);
+  if (id) known.set(path, { id, sha256: hash });
+  else known.delete(path);
+  return { sha256: hash, bytes };
 }
 
 /** Drops what is known of `path`: its next read hashes it again. */

@@ -17,11 +17,12 @@
  *   const inst = mod.instantiate(imports);            // imports from host/runtime
  *   inst.openSession({ silent: false }, ['open_session=session_err']); // 'session-err'
  */
-import type { BigIntStats } from 'node:fs';
-import { ModuleNotFoundError, MalformedModuleError, PinMismatchError, UnsafePermissionsError } from '../errors/index.js';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { basename } from 'node:path';
+import { ModuleNotFoundError, MalformedModuleError, NotAComponentError, PinMismatchError, UnsafePermissionsError } from '../errors/index.js';
 import { INITIAL_FUEL } from '../sandbox/limits.js';
 import { meterCoreModule } from '../sandbox/meter.js';
-import { checkOpenFile, strictByDefault } from '../sandbox/perms.js';
+import { strictByDefault } from '../sandbox/perms.js';
 import type { WitStatus } from '../codes/index.js';
 import { cacheKey, openCache, type CacheOptions, type KeyParts, type Prepared } from './cache.js';
 import { evaluateGlue } from './glue.js';
@@ -260,16 +261,41 @@ async function build(bytes: Uint8Array, source: string, hash: string, parts: Key
  * Throws ModuleNotFoundError, MalformedModuleError, NotAComponentError,
  * WrongWorldError or ForbiddenImportError.
  */
+/**
+ * A native PAM module (`pam_permit.so`) named in a WASM stack: say so, and
+ * where it belongs, rather than that it is missing or not WebAssembly. A
+ * `.so` file that holds WebAssembly is loaded as any other.
+ */
+function refuseNativeModule(path: string): void {
+  if (!/\.so(\.\d+)*$/.test(path)) return;
+  let head = '';
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const buf = Buffer.alloc(4);
+      readSync(fd, buf, 0, 4, 0);
+      head = buf.toString('latin1');
+    } finally {
+      closeSync(fd);
+    }
+  } catch { /* missing or unreadable: a native module by its name */ }
+  if (head === '\0asm') return;
+  const wasm = basename(path).replace(/\.so(\.\d+)*$/, '.wasm');
+  throw new NotAComponentError(
+    `module ${path} is a native PAM module (.so), which a WASM stack cannot run: put its line in the system stack (a pam.d file, or \`run --system-service\`), or name a WebAssembly module such as ${wasm}.`,
+  );
+}
+
 export async function loadComponent(input: string | Uint8Array, options: LoadOptions = {}): Promise<LoadedComponent> {
   let bytes: Uint8Array | undefined;
   let hash: string;
   let source = '<bytes>';
   if (typeof input === 'string') {
     source = input;
-    const check = options.strictPermissions ?? strictByDefault() ? (st: BigIntStats) => checkOpenFile(input, 'module', st) : undefined;
+    refuseNativeModule(input);
     try {
-      // Not read again while unchanged: see files.ts.
-      ({ bytes, sha256: hash } = readModuleFile(input, check));
+      // Judged every time, read again only when changed: see files.ts.
+      ({ bytes, sha256: hash } = readModuleFile(input, options.strictPermissions ?? strictByDefault()));
     } catch (e) {
       if (e instanceof UnsafePermissionsError) throw e;
       const err = e as NodeJS.ErrnoException;

@@ -24,6 +24,7 @@
  * output. It is imported on first use: a process that finds every
  * component in the disk cache (cache.ts) never loads it.
  */
+import { requireFeature } from '../deps/index.js';
 import { MalformedModuleError } from '../errors/index.js';
 import { skeletonOf, type Skeleton } from './skeleton.js';
 
@@ -49,6 +50,8 @@ const decoder = new TextDecoder();
 type Generated = { files: [string, Uint8Array][]; imports: string[]; exports: [string, 'function' | 'instance'][] };
 
 export async function transpileComponent(bytes: Uint8Array, where = 'the component'): Promise<Transpiled> {
+  // An optional peer dependency: components the fast path plans never need it.
+  requireFeature('jco-glue');
   const { generate } = await import('@bytecodealliance/jco-glue/component');
   const run = async (b: Uint8Array): Promise<Generated> => generate(b, { name: NAME, instantiation: { tag: 'sync' } });
   let out: Generated | undefined;

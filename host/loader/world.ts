@@ -14,18 +14,20 @@
  * in every process, so `npm run build` writes its declarations to
  * dist/reference-world.json (host/build/reference-world.ts). That file is
  * used only when its key is this installation's: the sha256 of the WIT
- * source, the world's name and the versions of the glue generator and
- * jco-transpile. Otherwise (no file, another key, anything unreadable) the
- * reference is built here as before, so a stale file cannot change the check.
+ * source, the world's name and the glue generator's version. Otherwise (no
+ * file, another key, anything unreadable) the reference is built here as
+ * before, so a stale file cannot change the check. The fast path needs only
+ * the reference component, keyed by the WIT and the world alone, so an
+ * installed package without the optional generator still plans components.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ForbiddenImportError, WrongWorldError } from '../errors/index.js';
 import { WORLD_IMPORTS, WORLD_NAME, packageRoot, witSource } from '../wit/index.js';
-import { generatorVersions } from './cache.js';
+import { packageVersion } from './cache.js';
 import { kebabCase, unversioned } from './names.js';
-import { transpileComponent, type Transpiled } from './transpile.js';
+import { GLUE_GENERATOR, transpileComponent, type Transpiled } from './transpile.js';
 
 const EXPORTS = ['openSession', 'closeSession'] as const;
 
@@ -68,13 +70,29 @@ export interface ReferenceDeclarations {
   worldTypes: string[];
   /** The reference component itself (base64): the loader's fast path reads the world's types from it (component/reference.ts). */
   component: string;
+  /**
+   * What the component alone depends on (the WIT source and the world): the
+   * fast path takes it from the file when this matches, even where the glue
+   * generator, an optional package, is not installed and `key` differs.
+   */
+  componentKey: string;
 }
 
-/** What the reference depends on: the WIT source, the world and the generators' versions. */
+/**
+ * What the declarations depend on: the WIT source, the world and the glue
+ * generator's version (it prints them). Not wasm-tools' version: the
+ * reference component it makes has the WIT's types whatever its version, and
+ * an app that installs the optional glue generator without the build tools
+ * can then still use the file the package was built with.
+ */
 export function referenceKey(): string {
-  const h = createHash('sha256').update(witSource()).update('\0').update(WORLD_NAME);
-  for (const version of generatorVersions()) h.update('\0').update(version);
-  return h.digest('hex');
+  return createHash('sha256').update(witSource()).update('\0').update(WORLD_NAME)
+    .update('\0').update(packageVersion(`${GLUE_GENERATOR}/component`)).digest('hex');
+}
+
+/** What the reference component depends on: the WIT source and the world. */
+export function referenceComponentKey(): string {
+  return createHash('sha256').update(witSource()).update('\0').update(WORLD_NAME).digest('hex');
 }
 
 /** Builds the reference declarations from `wit/` (wasm-tools and the glue generator). */
@@ -97,7 +115,10 @@ export async function buildReferenceDeclarations(): Promise<ReferenceDeclaration
     hooks[h] = line;
   }
   const worldTypes = [...new Set(lines.filter((l) => l.startsWith('export type ')))].sort();
-  return { key: referenceKey(), interfaces, hooks, worldTypes, component: Buffer.from(component).toString('base64') };
+  return {
+    key: referenceKey(), interfaces, hooks, worldTypes,
+    component: Buffer.from(component).toString('base64'), componentKey: referenceComponentKey(),
+  };
 }
 
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
@@ -113,8 +134,22 @@ export function precomputedReference(file = REFERENCE_FILE): ReferenceDeclaratio
   if (!d || typeof d !== 'object' || d.key !== referenceKey()) return undefined;
   if (!d.interfaces || typeof d.interfaces !== 'object' || !Object.values(d.interfaces).every(isStrings)) return undefined;
   if (!isStrings(d.worldTypes) || !d.hooks || !EXPORTS.every((h) => typeof d.hooks[h] === 'string')) return undefined;
-  if (typeof d.component !== 'string') return undefined;
+  if (typeof d.component !== 'string' || typeof d.componentKey !== 'string') return undefined;
   return d;
+}
+
+/**
+ * The reference component (base64), once per process: from the build's file
+ * when its component key is this installation's, else built with the
+ * declarations (which needs wasm-tools and the glue generator).
+ */
+export function referenceComponent(file = REFERENCE_FILE): Promise<string> {
+  let d: Partial<ReferenceDeclarations> | undefined;
+  try {
+    d = JSON.parse(readFileSync(file, 'utf8')) as Partial<ReferenceDeclarations>;
+  } catch { /* no file: build it */ }
+  if (d && d.componentKey === referenceComponentKey() && typeof d.component === 'string') return Promise.resolve(d.component);
+  return referenceDeclarations().then((r) => r.component);
 }
 
 let declarations: Promise<ReferenceDeclarations> | undefined;

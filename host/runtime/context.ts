@@ -18,14 +18,18 @@ export interface LineContext {
   readonly messages: ConvMessage[];
   readonly log: (record: LogRecord) => void;
   readonly limits: ImportLimits;
-  /** Per-call counters, reset by `resetCallCounters` before each hook call. */
-  readonly calls: { messages: number; syslog: number; syslogDropped: number };
+  /**
+   * Per-call counters, reset by `resetCallCounters` before each hook call;
+   * `fault`: what the JS SDK's hook guard said before the module trapped.
+   */
+  readonly calls: { messages: number; syslog: number; syslogDropped: number; fault?: string };
 }
 
 export function resetCallCounters(ctx: LineContext): void {
   ctx.calls.messages = 0;
   ctx.calls.syslog = 0;
   ctx.calls.syslogDropped = 0;
+  ctx.calls.fault = undefined;
 }
 
 /** After a hook call: one log line saying how many syslog lines it dropped past its limit. */

@@ -64,3 +64,5 @@ export function newLineContext(init: LineContextInit): LineContext {
     calls: { messages: 0, syslog: 0, syslogDropped: 0 },
   };
 }
+export { GUEST_FAULT_PREFIX } from './log.js';
+export { formatLogRecord, LOG_OPTIONS, logSink, type LogOption } from './syslog.js';

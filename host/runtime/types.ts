@@ -28,4 +28,11 @@ export interface LogRecord {
   priority: WitPriority;
   module: string;
   message: string;
+  /** The stack line, `file:line`, when the session knows it. */
+  line?: string;
+  /** PAM_SERVICE and PAM_USER of the handle when the line was written. */
+  service?: string;
+  user?: string;
+  /** The session's id in the registry, when it has one. */
+  session?: string;
 }

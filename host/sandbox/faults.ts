@@ -60,6 +60,19 @@ export function faultOf(e: unknown): Fault {
     if (/call stack/i.test(e.message)) return { kind: 'stack-overflow', message: 'overflowed its stack (unbounded recursion)' };
     if (/memory|allocat|table/i.test(e.message)) return { kind: 'out-of-memory', message: e.message };
   }
-  if (e instanceof WebAssembly.RuntimeError) return { kind: 'trap', message: `trapped: ${e.message}` };
+  if (e instanceof WebAssembly.RuntimeError) return { kind: 'trap', message: `trapped: ${e.message}${trapSite(e)}` };
   return { kind: 'host', message: e instanceof Error ? e.message : String(e) };
+}
+
+/**
+ * Where in the guest a trap happened, from the wasm frames of its stack
+ * (V8 names them from the module's name section, which the C builder
+ * keeps): C's abort() is said as such, with its caller, since wasi-libc's
+ * abort is a bare `unreachable`. '' when the module has no names.
+ */
+function trapSite(e: Error): string {
+  const frames = [...(e.stack ?? '').matchAll(/^\s+at (\S+) \(wasm:\/\//gm)].map((m) => m[1]).filter((f) => !/^wasm-function\[/.test(f));
+  if (frames.length === 0) return '';
+  if (frames[0] === 'abort') return frames[1] ? ` (the module called abort() in ${frames[1]})` : ' (the module called abort())';
+  return ` in ${frames[0]}`;
 }

@@ -21,4 +21,4 @@ export { meterCoreModule, type MeterOptions, type MeterResult } from './meter.js
 export { InstanceMeter, TimeLimitExceeded, memoryPoolStats, memoriesInExistence, setMemoryLimit, type Parked } from './limits.js';
 export { faultOf, SandboxLimitExceeded, type Fault, type FaultKind } from './faults.js';
 export { wasiImports, type Grants, type WasiOptions } from './wasi/index.js';
-export { checkOpenFile, checkOwnerPerms, strictByDefault } from './perms.js';
+export { checkOwnerPerms, folderProblem, readCheckedFile, strictByDefault, type CheckedFile, type ReadRule } from './perms.js';

@@ -251,7 +251,10 @@ export function singleMemory(bytes: Uint8Array, s: Section, cap: number): { min:
 /** Refuses memory `i` when it starts above the cap. */
 function checkCap(i: number, min: number, cap: number): void {
   if (min > cap) {
-    throw new MemoryLimitError(`memory ${i} starts at ${min} pages (${min * 64} KiB), over the cap of ${cap} pages; raise the memory limit or shrink the module's initial memory.`);
+    // Said in KiB, as a stack line's memory= is written: pages and memory
+    // indexes are WebAssembly's words, not the reader's.
+    const which = i === 0 ? 'the module\'s memory' : `the module's memory number ${i + 1}`;
+    throw new MemoryLimitError(`${which} starts at ${min * 64} KiB, over the memory limit of ${cap * 64} KiB; raise memory= on its stack line or shrink the module's initial memory.`);
   }
 }
 

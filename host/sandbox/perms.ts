@@ -6,21 +6,42 @@
  * with the sticky bit (/tmp) is accepted: others cannot replace what root
  * owns in it.
  *
- * The walk up the folders costs a realpath and a stat per folder, on every
- * session. `checkOpenFile` keeps a passing verdict for a path, bound to the
- * identity of the file behind it (device, inode, mode, owner, ctime), for at
- * most VERDICT_MS. Why that is safe: once the file and every folder above it
- * are root's and closed to others, only root can change that; a non-root
- * user can change what the path leads to only after root has opened a folder
- * to them, and then only by putting another file there (a rename, or a new
- * folder or symlink above it), which is another inode, or by changing the
- * file, which moves its ctime. Either way the identity differs and the walk
- * runs again. What the kept verdict leaves out is root opening a folder while
- * the file behind the path stays the same: that is refused once the verdict
- * is VERDICT_MS old, as the same file read again is harmless meanwhile.
+ * The rule judges the file that is read, never a path: `readCheckedFile`
+ * opens the path once, judges the open descriptor (fstat: owner, mode, a
+ * regular file), finds where that descriptor lives (/proc/self/fd/N, a path
+ * without symlinks), walks the folders of that place, checks that both the
+ * path asked for and that place still lead to the descriptor's device and
+ * inode, and only then reads, from the same descriptor. A path that leads
+ * elsewhere than the file opened (someone swapping it meanwhile, e.g. a
+ * user's file and a symlink to root's module in a sticky folder) is refused.
+ * Judging a path and then reading another open (realpath, then a walk, then
+ * a read) let a user who swaps the path in a loop have their file judged as
+ * root's and run as root.
+ *
+ * Why the walk of the descriptor's place is enough: the file is root's and
+ * closed to others (fstat), and each folder on its place is root's and
+ * closed to others or sticky; a non-root user can then neither change the
+ * bytes nor have put the file there. Nothing else (the path asked for,
+ * symlinks it went through) decides what is read.
+ *
+ * Placing the descriptor (a readlink in /proc, about 12 us) and the folder
+ * walk (an lstat per folder) are kept as a verdict for at most VERDICT_MS,
+ * bound to the identity of the file judged (device, inode, mode, owner,
+ * ctime), and only for a file with one name (nlink 1): another file, or the
+ * same file changed or linked elsewhere (a link moves ctime and nlink),
+ * places and walks again. Why a kept verdict still places the file: with
+ * one name, in folders only root can write (or sticky, where only the
+ * file's owner, root, may rename it), no one else can have moved it. What
+ * the kept verdict leaves out is root opening a folder meanwhile, refused
+ * once the verdict is VERDICT_MS old. The path must lead to the descriptor
+ * every time, kept verdict or not; a file that disagrees with its path
+ * drops its verdict.
+ *
+ * The component cache (host/loader/cache.ts) reads through the same
+ * function, with its owner being the user the host runs as.
  */
-import { lstatSync, realpathSync, statSync, type BigIntStats } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readlinkSync, statSync, type BigIntStats } from 'node:fs';
+import { dirname, isAbsolute } from 'node:path';
 import { UnsafePermissionsError } from '../errors/index.js';
 
 const WRITABLE_BY_OTHERS = 0o022;
@@ -29,59 +50,160 @@ const STICKY = 0o1000;
 /** True when the host should apply the rule: it runs as root. */
 export const strictByDefault = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
 
-/** Passing verdicts: path → the identity of the file behind it, and when the walk ran. */
-const verdicts = new Map<string, { id: string; at: number }>();
+/** Passing placements and walks: the identity of a file with one name → when it was judged. */
+const verdicts = new Map<string, number>();
 const VERDICT_MS = 1000;
+const MAX_VERDICTS = 4096;
 
-const fileIdentity = (st: BigIntStats) => `${st.dev}:${st.ino}:${st.mode}:${st.uid}:${st.ctimeNs}`;
+/** A verdict's key: the rule's owner (a verdict under one rule says nothing under another) and the file's identity. */
+const verdictKey = (owner: number, st: BigIntStats) => `${owner}|${st.dev}:${st.ino}:${st.mode}:${st.uid}:${st.ctimeNs}`;
+const sameFile = (a: { dev: bigint; ino: bigint }, b: { dev: bigint; ino: bigint }) => a.dev === b.dev && a.ino === b.ino;
+
+export interface ReadRule {
+  /** What the file is, for messages: `stack file`, `module`, `cache file`. */
+  what: string;
+  /** Apply the owner rule (as root: always for stack files and modules). Without it the file is only opened and read. */
+  strict: boolean;
+  /** The owner the file (and any folder above it, besides root) must have. Default 0, root. */
+  owner?: number;
+  /** Refuse a path whose last component is a symlink (O_NOFOLLOW). */
+  noFollow?: boolean;
+  /**
+   * Called with the judged descriptor's stat: true means the caller holds
+   * what the file says already (it is unchanged), so nothing is read.
+   */
+  unchanged?: (st: BigIntStats) => boolean;
+}
+
+export interface CheckedFile {
+  /** The stat of the descriptor that was judged (and read). */
+  st: BigIntStats;
+  /** The file's bytes, read from that descriptor; absent when `unchanged` said so. */
+  bytes?: Buffer;
+}
 
 /**
- * checkOwnerPerms for the file a caller has open (or has just stat'ed) at
- * `path`, `st` being its stat (bigint, following symlinks, as the open did).
- * The walk runs unless a verdict is kept for the same file (its owner and
- * mode are part of the identity; see the file comment).
+ * Opens `path` once, judges the open file by `rule` (see the file comment)
+ * and reads it from the same descriptor. Throws UnsafePermissionsError when
+ * the rule refuses it, and what open and read throw (ENOENT, EACCES...; a
+ * folder or other non-regular file gives EISDIR or EINVAL).
+ *
+ * @example
+ *   const { bytes } = readCheckedFile('/etc/pamwasm/login.stack', { what: 'stack file', strict: strictByDefault() });
  */
-export function checkOpenFile(path: string, what: string, st: BigIntStats): void {
-  const id = fileIdentity(st);
-  const kept = verdicts.get(path);
-  const now = performance.now();
-  if (kept && kept.id === id && now - kept.at < VERDICT_MS) return;
-  verdicts.delete(path);
-  const walked = walk(path, what);
-  // Kept only when the walk saw the very file the caller holds.
-  if (walked && fileIdentity(walked) === id) verdicts.set(path, { id, at: now });
-}
-
-/** Throws UnsafePermissionsError when `path` or a folder above it is unsafe. */
-export function checkOwnerPerms(path: string, what: string): void {
-  walk(path, what);
-}
-
-/** checkOwnerPerms, returning the stat of the file the walk judged (undefined when there is none). */
-function walk(path: string, what: string): BigIntStats | undefined {
-  let real: string;
+export function readCheckedFile(path: string, rule: ReadRule): CheckedFile {
+  // O_NONBLOCK: opening a FIFO put in a module's place must not hang the login.
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | (rule.noFollow ? constants.O_NOFOLLOW : 0));
   try {
-    real = realpathSync(path);
-  } catch {
-    return undefined; // a missing file is reported by whoever reads it
-  }
-  const file = lstatSync(real, { bigint: true });
-  const problem = (p: string, st: { uid: number; mode: number }, dir: boolean) => {
-    if (st.uid !== 0) return `${p} is owned by uid ${st.uid}, not root`;
-    if (st.mode & WRITABLE_BY_OTHERS && !(dir && st.mode & STICKY)) {
-      return `${p} is writable by ${st.mode & 0o002 ? 'others' : 'its group'} (mode ${(st.mode & 0o7777).toString(8)})`;
+    const st = fstatSync(fd, { bigint: true });
+    if (!st.isFile()) {
+      const e = new Error(`${path} is not a regular file`) as NodeJS.ErrnoException;
+      e.code = st.isDirectory() ? 'EISDIR' : 'EINVAL';
+      throw e;
     }
-    return undefined;
+    if (rule.strict) judgeDescriptor(fd, path, st, rule);
+    if (rule.unchanged?.(st)) return { st };
+    return { st, bytes: readFileSync(fd) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * For a caller that holds what a file said (its hash, its parse) and would
+ * read nothing: true when the path still leads to that very file
+ * (`unchanged` of a stat of the path) and, under `strict`, the file passes
+ * the owner and mode check and a verdict kept under VERDICT_MS ago placed
+ * it, with its one name, in safe folders (see the file comment: no one
+ * else can have moved it since). Nothing is read, so there is nothing to
+ * swap; false means open and judge it (readCheckedFile). Costs one stat,
+ * where an open and judge costs an open, an fstat, a stat and a close.
+ */
+export function stillJudged(path: string, rule: ReadRule & { unchanged: (st: BigIntStats) => boolean }): boolean {
+  const st = rule.noFollow ? lstatSync(path, { bigint: true, throwIfNoEntry: false }) : statSync(path, { bigint: true, throwIfNoEntry: false });
+  if (!st || !st.isFile() || !rule.unchanged(st)) return false;
+  if (!rule.strict) return true;
+  const owner = rule.owner ?? 0;
+  if (problem(path, Number(st.uid), Number(st.mode), false, owner) || st.nlink !== 1n) return false;
+  const kept = verdicts.get(verdictKey(owner, st));
+  return kept !== undefined && performance.now() - kept < VERDICT_MS;
+}
+
+/**
+ * Root's rule for the file at `path`, as `pamwasm check` reports it: the
+ * file is opened and judged as readCheckedFile would, and not read. A
+ * missing or unreadable file passes (whoever reads it reports that).
+ */
+export function checkOwnerPerms(path: string, what: string): void {
+  try {
+    readCheckedFile(path, { what, strict: true, unchanged: () => true });
+  } catch (e) {
+    if (e instanceof UnsafePermissionsError) throw e;
+  }
+}
+
+/** Why the folder `dir` and those above it are unsafe for files of `owner`; undefined when they are safe. */
+export function folderProblem(dir: string, owner = 0): string | undefined {
+  for (let d = dir; ; d = dirname(d)) {
+    // lstat: the place comes from the kernel without symlinks, so a symlink here is a swap.
+    const st = lstatSync(d);
+    if (!st.isDirectory()) return `${d} is no longer a folder`;
+    const why = problem(d, st.uid, st.mode, true, owner);
+    if (why) return why;
+    if (d === dirname(d)) return undefined;
+  }
+}
+
+function problem(p: string, uid: number, mode: number, dir: boolean, owner: number): string | undefined {
+  if (uid !== owner && !(dir && uid === 0)) return `${p} is owned by uid ${uid}, not ${owner === 0 ? 'root' : `uid ${owner}`}`;
+  if (mode & WRITABLE_BY_OTHERS && !(dir && mode & STICKY)) {
+    return `${p} is writable by ${mode & 0o002 ? 'others' : 'its group'} (mode ${(mode & 0o7777).toString(8)})`;
+  }
+  return undefined;
+}
+
+/** Throws UnsafePermissionsError unless the open file `fd` (stat `st`), asked for as `path`, passes the rule. */
+function judgeDescriptor(fd: number, path: string, st: BigIntStats, rule: ReadRule): void {
+  const owner = rule.owner ?? 0;
+  const refuse = (why: string, fix = owner === 0 ? 'pamwasm only uses files that only root can change here (chown root and chmod go-w)' : 'remove it') =>
+    new UnsafePermissionsError(`refusing ${rule.what} ${path}: ${why}; ${fix}.`);
+  const own = problem(path, Number(st.uid), Number(st.mode), false, owner);
+  if (own) throw refuse(own);
+  const id = verdictKey(owner, st);
+  const swapped = () => {
+    verdicts.delete(id);
+    return refuse('the path led to another file than the one opened (it changed while being read)', 'make the file and the folders above it root\'s, so that no one else can replace it');
   };
-  let why = problem(real, { uid: Number(file.uid), mode: Number(file.mode) }, false);
-  for (let dir = dirname(real); !why; dir = dirname(dir)) {
-    why = problem(dir, statSync(dir), true);
-    if (dir === '/') break;
+  // The path asked for, followed as the open followed it, must still lead to the file opened.
+  const now = rule.noFollow ? lstatSync(path, { bigint: true, throwIfNoEntry: false }) : statSync(path, { bigint: true, throwIfNoEntry: false });
+  if (!now || !sameFile(now, st)) throw swapped();
+  const at = performance.now();
+  const kept = st.nlink === 1n ? verdicts.get(id) : undefined;
+  if (kept !== undefined && at - kept < VERDICT_MS) return;
+  verdicts.delete(id);
+  // Where the descriptor lives, which must lead back to it.
+  const place = placeOf(fd);
+  if (place === null) throw refuse('where the open file lives cannot be told (no /proc/self/fd)', 'mount /proc');
+  const there = place === undefined ? undefined : lstatSync(place, { bigint: true, throwIfNoEntry: false });
+  if (!place || !there || !sameFile(there, st)) throw swapped();
+  const why = folderProblem(dirname(place), owner);
+  if (why) throw refuse(why);
+  if (st.nlink !== 1n) return;
+  if (verdicts.size >= MAX_VERDICTS) verdicts.clear(); // files changed since leave entries no one asks for
+  verdicts.set(id, at);
+}
+
+/**
+ * Where the open file `fd` lives, as the kernel names it (no symlinks);
+ * undefined when it has no name (deleted: a name that really ends in
+ * " (deleted)" is refused too), null when /proc cannot say.
+ */
+function placeOf(fd: number): string | undefined | null {
+  let p: string;
+  try {
+    p = readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return null;
   }
-  if (why) {
-    throw new UnsafePermissionsError(
-      `refusing ${what} ${path}: ${why}; pamwasm only uses files that only root can change here (chown root and chmod go-w).`,
-    );
-  }
-  return file;
+  return isAbsolute(p) && !p.endsWith(' (deleted)') ? p : undefined;
 }

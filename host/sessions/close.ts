@@ -61,7 +61,7 @@ export interface CloseRecordOptions extends Pick<SessionOptions, 'sandbox' | 'st
 /** Closes a session the caller has claimed in `registry`, and records it closed. */
 export async function closeRecord(registry: Registry, r: SessionRecord, o: CloseRecordOptions): Promise<ClosedRecord> {
   const w = await closeWasmStack(
-    { stack: r.stack, stackSha256: r.stackSha256, moduleDir: r.moduleDir, snapshot: r.snapshot, items: recordItems(r), env: r.env },
+    { id: r.id, stack: r.stack, stackSha256: r.stackSha256, moduleDir: r.moduleDir, snapshot: r.snapshot, items: recordItems(r), env: r.env },
     o,
   );
   const { wasm, trace, messages } = w;

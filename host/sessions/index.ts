@@ -25,7 +25,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { namedCode, PAM } from '../codes/index.js';
 import { UsageError } from '../errors/index.js';
 import { openPamHandle, type Conversation, type PamHandle, type PamMode } from '../libpam/index.js';
-import { newHandleState, WIT_ITEMS, type ConvMessage, type HandleState, type ImportLimits, type LogRecord, type WitItem } from '../runtime/index.js';
+import { logSink, newHandleState, WIT_ITEMS, type ConvMessage, type HandleState, type ImportLimits, type LogOption, type LogRecord, type WitItem } from '../runtime/index.js';
 import { parseStackFile, StackSession, type Diagnostic, type SandboxDefaults, type TraceEntry } from '../stack/index.js';
 import { closeOverall, closeRecord, collectMessages, lineItems, type CloseOutcome, type ClosedRecord } from './close.js';
 import { defaultRegistryPath, Registry, type SessionRecord, type SessionState } from './registry.js';
@@ -50,8 +50,12 @@ export interface HostOptions {
   registry?: string;
   /** A system PAM service whose stack runs on a real libpam handle around the WASM stack. */
   system?: { service: string; confdir?: string; mode?: PamMode };
-  /** Receives module syslog lines (default: dropped). */
-  log?: (record: LogRecord) => void;
+  /**
+   * Where module syslog lines go: `syslog` (default: the system log, as
+   * LOG_AUTHPRIV, as pam_syslog writes), `stderr`, `none`, or a function.
+   * Each record carries the session id, service, user and stack line.
+   */
+  log?: LogOption;
   /** Refuse stack files and modules others than root could change (default: as root). */
   strictPermissions?: boolean;
 }
@@ -86,8 +90,11 @@ export interface OpenSessionOptions {
 
 export class PamwasmHost {
   readonly registry: Registry;
+  /** Where module syslog lines go (HostOptions.log). */
+  readonly log: (record: LogRecord) => void;
 
   constructor(readonly options: HostOptions) {
+    this.log = logSink(options.log);
     this.registry = new Registry(options.registry ?? defaultRegistryPath());
   }
 
@@ -142,7 +149,7 @@ export class PamwasmHost {
       const wasmConv = syncConversation(o.conversation, messages);
       const stackSession = await StackSession.create(stack, handle, {
         moduleDir: this.options.moduleDir, sandbox: this.options.sandbox, limits: this.options.limits,
-        strictPermissions: this.options.strictPermissions, log: this.options.log, conversation: wasmConv.conversation,
+        strictPermissions: this.options.strictPermissions, log: this.log, sessionId: id, conversation: wasmConv.conversation,
       });
       const before = new Map(handle.env);
       const opened = await stackSession.open({ silent: o.silent });
@@ -184,7 +191,7 @@ export class PamwasmHost {
     const done: ClosedRecord[] = [];
     for (const r of this.registry.orphans()) {
       if (!this.registry.claim(r, ['opening', 'open', 'closing'])) continue;
-      done.push(await closeRecord(this.registry, r, { by: 'recover', silent: o.silent, sandbox: this.options.sandbox, strictPermissions: this.options.strictPermissions, mode: this.options.system?.mode, log: this.options.log }));
+      done.push(await closeRecord(this.registry, r, { by: 'recover', silent: o.silent, sandbox: this.options.sandbox, strictPermissions: this.options.strictPermissions, mode: this.options.system?.mode, log: this.log }));
     }
     return done;
   }

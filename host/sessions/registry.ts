@@ -13,7 +13,8 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { createRequire } from 'node:module';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { UsageError } from '../errors/index.js';
 import { sha256 } from '../loader/names.js';
 import { strictByDefault } from '../sandbox/perms.js';
 import type { SessionSnapshot } from '../stack/index.js';
@@ -119,9 +120,6 @@ const nativeBinding = ((): string | undefined => {
   }
 })();
 
-/** The sha256 of a stack file, as a row records it at open and a close compares it. */
-export const stackSha256 = (path: string): string => sha256(readFileSync(path));
-
 type Row = Record<string, unknown>;
 
 /** A column's name as a SessionRecord key: stack_sha256 -> stackSha256. */
@@ -138,6 +136,9 @@ function toRecord(row: Row): SessionRecord {
   return record as unknown as SessionRecord;
 }
 
+/** What identifies the line a session is on: the PAM items a close matches. */
+export type SessionLine = Pick<SessionRecord, 'service' | 'user' | 'tty' | 'rhost' | 'ruser'>;
+
 export type NewSession = Pick<SessionRecord, 'id' | 'service' | 'user' | 'tty' | 'rhost' | 'ruser' | 'stack' | 'stackSha256' | 'moduleDir' | 'systemService' | 'systemConfdir'>;
 
 export class Registry {
@@ -146,14 +147,21 @@ export class Registry {
 
   /**
    * Opens (creating if need be) the registry at `path`; `:memory:` for a
-   * throwaway one. `synchronous` is SQLite's setting in WAL mode: 'full'
-   * (default) makes every commit survive a power loss; 'normal' survives a
-   * crash or kill -9 of this process but may lose the last commits to a
-   * power loss or OS crash, at about a hundredth of the cost.
+   * throwaway one. Only the default path's folder is made: a mistyped path
+   * would otherwise give a registry that `pamwasm recover` never looks at,
+   * so a folder that does not exist is a UsageError. `synchronous` is
+   * SQLite's setting in WAL mode: 'full' (default) makes every commit survive
+   * a power loss; 'normal' survives a crash or kill -9 of this process but
+   * may lose the last commits to a power loss or OS crash, at about a
+   * hundredth of the cost.
    */
   constructor(readonly path: string, o: { synchronous?: 'full' | 'normal' } = {}) {
     if (path !== ':memory:' && path !== '') {
-      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      const dir = dirname(resolve(path));
+      if (resolve(path) === resolve(defaultRegistryPath())) mkdirSync(dir, { recursive: true, mode: 0o700 });
+      else if (!existsSync(dir)) {
+        throw new UsageError(`the registry folder ${dir} does not exist: fix the registry path, or create the folder (mkdir -m 700 ${dir}).`);
+      }
       // The rows hold module data and PAM environments: readable by the owner
       // only, whatever the umask (SQLite gives the -wal and -shm files the
       // database file's mode).
@@ -222,19 +230,20 @@ export class Registry {
   }
 
   /**
-   * The newest open session on a line (service, user, terminal), as utmp
-   * finds a login. `stack` keeps to sessions of that stack file (two
+   * The newest open session on a line (service, user, terminal, remote host
+   * and remote user), as utmp finds a login; two handles that differ only
+   * in rhost or ruser never get each other's session. `stack` keeps to sessions of that stack file (two
    * pam_exec lines of one service run two stacks). A session owned by
    * `owner` comes first: pam_exec forks its open and close processes from
    * the application process that holds the PAM handle, so the session that
    * process opened is the one it closes, even when one user has several
    * sessions on the same line (sshd without a pty: tty "ssh").
    */
-  findOpen(service: string, user: string, tty: string | null, o: { stack?: string; owner?: ProcessOwner } = {}): SessionRecord | undefined {
-    const row = this.sql(`SELECT * FROM sessions WHERE service = @service AND user = @user AND tty IS @tty AND state = 'open'
-      AND (@stack IS NULL OR stack = @stack)
+  findOpen(line: SessionLine, o: { stack?: string; owner?: ProcessOwner } = {}): SessionRecord | undefined {
+    const row = this.sql(`SELECT * FROM sessions WHERE service = @service AND user = @user AND tty IS @tty
+      AND rhost IS @rhost AND ruser IS @ruser AND state = 'open' AND (@stack IS NULL OR stack = @stack)
       ORDER BY (owner_pid = @pid AND owner_start = @start) DESC, opened_at DESC, rowid DESC LIMIT 1`)
-      .get({ service, user, tty, stack: o.stack ?? null, pid: o.owner?.pid ?? null, start: o.owner?.start ?? null }) as Row | undefined;
+      .get({ ...line, stack: o.stack ?? null, pid: o.owner?.pid ?? null, start: o.owner?.start ?? null }) as Row | undefined;
     return row && toRecord(row);
   }
 

@@ -13,9 +13,11 @@
 import { namedCode, PAM } from '../codes/index.js';
 import { newHandleState, type ConvMessage, type LogRecord, type WitItem } from '../runtime/index.js';
 import { parseStackFile, StackSession, type SessionOptions, type SessionSnapshot, type Stack, type TraceEntry } from '../stack/index.js';
-import { stackSha256, type SessionRecord } from './registry.js';
+import type { SessionRecord } from './registry.js';
 
 export interface WasmCloseInput {
+  /** The session's id in the registry, for log records; absent when there is no record. */
+  id?: string;
   /** The stack file, and its sha256 at open (when known). */
   stack: string;
   stackSha256?: string;
@@ -61,11 +63,11 @@ export async function closeWasmStack(r: WasmCloseInput, o: WasmCloseOptions): Pr
   let wasm = namedCode(PAM.ABORT.number);
   let problem: string | undefined;
   try {
-    if (r.stackSha256) {
-      const sha = stackSha256(r.stack);
-      if (sha !== r.stackSha256) problem = `stack file ${r.stack} changed since the session opened; closing with it as it is now`;
-    }
+    // The bytes compared are those parsed, read through root's checked open (parse.ts).
     const stack = r.parsed ?? parseStackFile(r.stack, { strictPermissions: o.strictPermissions });
+    if (r.stackSha256 && stack.sha256 !== r.stackSha256) {
+      problem = `stack file ${r.stack} changed since the session opened; closing with it as it is now`;
+    }
     const session = await StackSession.create(stack, handle, {
       moduleDir: r.moduleDir ?? undefined,
       sandbox: o.sandbox,
@@ -73,6 +75,7 @@ export async function closeWasmStack(r: WasmCloseInput, o: WasmCloseOptions): Pr
       cache: o.cache,
       pins: r.snapshot?.modules,
       log: o.log,
+      ...(r.id ? { sessionId: r.id } : {}),
       conversation: {
         info: (text) => void o.onMessage?.({ style: 'info', text }),
         error: (text) => void o.onMessage?.({ style: 'error', text }),

@@ -12,19 +12,20 @@
  * file and each include and substack) is unchanged, by the same rule as the
  * loader's module files (host/loader/files.ts): the same device, inode,
  * size, mtime and ctime (ns), and remembered only when those times were at
- * least 2 s old as the file was read (`settledIdentity`). Root's ownership and mode
- * checks (strictPermissions) still run on every call, for every file, before
- * a kept parse is used (host/sandbox/perms.ts `checkOpenFile`: the walk up
- * the folders is skipped for a file found safe under a second ago); any doubt (a check that throws, a file that changed
- * or cannot be stat'ed) parses afresh, which gives the verdict. A parsed
+ * least 2 s old as the file was read (`settledIdentity`). Each file is
+ * opened and judged on every call, before a kept parse is used, by the one
+ * checked open that every read goes through (host/sandbox/perms.ts
+ * `readCheckedFile`: root's owner and mode rule on the open file, when
+ * strictPermissions); any doubt (a check that throws, a file that changed
+ * or cannot be opened) parses afresh, which gives the verdict. A parsed
  * stack is deeply frozen, kept or not: callers share it and must not change it.
  */
-import { closeSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
-import { StackNotFoundError } from '../errors/index.js';
+import { BadSettingError, StackNotFoundError } from '../errors/index.js';
 import { fileIdentity, settledIdentity } from '../loader/files.js';
 import { sha256 } from '../loader/names.js';
-import { checkOpenFile, strictByDefault } from '../sandbox/perms.js';
+import { readCheckedFile, stillJudged, strictByDefault } from '../sandbox/perms.js';
 import { parseModuleSpec, type ModuleSpec } from '../sandbox/spec.js';
 import { ACTION, type Actions, keywordActions, parseBracket, setDefault, undefActions } from './actions.js';
 import type { DispatchLine } from './dispatch.js';
@@ -40,6 +41,8 @@ export interface Diagnostic {
   line: number;
   severity: 'error' | 'warning';
   message: string;
+  /** The typed error's code when a PamwasmError gave the finding (e.g. ERR_BAD_SETTING). */
+  code?: string;
 }
 
 /** One handler of the session hooks, in dispatch order. */
@@ -94,31 +97,24 @@ const parsed = new Map<string, { reads: FileRead[]; stack: Stack }>();
 
 
 /**
- * Reads `path` as text and its identity from the same open file; id undefined
- * unless settled. With `strict`, root's rule is checked on the open file
- * before it is read.
+ * Reads `path` and its identity from the same open file; id undefined unless
+ * settled. With `strict`, root's rule judges the open file before it is read.
  */
 function readIdentified(path: string, strict: boolean): { bytes: Buffer; id?: string } {
-  const fd = openSync(path, 'r');
-  try {
-    const st = fstatSync(fd, { bigint: true });
-    if (strict) checkOpenFile(path, 'stack file', st);
-    const bytes = readFileSync(fd);
-    return { bytes, id: settledIdentity(st) };
-  } finally {
-    closeSync(fd);
-  }
+  const { st, bytes } = readCheckedFile(path, { what: 'stack file', strict });
+  return { bytes: bytes!, id: settledIdentity(st) };
 }
 
-/** The kept parse of `path` if the permission checks pass and no file it read has changed. */
+/** The kept parse of `path` if every file it read passes the checks and is unchanged. */
 function keptParse(path: string, strict: boolean): Stack | undefined {
   const hit = parsed.get(path);
   if (!hit) return undefined;
   for (const r of hit.reads) {
     try {
-      const st = statSync(r.path, { bigint: true, throwIfNoEntry: false });
-      if (!st || fileIdentity(st) !== r.id) return undefined;
-      if (strict) checkOpenFile(r.path, 'stack file', st);
+      const rule = { what: 'stack file', strict, unchanged: (st: BigIntStats) => fileIdentity(st) === r.id };
+      if (stillJudged(r.path, rule)) continue;
+      // Opened and judged as a fresh read would be; read only if it changed, and then parsed afresh.
+      if (readCheckedFile(r.path, rule).bytes) return undefined;
     } catch {
       return undefined; // parsed afresh: its checks and reads give the verdict
     }
@@ -262,7 +258,9 @@ function parseSource(
       try {
         spec = parseModuleSpec(target);
       } catch (e) {
-        diag(line, `${(e as Error).message}.`);
+        // A bad setting fails this line closed, as a malformed line: the others still run.
+        if (!(e instanceof BadSettingError)) throw e;
+        r.diagnostics.push({ file, line, severity: 'error', message: `${e.message}.`, code: e.code });
         mustFail = true;
       }
     }

@@ -7,6 +7,7 @@
 import { isAbsolute, join } from 'node:path';
 import { codeByNumber, codeByStatus, namedCode, PAM, type WitStatus } from '../codes/index.js';
 import { PamwasmError, UsageError } from '../errors/index.js';
+import { missingHooksOfFile } from '../loader/core-names.js';
 import { loadComponent, type LoadedComponent, type LoadOptions, type ModuleInstance } from '../loader/index.js';
 import {
   hostImports, newLineContext, noteDroppedSyslog, resetCallCounters,
@@ -14,8 +15,10 @@ import {
 } from '../runtime/index.js';
 import { packageRoot } from '../wit/index.js';
 import { faultOf, type Fault } from '../sandbox/faults.js';
-import { InstanceMeter, onMemoryPressure, PAGE, type Parked } from '../sandbox/limits.js';
-import { allowedImports, wasiImports, type OnOutput } from '../sandbox/wasi/index.js';
+import { InstanceMeter, onMemoryPressure, type Parked } from '../sandbox/limits.js';
+import { wasiImports, type OnOutput } from '../sandbox/wasi/index.js';
+import { checkSandboxValues } from '../sandbox/spec.js';
+import { lineLoadOptions, SANDBOX_DEFAULTS, type SandboxDefaults } from './line-options.js';
 import { actionName } from './actions.js';
 import { dispatch, newDispatchState, type DispatchLine, type DispatchState, type Hook, type Step } from './dispatch.js';
 import type { Diagnostic, Handler, Stack } from './parse.js';
@@ -64,7 +67,10 @@ export interface SessionOptions {
   /** Directory for relative module paths; default the bundled one. */
   moduleDir?: string;
   conversation?: Conversation;
+  /** Receives module syslog lines, each with its stack line, service, user and `sessionId`. Default: dropped. */
   log?: (record: LogRecord) => void;
+  /** The session's id (the registry's), put in each log record. */
+  sessionId?: string;
   limits?: Partial<ImportLimits>;
   /** Host-wide sandbox defaults; a stack line's module options override them. */
   sandbox?: Partial<SandboxDefaults>;
@@ -80,27 +86,6 @@ export interface SessionOptions {
   /** An on-disk cache of prepared components (host/loader/cache.ts). Default: none. */
   cache?: LoadOptions['cache'];
 }
-
-/**
- * The sandbox's defaults, for every line that does not set its own:
- *  - timeoutMs 1000: one hook call, or one instantiation; 0 turns metering off;
- *  - memoryBytes 64 MiB: the module's linear memory (the JS runtime of a
- *    componentize-js module needs about 20 MiB of it);
- *  - faultCode PAM_SESSION_ERR: what a faulting line returns (never success).
- * No grants: a module gets the world's imports and nothing else.
- */
-export interface SandboxDefaults {
-  timeoutMs: number;
-  memoryBytes: number;
-  faultCode: number;
-}
-
-export const SANDBOX_DEFAULTS: Readonly<SandboxDefaults> = Object.freeze({
-  timeoutMs: 1000,
-  memoryBytes: 64 * 1024 * 1024,
-  faultCode: PAM.SESSION_ERR.number,
-});
-
 
 interface Line {
   handler: Handler;
@@ -118,6 +103,10 @@ interface Line {
   parked?: Parked;
   /** Set once the line faulted: its instance is gone for the rest of the session. */
   fault?: Fault;
+  /** The module file, resolved. */
+  path?: string;
+  /** Hooks the module lacks, said once it returned PAM_MODULE_UNKNOWN ('' for none). */
+  missingHooks?: string;
 }
 
 /**
@@ -225,15 +214,21 @@ export class StackSession {
     const lines: Line[] = [];
     const diagnostics: Diagnostic[] = [];
     const defaults = { ...SANDBOX_DEFAULTS, ...options.sandbox };
+    // The bounds a line's own settings meet (spec.ts): a bad default is the caller's error, said before anything loads.
+    checkSandboxValues(defaults);
     for (const [index, handler] of stack.handlers.entries()) {
       let line: Line | undefined;
       const conversation = options.conversation?.prompt ? pausingPrompt(options.conversation, () => line?.meter) : options.conversation;
+      const sink = options.log;
       const ctx = newLineContext({
         module: handler.module ?? '<none>',
         handle,
         conversation,
         messages,
-        log: options.log,
+        log: sink && ((r) => sink({
+          ...r, line: `${handler.file}:${handler.line}`, service: handle.items.service, user: handle.items.user,
+          ...(options.sessionId ? { session: options.sessionId } : {}),
+        })),
         limits: options.limits,
       });
       const spec = handler.spec;
@@ -247,18 +242,13 @@ export class StackSession {
       };
       if (handler.kind === 'module' && spec) {
         const path = resolveModulePath(spec.path, options.moduleDir);
+        line.path = path;
         try {
-          const allowed = allowedImports(spec.grants);
+          const load = lineLoadOptions(spec, defaults, { pin: options.pins?.[index], strictPermissions: options.strictPermissions, cache: options.cache });
           // Bad grants are reported whatever the module imports.
           if (spec.grants.read?.length) line.wasi = wasiImports(spec.grants, { onOutput: options.onOutput });
-          const metered = line.timeoutMs > 0;
-          line.loaded = await loadComponent(path, {
-            allowImports: allowed,
-            meter: metered ? { maxMemoryPages: Math.max(1, Math.floor((spec.memoryBytes ?? defaults.memoryBytes) / PAGE)), importMemory: true } : undefined,
-            sha256: options.pins?.[index] ?? spec.sha256,
-            strictPermissions: options.strictPermissions,
-            cache: options.cache,
-          });
+          const metered = load.meter !== undefined;
+          line.loaded = await loadComponent(path, load);
           // WASI's host side only for a module that imports some of it.
           if (!line.wasi && line.loaded.imports.some((name) => name.startsWith('wasi:'))) {
             line.wasi = wasiImports(spec.grants, { onOutput: options.onOutput });
@@ -318,7 +308,7 @@ export class StackSession {
       return { ...namedCode(PAM.ABORT.number), trace };
     }
     const witFlags = { silent: Boolean(flags.silent) };
-    const reasons = new Map<number, { reason: string; fault: Fault }>();
+    const reasons = new Map<number, { reason: string; fault?: Fault }>();
     const call = (i: number) => this.call(i, hook, witFlags, reasons);
     const onStep = (s: Step) => trace.push(this.traceEntry(hook, s, reasons.get(s.index)));
     const code = await dispatch(this.dispatchLines, this.state, hook, call, onStep);
@@ -342,7 +332,7 @@ export class StackSession {
     }
   }
 
-  private call(i: number, hook: Hook, flags: { silent: boolean }, reasons: Map<number, { reason: string; fault: Fault }>): number {
+  private call(i: number, hook: Hook, flags: { silent: boolean }, reasons: Map<number, { reason: string; fault?: Fault }>): number {
     const line = this.lines[i];
     if (line.fault) {
       const reason = `faulted earlier: ${line.fault.message}`;
@@ -379,13 +369,22 @@ export class StackSession {
       // Unless the session ended during the call.
       if (line.parkable && line.instance) markIdle(line);
       noteDroppedSyslog(line.ctx);
-      return codeByStatus(status).number;
+      const code = codeByStatus(status).number;
+      // The SDK glue's answer for a hook the module lacks: say which (looked
+      // up on this code only, once per line).
+      if (code === PAM.MODULE_UNKNOWN.number && line.path) {
+        line.missingHooks ??= missingHooksOfFile(line.path);
+        if (line.missingHooks) reasons.set(i, { reason: `${line.handler.module}: ${line.missingHooks}` });
+      }
+      return code;
     } catch (e) {
       noteDroppedSyslog(line.ctx);
       // A trap, or anything else thrown from the guest, fails closed; the
       // instance may be corrupt, so it is dropped for the rest of the session.
       const fault = faultOf(line.meter ? line.meter.explain(e) : e);
-      const why = `${line.handler.module} ${hook}-session ${describeFault(fault)}`;
+      // A JS module's own words (an exception's message) before the engine's `unreachable`.
+      const said = describeFault(fault);
+      const why = `${line.handler.module} ${hook}-session ${line.ctx.calls.fault ? `${line.ctx.calls.fault} (${said})` : said}`;
       line.fault = { kind: fault.kind, message: why };
       line.instance = undefined;
       line.meter?.release();
@@ -396,7 +395,7 @@ export class StackSession {
     }
   }
 
-  private traceEntry(hook: Hook, s: Step, why?: { reason: string; fault: Fault }): TraceEntry {
+  private traceEntry(hook: Hook, s: Step, why?: { reason: string; fault?: Fault }): TraceEntry {
     const reason = why?.reason;
     const line = this.lines[s.index];
     const h = line.handler;
@@ -413,7 +412,7 @@ export class StackSession {
       status: s.status,
       statusName: codeByNumber(s.status).name,
       ...(reason ?? line.loadError ? { reason: reason ?? line.loadError } : h.kind === 'must-fail' ? { reason: 'malformed line' } : {}),
-      ...(why ? { fault: why.fault } : {}),
+      ...(why?.fault ? { fault: why.fault } : {}),
     };
   }
 }

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'pamwasm.js');
@@ -32,8 +33,17 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
 
 describe('pamwasm bench', () => {
   it('prints every required figure as a finite positive number on the last line with --quick --json', async () => {
+    const started = performance.now();
     const r = await run(['bench', '--quick', '--json']);
+    const seconds = (performance.now() - started) / 1000;
     expect(r.code, r.stderr).toBe(0);
+    // The README's duration of a quick run, within a factor 4 either way
+    // (a loaded machine), so that it cannot drift far from the truth.
+    const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+    const said = Number(/pamwasm bench --quick\s+#.*\(about (\d+) s\)/.exec(readme)?.[1]);
+    expect(said, 'README gives the duration of bench --quick').toBeGreaterThan(0);
+    expect(seconds, `bench --quick took ${seconds.toFixed(0)} s; README says about ${said} s`).toBeLessThan(said * 4);
+    expect(seconds, `bench --quick took ${seconds.toFixed(0)} s; README says about ${said} s`).toBeGreaterThan(said / 4);
     const last = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { machine: string; results: Record<string, unknown> };
     expect(typeof last.machine).toBe('string');
     expect(last.machine).toMatch(/Node 2\d/);

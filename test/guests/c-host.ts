@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildCModule } from '../../host/build/c.js';
+import { buildCModule, type CBuildOptions } from '../../host/build/c.js';
 import { loadComponent, type ImportObject, type ModuleInstance } from '../../host/loader/index.js';
 import { packageRoot } from '../../host/wit/index.js';
 
@@ -20,20 +20,20 @@ export class CBuilds {
   private dir?: Promise<string>;
   private built = new Map<string, Promise<Uint8Array>>();
 
-  /** The component bytes of `folder` (a path), built on first use. */
-  bytes(folder: string): Promise<Uint8Array> {
+  /** The component bytes of `folder` (a path), built on first use (with `opts` then). */
+  bytes(folder: string, opts: CBuildOptions = {}): Promise<Uint8Array> {
     let b = this.built.get(folder);
     if (!b) {
       this.dir ??= mkdtemp(join(tmpdir(), 'pamwasm-c-test-'));
-      b = this.dir.then((d) => buildCModule(folder, join(d, `${this.built.size}.wasm`)));
+      b = this.dir.then((d) => buildCModule(folder, join(d, `${this.built.size}.wasm`), opts));
       this.built.set(folder, b);
     }
     return b;
   }
 
   /** A fresh instance of `folder`'s module wired to `host`. */
-  async instance(folder: string, host: FakeHost): Promise<ModuleInstance> {
-    const loaded = await loadComponent(await this.bytes(folder));
+  async instance(folder: string, host: FakeHost, opts: CBuildOptions = {}): Promise<ModuleInstance> {
+    const loaded = await loadComponent(await this.bytes(folder, opts));
     return loaded.instantiate(host.imports);
   }
 

@@ -7,23 +7,14 @@
  * goes from the open process to the close process through the registry.
  */
 import { statSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { splitPamExecEnvironment } from '../../host/cli/exec.js';
 import { openPamHandle, PamHelper } from '../../host/libpam/index.js';
 import { Registry } from '../../host/sessions/registry.js';
-import { BIN, EXEC_BUNDLE, execBundle, lastJson, NODE, pamwasm, Scratch } from './support.js';
+import { BIN, EXEC_BUNDLE, execBundle, execScratch, lastJson, NODE, pamwasm } from './support.js';
 
-const dir = new Scratch();
-const registry = `${dir.path}/registry.db`;
-const cache = `${dir.path}/cache`;
-let helper: PamHelper;
-beforeAll(async () => {
-  helper = await PamHelper.start({ mode: 'helper' });
-});
-afterAll(async () => {
-  await helper?.close();
-  dir.cleanup();
-});
+const fx = execScratch();
+const { dir, registry, cache } = fx;
 
 /** A service whose session stack is one pam_exec line running `stack` (through the bundle, or `pamwasm exec`). */
 function service(name: string, stack: string, o: { via?: 'bundle' | 'bin'; before?: string } = {}): string {
@@ -35,7 +26,7 @@ function service(name: string, stack: string, o: { via?: 'bundle' | 'bin'; befor
 interface Outcome { name: string; messages: string[] }
 
 /** A libpam application's session: pam_start_confdir, then the hooks asked for, then pam_end. */
-async function login(svc: string, user: string, tty: string, h: PamHelper = helper) {
+async function login(svc: string, user: string, tty: string, h: PamHelper = fx.helper) {
   let messages: string[] = [];
   const pamh = await openPamHandle({
     service: svc, user, confdir: dir.path, helper: h, items: { tty },
@@ -86,7 +77,7 @@ describe('pamwasm exec under pam_exec', () => {
       const reg = new Registry(registry);
       const [row] = reg.list(['open']).filter((r) => r.user === 'carol');
       // The session belongs to the application that called pam_exec, not to the exec process (gone by now).
-      expect(row.ownerPid).toBe(helper.pid);
+      expect(row.ownerPid).toBe(fx.helper.pid);
       reg.close();
 
       expect(await l.close()).toEqual({ name: 'PAM_SUCCESS', messages: ['info: pam_stamp: token=t-77 user=carol tty=pts/7'] });

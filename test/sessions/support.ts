@@ -8,7 +8,9 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 import { buildCModule } from '../../host/build/c.js';
+import { PamHelper } from '../../host/libpam/index.js';
 import { packageRoot } from '../../host/wit/index.js';
 
 export const ROOT = packageRoot();
@@ -91,4 +93,22 @@ export function startScript(file: string, args: string[] = []): Promise<{ pid: n
     });
     exited.then((e) => reject(new Error(`script exited (${e.code ?? e.signal}) before ready: ${err}`)));
   });
+}
+
+/**
+ * For a test file of exec sessions: a scratch folder with a registry and a
+ * component cache in it, and a libpam helper process (the application
+ * holding the PAM handles), started before the tests and gone after them.
+ */
+export function execScratch() {
+  const dir = new Scratch();
+  const fx = { dir, registry: `${dir.path}/registry.db`, cache: `${dir.path}/cache`, helper: undefined as unknown as PamHelper };
+  beforeAll(async () => {
+    fx.helper = await PamHelper.start({ mode: 'helper' });
+  });
+  afterAll(async () => {
+    await fx.helper?.close();
+    dir.cleanup();
+  });
+  return fx;
 }

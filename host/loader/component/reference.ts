@@ -9,7 +9,7 @@
  * the fast path and jco's world check compare with the same world, and no
  * second description of it is written by hand.
  */
-import { referenceDeclarations } from '../world.js';
+import { referenceComponent } from '../world.js';
 import { readModel } from './model.js';
 import { signatureOf, type Signature } from './plan.js';
 
@@ -17,9 +17,9 @@ let world: Promise<Signature | undefined> | undefined;
 
 /** The world's signature, or undefined when the reference cannot be read (then every component takes the jco path). */
 export function worldSignature(): Promise<Signature | undefined> {
-  world ??= referenceDeclarations().then(
-    (d) => {
-      const s = signatureOf(readModel(new Uint8Array(Buffer.from(d.component, 'base64'))));
+  world ??= referenceComponent().then(
+    (component) => {
+      const s = signatureOf(readModel(new Uint8Array(Buffer.from(component, 'base64'))));
       return s.exports.size && s.instances.size ? s : undefined;
     },
     () => undefined,

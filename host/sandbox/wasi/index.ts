@@ -130,3 +130,19 @@ export function wasiImports(grants: Grants, options: WasiOptions = {}): WasiSand
   for (const name of allowed) imports[name] = all[name] as ImportObject[string];
   return { imports, allowed, close: () => fs.close() };
 }
+
+/** Every WASI import some grant allows: what `inspect` and `build` accept to say which grants a module needs. */
+export const GRANTABLE_IMPORTS: readonly string[] = allowedImports({ read: ['/'], clocks: true, random: true });
+
+/**
+ * The stack-line grants a module with `imports` needs, in stack-line
+ * spelling (`read=DIR`, `clocks`, `random`); [] when it needs none.
+ */
+export function grantsNeeded(imports: readonly string[]): string[] {
+  const has = (list: readonly string[]) => imports.some((i) => list.includes(i));
+  return [
+    ...(has(FILESYSTEM_IMPORTS) ? ['read=DIR'] : []),
+    ...(has(CLOCK_IMPORTS) ? ['clocks'] : []),
+    ...(has(RANDOM_IMPORTS) ? ['random'] : []),
+  ];
+}

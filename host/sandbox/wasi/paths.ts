@@ -45,7 +45,7 @@ const ERRNO: Record<string, ErrorCode> = {
 export function rethrow(e: unknown): never {
   if (e instanceof WasiError) throw e;
   const code = (e as NodeJS.ErrnoException).code;
-  if (code && code in ERRNO) fail(ERRNO[code], (e as Error).message);
+  if (code && Object.hasOwn(ERRNO, code)) fail(ERRNO[code], (e as Error).message);
   if (code && /^E[A-Z0-9]+$/.test(code)) fail('io', (e as Error).message);
   throw e;
 }

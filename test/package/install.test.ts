@@ -1,0 +1,205 @@
+/**
+ * The package as a user gets it: a copy of the repository's tracked files
+ * (a clean clone) packs itself with `npm pack` (its prepack builds), and a
+ * new app installs the tarball from npm. Then, in that app:
+ * `npx pamwasm --version`; every name the docs import, from JS and from
+ * strict TypeScript (node16 and bundler resolution); `pamwasm new` + `build`
+ * for C and TS, installing the builder packages the error names, as a user
+ * would; the new modules' stacks run with PAM_SUCCESS and their tests pass.
+ * Prints the install's size and time.
+ *
+ * Cost: about 1-3 minutes and the network (npm's registry; `--prefer-offline`
+ * takes npm's cache first). better-sqlite3 downloads its prebuilt addon from
+ * GitHub; where GitHub cannot be reached it compiles SQLite (about 90 s
+ * here), so the test offers the addon this checkout already built as a local
+ * prebuild (prebuild-install's `local_prebuilds`), as the download would.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
+const work = mkdtempSync(join(tmpdir(), 'pamwasm-install-'));
+const clone = join(work, 'clone');
+const app = join(work, 'app');
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+interface Ran { code: number | null; stdout: string; stderr: string; ms: number }
+function run(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}): Ran {
+  const started = performance.now();
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 600_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - started };
+}
+const npm = (args: string[], cwd = app, env: Record<string, string> = {}) => run('npm', [...args, '--no-audit', '--no-fund', '--prefer-offline'], cwd, env);
+// The package is installed in the app, so npx runs its bin without asking to download anything.
+const npx = (...args: string[]) => run('npx', args, app);
+const mb = (dir: string) => Number(execFileSync('du', ['-sm', dir], { encoding: 'utf8' }).split('\t')[0]);
+
+/**
+ * A local prebuild of better-sqlite3 made from this checkout's built addon,
+ * named as prebuild-install looks it up; undefined when there is none (the
+ * install then downloads or compiles it).
+ */
+function localPrebuilds(): Record<string, string> {
+  const dir = join(ROOT, 'node_modules', 'better-sqlite3');
+  const addon = join(dir, 'build', 'Release', 'better_sqlite3.node');
+  if (!existsSync(addon)) return {};
+  const v = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version as string;
+  const out = join(work, 'prebuilds');
+  mkdirSync(out, { recursive: true });
+  const name = `better-sqlite3-v${v}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
+  execFileSync('tar', ['-czf', join(out, name), '-C', dir, 'build/Release/better_sqlite3.node']);
+  return { npm_config_better_sqlite3_local_prebuilds: out };
+}
+
+/** `import { a, b } from 'pamwasm…'` lines of the README and docs: every documented name, by entry point. */
+function documentedImports(): Map<string, Set<string>> {
+  const docs = [join(ROOT, 'README.md'), join(ROOT, 'guest-modules', 'sdk', 'js', 'README.md'), join(ROOT, 'guest-modules', 'README.md')];
+  if (existsSync(join(ROOT, 'docs'))) docs.push(...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join(ROOT, 'docs', f)));
+  const found = new Map<string, Set<string>>();
+  for (const file of docs) {
+    for (const m of readFileSync(file, 'utf8').matchAll(/import\s*\{([^}]*)\}\s*from\s*'(pamwasm(?:\/[a-z]+)?)'/g)) {
+      const names = m[1].split(',').map((n) => n.trim().replace(/^type\s+/, '').split(/\s+as\s+/)[0]).filter(Boolean);
+      const set = found.get(m[2]) ?? new Set<string>();
+      for (const n of names) set.add(n);
+      found.set(m[2], set);
+    }
+  }
+  return found;
+}
+
+/** `pamwasm new`, then a build that stops naming the builders (`line` is its install line), then that install. */
+function newModuleNamingItsBuilders(name: string, lang: 'c' | 'ts', line: RegExp): void {
+  expect(npx('pamwasm', 'new', name, '--lang', lang).code).toBe(0);
+  const refused = npx('pamwasm', 'build', name);
+  expect(refused.code).toBe(2);
+  expect(refused.stderr).not.toMatch(/\n\s+at /);
+  const install = /run `(npm install [^`]+)`/.exec(refused.stderr)?.[1];
+  expect(install, refused.stderr).toMatch(line);
+  const added = npm(install!.split(' ').slice(1));
+  expect(added.code, added.stderr).toBe(0);
+  console.log(`${lang} builders (${install}): ${(added.ms / 1000).toFixed(1)} s, node_modules now ${mb(join(app, 'node_modules'))} MB`);
+}
+
+/** Builds the new module, runs the stack `pamwasm new` wrote (PAM_SUCCESS both ways) and its node:test file. */
+function buildRunAndTest(name: string): void {
+  const built = npx('pamwasm', 'build', name);
+  expect(built.code, built.stderr).toBe(0);
+  const ran = npx('pamwasm', 'run', '--stack', `${name}/${name}.stack`, '--module-dir', '.', '--service', 'login', '--user', 'alice', '--json');
+  expect(ran.code, ran.stderr).toBe(0);
+  const result = JSON.parse(ran.stdout.trim().split('\n').at(-1)!);
+  expect([result.open.name, result.close.name]).toEqual(['PAM_SUCCESS', 'PAM_SUCCESS']);
+  expect(result.env).toEqual({ [`${name.toUpperCase()}_OPENED`]: '1' });
+  const tested = run(process.execPath, ['--test', `${name}/`], app);
+  expect(tested.code, tested.stdout).toBe(0);
+}
+
+let tarball = '';
+let install: Ran;
+
+beforeAll(() => {
+  // A clean clone: the tracked files only (no dist/, no built JS module), with the dev tools.
+  const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
+  for (const f of tracked) {
+    if (!existsSync(join(ROOT, f))) continue;
+    mkdirSync(dirname(join(clone, f)), { recursive: true });
+    cpSync(join(ROOT, f), join(clone, f));
+  }
+  symlinkSync(join(ROOT, 'node_modules'), join(clone, 'node_modules'));
+  // The JS module's component cache (keyed by its bundle, WIT and tool version) spares a 15 s rebuild.
+  if (existsSync(join(ROOT, '.cache', 'js-guests'))) cpSync(join(ROOT, '.cache', 'js-guests'), join(clone, '.cache', 'js-guests'), { recursive: true });
+  const packed = npm(['pack', '--json', '--pack-destination', work], clone);
+  expect(packed.code, packed.stderr).toBe(0);
+  tarball = join(work, (JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string }[])[0].filename);
+
+  mkdirSync(app);
+  expect(npm(['init', '-y']).code).toBe(0);
+  install = npm(['install', tarball], app, localPrebuilds());
+  expect(install.code, install.stderr).toBe(0);
+  console.log(`pamwasm install into a new app: ${(install.ms / 1000).toFixed(1)} s, node_modules ${mb(join(app, 'node_modules'))} MB (tarball ${(readFileSync(tarball).length / 1e6).toFixed(1)} MB)`);
+}, 900_000);
+
+describe('the packed package installed into a new app', () => {
+  it('is small: the runtime install stays under 120 MB', () => {
+    expect(mb(join(app, 'node_modules'))).toBeLessThanOrEqual(120);
+    for (const p of ['esbuild', '@bytecodealliance/componentize-js', '@bytecodealliance/jco', 'binaryen', 'ssh2']) {
+      expect(existsSync(join(app, 'node_modules', p)), p).toBe(false);
+    }
+    expect(existsSync(join(app, 'node_modules', 'pamwasm', 'dist', 'host', 'index.js'))).toBe(true);
+    expect(existsSync(join(app, 'node_modules', 'pamwasm', 'guest-modules', 'hostile'))).toBe(false);
+  }, 600_000);
+
+  it('runs the bundled modules with no builder installed, and names the install line for jco\'s glue', () => {
+    writeFileSync(join(app, 'bundled.stack'), 'session required pam_permit.wasm\nsession optional pam_echo.wasm hello %u\n');
+    const ran = npx('pamwasm', 'run', '--stack', 'bundled.stack', '--service', 'login', '--user', 'alice', '--json');
+    expect(ran.code, ran.stderr).toBe(0);
+    const result = JSON.parse(ran.stdout.trim().split('\n').at(-1)!);
+    expect(result.open.name).toBe('PAM_SUCCESS');
+    expect(result.messages).toEqual([{ style: 'info', text: 'hello alice' }]);
+    // A component the loader does not plan itself needs the optional glue generator.
+    const script = "import { loadComponent } from 'pamwasm/loader'; import { createRequire } from 'node:module';"
+      + "const file = createRequire(import.meta.url).resolve('pamwasm/package.json').replace('package.json', 'guest-modules/dist/pam_permit.wasm');"
+      + 'try { await loadComponent(file, { fastPath: false }); console.log(\'loaded\'); } catch (e) { console.log(JSON.stringify({ code: e.code, install: e.install })); }';
+    const glue = run(process.execPath, ['--input-type=module', '-e', script], app);
+    expect(JSON.parse(glue.stdout)).toEqual({ code: 'ERR_MISSING_DEPENDENCY', install: 'npm install @bytecodealliance/jco-glue@npm:@bytecodealliance/jco@1.11.2' });
+  }, 600_000);
+
+  it('answers npx pamwasm --version', () => {
+    const r = npx('pamwasm', '--version');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(version);
+  }, 600_000);
+
+  it('gives every documented name to JS and to strict TypeScript (node16 and bundler)', () => {
+    const documented = documentedImports();
+    expect(documented.get('pamwasm')).toContain('createHost');
+    const runtime = [...documented].filter(([spec]) => spec !== 'pamwasm/sdk');
+    // JS: each entry point loads, and every documented value is there.
+    const js = runtime.map(([spec], i) => `import * as m${i} from '${spec}';`).join('\n')
+      + `\nconst names = ${JSON.stringify(runtime.map(([spec, names]) => [spec, [...names]]))};`
+      + `\nconst mods = [${runtime.map((_, i) => `m${i}`).join(', ')}];`
+      + '\nconsole.log(JSON.stringify(names.map(([spec, ns], i) => [spec, ns.filter((n) => !(n in mods[i]))])));\n';
+    writeFileSync(join(app, 'imports.mjs'), js);
+    const ranJs = run(process.execPath, ['imports.mjs'], app);
+    expect(ranJs.code, ranJs.stderr).toBe(0);
+    const absent = (JSON.parse(ranJs.stdout) as [string, string[]][]).filter(([, ns]) => ns.length);
+    // Type-only names are not values: strict tsc below checks them all.
+    const typeNames = /^(HostOptions|OpenSessionOptions|CloseResult|SessionRecord|SessionState|ClosedRecord|Conversation|ConvMessage|PamMode|PamResult|RunOptions|RunResult|TraceEntry|Stack|Diagnostic|SandboxDefaults|LoadedComponent|LoadOptions|ModuleTestOptions|ModuleTestResult|PromptRecord|Answerer|CBuildOptions|JsBuildOptions|SessionFlags|Status)$/;
+    expect(absent.map(([spec, ns]) => [spec, ns.filter((n) => !typeNames.test(n))]).filter(([, ns]) => ns.length)).toEqual([]);
+
+    const ts = runtime.map(([spec, names]) => `import { ${[...names].join(', ')} } from '${spec}';\nvoid [${[...names].filter((n) => !typeNames.test(n)).join(', ')}];`).join('\n')
+      + `\nconst host: Promise<unknown> = createHost({ registry: ':memory:' }).then((h) => h.shutdown());\nvoid host;\nexport {};\n`;
+    writeFileSync(join(app, 'imports.mts'), ts.replace(/import \{ ([^}]*) \} from/g, (_, n: string) => `import { ${n.split(', ').map((x) => (typeNames.test(x) ? `type ${x}` : x)).join(', ')} } from`));
+    for (const [module, resolution] of [['node16', 'node16'], ['esnext', 'bundler']]) {
+      const r = run(process.execPath, [TSC, '--strict', '--noEmit', '--skipLibCheck', 'false', '--module', module, '--moduleResolution', resolution,
+        '--target', 'es2022', '--types', 'node', '--typeRoots', join(ROOT, 'node_modules', '@types'), 'imports.mts'], app);
+      expect(r.code, `${resolution}: ${r.stdout}${r.stderr}`).toBe(0);
+    }
+    const created = run(process.execPath, ['--input-type=module', '-e', "import { createHost } from 'pamwasm'; const h = await createHost({ registry: ':memory:' }); await h.shutdown(); console.log(typeof createHost);"], app);
+    expect(created.stdout.trim(), created.stderr).toBe('function');
+  }, 600_000);
+
+  it('builds a new C module after installing what the error names, and runs its stack and its test', () => {
+    newModuleNamingItsBuilders('hello_c', 'c', /^npm install @bytecodealliance\/jco-transpile@\S+$/);
+    buildRunAndTest('hello_c');
+  }, 600_000);
+
+  it('builds a new TS module after installing what the error names, and runs its stack and its test', () => {
+    // The shim came with the C builder already; otherwise it is named too.
+    newModuleNamingItsBuilders('hello', 'ts', /^npm install esbuild@\S+ @bytecodealliance\/componentize-js@\S+( @bytecodealliance\/preview2-shim@\S+)?$/);
+    // npm may put the shim where componentize-js (which imports it undeclared) cannot see it:
+    // here, where only pamwasm sees it; the build must still find it.
+    const shim = join(app, 'node_modules', '@bytecodealliance', 'preview2-shim');
+    if (existsSync(shim)) {
+      mkdirSync(join(app, 'node_modules', 'pamwasm', 'node_modules', '@bytecodealliance'), { recursive: true });
+      renameSync(shim, join(app, 'node_modules', 'pamwasm', 'node_modules', '@bytecodealliance', 'preview2-shim'));
+    }
+    const tsc = run(process.execPath, [TSC, '-p', 'hello'], app);
+    expect(tsc.code, tsc.stdout).toBe(0);
+    buildRunAndTest('hello');
+  }, 600_000);
+});

@@ -19,7 +19,7 @@ import { usage } from '../cli/usage.js';
 import { concurrencyTable, depthTable, verdicts, verdictTable, type Results } from './goals.js';
 import { describeMachine, loadAverage } from './measure.js';
 
-export const BENCH_HELP = `Usage: pamwasm bench [--json] [--quick]
+export const BENCH_HELP = `Usage: pamwasm bench [--json] [--quick] [--only GROUP]
 
 Measures, in one run on this machine, what a session costs under pamwasm
 against native libpam (through koffi, on one handle), and judges each figure
@@ -42,7 +42,10 @@ Options:
   --json    print one JSON line last: {"machine": "...", "results": {...}}
             (keys such as close.native_permit_us; units in the key names)
   --quick   fewer iterations and rows, about half a minute: a smoke run,
-            not figures to quote`;
+            not figures to quote
+  --only GROUP
+            run one group (close, sessions, loads, memory, exec, daemon);
+            its ratios are still to baselines of the same run`;
 
 export interface BenchReport {
   /** CPU, memory, kernel, node, libpam and the load, in one line. */
@@ -53,8 +56,13 @@ export interface BenchReport {
   notes: Record<string, string>;
 }
 
+export const BENCH_GROUPS = ['close', 'sessions', 'loads', 'memory', 'exec', 'daemon'] as const;
+export type BenchGroup = (typeof BENCH_GROUPS)[number];
+
 export interface BenchOptions {
   quick?: boolean;
+  /** Run only this group. */
+  only?: BenchGroup;
   /** Told what is being measured as the run goes. */
   onProgress?: (message: string) => void;
 }
@@ -79,6 +87,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const progress = (m: string) => options.onProgress?.(`${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s  ${m}`);
   try {
     for (const [name, run] of groups) {
+      if (options.only && name !== options.only) continue;
       try {
         await run({ quick: Boolean(options.quick), dir, results, notes, progress });
       } catch (e) {
@@ -119,7 +128,7 @@ export function formatReport(report: BenchReport): string {
 export async function benchCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { json: { type: 'boolean' }, quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { json: { type: 'boolean' }, quick: { type: 'boolean' }, only: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     allowPositionals: true,
   });
   if (values.help) {
@@ -127,8 +136,11 @@ export async function benchCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length) throw usage(`bench takes no arguments (got ${positionals.join(' ')})`, 'bench');
+  const only = values.only as BenchGroup | undefined;
+  if (only !== undefined && !BENCH_GROUPS.includes(only)) throw usage(`bench --only takes one of ${BENCH_GROUPS.join(', ')} (got ${only})`, 'bench');
   const report = await runBench({
     quick: values.quick,
+    only,
     onProgress: (m) => process.stderr.write(`bench: ${m}\n`),
   });
   if (values.json) {

@@ -32,6 +32,8 @@ export class Slot {
   readonly pending = new Map<number, Pending>();
   /** Open sessions whose instances live in this worker. */
   readonly sessions = new Set<string>();
+  /** Jobs of this event-loop turn, posted together at its end. */
+  outbox: Job[] = [];
   lost = false;
 
   constructor(readonly index: number, init: Omit<WorkerInit, 'shared'>) {
@@ -89,7 +91,9 @@ export class WorkerPool {
           resolve({ done, slot: s });
         },
       });
-      s.worker.postMessage({ ...job, rid });
+      // One message per turn, not one per job: each message wakes the
+      // worker, and a wake-up costs more than the job's own posting.
+      if (s.outbox.push({ ...job, rid }) === 1) setImmediate(() => { if (!s.lost) s.worker.postMessage(s.outbox.splice(0)); });
     });
   }
 
@@ -122,15 +126,17 @@ export class WorkerPool {
   private spawn(index: number): Slot {
     const { size: _size, watchEveryMs: _w, onLost: _l, ...init } = this.options;
     const slot = new Slot(index, init);
-    slot.worker.on('message', (m: FromWorker) => {
-      if (m.t === 'ready') return;
-      const p = slot.pending.get(m.rid);
-      if (!p) return;
-      if (m.t === 'done') {
-        slot.pending.delete(m.rid);
-        p.resolve(m);
-      } else {
-        p.onEvent(m, slot);
+    slot.worker.on('message', (batch: FromWorker[]) => {
+      for (const m of batch) {
+        if (m.t === 'ready') continue;
+        const p = slot.pending.get(m.rid);
+        if (!p) continue;
+        if (m.t === 'done') {
+          slot.pending.delete(m.rid);
+          p.resolve(m);
+        } else {
+          p.onEvent(m, slot);
+        }
       }
     });
     slot.worker.on('error', (e) => this.lose(slot, `crashed: ${e.message}`));

@@ -208,7 +208,13 @@ export class DaemonService {
     const closedBy = slot ? by : `${by}-record`;
     try {
       const { done, slot: ran } = await this.pool.run(job, this.relay(reply), slot);
-      await this.registry.call('closed', r.id, done.code, closedBy);
+      // Not awaited: the RESULT leaves in this turn and the commit follows
+      // at the end of it (group commit). A kill -9 between the two leaves
+      // the row claimed ('closing'), and the next start runs that close
+      // again on fresh instances: what a crash during the close itself
+      // does too, whatever the order (docs/daemon.md, "Durability").
+      void this.registry.call('closed', r.id, done.code, closedBy)
+        .catch((e: Error) => this.log(LOG.err, `close session=${r.id}: not recorded as closed (a restart will close it again): ${e.message}`));
       for (const entry of done.puts) reply.send({ type: 'putenv', entry });
       if (peerPid !== undefined) this.event('close', r.id, r, peerPid, ran.index, done, closedBy);
       return done.code;

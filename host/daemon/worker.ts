@@ -16,7 +16,7 @@ import { ANSWER_GIVEN, ANSWER_NONE, PRIORITY, RUNNING, sharedViews, type Done, t
 const init = workerData as WorkerInit;
 const { ctl, deadline, answer } = sharedViews(init.shared);
 const port = parentPort!;
-const post = (m: FromWorker) => port.postMessage(m);
+const post = (m: FromWorker) => port.postMessage([m]);
 const sessions = new Map<string, StackSession>();
 const decoder = new TextDecoder();
 let promptSeq = 0;
@@ -151,7 +151,7 @@ async function run(job: Job): Promise<Done> {
 
 // One hook at a time: the deadline and the prompt block belong to it.
 let chain: Promise<unknown> = Promise.resolve();
-port.on('message', (job: Job) => {
-  chain = chain.then(async () => post(await run(job)));
+port.on('message', (jobs: Job[]) => {
+  for (const job of jobs) chain = chain.then(async () => post(await run(job)));
 });
 post({ t: 'ready' });

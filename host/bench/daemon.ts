@@ -118,7 +118,7 @@ export async function daemonGroup(ctx: BenchContext): Promise<void> {
     ctx.progress('daemon: RSS per held session, 3-line C stack');
     results['daemon.rss_per_session.c3_kib'] = await heldRss(native, child.pid!, shim3, quick ? 200 : 1000);
     ctx.progress('daemon: RSS per held session, JS module pam_setenv.wasm');
-    results['daemon.rss_per_session.js_kib'] = await heldRss(native, child.pid!, shimJs, quick ? 10 : 40);
+    results['daemon.rss_per_session.js_kib'] = await heldRss(native, child.pid!, shimJs, quick ? 20 : 60);
   } finally {
     native.dispose();
     const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -138,10 +138,15 @@ function cpuUs(pid: number): number {
  * The daemon's RSS growth per open session: `n` sessions opened through
  * libpam and held (their handles open in this process), measured once the
  * daemon has settled, then closed. A few sessions first warm its caches
- * (the compiled modules), which every later session shares.
+ * (the compiled modules, in every worker), which every later session shares.
  */
 async function heldRss(native: NativePam, pid: number, service: string, n: number): Promise<number> {
-  for (let i = 0; i < 3; i++) native.session(service);
+  // Several held at once, so that every worker has compiled the modules (a cost per worker, not per session).
+  for (let round = 0; round < 2; round++) {
+    const warm = Array.from({ length: 4 }, () => native.start(service));
+    for (const h of warm) native.open(h);
+    for (const h of warm) { native.close(h); native.end(h); }
+  }
   await sleep(500);
   const before = rssKib(pid);
   const handles: bigint[] = [];

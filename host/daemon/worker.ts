@@ -21,6 +21,9 @@ const sessions = new Map<string, StackSession>();
 const decoder = new TextDecoder();
 let promptSeq = 0;
 
+/** Instances holding at least this much linear memory are parked between open and close. */
+const PARK_FROM_BYTES = 1 << 20;
+
 /** The hard deadline of one hook: every line's limit, twice (instantiation and call), plus the margin. */
 function hardLimitMs(stack: Stack): number {
   const fallback = init.sandbox?.timeoutMs ?? SANDBOX_DEFAULTS.timeoutMs;
@@ -94,8 +97,14 @@ async function open(job: Job & { t: 'open' }): Promise<Done> {
   const r = await session.open({ silent: job.silent });
   deadline[0] = 0;
   const ok = r.code === PAM.SUCCESS.number;
-  if (ok) sessions.set(job.id, session);
-  else session.end();
+  if (ok) {
+    sessions.set(job.id, session);
+    // An open session is idle until its close, maybe for days: instances
+    // with large memories (a JS module's engine, megabytes) are parked,
+    // keeping only the pages their open changed; small ones (C modules,
+    // kilobytes) stay live, as making them again would cost more than they hold.
+    session.park(PARK_FROM_BYTES);
+  } else session.end();
   const diagnostics = [...stack.diagnostics, ...session.diagnostics].map((d) => `${d.file}:${d.line}: ${d.message}`);
   return {
     t: 'done', rid, code: r.code, puts: envChanges(before, handle.env), env: Object.fromEntries(handle.env),

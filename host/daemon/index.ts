@@ -64,7 +64,13 @@ function makeLog(o: DaemonOptions['log']): DaemonLog {
   if (o === 'stderr') {
     // journald reads a `<N>` prefix as the line's priority.
     const journal = Boolean(process.env.JOURNAL_STREAM);
-    return (priority, text) => process.stderr.write(journal ? `<${priority}>${text}\n` : `pamwasm daemon: ${text}\n`);
+    // The lines of one event-loop turn go out in one write (stderr is
+    // written synchronously): under load, one system call for many sessions.
+    let lines = '';
+    return (priority, text) => {
+      if (!lines) setImmediate(() => { const out = lines; lines = ''; process.stderr.write(out); });
+      lines += journal ? `<${priority}>${text}\n` : `pamwasm daemon: ${text}\n`;
+    };
   }
   openSyslog('pamwasm-daemon');
   return syslogLine;

@@ -114,8 +114,7 @@ export class DaemonService {
     if (!(await this.registry.call('claim', r, ['opening', 'open', 'closing']))) return false;
     this.live.delete(r.id);
     const noReply: HookReply = { send: () => {}, prompt: async () => ({ code: PAM.CONV_ERR.number, text: '' }) };
-    const code = await this.runClose(r, { silent: true, items: recordItems(r), env: r.env }, noReply, 'orphan');
-    this.log(LOG.notice, `close session=${r.id} service=${r.service} user=${r.user} line=${r.tty ?? '-'} pid=${r.ownerPid} by=orphan code=${codeByNumber(code).name}`);
+    await this.runClose(r, { silent: true, items: recordItems(r), env: r.env }, noReply, 'orphan');
     return true;
   }
 
@@ -212,11 +211,13 @@ export class DaemonService {
       // at the end of it (group commit). A kill -9 between the two leaves
       // the row claimed ('closing'), and the next start runs that close
       // again on fresh instances: what a crash during the close itself
-      // does too, whatever the order (docs/daemon.md, "Durability").
-      void this.registry.call('closed', r.id, done.code, closedBy)
-        .catch((e: Error) => this.log(LOG.err, `close session=${r.id}: not recorded as closed (a restart will close it again): ${e.message}`));
+      // does too, whatever the order (docs/daemon.md, "Durability"). The
+      // log line says what the registry holds: it comes after the commit.
+      void this.registry.call('closed', r.id, done.code, closedBy).then(
+        () => (peerPid === undefined ? this.orphanClosed(r, done.code) : this.event('close', r.id, r, peerPid, ran.index, done, closedBy)),
+        (e: Error) => this.log(LOG.err, `close session=${r.id}: not recorded as closed (a restart will close it again): ${e.message}`),
+      );
       for (const entry of done.puts) reply.send({ type: 'putenv', entry });
-      if (peerPid !== undefined) this.event('close', r.id, r, peerPid, ran.index, done, closedBy);
       return done.code;
     } catch (e) {
       if (!(e instanceof WorkerLostError)) throw e;
@@ -225,6 +226,7 @@ export class DaemonService {
       // The close ran, in part: it is not run again.
       await this.registry.call('closed', r.id, FAILED, `${closedBy}-lost`);
       this.log(LOG.err, `close session=${r.id} service=${r.service} user=${r.user} line=${r.tty ?? '-'} code=PAM_SESSION_ERR: ${e.message}`);
+      if (peerPid === undefined) this.orphanClosed(r, FAILED);
       return FAILED;
     }
   }
@@ -246,6 +248,11 @@ export class DaemonService {
       else if (e.t === 'syslog') reply.send({ type: 'syslog', priority: e.priority, text: e.text });
       else void reply.prompt(e.style, e.text).then((a) => this.pool.answer(slot, e.seq, a.code, a.text));
     };
+  }
+
+  /** The log line of a close the daemon ran for a session whose application is gone. */
+  private orphanClosed(r: LiveSession, code: number): void {
+    this.log(LOG.notice, `close session=${r.id} service=${r.service} user=${r.user} line=${r.tty ?? '-'} pid=${r.ownerPid} by=orphan code=${codeByNumber(code).name}`);
   }
 
   private event(hook: string, id: string, l: { service: string; user: string; tty: string | null; rhost?: string | null }, pid: number, worker: number, done: Done, by?: string): void {

@@ -1,7 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PAM_MODULE } from '../../host/build/pam.js';
 import { PAM } from '../../host/codes/index.js';
 import { BIN, DaemonDir, hook, HOSTILE, openFromApplication, startDaemonChild, type DaemonChild } from '../support/daemon.js';
@@ -37,6 +37,7 @@ describe('the daemon loses no close', () => {
     expect(closed.map((c) => c.code)).toEqual(Array(20).fill(PAM.SUCCESS.number));
     // Each close ran on fresh instances with the data recorded at open.
     expect(closed.map((c) => c.messages)).toEqual(opened.map((_, i) => [`pam_stamp: token=before-crash user=alice tty=pts/${i}`]));
+    await second.closesLogged(opened.map((o) => o.sessionId));
     const rows = d.rows();
     expect(rows.map((r) => [r.state, r.closedBy, r.closeCode])).toEqual(Array(20).fill(['closed', 'daemon-record', 0]));
     // A second close of any of them runs nothing.
@@ -98,6 +99,8 @@ describe('the daemon loses no close', () => {
     // Each: opened (0), closed (0), one stamp at close, from its own session.
     expect(lines.map(([i, o, c, n, , ...stamp]) => [Number(i), o, c, n, stamp.join(' ')]))
       .toEqual(Array.from({ length: 1000 }, (_, i) => [i, '0', '0', '1', `token=${token(i)} user=alice tty=pts/${i}`]));
+    // Each close answers before its row is marked closed; its log line comes after (docs/daemon.md).
+    await vi.waitFor(() => expect(daemon.log.filter((l) => / close session=/.test(l))).toHaveLength(1000), { timeout: 20_000 });
     const rows = d.rows();
     expect(rows).toHaveLength(1000);
     expect(rows.filter((r) => r.state !== 'closed' || r.closedBy !== 'daemon' || r.closeCode !== 0)).toEqual([]);
@@ -131,6 +134,7 @@ describe('the daemon loses no close', () => {
 
     const closes = [...await Promise.all(closing), await hook(d.socket, { hook: 'close_session', stack: stamp, items: { ...ITEMS, tty: 'pts/5' }, sessionId: during.sessionId })];
     const all = [...opened, during];
+    await daemon.closesLogged(all.map((o) => o.sessionId));
     const tty = (i: number) => (i === 4 ? 5 : i);
     expect(closes.map((c) => c.code)).toEqual(Array(5).fill(PAM.SUCCESS.number));
     expect(closes.map((c) => c.messages)).toEqual(all.map((_, i) => [`pam_stamp: token=kept user=alice tty=pts/${tty(i)}`]));

@@ -57,8 +57,8 @@ int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **a
     const c = await hook(d.socket, { hook: 'close_session', stack: stamp, items: ITEMS, sessionId: o.sessionId });
     expect(c.code).toBe(PAM.SUCCESS.number);
     expect(c.messages).toEqual(['pam_stamp: token=t1 user=alice tty=ssh']);
-    expect(d.rows().find((r) => r.id === o.sessionId)).toMatchObject({ state: 'closed', closedBy: 'daemon', closeCode: 0 });
     await daemon.waitFor(new RegExp(`close session=${o.sessionId} service=sshd user=alice line=ssh .*code=PAM_SUCCESS`));
+    expect(d.rows().find((r) => r.id === o.sessionId)).toMatchObject({ state: 'closed', closedBy: 'daemon', closeCode: 0 });
 
     const again = await hook(d.socket, { hook: 'close_session', stack: stamp, items: ITEMS, sessionId: o.sessionId });
     expect(again.code).toBe(PAM.SESSION_ERR.number);
@@ -78,10 +78,12 @@ int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **a
     const other = await hook(d.socket, { hook: 'open_session', stack: stamp, items: { ...ITEMS, rhost: '192.0.2.99' } });
     const b = await hook(d.socket, { hook: 'open_session', stack: stamp, items: ITEMS });
     await hook(d.socket, { hook: 'close_session', stack: stamp, items: ITEMS });
+    await daemon.closesLogged([b.sessionId]);
     const state = (id?: string) => d.rows().find((r) => r.id === id)!.state;
     expect([state(a.sessionId), state(other.sessionId), state(b.sessionId)]).toEqual(['open', 'open', 'closed']);
     await hook(d.socket, { hook: 'close_session', stack: stamp, items: ITEMS });
     await hook(d.socket, { hook: 'close_session', stack: stamp, items: { ...ITEMS, rhost: '192.0.2.99' } });
+    await daemon.closesLogged([a.sessionId, other.sessionId]);
     expect([state(a.sessionId), state(other.sessionId)]).toEqual(['closed', 'closed']);
   });
 

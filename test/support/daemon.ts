@@ -52,6 +52,12 @@ export interface DaemonChild {
   log: string[];
   /** Resolves with the first log line matching `re` (now or later). */
   waitFor(re: RegExp, ms?: number): Promise<string>;
+  /**
+   * Resolves once the daemon has logged the close of each session: a close
+   * answers before its registry row is marked closed, and the log line is
+   * written after that commit (docs/daemon.md, "Durability").
+   */
+  closesLogged(ids: (string | undefined)[]): Promise<void>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -85,6 +91,7 @@ export async function startDaemonChild(d: DaemonDir, args: string[] = []): Promi
   await waitFor(/serving /);
   return {
     child, log, waitFor,
+    closesLogged: async (ids) => { await Promise.all(ids.map((id) => waitFor(new RegExp(`close session=${id} `)))); },
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;

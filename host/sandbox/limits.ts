@@ -211,8 +211,9 @@ export class InstanceMeter {
     }
     if (record.memory && f.parkable) {
       let image = images.get(module);
-      // Only from an instantiation that ran no code and restored nothing: then the memory is the image.
-      if (!image && !ran && !this.waking) images.set(module, image = new Uint8Array(record.memory.memory.buffer).slice());
+      // Only from an instantiation that ran no code, and before a wake restores
+      // anything (below): the memory is then the image.
+      if (!image && !ran) images.set(module, image = new Uint8Array(record.memory.memory.buffer).slice());
       record.image = image;
     }
     if (this.waking) restoreCore(instance, record, parked);

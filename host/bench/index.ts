@@ -32,8 +32,10 @@ against its goal (see README "Performance"):
                   and warm, of a C and of a JS module
   memory          RSS per open session; 1 to 10,000 sessions open at once
   exec            \`pamwasm exec\` start-up against \`node -e 0\`
-  daemon          pam_wasm.so with \`pamwasm daemon\`: open+close and whole
-                  sessions through libpam, against native pam_permit (root)
+  daemon          pam_wasm.so with \`pamwasm daemon\` (root): open+close and
+                  whole sessions through libpam against native pam_permit,
+                  the pam_exec path, 32 client processes (throughput, p99),
+                  the daemon's RSS per held C and JS session
 
 Figures are medians over many iterations after a warm-up. The full run takes
 about three minutes; run it on a quiet machine (see \`uptime\`).

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need, when they are missing:
 #   clang lld wasi-libc   build C guest modules (tests rebuild and compare them)
-#   gcc libpam0g-dev      build the small native PAM modules some tests load
+#   gcc libpam0g-dev      build pam_wasm.so and the small native PAM modules some tests load
+#   openssh-server        the end-to-end test of pam_wasm.so inside the real sshd
 #   openssh-client sshpass  drive the SSH example with the real ssh client
+#   systemd               systemd-socket-activate: the daemon started as pamwasm.socket starts it
 # As root with apt-get, missing ones are installed; otherwise the command to
 # run is printed and the script fails.
 set -euo pipefail
-packages=(clang lld wasi-libc gcc libpam0g-dev openssh-client sshpass)
+packages=(clang lld wasi-libc gcc libpam0g-dev openssh-client sshpass openssh-server systemd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

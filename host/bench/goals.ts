@@ -96,6 +96,26 @@ export function verdicts(r: Results): Verdict[] {
   for (const [name, what] of KERNEL_ROWS) {
     ratioRow(`metering: ${what}`, `kernel.${name}.metered_ms`, 'ms', `kernel.${name}.plain_ms`, 1.5, 'unmetered');
   }
+  ratioRow('open+close through pam_wasm.so, 1-line C stack', 'daemon.shim1_oc_us', 'us', 'daemon.native1_oc_us', 5.0, 'pam_permit.so');
+  ratioRow('whole session through pam_wasm.so, 3-line C stack', 'daemon.shim3_session_us', 'us', 'daemon.native3_session_us', 2.0, '3 native lines');
+  {
+    const v = r['daemon.exec1_oc_us'];
+    const b = r['daemon.shim1_oc_us'];
+    row('open+close through pam_exec.so + pamwasm exec, 1 line', fmt(v / 1000, 'ms'), `${fmt(b, 'us')} pam_wasm.so`, times(v / b), '>= 250x', has(v, b) ? v / b >= 250 : undefined);
+  }
+  {
+    const v = r['daemon.shim3_clients_per_s'];
+    const b = r['daemon.native3_clients_per_s'];
+    const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(0)}%` : '-');
+    row('throughput, 32 client processes, 3-line sessions', fmt(v, '/s'), `${fmt(b, '/s')} native`, pct(v / b), '>= 50%', has(v, b) ? v / b >= 0.5 : undefined);
+  }
+  {
+    const v = r['daemon.shim3_clients_p99_ms'];
+    row('p99 session latency, 32 client processes', fmt(v, 'ms'), `${fmt(r['daemon.native3_clients_p99_ms'], 'ms')} native`, '', '<= 50 ms', has(v) ? v <= 50 : undefined);
+  }
+  row('  (daemon CPU time per session under that load)', fmt(r['daemon.cpu_per_session3_us'], 'us'));
+  limitRow('daemon RSS per held session, 3-line C stack', 'daemon.rss_per_session.c3_kib', 'KiB', 96);
+  row('daemon RSS per held session, JS module (12 MB)', fmt(r['daemon.rss_per_session.js_kib'], 'KiB'), '3686 KiB prototype', '', 'report');
   return out;
 }
 

@@ -6,7 +6,8 @@
  * Groups, one file each: close.ts (one close-session call), session.ts
  * (whole sessions and stack depth), load.ts (cold and warm loads),
  * concurrency.ts (many open sessions), exec.ts (`pamwasm exec` start-up),
- * kernels.ts (metering's cost on compute kernels).
+ * kernels.ts (metering's cost on compute kernels), daemon.ts (pam_wasm.so
+ * and `pamwasm daemon` through libpam).
  * child.ts is what runs in the child processes.
  *
  * @example
@@ -34,6 +35,10 @@ against its goal (see README "Performance"):
   exec            \`pamwasm exec\` start-up against \`node -e 0\`
   kernels         metering's cost on guest code: a tight loop, a 300x300
                   f64 matrix multiply and recursive fib, metered / unmetered
+  daemon          pam_wasm.so with \`pamwasm daemon\` (root): open+close and
+                  whole sessions through libpam against native pam_permit,
+                  the pam_exec path, 32 client processes (throughput, p99),
+                  the daemon's RSS per held C and JS session
 
 Figures are medians over many iterations after a warm-up. The full run takes
 about three minutes; run it on a quiet machine (see \`uptime\`).
@@ -43,8 +48,9 @@ Options:
             (keys such as close.native_permit_us; units in the key names)
   --quick   fewer iterations and rows, about half a minute: a smoke run,
             not figures to quote
-  --group   run only these groups (repeatable): close, sessions, loads,
-            memory, exec, kernels`;
+  --group   run only these groups (repeatable; --only is the same): close,
+            sessions, loads, memory, exec, kernels, daemon; ratios are to
+            baselines of the same run`;
 
 export interface BenchReport {
   /** CPU, memory, kernel, node, libpam and the load, in one line. */
@@ -54,6 +60,9 @@ export interface BenchReport {
   /** Why a figure is missing or what limited it. */
   notes: Record<string, string>;
 }
+
+export const BENCH_GROUPS = ['close', 'sessions', 'loads', 'memory', 'exec', 'kernels', 'daemon'] as const;
+export type BenchGroup = (typeof BENCH_GROUPS)[number];
 
 export interface BenchOptions {
   quick?: boolean;
@@ -73,6 +82,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     ['memory', (await import('./concurrency.js')).concurrencyGroup],
     ['exec', (await import('./exec.js')).execGroup],
     ['kernels', (await import('./kernels.js')).kernelGroup],
+    ['daemon', (await import('./daemon.js')).daemonGroup],
   ];
   const unknown = options.groups?.filter((g) => !groups.some(([name]) => name === g)) ?? [];
   if (unknown.length) throw usage(`unknown bench group ${unknown.join(', ')}: the groups are ${groups.map(([n]) => n).join(', ')}`, 'bench');
@@ -126,7 +136,10 @@ export function formatReport(report: BenchReport): string {
 export async function benchCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { json: { type: 'boolean' }, quick: { type: 'boolean' }, group: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      json: { type: 'boolean' }, quick: { type: 'boolean' }, group: { type: 'string', multiple: true }, only: { type: 'string', multiple: true },
+      help: { type: 'boolean', short: 'h' },
+    },
     allowPositionals: true,
   });
   if (values.help) {
@@ -134,9 +147,12 @@ export async function benchCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length) throw usage(`bench takes no arguments (got ${positionals.join(' ')})`, 'bench');
+  const groups = [...(values.group ?? []), ...(values.only ?? [])];
+  const unknown = groups.filter((g) => !(BENCH_GROUPS as readonly string[]).includes(g));
+  if (unknown.length) throw usage(`bench --group (or --only) takes one of ${BENCH_GROUPS.join(', ')} (got ${unknown.join(', ')})`, 'bench');
   const report = await runBench({
     quick: values.quick,
-    groups: values.group,
+    groups: groups.length ? groups : undefined,
     onProgress: (m) => process.stderr.write(`bench: ${m}\n`),
   });
   if (values.json) {

@@ -156,6 +156,31 @@ export class MemoryLimitError extends PamwasmError {
   constructor(message: string) { super('ERR_MEMORY_LIMIT', message); }
 }
 
+/** Which rule of docs/protocol.md a frame broke. */
+export type ProtocolFault =
+  | 'length' // L is 0 or over the frame limit
+  | 'type' // an unknown frame type
+  | 'direction' // a frame the sender may not send
+  | 'truncated' // a field runs past the end of the frame (or the stream ends inside one)
+  | 'trailing' // bytes left over after the last field
+  | 'string' // a string over its limit, not UTF-8, or holding a NUL
+  | 'count' // a list over its limit
+  | 'version' // a protocol version this side does not speak
+  | 'value' // a field out of its range (code, style, item, priority, path, entry)
+  | 'broken'; // the stream was already refused
+
+/**
+ * A pam_wasm.so ⇄ daemon frame broke docs/protocol.md, or a value could not
+ * be encoded. `reason` says which rule; the connection is closed.
+ */
+export class ProtocolError extends PamwasmError {
+  readonly reason: ProtocolFault;
+  constructor(reason: ProtocolFault, message: string) {
+    super('ERR_PROTOCOL', message);
+    this.reason = reason;
+  }
+}
+
 /** A sandbox setting of a stack line (`memory=`, `timeout=`, `fault=`...) or of the host API's defaults is invalid. */
 export class BadSettingError extends PamwasmError {
   constructor(message: string) { super('ERR_BAD_SETTING', message); }

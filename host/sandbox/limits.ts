@@ -32,7 +32,7 @@ export { TimeLimitExceeded };
 
 /** A wasm page: 64 KiB. */
 export const PAGE = 65536;
-/** Granularity of a parked memory's copy: only pages holding something are kept. */
+/** Granularity of a parked memory's copy: only pages that differ from the module's image are kept. */
 const COPY_PAGE = 4096;
 const ZERO_PAGE = new Uint8Array(COPY_PAGE);
 
@@ -146,7 +146,17 @@ function takeMemory(key: string, initial: number, maximum: number): WebAssembly.
   }
 }
 
-/** A parked core instance: the pages of its memory that held something, and its mutable globals. */
+/**
+ * Each parkable core module's memory as instantiation leaves it (its data
+ * segments on zeros, before any of its code ran), taken at its first
+ * instantiation: a parked memory keeps only the pages that differ from it,
+ * and a new instance starts from it anyway. For a JS module (a 9 MB image
+ * of a JS engine) that is the difference between keeping megabytes per
+ * parked session and keeping the pages its run changed.
+ */
+const images = new WeakMap<WebAssembly.Module, Uint8Array>();
+
+/** A parked core instance: the pages of its memory that differ from its module's image, and its mutable globals. */
 interface ParkedCore {
   memory?: { bytes: number; pages: [number, Uint8Array][] };
   globals: [string, number | bigint][];
@@ -162,6 +172,8 @@ interface CoreRecord {
   tank?: WebAssembly.Global;
   memory?: { memory: WebAssembly.Memory; key: string; bytes: number };
   parkable: boolean;
+  /** The module's memory image (see `images`), once known. */
+  image?: Uint8Array;
 }
 
 export class InstanceMeter {
@@ -216,11 +228,20 @@ export class InstanceMeter {
     record.instance = instance;
     for (const value of Object.values(instance.exports)) if (typeof value === 'function') this.guestFunctions.add(value);
     const exported = instance.exports[FUEL_EXPORT];
+    let ran = false;
     if (exported instanceof WebAssembly.Global) {
-      if (exported.value !== INITIAL_FUEL) this.ranAtStart = true;
+      ran = exported.value !== INITIAL_FUEL;
+      if (ran) this.ranAtStart = true;
       tank = exported;
       tank.value = SLICE;
       record.tank = tank;
+    }
+    if (record.memory && f.parkable) {
+      let image = images.get(module);
+      // Only from an instantiation that ran no code, and before a wake restores
+      // anything (below): the memory is then the image.
+      if (!image && !ran) images.set(module, image = new Uint8Array(record.memory.memory.buffer).slice());
+      record.image = image;
     }
     if (this.waking) restoreCore(instance, record, parked);
     return instance;
@@ -298,6 +319,13 @@ export class InstanceMeter {
     return this.cores.length > 0 && !this.ranAtStart && this.cores.every((c) => c.parkable && (!c.tank || c.tank.value === SLICE));
   }
 
+  /** Bytes of linear memory the instance made since the last release holds. */
+  get memoryBytes(): number {
+    let n = 0;
+    for (const c of this.cores) n += c.memory?.memory.buffer.byteLength ?? 0;
+    return n;
+  }
+
   /** Starts the clock for one call (or an instantiation) of at most `limitMs`. */
   arm(limitMs: number): void {
     this.limitMs = limitMs;
@@ -321,11 +349,13 @@ export class InstanceMeter {
         if (name.startsWith(GLOBAL_EXPORT_PREFIX)) globals.push([name, (value as WebAssembly.Global).value as number | bigint]);
       }
       if (!c.memory) return { globals };
+      if (!c.image) throw new Error('a parkable core instance has no memory image');
       const all = new Uint8Array(c.memory.memory.buffer);
       const pages: [number, Uint8Array][] = [];
       for (let at = 0; at < all.length; at += COPY_PAGE) {
         const page = all.subarray(at, at + COPY_PAGE);
-        if (Buffer.compare(page, ZERO_PAGE) !== 0) pages.push([at, page.slice()]);
+        const was = at < c.image.length ? c.image.subarray(at, at + COPY_PAGE) : ZERO_PAGE;
+        if (Buffer.compare(page, was) !== 0) pages.push([at, page.slice()]);
       }
       return { memory: { bytes: all.length, pages }, globals };
     });
@@ -390,8 +420,10 @@ function restoreCore(instance: WebAssembly.Instance, record: CoreRecord, parked:
     if (!memory) throw new Error('a parked core instance had a memory its new one lacks');
     const grow = (parked.memory.bytes - memory.buffer.byteLength) / PAGE;
     if (grow > 0) memory.grow(grow);
+    // The instance just made holds the module's image (the pool gives zeroed
+    // memories, and instantiation wrote the data segments): only the pages
+    // that differed from it come back.
     const all = new Uint8Array(memory.buffer);
-    all.fill(0); // the data segments just written
     for (const [at, page] of parked.memory.pages) all.set(page, at);
   }
   for (const [name, value] of parked.globals) (instance.exports[name] as WebAssembly.Global).value = value;

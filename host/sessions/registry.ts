@@ -143,14 +143,19 @@ export type NewSession = Pick<SessionRecord, 'id' | 'service' | 'user' | 'tty' |
 
 export class Registry {
   private readonly db: BetterSqlite3.Database;
+  private readonly statements = new Map<string, BetterSqlite3.Statement>();
 
   /**
    * Opens (creating if need be) the registry at `path`; `:memory:` for a
    * throwaway one. Only the default path's folder is made: a mistyped path
    * would otherwise give a registry that `pamwasm recover` never looks at,
-   * so a folder that does not exist is a UsageError.
+   * so a folder that does not exist is a UsageError. `synchronous` is
+   * SQLite's setting in WAL mode: 'full' (default) makes every commit survive
+   * a power loss; 'normal' survives a crash or kill -9 of this process but
+   * may lose the last commits to a power loss or OS crash, at about a
+   * hundredth of the cost.
    */
-  constructor(readonly path: string) {
+  constructor(readonly path: string, o: { synchronous?: 'full' | 'normal' } = {}) {
     if (path !== ':memory:' && path !== '') {
       const dir = dirname(resolve(path));
       if (resolve(path) === resolve(defaultRegistryPath())) mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -165,7 +170,7 @@ export class Registry {
     this.db = new Database(path, nativeBinding ? { nativeBinding } : {});
     // WAL lets pam_exec's open and close processes and a long-lived host share the file.
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    this.db.pragma(`synchronous = ${o.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
   }
@@ -178,18 +183,22 @@ export class Registry {
    * closes it.
    */
   begin(s: NewSession, owner?: ProcessOwner): void {
-    this.db.prepare(`INSERT INTO sessions (id, state, service, user, tty, rhost, ruser, stack, stack_sha256, module_dir,
+    this.sql(`INSERT INTO sessions (id, state, service, user, tty, rhost, ruser, stack, stack_sha256, module_dir,
       system_service, system_confdir, owner_pid, owner_start, opened_at)
       VALUES (@id, 'opening', @service, @user, @tty, @rhost, @ruser, @stack, @stackSha256, @moduleDir,
       @systemService, @systemConfdir, @pid, @start, @now)`)
       .run({ ...s, pid: owner?.pid ?? process.pid, start: owner?.start ?? SELF_START, now: new Date().toISOString() });
   }
 
-  /** Marks an opening session open (or failed) with what its close needs. */
-  opened(id: string, ok: boolean, code: number, env: Record<string, string>, snapshot: SessionSnapshot): void {
-    this.db.prepare(`UPDATE sessions SET state = @state, open_code = @code, env = @env, snapshot = @snapshot,
+  /**
+   * Marks an opening session open (or failed) with what its close needs;
+   * `stackSha256`, when given, is the stack file's hash as the open read it.
+   */
+  opened(id: string, ok: boolean, code: number, env: Record<string, string>, snapshot: SessionSnapshot, stackSha256?: string): void {
+    this.sql(`UPDATE sessions SET state = @state, open_code = @code, env = @env, snapshot = @snapshot,
+      stack_sha256 = COALESCE(@sha, stack_sha256),
       closed_at = CASE WHEN @state = 'failed' THEN @now ELSE NULL END WHERE id = @id AND state = 'opening'`)
-      .run({ id, state: ok ? 'open' : 'failed', code, env: JSON.stringify(env), snapshot: JSON.stringify(snapshot), now: new Date().toISOString() });
+      .run({ id, state: ok ? 'open' : 'failed', code, env: JSON.stringify(env), snapshot: JSON.stringify(snapshot), sha: stackSha256 ?? null, now: new Date().toISOString() });
   }
 
   /** Marks an opening session failed: never opened, so nothing to close and no module data. */
@@ -204,19 +213,19 @@ export class Registry {
    */
   claim(seen: Pick<SessionRecord, 'id' | 'ownerPid' | 'ownerStart'>, from: SessionState[]): boolean {
     const states = from.map(() => '?').join(',');
-    return this.db.prepare(`UPDATE sessions SET state = 'closing', owner_pid = ?, owner_start = ?
+    return this.sql(`UPDATE sessions SET state = 'closing', owner_pid = ?, owner_start = ?
       WHERE id = ? AND owner_pid = ? AND owner_start = ? AND state IN (${states})`)
       .run(process.pid, SELF_START, seen.id, seen.ownerPid, seen.ownerStart, ...from).changes === 1;
   }
 
   /** Records a claimed session as closed. */
   closed(id: string, code: number, by: string): void {
-    this.db.prepare(`UPDATE sessions SET state = 'closed', close_code = ?, closed_by = ?, closed_at = ? WHERE id = ? AND state = 'closing'`)
+    this.sql(`UPDATE sessions SET state = 'closed', close_code = ?, closed_by = ?, closed_at = ? WHERE id = ? AND state = 'closing'`)
       .run(code, by, new Date().toISOString(), id);
   }
 
   get(id: string): SessionRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM sessions WHERE id = ?').get(id) as Row | undefined;
+    const row = this.sql('SELECT * FROM sessions WHERE id = ?').get(id) as Row | undefined;
     return row && toRecord(row);
   }
 
@@ -231,10 +240,23 @@ export class Registry {
    * sessions on the same line (sshd without a pty: tty "ssh").
    */
   findOpen(line: SessionLine, o: { stack?: string; owner?: ProcessOwner } = {}): SessionRecord | undefined {
-    const row = this.db.prepare(`SELECT * FROM sessions WHERE service = @service AND user = @user AND tty IS @tty
+    const row = this.sql(`SELECT * FROM sessions WHERE service = @service AND user = @user AND tty IS @tty
       AND rhost IS @rhost AND ruser IS @ruser AND state = 'open' AND (@stack IS NULL OR stack = @stack)
       ORDER BY (owner_pid = @pid AND owner_start = @start) DESC, opened_at DESC, rowid DESC LIMIT 1`)
       .get({ ...line, stack: o.stack ?? null, pid: o.owner?.pid ?? null, start: o.owner?.start ?? null }) as Row | undefined;
+    return row && toRecord(row);
+  }
+
+  /**
+   * The newest open session with exactly this stack, service, user, tty,
+   * rhost and ruser, one opened by `owner` first: the daemon's fallback for
+   * a close that carries no session id (docs/protocol.md).
+   */
+  findOnLine(l: Pick<SessionRecord, 'stack' | 'service' | 'user' | 'tty' | 'rhost' | 'ruser'>, owner?: ProcessOwner): SessionRecord | undefined {
+    const row = this.sql(`SELECT * FROM sessions WHERE state = 'open' AND stack = @stack AND service = @service AND user = @user
+      AND tty IS @tty AND rhost IS @rhost AND ruser IS @ruser
+      ORDER BY (owner_pid = @pid AND owner_start = @start) DESC, opened_at DESC, rowid DESC LIMIT 1`)
+      .get({ ...l, pid: owner?.pid ?? null, start: owner?.start ?? null }) as Row | undefined;
     return row && toRecord(row);
   }
 
@@ -245,9 +267,29 @@ export class Registry {
     return (rows as Row[]).map(toRecord);
   }
 
+  /**
+   * Each opening or open session's id and owner, and nothing else: cheap
+   * enough to scan often (the daemon's pid watch).
+   */
+  openOwners(): { id: string; ownerPid: number; ownerStart: string }[] {
+    return this.sql(`SELECT id, owner_pid AS ownerPid, owner_start AS ownerStart FROM sessions WHERE state IN ('opening', 'open')`).all() as { id: string; ownerPid: number; ownerStart: string }[];
+  }
+
   /** Sessions left open or half-open by a process that is gone. */
   orphans(): SessionRecord[] {
     return this.list(['opening', 'open', 'closing']).filter(ownerIsGone);
+  }
+
+  /** Runs `fn` in one transaction: the daemon's group commit (one commit for every write of an event-loop turn). */
+  batch(fn: () => void): void {
+    this.db.transaction(fn)();
+  }
+
+  /** A statement prepared once per registry: preparing costs more than running most of them. */
+  private sql(text: string): BetterSqlite3.Statement {
+    let st = this.statements.get(text);
+    if (!st) this.statements.set(text, (st = this.db.prepare(text)));
+    return st;
   }
 
   close(): void {

@@ -314,6 +314,30 @@ export class StackSession {
   }
 
   /**
+   * Parks this session's idle lines whose instance holds at least
+   * `minBytes` of linear memory, now rather than under memory pressure
+   * (`parkIdleLines`): for a host that holds many sessions between their open
+   * and close, such as `pamwasm daemon`. Each comes back, made anew with its
+   * memory and globals, at its next call. Returns how many were parked.
+   *
+   * @example
+   *   await session.open();
+   *   session.park(1 << 20);   // a JS module's instance: megabytes
+   */
+  park(minBytes = 0): number {
+    let parked = 0;
+    for (const line of this.lines) {
+      if (!line.parkable || !line.instance || !line.meter || line === this.running || line.meter.memoryBytes < minBytes) continue;
+      markBusy(line);
+      line.parked = line.meter.park();
+      line.instance = undefined;
+      parked++;
+    }
+    parkCounts.parked += parked;
+    return parked;
+  }
+
+  /**
    * Ends the session (pam_end): drops every instance, gives their memories
    * back to the sandbox's pool, and closes what granted modules left open.
    */

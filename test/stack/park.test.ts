@@ -85,6 +85,10 @@ describe('parking idle instances of open sessions', () => {
       const before = state();
       expect(before.some((c) => c.globals.length > 0), `${path} exports its mutable globals`).toBe(true);
       const parked = meter.park();
+      // Only the pages the open changed are kept, not the module's image (the JS engine's: megabytes).
+      const kept = parked.cores.reduce((n, c) => n + (c.memory?.pages.length ?? 0) * 4096, 0);
+      const held = before.reduce((n, c) => n + (c.memory?.length ?? 0), 0);
+      expect(kept, `${path}: ${kept} of ${held} bytes kept`).toBeLessThan(held / 4);
       made = [];
       meter.wake(parked);
       meter.arm(1000);
@@ -101,6 +105,24 @@ describe('parking idle instances of open sessions', () => {
       expect(again.closeSession({ silent: false }, []), path).toBe('success');
       meter.release();
     }
+  }, 60_000);
+
+  it('parks on demand only the lines of a session whose memory reaches the size asked, and closes them on what their open left', async () => {
+    const path = stackFile('mixed.stack', [
+      'session required pam_datatest.wasm value=mixed',
+      `session required ${join(BUNDLED_MODULE_DIR, 'pam_setenv.wasm')} GREETING=hi`,
+      '',
+    ].join('\n'));
+    const s = await session(path);
+    expect((await s.open()).name).toBe('PAM_SUCCESS');
+    const before = parkStats();
+    expect(s.park(1 << 20)).toBe(1); // the JS module's 9 MB instance, not the C module's 128 KiB one
+    expect(s.park(1 << 20)).toBe(0); // parked already
+    const close = await s.close();
+    s.end();
+    expect(close.trace.map((t) => t.name)).toEqual(['PAM_SUCCESS', 'PAM_SUCCESS']);
+    expect(parkStats().woken - before.woken).toBe(1);
+    expect(s.messages.at(-1)?.text).toMatch(/^pointer=mixed bytes=mixed replaced=1/);
   }, 60_000);
 
   it('parks least recently used first, and gives the memories to the pool until the lines are called again', async () => {

@@ -1,0 +1,144 @@
+/**
+ * `pamwasm daemon`: the resident service behind pam_wasm.so. It binds its
+ * UNIX socket as root, drops to its own user, runs stacks in a pool of
+ * worker threads under a watchdog, and keeps every session in its
+ * registry before the open returns, so that neither a worker's loss nor
+ * the daemon's (kill -9, upgrade) loses a close.
+ *
+ * @example
+ *   const d = await startDaemon({ socket: '/run/pamwasm/pamwasm.sock', user: 'pamwasm' });
+ *   ...
+ *   await d.stop();
+ */
+import { availableParallelism } from 'node:os';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Server } from 'node:net';
+import type { SandboxDefaults } from '../stack/index.js';
+import { openSyslog, syslogLine } from './libc.js';
+import { WorkerPool } from './pool.js';
+import { daemonAccount, dropTo, isRoot, prepareRegistryDir } from './privileges.js';
+import { RegistryClient } from './registry-client.js';
+import { createDaemonServer } from './server.js';
+import { DaemonService, LOG, type DaemonLog } from './service.js';
+
+export { DaemonService, type DaemonLog } from './service.js';
+
+export const DEFAULT_SOCKET = '/run/pamwasm/pamwasm.sock';
+export const DEFAULT_DAEMON_REGISTRY = '/var/lib/pamwasm/daemon/registry.db';
+
+export interface DaemonOptions {
+  socket?: string;
+  registry?: string;
+  /** The user to run as after binding (as root); 'root' keeps root, with a warning. Default `pamwasm`; not root: this process's own. */
+  user?: string;
+  /** Stack workers. Default: the cores, at least 2. */
+  workers?: number;
+  /** Peer uids served besides root. */
+  allowUids?: number[];
+  /** Registry durability: 'normal' (default) survives kill -9 of the daemon; 'full' also a power loss. */
+  synchronous?: 'full' | 'normal';
+  /** Where relative module paths in stacks are found (default: the bundled modules). */
+  moduleDir?: string;
+  /** Sandbox defaults for every line; `timeoutMs: 0` leaves lines to the watchdog alone. */
+  sandbox?: Partial<SandboxDefaults>;
+  /** Watchdog: added to a hook's line limits (default 2 s); allowance of an unmetered line (default 10 s). */
+  marginMs?: number;
+  unmeteredMs?: number;
+  /** How often the pid watch looks for sessions whose application is gone (default 2 s; 0: never). */
+  watchEveryMs?: number;
+  /** Where log lines go: syslog (default), stderr (the journal under systemd), or a function. */
+  log?: 'syslog' | 'stderr' | DaemonLog;
+}
+
+export interface RunningDaemon {
+  readonly socket: string;
+  readonly server: Server;
+  readonly service: DaemonService;
+  readonly pool: WorkerPool;
+  stop(): Promise<void>;
+}
+
+function makeLog(o: DaemonOptions['log']): DaemonLog {
+  if (typeof o === 'function') return o;
+  if (o === 'stderr') {
+    // journald reads a `<N>` prefix as the line's priority.
+    const journal = Boolean(process.env.JOURNAL_STREAM);
+    // The lines of one event-loop turn go out in one write (stderr is
+    // written synchronously): under load, one system call for many sessions.
+    let lines = '';
+    return (priority, text) => {
+      if (!lines) setImmediate(() => { const out = lines; lines = ''; process.stderr.write(out); });
+      lines += journal ? `<${priority}>${text}\n` : `pamwasm daemon: ${text}\n`;
+    };
+  }
+  openSyslog('pamwasm-daemon');
+  return syslogLine;
+}
+
+/** systemd socket activation: the listening socket is fd 3 (sd_listen_fds(3)). */
+function activationFd(): number | undefined {
+  return process.env.LISTEN_PID === String(process.pid) && process.env.LISTEN_FDS === '1' ? 3 : undefined;
+}
+
+function listen(server: Server, socket: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    const fd = activationFd();
+    const done = () => { server.off('error', reject); resolve(); };
+    if (fd !== undefined) server.listen({ fd }, done);
+    else server.listen(socket, done);
+  });
+}
+
+export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon> {
+  const socket = o.socket ?? DEFAULT_SOCKET;
+  const registryPath = o.registry ?? DEFAULT_DAEMON_REGISTRY;
+  const log = makeLog(o.log);
+  const account = daemonAccount(o.user);
+  const root = isRoot();
+  if (account.uid === 0) log(LOG.warning, 'running as root (--user root): a V8 escape from a module would get root');
+
+  if (activationFd() === undefined) {
+    mkdirSync(dirname(socket), { recursive: true, mode: 0o755 });
+    rmSync(socket, { force: true });
+  }
+  if (root) prepareRegistryDir(registryPath, account);
+
+  let resolveService!: (s: DaemonService) => void;
+  const server = createDaemonServer(new Promise((r) => { resolveService = r; }), {
+    allowUids: new Set(o.allowUids ?? []), requestMs: 10_000, onRefused: (why) => log(LOG.warning, `refused a connection: ${why}`),
+  });
+  await listen(server, socket);
+  // Who may connect is decided by SO_PEERCRED, not by the file's mode.
+  if (activationFd() === undefined) chmodSync(socket, 0o666);
+  if (root && account.uid !== 0) dropTo(account);
+
+  const lost: { service?: DaemonService } = {};
+  const registry = await RegistryClient.start({ path: registryPath, synchronous: o.synchronous ?? 'normal', watchEveryMs: o.watchEveryMs ?? 2000 });
+  const pool = new WorkerPool({
+    size: o.workers ?? Math.max(2, availableParallelism()),
+    moduleDir: o.moduleDir,
+    sandbox: o.sandbox,
+    marginMs: o.marginMs ?? 2000,
+    unmeteredMs: o.unmeteredMs ?? 10_000,
+    loadMs: 60_000,
+    promptMs: 10 * 60_000,
+    onLost: (index, sessions, reason) => lost.service?.workerLost(index, sessions, reason),
+  });
+  const service: DaemonService = new DaemonService(registry, pool, log, { moduleDir: o.moduleDir });
+  registry.onOrphans = (ids) => void service.orphansFound(ids);
+  lost.service = service;
+  resolveService(service);
+  const recovered = await service.recoverAtStart();
+  log(LOG.notice, `serving ${socket} as ${account.name} with ${pool.size} workers; closed ${recovered} session(s) left by a previous run`);
+
+  return {
+    socket, server, service, pool,
+    async stop() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await pool.close();
+      await registry.close();
+    },
+  };
+}

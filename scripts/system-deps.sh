@@ -3,10 +3,11 @@
 #   clang lld wasi-libc   build C guest modules (tests rebuild and compare them)
 #   gcc libpam0g-dev      build the small native PAM modules some tests load
 #   openssh-client sshpass  drive the SSH example with the real ssh client
+#   chromium              the browser the playground page tests drive (playwright-core, never a downloaded browser)
 # As root with apt-get, missing ones are installed; otherwise the command to
 # run is printed and the script fails.
 set -euo pipefail
-packages=(clang lld wasi-libc gcc libpam0g-dev openssh-client sshpass)
+packages=(clang lld wasi-libc gcc libpam0g-dev openssh-client sshpass chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -13,8 +13,10 @@ import { BUILD_HELP, buildCommand } from './build.js';
 import { CHECK_HELP, checkCommand } from './check.js';
 import { DEMO_HELP, demoCommand } from './demo.js';
 import { EXEC_HELP, execMain } from './exec.js';
+import { EXPLAIN_HELP, explainCommand } from './explain.js';
 import { INSPECT_HELP, inspectCommand } from './inspect.js';
 import { NEW_HELP, newCommand } from './new.js';
+import { PLAYGROUND_HELP, playgroundCommand } from './playground.js';
 import { RUN_HELP, runCommand } from './run.js';
 import { RECOVER_HELP, recoverCommand, SESSIONS_HELP, sessionsCommand } from './sessions.js';
 import { errorSentence } from './usage.js';
@@ -32,6 +34,8 @@ const COMMANDS: Record<string, { run: Command; summary: string; help: string }> 
   exec: { run: (argv) => execMain(argv), help: EXEC_HELP, summary: 'run a stack for pam_exec.so (open_session / close_session)' },
   sessions: { run: sessionsCommand, help: SESSIONS_HELP, summary: 'list the sessions in the registry' },
   recover: { run: recoverCommand, help: RECOVER_HELP, summary: 'close, exactly once, every session whose owner is gone' },
+  explain: { run: explainCommand, help: EXPLAIN_HELP, summary: 'print a stack\'s flow: where each code goes from each line, and every outcome' },
+  playground: { run: playgroundCommand, help: PLAYGROUND_HELP, summary: 'see, edit, run and compare a stack in a local web page' },
   bench: { run: benchCommand, help: BENCH_HELP, summary: 'measure sessions, loads and memory against native libpam (--json, --quick)' },
 };
 

@@ -5,11 +5,11 @@
  * its line did (messages, env changes, module data sizes, syslog lines),
  * observed as the line finished.
  */
-import { PAM } from '../codes/index.js';
 import { UsageError } from '../errors/index.js';
 import { newHandleState, type ConvMessage, type LogRecord, type WitItem } from '../runtime/index.js';
 import { scriptedConversation } from '../stack/answers.js';
-import type { Diagnostic, Stack } from '../stack/parse.js';
+import type { Stack } from '../stack/parse.js';
+import type { RunResult } from '../stack/run.js';
 import { StackSession, type TraceEntry, type WhatIf } from '../stack/session.js';
 import { isNativeModule } from './model.js';
 
@@ -39,15 +39,8 @@ export interface PlaygroundStep extends TraceEntry {
   effects: StepEffects;
 }
 
-/** `pamwasm run --json`'s object, plus steps. */
-export interface PlaygroundRun {
-  open?: { code: number; name: string };
-  close?: { code: number; name: string };
-  messages: ConvMessage[];
-  env: Record<string, string>;
-  trace: TraceEntry[];
-  syslog: LogRecord[];
-  diagnostics: Diagnostic[];
+/** `pamwasm run --json`'s object (RunResult without `ok`, with prompts), plus steps. */
+export interface PlaygroundRun extends Omit<RunResult, 'ok'> {
   prompts: { style: string; text: string; answered: boolean }[];
   steps: PlaygroundStep[];
 }
@@ -107,7 +100,3 @@ export async function playgroundRun(input: PlaygroundRunInput): Promise<Playgrou
   out.prompts = prompts.map(({ style, text, answer }) => ({ style, text, answered: answer !== undefined }));
   return out;
 }
-
-/** Whether every hook that ran returned PAM_SUCCESS. */
-export const runSucceeded = (r: PlaygroundRun): boolean =>
-  [r.open, r.close].every((c) => c === undefined || c.code === PAM.SUCCESS.number);

@@ -62,12 +62,14 @@ export interface NodeHandlers {
   activate: (index: number) => void;
 }
 
-export function renderFlow(host: HTMLElement, model: FlowModel, marks: ReadonlyMap<number, NodeMark[]>, on: NodeHandlers): void {
+/** Draws `model` into `host`; `marks` light up the lines a run walked, `ending` is the run's result, shown at the end. */
+export function renderFlow(host: HTMLElement, model: FlowModel, marks: ReadonlyMap<number, NodeMark[]>, ending: readonly string[], on: NodeHandlers): void {
   const g = new Graph({ compound: true, multigraph: false });
   g.setGraph({ rankdir: 'TB', nodesep: 36, ranksep: 46, edgesep: 16, marginx: 16, marginy: 16 });
   g.setDefaultEdgeLabel(() => ({}));
   g.setNode('start', { width: 120, height: 30, label: 'start' });
-  g.setNode('end', { width: 160, height: 30, label: 'end of stack' });
+  const endLines = ['end of stack', ...ending];
+  g.setNode('end', { width: Math.max(160, ...endLines.map((l) => l.length * CHAR + 24)), height: 14 + endLines.length * LINE, label: endLines.join('\n') });
   const boxes = new Map<string, [string, string][]>();
   const emptySub = (n: FlowNode) => !(model.nodes[n.index + 1]?.level > n.level);
   for (const n of model.nodes) {
@@ -124,7 +126,9 @@ export function renderFlow(host: HTMLElement, model: FlowModel, marks: ReadonlyM
     const c = g.node(id);
     const grp = el('g', { class: 'terminal' }, svg);
     el('rect', { x: c.x - c.width / 2, y: c.y - c.height / 2, width: c.width, height: c.height, rx: 15 }, grp);
-    el('text', { x: c.x, y: c.y + 4, 'text-anchor': 'middle' }, grp).textContent = String(c.label);
+    String(c.label).split('\n').forEach((t, i) => {
+      el('text', { x: c.x, y: c.y - c.height / 2 + 20 + i * LINE, 'text-anchor': 'middle', class: i ? 'step' : '' }, grp).textContent = t;
+    });
   }
   for (const [id, lines] of boxes) {
     const c = g.node(id);

@@ -67,7 +67,8 @@ function marksOf(run?: PlaygroundRun): Map<number, NodeMark[]> {
   const marks = new Map<number, NodeMark[]>();
   for (const s of run?.steps ?? []) {
     const list = marks.get(s.index) ?? [];
-    list.push({ hook: s.hook, text: `${s.hook}: ${s.name}${s.whatIf ? ' (what-if)' : ''}, ${s.action} → ${s.statusName} (${s.impression})` });
+    list.push({ hook: s.hook, text: `${s.hook}: ${s.name}${s.whatIf ? ' (what-if)' : ''} → ${s.action}` });
+    list.push({ hook: s.hook, text: `  then the stack: ${s.statusName}, ${s.impression}` });
     marks.set(s.index, list);
   }
   return marks;
@@ -75,7 +76,8 @@ function marksOf(run?: PlaygroundRun): Map<number, NodeMark[]> {
 
 function drawFlow() {
   if (!model) return;
-  renderFlow($('flow'), model, marksOf(lastRun), {
+  const ending = lastRun ? [['open', lastRun.open], ['close', lastRun.close]].flatMap(([hook, r]) => (r ? [`${hook}: ${(r as { name: string }).name}`] : [])) : [];
+  renderFlow($('flow'), model, marksOf(lastRun), ending, {
     focus: (index) => {
       const n = model!.nodes[index];
       say(`line ${base(n.file)}:${n.line}: ${n.control} ${n.module ?? ''}`);
@@ -128,6 +130,8 @@ async function refresh() {
     drawDiagnostics();
     drawWhatIfs();
     say(`${model.nodes.length} session line${model.nodes.length === 1 ? '' : 's'}${model.otherTypes ? `, ${model.otherTypes} lines of other types not drawn` : ''}`);
+    // Counts the flows drawn, so that a script driving the page can wait for the next one.
+    document.body.dataset.flows = String(Number(document.body.dataset.flows ?? 0) + 1);
   } catch (e) {
     say((e as Error).message, true);
   }
@@ -169,6 +173,8 @@ async function run(phase: 'open' | 'close' | 'both') {
 async function compare() {
   const out = $('compare-result');
   out.className = '';
+  delete out.dataset.comparable;
+  delete out.dataset.agree;
   out.textContent = 'comparing with libpam…';
   try {
     const c = await api<Comparison>('compare', { text: editor.value, ...items(), whatIf: whatIfBody() });
@@ -230,7 +236,7 @@ async function start() {
   $<HTMLButtonElement>('save').disabled = !s.saveable;
   $('outcome-codes').append(...s.codes.map((c) => h('label', {}, h('input', { type: 'checkbox', value: c, checked: s.outcomeCodes.includes(c) }), ` ${c}`)));
   $('flow-legend').append(...[['ok', 'ok: on, counts as success'], ['ignore', 'ignore: on, no effect'], ['bad', 'bad: on, the stack fails'],
-    ['bad', 'die: ends the level, fails'], ['ok', 'done: ends the level'], ['jump', 'jump N: skips N lines'], ['reset', 'reset: forgets the state']]
+    ['bad', 'die: fails and ends the level'], ['ok', 'done: ends the level, unless something failed before'], ['jump', 'jump N: skips N lines'], ['reset', 'reset: forgets the state']]
     .map(([c, t]) => h('span', { className: c }, t)));
   let timer: ReturnType<typeof setTimeout> | undefined;
   editor.addEventListener('input', () => {

@@ -74,7 +74,7 @@ export class Playground {
     const api = new PlaygroundApi({ file: options.file, moduleDir: options.moduleDir, comparer, save: (path, text) => writeFileSync(path, text) });
     let port = 0;
     const server = createServer((req, res) => {
-      void handle(req, res).catch((e) => send(res, 500, { error: { code: 'ERR_INTERNAL', message: String((e as Error).message) } }));
+      void handle(req, res).catch((e) => send(res, 500, { error: { message: String((e as Error).message) } }));
     });
     const handle = async (req: IncomingMessage, res: ServerResponse) => {
       const rest = requestAllowed({ remote: req.socket.remoteAddress, host: req.headers.host, path: (req.url ?? '').split('?')[0] }, token, port);

@@ -59,7 +59,7 @@ function writeNativeStack(stack: Stack, text: string, confdir: string, service: 
   for (const file of files) {
     const physical = (file === stack.file ? text : readFileSync(file, 'utf8')).split('\n');
     for (const l of stack.lines) {
-      if (l.file !== file || !l.module || !/^(include|substack)$/i.test(l.control ?? '')) continue;
+      if (l.file !== file || !l.module || !(l.type === '@include' || /^(include|substack)$/i.test(l.control ?? ''))) continue;
       const target = isAbsolute(l.module) ? l.module : join(base, l.module);
       const to = copy.get(target) ?? join(confdir, 'missing', basename(target));
       physical[l.line - 1] = physical[l.line - 1].replace(l.module, to);

@@ -211,6 +211,16 @@ function parseSource(
   for (const { line, text } of lines) {
     const toks = tokenize(text);
     let tok = toks.shift();
+    if (tok === '@include') {
+      // Debian's libpam (the system's, which the differential tests hold us
+      // to) reads `@include FILE` as an include of FILE for every type; a
+      // file it cannot include makes it refuse the whole service file.
+      const target = toks.shift();
+      r.lines.push({ file, line, type: tok, module: target, args: [] });
+      const failed = includeFile(r, target, wanted ?? 'session', includeLevel + 1, level);
+      if (failed) return diag(line, `@include ${target ?? '(no file named)'}: ${failed} Debian's libpam refuses the whole file.`);
+      continue;
+    }
     let mustFail = false;
     let quiet = false;
     let type: ModuleType | undefined;

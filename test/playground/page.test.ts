@@ -118,6 +118,45 @@ describe('the playground page', () => {
     expect(readFileSync(path).subarray(1, 4).toString()).toBe('PNG');
   });
 
+  it('puts what each line did beside its step: messages, env changes, module data sizes, syslog lines', async () => {
+    await setText('session required pam_setenv.wasm GREETING=hello-%u\nsession required pam_datatest.wasm value=hello\n'
+      + 'session optional pam_echo.wasm [hi %u]\nsession optional pam_warn.wasm\n');
+    // What-ifs stay on their file:line across edits: line 1 still has the one set above.
+    expect(await page.inputValue('select.what-if[data-index="0"][data-hook="open"]')).toBe('session_err');
+    await page.selectOption('select.what-if[data-index="0"][data-hook="open"]', '');
+    await page.click('#run-open');
+    await page.waitForFunction(() => document.querySelectorAll('#steps tbody tr').length === 4);
+    const effects = await page.locator('#steps tbody tr').evaluateAll((rows) => rows.map((r) => r.querySelector('td:last-child li')?.textContent ?? ''));
+    expect(effects[0]).toBe('env: GREETING=hello-alice');
+    // pam_set_data's pointer data lives in the instance; the bytes kept by the host are the 5 of "hello".
+    expect(effects[1]).toBe('data: pam_datatest (5 bytes)');
+    expect(effects[2]).toBe('info: hi alice');
+    expect(effects[3]).toMatch(/^syslog notice: function=\[pam_sm_open_session\] flags=0 service=\[login\] terminal=\[pts\/0\] user=\[alice\]/);
+  });
+
+  it('is usable from the keyboard, in a narrow window and in a dark colour scheme', async () => {
+    await setText(SIX);
+    await page.selectOption('select.what-if[data-index="0"][data-hook="open"]', 'session_err');
+    // The flow's lines are in the tab order, in stack order; Enter on a line moves to its what-if.
+    await page.focus('#flow .node[data-index="0"]');
+    await page.keyboard.press('Tab');
+    expect(await page.locator('#status').textContent()).toContain('six.stack:2: [success=1 default=ignore] pam_debug.wasm');
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('what if six.stack:2 at open');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('what if six.stack:2 at close');
+    const columns = () => page.locator('main').evaluate((m) => getComputedStyle(m).gridTemplateColumns.split(' ').length);
+    expect(await columns()).toBe(2);
+    await page.setViewportSize({ width: 480, height: 900 });
+    expect(await columns()).toBe(1);
+    const background = () => page.locator('body').evaluate((b) => getComputedStyle(b).backgroundColor);
+    const light = await background();
+    await page.emulateMedia({ colorScheme: 'dark' });
+    expect(await background()).not.toBe(light);
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.setViewportSize({ width: 1400, height: 1000 });
+  });
+
   it('says why a stack with a what-if cannot be compared, and compares it with libpam without', async () => {
     await page.click('#compare');
     await page.waitForSelector('#compare-result[data-comparable]');

@@ -33,7 +33,7 @@ describe('pamwasm explain', () => {
       'session [success=1 default=ignore] pam_debug.wasm',
       'session requisite pam_deny.wasm',
       'session substack sub',
-      'session [success=5 default=ok] pam_permit.wasm',
+      'session [success=5 default=ok] [pam_permit.wasm timeout=200ms memory=1MiB]',
       'auth required pam_permit.wasm',
     ].join('\n') + '\n');
     const r = pamwasm('explain', file);
@@ -44,6 +44,7 @@ describe('pamwasm explain', () => {
     expect(out).toMatch(/flow\.stack:2 {2}requisite {2}pam_deny\.wasm\n {2}ok +success new_authtok_reqd +-> flow\.stack:3\n {2}ignore +ignore +-> flow\.stack:3\n {2}die +other codes +-> the end of the stack/);
     // Inside the substack, done and die end the substack only: the walk goes on at line 4.
     expect(out).toMatch(/ {2}sub:1 {2}\[success=done default=die\] {2}pam_permit\.wasm\n {4}done +success +-> flow\.stack:4\n {4}die +other codes +-> flow\.stack:4/);
+    expect(out).toMatch(/flow\.stack:4 {2}\[success=5 default=ok\] {2}pam_permit\.wasm\n {2}sandbox: timeout=200ms memory=1024KiB\n/);
     expect(out).toMatch(/jump 5 +success +-> past the end of its level: the stack fails/);
     expect(out).toContain('All outcomes over success, ignore, session_err: 243 of 243 combinations');
   });

@@ -5,10 +5,11 @@
 #   openssh-server        the end-to-end test of pam_wasm.so inside the real sshd
 #   openssh-client sshpass  drive the SSH example with the real ssh client
 #   systemd               systemd-socket-activate: the daemon started as pamwasm.socket starts it
+#   chromium              the browser the playground page tests drive (playwright-core, never a downloaded browser)
 # As root with apt-get, missing ones are installed; otherwise the command to
 # run is printed and the script fails.
 set -euo pipefail
-packages=(clang lld wasi-libc gcc libpam0g-dev openssh-client sshpass openssh-server systemd)
+packages=(clang lld wasi-libc gcc libpam0g-dev openssh-client sshpass openssh-server systemd chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,7 +9,7 @@ import { missingHooksOfFile } from '../loader/core-names.js';
 import { loadComponent } from '../loader/index.js';
 import { checkOwnerPerms, strictByDefault } from '../sandbox/perms.js';
 import { wasiImports } from '../sandbox/wasi/index.js';
-import { lineLoadOptions, parseStackFile, resolveModulePath, SANDBOX_DEFAULTS, type Diagnostic } from '../stack/index.js';
+import { lineLoadOptions, parseStackFile, resolveModulePath, SANDBOX_DEFAULTS, type Diagnostic, type Handler } from '../stack/index.js';
 import { red, dim } from './output.js';
 import { usage } from './usage.js';
 
@@ -71,16 +71,27 @@ export async function checkStack(file: string, moduleDir?: string): Promise<Diag
     if (e instanceof PamwasmError) return [{ file, line: 0, severity: 'error', message: e.message }];
     throw e;
   }
-  const perm = (path: string, what: string, line: number, where = file) => {
+  try {
+    checkOwnerPerms(file, 'stack file');
+  } catch (e) {
+    out.push({ file, line: 0, severity: permSeverity, message: (e as Error).message });
+  }
+  out.push(...stack.diagnostics, ...await checkHandlers(stack.handlers, moduleDir));
+  return out.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));
+}
+
+/** What is wrong with each module line's module: loaded as a session loads it, by the host's defaults. */
+export async function checkHandlers(handlers: readonly Handler[], moduleDir?: string): Promise<Diagnostic[]> {
+  const out: Diagnostic[] = [];
+  const permSeverity = strictByDefault() ? 'error' : 'warning';
+  const perm = (path: string, what: string, line: number, where: string) => {
     try {
       checkOwnerPerms(path, what);
     } catch (e) {
       out.push({ file: where, line, severity: permSeverity, message: (e as Error).message });
     }
   };
-  perm(file, 'stack file', 0);
-  out.push(...stack.diagnostics);
-  for (const h of stack.handlers) {
+  for (const h of handlers) {
     if (h.kind !== 'module' || !h.spec) continue;
     const path = resolveModulePath(h.spec.path, moduleDir);
     const at = { file: h.file, line: h.line };
@@ -99,5 +110,5 @@ export async function checkStack(file: string, moduleDir?: string): Promise<Diag
       out.push({ ...at, severity: h.quiet && e.code === 'ERR_MODULE_NOT_FOUND' ? 'warning' : 'error', message: e.message, code: e.code });
     }
   }
-  return out.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));
+  return out;
 }

@@ -14,9 +14,11 @@ import { CHECK_HELP, checkCommand } from './check.js';
 import { DAEMON_HELP, daemonCommand } from './daemon.js';
 import { DEMO_HELP, demoCommand } from './demo.js';
 import { EXEC_HELP, execMain } from './exec.js';
+import { EXPLAIN_HELP, explainCommand } from './explain.js';
 import { INSPECT_HELP, inspectCommand } from './inspect.js';
 import { INSTALL_HELP, installCommand, uninstallCommand } from './install.js';
 import { NEW_HELP, newCommand } from './new.js';
+import { PLAYGROUND_HELP, playgroundCommand } from './playground.js';
 import { RUN_HELP, runCommand } from './run.js';
 import { RECOVER_HELP, recoverCommand, SESSIONS_HELP, sessionsCommand } from './sessions.js';
 import { errorSentence } from './usage.js';
@@ -34,9 +36,8 @@ const COMMANDS: Record<string, { run: Command; summary: string; help: string }> 
   exec: { run: (argv) => execMain(argv), help: EXEC_HELP, summary: 'run a stack for pam_exec.so (open_session / close_session)' },
   sessions: { run: sessionsCommand, help: SESSIONS_HELP, summary: 'list the sessions in the registry' },
   recover: { run: recoverCommand, help: RECOVER_HELP, summary: 'close, exactly once, every session whose owner is gone' },
-  daemon: { run: daemonCommand, help: DAEMON_HELP, summary: 'serve pam_wasm.so: run session stacks for sshd, login, su (see docs/daemon.md)' },
-  install: { run: installCommand, help: INSTALL_HELP, summary: 'install pam_wasm.so, the systemd units, /etc/pamwasm and the pamwasm user' },
-  uninstall: { run: uninstallCommand, help: INSTALL_HELP, summary: 'remove what `pamwasm install` laid down' },
+  explain: { run: explainCommand, help: EXPLAIN_HELP, summary: 'print a stack\'s flow: where each code goes from each line, and every outcome' },
+  playground: { run: playgroundCommand, help: PLAYGROUND_HELP, summary: 'see, edit, run and compare a stack in a local web page' },
   bench: { run: benchCommand, help: BENCH_HELP, summary: 'measure sessions, loads and memory against native libpam (--json, --quick)' },
 };
 

@@ -5,7 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import type { WitItem } from '../runtime/index.js';
-import { runStack, scriptedConversation, type PromptRecord, type RunOptions, type RunResult } from '../stack/index.js';
+import { parseWhatIfs } from '../playground/what-if.js';
+import { parseStackFile, runStack, scriptedConversation, type PromptRecord, type RunOptions, type RunResult } from '../stack/index.js';
 import { bold, codeName, dim, messageTag, table } from './output.js';
 import { checkSystemService, runWithSystem, type SystemRunOptions, type SystemRunResult } from './run-system.js';
 import { terminalAnswerer } from './terminal.js';
@@ -36,6 +37,9 @@ Options:
   --interactive       answer prompts on the terminal: the prompt is shown on stderr and a
                       line read from stdin (echo off for echo-off prompts); answers may be
                       piped in, one a line
+  --what-if L=CODE    line L of the stack (or FILE:L, a line of an included file) returns CODE
+                      without running its module; L=OPEN,CLOSE for other codes at close, -
+                      to run the module at that hook (repeat it for other lines)
   --json              print one JSON object as the last line of stdout (with "prompts":
                       each prompt's style, text and answer)
 
@@ -53,7 +57,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       tty: { type: 'string' }, rhost: { type: 'string' }, ruser: { type: 'string' },
       silent: { type: 'boolean' }, 'module-dir': { type: 'string' }, phase: { type: 'string' },
       'system-service': { type: 'string' }, 'system-confdir': { type: 'string' },
-      answer: { type: 'string', multiple: true }, interactive: { type: 'boolean' },
+      answer: { type: 'string', multiple: true }, interactive: { type: 'boolean' }, 'what-if': { type: 'string', multiple: true },
       json: { type: 'boolean' }, help: { type: 'boolean' },
     },
     strict: true,
@@ -80,6 +84,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   if ((values.interactive || values.answer) && values['system-service']) {
     throw usage('--answer and --interactive answer the WASM stack run on its own, not with --system-service', 'run');
   }
+  if (values['what-if'] && values['system-service']) throw usage('--what-if runs the WASM stack on its own, not with --system-service', 'run');
+  const whatIf = values['what-if'] && parseWhatIfs(values['what-if'], parseStackFile(values.stack!));
   const { conversation, prompts } = scriptedConversation(values.interactive ? terminalAnswerer() : values.answer ?? []);
   const run: RunResult & { system?: SystemRunResult['system'] } = values['system-service']
     ? await runWithSystem({
@@ -88,7 +94,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     })
     : await runStack({
       stackFile: values.stack!, items, silent: values.silent, moduleDir: values['module-dir'], phase: phase as RunOptions['phase'],
-      conversation,
+      conversation, ...(whatIf ? { whatIf } : {}),
     });
   const result = { ...run, prompts };
   for (const d of result.diagnostics) process.stderr.write(`${d.file}:${d.line}: ${d.severity}: ${d.message}\n`);

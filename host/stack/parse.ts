@@ -179,6 +179,25 @@ export function parseStackFile(path: string, options: { strictPermissions?: bool
   return stack;
 }
 
+/**
+ * Parses stack text held in memory (an editor's buffer) as if it were the
+ * file `file`: includes and substacks are read from `file`'s directory, as
+ * parseStackFile reads them. Never kept: the text has no file identity.
+ *
+ * @example
+ *   const stack = parseStackText('session required pam_permit.wasm\n', { file: '/tmp/draft.stack' });
+ */
+export function parseStackText(text: string, options: { file: string; strictPermissions?: boolean }): Stack {
+  const strict = options.strictPermissions ?? strictByDefault();
+  const read = (p: string) => readIdentified(p, strict).bytes.toString('utf8');
+  const r: Reader = { dir: dirname(options.file), handlers: [], lines: [], diagnostics: [], read };
+  const fatal = parseSource(r, options.file, text, undefined, 0, 0);
+  return deepFreeze<Stack>({
+    file: options.file, handlers: r.handlers, lines: r.lines, diagnostics: r.diagnostics, ...(fatal ? { fatal } : {}),
+    sha256: sha256(Buffer.from(text, 'utf8')),
+  });
+}
+
 /** Parses one file; returns a diagnostic when libpam would reject it whole. */
 function parseSource(
   r: Reader, file: string, source: string, wanted: ModuleType | undefined, includeLevel: number, level: number,
@@ -192,6 +211,16 @@ function parseSource(
   for (const { line, text } of lines) {
     const toks = tokenize(text);
     let tok = toks.shift();
+    if (tok === '@include') {
+      // Debian's libpam (the system's, which the differential tests hold us
+      // to) reads `@include FILE` as an include of FILE for every type; a
+      // file it cannot include makes it refuse the whole service file.
+      const target = toks.shift();
+      r.lines.push({ file, line, type: tok, module: target, args: [] });
+      const failed = includeFile(r, target, wanted ?? 'session', includeLevel + 1, level);
+      if (failed) return diag(line, `@include ${target ?? '(no file named)'}: ${failed} Debian's libpam refuses the whole file.`);
+      continue;
+    }
     let mustFail = false;
     let quiet = false;
     let type: ModuleType | undefined;

@@ -45,6 +45,19 @@ export interface TraceEntry {
   reason?: string;
   /** The guest fault that decided the line's code, by kind (host/sandbox/faults.ts). */
   fault?: Fault;
+  /** Set when a what-if chose the code and the module did not run (SessionOptions.whatIf). */
+  whatIf?: true;
+}
+
+/**
+ * A "what if" for one stack line: the code the line returns at each hook
+ * instead of running its module (undefined: the module runs). The
+ * dispatcher treats it as the module's own answer, so every rule (frozen
+ * chain, jumps, substacks) applies to it as to a real one.
+ */
+export interface WhatIf {
+  open?: number;
+  close?: number;
 }
 
 /** A session's state between open and close, as JSON-safe data. */
@@ -85,6 +98,15 @@ export interface SessionOptions {
   pins?: readonly (string | null)[];
   /** An on-disk cache of prepared components (host/loader/cache.ts). Default: none. */
   cache?: LoadOptions['cache'];
+  /**
+   * What-if results by handler index (stack.handlers order). A line with a
+   * what-if for both hooks is not loaded at all, so a native pam.d line
+   * (`pam_unix.so`) can be walked this way; a code outside the PAM table
+   * fails closed as any module's would.
+   */
+  whatIf?: ReadonlyMap<number, WhatIf>;
+  /** Called with each trace entry (and its handler's index) as its line finishes, before the next line runs. */
+  onTrace?: (entry: TraceEntry, index: number) => void;
 }
 
 interface Line {
@@ -107,6 +129,7 @@ interface Line {
   path?: string;
   /** Hooks the module lacks, said once it returned PAM_MODULE_UNKNOWN ('' for none). */
   missingHooks?: string;
+  whatIf?: WhatIf;
 }
 
 /**
@@ -178,6 +201,9 @@ const PARK_BATCH = 64;
 const PARK_BATCH_REFUSED = 2048;
 onMemoryPressure((failed) => parkIdleLines(failed ? PARK_BATCH_REFUSED : PARK_BATCH));
 
+/** A line that never runs its module: a what-if answers both hooks. */
+const whatIfOnly = (l: Line) => l.whatIf?.open !== undefined && l.whatIf.close !== undefined;
+
 const IMPRESSION = { [-1]: 'negative', 0: 'undef', 1: 'positive' } as const;
 
 export function resolveModulePath(token: string, moduleDir = BUNDLED_MODULE_DIR): string {
@@ -197,6 +223,7 @@ export class StackSession {
   private readonly state: DispatchState;
   /** The line whose hook is running (a host callback may end the session meanwhile). */
   private running?: Line;
+  private onTrace?: (entry: TraceEntry, index: number) => void;
 
   private constructor(stack: Stack, handle: HandleState, lines: Line[], messages: ConvMessage[], diagnostics: Diagnostic[]) {
     this.stack = stack;
@@ -204,7 +231,7 @@ export class StackSession {
     this.diagnostics = diagnostics;
     this.handle = handle;
     this.lines = lines;
-    this.dispatchLines = lines.map((l) => (l.loaded || l.handler.kind !== 'module' ? l.handler : { ...l.handler, kind: 'faulty' }));
+    this.dispatchLines = lines.map((l) => (l.loaded || l.handler.kind !== 'module' || whatIfOnly(l) ? l.handler : { ...l.handler, kind: 'faulty' }));
     this.state = newDispatchState(lines.length);
   }
 
@@ -237,8 +264,9 @@ export class StackSession {
         timeoutMs: spec?.timeoutMs ?? defaults.timeoutMs,
         // Fail closed: a faulting line never passes.
         faultCode: fault === PAM.SUCCESS.number || fault === PAM.IGNORE.number ? PAM.SESSION_ERR.number : fault,
+        whatIf: options.whatIf?.get(index),
       };
-      if (handler.kind === 'module' && spec) {
+      if (handler.kind === 'module' && spec && !whatIfOnly(line)) {
         const path = resolveModulePath(spec.path, options.moduleDir);
         line.path = path;
         try {
@@ -263,7 +291,9 @@ export class StackSession {
       }
       lines.push(line);
     }
-    return new StackSession(stack, handle, lines, messages, diagnostics);
+    const session = new StackSession(stack, handle, lines, messages, diagnostics);
+    session.onTrace = options.onTrace;
+    return session;
   }
 
   /** pam_open_session over the stack. */
@@ -308,7 +338,11 @@ export class StackSession {
     const witFlags = { silent: Boolean(flags.silent) };
     const reasons = new Map<number, { reason: string; fault?: Fault }>();
     const call = (i: number) => this.call(i, hook, witFlags, reasons);
-    const onStep = (s: Step) => trace.push(this.traceEntry(hook, s, reasons.get(s.index)));
+    const onStep = (s: Step) => {
+      const entry = this.traceEntry(hook, s, reasons.get(s.index));
+      trace.push(entry);
+      this.onTrace?.(entry, s.index);
+    };
     const code = await dispatch(this.dispatchLines, this.state, hook, call, onStep);
     return { ...namedCode(code), trace };
   }
@@ -356,6 +390,8 @@ export class StackSession {
 
   private call(i: number, hook: Hook, flags: { silent: boolean }, reasons: Map<number, { reason: string; fault?: Fault }>): number {
     const line = this.lines[i];
+    const chosen = line.whatIf?.[hook];
+    if (chosen !== undefined) return chosen;
     if (line.fault) {
       const reason = `faulted earlier: ${line.fault.message}`;
       reasons.set(i, { reason, fault: { kind: line.fault.kind, message: reason } });
@@ -437,6 +473,7 @@ export class StackSession {
       statusName: codeByNumber(s.status).name,
       ...(reason ?? line.loadError ? { reason: reason ?? line.loadError } : h.kind === 'must-fail' ? { reason: 'malformed line' } : {}),
       ...(why?.fault ? { fault: why.fault } : {}),
+      ...(line.whatIf?.[hook] !== undefined && h.kind === 'module' ? { whatIf: true as const } : {}),
     };
   }
 }

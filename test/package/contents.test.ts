@@ -30,7 +30,8 @@ describe('the packed package', () => {
 
   it('holds the built host, the exec bundle, the reference world, the WIT and the CLI', () => {
     for (const f of ['bin/pamwasm.js', 'bin/package.json', 'dist/host/index.js', 'dist/host/index.d.ts', 'dist/host/cli/index.js',
-      'dist/host/libpam/server.js', 'dist/pamwasm-exec.cjs', 'dist/pamwasm-exec.mjs', 'dist/reference-world.json', 'wit/world.wit', 'README.md', 'package.json']) {
+      'dist/host/libpam/server.js', 'dist/pamwasm-exec.cjs', 'dist/pamwasm-exec.mjs', 'dist/reference-world.json', 'wit/world.wit', 'README.md', 'package.json',
+      'dist/playground/index.html', 'dist/playground/app.js', 'dist/playground/app.css', 'docs/playground.md']) {
       expect(has(f), f).toBe(true);
     }
   });

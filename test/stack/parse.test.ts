@@ -34,6 +34,18 @@ describe('reading pam.d files', () => {
     expect(s.fatal?.line).toBe(2);
     expect(s.fatal?.message).toMatch(/continued line/);
   });
+
+  it('reads Debian\'s @include as an include of the session lines, and a missing one as fatal', () => {
+    writeFileSync(join(dir, 'common-session'), 'auth required pam_deny.wasm\nsession optional pam_echo.wasm [hi]\n');
+    const s = stack('at-include', 'session required pam_permit.wasm\n@include common-session\nsession required pam_warn.wasm\n');
+    expect(s.fatal).toBeUndefined();
+    expect(s.handlers.map((h) => [h.file.split('/').pop(), h.line, h.module])).toEqual([
+      ['at-include', 1, 'pam_permit.wasm'], ['common-session', 2, 'pam_echo.wasm'], ['at-include', 3, 'pam_warn.wasm'],
+    ]);
+    const missing = stack('at-include-missing', 'session required pam_permit.wasm\n@include nowhere\n');
+    expect(missing.fatal?.line).toBe(2);
+    expect(missing.fatal?.message).toMatch(/^@include nowhere: cannot read .*nowhere \(ENOENT\)\. Debian's libpam refuses the whole file\.$/);
+  });
 });
 
 describe('controls', () => {

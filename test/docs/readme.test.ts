@@ -85,7 +85,10 @@ describe('README', () => {
   });
 
   it('runs every stack file it names, and shows examples/demo.stack as it is', () => {
+    // Folders a `pamwasm new NAME` line of the README writes before its stack is run.
+    const made = new Set([...README.matchAll(/pamwasm new (\w+)/g)].map((m) => m[1]));
     for (const [, stack] of README.matchAll(/--stack (?!\/)(\S+\.stack)/g)) {
+      if (made.has(stack.split('/')[0])) continue;
       expect(() => readFileSync(join(ROOT, stack)), `README names ${stack}`).not.toThrow();
     }
     const shown = blocks(README).find((b) => b.info === '' && b.lines[0]?.startsWith('session required') && b.lines.some((l) => l.includes('pam_echo.wasm [Hello')));

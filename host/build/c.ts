@@ -168,7 +168,7 @@ export async function buildCModule(dir: string, outFile: string, opts: CBuildOpt
  * jco-transpile's wasm-tools, an optional peer dependency: imported only
  * when a C module is built, so that loading the package needs none of it.
  */
-export async function wasmTools(): Promise<typeof import('@bytecodealliance/jco-transpile/wasm-tools')> {
+async function wasmTools(): Promise<typeof import('@bytecodealliance/jco-transpile/wasm-tools')> {
   requireFeature('c-build');
   return import('@bytecodealliance/jco-transpile/wasm-tools');
 }

@@ -36,10 +36,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { requireFeature } from '../deps/index.js';
 import { BuildError } from '../errors/index.js';
 import { COMPONENT_PREAMBLE, Reader } from '../loader/component/binary.js';
 import { witSource, WORLD_NAME } from '../wit/index.js';
-import { wasmTools } from './c.js';
 
 /** The component-model section that holds a core module. */
 const CORE_MODULE_SECTION = 1;
@@ -58,7 +58,9 @@ export interface CraftParts {
 /** The component for the core module `wat`, made of `parts` as the file comment says. */
 export async function craftComponent(wat: string, parts: CraftParts = {}, where = 'the crafted module'): Promise<Uint8Array> {
   const { shape: shapeWat, extra: extraWat, patch } = parts;
-  const { componentEmbed, componentNew, parse } = await wasmTools();
+  // An optional peer dependency, loaded only when a module is crafted.
+  requireFeature('c-build');
+  const { componentEmbed, componentNew, parse } = await import('@bytecodealliance/jco-transpile/wasm-tools');
   const encode = async (text: string, file: string) => {
     try {
       return await parse(text);

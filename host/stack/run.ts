@@ -44,14 +44,27 @@ export async function runStack(options: RunOptions): Promise<RunResult> {
     diagnostics: [...stack.diagnostics, ...session.diagnostics],
     ok: true,
   };
-  for (const hook of ['open', 'close'] as const) {
-    if (phase !== 'both' && phase !== hook) continue;
-    const r = await (hook === 'open' ? session.open(flags) : session.close(flags));
-    result[hook] = { code: r.code, name: r.name };
-    result.trace.push(...r.trace);
-    if (r.code !== PAM.SUCCESS.number) result.ok = false;
-  }
+  await runHooks(session, flags, phase, result);
   result.env = Object.fromEntries(handle.env);
   session.end();
   return result;
+}
+
+/** What running a session's hooks fills in: each hook's code, the trace, and whether both succeeded. */
+export interface HookOutcomes {
+  open?: { code: number; name: string };
+  close?: { code: number; name: string };
+  trace: TraceEntry[];
+  ok: boolean;
+}
+
+/** Runs open, close or both (as `phase` says) on `session`, recording each into `into`. */
+export async function runHooks(session: StackSession, flags: { silent: boolean }, phase: 'open' | 'close' | 'both', into: HookOutcomes): Promise<void> {
+  for (const hook of ['open', 'close'] as const) {
+    if (phase !== 'both' && phase !== hook) continue;
+    const r = await (hook === 'open' ? session.open(flags) : session.close(flags));
+    into[hook] = { code: r.code, name: r.name };
+    into.trace.push(...r.trace);
+    if (r.code !== PAM.SUCCESS.number) into.ok = false;
+  }
 }

@@ -20,11 +20,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PAM } from '../codes/index.js';
 import { UsageError } from '../errors/index.js';
 import { newHandleState, type ConvMessage, type LogRecord, type WitItem } from '../runtime/index.js';
 import { scriptedConversation, type Answerer, type PromptRecord } from '../stack/answers.js';
 import { parseStackFile, type Diagnostic } from '../stack/parse.js';
+import { runHooks } from '../stack/run.js';
 import type { SandboxDefaults } from '../stack/line-options.js';
 import { StackSession, type TraceEntry } from '../stack/session.js';
 
@@ -118,14 +118,7 @@ export async function runModule(options: ModuleTestOptions): Promise<ModuleTestR
     };
     try {
       const flags = { silent: Boolean(options.silent) };
-      const phase = options.phase ?? 'both';
-      for (const hook of ['open', 'close'] as const) {
-        if (phase !== 'both' && phase !== hook) continue;
-        const r = await (hook === 'open' ? session.open(flags) : session.close(flags));
-        result[hook] = { code: r.code, name: r.name };
-        result.trace.push(...r.trace);
-        if (r.code !== PAM.SUCCESS.number) result.ok = false;
-      }
+      await runHooks(session, flags, options.phase ?? 'both', result);
       result.env = Object.fromEntries(handle.env);
       result.data = session.snapshot().data.map((line) =>
         Object.fromEntries(Object.entries(line).map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))])));

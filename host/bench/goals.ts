@@ -1,7 +1,8 @@
 /**
- * The issue's goals, each judged on figures of the same run (ratios are to
- * the native baseline measured minutes apart on the same machine), and the
- * tables the bench prints.
+ * pamwasm's performance targets (a row's `goal`), each judged on figures of
+ * the same run (ratios are to the native baseline measured minutes apart on
+ * the same machine), and the tables the bench prints. docs/performance.md
+ * says why each target is what it is.
  */
 import { linearFit } from './measure.js';
 
@@ -37,7 +38,7 @@ const KERNEL_ROWS: [string, string][] = [
   ['fib', 'recursive fib(30)'],
 ];
 
-/** One row per goal of the issue, plus the baselines they are judged against. */
+/** One row per performance target, plus the baselines they are judged against. */
 export function verdicts(r: Results): Verdict[] {
   const out: Verdict[] = [];
   const row = (what: string, figure: string, baseline = '', ratio = '', goal = '', met?: boolean) =>
@@ -115,7 +116,7 @@ export function verdicts(r: Results): Verdict[] {
   }
   row('  (daemon CPU time per session under that load)', fmt(r['daemon.cpu_per_session3_us'], 'us'));
   limitRow('daemon RSS per held session, 3-line C stack', 'daemon.rss_per_session.c3_kib', 'KiB', 96);
-  row('daemon RSS per held session, JS module (12 MB)', fmt(r['daemon.rss_per_session.js_kib'], 'KiB'), '3686 KiB prototype', '', 'report');
+  row('daemon RSS per held session, JS module (12 MB)', fmt(r['daemon.rss_per_session.js_kib'], 'KiB'), '3686 KiB unparked', '', 'report');
   return out;
 }
 

@@ -1,14 +1,16 @@
 /**
- * `pamwasm bench` (and `npm run bench`): every figure of the performance
- * issue measured in one run on one machine, side by side with its native
- * baseline, and judged against its goal.
+ * `pamwasm bench` (and `npm run bench`): every figure of pamwasm's
+ * performance targets measured in one run on one machine, side by side with
+ * its native baseline, and judged against its target (goals.ts lists them;
+ * docs/performance.md says why each is what it is).
  *
  * Groups, one file each: close.ts (one close-session call), session.ts
  * (whole sessions and stack depth), load.ts (cold and warm loads),
  * concurrency.ts (many open sessions), exec.ts (`pamwasm exec` start-up),
  * kernels.ts (metering's cost on compute kernels), daemon.ts (pam_wasm.so
  * and `pamwasm daemon` through libpam).
- * child.ts is what runs in the child processes.
+ * child.ts is what runs in the child processes; markdown.ts writes the
+ * report into docs/performance.md.
  *
  * @example
  *   const { machine, results } = await runBench({ quick: true });
@@ -18,13 +20,14 @@ import { parseArgs } from 'node:util';
 import { table } from '../cli/output.js';
 import { usage } from '../cli/usage.js';
 import { concurrencyTable, depthTable, verdicts, verdictTable, type Results } from './goals.js';
+import { markdownReport, readPage, writeBetweenMarkers } from './markdown.js';
 import { describeMachine, loadAverage } from './measure.js';
 
-export const BENCH_HELP = `Usage: pamwasm bench [--json] [--quick] [--group <name>]...
+export const BENCH_HELP = `Usage: pamwasm bench [--json | --markdown [--write <file>]] [--quick] [--group <name>]...
 
 Measures, in one run on this machine, what a session costs under pamwasm
 against native libpam (through koffi, on one handle), and judges each figure
-against its goal (see README "Performance"):
+against its goal, pamwasm's performance target for it (docs/performance.md):
 
   close-session   native pam_permit, pam_exec /bin/true, pam_permit.wasm
                   in-process and fully sandboxed
@@ -46,6 +49,12 @@ about three minutes; run it on a quiet machine (see \`uptime\`).
 Options:
   --json    print one JSON line last: {"machine": "...", "results": {...}}
             (keys such as close.native_permit_us; units in the key names)
+  --markdown
+            print the tables as Markdown, every measure with its figure,
+            baseline, ratio, goal and whether it is met
+  --write   with --markdown: also put the tables into <file> between its
+            <!-- bench:start --> and <!-- bench:end --> lines, leaving the
+            rest of the file as it is (docs/performance.md holds them)
   --quick   fewer iterations and rows, about half a minute: a smoke run,
             not figures to quote
   --group   run only these groups (repeatable; --only is the same): close,
@@ -59,6 +68,12 @@ export interface BenchReport {
   results: Results;
   /** Why a figure is missing or what limited it. */
   notes: Record<string, string>;
+  /** When the run started (ISO 8601). */
+  started: string;
+  /** The groups asked for; empty: all of them. */
+  groups: string[];
+  /** Whether it was a --quick run. */
+  quick: boolean;
 }
 
 export const BENCH_GROUPS = ['close', 'sessions', 'loads', 'memory', 'exec', 'kernels', 'daemon'] as const;
@@ -86,6 +101,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   ];
   const unknown = options.groups?.filter((g) => !groups.some(([name]) => name === g)) ?? [];
   if (unknown.length) throw usage(`unknown bench group ${unknown.join(', ')}: the groups are ${groups.map(([n]) => n).join(', ')}`, 'bench');
+  const startedAt = new Date().toISOString();
   const loadBefore = loadAverage();
   const machine = describeMachine();
   const dir = new BenchDir();
@@ -111,6 +127,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     machine: `${machine} (1-min load ${loadBefore.toFixed(2)} at start, ${loadAverage().toFixed(2)} at end; ${seconds.toFixed(0)} s${options.quick ? ', --quick' : ''})`,
     results: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, round(v)])),
     notes,
+    started: startedAt,
+    groups: options.groups ?? [],
+    quick: Boolean(options.quick),
   };
 }
 
@@ -137,7 +156,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
-      json: { type: 'boolean' }, quick: { type: 'boolean' }, group: { type: 'string', multiple: true }, only: { type: 'string', multiple: true },
+      json: { type: 'boolean' }, markdown: { type: 'boolean' }, write: { type: 'string' }, quick: { type: 'boolean' }, group: { type: 'string', multiple: true }, only: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -150,6 +169,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const groups = [...(values.group ?? []), ...(values.only ?? [])];
   const unknown = groups.filter((g) => !(BENCH_GROUPS as readonly string[]).includes(g));
   if (unknown.length) throw usage(`bench --group (or --only) takes one of ${BENCH_GROUPS.join(', ')} (got ${unknown.join(', ')})`, 'bench');
+  if (values.json && values.markdown) throw usage('bench takes --json or --markdown, not both', 'bench');
+  if (values.write !== undefined && !values.markdown) throw usage('bench --write writes the --markdown tables: add --markdown', 'bench');
+  // A page without its markers is refused before the run, not after minutes of it.
+  if (values.write !== undefined) readPage(values.write);
   const report = await runBench({
     quick: values.quick,
     groups: groups.length ? groups : undefined,
@@ -157,9 +180,13 @@ export async function benchCommand(argv: string[]): Promise<number> {
   });
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ machine: report.machine, results: report.results, notes: report.notes })}\n`);
+  } else if (values.markdown) {
+    const text = markdownReport(report);
+    if (values.write !== undefined) writeBetweenMarkers(values.write, text);
+    process.stdout.write(`${text}\n`);
   } else {
     process.stdout.write(`${formatReport(report)}\n`);
   }
-  // Missed goals are findings, not failures; a group that could not run is.
+  // Missed targets are findings, not failures; a group that could not run is.
   return Object.keys(report.notes).some((k) => report.notes[k].startsWith('failed')) ? 1 : 0;
 }

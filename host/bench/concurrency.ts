@@ -13,7 +13,7 @@
  * kernel's vm.max_map_count (65,530 by default) caps a process at about
  * 30,000 memories. The rows run with that flag and the sandbox's memory
  * limit raised past that, so that every instance stays live. With node's defaults the sandbox parks idle instances once it holds
- * 10,000 memories (host/stack/session.ts `parkIdleLines`): the goal's row
+ * 10,000 memories (host/stack/session.ts `parkIdleLines`): the 10,000-session target's row
  * opens 10,000 sessions that way (5,000 with --quick, still past what fits
  * unparked), and how many memories fit at all is counted in a child of its own.
  */

@@ -135,7 +135,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
 
 const round = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(4)) : v);
 
-/** The report as the tables `pamwasm bench` prints (and the README shows). */
+/** The report as the tables `pamwasm bench` prints. */
 export function formatReport(report: BenchReport): string {
   const notes = Object.entries(report.notes).map(([k, v]) => `  ${k}: ${v}`);
   return [

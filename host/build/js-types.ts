@@ -28,7 +28,7 @@ const HEADER = `// Generated from wit/ by writeGuestTypes() in host/build/js-typ
  * The declarations text for `session.d.ts`.
  *
  * jco's `generateGuestTypes()` takes a WIT *path* and reads it through the
- * preview2-shim, which starts with no preopens (see FACTS.md); the bindgen
+ * preview2-shim, which starts with no preopens; the bindgen
  * component's `generateTypes` also accepts the WIT as a source string, so no
  * filesystem grant is needed.
  */

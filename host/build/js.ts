@@ -266,7 +266,7 @@ function bundleError(entry: string, e: unknown): BuildError {
  * the host process.
  *
  * The WIT goes in as a string (`witWorld`): with a path the splicer would
- * read it through the preview2-shim, which starts with no preopens (FACTS.md).
+ * read it through the preview2-shim, which starts with no preopens.
  */
 async function componentizeInChild(dir: string, source: string, timeoutMs: number): Promise<Uint8Array> {
   const work = await mkdtemp(join(tmpdir(), 'pamwasm-js-'));

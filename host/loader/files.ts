@@ -6,7 +6,7 @@
  * the file's bytes against the line's pin and its loaded components each
  * time. Reading and hashing a file that has not changed cost about 26 us for
  * a 16 KB C module and about 11 ms for a 12 MB JS one (pamwasm bench, see
- * the README's Performance section); checking that it has not changed is a
+ * docs/performance.md); checking that it has not changed is a
  * stat of the path while root's verdict on it is fresh (host/sandbox/perms.ts
  * `stillJudged`), else an open and judge of it.
  *

@@ -8,8 +8,7 @@
  * not from jco-transpile, which the project keeps for wasm-tools. Later
  * generators emit, for every component, the component-model-async runtime
  * (tasks, waitables, a dozen classes) inside `instantiate()`, and a
- * `process.env.JCO_DEBUG` read on every call. Per module instance (README,
- * Performance), jco-transpile 0.15's glue is 104 KB for pam_permit,
+ * `process.env.JCO_DEBUG` read on every call. Per module instance (docs/performance.md), jco-transpile 0.15's glue is 104 KB for pam_permit,
  * instantiates in 174 us and costs 6.3 us a close; 1.11.2's is 8 KB, 23 us
  * and 0.63 us. 1.12.0 already adds the per-call env read, so the alias must
  * stay pinned to 1.11.2 exactly (its `jco` command now takes

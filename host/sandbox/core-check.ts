@@ -25,7 +25,7 @@ import { hex, Reader } from './meter-binary.js';
 import { skipValType, walkInstructions, type Rewrite, type Walk } from './meter-instructions.js';
 import { memoryLimits, NO_OUT, readSections, SECTION, skipConstExpr, tableLimits } from './meter-spaces.js';
 
-/** Caps on the resources one core instance may declare (see README "The sandbox"). */
+/** Caps on the resources one core instance may declare (docs/sandbox.md lists them). */
 export interface CoreCaps {
   /** Tables a core module defines or imports. */
   tables: number;

@@ -88,7 +88,7 @@ interface Setting {
   read(spec: ModuleSpec, value: string, written: string): string | undefined;
 }
 
-/** Every setting, by name. A new setting is one entry here (and one row in the table above and in the README). */
+/** Every setting, by name. A new setting is one entry here (and one row in the table above and in docs/sandbox.md). */
 const SETTINGS = new Map<string, Setting>([
   ['sha256', {
     form: 'sha256=<64 hex digits>',

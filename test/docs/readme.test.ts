@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../host/wit/index.js';
 
@@ -94,6 +94,16 @@ describe('README', () => {
     const shown = blocks(README).find((b) => b.info === '' && b.lines[0]?.startsWith('session required') && b.lines.some((l) => l.includes('pam_echo.wasm [Hello')));
     expect(shown, 'the stack-file example').toBeDefined();
     expect(`${shown!.lines.join('\n')}\n`).toBe(readFileSync(join(ROOT, 'examples', 'demo.stack'), 'utf8'));
+  });
+
+  it('is a front door of at most 14 KB, with its sections, linking every page of docs/', () => {
+    // The rest belongs in docs/: a README that grows past this is telling you a page is missing.
+    expect(Buffer.byteLength(README, 'utf8')).toBeLessThanOrEqual(14_000);
+    const sections = [...README.matchAll(/^## (.+)$/gm)].map((m) => m[1]);
+    expect(sections).toEqual(['Two commands', 'A tour', 'Writing a module', 'Embedding', 'Deploying', 'Documentation']);
+    const pages = readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md'));
+    for (const page of [...pages, 'errors.md']) expect(README, `README links docs/${page}`).toContain(`](docs/${page})`);
+    expect(README).toContain('](CHANGELOG.md)');
   });
 
   it('passes module arguments with spaces in brackets, never in quotes, which libpam would keep', () => {

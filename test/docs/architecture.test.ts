@@ -58,6 +58,19 @@ describe('the docs', () => {
     expect(missing).toEqual([]);
   });
 
+  it.each(PAGES)('%s links only to headings that exist', (page) => {
+    // GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens.
+    const slug = (heading: string) => heading.toLowerCase().replace(/[^\w\s-]/g, '').trim().replace(/\s/g, '-');
+    const anchors = (file: string) => new Set([...readFileSync(file, 'utf8').matchAll(/^#+ (.+)$/gm)].map((m) => slug(m[1])));
+    const text = readFileSync(join(ROOT, page), 'utf8');
+    const broken: string[] = [];
+    for (const [, target, anchor] of text.matchAll(/\]\(([^)\s#]*\.md)?#([^)\s]+)\)/g)) {
+      const file = join(ROOT, dirname(page), target ?? relative(dirname(page), page));
+      if (!WRITTEN_WITH_THEIR_CODE.has(relative(ROOT, file)) && !anchors(file).has(anchor)) broken.push(`${target ?? ''}#${anchor}`);
+    }
+    expect(broken).toEqual([]);
+  });
+
   it('walk one session in docs/architecture.md down the layers, never naming a file of a layer above', () => {
     const text = readFileSync(join(ROOT, 'docs', 'architecture.md'), 'utf8');
     const walk = text.slice(text.indexOf('## One session'), text.indexOf('### And back'));

@@ -41,7 +41,7 @@ const COMMANDS: Record<string, { run: Command; summary: string; help: string }> 
   uninstall: { run: uninstallCommand, help: INSTALL_HELP, summary: 'remove what `pamwasm install` laid down' },
   explain: { run: explainCommand, help: EXPLAIN_HELP, summary: 'print a stack\'s flow: where each code goes from each line, and every outcome' },
   playground: { run: playgroundCommand, help: PLAYGROUND_HELP, summary: 'see, edit, run and compare a stack in a local web page' },
-  bench: { run: benchCommand, help: BENCH_HELP, summary: 'measure sessions, loads and memory against native libpam (--json, --quick)' },
+  bench: { run: benchCommand, help: BENCH_HELP, summary: 'measure sessions, loads and memory against native libpam (--json, --markdown, --quick)' },
 };
 
 /** Own names only: `pamwasm constructor` is an unknown command, not Object's. */

@@ -9,10 +9,10 @@
  *
  * @example
  *   try { await loadComponent('x.wasm') }
- *   catch (e) { if (e instanceof PamwasmError && e.code === 'ERR_NOT_A_COMPONENT') ... }
+ *   catch (e) { if (e instanceof PamwasmError && e.code === 'ERR_PAMWASM_NOT_A_COMPONENT') ... }
  */
 export class PamwasmError extends Error {
-  /** Stable machine-readable code, e.g. `ERR_WRONG_WORLD`. */
+  /** Stable machine-readable code, e.g. `ERR_PAMWASM_WRONG_WORLD`. */
   readonly code: string;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -23,28 +23,28 @@ export class PamwasmError extends Error {
 
 /** The bytes are not WebAssembly at all, or are truncated / corrupt. */
 export class MalformedModuleError extends PamwasmError {
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_MALFORMED_WASM', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) { super('ERR_PAMWASM_MALFORMED_WASM', message, options); }
 }
 
 /** A core WebAssembly module was given where a component is required. */
 export class NotAComponentError extends PamwasmError {
-  constructor(message: string) { super('ERR_NOT_A_COMPONENT', message); }
+  constructor(message: string) { super('ERR_PAMWASM_NOT_A_COMPONENT', message); }
 }
 
 /** The component does not export the session-module world's functions with the right types. */
 export class WrongWorldError extends PamwasmError {
-  constructor(message: string) { super('ERR_WRONG_WORLD', message); }
+  constructor(message: string) { super('ERR_PAMWASM_WRONG_WORLD', message); }
 }
 
 /** The component imports something outside the world (e.g. WASI) that was not granted. */
 export class ForbiddenImportError extends PamwasmError {
   readonly imports: string[];
-  constructor(message: string, imports: string[]) { super('ERR_FORBIDDEN_IMPORT', message); this.imports = imports; }
+  constructor(message: string, imports: string[]) { super('ERR_PAMWASM_FORBIDDEN_IMPORT', message); this.imports = imports; }
 }
 
 /** A module file could not be found or read. */
 export class ModuleNotFoundError extends PamwasmError {
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_MODULE_NOT_FOUND', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) { super('ERR_PAMWASM_MODULE_NOT_FOUND', message, options); }
 }
 
 /** A stack (pam.d-style) file is malformed; the message names file:line. */
@@ -52,7 +52,7 @@ export class StackSyntaxError extends PamwasmError {
   readonly file: string;
   readonly line: number;
   constructor(file: string, line: number, message: string) {
-    super('ERR_STACK_SYNTAX', `${file}:${line}: ${message}`);
+    super('ERR_PAMWASM_STACK_SYNTAX', `${file}:${line}: ${message}`);
     this.file = file;
     this.line = line;
   }
@@ -60,12 +60,12 @@ export class StackSyntaxError extends PamwasmError {
 
 /** A command line or API call was used wrongly. */
 export class UsageError extends PamwasmError {
-  constructor(message: string) { super('ERR_USAGE', message); }
+  constructor(message: string) { super('ERR_PAMWASM_USAGE', message); }
 }
 
 /** Building a guest module failed (compiler missing, compile error, componentize failure). */
 export class BuildError extends PamwasmError {
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_BUILD', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) { super('ERR_PAMWASM_BUILD', message, options); }
 }
 
 /**
@@ -79,7 +79,7 @@ export class MissingDependencyError extends PamwasmError {
   /** The command that installs them, e.g. `npm install --save-dev esbuild@^0.28.2`. */
   readonly install: string;
   constructor(message: string, packages: string[], install: string, options?: { cause?: unknown }) {
-    super('ERR_MISSING_DEPENDENCY', message, options);
+    super('ERR_PAMWASM_MISSING_DEPENDENCY', message, options);
     this.packages = packages;
     this.install = install;
   }
@@ -94,7 +94,7 @@ export class PamError extends PamwasmError {
   readonly pamName: string;
   readonly pamMessage: string;
   constructor(call: string, pamCode: number, pamName: string, pamMessage: string) {
-    super('ERR_PAM', `${call} failed: ${pamName} (${pamCode}): ${pamMessage}`);
+    super('ERR_PAMWASM_PAM', `${call} failed: ${pamName} (${pamCode}): ${pamMessage}`);
     this.pamCode = pamCode;
     this.pamName = pamName;
     this.pamMessage = pamMessage;
@@ -114,7 +114,7 @@ export class PamHelperCrashedError extends PamwasmError {
   /** The libpam call that was running or waiting, e.g. `pam_open_session`. */
   readonly call: string;
   constructor(call: string, message: string, signal: string | null, exitCode: number | null, options?: { cause?: unknown }) {
-    super('ERR_PAM_HELPER_CRASHED', message, options);
+    super('ERR_PAMWASM_PAM_HELPER_CRASHED', message, options);
     this.call = call;
     this.signal = signal;
     this.exitCode = exitCode;
@@ -123,37 +123,37 @@ export class PamHelperCrashedError extends PamwasmError {
 
 /** A config dir was asked for, but the system libpam has no pam_start_confdir (Linux-PAM < 1.4.0). */
 export class NoConfdirError extends PamwasmError {
-  constructor(message: string) { super('ERR_NO_CONFDIR', message); }
+  constructor(message: string) { super('ERR_PAMWASM_NO_CONFDIR', message); }
 }
 
 /** The system libpam (or a required symbol in it) could not be loaded. */
 export class LibpamUnavailableError extends PamwasmError {
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_LIBPAM_UNAVAILABLE', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) { super('ERR_PAMWASM_LIBPAM_UNAVAILABLE', message, options); }
 }
 
 /** A stack file (or a file it includes at the top) cannot be read. */
 export class StackNotFoundError extends PamwasmError {
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_STACK_NOT_FOUND', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) { super('ERR_PAMWASM_STACK_NOT_FOUND', message, options); }
 }
 
 /** A module's sha256 differs from the pin in its stack line. */
 export class PinMismatchError extends PamwasmError {
-  constructor(message: string) { super('ERR_PIN_MISMATCH', message); }
+  constructor(message: string) { super('ERR_PAMWASM_PIN_MISMATCH', message); }
 }
 
 /** Running as root, a stack file or module (or a folder above it) could be changed by someone else. */
 export class UnsafePermissionsError extends PamwasmError {
-  constructor(message: string) { super('ERR_UNSAFE_PERMISSIONS', message); }
+  constructor(message: string) { super('ERR_PAMWASM_UNSAFE_PERMISSIONS', message); }
 }
 
 /** A core module uses a WebAssembly feature the sandbox cannot meter (the message names opcode and offset). */
 export class UnsupportedWasmError extends PamwasmError {
-  constructor(message: string) { super('ERR_UNSUPPORTED_WASM', message); }
+  constructor(message: string) { super('ERR_PAMWASM_UNSUPPORTED_WASM', message); }
 }
 
 /** A module's memory starts above the memory limit of its stack line. */
 export class MemoryLimitError extends PamwasmError {
-  constructor(message: string) { super('ERR_MEMORY_LIMIT', message); }
+  constructor(message: string) { super('ERR_PAMWASM_MEMORY_LIMIT', message); }
 }
 
 /** Which rule of docs/protocol.md a frame broke. */
@@ -176,17 +176,17 @@ export type ProtocolFault =
 export class ProtocolError extends PamwasmError {
   readonly reason: ProtocolFault;
   constructor(reason: ProtocolFault, message: string) {
-    super('ERR_PROTOCOL', message);
+    super('ERR_PAMWASM_PROTOCOL', message);
     this.reason = reason;
   }
 }
 
 /** A sandbox setting of a stack line (`memory=`, `timeout=`, `fault=`...) or of the host API's defaults is invalid. */
 export class BadSettingError extends PamwasmError {
-  constructor(message: string) { super('ERR_BAD_SETTING', message); }
+  constructor(message: string) { super('ERR_PAMWASM_BAD_SETTING', message); }
 }
 
 /** A core module declares more of an instance resource (tables, table elements, globals, memories, segment bytes, core instances) than the sandbox's caps allow. */
 export class ResourceLimitError extends PamwasmError {
-  constructor(message: string) { super('ERR_RESOURCE_LIMIT', message); }
+  constructor(message: string) { super('ERR_PAMWASM_RESOURCE_LIMIT', message); }
 }

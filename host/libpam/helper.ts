@@ -47,9 +47,9 @@ interface Job {
 
 function rebuild(e: WireError): PamwasmError {
   switch (e.code) {
-    case 'ERR_NO_CONFDIR': return new NoConfdirError(e.message);
-    case 'ERR_LIBPAM_UNAVAILABLE': return new LibpamUnavailableError(e.message);
-    case 'ERR_USAGE': return new UsageError(e.message);
+    case 'ERR_PAMWASM_NO_CONFDIR': return new NoConfdirError(e.message);
+    case 'ERR_PAMWASM_LIBPAM_UNAVAILABLE': return new LibpamUnavailableError(e.message);
+    case 'ERR_PAMWASM_USAGE': return new UsageError(e.message);
     default: return new PamwasmError(e.code, e.message);
   }
 }

@@ -284,7 +284,7 @@ export class StackSession {
           if (!(e instanceof PamwasmError)) throw e;
           line.loadError = e.message;
           // `-session` lines keep quiet about a missing module, as libpam does.
-          if (!(handler.quiet && e.code === 'ERR_MODULE_NOT_FOUND')) {
+          if (!(handler.quiet && e.code === 'ERR_PAMWASM_MODULE_NOT_FOUND')) {
             diagnostics.push({ file: handler.file, line: handler.line, severity: 'error', message: e.message });
           }
         }

@@ -29,7 +29,7 @@ function moduleWith(name: string, source: string, header = '#include <security/p
 async function refusal(name: string, source: string, header?: string): Promise<string> {
   const { folder, out } = moduleWith(name, source, header);
   const e = await buildCModule(folder, out).then(() => undefined, (err: Error & { code?: string }) => err);
-  expect(e?.code).toBe('ERR_BUILD');
+  expect(e?.code).toBe('ERR_PAMWASM_BUILD');
   expect(existsSync(out)).toBe(false);
   return e!.message;
 }

@@ -33,7 +33,7 @@ export function openSession(_flags: SessionFlags, _argv: string[]) { return 'suc
 export function closeSession(_flags: SessionFlags, _argv: string[]) { return STATUS.SUCCESS; }
 `);
     await expect(buildJsModule(folder, out)).rejects.toMatchObject({
-      code: 'ERR_BUILD',
+      code: 'ERR_PAMWASM_BUILD',
       message: expect.stringMatching(/does not type-check: openSession: Type '.*=> string' is not assignable to type 'SessionHook'/),
     });
     expect(existsSync(out)).toBe(false);

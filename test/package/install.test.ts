@@ -145,7 +145,7 @@ describe('the packed package installed into a new app', () => {
       + "const file = createRequire(import.meta.url).resolve('pamwasm/package.json').replace('package.json', 'guest-modules/dist/pam_permit.wasm');"
       + 'try { await loadComponent(file, { fastPath: false }); console.log(\'loaded\'); } catch (e) { console.log(JSON.stringify({ code: e.code, install: e.install })); }';
     const glue = run(process.execPath, ['--input-type=module', '-e', script], app);
-    expect(JSON.parse(glue.stdout)).toEqual({ code: 'ERR_MISSING_DEPENDENCY', install: 'npm install @bytecodealliance/jco-glue@npm:@bytecodealliance/jco@1.11.2' });
+    expect(JSON.parse(glue.stdout)).toEqual({ code: 'ERR_PAMWASM_MISSING_DEPENDENCY', install: 'npm install @bytecodealliance/jco-glue@npm:@bytecodealliance/jco@1.11.2' });
   }, 600_000);
 
   it('answers npx pamwasm --version', () => {

@@ -173,7 +173,7 @@ describe.runIf(isRoot)('a checked read (as root)', () => {
     const seen = await race(3000, 100, async () => {
       const r = await runStack({ stackFile: stack, items: { service: 'race', user: 'alice' }, phase: 'open', strictPermissions: true });
       if (r.messages.some((m) => m.text.includes('USER-RAN'))) return 'user';
-      return r.open!.code === 0 ? 'root' : r.diagnostics.some((d) => /ERR_UNSAFE|refusing module/.test(d.message)) ? 'refused' : `code ${r.open!.code}`;
+      return r.open!.code === 0 ? 'root' : r.diagnostics.some((d) => /ERR_PAMWASM_UNSAFE|refusing module/.test(d.message)) ? 'refused' : `code ${r.open!.code}`;
     });
     expect(seen.get('user')).toBeUndefined();
     expect(seen.get('refused')).toBeGreaterThan(0);

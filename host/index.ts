@@ -24,5 +24,5 @@ export { parkIdleLines } from './stack/index.js';
 export { setMemoryLimit } from './sandbox/limits.js';
 export { PAM_CODES, codeByName, codeByNumber, codeByStatus } from './codes/index.js';
 export * from './errors/index.js';
-export type { Conversation, ConvMessage, PamMode, PamResult } from './libpam/index.js';
+export type { Conversation, ConvMessage, MessageStyle, PamMode, PamResult } from './libpam/index.js';
 export { formatLogRecord, logSink, type LogOption, type LogRecord } from './runtime/index.js';

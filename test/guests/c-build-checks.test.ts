@@ -89,6 +89,8 @@ ${HOOK('pam_sm_close_session')}`);
     writeFileSync(stackFile, `session required ${out}\n`);
     const r = await runStack({ stackFile, items: { service: 'login', user: 'alice' }, phase: 'open' });
     expect(r.open?.name).toBe('PAM_SESSION_ERR');
+    expect(r.trace[0].fault?.kind).toBe('trap');
+    // The words name the site for the module's author.
     expect(r.trace[0].reason).toMatch(/open-session trapped: unreachable \(the module called abort\(\) in pam_sm_open_session\)/);
   });
 });

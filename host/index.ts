@@ -21,6 +21,7 @@
 export { createHost, PamwasmHost, Session, Registry, defaultRegistryPath } from './sessions/index.js';
 export type { HostOptions, OpenSessionOptions, CloseResult, SessionRecord, SessionState, ClosedRecord } from './sessions/index.js';
 export { parkIdleLines } from './stack/index.js';
+export type { TraceEntry, Fault, FaultKind } from './stack/index.js';
 export { setMemoryLimit } from './sandbox/limits.js';
 export { PAM_CODES, codeByName, codeByNumber, codeByStatus } from './codes/index.js';
 export * from './errors/index.js';

@@ -18,3 +18,4 @@ export { lineLoadOptions, SANDBOX_DEFAULTS, type SandboxDefaults } from './line-
 export { runStack, type RunOptions, type RunResult } from './run.js';
 export { scriptedConversation, type PromptRecord, type Answerer } from './answers.js';
 export { newHandleState, type HandleState, type StackConversation } from '../runtime/index.js';
+export type { Fault, FaultKind } from '../sandbox/index.js';

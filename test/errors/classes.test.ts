@@ -6,6 +6,8 @@
  * nothing else.
  */
 import { describe, expect, it, vi } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import * as here from '../../host/errors/index.js';
 
 /** A second, separately evaluated copy of host/errors/index.ts. */
@@ -54,7 +56,16 @@ describe('typed errors', () => {
       expect(here.isPamwasmErrorCode(c.code)).toBe(true);
       expect(c.code).toMatch(/^ERR_PAMWASM_[A-Z_]+$/);
     }
-    expect(here.isPamwasmErrorCode('ERR_MODULE_NOT_FOUND')).toBe(false);
+  });
+
+  it('keep apart from Node\'s own codes: a missing package\'s error is no PamwasmError, and its code none of ours', async () => {
+    // Node's error itself, from a real failed import in a child process.
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', "import('pamwasm-no-such-package').catch((e) => console.log(e.code))"], { encoding: 'utf8', cwd: tmpdir() });
+    const nodeCode = r.stdout.trim();
+    expect(nodeCode).toMatch(/^ERR_[A-Z_]+$/);
+    expect(here.isPamwasmErrorCode(nodeCode)).toBe(false);
+    const nodeError = await import('pamwasm-no-such-package' as string).catch((e: unknown) => e);
+    expect(nodeError instanceof here.PamwasmError).toBe(false);
   });
 
   it('carry their class name and code, as the CLI prints them', () => {

@@ -67,12 +67,15 @@ export class PamwasmError extends Error {
 
   /**
    * `value instanceof C` for C this class or a subclass, in any copy of
-   * this file: `value` carries the brand and, for a subclass, its code.
+   * this file: `value` carries the brand and, for a subclass, its code. A
+   * subclass declared elsewhere without a code of its own is matched as
+   * JavaScript matches any class, by its prototype.
    */
   static [Symbol.hasInstance](value: unknown): boolean {
     if (typeof value !== 'object' || value === null || (value as { [kPamwasmError]?: unknown })[kPamwasmError] !== true) return false;
-    const code = (this as typeof PamwasmError).code;
-    return code === undefined || (value as PamwasmError).code === code;
+    if (this === PamwasmError) return true;
+    if (!Object.hasOwn(this, 'code')) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return (value as PamwasmError).code === (this as typeof PamwasmError).code;
   }
 
   /** Stable machine-readable code, e.g. `ERR_PAMWASM_WRONG_WORLD`. */

@@ -38,6 +38,13 @@ describe('typed errors', () => {
     expect(new here.PamError('pam_open_session', 6, 'PAM_PERM_DENIED', 'Permission denied') instanceof here.PamHelperCrashedError).toBe(false);
   });
 
+  it('leave a subclass declared elsewhere without a code of its own to its prototype', () => {
+    class AppError extends here.UsageError {}
+    expect(new AppError('x') instanceof AppError).toBe(true);
+    expect(new AppError('x') instanceof here.UsageError).toBe(true);
+    expect(new here.UsageError('x') instanceof AppError).toBe(false);
+  });
+
   it('are told from look-alikes: a plain error or object with the same code is no PamwasmError', () => {
     const plain = Object.assign(new Error('x'), { code: 'ERR_PAMWASM_USAGE' });
     expect(plain instanceof here.PamwasmError).toBe(false);

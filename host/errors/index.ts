@@ -54,7 +54,10 @@ export function isPamwasmErrorCode(code: unknown): code is PamwasmErrorCode {
 /**
  * The brand every PamwasmError carries, from any copy of this file:
  * `Symbol.for` gives each copy the same symbol (undici brands its errors
- * the same way).
+ * the same way). Its value is the code of the class that made the error
+ * (null for PamwasmError itself), so an error is an instance of a subclass
+ * only when that subclass, with its fields, made it: a PamwasmError made
+ * with a subclass's code is not one.
  */
 const kPamwasmError = Symbol.for('pamwasm.error');
 
@@ -72,21 +75,21 @@ export class PamwasmError extends Error {
    * JavaScript matches any class, by its prototype.
    */
   static [Symbol.hasInstance](value: unknown): boolean {
-    if (typeof value !== 'object' || value === null || (value as { [kPamwasmError]?: unknown })[kPamwasmError] !== true) return false;
+    if (typeof value !== 'object' || value === null || !(kPamwasmError in value)) return false;
     if (this === PamwasmError) return true;
     if (!Object.hasOwn(this, 'code')) return Function.prototype[Symbol.hasInstance].call(this, value);
-    return (value as PamwasmError).code === (this as typeof PamwasmError).code;
+    return (value as PamwasmError)[kPamwasmError] === (this as typeof PamwasmError).code;
   }
 
   /** Stable machine-readable code, e.g. `ERR_PAMWASM_WRONG_WORLD`. */
   readonly code: PamwasmErrorCode;
+  declare readonly [kPamwasmError]: PamwasmErrorCode | null;
   constructor(code: PamwasmErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
+    Object.defineProperty(this, kPamwasmError, { value: (new.target as typeof PamwasmError).code ?? null });
   }
-
-  get [kPamwasmError](): true { return true; }
 }
 
 /** The bytes are not WebAssembly at all, or are truncated / corrupt. */

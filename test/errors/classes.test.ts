@@ -45,6 +45,12 @@ describe('typed errors', () => {
     expect(new here.UsageError('x') instanceof AppError).toBe(false);
   });
 
+  it('are an instance of a subclass only when that subclass made them, with its fields', () => {
+    const bare = new here.PamwasmError('ERR_PAMWASM_PAM', 'pam_open_session failed');
+    expect(bare instanceof here.PamwasmError).toBe(true);
+    expect(bare instanceof here.PamError).toBe(false);
+  });
+
   it('are told from look-alikes: a plain error or object with the same code is no PamwasmError', () => {
     const plain = Object.assign(new Error('x'), { code: 'ERR_PAMWASM_USAGE' });
     expect(plain instanceof here.PamwasmError).toBe(false);

@@ -21,8 +21,9 @@
 export { createHost, PamwasmHost, Session, Registry, defaultRegistryPath } from './sessions/index.js';
 export type { HostOptions, OpenSessionOptions, CloseResult, SessionRecord, SessionState, ClosedRecord } from './sessions/index.js';
 export { parkIdleLines } from './stack/index.js';
+export type { TraceEntry, Fault, FaultKind } from './stack/index.js';
 export { setMemoryLimit } from './sandbox/limits.js';
 export { PAM_CODES, codeByName, codeByNumber, codeByStatus } from './codes/index.js';
 export * from './errors/index.js';
-export type { Conversation, ConvMessage, PamMode, PamResult } from './libpam/index.js';
+export type { Conversation, ConvMessage, MessageStyle, PamMode, PamResult } from './libpam/index.js';
 export { formatLogRecord, logSink, type LogOption, type LogRecord } from './runtime/index.js';

@@ -107,7 +107,7 @@ export async function checkHandlers(handlers: readonly Handler[], moduleDir?: st
       }
     } catch (e) {
       if (!(e instanceof PamwasmError)) throw e;
-      out.push({ ...at, severity: h.quiet && e.code === 'ERR_MODULE_NOT_FOUND' ? 'warning' : 'error', message: e.message, code: e.code });
+      out.push({ ...at, severity: h.quiet && e.code === 'ERR_PAMWASM_MODULE_NOT_FOUND' ? 'warning' : 'error', message: e.message, code: e.code });
     }
   }
   return out;

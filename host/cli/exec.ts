@@ -196,7 +196,7 @@ export async function execMain(argv: string[], environ?: readonly string[]): Pro
   } catch (e) {
     warn(errorSentence(e as Error, EXEC_HELP));
     if (e instanceof UsageError || (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) return EXEC_EXIT.USAGE;
-    if (e instanceof PamwasmError && ['ERR_STACK_NOT_FOUND', 'ERR_UNSAFE_PERMISSIONS', 'ERR_STACK_SYNTAX'].includes(e.code)) return EXEC_EXIT.CONFIG;
+    if (e instanceof PamwasmError && ['ERR_PAMWASM_STACK_NOT_FOUND', 'ERR_PAMWASM_UNSAFE_PERMISSIONS', 'ERR_PAMWASM_STACK_SYNTAX'].includes(e.code)) return EXEC_EXIT.CONFIG;
     return EXEC_EXIT.SOFTWARE;
   }
 }

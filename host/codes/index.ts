@@ -80,3 +80,5 @@ export const PAM = Object.fromEntries(PAM_CODES.map((c) => [c.name.slice(4), c])
 
 /** PAM_SILENT, the only flag a session hook receives. */
 export const PAM_SILENT = 0x8000;
+
+export { MESSAGE_STYLES, isPrompt, type ConvMessage, type MessageStyle } from './conversation.js';

@@ -8,7 +8,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { namedCode, PAM } from '../codes/index.js';
-import { newHandleState, type Conversation, type HandleState, type PromptStyle } from '../runtime/index.js';
+import { newHandleState, type StackConversation, type HandleState, type PromptStyle } from '../runtime/index.js';
 import { closeWasmStack } from '../sessions/wasm-close.js';
 import { parseStackFile, SANDBOX_DEFAULTS, StackSession, type Stack, type TraceEntry } from '../stack/index.js';
 import { ANSWER_GIVEN, ANSWER_NONE, PRIORITY, RUNNING, sharedViews, type Done, type FromWorker, type Job, type WorkerInit } from './jobs.js';
@@ -58,7 +58,7 @@ function ask(rid: number, style: PromptStyle, text: string): string | undefined 
  */
 let current = 0;
 
-const conversation: Conversation = {
+const conversation: StackConversation = {
   info: (text) => post({ t: 'message', rid: current, style: 'info', text }),
   error: (text) => post({ t: 'message', rid: current, style: 'error', text }),
   prompt: (style, text) => ask(current, style, text),

@@ -8,7 +8,7 @@
  * `npm install` line, versions from this package's `peerDependencies`.
  *
  * @example
- *   requireFeature('js-build');   // throws MissingDependencyError (ERR_MISSING_DEPENDENCY) naming the install line
+ *   requireFeature('js-build');   // throws MissingDependencyError (ERR_PAMWASM_MISSING_DEPENDENCY) naming the install line
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,9 +1,10 @@
 /**
  * The libpam application API's non-code constants, from Linux-PAM's
- * `<security/_pam_types.h>`: item types, call flags and conversation message
- * styles, with the named options that stand for them in this API.
+ * `<security/_pam_types.h>`: item types and call flags, with the named
+ * options that stand for them in this API.
  *
- * Return codes are not here: they live in the one code table, `host/codes`.
+ * Return codes and conversation message styles are not here: they live in
+ * `host/codes`, which every layer shares.
  */
 import { PAM_SILENT } from '../codes/index.js';
 import { UsageError } from '../errors/index.js';
@@ -54,21 +55,7 @@ export const PAM_DATA_SILENT = 0x40000000;
 /** The limit misc_conv(3) and pam_conv(3) put on messages in one call. */
 export const PAM_MAX_NUM_MSG = 32;
 
-/** Conversation message styles (pam_conv(3)). */
-export const MESSAGE_STYLES = {
-  1: 'prompt-echo-off', // PAM_PROMPT_ECHO_OFF
-  2: 'prompt-echo-on', // PAM_PROMPT_ECHO_ON
-  3: 'error', // PAM_ERROR_MSG
-  4: 'info', // PAM_TEXT_INFO
-  5: 'radio', // PAM_RADIO_TYPE (Linux-PAM extension: a yes/no/maybe question)
-} as const;
-// PAM_BINARY_PROMPT (7) carries bytes, not text: the bridge answers it with
-// PAM_CONV_ERR, as does any style it does not know (fail closed).
-
-export type MessageStyle = (typeof MESSAGE_STYLES)[keyof typeof MESSAGE_STYLES];
-
-/** True for the styles that need an answer from the user. */
-export const isPrompt = (style: MessageStyle): boolean => style.startsWith('prompt-') || style === 'radio';
+export { MESSAGE_STYLES, isPrompt, type MessageStyle } from '../codes/index.js';
 
 /** Options every call takes: PAM_SILENT asks modules not to emit messages. */
 export interface SilentOption { silent?: boolean }

@@ -4,7 +4,7 @@
  * for the handles it holds, and forwards their conversations to the host.
  */
 import {
-  LibpamUnavailableError, NoConfdirError, PamHelperCrashedError, PamwasmError, UsageError,
+  LibpamUnavailableError, NoConfdirError, PamHelperCrashedError, PamwasmError, isPamwasmErrorCode, UsageError,
 } from '../errors/index.js';
 import { type Channel, type HelperExit, processChannel, threadChannel } from './channel.js';
 import { serverEntry } from './entry.js';
@@ -45,11 +45,17 @@ interface Job {
   reject(error: Error): void;
 }
 
-function rebuild(e: WireError): PamwasmError {
+/**
+ * The helper's error as the host's class. A code outside ERROR_CODES (the
+ * helper's own failure, `ERR_PAM_HELPER`, a bug rather than a typed host
+ * error) stays a plain Error that keeps its code.
+ */
+function rebuild(e: WireError): Error {
+  if (!isPamwasmErrorCode(e.code)) return Object.assign(new Error(e.message), { code: e.code });
   switch (e.code) {
-    case 'ERR_NO_CONFDIR': return new NoConfdirError(e.message);
-    case 'ERR_LIBPAM_UNAVAILABLE': return new LibpamUnavailableError(e.message);
-    case 'ERR_USAGE': return new UsageError(e.message);
+    case 'ERR_PAMWASM_NO_CONFDIR': return new NoConfdirError(e.message);
+    case 'ERR_PAMWASM_LIBPAM_UNAVAILABLE': return new LibpamUnavailableError(e.message);
+    case 'ERR_PAMWASM_USAGE': return new UsageError(e.message);
     default: return new PamwasmError(e.code, e.message);
   }
 }
@@ -75,7 +81,7 @@ export class PamHelper {
   private readonly queue: Job[] = [];
   private current: Job | undefined;
   private nextId = 1;
-  private dead: PamwasmError | undefined;
+  private dead: Error | undefined;
   private closing = false;
   private info: HelperInfo | undefined;
   private readonly exited: Promise<void>;
@@ -222,7 +228,7 @@ export class PamHelper {
     this.fail(new PamHelperCrashedError(during, message, how.signal, how.code, { cause: how.error }));
   }
 
-  private fail(error: PamwasmError): void {
+  private fail(error: Error): void {
     if (!this.dead) this.dead = error;
     this.settleReady.reject(error);
     const jobs = this.current ? [this.current, ...this.queue] : [...this.queue];
@@ -232,7 +238,7 @@ export class PamHelper {
     this.channel.setRef(false);
   }
 
-  private deadError(req: Request): PamwasmError {
+  private deadError(req: Request): Error {
     const e = this.dead!;
     if (!(e instanceof PamHelperCrashedError) || e.call === callName(req)) return e;
     return new PamHelperCrashedError(callName(req), e.message, e.signal, e.exitCode, { cause: e });

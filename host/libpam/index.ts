@@ -16,7 +16,7 @@
  * credentials, loginuid or SELinux context (pam_loginuid, pam_selinux), and a
  * native module may crash; JupyterHub and WebDAV servers run libpam apart for
  * the same reasons. A crash fails that helper's calls with
- * PamHelperCrashedError (`ERR_PAM_HELPER_CRASHED`); the host and other helpers
+ * PamHelperCrashedError (`ERR_PAMWASM_PAM_HELPER_CRASHED`); the host and other helpers
  * go on. A session's open and close run on one handle in one helper, as
  * pam_mount and pam_loginuid require.
  *
@@ -48,7 +48,7 @@ export interface OpenPamHandleOptions extends PamHelperOptions {
    * A directory of service files, read instead of /etc/pam.d (and never
    * /etc/pam.conf), through pam_start_confdir (Linux-PAM >= 1.4.0). Without
    * it libpam reads the system configuration. NoConfdirError
-   * (`ERR_NO_CONFDIR`) if the system libpam lacks pam_start_confdir.
+   * (`ERR_PAMWASM_NO_CONFDIR`) if the system libpam lacks pam_start_confdir.
    */
   confdir?: string;
   /** The application's conversation. Default: info and error messages are accepted, prompts fail. */

@@ -6,7 +6,7 @@
  * the host before the helper goes on. Over a pipe the messages are JSON lines;
  * over a MessagePort they are posted as they are.
  */
-import type { MessageStyle } from './constants.js';
+import type { ConvMessage } from '../codes/index.js';
 
 /** The libpam calls that walk a module stack (pam_dispatch.c's choices). */
 export const DISPATCH_CALLS = {
@@ -45,8 +45,7 @@ export function callName(req: Request): string {
 /** A libpam return code with pam_strerror's text for it. */
 export interface CodeReply { code: number; message: string }
 
-/** One message of a conversation call, decoded. */
-export interface ConvMessage { style: MessageStyle; text: string }
+export type { ConvMessage };
 
 /** Answers in message order (null for info/error messages), or null for PAM_CONV_ERR. */
 export type ConvAnswers = (string | null)[] | null;

@@ -83,7 +83,7 @@ export class Playground {
         return send(res, 200, page[rest], PAGE_FILES[rest]);
       }
       if (req.method === 'POST' && rest.startsWith('api/')) {
-        if (!/^application\/json\b/.test(req.headers['content-type'] ?? '')) return send(res, 415, { error: { code: 'ERR_USAGE', message: 'send JSON.' } });
+        if (!/^application\/json\b/.test(req.headers['content-type'] ?? '')) return send(res, 415, { error: { code: 'ERR_PAMWASM_USAGE', message: 'send JSON.' } });
         try {
           return send(res, 200, await api.call(rest.slice(4), await readBody(req)));
         } catch (e) {

@@ -5,7 +5,7 @@
 import type { ModuleData } from './data.js';
 import type { HandleState } from './handle.js';
 import type { ImportLimits } from './limits.js';
-import type { ConvMessage, Conversation, LogRecord } from './types.js';
+import type { ConvMessage, StackConversation, LogRecord } from './types.js';
 
 export interface LineContext {
   /** Module label for logs, e.g. `pam_echo.wasm`. */
@@ -13,7 +13,7 @@ export interface LineContext {
   readonly handle: HandleState;
   /** This line's module data (pam_set_data), kept from open to close. */
   readonly data: ModuleData;
-  readonly conversation: Conversation;
+  readonly conversation: StackConversation;
   /** Messages shown so far in the session, in order. */
   readonly messages: ConvMessage[];
   readonly log: (record: LogRecord) => void;

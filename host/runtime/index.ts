@@ -17,7 +17,7 @@ import { itemsImports } from './items.js';
 import { DEFAULT_IMPORT_LIMITS, type ImportLimits } from './limits.js';
 import { logImports } from './log.js';
 import type { HandleState } from './handle.js';
-import type { ConvMessage, Conversation, LogRecord } from './types.js';
+import type { ConvMessage, StackConversation, LogRecord } from './types.js';
 
 export { newHandleState, type HandleState } from './handle.js';
 export { putEnv } from './env.js';
@@ -46,7 +46,7 @@ export function hostImports(ctx: LineContext): ImportObject {
 export interface LineContextInit {
   module: string;
   handle: HandleState;
-  conversation?: Conversation;
+  conversation?: StackConversation;
   messages?: ConvMessage[];
   log?: (record: LogRecord) => void;
   limits?: Partial<ImportLimits>;

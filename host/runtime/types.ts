@@ -5,19 +5,17 @@ export type PromptStyle = 'echo-on' | 'echo-off';
 
 export const WIT_ITEMS: readonly WitItem[] = ['service', 'user', 'tty', 'rhost', 'ruser', 'user-prompt', 'xdisplay'];
 
-/** One conversation message as the application sees it (pam_conv(3) styles). */
-export interface ConvMessage {
-  style: 'info' | 'error';
-  text: string;
-}
+export type { ConvMessage } from '../codes/index.js';
 
 /**
- * The application's side of the conversation, called synchronously while a
- * module runs. `info` / `error` return false when the application could not
+ * The conversation a WASM stack's modules talk to (StackSession, runStack):
+ * the application's side, called synchronously while a module runs (the
+ * host API makes one from the application's pam_conv-style `Conversation`,
+ * host/libpam). `info` / `error` return false when the application could not
  * show the message (the module then gets `conv-err`); `prompt` returns the
  * answer, or undefined for no answer.
  */
-export interface Conversation {
+export interface StackConversation {
   info?(text: string): boolean | void;
   error?(text: string): boolean | void;
   prompt?(style: PromptStyle, text: string): string | undefined;

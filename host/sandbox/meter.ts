@@ -91,7 +91,7 @@ export interface MeterOptions {
   importMemory?: boolean;
   /**
    * Caps on the module's own tables, in elements: a table that starts above
-   * them is refused (`ERR_RESOURCE_LIMIT`), and each maximum is lowered so
+   * them is refused (`ERR_PAMWASM_RESOURCE_LIMIT`), and each maximum is lowered so
    * that `table.grow` fails past them. Default: no cap.
    */
   tableCaps?: TableCaps;
@@ -135,8 +135,8 @@ const MAGIC = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
  * Rewrites a core module's bytes so that running it consumes fuel (see the
  * file comment), and caps its memories. Throws `MalformedModuleError` on bytes
  * that are not a well-formed core module, and a `PamwasmError` with code
- * `ERR_UNSUPPORTED_WASM` on a feature it cannot meter safely (an unknown
- * opcode, memory64 or custom page sizes under a cap), or `ERR_MEMORY_LIMIT`
+ * `ERR_PAMWASM_UNSUPPORTED_WASM` on a feature it cannot meter safely (an unknown
+ * opcode, memory64 or custom page sizes under a cap), or `ERR_PAMWASM_MEMORY_LIMIT`
  * when a memory starts above the cap.
  */
 export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): MeterResult {

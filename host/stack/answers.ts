@@ -10,7 +10,7 @@
  *   await runStack({ stackFile, items, conversation });
  *   prompts;   // [{ style: 'echo-on', text: 'Name: ', answer: 'alice' }, ...]
  */
-import type { Conversation, PromptStyle } from '../runtime/index.js';
+import type { StackConversation, PromptStyle } from '../runtime/index.js';
 
 /** A prompt a module asked, and the answer it got (undefined: none, the module saw conv-err). */
 export interface PromptRecord {
@@ -23,7 +23,7 @@ export interface PromptRecord {
 export type Answerer = (style: PromptStyle, text: string) => string | undefined;
 
 /** A conversation answering with `answers` (an array, taken in order, or a function), recording each prompt. */
-export function scriptedConversation(answers: readonly string[] | Answerer): { conversation: Conversation; prompts: PromptRecord[] } {
+export function scriptedConversation(answers: readonly string[] | Answerer): { conversation: StackConversation; prompts: PromptRecord[] } {
   const prompts: PromptRecord[] = [];
   let next = 0;
   const answer: Answerer = typeof answers === 'function' ? answers : () => (next < answers.length ? answers[next++] : undefined);

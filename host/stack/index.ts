@@ -4,6 +4,7 @@
  * dispatcher, and get a trace of what each line did.
  *
  * @example
+ *   import { parseStackFile, StackSession, newHandleState } from 'pamwasm/stack';
  *   const stack = parseStackFile('demo.stack');
  *   const session = await StackSession.create(stack, newHandleState({ service: 'login', user: 'alice' }));
  *   const opened = await session.open();   // { code: 0, name: 'PAM_SUCCESS', trace: [...] }
@@ -16,3 +17,5 @@ export { StackSession, parkIdleLines, parkStats, resolveModulePath, BUNDLED_MODU
 export { lineLoadOptions, SANDBOX_DEFAULTS, type SandboxDefaults } from './line-options.js';
 export { runStack, type RunOptions, type RunResult } from './run.js';
 export { scriptedConversation, type PromptRecord, type Answerer } from './answers.js';
+export { newHandleState, type HandleState, type StackConversation } from '../runtime/index.js';
+export type { Fault, FaultKind } from '../sandbox/index.js';

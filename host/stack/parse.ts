@@ -41,7 +41,7 @@ export interface Diagnostic {
   line: number;
   severity: 'error' | 'warning';
   message: string;
-  /** The typed error's code when a PamwasmError gave the finding (e.g. ERR_BAD_SETTING). */
+  /** The typed error's code when a PamwasmError gave the finding (e.g. ERR_PAMWASM_BAD_SETTING). */
   code?: string;
 }
 
@@ -167,7 +167,7 @@ export function parseStackFile(path: string, options: { strictPermissions?: bool
     stackSha256 = sha256(bytes);
     source = bytes.toString('utf8');
   } catch (e) {
-    if (e instanceof Error && 'code' in e && e.code === 'ERR_UNSAFE_PERMISSIONS') throw e;
+    if (e instanceof Error && 'code' in e && e.code === 'ERR_PAMWASM_UNSAFE_PERMISSIONS') throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw new StackNotFoundError(`stack file ${path} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code})`}.`, { cause: e });
   }
@@ -311,7 +311,7 @@ function includeFile(r: Reader, target: string | undefined, type: ModuleType, in
     source = r.read(path);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    return err.code === 'ERR_UNSAFE_PERMISSIONS' ? err.message : `cannot read ${path} (${err.code}).`;
+    return err.code === 'ERR_PAMWASM_UNSAFE_PERMISSIONS' ? err.message : `cannot read ${path} (${err.code}).`;
   }
   const fatal = parseSource(r, path, source, type, includeLevel, level);
   return fatal ? `${path} is rejected: ${fatal.message}` : undefined;

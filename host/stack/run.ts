@@ -3,7 +3,7 @@
  * prints, and what the differential tests compare with libpam.
  */
 import { PAM } from '../codes/index.js';
-import { newHandleState, type Conversation, type ConvMessage, type LogRecord, type WitItem } from '../runtime/index.js';
+import { newHandleState, type StackConversation, type ConvMessage, type LogRecord, type WitItem } from '../runtime/index.js';
 import { parseStackFile, type Diagnostic } from './parse.js';
 import { StackSession, type SessionOptions, type TraceEntry } from './session.js';
 
@@ -13,7 +13,7 @@ export interface RunOptions extends Omit<SessionOptions, 'log' | 'conversation'>
   env?: Record<string, string>;
   silent?: boolean;
   phase?: 'open' | 'close' | 'both';
-  conversation?: Conversation;
+  conversation?: StackConversation;
 }
 
 export interface RunResult {

@@ -11,7 +11,7 @@ import { missingHooksOfFile } from '../loader/core-names.js';
 import { loadComponent, type LoadedComponent, type LoadOptions, type ModuleInstance } from '../loader/index.js';
 import {
   hostImports, newLineContext, noteDroppedSyslog, resetCallCounters,
-  type Conversation, type ConvMessage, type HandleState, type ImportLimits, type LineContext, type LogRecord,
+  type StackConversation, type ConvMessage, type HandleState, type ImportLimits, type LineContext, type LogRecord,
 } from '../runtime/index.js';
 import { packageRoot } from '../wit/index.js';
 import { faultOf, type Fault } from '../sandbox/faults.js';
@@ -79,7 +79,7 @@ export interface HookResult {
 export interface SessionOptions {
   /** Directory for relative module paths; default the bundled one. */
   moduleDir?: string;
-  conversation?: Conversation;
+  conversation?: StackConversation;
   /** Receives module syslog lines, each with its stack line, service, user and `sessionId`. Default: dropped. */
   log?: (record: LogRecord) => void;
   /** The session's id (the registry's), put in each log record. */
@@ -284,7 +284,7 @@ export class StackSession {
           if (!(e instanceof PamwasmError)) throw e;
           line.loadError = e.message;
           // `-session` lines keep quiet about a missing module, as libpam does.
-          if (!(handler.quiet && e.code === 'ERR_MODULE_NOT_FOUND')) {
+          if (!(handler.quiet && e.code === 'ERR_PAMWASM_MODULE_NOT_FOUND')) {
             diagnostics.push({ file: handler.file, line: handler.line, severity: 'error', message: e.message });
           }
         }

@@ -53,7 +53,7 @@ describe('help and mistyped words', () => {
   it('prints an error as JSON on stdout when --json was asked for', () => {
     const r = pamwasm('inspect', join(dir, 'missing.wasm'), '--json');
     expect(r.code).toBe(2);
-    expect(JSON.parse(r.stdout)).toEqual({ error: { code: 'ERR_MODULE_NOT_FOUND', message: `module ${join(dir, 'missing.wasm')} does not exist.` } });
+    expect(JSON.parse(r.stdout)).toEqual({ error: { code: 'ERR_PAMWASM_MODULE_NOT_FOUND', message: `module ${join(dir, 'missing.wasm')} does not exist.` } });
   });
 });
 

@@ -54,7 +54,7 @@ describe('pamwasm install and uninstall', () => {
   it('refuses to uninstall what it did not install', () => {
     const root = fakeRoot();
     roots.push(root);
-    expect(() => uninstall({ root })).toThrow(expect.objectContaining({ code: 'ERR_USAGE' }));
+    expect(() => uninstall({ root })).toThrow(expect.objectContaining({ code: 'ERR_PAMWASM_USAGE' }));
   });
 });
 

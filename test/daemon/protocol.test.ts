@@ -1,7 +1,7 @@
 /**
  * The protocol codec (host/daemon/protocol.ts) against docs/protocol.md:
  * every frame comes back as it was sent, and every shape the page does not
- * allow is refused with ERR_PROTOCOL and the rule it broke.
+ * allow is refused with ERR_PAMWASM_PROTOCOL and the rule it broke.
  */
 import { describe, expect, test } from 'vitest';
 import {
@@ -52,7 +52,7 @@ function refused(direction: Direction, bytes: Buffer, reason: ProtocolFault): vo
   let error: unknown;
   try { decodeFrame(direction, bytes); } catch (e) { error = e; }
   expect(error).toBeInstanceOf(ProtocolError);
-  expect((error as ProtocolError).code).toBe('ERR_PROTOCOL');
+  expect((error as ProtocolError).code).toBe('ERR_PAMWASM_PROTOCOL');
   expect((error as ProtocolError).reason).toBe(reason);
 }
 
@@ -106,7 +106,7 @@ describe('a malformed frame is refused with the rule it broke', () => {
   test('a length over 256 KiB', () => refused('to-module', Buffer.concat([u32(MAX_FRAME + 1), Buffer.alloc(MAX_FRAME + 1)]), 'length'));
   test('a reader refuses a huge length before the body arrives', () => {
     const reader = new FrameReader('to-daemon');
-    expect(() => reader.push(u32(0xffffffff))).toThrow(expect.objectContaining({ code: 'ERR_PROTOCOL', reason: 'length' }));
+    expect(() => reader.push(u32(0xffffffff))).toThrow(expect.objectContaining({ code: 'ERR_PAMWASM_PROTOCOL', reason: 'length' }));
     expect(() => reader.push(encodeFrame(hook))).toThrow(expect.objectContaining({ reason: 'broken' }));
   });
   test('a cut prefix', () => refused('to-module', Buffer.from([0, 0]), 'truncated'));

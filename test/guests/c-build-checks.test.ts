@@ -29,7 +29,7 @@ function moduleWith(name: string, source: string, header = '#include <security/p
 async function refusal(name: string, source: string, header?: string): Promise<string> {
   const { folder, out } = moduleWith(name, source, header);
   const e = await buildCModule(folder, out).then(() => undefined, (err: Error & { code?: string }) => err);
-  expect(e?.code).toBe('ERR_BUILD');
+  expect(e?.code).toBe('ERR_PAMWASM_BUILD');
   expect(existsSync(out)).toBe(false);
   return e!.message;
 }
@@ -89,6 +89,8 @@ ${HOOK('pam_sm_close_session')}`);
     writeFileSync(stackFile, `session required ${out}\n`);
     const r = await runStack({ stackFile, items: { service: 'login', user: 'alice' }, phase: 'open' });
     expect(r.open?.name).toBe('PAM_SESSION_ERR');
+    expect(r.trace[0].fault?.kind).toBe('trap');
+    // The words name the site for the module's author.
     expect(r.trace[0].reason).toMatch(/open-session trapped: unreachable \(the module called abort\(\) in pam_sm_open_session\)/);
   });
 });

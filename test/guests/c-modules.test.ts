@@ -64,7 +64,7 @@ describe('building', () => {
       const { writeFile } = await import('node:fs/promises');
       await writeFile(join(dir, 'broken.c'), 'int pam_sm_close_session(void) { return nope; }\n');
       await expect(buildCModule(dir, join(dir, 'out.wasm'))).rejects.toMatchObject({
-        code: 'ERR_BUILD',
+        code: 'ERR_PAMWASM_BUILD',
         message: expect.stringMatching(/broken\.c:1:.*nope/),
       });
     } finally {
@@ -78,7 +78,7 @@ describe('building', () => {
       const { writeFile } = await import('node:fs/promises');
       const refused = async (json: string, message: RegExp) => {
         await writeFile(join(dir, 'build.json'), json);
-        expect(() => readModuleConfig(dir)).toThrow(expect.objectContaining({ code: 'ERR_BUILD', message: expect.stringMatching(message) }));
+        expect(() => readModuleConfig(dir)).toThrow(expect.objectContaining({ code: 'ERR_PAMWASM_BUILD', message: expect.stringMatching(message) }));
       };
       await refused('{"wasi": yes}', /build\.json is not valid JSON/);
       await refused('["wasi"]', /must hold a JSON object/);
@@ -100,7 +100,7 @@ describe('building', () => {
     process.env.PAMWASM_CLANG = '/nonexistent/clang';
     try {
       await expect(buildCModule(mod('pam_permit'), join(tmpdir(), 'never.wasm'))).rejects.toMatchObject({
-        code: 'ERR_BUILD',
+        code: 'ERR_PAMWASM_BUILD',
         message: expect.stringContaining('apt-get install -y clang lld wasi-libc'),
       });
     } finally {
@@ -119,7 +119,7 @@ describe('building', () => {
         'int pam_sm_open_session(pam_handle_t *h, int f, int c, const char **v) { return (int)time(0) & 1; }',
       ].join('\n'));
       await expect(buildCModule(dir, join(dir, 'out.wasm'))).rejects.toMatchObject({
-        code: 'ERR_BUILD',
+        code: 'ERR_PAMWASM_BUILD',
         message: expect.stringMatching(/calls C functions that need the system.*: time \(clocks: .*grant clocks on its stack line\)/),
       });
     } finally {

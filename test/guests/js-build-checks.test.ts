@@ -33,7 +33,7 @@ export function openSession(_flags: SessionFlags, _argv: string[]) { return 'suc
 export function closeSession(_flags: SessionFlags, _argv: string[]) { return STATUS.SUCCESS; }
 `);
     await expect(buildJsModule(folder, out)).rejects.toMatchObject({
-      code: 'ERR_BUILD',
+      code: 'ERR_PAMWASM_BUILD',
       message: expect.stringMatching(/does not type-check: openSession: Type '.*=> string' is not assignable to type 'SessionHook'/),
     });
     expect(existsSync(out)).toBe(false);
@@ -70,9 +70,12 @@ export function closeSession() { return 'succes'; }
     const items = { service: 'login', user: 'alice' };
     const open = await runStack({ stackFile, items, phase: 'open' });
     expect(open.open?.name).toBe('PAM_SESSION_ERR');
+    expect(open.trace[0].fault?.kind).toBe('trap');
+    // The words carry the module's own exception for its author.
     expect(open.trace[0].reason).toMatch(/open-session openSession threw RangeError: no config at \/etc\/faulty\.conf \(trapped: /);
     const close = await runStack({ stackFile, items, phase: 'close' });
     expect(close.close?.name).toBe('PAM_SESSION_ERR');
+    expect(close.trace[0].fault?.kind).toBe('trap');
     expect(close.trace[0].reason).toMatch(/close-session closeSession returned "succes", which is not a status/);
   }, 120_000);
 });

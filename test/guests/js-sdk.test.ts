@@ -83,7 +83,7 @@ describe('the JS builder refuses a bad module with one clear sentence', () => {
     const m = await moduleWith(files);
     const e = await buildJsModule(m, join(m, 'out.wasm')).then(() => undefined, (err: unknown) => err);
     expect(e).toBeInstanceOf(BuildError);
-    expect((e as BuildError).code).toBe('ERR_BUILD');
+    expect((e as BuildError).code).toBe('ERR_PAMWASM_BUILD');
     return e as BuildError;
   }
 

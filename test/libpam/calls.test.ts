@@ -44,7 +44,7 @@ describe.each(MODES)('in %s mode', (mode) => {
       await h.setcred({ action });
       expect(await h.getenv('FLAGS_setcred')).toBe(`${action}_cred`);
     }
-    await expect(h.setcred({ action: 'burn' as never })).rejects.toMatchObject({ code: 'ERR_USAGE' });
+    await expect(h.setcred({ action: 'burn' as never })).rejects.toMatchObject({ code: 'ERR_PAMWASM_USAGE' });
     await h.end();
   });
 
@@ -73,14 +73,14 @@ describe.each(MODES)('in %s mode', (mode) => {
     expect((await helper.stats()).handles).toBe(1);
     await helper.close();
     expect(helper.closed).toBe(true);
-    await expect(h.closeSession()).rejects.toMatchObject({ code: 'ERR_USAGE' });
+    await expect(h.closeSession()).rejects.toMatchObject({ code: 'ERR_PAMWASM_USAGE' });
   });
 
   test('a handle cannot be used after pam_end', async () => {
     const h = await openPamHandle({ service: 'debug', user: 'alice', confdir: dir.path, mode });
     await h.end();
-    await expect(h.openSession()).rejects.toMatchObject({ code: 'ERR_USAGE' });
-    await expect(h.end()).rejects.toMatchObject({ code: 'ERR_USAGE' });
+    await expect(h.openSession()).rejects.toMatchObject({ code: 'ERR_PAMWASM_USAGE' });
+    await expect(h.end()).rejects.toMatchObject({ code: 'ERR_PAMWASM_USAGE' });
     expect(h.helper.closed).toBe(true); // its own helper went with it
   });
 });

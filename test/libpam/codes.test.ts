@@ -57,7 +57,7 @@ describe.each(MODES)('in %s mode', (mode) => {
     const err: PamError = await h.openSession().catch((e) => e);
     expect(err).toBeInstanceOf(PamError);
     expect(err).toMatchObject({
-      code: 'ERR_PAM', pamCode: PAM.SESSION_ERR.number, pamName: 'PAM_SESSION_ERR',
+      code: 'ERR_PAMWASM_PAM', pamCode: PAM.SESSION_ERR.number, pamName: 'PAM_SESSION_ERR',
       pamMessage: 'Cannot make/remove an entry for the specified session',
     });
     expect(err.message).toBe(`pam_open_session failed: PAM_SESSION_ERR (${PAM.SESSION_ERR.number}): ${err.pamMessage}`);

@@ -93,7 +93,7 @@ describe.each(MODES)('in %s mode', (mode) => {
     for (const bad of [[undefined, 'x'], ['x'], 'not an array', [42, 'x'], ['nul\0inside', 'x']]) {
       const h = await openPamHandle({ service: 'multi', user: 'alice', confdir: dir.path, mode, conversation: () => bad as never });
       expect((await h.authenticate({ throwOnError: false })).code).toBe(PAM.CONV_ERR.number);
-      expect(h.lastConversationError).toMatchObject({ code: 'ERR_USAGE' });
+      expect(h.lastConversationError).toMatchObject({ code: 'ERR_PAMWASM_USAGE' });
       await h.end({ throwOnError: false });
     }
   });

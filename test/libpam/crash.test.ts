@@ -30,11 +30,11 @@ test('a module that segfaults fails the call with a typed error while the host k
   const queued = doomed.getenvlist(); // waits behind the crashing call
   const err = await opening.catch((e) => e);
   expect(err).toBeInstanceOf(PamHelperCrashedError);
-  expect(err).toMatchObject({ code: 'ERR_PAM_HELPER_CRASHED', signal: 'SIGSEGV', call: 'pam_open_session' });
+  expect(err).toMatchObject({ code: 'ERR_PAMWASM_PAM_HELPER_CRASHED', signal: 'SIGSEGV', call: 'pam_open_session' });
   expect(err.message).toContain(`libpam helper process ${pid} died from SIGSEGV during pam_open_session`);
-  await expect(queued).rejects.toMatchObject({ code: 'ERR_PAM_HELPER_CRASHED', call: 'pam_getenvlist' });
-  await expect(doomed.closeSession()).rejects.toMatchObject({ code: 'ERR_PAM_HELPER_CRASHED', call: 'pam_close_session' });
-  await expect(doomed.end()).rejects.toMatchObject({ code: 'ERR_PAM_HELPER_CRASHED' });
+  await expect(queued).rejects.toMatchObject({ code: 'ERR_PAMWASM_PAM_HELPER_CRASHED', call: 'pam_getenvlist' });
+  await expect(doomed.closeSession()).rejects.toMatchObject({ code: 'ERR_PAMWASM_PAM_HELPER_CRASHED', call: 'pam_close_session' });
+  await expect(doomed.end()).rejects.toMatchObject({ code: 'ERR_PAMWASM_PAM_HELPER_CRASHED' });
 
   // The other session closes normally, on its own handle.
   expect((await other.closeSession()).ok).toBe(true);
@@ -54,11 +54,11 @@ test('a crash in a shared helper fails the handles in it, not those of other hel
   const b = await openPamHandle({ service: 'crashes', user: 'b', confdir: dir.path, helper: shared });
   const c = await openPamHandle({ service: 'healthy', user: 'c', confdir: dir.path, helper: spare });
   await a.openSession();
-  await expect(b.openSession()).rejects.toMatchObject({ code: 'ERR_PAM_HELPER_CRASHED' });
-  await expect(a.closeSession()).rejects.toMatchObject({ code: 'ERR_PAM_HELPER_CRASHED' });
+  await expect(b.openSession()).rejects.toMatchObject({ code: 'ERR_PAMWASM_PAM_HELPER_CRASHED' });
+  await expect(a.closeSession()).rejects.toMatchObject({ code: 'ERR_PAMWASM_PAM_HELPER_CRASHED' });
   expect(shared.closed).toBe(true);
   await expect(openPamHandle({ service: 'healthy', user: 'd', confdir: dir.path, helper: shared }))
-    .rejects.toMatchObject({ code: 'ERR_PAM_HELPER_CRASHED', call: 'pam_start_confdir' });
+    .rejects.toMatchObject({ code: 'ERR_PAMWASM_PAM_HELPER_CRASHED', call: 'pam_start_confdir' });
   expect((await c.openSession()).ok).toBe(true);
   await c.closeSession();
   await c.end();

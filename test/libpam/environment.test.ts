@@ -83,7 +83,7 @@ describe.each(MODES)('in %s mode', (mode) => {
     // pam_item.c: only modules may set or read PAM_AUTHTOK / PAM_OLDAUTHTOK.
     await expect(h.setItem('authtok', 'secret')).rejects.toMatchObject({ pamName: 'PAM_BAD_ITEM' });
     await expect(h.getItem('authtok')).rejects.toMatchObject({ pamName: 'PAM_BAD_ITEM', pamCode: PAM.BAD_ITEM.number });
-    await expect(h.setItem('nope' as never, 'x')).rejects.toMatchObject({ code: 'ERR_USAGE' });
+    await expect(h.setItem('nope' as never, 'x')).rejects.toMatchObject({ code: 'ERR_PAMWASM_USAGE' });
     await h.end();
   });
 });

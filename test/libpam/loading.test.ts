@@ -24,11 +24,11 @@ describe.each(MODES)('in %s mode', (mode) => {
     await helper.close();
   });
 
-  test('a confdir with a libpam that lacks pam_start_confdir fails with ERR_NO_CONFDIR', async () => {
+  test('a confdir with a libpam that lacks pam_start_confdir fails with ERR_PAMWASM_NO_CONFDIR', async () => {
     const helper = await PamHelper.start({ mode, libpam: oldLibpam });
     expect(await helper.ready).toMatchObject({ hasStartConfdir: false });
     const err = await openPamHandle({ service: 'permit', user: 'alice', confdir: dir.path, helper }).catch((e) => e);
-    expect(err).toMatchObject({ code: 'ERR_NO_CONFDIR' });
+    expect(err).toMatchObject({ code: 'ERR_PAMWASM_NO_CONFDIR' });
     expect(err.message).toMatch(/has no pam_start_confdir \(Linux-PAM < 1\.4\.0\).*leave out `confdir`/);
     // Without a confdir, that libpam's pam_start is used.
     const h = await openPamHandle({ service: 'permit', user: 'alice', helper });
@@ -37,9 +37,9 @@ describe.each(MODES)('in %s mode', (mode) => {
     await helper.close();
   });
 
-  test('a libpam that cannot be loaded fails with ERR_LIBPAM_UNAVAILABLE', async () => {
+  test('a libpam that cannot be loaded fails with ERR_PAMWASM_LIBPAM_UNAVAILABLE', async () => {
     const err = await openPamHandle({ service: 'permit', confdir: dir.path, mode, libpam: `${dir.path}/no-such-libpam.so` }).catch((e) => e);
-    expect(err).toMatchObject({ code: 'ERR_LIBPAM_UNAVAILABLE' });
+    expect(err).toMatchObject({ code: 'ERR_PAMWASM_LIBPAM_UNAVAILABLE' });
     expect(err.message).toContain('no-such-libpam.so');
   });
 
@@ -48,7 +48,7 @@ describe.each(MODES)('in %s mode', (mode) => {
     // neither, _pam_init_handlers fails and pam_start gives PAM_ABORT.
     const err = await openPamHandle({ service: 'nowhere', user: 'alice', confdir: dir.path, mode }).catch((e) => e);
     expect(err).toBeInstanceOf(PamError);
-    expect(err).toMatchObject({ code: 'ERR_PAM', pamName: 'PAM_ABORT', pamCode: PAM.ABORT.number });
+    expect(err).toMatchObject({ code: 'ERR_PAMWASM_PAM', pamName: 'PAM_ABORT', pamCode: PAM.ABORT.number });
     expect(err.message).toMatch(/^pam_start_confdir failed: PAM_ABORT/);
   });
 });

@@ -53,7 +53,7 @@ describe('components altered from good ones', () => {
         export close-session: func(%flags: session-flags, argv: list<string>) -> status;
       }`), 'other-hooks');
     const { jco } = await expectJcosAnswer(c, 'open-session -> u32');
-    expect(jco).toMatchObject({ ok: false, code: 'ERR_WRONG_WORLD' });
+    expect(jco).toMatchObject({ ok: false, code: 'ERR_PAMWASM_WRONG_WORLD' });
   });
 
   it('an import outside the world is refused as jco refuses it', async () => {
@@ -66,7 +66,7 @@ describe('components altered from good ones', () => {
       }
       package wasi:cli@0.2.0 { interface environment { get-arguments: func() -> list<string>; } }`), 'extra-import');
     const { jco } = await expectJcosAnswer(c, 'imports wasi:cli/environment');
-    expect(jco).toMatchObject({ ok: false, code: 'ERR_FORBIDDEN_IMPORT' });
+    expect(jco).toMatchObject({ ok: false, code: 'ERR_PAMWASM_FORBIDDEN_IMPORT' });
   });
 
   it('an interface of the world with another type in it is not taken by the fast path', async () => {
@@ -75,7 +75,7 @@ describe('components altered from good ones', () => {
     const c = await componentFromWit(wit, WORLD_NAME);
     const { fast, jco } = await expectJcosAnswer(c, 'get-item -> option<list<u8>>');
     expect(fast.ok && fast.via).not.toBe('fast');
-    expect(jco).toMatchObject({ ok: false, code: 'ERR_WRONG_WORLD' });
+    expect(jco).toMatchObject({ ok: false, code: 'ERR_PAMWASM_WRONG_WORLD' });
   });
 
   it('the world itself, built from wit/, is taken by the fast path', async () => {

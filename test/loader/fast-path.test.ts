@@ -113,7 +113,7 @@ describe('which path a load takes', () => {
   it.each(['wasi_fs', 'wasi_sockets'])('is jco for %s, which imports WASI, once granted', async (module) => {
     const path = join(HOSTILE_DIR, `${module}.wasm`);
     const refused = await loadComponent(path).then(() => undefined, (e) => e);
-    expect(refused?.code).toBe('ERR_FORBIDDEN_IMPORT');
+    expect(refused?.code).toBe('ERR_PAMWASM_FORBIDDEN_IMPORT');
     const m = await loadComponent(path, { allowImports: refused.imports });
     expect(m.via).toBe('jco');
     expect(m.imports).toEqual(expect.arrayContaining(refused.imports.map((i: string) => i.replace(/@[^/]*$/, ''))));

@@ -24,22 +24,22 @@ describe('the loader', () => {
   });
 
   it('rejects random bytes as malformed', async () => {
-    await expectCode(loadComponent(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9])), 'ERR_MALFORMED_WASM', /not a WebAssembly binary/);
+    await expectCode(loadComponent(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9])), 'ERR_PAMWASM_MALFORMED_WASM', /not a WebAssembly binary/);
   });
 
   it('rejects a truncated component as malformed', async () => {
     const c = await componentFromWit(witSource(), WORLD_NAME);
-    await expectCode(loadComponent(c.subarray(0, Math.floor(c.length / 2))), 'ERR_MALFORMED_WASM', /not a valid component/);
+    await expectCode(loadComponent(c.subarray(0, Math.floor(c.length / 2))), 'ERR_PAMWASM_MALFORMED_WASM', /not a valid component/);
   });
 
   it('rejects a core module and says it is not a component', async () => {
     const core = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
-    await expectCode(loadComponent(core), 'ERR_NOT_A_COMPONENT', /core WebAssembly module, not a component/);
+    await expectCode(loadComponent(core), 'ERR_PAMWASM_NOT_A_COMPONENT', /core WebAssembly module, not a component/);
   });
 
   it('rejects a component of another world', async () => {
     const c = await componentFromWit('package other:thing; world w { export run: func() -> u32; }', 'w');
-    await expectCode(loadComponent(c), 'ERR_WRONG_WORLD', /does not export open-session and close-session/);
+    await expectCode(loadComponent(c), 'ERR_PAMWASM_WRONG_WORLD', /does not export open-session and close-session/);
   });
 
   it('rejects hooks with the wrong types even when the names match', async () => {
@@ -47,7 +47,7 @@ describe('the loader', () => {
       'package other:thing; world w { export open-session: func(argv: list<string>) -> u32; export close-session: func(argv: list<string>) -> u32; }',
       'w',
     );
-    await expectCode(loadComponent(c), 'ERR_WRONG_WORLD', /exports open-session with the wrong type/);
+    await expectCode(loadComponent(c), 'ERR_PAMWASM_WRONG_WORLD', /exports open-session with the wrong type/);
   });
 
   it('rejects a component that imports WASI and names the import', async () => {
@@ -60,15 +60,15 @@ describe('the loader', () => {
       }
       package wasi:filesystem@0.2.0 { interface types { read-via-stream: func(offset: u64) -> u32; } }`);
     const c = await componentFromWit(wit, 'with-wasi');
-    await expectCode(loadComponent(c), 'ERR_FORBIDDEN_IMPORT', /imports wasi:filesystem\/types.*outside the session-module world/);
+    await expectCode(loadComponent(c), 'ERR_PAMWASM_FORBIDDEN_IMPORT', /imports wasi:filesystem\/types.*outside the session-module world/);
   });
 
   it('says which file is missing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pamwasm-'));
     try {
-      await expectCode(loadComponent(join(dir, 'nope.wasm')), 'ERR_MODULE_NOT_FOUND', /nope\.wasm does not exist/);
+      await expectCode(loadComponent(join(dir, 'nope.wasm')), 'ERR_PAMWASM_MODULE_NOT_FOUND', /nope\.wasm does not exist/);
       writeFileSync(join(dir, 'text.wasm'), 'session required pam_permit.so\n');
-      await expectCode(loadComponent(join(dir, 'text.wasm')), 'ERR_MALFORMED_WASM', /text\.wasm is not a WebAssembly binary/);
+      await expectCode(loadComponent(join(dir, 'text.wasm')), 'ERR_PAMWASM_MALFORMED_WASM', /text\.wasm is not a WebAssembly binary/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -23,11 +23,11 @@ vi.mock('../../host/sandbox/meter.js', async (original) => {
 });
 
 describe('a meter that makes an invalid module of a valid one', () => {
-  it('fails the load closed with ERR_UNSUPPORTED_WASM on both paths; unmetered loads are not affected', async () => {
+  it('fails the load closed with ERR_PAMWASM_UNSUPPORTED_WASM on both paths; unmetered loads are not affected', async () => {
     const bytes = new Uint8Array(readFileSync(join(BUNDLED_MODULE_DIR, 'pam_permit.wasm')));
     for (const fastPath of [true, false]) {
       const e = await loadComponent(bytes, { meter: { maxMemoryPages: 16 }, fastPath }).then(() => undefined, (x: { code: string }) => x);
-      expect(e?.code, `fastPath ${fastPath}`).toBe('ERR_UNSUPPORTED_WASM');
+      expect(e?.code, `fastPath ${fastPath}`).toBe('ERR_PAMWASM_UNSUPPORTED_WASM');
     }
     await expect(loadComponent(bytes, {})).resolves.toBeDefined();
   });

@@ -2,9 +2,9 @@
  * The package as a user gets it: a copy of the repository's tracked files
  * (a clean clone) packs itself with `npm pack` (its prepack builds), and a
  * new app installs the tarball from npm. Then, in that app:
- * `npx pamwasm --version`; every name the docs import, from JS and from
- * strict TypeScript (node16 and bundler resolution); `pamwasm new` + `build`
- * for C and TS, installing the builder packages the error names, as a user
+ * `npx pamwasm --version`; every name docs/api.md lists, from JS and from
+ * strict TypeScript (node16 and bundler resolution), and every file it
+ * lists; `pamwasm new` + `build` for C and TS, installing the builder packages the error names, as a user
  * would; the new modules' stacks run with PAM_SUCCESS and their tests pass.
  * Prints the install's size and time.
  *
@@ -16,9 +16,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { apiEntries, isValue, type ApiEntry } from '../support/api-doc.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -54,22 +55,6 @@ function localPrebuilds(): Record<string, string> {
   const name = `better-sqlite3-v${v}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
   execFileSync('tar', ['-czf', join(out, name), '-C', dir, 'build/Release/better_sqlite3.node']);
   return { npm_config_better_sqlite3_local_prebuilds: out };
-}
-
-/** `import { a, b } from 'pamwasm…'` lines of the README and docs: every documented name, by entry point. */
-function documentedImports(): Map<string, Set<string>> {
-  const docs = [join(ROOT, 'README.md'), join(ROOT, 'guest-modules', 'sdk', 'js', 'README.md'), join(ROOT, 'guest-modules', 'README.md')];
-  if (existsSync(join(ROOT, 'docs'))) docs.push(...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join(ROOT, 'docs', f)));
-  const found = new Map<string, Set<string>>();
-  for (const file of docs) {
-    for (const m of readFileSync(file, 'utf8').matchAll(/import\s*\{([^}]*)\}\s*from\s*'(pamwasm(?:\/[a-z]+)?)'/g)) {
-      const names = m[1].split(',').map((n) => n.trim().replace(/^type\s+/, '').split(/\s+as\s+/)[0]).filter(Boolean);
-      const set = found.get(m[2]) ?? new Set<string>();
-      for (const n of names) set.add(n);
-      found.set(m[2], set);
-    }
-  }
-  return found;
 }
 
 /** `pamwasm new`, then a build that stops naming the builders (`line` is its install line), then that install. */
@@ -145,7 +130,7 @@ describe('the packed package installed into a new app', () => {
       + "const file = createRequire(import.meta.url).resolve('pamwasm/package.json').replace('package.json', 'guest-modules/dist/pam_permit.wasm');"
       + 'try { await loadComponent(file, { fastPath: false }); console.log(\'loaded\'); } catch (e) { console.log(JSON.stringify({ code: e.code, install: e.install })); }';
     const glue = run(process.execPath, ['--input-type=module', '-e', script], app);
-    expect(JSON.parse(glue.stdout)).toEqual({ code: 'ERR_MISSING_DEPENDENCY', install: 'npm install @bytecodealliance/jco-glue@npm:@bytecodealliance/jco@1.11.2' });
+    expect(JSON.parse(glue.stdout)).toEqual({ code: 'ERR_PAMWASM_MISSING_DEPENDENCY', install: 'npm install @bytecodealliance/jco-glue@npm:@bytecodealliance/jco@1.11.2' });
   }, 600_000);
 
   it('answers npx pamwasm --version', () => {
@@ -154,31 +139,47 @@ describe('the packed package installed into a new app', () => {
     expect(r.stdout.trim()).toBe(version);
   }, 600_000);
 
-  it('gives every documented name to JS and to strict TypeScript (node16 and bundler)', () => {
-    const documented = documentedImports();
-    expect(documented.get('pamwasm')).toContain('createHost');
-    const runtime = [...documented].filter(([spec]) => spec !== 'pamwasm/sdk');
-    // JS: each entry point loads, and every documented value is there.
-    const js = runtime.map(([spec], i) => `import * as m${i} from '${spec}';`).join('\n')
-      + `\nconst names = ${JSON.stringify(runtime.map(([spec, names]) => [spec, [...names]]))};`
+  it('gives every name of docs/api.md to JS and to strict TypeScript (node16 and bundler), and every file it lists', () => {
+    // docs/api.md is the one list: test/docs/api.test.ts holds it to the sources, this to the package.
+    const entries = apiEntries();
+    const modules = entries.filter((e) => !e.specifier.endsWith('/'));
+    const runtime = modules.filter((e) => e.specifier !== 'pamwasm/sdk');
+    expect(runtime.map((e) => e.specifier)).toEqual(expect.arrayContaining(['pamwasm', 'pamwasm/stack', 'pamwasm/loader', 'pamwasm/libpam', 'pamwasm/testing']));
+    const values = (e: ApiEntry) => [...e.names].filter(([, k]) => isValue(k)).map(([n]) => n);
+    // JS: each entry point loads, and every listed value is there.
+    const js = runtime.map((e, i) => `import * as m${i} from '${e.specifier}';`).join('\n')
+      + `\nconst names = ${JSON.stringify(runtime.map((e) => [e.specifier, values(e)]))};`
       + `\nconst mods = [${runtime.map((_, i) => `m${i}`).join(', ')}];`
       + '\nconsole.log(JSON.stringify(names.map(([spec, ns], i) => [spec, ns.filter((n) => !(n in mods[i]))])));\n';
     writeFileSync(join(app, 'imports.mjs'), js);
     const ranJs = run(process.execPath, ['imports.mjs'], app);
     expect(ranJs.code, ranJs.stderr).toBe(0);
-    const absent = (JSON.parse(ranJs.stdout) as [string, string[]][]).filter(([, ns]) => ns.length);
-    // Type-only names are not values: strict tsc below checks them all.
-    const typeNames = /^(HostOptions|OpenSessionOptions|CloseResult|SessionRecord|SessionState|ClosedRecord|Conversation|ConvMessage|PamMode|PamResult|RunOptions|RunResult|TraceEntry|Stack|Diagnostic|SandboxDefaults|LoadedComponent|LoadOptions|ModuleTestOptions|ModuleTestResult|PromptRecord|Answerer|CBuildOptions|JsBuildOptions|SessionFlags|Status)$/;
-    expect(absent.map(([spec, ns]) => [spec, ns.filter((n) => !typeNames.test(n))]).filter(([, ns]) => ns.length)).toEqual([]);
+    expect((JSON.parse(ranJs.stdout) as [string, string[]][]).filter(([, ns]) => ns.length)).toEqual([]);
 
-    const ts = runtime.map(([spec, names]) => `import { ${[...names].join(', ')} } from '${spec}';\nvoid [${[...names].filter((n) => !typeNames.test(n)).join(', ')}];`).join('\n')
-      + `\nconst host: Promise<unknown> = createHost({ registry: ':memory:' }).then((h) => h.shutdown());\nvoid host;\nexport {};\n`;
-    writeFileSync(join(app, 'imports.mts'), ts.replace(/import \{ ([^}]*) \} from/g, (_, n: string) => `import { ${n.split(', ').map((x) => (typeNames.test(x) ? `type ${x}` : x)).join(', ')} } from`));
+    // TypeScript: every value imported and used as a value, every type imported as a type
+    // (renamed apart: entry points share some names, e.g. PamMode).
+    const importAll = (e: ApiEntry, i: number) => `import { ${[...e.names].map(([n, k]) => `${isValue(k) ? '' : 'type '}${n} as ${n}$${i}`).join(', ')} } from '${e.specifier}';\n`
+      + `void [${values(e).map((n) => `${n}$${i}`).join(', ')}];`;
+    writeFileSync(join(app, 'imports.mts'), `import { createHost } from 'pamwasm';\n${runtime.map(importAll).join('\n')}\nconst host: Promise<unknown> = createHost({ registry: ':memory:' }).then((h) => h.shutdown());\nvoid host;\nexport {};\n`);
+    const tsc = (file: string, module: string, resolution: string) => run(process.execPath, [TSC, '--strict', '--noEmit', '--skipLibCheck', 'false', '--module', module, '--moduleResolution', resolution,
+      '--target', 'es2022', '--types', 'node', '--typeRoots', join(ROOT, 'node_modules', '@types'), file], app);
     for (const [module, resolution] of [['node16', 'node16'], ['esnext', 'bundler']]) {
-      const r = run(process.execPath, [TSC, '--strict', '--noEmit', '--skipLibCheck', 'false', '--module', module, '--moduleResolution', resolution,
-        '--target', 'es2022', '--types', 'node', '--typeRoots', join(ROOT, 'node_modules', '@types'), 'imports.mts'], app);
+      const r = tsc('imports.mts', module, resolution);
       expect(r.code, `${resolution}: ${r.stdout}${r.stderr}`).toBe(0);
     }
+    // The SDK is TypeScript source that componentize resolves: a module's tsconfig (bundler) sees it.
+    const sdk = modules.find((e) => e.specifier === 'pamwasm/sdk')!;
+    writeFileSync(join(app, 'sdk.mts'), `${importAll(sdk, 0)}\nexport {};\n`);
+    const sdkChecked = tsc('sdk.mts', 'esnext', 'bundler');
+    expect(sdkChecked.code, `${sdkChecked.stdout}${sdkChecked.stderr}`).toBe(0);
+
+    // Files: each resolves through the package's exports.
+    const files = entries.filter((e) => e.specifier.endsWith('/')).flatMap((e) => [...e.names.keys()].map((f) => `${e.specifier}${f}`));
+    expect(files).toContain('pamwasm/sdk/c/include/security/pam_modules.h');
+    const resolved = run(process.execPath, ['-e', `const r = require('node:module').createRequire(process.cwd() + '/');
+      console.log(JSON.stringify(${JSON.stringify(files)}.filter((f) => { try { return !require('node:fs').existsSync(r.resolve(f)); } catch { return true; } })));`], app);
+    expect(JSON.parse(resolved.stdout), resolved.stderr).toEqual([]);
+
     const created = run(process.execPath, ['--input-type=module', '-e', "import { createHost } from 'pamwasm'; const h = await createHost({ registry: ':memory:' }); await h.shutdown(); console.log(typeof createHost);"], app);
     expect(created.stdout.trim(), created.stderr).toBe('function');
   }, 600_000);

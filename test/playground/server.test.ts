@@ -104,7 +104,7 @@ describe('the playground server', () => {
       expect(state).toMatchObject({ saveable: false, editable: false });
       const save = await post('api/save', { text: state.text });
       expect(save.status).toBe(400);
-      expect(JSON.parse(save.body).error.code).toBe('ERR_USAGE');
+      expect(JSON.parse(save.body).error.code).toBe('ERR_PAMWASM_USAGE');
       expect((await post('api/model', { text: `${state.text}session required pam_permit.so\n` })).status).toBe(400);
     } finally {
       await sys.close();

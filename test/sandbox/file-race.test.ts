@@ -87,7 +87,7 @@ describe.runIf(isRoot)('a checked read (as root)', () => {
     const { root, sticky } = layout();
     const mine = userCopy(join(DIST, 'pam_echo.wasm'), join(sticky, 'mine.wasm'));
     symlinkSync(mine, join(root, 'link.wasm'));
-    expect(() => readCheckedFile(join(root, 'link.wasm'), { what: 'module', strict: true })).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PERMISSIONS' }));
+    expect(() => readCheckedFile(join(root, 'link.wasm'), { what: 'module', strict: true })).toThrow(expect.objectContaining({ code: 'ERR_PAMWASM_UNSAFE_PERMISSIONS' }));
   });
 
   it('refuses root\'s file hard-linked into a user\'s folder, judging where the descriptor lives', () => {
@@ -100,7 +100,7 @@ describe.runIf(isRoot)('a checked read (as root)', () => {
     // Judged safe in its own place first: that verdict must not cover its second name.
     expect(readCheckedFile(file, { what: 'module', strict: true }).bytes?.length).toBeGreaterThan(0);
     linkSync(file, join(theirs, 'permit.wasm'));
-    expect(() => readCheckedFile(join(theirs, 'permit.wasm'), { what: 'module', strict: true })).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PERMISSIONS' }));
+    expect(() => readCheckedFile(join(theirs, 'permit.wasm'), { what: 'module', strict: true })).toThrow(expect.objectContaining({ code: 'ERR_PAMWASM_UNSAFE_PERMISSIONS' }));
     expect(readCheckedFile(file, { what: 'module', strict: true }).bytes?.length).toBeGreaterThan(0);
   });
 
@@ -112,7 +112,7 @@ describe.runIf(isRoot)('a checked read (as root)', () => {
     expect(readCheckedFile(path, { what: 'module', strict: true }).bytes).toBeDefined();
     // Within the verdict's second, the user's file in the same place is judged afresh.
     renameSync(userCopy(join(DIST, 'pam_echo.wasm'), join(sticky, 'mine.wasm')), path);
-    expect(() => readCheckedFile(path, { what: 'module', strict: true })).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PERMISSIONS' }));
+    expect(() => readCheckedFile(path, { what: 'module', strict: true })).toThrow(expect.objectContaining({ code: 'ERR_PAMWASM_UNSAFE_PERMISSIONS' }));
   });
 
   it('refuses at once a user\'s file put in place of a module or stack file that was judged, known and kept', () => {
@@ -134,8 +134,8 @@ describe.runIf(isRoot)('a checked read (as root)', () => {
       writeFileSync(join(sticky, 'mine.stack'), 'session required pam_echo.wasm USER-RAN\n');
       chownSync(join(sticky, 'mine.stack'), USER, USER);
       renameSync(join(sticky, 'mine.stack'), stack);
-      expect(() => readModuleFile(mod, true)).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PERMISSIONS' }));
-      expect(() => parseStackFile(stack, { strictPermissions: true })).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PERMISSIONS' }));
+      expect(() => readModuleFile(mod, true)).toThrow(expect.objectContaining({ code: 'ERR_PAMWASM_UNSAFE_PERMISSIONS' }));
+      expect(() => parseStackFile(stack, { strictPermissions: true })).toThrow(expect.objectContaining({ code: 'ERR_PAMWASM_UNSAFE_PERMISSIONS' }));
     } finally {
       later.mockRestore();
     }
@@ -159,8 +159,8 @@ describe.runIf(isRoot)('a checked read (as root)', () => {
     expect(seen.get('user')).toBeUndefined();
     expect(seen.get('other')).toBeUndefined();
     // The swap really happened under the loads: the user's file was met and refused.
-    expect(seen.get('ERR_UNSAFE_PERMISSIONS')).toBeGreaterThan(0);
-    expect([...seen.keys()].every((k) => ['root', 'ERR_UNSAFE_PERMISSIONS', 'ERR_MODULE_NOT_FOUND'].includes(k))).toBe(true);
+    expect(seen.get('ERR_PAMWASM_UNSAFE_PERMISSIONS')).toBeGreaterThan(0);
+    expect([...seen.keys()].every((k) => ['root', 'ERR_PAMWASM_UNSAFE_PERMISSIONS', 'ERR_PAMWASM_MODULE_NOT_FOUND'].includes(k))).toBe(true);
   }, 30_000);
 
   it('never runs a user\'s module named by a stack line while the module path is swapped', async () => {
@@ -173,7 +173,7 @@ describe.runIf(isRoot)('a checked read (as root)', () => {
     const seen = await race(3000, 100, async () => {
       const r = await runStack({ stackFile: stack, items: { service: 'race', user: 'alice' }, phase: 'open', strictPermissions: true });
       if (r.messages.some((m) => m.text.includes('USER-RAN'))) return 'user';
-      return r.open!.code === 0 ? 'root' : r.diagnostics.some((d) => /ERR_UNSAFE|refusing module/.test(d.message)) ? 'refused' : `code ${r.open!.code}`;
+      return r.open!.code === 0 ? 'root' : r.diagnostics.some((d) => /ERR_PAMWASM_UNSAFE|refusing module/.test(d.message)) ? 'refused' : `code ${r.open!.code}`;
     });
     expect(seen.get('user')).toBeUndefined();
     expect(seen.get('refused')).toBeGreaterThan(0);
@@ -197,7 +197,7 @@ describe.runIf(isRoot)('a checked read (as root)', () => {
       }
     });
     expect(seen.get('user')).toBeUndefined();
-    expect(seen.get('ERR_UNSAFE_PERMISSIONS')).toBeGreaterThan(0);
-    expect([...seen.keys()].every((k) => ['root', 'ERR_UNSAFE_PERMISSIONS', 'ERR_STACK_NOT_FOUND'].includes(k))).toBe(true);
+    expect(seen.get('ERR_PAMWASM_UNSAFE_PERMISSIONS')).toBeGreaterThan(0);
+    expect([...seen.keys()].every((k) => ['root', 'ERR_PAMWASM_UNSAFE_PERMISSIONS', 'ERR_PAMWASM_STACK_NOT_FOUND'].includes(k))).toBe(true);
   }, 30_000);
 });

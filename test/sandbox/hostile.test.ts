@@ -245,11 +245,11 @@ describe('floods are held by the import limits and the session completes', () =>
 describe('a module refused at load', () => {
   const REFUSED = [
     // Without a grant, only the interfaces that give no capability (wasi:cli, wasi:io) would be let through.
-    { module: 'wasi_fs', code: 'ERR_FORBIDDEN_IMPORT', message: /imports .*wasi:filesystem\/preopens, wasi:filesystem\/types, .*outside the session-module world/ },
-    { module: 'wasi_sockets', code: 'ERR_FORBIDDEN_IMPORT', message: /imports wasi:sockets\/instance-network, wasi:sockets\/network, outside the session-module world/ },
-    { module: 'wrong_world', code: 'ERR_WRONG_WORLD', message: /exports open-session with the wrong type/ },
-    { module: 'truncated', code: 'ERR_MALFORMED_WASM', message: /is not a valid component/ },
-    { module: 'random', code: 'ERR_MALFORMED_WASM', message: /is not a WebAssembly binary/ },
+    { module: 'wasi_fs', code: 'ERR_PAMWASM_FORBIDDEN_IMPORT', message: /imports .*wasi:filesystem\/preopens, wasi:filesystem\/types, .*outside the session-module world/ },
+    { module: 'wasi_sockets', code: 'ERR_PAMWASM_FORBIDDEN_IMPORT', message: /imports wasi:sockets\/instance-network, wasi:sockets\/network, outside the session-module world/ },
+    { module: 'wrong_world', code: 'ERR_PAMWASM_WRONG_WORLD', message: /exports open-session with the wrong type/ },
+    { module: 'truncated', code: 'ERR_PAMWASM_MALFORMED_WASM', message: /is not a valid component/ },
+    { module: 'random', code: 'ERR_PAMWASM_MALFORMED_WASM', message: /is not a WebAssembly binary/ },
   ];
 
   it.each(REFUSED.map((c) => [c.module, c] as const))(
@@ -258,7 +258,7 @@ describe('a module refused at load', () => {
       const err = await loadComponent(hostile(c.module)).then(() => undefined, (e: unknown) => e as { code: string; message: string; imports?: string[] });
       expect(err?.code).toBe(c.code);
       expect(err?.message).toMatch(c.message);
-      if (c.code === 'ERR_FORBIDDEN_IMPORT') expect(err?.imports?.every((i) => i.startsWith('wasi:'))).toBe(true);
+      if (c.code === 'ERR_PAMWASM_FORBIDDEN_IMPORT') expect(err?.imports?.every((i) => i.startsWith('wasi:'))).toBe(true);
 
       const r = await run(`session required ${hostile(c.module)}\n${GOOD_LINE}\n`);
       expect([r.open.name, r.close.name]).toEqual(['PAM_MODULE_UNKNOWN', 'PAM_MODULE_UNKNOWN']);
@@ -284,12 +284,12 @@ describe('a module refused at load', () => {
     expect(outside.messages).toEqual([expect.stringMatching(/^\/etc\/shadow: /)]);
   });
 
-  it('a sha256= pin that does not match refuses the module with ERR_PIN_MISMATCH', async () => {
+  it('a sha256= pin that does not match refuses the module with ERR_PAMWASM_PIN_MISMATCH', async () => {
     const module = join(BUNDLED_MODULE_DIR, 'pam_debug.wasm');
     const actual = createHash('sha256').update(readFileSync(module)).digest('hex');
     const wrong = '0'.repeat(64);
     const err = await loadComponent(module, { sha256: wrong }).then(() => undefined, (e: unknown) => e as { code: string });
-    expect(err?.code).toBe('ERR_PIN_MISMATCH');
+    expect(err?.code).toBe('ERR_PAMWASM_PIN_MISMATCH');
 
     const r = await run(`session required [pam_debug.wasm sha256=${wrong}]\nsession required pam_permit.wasm\n`);
     expect(r.open.name).toBe('PAM_MODULE_UNKNOWN');
@@ -316,7 +316,7 @@ describe('a module refused at load', () => {
       const module = withMode(0o666);
       const expectRefused = async (strictPermissions?: boolean) => {
         const err = await loadComponent(module, { strictPermissions }).then(() => undefined, (e: unknown) => e as { code: string; message: string });
-        expect(err?.code).toBe('ERR_UNSAFE_PERMISSIONS');
+        expect(err?.code).toBe('ERR_PAMWASM_UNSAFE_PERMISSIONS');
         // The stack file is read leniently here: as another user it is not root's either (tested below).
         const session = await StackSession.create(parseStackFile(stackFile(`session required ${module}\n`), { strictPermissions: false }), newHandleState(ITEMS), { strictPermissions });
         expect((await session.open()).name).toBe('PAM_MODULE_UNKNOWN');
@@ -354,7 +354,7 @@ describe('a module refused at load', () => {
       // Someone else could now put a file there: a new inode is judged afresh.
       copyFileSync(join(BUNDLED_MODULE_DIR, 'pam_deny.wasm'), join(folder, 'next'));
       renameSync(join(folder, 'next'), module);
-      expect(await code(loadComponent(module, { strictPermissions: true }))).toBe('ERR_UNSAFE_PERMISSIONS');
+      expect(await code(loadComponent(module, { strictPermissions: true }))).toBe('ERR_PAMWASM_UNSAFE_PERMISSIONS');
       // The same file as before, once its kept verdict is a second old.
       copyFileSync(join(BUNDLED_MODULE_DIR, 'pam_permit.wasm'), join(folder, 'again'));
       chmodSync(folder, 0o755);
@@ -362,18 +362,18 @@ describe('a module refused at load', () => {
       expect(await code(loadComponent(module, { strictPermissions: true }))).toBe('loaded');
       chmodSync(folder, 0o777);
       await new Promise((r) => setTimeout(r, 1100));
-      expect(await code(loadComponent(module, { strictPermissions: true }))).toBe('ERR_UNSAFE_PERMISSIONS');
+      expect(await code(loadComponent(module, { strictPermissions: true }))).toBe('ERR_PAMWASM_UNSAFE_PERMISSIONS');
     });
 
-    it('a stack file writable by others is refused with ERR_UNSAFE_PERMISSIONS', async () => {
+    it('a stack file writable by others is refused with ERR_PAMWASM_UNSAFE_PERMISSIONS', async () => {
       const file = stackFile(`${GOOD_LINE}\n`);
       chmodSync(file, 0o666);
       const parse = (strictPermissions?: boolean) => () => parseStackFile(file, { strictPermissions });
-      expect(parse(true)).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PERMISSIONS', message: expect.stringMatching(/refusing stack file/) }));
-      await expect(runStack({ stackFile: file, items: ITEMS, strictPermissions: true })).rejects.toMatchObject({ code: 'ERR_UNSAFE_PERMISSIONS' });
+      expect(parse(true)).toThrow(expect.objectContaining({ code: 'ERR_PAMWASM_UNSAFE_PERMISSIONS', message: expect.stringMatching(/refusing stack file/) }));
+      await expect(runStack({ stackFile: file, items: ITEMS, strictPermissions: true })).rejects.toMatchObject({ code: 'ERR_PAMWASM_UNSAFE_PERMISSIONS' });
       if (asRoot) {
-        expect(parse()).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PERMISSIONS' }));
-        await expect(runStack({ stackFile: file, items: ITEMS })).rejects.toMatchObject({ code: 'ERR_UNSAFE_PERMISSIONS' });
+        expect(parse()).toThrow(expect.objectContaining({ code: 'ERR_PAMWASM_UNSAFE_PERMISSIONS' }));
+        await expect(runStack({ stackFile: file, items: ITEMS })).rejects.toMatchObject({ code: 'ERR_PAMWASM_UNSAFE_PERMISSIONS' });
       } else {
         expect(parse()).not.toThrow();
       }

@@ -44,7 +44,7 @@ describe('memories recycled between instances', () => {
   it('leaves alone what it cannot supply: an imported memory, no option, no cap; refuses a shared one', async () => {
     const imported = await parse('(module (import "env" "m" (memory 1)) (func (export "f")))');
     const shared = await parse('(module (memory 1 4 shared) (func (export "f")))');
-    expect(() => meterCoreModule(shared, { maxMemoryPages: 4, importMemory: true })).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED_WASM' }));
+    expect(() => meterCoreModule(shared, { maxMemoryPages: 4, importMemory: true })).toThrow(expect.objectContaining({ code: 'ERR_PAMWASM_UNSUPPORTED_WASM' }));
     for (const [bytes, options] of [
       [imported, { maxMemoryPages: 4, importMemory: true }],
       [await parse(wat('1')), { maxMemoryPages: 4 }],
@@ -54,7 +54,7 @@ describe('memories recycled between instances', () => {
     }
     // A module that already imports from the sandbox's name is refused.
     const squatter = await parse('(module (import "pamwasm:sandbox" "x" (func)) (func (export "f")))');
-    expect(() => meterCoreModule(squatter, {})).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED_WASM' }));
+    expect(() => meterCoreModule(squatter, {})).toThrow(expect.objectContaining({ code: 'ERR_PAMWASM_UNSUPPORTED_WASM' }));
   });
 
   it('exports mutable globals and says whether memory and globals are all the state code can change', async () => {

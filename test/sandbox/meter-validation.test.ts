@@ -71,13 +71,13 @@ const sessionModule = (decls: string, body = '(i32.const 0)') => `(module
 
 describe('the hostile corpus of malformed, threaded and oversized modules', () => {
   const CASES = [
-    { module: 'fuel_refill', code: 'ERR_MALFORMED_WASM' },
-    { module: 'type_past_end', code: 'ERR_MALFORMED_WASM' },
-    { module: 'trailing_bytes', code: 'ERR_MALFORMED_WASM' },
-    { module: 'memory_limits', code: 'ERR_MALFORMED_WASM' },
-    { module: 'duplicate_imports', code: 'ERR_MALFORMED_WASM' },
-    { module: 'atomic_wait', code: 'ERR_UNSUPPORTED_WASM' },
-    { module: 'table_bomb', code: 'ERR_RESOURCE_LIMIT' },
+    { module: 'fuel_refill', code: 'ERR_PAMWASM_MALFORMED_WASM' },
+    { module: 'type_past_end', code: 'ERR_PAMWASM_MALFORMED_WASM' },
+    { module: 'trailing_bytes', code: 'ERR_PAMWASM_MALFORMED_WASM' },
+    { module: 'memory_limits', code: 'ERR_PAMWASM_MALFORMED_WASM' },
+    { module: 'duplicate_imports', code: 'ERR_PAMWASM_MALFORMED_WASM' },
+    { module: 'atomic_wait', code: 'ERR_PAMWASM_UNSUPPORTED_WASM' },
+    { module: 'table_bomb', code: 'ERR_PAMWASM_RESOURCE_LIMIT' },
   ];
   it.each(CASES.map((c) => [c.module, c.code]))('%s is refused at load with %s on both paths, metered or not, and its line fails closed', async (module, code) => {
     await expectRefusedEveryWay(hostile(module), code);
@@ -112,11 +112,11 @@ describe('variants of each class, crafted here', () => {
     const invalid = await craftComponent(valid.replace('(global.set $g', '(global.set 1'), { shape: valid }, 'big invalid');
     for (const { name, options } of LOAD_OPTIONS) {
       const e = await loadComponent(invalid, options).then(() => undefined, (x: { code: string; message: string }) => x);
-      expect(e?.code, name).toBe('ERR_MALFORMED_WASM');
+      expect(e?.code, name).toBe('ERR_PAMWASM_MALFORMED_WASM');
       expect(e?.message, name).toMatch(/V8: .*global index/i);
     }
     const shared = await craftComponent(valid.replace('(memory (export "memory") 1)', '(memory (export "memory") 1 1 shared)'), { shape: valid }, 'big shared');
-    await expectRefusedEveryWay(shared, 'ERR_UNSUPPORTED_WASM');
+    await expectRefusedEveryWay(shared, 'ERR_PAMWASM_UNSUPPORTED_WASM');
   });
 
   it('a shared memory is refused wherever it is: defined or imported, in the main or an extra core module', async () => {
@@ -125,7 +125,7 @@ describe('variants of each class, crafted here', () => {
       await craftComponent(plain, { extra: '(module (import "env" "m" (memory 1 1 shared)))' }, 'extra imports a shared memory'),
       await craftComponent(sessionModule('').replace('(memory (export "memory") 1)', '(memory (export "memory") 1 1 shared)'), { shape: plain }, 'main shared'),
     ];
-    for (const bytes of shapes) await expectRefusedEveryWay(bytes, 'ERR_UNSUPPORTED_WASM');
+    for (const bytes of shapes) await expectRefusedEveryWay(bytes, 'ERR_PAMWASM_UNSUPPORTED_WASM');
   });
 
   it('atomic wait and notify are refused even on an unshared memory, naming the function and offset', async () => {
@@ -136,7 +136,7 @@ describe('variants of each class, crafted here', () => {
       const bytes = await craftComponent(sessionModule('', `${instr} (i32.const 0)`), { shape: sessionModule('') }, op);
       for (const { name, options } of LOAD_OPTIONS) {
         const e = await loadComponent(bytes, options).then(() => undefined, (x: { code: string; message: string }) => x);
-        expect(e?.code, name).toBe('ERR_UNSUPPORTED_WASM');
+        expect(e?.code, name).toBe('ERR_PAMWASM_UNSUPPORTED_WASM');
         expect(e?.message, name).toMatch(new RegExp(`core module .*function 1: ${op.replace(/\./g, '\\.')} at offset \\d+`));
       }
     }
@@ -145,9 +145,9 @@ describe('variants of each class, crafted here', () => {
   it('tables: too many, one too large, or too large in all are refused at load', async () => {
     const tables = (n: number, min: number) => Array.from({ length: n }, () => `(table ${min} funcref)`).join(' ');
     for (const decls of [tables(9, 1), tables(1, 100_001), tables(3, 70_000)]) {
-      await expectRefusedEveryWay(await craftComponent(sessionModule(decls)), 'ERR_RESOURCE_LIMIT');
+      await expectRefusedEveryWay(await craftComponent(sessionModule(decls)), 'ERR_PAMWASM_RESOURCE_LIMIT');
     }
-    await expectRefusedEveryWay(await craftComponent(sessionModule(Array.from({ length: 10_001 }, () => '(global i32 (i32.const 0))').join(' '))), 'ERR_RESOURCE_LIMIT');
+    await expectRefusedEveryWay(await craftComponent(sessionModule(Array.from({ length: 10_001 }, () => '(global i32 (i32.const 0))').join(' '))), 'ERR_PAMWASM_RESOURCE_LIMIT');
   });
 
   it('8 tables of up to 10,000,000 entries, grown in open-session under memory=64KiB: every grow past the caps fails, the session succeeds promptly', async () => {
@@ -180,7 +180,7 @@ describe('variants of each class, crafted here', () => {
     writeFileSync(big, await craftComponent(sessionModule('(table 2000 funcref)')));
     const refused = await stacks.run(`session required [${big} tables=1000]\nsession required pam_permit.wasm\n`);
     expect(refused.open.name).toBe('PAM_MODULE_UNKNOWN');
-    expect(await codeOf(big, { meter: { maxMemoryPages: 16, maxTableElements: 1000 } })).toBe('ERR_RESOURCE_LIMIT');
+    expect(await codeOf(big, { meter: { maxMemoryPages: 16, maxTableElements: 1000 } })).toBe('ERR_PAMWASM_RESOURCE_LIMIT');
     expect(await codeOf(big, { meter: { maxMemoryPages: 16 } })).toBeUndefined();
     // 999 more elements fit under tables=1000, the 1000th does not.
     const grows = join(stacks.dir, 'table_grow_1000.wasm');
@@ -201,14 +201,14 @@ describe('variants of each class, crafted here', () => {
     const section = [0x02, 4, 0x01, 0x00, modules - 1, 0x00];
     const many = Uint8Array.from([...one, ...Array.from({ length: 16 }, () => section).flat()]);
     expect(await codeOf(one, {})).toBeUndefined();
-    await expectRefusedEveryWay(many, 'ERR_RESOURCE_LIMIT');
+    await expectRefusedEveryWay(many, 'ERR_PAMWASM_RESOURCE_LIMIT');
   });
 
   it('a core module importing one name twice is refused the same on both paths, also when the two imports differ in type', async () => {
     const withImports = (imports: string) => sessionModule('').replace('(module', `(module ${imports}`);
     const once = '(import "pamwasm:session/log@0.1.0" "syslog" (func (param i32 i32 i32)))';
     const bytes = await craftComponent(withImports(`${once} (import "pamwasm:session/log@0.1.0" "syslog" (func (param i32)))`), { shape: withImports(once) }, 'twice');
-    await expectRefusedEveryWay(bytes, 'ERR_MALFORMED_WASM');
+    await expectRefusedEveryWay(bytes, 'ERR_PAMWASM_MALFORMED_WASM');
   });
 });
 
@@ -265,7 +265,7 @@ describe('the meter on its own refuses malformed input, never repairs it', () =>
     for (const id of [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 10, 11]) {
       const bytes = appendToSection(base, id, [0x00]);
       expect(WebAssembly.validate(bytes), `section ${id}`).toBe(false);
-      expect(meterCode(bytes), `section ${id}`).toBe('ERR_MALFORMED_WASM');
+      expect(meterCode(bytes), `section ${id}`).toBe('ERR_PAMWASM_MALFORMED_WASM');
     }
   });
 
@@ -296,7 +296,7 @@ describe('the meter on its own refuses malformed input, never repairs it', () =>
     for (const text of bad) {
       const bytes = await parse(text);
       expect(WebAssembly.validate(bytes), text).toBe(false);
-      expect(meterCode(bytes), text).toBe('ERR_MALFORMED_WASM');
+      expect(meterCode(bytes), text).toBe('ERR_PAMWASM_MALFORMED_WASM');
     }
   });
 
@@ -304,10 +304,10 @@ describe('the meter on its own refuses malformed input, never repairs it', () =>
     const memory = (flags: number, ...limits: number[]) => Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 2 + limits.length * 3, 1, flags,
       ...limits.flatMap((n) => [(n & 0x7f) | 0x80, ((n >> 7) & 0x7f) | 0x80, n >> 14])]);
     expect(meterCode(memory(0x01, 1, 65536))).toBeUndefined();
-    expect(meterCode(memory(0x02, 1))).toBe('ERR_UNSUPPORTED_WASM');
-    expect(meterCode(memory(0x03, 1, 2))).toBe('ERR_UNSUPPORTED_WASM');
-    expect(meterCode(memory(0x01, 1, 65537))).toBe('ERR_MALFORMED_WASM');
-    expect(meterCode(memory(0x00, 65537))).toBe('ERR_MALFORMED_WASM');
-    expect(meterCode(memory(0x01, 3, 2))).toBe('ERR_MALFORMED_WASM');
+    expect(meterCode(memory(0x02, 1))).toBe('ERR_PAMWASM_UNSUPPORTED_WASM');
+    expect(meterCode(memory(0x03, 1, 2))).toBe('ERR_PAMWASM_UNSUPPORTED_WASM');
+    expect(meterCode(memory(0x01, 1, 65537))).toBe('ERR_PAMWASM_MALFORMED_WASM');
+    expect(meterCode(memory(0x00, 65537))).toBe('ERR_PAMWASM_MALFORMED_WASM');
+    expect(meterCode(memory(0x01, 3, 2))).toBe('ERR_PAMWASM_MALFORMED_WASM');
   });
 });

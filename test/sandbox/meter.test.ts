@@ -307,11 +307,11 @@ describe('metering a core module', () => {
     low.run(() => expect(low.exports.grow(2)).toBe(-1));
     // Shared memories are refused: session modules run without threads.
     const shared = await parse(wat('1 100 shared'));
-    expect(errorOf(() => meterCoreModule(shared, { maxMemoryPages: 4 })).code).toBe('ERR_UNSUPPORTED_WASM');
+    expect(errorOf(() => meterCoreModule(shared, { maxMemoryPages: 4 })).code).toBe('ERR_PAMWASM_UNSUPPORTED_WASM');
     // A memory that starts above the cap is refused before it is compiled.
     const big = await parse(wat('10'));
     const e = errorOf(() => meterCoreModule(big, { maxMemoryPages: 4 }));
-    expect(e.code).toBe('ERR_MEMORY_LIMIT');
+    expect(e.code).toBe('ERR_PAMWASM_MEMORY_LIMIT');
     expect(e.message).toMatch(/the module's memory starts at 640 KiB, over the memory limit of 256 KiB; raise memory=/);
     expect(e.message).not.toMatch(/pages|memory 0/);
   });
@@ -412,14 +412,14 @@ describe('metering a core module', () => {
     ]);
     expect(() => new WebAssembly.Module(moduleWithBody(0x0b))).not.toThrow();
     const e1 = errorOf(() => meterCoreModule(moduleWithBody(0x27, 0x0b), {}));
-    expect(e1.code).toBe('ERR_UNSUPPORTED_WASM');
+    expect(e1.code).toBe('ERR_PAMWASM_UNSUPPORTED_WASM');
     expect(e1.message).toMatch(/opcode 0x27 at offset 23/);
     const e2 = errorOf(() => meterCoreModule(moduleWithBody(0xfd, 0x9a, 0x01, 0x0b), {})); // a hole in the SIMD opcodes
     expect(e2.message).toMatch(/opcode 0xfd 154 at offset 23/);
     const e3 = errorOf(() => meterCoreModule(moduleWithBody(0x41), {})); // i32.const without its immediate
-    expect(e3.code).toBe('ERR_MALFORMED_WASM');
+    expect(e3.code).toBe('ERR_PAMWASM_MALFORMED_WASM');
     const e4 = errorOf(() => meterCoreModule(new Uint8Array([1, 2, 3]), {}));
-    expect(e4.code).toBe('ERR_MALFORMED_WASM');
+    expect(e4.code).toBe('ERR_PAMWASM_MALFORMED_WASM');
   });
 
   it('refuses to meter a module twice', async () => {

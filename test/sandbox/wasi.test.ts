@@ -132,17 +132,17 @@ describe('a module with a read grant', () => {
 describe('loading a module that imports WASI', () => {
   it('is refused without a grant, naming the file system imports', async () => {
     const err = await refusal(loadComponent(files, { allowImports: wasiImports({}).allowed }));
-    expect(err?.code).toBe('ERR_FORBIDDEN_IMPORT');
+    expect(err?.code).toBe('ERR_PAMWASM_FORBIDDEN_IMPORT');
     expect(err?.imports.map((i) => i.replace(/@.*/, '')).sort()).toEqual(['wasi:filesystem/preopens', 'wasi:filesystem/types']);
   });
 
   it('is refused with no allow list at all', async () => {
-    expect((await refusal(loadComponent(files)))?.code).toBe('ERR_FORBIDDEN_IMPORT');
+    expect((await refusal(loadComponent(files)))?.code).toBe('ERR_PAMWASM_FORBIDDEN_IMPORT');
   });
 
   it('is refused without the clocks and random grants when it imports them', async () => {
     const noClocks = await refusal(loadComponent(timed, { allowImports: wasiImports({ read: [grant] }).allowed }));
-    expect(noClocks?.code).toBe('ERR_FORBIDDEN_IMPORT');
+    expect(noClocks?.code).toBe('ERR_PAMWASM_FORBIDDEN_IMPORT');
     expect(noClocks?.imports.map((i) => i.replace(/@.*/, '')).sort())
       .toEqual(['wasi:clocks/monotonic-clock', 'wasi:clocks/wall-clock', 'wasi:random/random']);
     const noRandom = await refusal(loadComponent(timed, { allowImports: wasiImports({ read: [grant], clocks: true }).allowed }));
@@ -169,7 +169,7 @@ describe('the grants', () => {
       world hostile-net { include ${WORLD_NAME}; import wasi:sockets/tcp@0.2.0; }
       package wasi:sockets@0.2.0 { interface tcp { connect: func(host: string, port: u16) -> bool; } }`), 'hostile-net');
     const err = await refusal(loadComponent(net, { allowImports: allowed }));
-    expect(err?.code).toBe('ERR_FORBIDDEN_IMPORT');
+    expect(err?.code).toBe('ERR_PAMWASM_FORBIDDEN_IMPORT');
     expect(err?.imports.map((i) => i.replace(/@.*/, ''))).toEqual(['wasi:sockets/tcp']);
   });
 
@@ -180,7 +180,7 @@ describe('the grants', () => {
 
   it('reject a read grant that is relative, missing or not a directory, and unknown grants', () => {
     for (const bad of [{ read: ['etc'] }, { read: [join(work, 'nope')] }, { read: [secret] }, { write: [grant] }]) {
-      expect(() => wasiImports(bad as Grants)).toThrow(expect.objectContaining({ code: 'ERR_USAGE' }));
+      expect(() => wasiImports(bad as Grants)).toThrow(expect.objectContaining({ code: 'ERR_PAMWASM_USAGE' }));
     }
   });
 });

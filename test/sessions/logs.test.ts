@@ -96,7 +96,7 @@ describe('the host API', () => {
   });
 
   it('refuses a log option that is not a sink, naming the choices', () => {
-    expect(() => logSink('journal' as never)).toThrow(expect.objectContaining({ code: 'ERR_USAGE', message: expect.stringMatching(/syslog, stderr, none/) }));
+    expect(() => logSink('journal' as never)).toThrow(expect.objectContaining({ code: 'ERR_PAMWASM_USAGE', message: expect.stringMatching(/syslog, stderr, none/) }));
   });
 });
 

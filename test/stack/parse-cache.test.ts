@@ -104,7 +104,7 @@ describe('parsed stacks kept while their files are unchanged', () => {
     // The top file's folder: the call throws, as an uncached parse does.
     chmodSync(sub, 0o777);
     await new Promise((r) => setTimeout(r, 1100));
-    expect(() => parseStackFile(top, { strictPermissions: true })).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PERMISSIONS' }));
+    expect(() => parseStackFile(top, { strictPermissions: true })).toThrow(expect.objectContaining({ code: 'ERR_PAMWASM_UNSAFE_PERMISSIONS' }));
     chmodSync(sub, 0o755);
     expect(parseStackFile(top, { strictPermissions: true })).toEqual(again);
   });
@@ -122,6 +122,6 @@ describe('parsed stacks kept while their files are unchanged', () => {
     // Within the kept verdict's second, but the path now leads to another inode.
     writeFileSync(join(sub, 'new'), 'session required pam_deny.wasm\n');
     renameSync(join(sub, 'new'), top);
-    expect(() => parseStackFile(top, { strictPermissions: true })).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PERMISSIONS' }));
+    expect(() => parseStackFile(top, { strictPermissions: true })).toThrow(expect.objectContaining({ code: 'ERR_PAMWASM_UNSAFE_PERMISSIONS' }));
   });
 });

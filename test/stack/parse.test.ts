@@ -109,5 +109,5 @@ describe('include and substack', () => {
 });
 
 it('says which stack file is missing', () => {
-  expect(() => parseStackFile(join(dir, 'absent'))).toThrow(expect.objectContaining({ code: 'ERR_STACK_NOT_FOUND' }));
+  expect(() => parseStackFile(join(dir, 'absent'))).toThrow(expect.objectContaining({ code: 'ERR_PAMWASM_STACK_NOT_FOUND' }));
 });

@@ -52,8 +52,8 @@ describe('the settings of a stack line', () => {
     ['clocks=yes', /takes no value/],
     ['toString', /unknown module option "toString"/],
     ['__proto__=1', /unknown module option "__proto__"/],
-  ])('refuses %s with ERR_BAD_SETTING and says how to fix it', (setting, why) => {
-    expect(() => parseModuleSpec(`pam_echo.wasm ${setting}`)).toThrow(expect.objectContaining({ code: 'ERR_BAD_SETTING', message: expect.stringMatching(why) }));
+  ])('refuses %s with ERR_PAMWASM_BAD_SETTING and says how to fix it', (setting, why) => {
+    expect(() => parseModuleSpec(`pam_echo.wasm ${setting}`)).toThrow(expect.objectContaining({ code: 'ERR_PAMWASM_BAD_SETTING', message: expect.stringMatching(why) }));
   });
 
   it('accepts the bounds themselves: one page, 4 GiB, an hour, and read= given twice', () => {
@@ -66,7 +66,7 @@ describe('the settings of a stack line', () => {
   it('fails only its own line in the parsed stack, with file:line and the error\'s code', () => {
     const stack = parseStackFile(FIXTURE, { strictPermissions: false });
     const errors = stack.diagnostics.filter((d) => d.severity === 'error');
-    expect(errors.map((d) => [d.line, d.code])).toEqual(BAD_LINES.map((l) => [l, 'ERR_BAD_SETTING']));
+    expect(errors.map((d) => [d.line, d.code])).toEqual(BAD_LINES.map((l) => [l, 'ERR_PAMWASM_BAD_SETTING']));
     expect(stack.handlers.map((h) => h.kind)).toEqual([...BAD_LINES.map(() => 'must-fail'), 'module']);
   });
 });
@@ -77,7 +77,7 @@ describe('one verdict on bad settings everywhere', () => {
     expect(r.code).toBe(2);
     const { findings } = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { findings: { file: string; line: number; severity: string; code?: string }[] };
     const errors = findings.filter((f) => f.severity === 'error');
-    expect(errors.map((f) => [f.file, f.line, f.code])).toEqual(BAD_LINES.map((l) => [FIXTURE, l, 'ERR_BAD_SETTING']));
+    expect(errors.map((f) => [f.file, f.line, f.code])).toEqual(BAD_LINES.map((l) => [FIXTURE, l, 'ERR_PAMWASM_BAD_SETTING']));
     const human = run(['check', FIXTURE]);
     expect(human.code).toBe(2);
     expect(human.stdout).toContain(`${FIXTURE}:4: error: memory=5GiB is above the 4 GiB a module's memory can hold: write at most 4GiB.`);
@@ -89,7 +89,7 @@ describe('one verdict on bad settings everywhere', () => {
     const r = run(['check', stack, '--json']);
     expect(r.code).toBe(2);
     const { findings } = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { findings: { line: number; severity: string; code?: string }[] };
-    expect(findings.filter((f) => f.severity === 'error').map((f) => [f.line, f.code])).toEqual([[1, 'ERR_MEMORY_LIMIT']]);
+    expect(findings.filter((f) => f.severity === 'error').map((f) => [f.line, f.code])).toEqual([[1, 'ERR_PAMWASM_MEMORY_LIMIT']]);
     const ran = await runStack({ stackFile: stack, items: { service: 'login', user: 'alice' }, phase: 'open', strictPermissions: false });
     expect(ran.diagnostics.map((d) => d.line)).toEqual([1]);
     expect(ran.open).toEqual({ code: 0, name: 'PAM_SUCCESS' });
@@ -121,10 +121,10 @@ describe('one verdict on bad settings everywhere', () => {
     expect(bad.code).toBeLessThan(32); // a PAM code, not a host failure (70)
   });
 
-  it('the host API opens the fixture with PAM_SUCCESS and refuses bad sandbox defaults with ERR_BAD_SETTING', async () => {
+  it('the host API opens the fixture with PAM_SUCCESS and refuses bad sandbox defaults with ERR_PAMWASM_BAD_SETTING', async () => {
     const r = await runStack({ stackFile: FIXTURE, items: { service: 'login', user: 'alice' }, phase: 'open', strictPermissions: false });
     expect(r.open).toEqual({ code: 0, name: 'PAM_SUCCESS' });
-    expect(r.diagnostics.filter((d) => d.code === 'ERR_BAD_SETTING').map((d) => d.line)).toEqual(BAD_LINES);
+    expect(r.diagnostics.filter((d) => d.code === 'ERR_PAMWASM_BAD_SETTING').map((d) => d.line)).toEqual(BAD_LINES);
     const host = await createHost({ registry: join(dir, 'api.db'), strictPermissions: false });
     try {
       const s = await host.openSession({ stack: FIXTURE, service: 'login', user: 'alice' });
@@ -135,7 +135,7 @@ describe('one verdict on bad settings everywhere', () => {
     }
     const stack = parseStackFile(FIXTURE, { strictPermissions: false });
     for (const sandbox of [{ memoryBytes: 5 * 1024 ** 3 }, { memoryBytes: 3 }, { timeoutMs: -1 }, { faultCode: 0 }, { faultCode: 999 }]) {
-      await expect(StackSession.create(stack, newHandleState(), { sandbox })).rejects.toMatchObject({ code: 'ERR_BAD_SETTING' });
+      await expect(StackSession.create(stack, newHandleState(), { sandbox })).rejects.toMatchObject({ code: 'ERR_PAMWASM_BAD_SETTING' });
     }
   });
 });

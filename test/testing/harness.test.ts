@@ -93,7 +93,7 @@ describe('runModule', () => {
   });
 
   it('wants exactly one of module, stack or stackText', async () => {
-    await expect(runModule({})).rejects.toMatchObject({ code: 'ERR_USAGE' });
-    await expect(runModule({ module: ask, stackText: 'session required pam_permit.wasm' })).rejects.toMatchObject({ code: 'ERR_USAGE' });
+    await expect(runModule({})).rejects.toMatchObject({ code: 'ERR_PAMWASM_USAGE' });
+    await expect(runModule({ module: ask, stackText: 'session required pam_permit.wasm' })).rejects.toMatchObject({ code: 'ERR_PAMWASM_USAGE' });
   });
 });

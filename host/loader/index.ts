@@ -25,7 +25,7 @@ import { ModuleNotFoundError, MalformedModuleError, NotAComponentError, PamwasmE
 import { CORE_CAPS, type CoreCaps } from '../sandbox/core-check.js';
 import { INITIAL_FUEL } from '../sandbox/limits.js';
 import { meterCoreModule } from '../sandbox/meter.js';
-import { strictByDefault } from '../sandbox/perms.js';
+import { strictByDefault } from '../sandbox/index.js';
 import type { WitStatus } from '../codes/index.js';
 import { cacheKey, openCache, type CacheOptions, type KeyParts, type Prepared } from './cache.js';
 import { evaluateGlue } from './glue.js';

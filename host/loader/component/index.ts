@@ -33,7 +33,7 @@ export async function recognizeComponent(bytes: Uint8Array): Promise<(Recognized
     const r = recognize(bytes, world);
     return { ...r, instantiate: instantiator(r.plan) };
   } catch (e) {
-    // A bug here must not refuse (or accept) anything: jco answers instead.
+    // A bug here must not notRecognized (or accept) anything: jco answers instead.
     return { reason: e instanceof Unrecognized ? e.message : `reader error: ${(e as Error)?.message ?? e}` };
   }
 }

@@ -6,7 +6,7 @@
  *
  * Only the kinds the session-module world uses are read (primitives,
  * record, list, flags, enum, option, result); variants, tuples, resources,
- * streams and the rest are refused, so a world that grows one of them makes
+ * streams and the rest are not recognized, so a world that grows one of them makes
  * every component take the jco path until this file learns it.
  *
  * A type that a name is given to (an import of a type, or an export in an
@@ -14,7 +14,7 @@
  * components whose types are built the same way from the same WIT give the
  * same tree, and anything built another way compares as different.
  */
-import { type Reader, refuse } from './binary.js';
+import { type Reader, notRecognized } from './binary.js';
 
 export type Prim = 'bool' | 's8' | 'u8' | 's16' | 'u16' | 's32' | 'u32' | 's64' | 'u64' | 'f32' | 'f64' | 'char' | 'string';
 
@@ -53,12 +53,12 @@ export const KEBAB = /^[a-z][a-z0-9]*(-[a-z][a-z0-9]*)*$/;
 
 export function kebab(r: Reader): string {
   const n = r.name();
-  if (!KEBAB.test(n)) refuse(`"${n}" is not a lowercase kebab-case name`);
+  if (!KEBAB.test(n)) notRecognized(`"${n}" is not a lowercase kebab-case name`);
   return n;
 }
 
 function distinct(names: string[]): string[] {
-  if (new Set(names).size !== names.length) refuse('a name given twice');
+  if (new Set(names).size !== names.length) notRecognized('a name given twice');
   return names;
 }
 
@@ -67,10 +67,10 @@ export function valType(r: Reader, types: Def[]): ValType {
   const b = r.peek();
   if (isPrimByte(b)) {
     r.u8();
-    return { k: 'prim', t: PRIMS[b] ?? refuse('error-context') };
+    return { k: 'prim', t: PRIMS[b] ?? notRecognized('error-context') };
   }
   const def = types[r.typeIndex()];
-  if (!def || def.d !== 'val') return refuse('a value type index that is not a value type');
+  if (!def || def.d !== 'val') return notRecognized('a value type index that is not a value type');
   return def.type;
 }
 
@@ -80,7 +80,7 @@ function defValType(r: Reader, b: number, types: Def[]): ValType {
   switch (b) {
     case 0x72: {
       const fields = r.vec(() => [kebab(r), valType(r, types)] as [string, ValType]);
-      if (!fields.length) refuse('a record without fields');
+      if (!fields.length) notRecognized('a record without fields');
       distinct(fields.map(([n]) => n));
       return { k: 'record', fields };
     }
@@ -88,12 +88,12 @@ function defValType(r: Reader, b: number, types: Def[]): ValType {
       return { k: 'list', of: valType(r, types) };
     case 0x6e: {
       const names = distinct(r.vec(() => kebab(r)));
-      if (!names.length || names.length > 32) refuse('flags of no or more than 32 names');
+      if (!names.length || names.length > 32) notRecognized('flags of no or more than 32 names');
       return { k: 'flags', names };
     }
     case 0x6d: {
       const cases = distinct(r.vec(() => kebab(r)));
-      if (!cases.length) refuse('an enum without cases');
+      if (!cases.length) notRecognized('an enum without cases');
       return { k: 'enum', cases };
     }
     case 0x6b:
@@ -101,14 +101,14 @@ function defValType(r: Reader, b: number, types: Def[]): ValType {
     case 0x6a:
       return { k: 'result', ok: optionalValType(r, types), err: optionalValType(r, types) };
     default:
-      return refuse(`value type 0x${b.toString(16)}`);
+      return notRecognized(`value type 0x${b.toString(16)}`);
   }
 }
 
 function optionalValType(r: Reader, types: Def[]): ValType | null {
   const b = r.u8();
   if (b === 0) return null;
-  if (b !== 1) refuse('bad optional value type');
+  if (b !== 1) notRecognized('bad optional value type');
   return valType(r, types);
 }
 
@@ -117,7 +117,7 @@ function funcType(r: Reader, types: Def[]): FuncType {
   distinct(params.map(([n]) => n));
   const form = r.u8();
   if (form === 0) return { params, result: valType(r, types) };
-  if (form !== 1 || r.u8() !== 0) refuse('named results');
+  if (form !== 1 || r.u8() !== 0) notRecognized('named results');
   return { params, result: null };
 }
 
@@ -142,29 +142,29 @@ function instanceType(r: Reader, outer: Def[]): Map<string, InstanceExport> {
       types.push(defType(r, types, false));
     } else if (kind === 0x02) {
       // alias outer 1 <idx> (type): the enclosing component's type.
-      if (r.u8() !== 0x03 || r.u8() !== 0x02 || r.u32() !== 1) refuse('an alias in an instance type other than an outer type');
-      types.push(outer[r.u32()] ?? refuse('an outer alias out of range'));
+      if (r.u8() !== 0x03 || r.u8() !== 0x02 || r.u32() !== 1) notRecognized('an alias in an instance type other than an outer type');
+      types.push(outer[r.u32()] ?? notRecognized('an outer alias out of range'));
     } else if (kind === 0x04) {
-      if (r.u8() !== 0x00) refuse('a versioned export name');
+      if (r.u8() !== 0x00) notRecognized('a versioned export name');
       const name = kebab(r);
-      if (exports.has(name)) refuse('an instance type export given twice');
+      if (exports.has(name)) notRecognized('an instance type export given twice');
       const desc = r.u8();
       if (desc === 0x01) {
         const def = types[r.u32()];
-        if (!def || def.d !== 'func') refuse('a func export whose type is not a function type');
+        if (!def || def.d !== 'func') notRecognized('a func export whose type is not a function type');
         exports.set(name, { sort: 'func', type: def.type });
       } else if (desc === 0x03) {
-        if (r.u8() !== 0x00) refuse('a resource type');
+        if (r.u8() !== 0x00) notRecognized('a resource type');
         const def = types[r.u32()];
-        if (!def || def.d !== 'val') refuse('a type export of a type that is not a value type');
+        if (!def || def.d !== 'val') notRecognized('a type export of a type that is not a value type');
         const type: ValType = { k: 'named', via: 'export', name, of: def.type };
         types.push({ d: 'val', type });
         exports.set(name, { sort: 'type', type });
       } else {
-        refuse('an instance type export that is neither a function nor a type');
+        notRecognized('an instance type export that is neither a function nor a type');
       }
     } else {
-      refuse('an instance type declaration of an unknown kind');
+      notRecognized('an instance type declaration of an unknown kind');
     }
   }
   return exports;
@@ -213,7 +213,7 @@ export function flatten(t: ValType): string[] {
     case 'result':
       return ['i32', ...joinCases([u.ok, u.err])];
     default:
-      return refuse('flatten');
+      return notRecognized('flatten');
   }
 }
 
@@ -247,7 +247,7 @@ export function alignment(t: ValType): number {
     case 'result':
       return Math.max(1, ...[u.ok, u.err].map((c) => (c ? alignment(c) : 1)));
     default:
-      return refuse('alignment');
+      return notRecognized('alignment');
   }
 }
 
@@ -256,7 +256,7 @@ const alignTo = (n: number, a: number) => Math.ceil(n / a) * a;
 /** Where the payload of an option or result starts, after its discriminant. */
 export function payloadOffset(t: ValType): number {
   const u = unwrap(t);
-  if (u.k !== 'option' && u.k !== 'result') return refuse('payload of a type that has none');
+  if (u.k !== 'option' && u.k !== 'result') return notRecognized('payload of a type that has none');
   const cases = u.k === 'option' ? [u.of] : [u.ok, u.err];
   return alignTo(1, Math.max(1, ...cases.map((c) => (c ? alignment(c) : 1))));
 }

@@ -138,7 +138,7 @@ let versions: readonly string[] | undefined;
 /**
  * `<name>@<version>` of the glue generator and of jco-transpile (see
  * environmentHash), once per process: what the cache's entries and the
- * precomputed reference world (world.ts) both depend on.
+ * reference world (component/reference.ts) depend on.
  */
 export function generatorVersions(): readonly string[] {
   versions ??= [`${GLUE_GENERATOR}/component`, '@bytecodealliance/jco-transpile'].map((pkg) => packageVersion(pkg));

@@ -25,6 +25,13 @@ export function notRecognized(why: string): never {
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export class Reader {
+  /**
+   * Read types this folder does not plan (variants, resources...) as
+   * `other` instead of giving up: the world check (face.ts) reads every
+   * component's imports and exports, the fast path's plan only its own.
+   */
+  lenient = false;
+
   constructor(readonly bytes: Uint8Array, public pos: number, readonly end: number) {
     if (pos < 0 || end > bytes.length || pos > end) notRecognized('range outside the bytes');
   }

@@ -7,20 +7,24 @@
  *
  * A plan is made only for a component this file fully recognizes as one of
  * the session-module world; everything else throws `Unrecognized`:
- *  - every import is an interface of the reference world (same name, with
- *    version) whose functions and types equal the reference's, and every
- *    imported function is lowered exactly once and used by a core instance;
- *  - type imports equal the reference's; the exports are exactly the
- *    reference's functions with its types, each a `canon lift`;
+ *  - the one world check (host/loader/world.ts) passes it with no grants:
+ *    every import an interface of the reference world (same name, with
+ *    version) whose functions and types equal the reference's, type imports
+ *    equal the reference's, the hooks with the world's types;
+ *  - every imported function is lowered exactly once and used by a core
+ *    instance; the exports are exactly the world's, each a `canon lift`;
  *  - canonical options: UTF-8, and memory, realloc and post-return exactly
  *    where the function's types need them, each of the right core type;
  *  - every core module is instantiated exactly once, every import of it is
  *    given by an argument with a matching type, and every argument is used.
  */
-import { notRecognized, sameCoreFunc, type CoreExtern } from './binary.js';
+import { PamwasmError } from '../../errors/index.js';
 import { camel, unversioned } from '../names.js';
+import { checkWorld } from '../world.js';
+import { notRecognized, sameCoreFunc, type CoreExtern } from './binary.js';
+import { faceOf, type Face } from './face.js';
 import { coreExportType, readModel, type CanonOptions, type Model } from './model.js';
-import { coreSignature, type FuncType, typeKey, usesMemory } from './types.js';
+import { coreSignature, type FuncType, usesMemory } from './types.js';
 
 /** A core value at instantiation: export `n` of the plan's step `i`, or lowered import `t`. */
 export type CoreRef = { i: number; n: string } | { t: number };
@@ -61,20 +65,6 @@ export interface Plan {
   exports: PlanExport[];
 }
 
-/** What a component of the world may import and must export, as comparable text. */
-export interface Signature {
-  instances: Map<string, Map<string, string>>;
-  typeImports: Map<string, string>;
-  exports: Map<string, string>;
-}
-
-export function signatureOf(m: Model): Signature {
-  const instances = new Map(m.instances.map((i) => [i.name, new Map([...i.exports].map(([n, e]) => [n, typeKey(e)]))]));
-  const typeImports = new Map([...m.typeImports].map(([n, t]) => [n, typeKey(t)]));
-  const exports = new Map([...m.exports].map(([n, f]) => [n, typeKey(m.funcs[f].type)]));
-  return { instances, typeImports, exports };
-}
-
 /** jco's file name of core module `i`. */
 export const coreModuleName = (i: number) => `module.core${i === 0 ? '' : i + 1}.wasm`;
 const REALLOC: CoreExtern = { kind: 'func', type: { params: ['i32', 'i32', 'i32', 'i32'], results: ['i32'] } };
@@ -86,9 +76,9 @@ export interface Recognized {
 }
 
 /** The plan for `bytes`, or throws `Unrecognized`. */
-export function recognize(bytes: Uint8Array, world: Signature): Recognized {
+export function recognize(bytes: Uint8Array, world: Face): Recognized {
   const m = readModel(bytes);
-  checkTypes(m, world);
+  checkFace(m, world);
   const steps: PlanStep[] = [];
   const stepOf = new Map<number, number>();
   const loweredOf = new Map<number, number>();
@@ -226,13 +216,18 @@ function satisfiesImport(have: CoreExtern, want: CoreExtern): boolean {
   return h.min >= w.min && (w.max === undefined || (h.max !== undefined && h.max <= w.max));
 }
 
-/** The component's imports and exports against the world's. */
-function checkTypes(m: Model, world: Signature): void {
-  for (const inst of m.instances) {
-    const ref = world.instances.get(inst.name) ?? notRecognized(`an import outside the world: ${inst.name}`);
-    for (const [name, e] of inst.exports) if (ref.get(name) !== typeKey(e)) notRecognized(`${inst.name} ${name} differs from the world's`);
+/**
+ * The component's imports and exports against the world's, by the one world
+ * check (host/loader/world.ts), with no grants; and exactly the world's
+ * exports, which the plan lifts. What the check refuses is not recognized:
+ * the jco path asks the check again and gives its error.
+ */
+function checkFace(m: Model, world: Face): void {
+  try {
+    checkWorld(faceOf(m), world, 'the component');
+  } catch (e) {
+    if (e instanceof PamwasmError) notRecognized(e.message);
+    throw e;
   }
-  for (const [name, t] of m.typeImports) if (world.typeImports.get(name) !== typeKey(t)) notRecognized(`type import ${name} differs from the world's`);
-  if (m.exports.size !== world.exports.size) notRecognized('exports other than the world\'s');
-  for (const [name, f] of m.exports) if (world.exports.get(name) !== typeKey(m.funcs[f].type)) notRecognized(`export ${name} differs from the world's`);
+  if (m.exports.size !== world.funcs.size) notRecognized('exports other than the world\'s');
 }

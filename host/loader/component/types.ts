@@ -26,7 +26,9 @@ export type ValType =
   | { k: 'enum'; cases: string[] }
   | { k: 'option'; of: ValType }
   | { k: 'result'; ok: ValType | null; err: ValType | null }
-  | { k: 'named'; via: 'import' | 'export'; name: string; of: ValType };
+  | { k: 'named'; via: 'import' | 'export'; name: string; of: ValType }
+  /** A type read leniently (Reader.lenient) that the plan does not know: never equal to a world type. */
+  | { k: 'other'; what: string };
 
 export interface FuncType { params: [string, ValType][]; result: ValType | null }
 
@@ -53,7 +55,8 @@ export const KEBAB = /^[a-z][a-z0-9]*(-[a-z][a-z0-9]*)*$/;
 
 export function kebab(r: Reader): string {
   const n = r.name();
-  if (!KEBAB.test(n)) notRecognized(`"${n}" is not a lowercase kebab-case name`);
+  // Leniently, resource functions' names too (`[method]descriptor.read`).
+  if (!KEBAB.test(n) && !r.lenient) notRecognized(`"${n}" is not a lowercase kebab-case name`);
   return n;
 }
 
@@ -67,9 +70,10 @@ export function valType(r: Reader, types: Def[]): ValType {
   const b = r.peek();
   if (isPrimByte(b)) {
     r.u8();
-    return { k: 'prim', t: PRIMS[b] ?? notRecognized('error-context') };
+    return PRIMS[b] ? { k: 'prim', t: PRIMS[b] } : r.lenient ? { k: 'other', what: 'error-context' } : notRecognized('error-context');
   }
   const def = types[r.typeIndex()];
+  if (def && def.d !== 'val' && r.lenient) return { k: 'other', what: def.d };
   if (!def || def.d !== 'val') return notRecognized('a value type index that is not a value type');
   return def.type;
 }
@@ -101,6 +105,36 @@ function defValType(r: Reader, b: number, types: Def[]): ValType {
     case 0x6a:
       return { k: 'result', ok: optionalValType(r, types), err: optionalValType(r, types) };
     default:
+      return r.lenient ? otherValType(r, b, types) : notRecognized(`value type 0x${b.toString(16)}`);
+  }
+}
+
+/** `defvaltype`s the plan does not know, read only to be skipped over (Reader.lenient). */
+function otherValType(r: Reader, b: number, types: Def[]): ValType {
+  switch (b) {
+    case 0x71:
+      r.vec(() => {
+        r.name();
+        optionalValType(r, types);
+        if (r.u8() !== 0x00) notRecognized('a variant case that refines another');
+      });
+      return { k: 'other', what: 'variant' };
+    case 0x6f:
+      r.vec(() => valType(r, types));
+      return { k: 'other', what: 'tuple' };
+    case 0x69:
+    case 0x68:
+      r.typeIndex();
+      return { k: 'other', what: b === 0x69 ? 'own' : 'borrow' };
+    case 0x67:
+      valType(r, types);
+      r.u32();
+      return { k: 'other', what: 'fixed-size list' };
+    case 0x66:
+    case 0x65:
+      optionalValType(r, types);
+      return { k: 'other', what: b === 0x66 ? 'stream' : 'future' };
+    default:
       return notRecognized(`value type 0x${b.toString(16)}`);
   }
 }
@@ -117,8 +151,10 @@ function funcType(r: Reader, types: Def[]): FuncType {
   distinct(params.map(([n]) => n));
   const form = r.u8();
   if (form === 0) return { params, result: valType(r, types) };
-  if (form !== 1 || r.u8() !== 0) notRecognized('named results');
-  return { params, result: null };
+  if (form !== 1) notRecognized('named results');
+  const named = r.vec(() => [kebab(r), valType(r, types)]);
+  if (named.length && !r.lenient) notRecognized('named results');
+  return { params, result: named.length ? { k: 'other', what: 'named results' } : null };
 }
 
 /**
@@ -129,6 +165,14 @@ export function defType(r: Reader, types: Def[], inComponent: boolean): Def {
   const b = r.u8();
   if (b === 0x40) return { d: 'func', type: funcType(r, types) };
   if (b === 0x42 && inComponent) return { d: 'instance', exports: instanceType(r, types) };
+  if (b === 0x3f && r.lenient) {
+    // resource (rep i32) (dtor <func>?): only a handle (own, borrow) can name it.
+    if (r.u8() !== 0x7f) notRecognized('a resource whose representation is not i32');
+    const dtor = r.u8();
+    if (dtor === 0x01) r.u32();
+    else if (dtor !== 0x00) notRecognized('a resource destructor of an unknown form');
+    return { d: 'val', type: { k: 'other', what: 'resource' } };
+  }
   return { d: 'val', type: defValType(r, b, types) };
 }
 
@@ -142,8 +186,14 @@ function instanceType(r: Reader, outer: Def[]): Map<string, InstanceExport> {
       types.push(defType(r, types, false));
     } else if (kind === 0x02) {
       // alias outer 1 <idx> (type): the enclosing component's type.
-      if (r.u8() !== 0x03 || r.u8() !== 0x02 || r.u32() !== 1) notRecognized('an alias in an instance type other than an outer type');
-      types.push(outer[r.u32()] ?? notRecognized('an outer alias out of range'));
+      const sort = r.u8();
+      if (sort === 0x00) r.u8(); // a core sort
+      const target = r.u8();
+      const count = r.u32();
+      const index = r.u32();
+      if (sort === 0x03 && target === 0x02 && count === 1) types.push(outer[index] ?? notRecognized('an outer alias out of range'));
+      else if (!r.lenient || target !== 0x02) notRecognized('an alias in an instance type other than an outer type');
+      else if (sort === 0x03) types.push({ d: 'val', type: { k: 'other', what: 'outer alias' } });
     } else if (kind === 0x04) {
       if (r.u8() !== 0x00) notRecognized('a versioned export name');
       const name = kebab(r);
@@ -154,7 +204,15 @@ function instanceType(r: Reader, outer: Def[]): Map<string, InstanceExport> {
         if (!def || def.d !== 'func') notRecognized('a func export whose type is not a function type');
         exports.set(name, { sort: 'func', type: def.type });
       } else if (desc === 0x03) {
-        if (r.u8() !== 0x00) notRecognized('a resource type');
+        const bound = r.u8();
+        if (bound === 0x01 && r.lenient) {
+          // (type (sub resource)): a resource the instance defines.
+          const type: ValType = { k: 'named', via: 'export', name, of: { k: 'other', what: 'resource' } };
+          types.push({ d: 'val', type });
+          exports.set(name, { sort: 'type', type });
+          continue;
+        }
+        if (bound !== 0x00) notRecognized('a resource type');
         const def = types[r.u32()];
         if (!def || def.d !== 'val') notRecognized('a type export of a type that is not a value type');
         const type: ValType = { k: 'named', via: 'export', name, of: def.type };

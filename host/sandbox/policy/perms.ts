@@ -28,9 +28,8 @@
  * walk (an lstat per folder) are kept as a verdict for at most VERDICT_MS,
  * bound to the identity of the file judged (owner.ts `fileIdentity`: device,
  * inode, size, mode, owner, times), and only for a file with one name
- * (nlink 1): another file, or the
- * same file changed or linked elsewhere (a link moves ctime and nlink),
- * places and walks again. Why a kept verdict still places the file: with
+ * (nlink 1): another file, or the same file changed or linked elsewhere (a
+ * link moves ctime and nlink), places and walks again. Why a kept verdict still places the file: with
  * one name, in folders only root can write (or sticky, where only the
  * file's owner, root, may rename it), no one else can have moved it. What
  * the kept verdict leaves out is root opening a folder meanwhile, refused

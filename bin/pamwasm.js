@@ -18,9 +18,31 @@ const { pathToFileURL } = require('node:url');
  * the script beside it. Undefined when it may not be used.
  */
 function usableCodeCache(data, header, cacheStat, scriptStat) {
-  if ((cacheStat.mode & 0o170000) !== 0o100000 || cacheStat.uid !== scriptStat.uid || (cacheStat.mode & 0o022) !== 0) return undefined;
+  const rule = ownerRule();
+  if (!rule || rule.ownerModeProblem('the code cache', cacheStat.uid, cacheStat.mode, { dir: false, owner: scriptStat.uid, kind: true })) return undefined;
   if (data.length < header.length || data.subarray(0, header.length).toString('latin1') !== header) return undefined;
   return data.subarray(header.length);
+}
+
+let rule;
+
+/**
+ * The one owner and mode rule (host/sandbox/policy/owner.ts), as `npm run
+ * build` bundles it alone into dist/owner-rule.cjs: this launcher runs
+ * before any of dist's ES modules are loaded (and must not start node's ES
+ * module loader for `pamwasm exec`), so it requires that CommonJS copy of
+ * the built rule rather than keeping its own. Undefined when it cannot be
+ * loaded (a build older than the launcher): then no cache is trusted.
+ */
+function ownerRule() {
+  if (rule === undefined) {
+    try {
+      rule = require(join(__dirname, '..', 'dist', 'owner-rule.cjs'));
+    } catch {
+      rule = null;
+    }
+  }
+  return rule ?? undefined;
 }
 
 /**
@@ -135,7 +157,7 @@ async function main() {
   }
 }
 
-module.exports = { usableCodeCache, codeCacheHeader };
+module.exports = { usableCodeCache, codeCacheHeader, ownerRule };
 
 if (require.main === module) {
   main().catch((e) => {

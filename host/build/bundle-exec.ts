@@ -29,6 +29,13 @@ export const EXEC_BUNDLE = join(packageRoot(), 'dist', 'pamwasm-exec.mjs');
 export const EXEC_SCRIPT = join(packageRoot(), 'dist', 'pamwasm-exec.cjs');
 
 /**
+ * The owner and mode rule (host/sandbox/policy/owner.ts, which imports
+ * nothing) alone, as CommonJS: bin/pamwasm.js requires it to judge the exec
+ * script's code cache before it runs anything from dist/.
+ */
+export const OWNER_RULE = join(packageRoot(), 'dist', 'owner-rule.cjs');
+
+/**
  * The CommonJS script takes better-sqlite3's JavaScript in (about 4 ms of
  * loading a dozen files at every login, outside the code cache otherwise);
  * its native addon stays outside, loaded by its path (host/sessions/registry.ts),
@@ -85,6 +92,16 @@ export async function bundleExec(): Promise<{ outfile: string; bytes: number; in
       js: 'const __pw_import_meta_url = require("node:url").pathToFileURL(__filename).href;\n'
         + 'const __pw_import_meta_resolve = (s) => require("node:url").pathToFileURL(require.resolve(s)).href;',
     },
+  });
+  await build({
+    entryPoints: [join(root, 'host', 'sandbox', 'policy', 'owner.ts')],
+    outfile: OWNER_RULE,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    legalComments: 'none',
+    logLevel: 'warning',
   });
   const script = readFileSync(EXEC_SCRIPT, 'utf8');
   const dynamic = script.match(/\bimport\(/g)?.length ?? 0;

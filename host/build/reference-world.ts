@@ -1,10 +1,10 @@
 /**
- * Writes dist/reference-world.json: the TypeScript declarations of the
+ * Writes dist/reference-world.json: the reference component of the
  * session-module world that the loader's world check compares a component
- * with (host/loader/world.ts), keyed by what they depend on. Without it
- * every process that checks a component builds them from `wit/` (wasm-tools
- * and a transpile, a few hundred ms of a cold load); the loader uses the file
- * only when its key matches and builds them itself otherwise. A file whose
+ * with (host/loader/component/reference.ts), keyed by what it depends on.
+ * Without it every process that checks a component builds it from `wit/`
+ * (wasm-tools, a few hundred ms of a cold load); the loader uses the file
+ * only when its key matches and builds it itself otherwise. A file whose
  * key matches is left as it is, so a build with nothing new skips the work.
  *
  *   node dist/host/build/reference-world.js     (part of `npm run build`)
@@ -12,15 +12,15 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { buildReferenceDeclarations, precomputedReference, REFERENCE_FILE } from '../loader/world.js';
+import { buildReferenceWorld, precomputedReference, REFERENCE_FILE } from '../loader/component/reference.js';
 
 /**
- * Writes the declarations to `file`, unless the file there is one the loader
+ * Writes the reference to `file`, unless the file there is one the loader
  * already accepts (its key is this installation's); says whether it wrote.
  */
 export async function writeReferenceWorld(file = REFERENCE_FILE): Promise<{ file: string; written: boolean }> {
   if (precomputedReference(file)) return { file, written: false };
-  const d = await buildReferenceDeclarations();
+  const d = await buildReferenceWorld();
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(d, null, 1)}\n`);
@@ -30,5 +30,5 @@ export async function writeReferenceWorld(file = REFERENCE_FILE): Promise<{ file
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const { file, written } = await writeReferenceWorld();
-  console.error(`reference world declarations: ${relative(process.cwd(), file) || file}${written ? '' : ' (up to date)'}`);
+  console.error(`reference world: ${relative(process.cwd(), file) || file}${written ? '' : ' (up to date)'}`);
 }

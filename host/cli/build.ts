@@ -6,7 +6,7 @@ import { buildCModule } from '../build/c.js';
 import { buildJsModule } from '../build/js.js';
 import { PamwasmError } from '../errors/index.js';
 import { loadComponent } from '../loader/index.js';
-import { GRANTABLE_IMPORTS, grantsNeeded } from '../sandbox/wasi/index.js';
+import { GRANTABLE_IMPORTS, grantsNeeded } from '../sandbox/index.js';
 import { usage } from './usage.js';
 
 export const BUILD_HELP = `Usage: pamwasm build DIR [--out FILE|DIR]

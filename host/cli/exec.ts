@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { PAM } from '../codes/index.js';
 import { PamwasmError, UsageError } from '../errors/index.js';
 import { defaultCacheDir, type CacheOptions } from '../loader/index.js';
-import { formatLogRecord, newHandleState, type ConvMessage, type LogRecord, type WitItem } from '../runtime/index.js';
+import { formatLogRecord, newHandleState, WIT_PRIORITIES, type ConvMessage, type LogRecord, type WitItem } from '../runtime/index.js';
 import { defaultRegistryPath, processIdentity, Registry, type ProcessOwner, type SessionLine } from '../sessions/registry.js';
 import { closeWasmStack, recordItems } from '../sessions/wasm-close.js';
 import { parseStackFile, StackSession } from '../stack/index.js';
@@ -128,7 +128,7 @@ function parentOwner(): ProcessOwner {
   return { pid: process.ppid, start: processIdentity(process.ppid) ?? 'unknown' };
 }
 
-const LOG_PRIORITIES = new Set(['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug']);
+const LOG_PRIORITIES = new Set<string>(WIT_PRIORITIES);
 
 /** One line to syslog through logger(1) at authpriv, tagged `tag`; never throws, never waits. */
 function logger(tag: string, priority: string, text: string): void {

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { missingHooksOfFile } from '../loader/core-names.js';
 import { loadComponent } from '../loader/index.js';
-import { GRANTABLE_IMPORTS, grantsNeeded } from '../sandbox/wasi/index.js';
+import { GRANTABLE_IMPORTS, grantsNeeded } from '../sandbox/index.js';
 import { WIT_PACKAGE, WIT_VERSION, WORLD_NAME } from '../wit/index.js';
 import { bold, table } from './output.js';
 import { usage } from './usage.js';

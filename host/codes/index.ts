@@ -21,18 +21,11 @@ export interface PamCode {
   readonly token: string;
 }
 
-/** The WIT `status` cases, in Linux-PAM number order (index = number). */
-export const WIT_STATUSES = [
-  'success', 'open-err', 'symbol-err', 'service-err', 'system-err', 'buf-err',
-  'perm-denied', 'auth-err', 'cred-insufficient', 'authinfo-unavail',
-  'user-unknown', 'maxtries', 'new-authtok-reqd', 'acct-expired', 'session-err',
-  'cred-unavail', 'cred-expired', 'cred-err', 'no-module-data', 'conv-err',
-  'authtok-err', 'authtok-recover-err', 'authtok-lock-busy',
-  'authtok-disable-aging', 'try-again', 'ignore', 'abort', 'authtok-expired',
-  'module-unknown', 'bad-item', 'conv-again', 'incomplete',
-] as const;
+// The WIT `status` cases, in Linux-PAM number order (index = number),
+// generated from wit/types.wit (host/build/wit-bindings.ts).
+import { WIT_STATUSES, type WitStatus } from '../wit/bindings.js';
 
-export type WitStatus = (typeof WIT_STATUSES)[number];
+export { WIT_STATUSES, type WitStatus };
 
 // Macro names differ from the tokens in one place: PAM_AUTHTOK_RECOVERY_ERR
 // is spelled `authtok_recover_err` in pam_tokens.h.
@@ -40,11 +33,14 @@ const MACRO_OVERRIDES: Record<string, string> = {
   'authtok-recover-err': 'PAM_AUTHTOK_RECOVERY_ERR',
 };
 
+/** The C macro of a WIT `status` case: `session-err` is PAM_SESSION_ERR. */
+export const pamMacroName = (status: string): string => MACRO_OVERRIDES[status] ?? `PAM_${status.replace(/-/g, '_').toUpperCase()}`;
+
 export const PAM_CODES: readonly PamCode[] = WIT_STATUSES.map((status, number) => ({
   number,
   status,
   token: status.replace(/-/g, '_'),
-  name: MACRO_OVERRIDES[status] ?? `PAM_${status.replace(/-/g, '_').toUpperCase()}`,
+  name: pamMacroName(status),
 }));
 
 /** Number of return codes (libpam's `_PAM_RETURN_VALUES`). */

@@ -5,7 +5,7 @@
  * comes back through it while the worker waits (Atomics.wait), so a prompt
  * blocks its own worker only.
  */
-import type { WitItem } from '../runtime/index.js';
+import type { PromptStyle, WitItem } from '../runtime/index.js';
 import type { SandboxDefaults, SessionSnapshot } from '../stack/index.js';
 
 /** What a worker is told at start. */
@@ -64,7 +64,7 @@ export interface Done {
 
 export type WorkerEvent =
   | { t: 'message'; rid: number; style: 'info' | 'error'; text: string }
-  | { t: 'prompt'; rid: number; seq: number; style: 'echo-on' | 'echo-off'; text: string }
+  | { t: 'prompt'; rid: number; seq: number; style: PromptStyle; text: string }
   | { t: 'syslog'; rid: number; priority: number; text: string };
 
 export type FromWorker = Done | WorkerEvent | { t: 'ready' };

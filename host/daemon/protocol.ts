@@ -17,6 +17,7 @@
 import { PAM_ITEMS } from '../libpam/constants.js';
 import { PAM_RETURN_VALUES } from '../codes/index.js';
 import { ProtocolError, type ProtocolFault } from '../errors/index.js';
+import type { PromptStyle, WitItem } from '../wit/bindings.js';
 
 export const PROTOCOL_VERSION = 1;
 /** Largest `L` (type byte plus body) of one frame. */
@@ -45,13 +46,14 @@ export const HOOKS = { open_session: 1, close_session: 2 } as const;
 export type HookName = keyof typeof HOOKS;
 
 /** The items a HOOK frame carries; never PAM_AUTHTOK or PAM_OLDAUTHTOK. */
-export const PROTOCOL_ITEMS = ['service', 'user', 'tty', 'rhost', 'ruser', 'xdisplay'] as const;
+export const PROTOCOL_ITEMS = ['service', 'user', 'tty', 'rhost', 'ruser', 'xdisplay'] as const satisfies readonly WitItem[];
 export type ProtocolItem = (typeof PROTOCOL_ITEMS)[number];
 export type ProtocolItems = Partial<Record<ProtocolItem, string>>;
 
 /** Message styles by frame: MESSAGE shows, PROMPT asks (pam_conv(3) numbers). */
 export const MESSAGE_STYLE = { error: 3, info: 4 } as const;
-export const PROMPT_STYLE = { 'echo-off': 1, 'echo-on': 2 } as const;
+// Every WIT prompt-style case (generated from wit/) has its pam_conv(3) number.
+export const PROMPT_STYLE = { 'echo-off': 1, 'echo-on': 2 } as const satisfies Record<PromptStyle, number>;
 export type MessageStyleName = keyof typeof MESSAGE_STYLE;
 export type PromptStyleName = keyof typeof PROMPT_STYLE;
 

@@ -38,7 +38,7 @@ import { lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSy
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { folderProblem, readCheckedFile } from '../sandbox/perms.js';
+import { folderProblem, ownerModeProblem, readCheckedFile } from '../sandbox/index.js';
 import { witSource } from '../wit/index.js';
 import type { Instantiator, Plan } from './component/index.js';
 import { sha256 } from './names.js';
@@ -117,7 +117,7 @@ function environmentHash(): string {
   const bundled = basename(dir) !== 'loader';
   const code = bundled
     ? [here]
-    : [dir, join(dir, 'component'), join(dir, '..', 'sandbox')].flatMap((d) => readdirSync(d).filter((f) => /\.(js|ts|mjs)$/.test(f) && !f.endsWith('.d.ts')).sort().map((f) => join(d, f)));
+    : [dir, join(dir, 'component'), ...withSubfolders(join(dir, '..', 'sandbox'))].flatMap((d) => readdirSync(d).filter((f) => /\.(js|ts|mjs)$/.test(f) && !f.endsWith('.d.ts')).sort().map((f) => join(d, f)));
   // The exec script is hashed once, by bin/pamwasm.js as it reads it to run it.
   const scriptSha256 = bundled && typeof PAMWASM_SCRIPT_SHA256 === 'string' ? PAMWASM_SCRIPT_SHA256 : undefined;
   const h = createHash('sha256').update(FORMAT).update('\0').update(witSource());
@@ -127,12 +127,18 @@ function environmentHash(): string {
   return environment;
 }
 
+/** `dir` and every folder below it, sorted (the sandbox's layers are folders). */
+function withSubfolders(dir: string): string[] {
+  const below = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  return [dir, ...below.flatMap((d) => withSubfolders(join(dir, d)))];
+}
+
 let versions: readonly string[] | undefined;
 
 /**
  * `<name>@<version>` of the glue generator and of jco-transpile (see
  * environmentHash), once per process: what the cache's entries and the
- * precomputed reference world (world.ts) both depend on.
+ * reference world (component/reference.ts) depend on.
  */
 export function generatorVersions(): readonly string[] {
   versions ??= [`${GLUE_GENERATOR}/component`, '@bytecodealliance/jco-transpile'].map((pkg) => packageVersion(pkg));
@@ -195,9 +201,11 @@ function problemWith(dir: string): string | null {
   const me = euid();
   const st = lstatSync(dir);
   if (!st.isDirectory()) return 'it is not a directory (a symlink is not followed)';
-  if (st.uid !== me) return `it is owned by uid ${st.uid}, not by this user (uid ${me})`;
+  // This user's, closed to others (the one owner and mode rule), and not even readable by them.
+  const own = ownerModeProblem('it', st.uid, st.mode, { dir: false, owner: me });
+  if (own) return own;
   if (st.mode & GROUP_OR_OTHER) return `its mode is ${(st.mode & 0o777).toString(8)}, not 700`;
-  // The folders above, by the rule every checked read uses (host/sandbox/perms.ts).
+  // The folders above, by the rule every checked read uses (host/sandbox/policy/perms.ts).
   return folderProblem(realpathSync(dirname(dir)), me) ?? null;
 }
 
@@ -253,7 +261,7 @@ export class ComponentCache {
   /**
    * A file's bytes, if it is a regular file of this user that others cannot
    * write, never through a symlink, in folders only this user and root can
-   * change: read through the one checked read (host/sandbox/perms.ts).
+   * change: read through the one checked read (host/sandbox/policy/perms.ts).
    */
   private read(name: string): Buffer | undefined {
     try {

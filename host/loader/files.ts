@@ -7,10 +7,11 @@
  * time. Reading and hashing a file that has not changed cost about 26 us for
  * a 16 KB C module and about 11 ms for a 12 MB JS one (pamwasm bench, see
  * docs/performance.md); checking that it has not changed is a
- * stat of the path while root's verdict on it is fresh (host/sandbox/perms.ts
+ * stat of the path while root's verdict on it is fresh (host/sandbox/policy/perms.ts
  * `stillJudged`), else an open and judge of it.
  *
- * "Unchanged" means the same device, inode, size, mtime and ctime (in ns).
+ * "Unchanged" means the same file identity (host/sandbox/policy/owner.ts
+ * `fileIdentity`: device, inode, size, mode, owner, mtime and ctime in ns).
  * Replacing a file (a rename over it) gives a new inode; writing it in place
  * moves its ctime, which user space cannot set. A write within one tick of
  * the kernel's coarse clock after the file was read could leave its times as
@@ -22,15 +23,12 @@
  * than a thread-pool round trip.
  */
 import type { BigIntStats } from 'node:fs';
-import { readCheckedFile, stillJudged } from '../sandbox/perms.js';
+import { fileIdentity, readCheckedFile, stillJudged } from '../sandbox/index.js';
 import { sha256 } from './names.js';
 
 const SETTLED_MS = 2000;
 
 const known = new Map<string, { id: string; sha256: string }>();
-
-/** A file's identity: same device, inode, size, mtime and ctime (ns) means unchanged. */
-export const fileIdentity = (st: BigIntStats): string => `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 
 /** The identity of a file whose times were SETTLED_MS old as it was read (see above); undefined otherwise. */
 export function settledIdentity(st: BigIntStats, now = Date.now()): string | undefined {
@@ -46,7 +44,7 @@ export interface ModuleFile {
 /**
  * The sha256 of the file at `path`, and its bytes unless the file is known
  * unchanged since they were hashed. With `strict`, root's ownership rule
- * judges the open file before anything is used (host/sandbox/perms.ts
+ * judges the open file before anything is used (host/sandbox/policy/perms.ts
  * `readCheckedFile`), known or not. Throws what open and read throw
  * (ENOENT, EISDIR, EACCES...) and UnsafePermissionsError.
  */

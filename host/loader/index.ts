@@ -9,8 +9,9 @@
  *
  * Two paths (LoadedComponent.via): a component of exactly the world's shape
  * is planned and instantiated by the loader's own reader (component/), with
- * no jco; any other goes to jco's glue (transpile.ts, world.ts), which is
- * also where every refusal of the component's shape comes from. Before
+ * no jco; any other goes to jco's glue (transpile.ts). One world check
+ * (world.ts, over structural types) decides for both: the fast path plans
+ * only what it passes, and the jco path gives its refusals. Before
  * either, every core module is validated by V8 and checked against the
  * sandbox's rules (validate.ts), the same for both paths.
  *
@@ -25,7 +26,7 @@ import { ModuleNotFoundError, MalformedModuleError, NotAComponentError, PamwasmE
 import { CORE_CAPS, type CoreCaps } from '../sandbox/core-check.js';
 import { INITIAL_FUEL } from '../sandbox/limits.js';
 import { meterCoreModule } from '../sandbox/meter.js';
-import { strictByDefault } from '../sandbox/perms.js';
+import { strictByDefault } from '../sandbox/index.js';
 import type { WitStatus } from '../codes/index.js';
 import { cacheKey, openCache, type CacheOptions, type KeyParts, type Prepared } from './cache.js';
 import { evaluateGlue } from './glue.js';
@@ -34,7 +35,7 @@ import { instantiator, recognizeComponent } from './component/index.js';
 import { checkComponentHeader } from './header.js';
 import { camel, kebabCase, sha256, unversioned } from './names.js';
 import { transpileComponent } from './transpile.js';
-import { checkWorld } from './world.js';
+import { checkComponentWorld } from './world.js';
 import { checkComponentCores, checkCore, withVerdict } from './validate.js';
 
 export { checkComponentHeader } from './header.js';
@@ -186,7 +187,7 @@ async function prepare(bytes: Uint8Array, source: string, options: LoadOptions):
       if (fast) return fast;
     }
     const t = await transpileComponent(bytes, source);
-    await checkWorld(t, source, options.allowImports);
+    await checkComponentWorld(bytes, source, options.allowImports);
     // The glue generator's own core modules (shims, fixups) are judged as the
     // component's are; the component's own come back verbatim.
     const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);

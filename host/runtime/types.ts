@@ -1,9 +1,7 @@
-/** WIT enum spellings as jco passes them to and from the host. */
-export type WitItem = 'service' | 'user' | 'tty' | 'rhost' | 'ruser' | 'user-prompt' | 'xdisplay';
-export type WitPriority = 'emerg' | 'alert' | 'crit' | 'err' | 'warning' | 'notice' | 'info' | 'debug';
-export type PromptStyle = 'echo-on' | 'echo-off';
+/** WIT enum spellings as jco passes them to and from the host, generated from wit/ (host/build/wit-bindings.ts). */
+import type { PromptStyle, WitPriority } from '../wit/bindings.js';
 
-export const WIT_ITEMS: readonly WitItem[] = ['service', 'user', 'tty', 'rhost', 'ruser', 'user-prompt', 'xdisplay'];
+export { PROMPT_STYLES, WIT_ITEMS, WIT_PRIORITIES, type PromptStyle, type WitItem, type WitPriority } from '../wit/bindings.js';
 
 export type { ConvMessage } from '../codes/index.js';
 

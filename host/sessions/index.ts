@@ -25,7 +25,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { namedCode, PAM } from '../codes/index.js';
 import { UsageError } from '../errors/index.js';
 import { openPamHandle, type Conversation, type PamHandle, type PamMode } from '../libpam/index.js';
-import { logSink, newHandleState, WIT_ITEMS, type ConvMessage, type HandleState, type ImportLimits, type LogOption, type LogRecord, type WitItem } from '../runtime/index.js';
+import { logSink, newHandleState, WIT_ITEMS, type ConvMessage, type HandleState, type ImportLimits, type LogOption, type LogRecord, type PromptStyle, type WitItem } from '../runtime/index.js';
 import { parseStackFile, StackSession, type Diagnostic, type SandboxDefaults, type TraceEntry } from '../stack/index.js';
 import { closeOverall, closeRecord, collectMessages, lineItems, type CloseOutcome, type ClosedRecord } from './close.js';
 import { defaultRegistryPath, Registry, type SessionRecord, type SessionState } from './registry.js';
@@ -348,7 +348,7 @@ function syncConversation(app: Conversation | undefined, messages: ConvMessage[]
     conversation: {
       info: show('info'),
       error: show('error'),
-      prompt: (style: 'echo-on' | 'echo-off', text: string) => {
+      prompt: (style: PromptStyle, text: string) => {
         if (!app) return undefined;
         const answer = app([{ style: style === 'echo-on' ? 'prompt-echo-on' : 'prompt-echo-off', text }]);
         return Array.isArray(answer) && typeof answer[0] === 'string' ? answer[0] : undefined;

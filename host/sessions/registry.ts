@@ -16,7 +16,7 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors/index.js';
 import { sha256 } from '../loader/names.js';
-import { strictByDefault } from '../sandbox/perms.js';
+import { strictByDefault } from '../sandbox/index.js';
 import type { SessionSnapshot } from '../stack/index.js';
 
 export type SessionState = 'opening' | 'open' | 'closing' | 'closed' | 'failed';

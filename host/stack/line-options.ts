@@ -1,13 +1,12 @@
 /**
  * What a stack line's module is loaded with: the sandbox's defaults, and
- * the loader's options a line's settings (host/sandbox/spec.ts) make.
+ * the loader's options a line's settings (host/sandbox/policy/spec.ts) make.
  * `StackSession` and `pamwasm check` both load through `lineLoadOptions`.
  */
 import { PAM } from '../codes/index.js';
 import type { LoadOptions } from '../loader/index.js';
 import { PAGE } from '../sandbox/limits.js';
-import type { ModuleSpec } from '../sandbox/spec.js';
-import { allowedImports } from '../sandbox/wasi/index.js';
+import { allowedImports, type ModuleSpec } from '../sandbox/index.js';
 
 /**
  * The sandbox's defaults, for every line that does not set its own:

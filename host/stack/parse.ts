@@ -14,7 +14,7 @@
  * size, mtime and ctime (ns), and remembered only when those times were at
  * least 2 s old as the file was read (`settledIdentity`). Each file is
  * opened and judged on every call, before a kept parse is used, by the one
- * checked open that every read goes through (host/sandbox/perms.ts
+ * checked open that every read goes through (host/sandbox/policy/perms.ts
  * `readCheckedFile`: root's owner and mode rule on the open file, when
  * strictPermissions); any doubt (a check that throws, a file that changed
  * or cannot be opened) parses afresh, which gives the verdict. A parsed
@@ -23,10 +23,9 @@
 import type { BigIntStats } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { BadSettingError, StackNotFoundError } from '../errors/index.js';
-import { fileIdentity, settledIdentity } from '../loader/files.js';
+import { settledIdentity } from '../loader/files.js';
 import { sha256 } from '../loader/names.js';
-import { readCheckedFile, stillJudged, strictByDefault } from '../sandbox/perms.js';
-import { parseModuleSpec, type ModuleSpec } from '../sandbox/spec.js';
+import { fileIdentity, type ModuleSpec, parseModuleSpec, readCheckedFile, stillJudged, strictByDefault } from '../sandbox/index.js';
 import { ACTION, type Actions, keywordActions, parseBracket, setDefault, undefActions } from './actions.js';
 import type { DispatchLine } from './dispatch.js';
 import { assembleLines, tokenize } from './tokens.js';

@@ -16,8 +16,7 @@ import {
 import { packageRoot } from '../wit/index.js';
 import { faultOf, type Fault } from '../sandbox/faults.js';
 import { InstanceMeter, onMemoryPressure, type Parked } from '../sandbox/limits.js';
-import { wasiImports, type OnOutput } from '../sandbox/wasi/index.js';
-import { checkSandboxValues } from '../sandbox/spec.js';
+import { checkSandboxValues, type OnOutput, wasiImports } from '../sandbox/index.js';
 import { lineLoadOptions, SANDBOX_DEFAULTS, type SandboxDefaults } from './line-options.js';
 import { actionName } from './actions.js';
 import { dispatch, newDispatchState, type DispatchLine, type DispatchState, type Hook, type Step } from './dispatch.js';

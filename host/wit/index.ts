@@ -9,9 +9,10 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
-/** The WIT package, e.g. `pamwasm:session@0.1.0`. */
-export const WIT_PACKAGE = 'pamwasm:session';
-export const WIT_VERSION = '0.1.0';
+import { WIT_PACKAGE, WIT_VERSION } from './bindings.js';
+
+/** The WIT package and its version (`pamwasm:session`, `0.1.0`), generated from wit/ (host/build/wit-bindings.ts). */
+export { WIT_PACKAGE, WIT_VERSION };
 export const WORLD_NAME = 'session-module';
 /** Interfaces a module may import, without version (jco's import keys). */
 export const WORLD_IMPORTS = ['items', 'env', 'data', 'log', 'conversation'].map((i) => `${WIT_PACKAGE}/${i}`);

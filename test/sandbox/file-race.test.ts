@@ -1,5 +1,5 @@
 /**
- * Root's rule judges the file that is read (host/sandbox/perms.ts): the
+ * Root's rule judges the file that is read (host/sandbox/policy/perms.ts): the
  * open descriptor's owner and mode, the folders where it lives, and that
  * the path still leads to it. The race tests run as root (as the host does
  * under pam_exec): a user (uid 65534) swaps a path in a sticky,
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { readModuleFile } from '../../host/loader/files.js';
 import { loadComponent } from '../../host/loader/index.js';
-import { readCheckedFile } from '../../host/sandbox/perms.js';
+import { readCheckedFile } from '../../host/sandbox/index.js';
 import { parseStackFile, runStack } from '../../host/stack/index.js';
 import { packageRoot } from '../../host/wit/index.js';
 

@@ -1,5 +1,5 @@
 /**
- * The WASI sandbox (host/sandbox/wasi): a real C module built against
+ * The WASI sandbox (host/sandbox/policy/wasi): a real C module built against
  * wasi-libc and the preview1 adapter reads files through the host's
  * read-only wasi:filesystem, and cannot reach past its grants.
  */
@@ -10,9 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCModule } from '../../host/build/c.js';
 import { loadComponent } from '../../host/loader/index.js';
 import { hostImports, newHandleState, newLineContext, type ConvMessage } from '../../host/runtime/index.js';
-import { wasiImports, type Grants, type WasiSandbox } from '../../host/sandbox/wasi/index.js';
+import { wasiImports, type Grants, type WasiSandbox } from '../../host/sandbox/index.js';
 import { runStack } from '../../host/stack/index.js';
-import { openBeneath } from '../../host/sandbox/wasi/paths.js';
+import { openBeneath } from '../../host/sandbox/policy/wasi/paths.js';
 import { packageRoot, WORLD_NAME } from '../../host/wit/index.js';
 import { componentFromWit, sessionWitWith } from '../support/components.js';
 

@@ -29,6 +29,7 @@ beforeAll(() => {
   mkdirSync(join(copy, 'dist'));
   for (const f of readdirSync(join(ROOT, 'bin'))) copyFileSync(join(ROOT, 'bin', f), join(copy, 'bin', f));
   copyFileSync(join(ROOT, 'dist', 'pamwasm-exec.cjs'), script);
+  copyFileSync(join(ROOT, 'dist', 'owner-rule.cjs'), join(copy, 'dist', 'owner-rule.cjs'));
   symlinkSync(join(ROOT, 'dist', 'host'), join(copy, 'dist', 'host'));
   for (const f of ['node_modules', 'wit', 'guest-modules', 'package.json']) symlinkSync(join(ROOT, f), join(copy, f));
   stack = dir.write('one.stack', 'session required pam_debug.wasm open_session=success\n');

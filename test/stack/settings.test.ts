@@ -1,5 +1,5 @@
 /**
- * One validator of stack-line settings (host/sandbox/spec.ts) serves
+ * One validator of stack-line settings (host/sandbox/policy/spec.ts) serves
  * `pamwasm check`, `run`, `exec` and the host API: what one refuses, all
  * refuse. `check` exits 2 with file:line; at run time a bad setting fails
  * its line like a malformed line and nothing else (an optional bad line
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { newHandleState } from '../../host/runtime/index.js';
-import { parseModuleSpec } from '../../host/sandbox/spec.js';
+import { parseModuleSpec } from '../../host/sandbox/index.js';
 import { createHost } from '../../host/sessions/index.js';
 import { parseStackFile, runStack, StackSession } from '../../host/stack/index.js';
 import { packageRoot } from '../../host/wit/index.js';

@@ -14,15 +14,26 @@
 /** Anything the reader does not recognize; never shown to a user (the jco path answers instead). */
 export class Unrecognized extends Error {}
 
-export function refuse(why: string): never {
+/**
+ * Gives up on the component as "not recognized": the loader falls back to
+ * jco's path, which accepts it or rejects it. Never a rejection by itself.
+ */
+export function notRecognized(why: string): never {
   throw new Unrecognized(why);
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export class Reader {
+  /**
+   * Read types this folder does not plan (variants, resources...) as
+   * `other` instead of giving up: the world check (face.ts) reads every
+   * component's imports and exports, the fast path's plan only its own.
+   */
+  lenient = false;
+
   constructor(readonly bytes: Uint8Array, public pos: number, readonly end: number) {
-    if (pos < 0 || end > bytes.length || pos > end) refuse('range outside the bytes');
+    if (pos < 0 || end > bytes.length || pos > end) notRecognized('range outside the bytes');
   }
 
   get done(): boolean {
@@ -30,12 +41,12 @@ export class Reader {
   }
 
   u8(): number {
-    if (this.pos >= this.end) refuse('unexpected end');
+    if (this.pos >= this.end) notRecognized('unexpected end');
     return this.bytes[this.pos++];
   }
 
   peek(): number {
-    if (this.pos >= this.end) refuse('unexpected end');
+    if (this.pos >= this.end) notRecognized('unexpected end');
     return this.bytes[this.pos];
   }
 
@@ -44,11 +55,11 @@ export class Reader {
     let result = 0;
     for (let i = 0; i < 5; i++) {
       const b = this.u8();
-      if (i === 4 && b > 0x0f) refuse('u32 too large or too long');
+      if (i === 4 && b > 0x0f) notRecognized('u32 too large or too long');
       result += (b & 0x7f) * 2 ** (7 * i);
       if (!(b & 0x80)) return result;
     }
-    return refuse('u32 too long');
+    return notRecognized('u32 too long');
   }
 
   /** A signed LEB128 s33 (a type index), which must come out non-negative. */
@@ -59,16 +70,16 @@ export class Reader {
       result += (b & 0x7f) * 2 ** (7 * i);
       if (!(b & 0x80)) {
         // The last byte's bit 6 is the sign: a type index is never negative.
-        if (b & 0x40) refuse('negative type index');
-        if (i === 4 && b > 0x0f) refuse('s33 too large');
+        if (b & 0x40) notRecognized('negative type index');
+        if (i === 4 && b > 0x0f) notRecognized('s33 too large');
         return result;
       }
     }
-    return refuse('s33 too long');
+    return notRecognized('s33 too long');
   }
 
   take(n: number): Uint8Array {
-    if (n > this.end - this.pos) refuse('unexpected end');
+    if (n > this.end - this.pos) notRecognized('unexpected end');
     const out = this.bytes.subarray(this.pos, this.pos + n);
     this.pos += n;
     return out;
@@ -80,21 +91,21 @@ export class Reader {
     try {
       return utf8.decode(b);
     } catch {
-      return refuse('a name that is not UTF-8');
+      return notRecognized('a name that is not UTF-8');
     }
   }
 
   /** A vector: its length, then `item` that many times. */
   vec<T>(item: () => T): T[] {
     const n = this.u32();
-    if (n > this.end - this.pos) refuse('vector longer than its section');
+    if (n > this.end - this.pos) notRecognized('vector longer than its section');
     const out: T[] = [];
     for (let i = 0; i < n; i++) out.push(item());
     return out;
   }
 
   expectEnd(): void {
-    if (this.pos !== this.end) refuse('bytes left at the end of a section');
+    if (this.pos !== this.end) notRecognized('bytes left at the end of a section');
   }
 }
 
@@ -108,7 +119,7 @@ export interface Section {
 /** The sections after the 8-byte preamble `magic`; throws on a preamble other than `preamble`. */
 export function sections(bytes: Uint8Array, start: number, end: number, preamble: readonly number[]): Section[] {
   const r = new Reader(bytes, start, end);
-  for (const b of preamble) if (r.u8() !== b) refuse('unexpected preamble');
+  for (const b of preamble) if (r.u8() !== b) notRecognized('unexpected preamble');
   const out: Section[] = [];
   while (!r.done) {
     const id = r.u8();
@@ -152,19 +163,19 @@ const ORDER: Record<number, number> = { 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 7
 function limits(r: Reader, memory: boolean): Limits {
   const flag = r.u8();
   // 0: min; 1: min and max. Shared (2, 3) and 64-bit (4+) memories are left to jco.
-  if (flag > 1) refuse(memory ? 'shared or 64-bit memory' : 'unknown table limits');
+  if (flag > 1) notRecognized(memory ? 'shared or 64-bit memory' : 'unknown table limits');
   const min = r.u32();
   const max = flag === 1 ? r.u32() : undefined;
-  if (max !== undefined && max < min) refuse('maximum below minimum');
+  if (max !== undefined && max < min) notRecognized('maximum below minimum');
   return { min, max };
 }
 
 function valtype(r: Reader): string {
-  return VALTYPES[r.u8()] ?? refuse('unknown core value type');
+  return VALTYPES[r.u8()] ?? notRecognized('unknown core value type');
 }
 
 function reftype(r: Reader): string {
-  return REFTYPES[r.u8()] ?? refuse('unknown reference type');
+  return REFTYPES[r.u8()] ?? notRecognized('unknown reference type');
 }
 
 /** The imports and exports of the core module in `bytes[start, end)`, with their types. */
@@ -179,18 +190,18 @@ export function coreModuleShape(bytes: Uint8Array, start: number, end: number): 
   let last = 0;
   let globalCount = 0;
   for (const s of sections(bytes, start, end, MODULE_PREAMBLE)) {
-    if (!KNOWN_MODULE_SECTIONS.has(s.id)) refuse(`core module section ${s.id}`);
+    if (!KNOWN_MODULE_SECTIONS.has(s.id)) notRecognized(`core module section ${s.id}`);
     const r = new Reader(bytes, s.start, s.end);
     if (s.id === 0) {
       r.name();
       continue;
     }
-    if (ORDER[s.id] <= last) refuse('core module sections out of order');
+    if (ORDER[s.id] <= last) notRecognized('core module sections out of order');
     last = ORDER[s.id];
     switch (s.id) {
       case 1:
         types.push(...r.vec(() => {
-          if (r.u8() !== 0x60) refuse('a core type that is not a function type');
+          if (r.u8() !== 0x60) notRecognized('a core type that is not a function type');
           return { params: r.vec(() => valtype(r)), results: r.vec(() => valtype(r)) };
         }));
         break;
@@ -201,7 +212,7 @@ export function coreModuleShape(bytes: Uint8Array, start: number, end: number): 
           const kind = r.u8();
           let type: CoreExtern;
           if (kind === 0) {
-            type = { kind: 'func', type: types[r.u32()] ?? refuse('import of an unknown type') };
+            type = { kind: 'func', type: types[r.u32()] ?? notRecognized('import of an unknown type') };
             funcs.push(type.type);
           } else if (kind === 1) {
             type = { kind: 'table', elem: reftype(r), limits: limits(r, false) };
@@ -213,13 +224,13 @@ export function coreModuleShape(bytes: Uint8Array, start: number, end: number): 
             type = { kind: 'global', type: valtype(r), mutable: globalMutability(r) };
             globals.push(type);
           } else {
-            return refuse('an import of an unknown kind');
+            return notRecognized('an import of an unknown kind');
           }
           return { module, name, type };
         }));
         break;
       case 3:
-        funcs.push(...r.vec(() => types[r.u32()] ?? refuse('a function of an unknown type')));
+        funcs.push(...r.vec(() => types[r.u32()] ?? notRecognized('a function of an unknown type')));
         break;
       case 4:
         tables.push(...r.vec((): CoreExtern => ({ kind: 'table', elem: reftype(r), limits: limits(r, false) })));
@@ -234,7 +245,7 @@ export function coreModuleShape(bytes: Uint8Array, start: number, end: number): 
         break;
       case 7:
         for (const [name, e] of r.vec(() => [r.name(), exported(r)] as const)) {
-          if (exports.has(name)) refuse('a core export name given twice');
+          if (exports.has(name)) notRecognized('a core export name given twice');
           exports.set(name, e);
         }
         break;
@@ -246,21 +257,21 @@ export function coreModuleShape(bytes: Uint8Array, start: number, end: number): 
   function exported(r: Reader): CoreExtern {
     const kind = r.u8();
     const i = r.u32();
-    if (kind === 0) return { kind: 'func', type: funcs[i] ?? refuse('export of an unknown function') };
-    if (kind === 1) return tables[i] ?? refuse('export of an unknown table');
-    if (kind === 2) return memories[i] ?? refuse('export of an unknown memory');
+    if (kind === 0) return { kind: 'func', type: funcs[i] ?? notRecognized('export of an unknown function') };
+    if (kind === 1) return tables[i] ?? notRecognized('export of an unknown table');
+    if (kind === 2) return memories[i] ?? notRecognized('export of an unknown memory');
     if (kind === 3) {
-      if (i >= globals.length + globalCount) refuse('export of an unknown global');
+      if (i >= globals.length + globalCount) notRecognized('export of an unknown global');
       return globals[i] ?? { kind: 'global', type: '?', mutable: true };
     }
-    return refuse('an export of an unknown kind');
+    return notRecognized('an export of an unknown kind');
   }
   return { imports, exports };
 }
 
 function globalMutability(r: Reader): boolean {
   const m = r.u8();
-  if (m > 1) refuse('unknown global mutability');
+  if (m > 1) notRecognized('unknown global mutability');
   return m === 1;
 }
 

@@ -19,7 +19,7 @@
  */
 import { guestBytes, type Capped } from '../lift.js';
 import { camel } from '../names.js';
-import { refuse } from './binary.js';
+import { notRecognized } from './binary.js';
 import { nameOf, payloadOffset, unwrap, type FuncType, type ValType } from './types.js';
 
 /** One instance's canonical options as the glue has them at call time. */
@@ -50,13 +50,13 @@ function encode(cx: Cx, s: unknown): [number, number] {
 const pascal = (kebab: string) => camel(kebab).replace(/^[a-z]/, (c) => c.toUpperCase());
 
 function enumName(t: ValType): string {
-  return nameOf(t) ?? refuse('an enum without a name');
+  return nameOf(t) ?? notRecognized('an enum without a name');
 }
 
 /** The guest's discriminant as the case name; throws as jco's lifting switch does. */
 function liftEnum(t: ValType): (n: number) => string {
   const u = unwrap(t);
-  if (u.k !== 'enum') return refuse('not an enum');
+  if (u.k !== 'enum') return notRecognized('not an enum');
   const cases = u.cases;
   const message = `invalid discriminant specified for ${pascal(enumName(t))}`;
   return (n) => {
@@ -68,7 +68,7 @@ function liftEnum(t: ValType): (n: number) => string {
 /** The host's case name as a discriminant; throws (after logging an Error value) as jco's lowering switch does. */
 function lowerEnum(t: ValType): (v: unknown) => number {
   const u = unwrap(t);
-  if (u.k !== 'enum') return refuse('not an enum');
+  if (u.k !== 'enum') return notRecognized('not an enum');
   const index = new Map(u.cases.map((c, i) => [c, i]));
   const name = enumName(t);
   return (v) => {
@@ -85,7 +85,7 @@ type LowerFlat = (cx: Cx, v: unknown, out: number[]) => void;
 function lowerFlat(t: ValType): LowerFlat {
   const u = unwrap(t);
   if (u.k === 'flags') {
-    if (u.names.length > 32) refuse('more than 32 flags');
+    if (u.names.length > 32) notRecognized('more than 32 flags');
     const fields = u.names.map(camel);
     return (_cx, v, out) => {
       let bits = 0;
@@ -109,7 +109,7 @@ function lowerFlat(t: ValType): LowerFlat {
       out.push(ptr, len);
     };
   }
-  return refuse('lowering this type into parameters');
+  return notRecognized('lowering this type into parameters');
 }
 
 const isString = (t: ValType) => { const u = unwrap(t); return u.k === 'prim' && u.t === 'string'; };
@@ -147,7 +147,7 @@ function liftFlat(t: ValType): [LiftFlat, number] {
   if (u.k === 'list' && isU8(u.of)) {
     return [(cx, args, at, host) => guestBytes(cx.memory, args[at], args[at + 1], host).slice(), 2];
   }
-  return refuse('lifting this type from parameters');
+  return notRecognized('lifting this type from parameters');
 }
 
 type Store = (cx: Cx, v: unknown, ptr: number) => void;
@@ -181,7 +181,7 @@ function store(t: ValType): Store {
     };
   }
   if (u.k === 'enum') {
-    if (u.cases.length > 0x100) refuse('an enum of more than 256 cases in memory');
+    if (u.cases.length > 0x100) notRecognized('an enum of more than 256 cases in memory');
     const lower = lowerEnum(t);
     return (cx, v, ptr) => {
       const n = lower(v);
@@ -220,7 +220,7 @@ function store(t: ValType): Store {
       }
     };
   }
-  return refuse('storing this type');
+  return notRecognized('storing this type');
 }
 
 /** jco's `getErrorPayload`: what a host function that returns a `result` threw, as its error case. */
@@ -238,7 +238,7 @@ function errorPayload(e: unknown): unknown {
 export function compileLower(f: FuncType, name: string): (cx: Cx, host: unknown) => (...args: number[]) => unknown {
   const lifts = f.params.map(([, t]) => liftFlat(t));
   const flat = lifts.reduce((n, [, w]) => n + w, 0);
-  if (flat > 16) refuse('parameters passed in memory');
+  if (flat > 16) notRecognized('parameters passed in memory');
   const result = f.result;
   const catches = result !== null && unwrap(result).k === 'result';
   let finish: (cx: Cx, ret: unknown, args: number[]) => unknown;
@@ -281,7 +281,7 @@ export function compileLower(f: FuncType, name: string): (cx: Cx, host: unknown)
  */
 export function compileLift(f: FuncType): (cx: Cx, core: (...a: number[]) => number, postReturn: ((r: number) => void) | undefined) => (...args: unknown[]) => unknown {
   const lowers = f.params.map(([, t]) => lowerFlat(t));
-  if (!f.result || unwrap(f.result).k !== 'enum') refuse('an export whose result is not an enum');
+  if (!f.result || unwrap(f.result).k !== 'enum') notRecognized('an export whose result is not an enum');
   const lift = liftEnum(f.result);
   return (cx, core, postReturn) => (...args: unknown[]) => {
     const flat: number[] = [];

@@ -15,7 +15,7 @@
 import { Unrecognized } from './binary.js';
 import { instantiator, type Instantiator } from './instantiate.js';
 import { recognize, type Recognized } from './plan.js';
-import { worldSignature } from './reference.js';
+import { worldFace } from './reference.js';
 
 export { instantiator, type Instantiator } from './instantiate.js';
 export { camel } from '../names.js';
@@ -27,13 +27,17 @@ export type { Plan, Recognized } from './plan.js';
  * there is none. Never throws.
  */
 export async function recognizeComponent(bytes: Uint8Array): Promise<(Recognized & { instantiate: Instantiator }) | { reason: string }> {
-  const world = await worldSignature();
-  if (!world) return { reason: 'the reference world could not be read' };
+  let world;
+  try {
+    world = await worldFace();
+  } catch (e) {
+    return { reason: `the reference world could not be read (${(e as Error)?.message ?? e})` };
+  }
   try {
     const r = recognize(bytes, world);
     return { ...r, instantiate: instantiator(r.plan) };
   } catch (e) {
-    // A bug here must not refuse (or accept) anything: jco answers instead.
+    // A bug here must not notRecognized (or accept) anything: jco answers instead.
     return { reason: e instanceof Unrecognized ? e.message : `reader error: ${(e as Error)?.message ?? e}` };
   }
 }

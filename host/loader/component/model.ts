@@ -8,7 +8,7 @@
  * instances made of exports, aliases, `canon lift` and `canon lower`, and
  * function exports); any other section or construct throws `Unrecognized`.
  */
-import { COMPONENT_PREAMBLE, type CoreExtern, coreModuleShape, type CoreModuleShape, Reader, refuse, sections } from './binary.js';
+import { COMPONENT_PREAMBLE, type CoreExtern, coreModuleShape, type CoreModuleShape, Reader, notRecognized, sections } from './binary.js';
 import { coreSignature, defType, type Def, type FuncType, type InstanceExport, KEBAB, kebab, type ValType } from './types.js';
 
 export interface CoreModule { start: number; end: number; shape: CoreModuleShape }
@@ -89,43 +89,43 @@ export function readModel(bytes: Uint8Array): Model {
         break;
       case SECTION.import:
         r.vec(() => {
-          if (r.u8() !== 0x00) refuse('a versioned import name');
+          if (r.u8() !== 0x00) notRecognized('a versioned import name');
           const name = r.name();
-          if (importNames.has(name)) refuse('an import name given twice');
+          if (importNames.has(name)) notRecognized('an import name given twice');
           importNames.add(name);
           const desc = r.u8();
           if (desc === 0x05) {
             const def = m.types[r.u32()];
-            if (!def || def.d !== 'instance') refuse('an instance import whose type is not an instance type');
+            if (!def || def.d !== 'instance') notRecognized('an instance import whose type is not an instance type');
             m.instances.push({ name, exports: def.exports });
           } else if (desc === 0x03) {
-            if (r.u8() !== 0x00) refuse('an imported resource');
-            if (!KEBAB.test(name)) refuse('a type import name that is not kebab-case');
+            if (r.u8() !== 0x00) notRecognized('an imported resource');
+            if (!KEBAB.test(name)) notRecognized('a type import name that is not kebab-case');
             const def = m.types[r.u32()];
-            if (!def || def.d !== 'val') refuse('a type import of a type that is not a value type');
+            if (!def || def.d !== 'val') notRecognized('a type import of a type that is not a value type');
             const type: ValType = { k: 'named', via: 'import', name, of: def.type };
             m.types.push({ d: 'val', type });
             m.typeImports.set(name, type);
           } else {
-            refuse('an import that is neither an instance nor a type');
+            notRecognized('an import that is neither an instance nor a type');
           }
         });
         break;
       case SECTION.export:
         r.vec(() => {
-          if (r.u8() !== 0x00) refuse('a versioned export name');
+          if (r.u8() !== 0x00) notRecognized('a versioned export name');
           const name = kebab(r);
-          if (m.exports.has(name)) refuse('an export name given twice');
-          if (r.u8() !== SORT_FUNC) refuse('an export that is not a function');
+          if (m.exports.has(name)) notRecognized('an export name given twice');
+          if (r.u8() !== SORT_FUNC) notRecognized('an export that is not a function');
           const index = r.u32();
-          const f = m.funcs[index] ?? refuse('an export of an unknown function');
-          if (r.u8() !== 0x00) refuse('an export with a type ascription');
+          const f = m.funcs[index] ?? notRecognized('an export of an unknown function');
+          if (r.u8() !== 0x00) notRecognized('an export with a type ascription');
           m.exports.set(name, m.funcs.length);
           m.funcs.push({ from: 'export', func: index, type: f.type });
         });
         break;
       default:
-        refuse(`component section ${s.id}`);
+        notRecognized(`component section ${s.id}`);
     }
     r.expectEnd();
   }
@@ -136,15 +136,15 @@ function coreInstance(r: Reader, m: Model): CoreInstance {
   const kind = r.u8();
   if (kind === 0x00) {
     const module = r.u32();
-    if (module >= m.modules.length) refuse('instantiation of an unknown module');
+    if (module >= m.modules.length) notRecognized('instantiation of an unknown module');
     const args = new Map<string, number>();
     for (const [name, instance] of r.vec(() => {
       const name = r.name();
-      if (r.u8() !== CORE_INSTANCE_SORT) refuse('an instantiation argument that is not an instance');
+      if (r.u8() !== CORE_INSTANCE_SORT) notRecognized('an instantiation argument that is not an instance');
       return [name, r.u32()] as const;
     })) {
-      if (args.has(name)) refuse('an instantiation argument given twice');
-      if (instance >= m.coreInstances.length) refuse('an argument of an unknown instance');
+      if (args.has(name)) notRecognized('an instantiation argument given twice');
+      if (instance >= m.coreInstances.length) notRecognized('an argument of an unknown instance');
       args.set(name, instance);
     }
     return { kind: 'instantiate', module, args };
@@ -152,18 +152,18 @@ function coreInstance(r: Reader, m: Model): CoreInstance {
   if (kind === 0x01) {
     const items = new Map<string, CoreItem>();
     for (const [name, item] of r.vec(() => [r.name(), coreSortIndex(r, m)] as const)) {
-      if (items.has(name)) refuse('an instance export given twice');
+      if (items.has(name)) notRecognized('an instance export given twice');
       items.set(name, item);
     }
     return { kind: 'exports', items };
   }
-  return refuse('a core instance of an unknown kind');
+  return notRecognized('a core instance of an unknown kind');
 }
 
 function coreSortIndex(r: Reader, m: Model): CoreItem {
-  const sort = CORE_SORTS[r.u8()] ?? refuse('a core item that is not a function, table or memory');
+  const sort = CORE_SORTS[r.u8()] ?? notRecognized('a core item that is not a function, table or memory');
   const index = r.u32();
-  if (index >= m.core[sort].length) refuse(`an unknown core ${sort}`);
+  if (index >= m.core[sort].length) notRecognized(`an unknown core ${sort}`);
   return { sort, index };
 }
 
@@ -178,27 +178,27 @@ export function coreExportType(m: Model, instance: number, name: string): CoreEx
 function alias(r: Reader, m: Model): void {
   const sort = r.u8();
   if (sort === 0x00) {
-    const core = CORE_SORTS[r.u8()] ?? refuse('an alias of a core item that is not a function, table or memory');
-    if (r.u8() !== 0x01) refuse('a core alias that is not of a core export');
+    const core = CORE_SORTS[r.u8()] ?? notRecognized('an alias of a core item that is not a function, table or memory');
+    if (r.u8() !== 0x01) notRecognized('a core alias that is not of a core export');
     const instance = r.u32();
-    if (instance >= m.coreInstances.length) refuse('an alias of an unknown core instance');
+    if (instance >= m.coreInstances.length) notRecognized('an alias of an unknown core instance');
     const name = r.name();
     const type = coreExportType(m, instance, name);
-    if (!type || type.kind !== core) refuse(`an alias of a core ${core} that the instance does not export`);
+    if (!type || type.kind !== core) notRecognized(`an alias of a core ${core} that the instance does not export`);
     m.core[core].push({ from: 'alias', instance, name, type });
     return;
   }
-  if (sort !== SORT_FUNC && sort !== SORT_TYPE) refuse('an alias of an unknown sort');
-  if (r.u8() !== 0x00) refuse('an alias that is not of an instance export');
+  if (sort !== SORT_FUNC && sort !== SORT_TYPE) notRecognized('an alias of an unknown sort');
+  if (r.u8() !== 0x00) notRecognized('an alias that is not of an instance export');
   const instance = r.u32();
-  const inst = m.instances[instance] ?? refuse('an alias of an unknown instance');
+  const inst = m.instances[instance] ?? notRecognized('an alias of an unknown instance');
   const name = r.name();
   const e = inst.exports.get(name);
   if (sort === SORT_FUNC) {
-    if (!e || e.sort !== 'func') refuse('an alias of a function the instance does not export');
+    if (!e || e.sort !== 'func') notRecognized('an alias of a function the instance does not export');
     m.funcs.push({ from: 'import', instance, name, type: e.type });
   } else {
-    if (!e || e.sort !== 'type') refuse('an alias of a type the instance does not export');
+    if (!e || e.sort !== 'type') notRecognized('an alias of a type the instance does not export');
     m.types.push({ d: 'val', type: e.type });
   }
 }
@@ -209,22 +209,22 @@ function canonOptions(r: Reader, m: Model): CanonOptions {
   for (let n = r.u32(), i = 0; i < n; i++) {
     const opt = r.u8();
     if (opt === 0x00) {
-      if (encoding) refuse('string encoding given twice');
+      if (encoding) notRecognized('string encoding given twice');
       encoding = true;
     } else if (opt === 0x03) {
-      if (o.memory !== undefined) refuse('memory given twice');
+      if (o.memory !== undefined) notRecognized('memory given twice');
       o.memory = r.u32();
-      if (o.memory >= m.core.memory.length) refuse('an unknown memory');
+      if (o.memory >= m.core.memory.length) notRecognized('an unknown memory');
     } else if (opt === 0x04) {
-      if (o.realloc !== undefined) refuse('realloc given twice');
+      if (o.realloc !== undefined) notRecognized('realloc given twice');
       o.realloc = r.u32();
-      if (o.realloc >= m.core.func.length) refuse('an unknown realloc');
+      if (o.realloc >= m.core.func.length) notRecognized('an unknown realloc');
     } else if (opt === 0x05) {
-      if (o.postReturn !== undefined) refuse('post-return given twice');
+      if (o.postReturn !== undefined) notRecognized('post-return given twice');
       o.postReturn = r.u32();
-      if (o.postReturn >= m.core.func.length) refuse('an unknown post-return');
+      if (o.postReturn >= m.core.func.length) notRecognized('an unknown post-return');
     } else {
-      refuse('a canonical option other than utf8, memory, realloc and post-return');
+      notRecognized('a canonical option other than utf8, memory, realloc and post-return');
     }
   }
   return o;
@@ -232,23 +232,23 @@ function canonOptions(r: Reader, m: Model): CanonOptions {
 
 function canon(r: Reader, m: Model): void {
   const kind = r.u8();
-  if (r.u8() !== 0x00) refuse('an unknown canon sub-opcode');
+  if (r.u8() !== 0x00) notRecognized('an unknown canon sub-opcode');
   if (kind === 0x00) {
     const core = r.u32();
-    if (core >= m.core.func.length) refuse('a lift of an unknown core function');
+    if (core >= m.core.func.length) notRecognized('a lift of an unknown core function');
     const options = canonOptions(r, m);
     const def = m.types[r.u32()];
-    if (!def || def.d !== 'func') refuse('a lift to a type that is not a function type');
+    if (!def || def.d !== 'func') notRecognized('a lift to a type that is not a function type');
     m.funcs.push({ from: 'lift', core, options, type: def.type });
     return;
   }
   if (kind === 0x01) {
     const func = r.u32();
-    const f = m.funcs[func] ?? refuse('a lower of an unknown function');
+    const f = m.funcs[func] ?? notRecognized('a lower of an unknown function');
     const options = canonOptions(r, m);
     const { params, results } = coreSignature(f.type, 'lower');
     m.core.func.push({ from: 'lower', func, options, type: { kind: 'func', type: { params, results } } });
     return;
   }
-  refuse('a canon definition other than lift and lower');
+  notRecognized('a canon definition other than lift and lower');
 }

@@ -7,20 +7,24 @@
  *
  * A plan is made only for a component this file fully recognizes as one of
  * the session-module world; everything else throws `Unrecognized`:
- *  - every import is an interface of the reference world (same name, with
- *    version) whose functions and types equal the reference's, and every
- *    imported function is lowered exactly once and used by a core instance;
- *  - type imports equal the reference's; the exports are exactly the
- *    reference's functions with its types, each a `canon lift`;
+ *  - the one world check (host/loader/world.ts) passes it with no grants:
+ *    every import an interface of the reference world (same name, with
+ *    version) whose functions and types equal the reference's, type imports
+ *    equal the reference's, the hooks with the world's types;
+ *  - every imported function is lowered exactly once and used by a core
+ *    instance; the exports are exactly the world's, each a `canon lift`;
  *  - canonical options: UTF-8, and memory, realloc and post-return exactly
  *    where the function's types need them, each of the right core type;
  *  - every core module is instantiated exactly once, every import of it is
  *    given by an argument with a matching type, and every argument is used.
  */
-import { refuse, sameCoreFunc, type CoreExtern } from './binary.js';
+import { PamwasmError } from '../../errors/index.js';
 import { camel, unversioned } from '../names.js';
+import { checkWorld } from '../world.js';
+import { notRecognized, sameCoreFunc, type CoreExtern } from './binary.js';
+import { faceOf, type Face } from './face.js';
 import { coreExportType, readModel, type CanonOptions, type Model } from './model.js';
-import { coreSignature, type FuncType, typeKey, usesMemory } from './types.js';
+import { coreSignature, type FuncType, usesMemory } from './types.js';
 
 /** A core value at instantiation: export `n` of the plan's step `i`, or lowered import `t`. */
 export type CoreRef = { i: number; n: string } | { t: number };
@@ -61,20 +65,6 @@ export interface Plan {
   exports: PlanExport[];
 }
 
-/** What a component of the world may import and must export, as comparable text. */
-export interface Signature {
-  instances: Map<string, Map<string, string>>;
-  typeImports: Map<string, string>;
-  exports: Map<string, string>;
-}
-
-export function signatureOf(m: Model): Signature {
-  const instances = new Map(m.instances.map((i) => [i.name, new Map([...i.exports].map(([n, e]) => [n, typeKey(e)]))]));
-  const typeImports = new Map([...m.typeImports].map(([n, t]) => [n, typeKey(t)]));
-  const exports = new Map([...m.exports].map(([n, f]) => [n, typeKey(m.funcs[f].type)]));
-  return { instances, typeImports, exports };
-}
-
 /** jco's file name of core module `i`. */
 export const coreModuleName = (i: number) => `module.core${i === 0 ? '' : i + 1}.wasm`;
 const REALLOC: CoreExtern = { kind: 'func', type: { params: ['i32', 'i32', 'i32', 'i32'], results: ['i32'] } };
@@ -86,9 +76,9 @@ export interface Recognized {
 }
 
 /** The plan for `bytes`, or throws `Unrecognized`. */
-export function recognize(bytes: Uint8Array, world: Signature): Recognized {
+export function recognize(bytes: Uint8Array, world: Face): Recognized {
   const m = readModel(bytes);
-  checkTypes(m, world);
+  checkFace(m, world);
   const steps: PlanStep[] = [];
   const stepOf = new Map<number, number>();
   const loweredOf = new Map<number, number>();
@@ -99,7 +89,7 @@ export function recognize(bytes: Uint8Array, world: Signature): Recognized {
     const def = m.core[sort][index];
     if (def.from === 'lower') {
       const t = loweredOf.get(index);
-      return t === undefined ? refuse('a lowered function not yet planned') : { t };
+      return t === undefined ? notRecognized('a lowered function not yet planned') : { t };
     }
     return resolveExport(def.instance, def.name);
   };
@@ -107,20 +97,20 @@ export function recognize(bytes: Uint8Array, world: Signature): Recognized {
     const inst = m.coreInstances[instance];
     if (inst.kind === 'instantiate') {
       const i = stepOf.get(instance);
-      return i === undefined ? refuse('an export of an instance not instantiated') : { i, n: name };
+      return i === undefined ? notRecognized('an export of an instance not instantiated') : { i, n: name };
     }
-    const item = inst.items.get(name) ?? refuse('an instance without that export');
+    const item = inst.items.get(name) ?? notRecognized('an instance without that export');
     return resolveCore(item.sort, item.index);
   };
-  const direct = (ref: CoreRef): CoreRef => ('t' in ref ? refuse('a lowered function where a core export is needed') : ref);
+  const direct = (ref: CoreRef): CoreRef => ('t' in ref ? notRecognized('a lowered function where a core export is needed') : ref);
 
   // Lowered imports: each imported function exactly once.
   const loweredFuncs = new Set<number>();
   m.core.func.forEach((def, index) => {
     if (def.from !== 'lower') return;
     const f = m.funcs[def.func];
-    if (f.from !== 'import') refuse('a lower of a function that is not imported');
-    if (loweredFuncs.has(def.func)) refuse('a function lowered twice');
+    if (f.from !== 'import') notRecognized('a lower of a function that is not imported');
+    if (loweredFuncs.has(def.func)) notRecognized('a function lowered twice');
     loweredFuncs.add(def.func);
     loweredOf.set(index, lowered.length);
     lowered.push({ iface: unversioned(m.instances[f.instance].name), name: f.name, type: f.type, memory: null, realloc: null });
@@ -129,39 +119,39 @@ export function recognize(bytes: Uint8Array, world: Signature): Recognized {
   for (const [i, f] of m.funcs.entries()) {
     if (f.from !== 'import') continue;
     const key = `${f.instance}\0${f.name}`;
-    if (aliased.has(key)) refuse('an imported function aliased twice');
+    if (aliased.has(key)) notRecognized('an imported function aliased twice');
     aliased.set(key, i);
-    if (!loweredFuncs.has(i)) refuse('an imported function that is not lowered');
+    if (!loweredFuncs.has(i)) notRecognized('an imported function that is not lowered');
   }
   m.instances.forEach((inst, i) => {
-    for (const [name, e] of inst.exports) if (e.sort === 'func' && !aliased.has(`${i}\0${name}`)) refuse('an imported function never used');
+    for (const [name, e] of inst.exports) if (e.sort === 'func' && !aliased.has(`${i}\0${name}`)) notRecognized('an imported function never used');
   });
 
   // Core instantiations, in order.
   const instantiated = new Set<number>();
   m.coreInstances.forEach((inst, index) => {
     if (inst.kind !== 'instantiate') return;
-    if (instantiated.has(inst.module)) refuse('a core module instantiated twice');
+    if (instantiated.has(inst.module)) notRecognized('a core module instantiated twice');
     instantiated.add(inst.module);
     const shape = m.modules[inst.module].shape;
     const byModule = new Map<string, Map<string, CoreRef>>();
     for (const imp of shape.imports) {
-      const arg = inst.args.get(imp.module) ?? refuse(`no instantiation argument for import module "${imp.module}"`);
-      const have = coreExportType(m, arg, imp.name) ?? refuse(`argument "${imp.module}" lacks "${imp.name}"`);
-      if (!satisfiesImport(have, imp.type)) refuse(`argument "${imp.module}" gives "${imp.name}" of the wrong type`);
+      const arg = inst.args.get(imp.module) ?? notRecognized(`no instantiation argument for import module "${imp.module}"`);
+      const have = coreExportType(m, arg, imp.name) ?? notRecognized(`argument "${imp.module}" lacks "${imp.name}"`);
+      if (!satisfiesImport(have, imp.type)) notRecognized(`argument "${imp.module}" gives "${imp.name}" of the wrong type`);
       const ref = resolveExport(arg, imp.name);
       if ('t' in ref) usedLowered.add(ref.t);
       if (!byModule.has(imp.module)) byModule.set(imp.module, new Map());
       byModule.get(imp.module)!.set(imp.name, ref);
     }
-    for (const name of inst.args.keys()) if (!byModule.has(name)) refuse('an instantiation argument that the module does not import');
+    for (const name of inst.args.keys()) if (!byModule.has(name)) notRecognized('an instantiation argument that the module does not import');
     const sorted = [...byModule].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([mod, names]): [string, [string, CoreRef][]] => [mod, [...names].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
     stepOf.set(index, steps.length);
     steps.push({ module: inst.module, imports: shape.imports.length ? sorted : null });
   });
-  if (instantiated.size !== m.modules.length) refuse('a core module never instantiated');
-  if (usedLowered.size !== lowered.length) refuse('a lowered function no instance uses');
+  if (instantiated.size !== m.modules.length) notRecognized('a core module never instantiated');
+  if (usedLowered.size !== lowered.length) notRecognized('a lowered function no instance uses');
 
   const options = (o: CanonOptions, f: FuncType, context: 'lift' | 'lower') => {
     const sig = coreSignature(f, context);
@@ -169,18 +159,18 @@ export function recognize(bytes: Uint8Array, world: Signature): Recognized {
     const resultUses = f.result !== null && usesMemory(f.result);
     const needsMemory = paramsUse || resultUses || sig.paramsInMemory || sig.resultInMemory;
     const needsRealloc = context === 'lift' ? paramsUse || sig.paramsInMemory : resultUses;
-    if ((o.memory !== undefined) !== needsMemory) refuse('memory where not needed, or none where needed');
-    if ((o.realloc !== undefined) !== needsRealloc) refuse('realloc where not needed, or none where needed');
-    if (o.postReturn !== undefined && context !== 'lift') refuse('post-return on a lower');
+    if ((o.memory !== undefined) !== needsMemory) notRecognized('memory where not needed, or none where needed');
+    if ((o.realloc !== undefined) !== needsRealloc) notRecognized('realloc where not needed, or none where needed');
+    if (o.postReturn !== undefined && context !== 'lift') notRecognized('post-return on a lower');
     const memory = o.memory === undefined ? null : direct(resolveCore('memory', o.memory));
     let realloc: CoreRef | null = null;
     if (o.realloc !== undefined) {
-      if (!satisfiesImport(m.core.func[o.realloc].type, REALLOC)) refuse('realloc of the wrong type');
+      if (!satisfiesImport(m.core.func[o.realloc].type, REALLOC)) notRecognized('realloc of the wrong type');
       realloc = direct(resolveCore('func', o.realloc));
     }
     let postReturn: CoreRef | null = null;
     if (o.postReturn !== undefined) {
-      if (!satisfiesImport(m.core.func[o.postReturn].type, { kind: 'func', type: { params: sig.results, results: [] } })) refuse('post-return of the wrong type');
+      if (!satisfiesImport(m.core.func[o.postReturn].type, { kind: 'func', type: { params: sig.results, results: [] } })) notRecognized('post-return of the wrong type');
       postReturn = direct(resolveCore('func', o.postReturn));
     }
     return { sig, memory, realloc, postReturn };
@@ -198,13 +188,13 @@ export function recognize(bytes: Uint8Array, world: Signature): Recognized {
   for (const [name, index] of [...m.exports].sort(([a], [b]) => (camel(a) < camel(b) ? -1 : 1))) {
     const e = m.funcs[index];
     const f = e.from === 'export' ? m.funcs[e.func] : e;
-    if (f.from !== 'lift') return refuse('an export that is not a lifted function');
+    if (f.from !== 'lift') return notRecognized('an export that is not a lifted function');
     const { sig, memory, realloc, postReturn } = options(f.options, f.type, 'lift');
-    if (!satisfiesImport(m.core.func[f.core].type, { kind: 'func', type: { params: sig.params, results: sig.results } })) refuse('a lifted core function of the wrong type');
+    if (!satisfiesImport(m.core.func[f.core].type, { kind: 'func', type: { params: sig.params, results: sig.results } })) notRecognized('a lifted core function of the wrong type');
     exports.push({ name, type: f.type, core: direct(resolveCore('func', f.core)), memory, realloc, postReturn });
   }
   if (m.funcs.some((f) => f.from === 'lift' && ![...m.exports.values()].some((i) => { const e = m.funcs[i]; return e.from === 'export' && m.funcs[e.func] === f; }))) {
-    refuse('a lifted function that is not exported');
+    notRecognized('a lifted function that is not exported');
   }
 
   const byIface = new Map<string, string[]>();
@@ -226,13 +216,18 @@ function satisfiesImport(have: CoreExtern, want: CoreExtern): boolean {
   return h.min >= w.min && (w.max === undefined || (h.max !== undefined && h.max <= w.max));
 }
 
-/** The component's imports and exports against the world's. */
-function checkTypes(m: Model, world: Signature): void {
-  for (const inst of m.instances) {
-    const ref = world.instances.get(inst.name) ?? refuse(`an import outside the world: ${inst.name}`);
-    for (const [name, e] of inst.exports) if (ref.get(name) !== typeKey(e)) refuse(`${inst.name} ${name} differs from the world's`);
+/**
+ * The component's imports and exports against the world's, by the one world
+ * check (host/loader/world.ts), with no grants; and exactly the world's
+ * exports, which the plan lifts. What the check refuses is not recognized:
+ * the jco path asks the check again and gives its error.
+ */
+function checkFace(m: Model, world: Face): void {
+  try {
+    checkWorld(faceOf(m), world, 'the component');
+  } catch (e) {
+    if (e instanceof PamwasmError) notRecognized(e.message);
+    throw e;
   }
-  for (const [name, t] of m.typeImports) if (world.typeImports.get(name) !== typeKey(t)) refuse(`type import ${name} differs from the world's`);
-  if (m.exports.size !== world.exports.size) refuse('exports other than the world\'s');
-  for (const [name, f] of m.exports) if (world.exports.get(name) !== typeKey(m.funcs[f].type)) refuse(`export ${name} differs from the world's`);
+  if (m.exports.size !== world.funcs.size) notRecognized('exports other than the world\'s');
 }

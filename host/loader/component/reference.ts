@@ -1,28 +1,80 @@
 /**
- * The session-module world as the fast path compares components with it:
- * the imports, type imports and exports of the reference component that
- * `wit/` itself makes (wasm-tools' componentEmbed and componentNew with a
- * dummy core module), read by this folder's own reader. The component is
- * the one world.ts keeps beside the reference declarations
- * (dist/reference-world.json, written by `npm run build` and used only
- * when its key is this installation's; built from `wit/` otherwise), so
- * the fast path and jco's world check compare with the same world, and no
- * second description of it is written by hand.
+ * The session-module world as the world check (host/loader/world.ts)
+ * compares components with it: the face (face.ts) of the reference
+ * component that `wit/` itself makes (wasm-tools' componentEmbed and
+ * componentNew with a dummy core module), read by this folder's own
+ * reader. No second description of the world is written by hand.
+ *
+ * Building the reference (wasm-tools' start-up, componentEmbed and
+ * componentNew) costs a cold load a few hundred ms, so `npm run build`
+ * writes it to dist/reference-world.json (host/build/reference-world.ts).
+ * That file is used only when its key is this installation's: the sha256
+ * of the WIT source and the world's name. Otherwise (no file, another key,
+ * anything unreadable) the reference is built here, so a stale file cannot
+ * change the check.
  */
-import { referenceComponent } from '../world.js';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot, witSource, WORLD_NAME } from '../../wit/index.js';
+import { faceOf, type Face } from './face.js';
 import { readModel } from './model.js';
-import { signatureOf, type Signature } from './plan.js';
 
-let world: Promise<Signature | undefined> | undefined;
+/** Where `npm run build` writes the reference component. */
+export const REFERENCE_FILE = join(packageRoot(), 'dist', 'reference-world.json');
 
-/** The world's signature, or undefined when the reference cannot be read (then every component takes the jco path). */
-export function worldSignature(): Promise<Signature | undefined> {
-  world ??= referenceComponent().then(
-    (component) => {
-      const s = signatureOf(readModel(new Uint8Array(Buffer.from(component, 'base64'))));
-      return s.exports.size && s.instances.size ? s : undefined;
-    },
-    () => undefined,
-  ).catch(() => undefined);
+/** The reference as the file holds it. */
+export interface ReferenceWorld {
+  /** What the component depends on: the WIT source and the world. */
+  componentKey: string;
+  /** The reference component (base64). */
+  component: string;
+}
+
+/** What the reference component depends on: the WIT source and the world. */
+export function referenceComponentKey(): string {
+  return createHash('sha256').update(witSource()).update('\0').update(WORLD_NAME).digest('hex');
+}
+
+/** Builds the reference component from `wit/` (wasm-tools, from jco-transpile). */
+export async function buildReferenceWorld(): Promise<ReferenceWorld> {
+  // Imported here, not at the top: a process that loads every component
+  // from the disk cache never checks a world and never needs wasm-tools.
+  const { componentEmbed, componentNew } = await import('@bytecodealliance/jco-transpile/wasm-tools');
+  const embedded = await componentEmbed({ dummy: true, witSource: witSource(), world: WORLD_NAME });
+  const component = await componentNew(embedded);
+  return { componentKey: referenceComponentKey(), component: Buffer.from(component).toString('base64') };
+}
+
+/** The reference in `file` when it exists, is well formed and has this installation's key. */
+export function precomputedReference(file = REFERENCE_FILE): ReferenceWorld | undefined {
+  let d: Partial<ReferenceWorld>;
+  try {
+    d = JSON.parse(readFileSync(file, 'utf8')) as Partial<ReferenceWorld>;
+  } catch {
+    return undefined;
+  }
+  if (!d || typeof d !== 'object' || d.componentKey !== referenceComponentKey() || typeof d.component !== 'string') return undefined;
+  return { componentKey: d.componentKey, component: d.component };
+}
+
+/** The reference component (base64): from the build's file when its key is this installation's, else built. */
+export async function referenceComponent(file = REFERENCE_FILE): Promise<string> {
+  return (precomputedReference(file) ?? (await buildReferenceWorld())).component;
+}
+
+let world: Promise<Face> | undefined;
+
+/**
+ * The world's face, once per process; rejects when the reference cannot be
+ * had (no file and no wasm-tools), and the next call tries again.
+ */
+export function worldFace(): Promise<Face> {
+  world ??= referenceComponent().then((component) => {
+    const face = faceOf(readModel(new Uint8Array(Buffer.from(component, 'base64'))));
+    if (!face.funcs.size || !face.instances.size) throw new Error('the reference world built from wit/ has no exports or no imports.');
+    return face;
+  });
+  world.catch(() => { world = undefined; });
   return world;
 }

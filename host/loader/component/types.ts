@@ -6,7 +6,7 @@
  *
  * Only the kinds the session-module world uses are read (primitives,
  * record, list, flags, enum, option, result); variants, tuples, resources,
- * streams and the rest are refused, so a world that grows one of them makes
+ * streams and the rest are not recognized, so a world that grows one of them makes
  * every component take the jco path until this file learns it.
  *
  * A type that a name is given to (an import of a type, or an export in an
@@ -14,7 +14,7 @@
  * components whose types are built the same way from the same WIT give the
  * same tree, and anything built another way compares as different.
  */
-import { type Reader, refuse } from './binary.js';
+import { type Reader, notRecognized } from './binary.js';
 
 export type Prim = 'bool' | 's8' | 'u8' | 's16' | 'u16' | 's32' | 'u32' | 's64' | 'u64' | 'f32' | 'f64' | 'char' | 'string';
 
@@ -26,7 +26,9 @@ export type ValType =
   | { k: 'enum'; cases: string[] }
   | { k: 'option'; of: ValType }
   | { k: 'result'; ok: ValType | null; err: ValType | null }
-  | { k: 'named'; via: 'import' | 'export'; name: string; of: ValType };
+  | { k: 'named'; via: 'import' | 'export'; name: string; of: ValType }
+  /** A type read leniently (Reader.lenient) that the plan does not know: never equal to a world type. */
+  | { k: 'other'; what: string };
 
 export interface FuncType { params: [string, ValType][]; result: ValType | null }
 
@@ -53,12 +55,13 @@ export const KEBAB = /^[a-z][a-z0-9]*(-[a-z][a-z0-9]*)*$/;
 
 export function kebab(r: Reader): string {
   const n = r.name();
-  if (!KEBAB.test(n)) refuse(`"${n}" is not a lowercase kebab-case name`);
+  // Leniently, resource functions' names too (`[method]descriptor.read`).
+  if (!KEBAB.test(n) && !r.lenient) notRecognized(`"${n}" is not a lowercase kebab-case name`);
   return n;
 }
 
 function distinct(names: string[]): string[] {
-  if (new Set(names).size !== names.length) refuse('a name given twice');
+  if (new Set(names).size !== names.length) notRecognized('a name given twice');
   return names;
 }
 
@@ -67,10 +70,11 @@ export function valType(r: Reader, types: Def[]): ValType {
   const b = r.peek();
   if (isPrimByte(b)) {
     r.u8();
-    return { k: 'prim', t: PRIMS[b] ?? refuse('error-context') };
+    return PRIMS[b] ? { k: 'prim', t: PRIMS[b] } : r.lenient ? { k: 'other', what: 'error-context' } : notRecognized('error-context');
   }
   const def = types[r.typeIndex()];
-  if (!def || def.d !== 'val') return refuse('a value type index that is not a value type');
+  if (def && def.d !== 'val' && r.lenient) return { k: 'other', what: def.d };
+  if (!def || def.d !== 'val') return notRecognized('a value type index that is not a value type');
   return def.type;
 }
 
@@ -80,7 +84,7 @@ function defValType(r: Reader, b: number, types: Def[]): ValType {
   switch (b) {
     case 0x72: {
       const fields = r.vec(() => [kebab(r), valType(r, types)] as [string, ValType]);
-      if (!fields.length) refuse('a record without fields');
+      if (!fields.length) notRecognized('a record without fields');
       distinct(fields.map(([n]) => n));
       return { k: 'record', fields };
     }
@@ -88,12 +92,12 @@ function defValType(r: Reader, b: number, types: Def[]): ValType {
       return { k: 'list', of: valType(r, types) };
     case 0x6e: {
       const names = distinct(r.vec(() => kebab(r)));
-      if (!names.length || names.length > 32) refuse('flags of no or more than 32 names');
+      if (!names.length || names.length > 32) notRecognized('flags of no or more than 32 names');
       return { k: 'flags', names };
     }
     case 0x6d: {
       const cases = distinct(r.vec(() => kebab(r)));
-      if (!cases.length) refuse('an enum without cases');
+      if (!cases.length) notRecognized('an enum without cases');
       return { k: 'enum', cases };
     }
     case 0x6b:
@@ -101,14 +105,44 @@ function defValType(r: Reader, b: number, types: Def[]): ValType {
     case 0x6a:
       return { k: 'result', ok: optionalValType(r, types), err: optionalValType(r, types) };
     default:
-      return refuse(`value type 0x${b.toString(16)}`);
+      return r.lenient ? otherValType(r, b, types) : notRecognized(`value type 0x${b.toString(16)}`);
+  }
+}
+
+/** `defvaltype`s the plan does not know, read only to be skipped over (Reader.lenient). */
+function otherValType(r: Reader, b: number, types: Def[]): ValType {
+  switch (b) {
+    case 0x71:
+      r.vec(() => {
+        r.name();
+        optionalValType(r, types);
+        if (r.u8() !== 0x00) notRecognized('a variant case that refines another');
+      });
+      return { k: 'other', what: 'variant' };
+    case 0x6f:
+      r.vec(() => valType(r, types));
+      return { k: 'other', what: 'tuple' };
+    case 0x69:
+    case 0x68:
+      r.typeIndex();
+      return { k: 'other', what: b === 0x69 ? 'own' : 'borrow' };
+    case 0x67:
+      valType(r, types);
+      r.u32();
+      return { k: 'other', what: 'fixed-size list' };
+    case 0x66:
+    case 0x65:
+      optionalValType(r, types);
+      return { k: 'other', what: b === 0x66 ? 'stream' : 'future' };
+    default:
+      return notRecognized(`value type 0x${b.toString(16)}`);
   }
 }
 
 function optionalValType(r: Reader, types: Def[]): ValType | null {
   const b = r.u8();
   if (b === 0) return null;
-  if (b !== 1) refuse('bad optional value type');
+  if (b !== 1) notRecognized('bad optional value type');
   return valType(r, types);
 }
 
@@ -117,8 +151,10 @@ function funcType(r: Reader, types: Def[]): FuncType {
   distinct(params.map(([n]) => n));
   const form = r.u8();
   if (form === 0) return { params, result: valType(r, types) };
-  if (form !== 1 || r.u8() !== 0) refuse('named results');
-  return { params, result: null };
+  if (form !== 1) notRecognized('named results');
+  const named = r.vec(() => [kebab(r), valType(r, types)]);
+  if (named.length && !r.lenient) notRecognized('named results');
+  return { params, result: named.length ? { k: 'other', what: 'named results' } : null };
 }
 
 /**
@@ -129,6 +165,14 @@ export function defType(r: Reader, types: Def[], inComponent: boolean): Def {
   const b = r.u8();
   if (b === 0x40) return { d: 'func', type: funcType(r, types) };
   if (b === 0x42 && inComponent) return { d: 'instance', exports: instanceType(r, types) };
+  if (b === 0x3f && r.lenient) {
+    // resource (rep i32) (dtor <func>?): only a handle (own, borrow) can name it.
+    if (r.u8() !== 0x7f) notRecognized('a resource whose representation is not i32');
+    const dtor = r.u8();
+    if (dtor === 0x01) r.u32();
+    else if (dtor !== 0x00) notRecognized('a resource destructor of an unknown form');
+    return { d: 'val', type: { k: 'other', what: 'resource' } };
+  }
   return { d: 'val', type: defValType(r, b, types) };
 }
 
@@ -142,29 +186,43 @@ function instanceType(r: Reader, outer: Def[]): Map<string, InstanceExport> {
       types.push(defType(r, types, false));
     } else if (kind === 0x02) {
       // alias outer 1 <idx> (type): the enclosing component's type.
-      if (r.u8() !== 0x03 || r.u8() !== 0x02 || r.u32() !== 1) refuse('an alias in an instance type other than an outer type');
-      types.push(outer[r.u32()] ?? refuse('an outer alias out of range'));
+      const sort = r.u8();
+      if (sort === 0x00) r.u8(); // a core sort
+      const target = r.u8();
+      const count = r.u32();
+      const index = r.u32();
+      if (sort === 0x03 && target === 0x02 && count === 1) types.push(outer[index] ?? notRecognized('an outer alias out of range'));
+      else if (!r.lenient || target !== 0x02) notRecognized('an alias in an instance type other than an outer type');
+      else if (sort === 0x03) types.push({ d: 'val', type: { k: 'other', what: 'outer alias' } });
     } else if (kind === 0x04) {
-      if (r.u8() !== 0x00) refuse('a versioned export name');
+      if (r.u8() !== 0x00) notRecognized('a versioned export name');
       const name = kebab(r);
-      if (exports.has(name)) refuse('an instance type export given twice');
+      if (exports.has(name)) notRecognized('an instance type export given twice');
       const desc = r.u8();
       if (desc === 0x01) {
         const def = types[r.u32()];
-        if (!def || def.d !== 'func') refuse('a func export whose type is not a function type');
+        if (!def || def.d !== 'func') notRecognized('a func export whose type is not a function type');
         exports.set(name, { sort: 'func', type: def.type });
       } else if (desc === 0x03) {
-        if (r.u8() !== 0x00) refuse('a resource type');
+        const bound = r.u8();
+        if (bound === 0x01 && r.lenient) {
+          // (type (sub resource)): a resource the instance defines.
+          const type: ValType = { k: 'named', via: 'export', name, of: { k: 'other', what: 'resource' } };
+          types.push({ d: 'val', type });
+          exports.set(name, { sort: 'type', type });
+          continue;
+        }
+        if (bound !== 0x00) notRecognized('a resource type');
         const def = types[r.u32()];
-        if (!def || def.d !== 'val') refuse('a type export of a type that is not a value type');
+        if (!def || def.d !== 'val') notRecognized('a type export of a type that is not a value type');
         const type: ValType = { k: 'named', via: 'export', name, of: def.type };
         types.push({ d: 'val', type });
         exports.set(name, { sort: 'type', type });
       } else {
-        refuse('an instance type export that is neither a function nor a type');
+        notRecognized('an instance type export that is neither a function nor a type');
       }
     } else {
-      refuse('an instance type declaration of an unknown kind');
+      notRecognized('an instance type declaration of an unknown kind');
     }
   }
   return exports;
@@ -213,7 +271,7 @@ export function flatten(t: ValType): string[] {
     case 'result':
       return ['i32', ...joinCases([u.ok, u.err])];
     default:
-      return refuse('flatten');
+      return notRecognized('flatten');
   }
 }
 
@@ -247,7 +305,7 @@ export function alignment(t: ValType): number {
     case 'result':
       return Math.max(1, ...[u.ok, u.err].map((c) => (c ? alignment(c) : 1)));
     default:
-      return refuse('alignment');
+      return notRecognized('alignment');
   }
 }
 
@@ -256,7 +314,7 @@ const alignTo = (n: number, a: number) => Math.ceil(n / a) * a;
 /** Where the payload of an option or result starts, after its discriminant. */
 export function payloadOffset(t: ValType): number {
   const u = unwrap(t);
-  if (u.k !== 'option' && u.k !== 'result') return refuse('payload of a type that has none');
+  if (u.k !== 'option' && u.k !== 'result') return notRecognized('payload of a type that has none');
   const cases = u.k === 'option' ? [u.of] : [u.ok, u.err];
   return alignTo(1, Math.max(1, ...cases.map((c) => (c ? alignment(c) : 1))));
 }

@@ -13,7 +13,7 @@
  * buffers the host wrote (callee-owned, as lowered arguments are) are
  * freed before the export returns.
  *
- * Core imports, module "pamwasm:session/<interface>@0.1.0": one per WIT
+ * Core imports, module "pamwasm:session/<interface>@<version>" (wit.h): one per WIT
  * function. Results that flatten to more than one value (option<string>,
  * option<list<u8>>, list<string>, result<string, status>) are written by
  * the host to a return area whose address is the last argument; strings
@@ -34,7 +34,7 @@
 
 
 #define IMPORT(iface, fn) \
-    __attribute__((import_module("pamwasm:session/" iface "@0.1.0"), import_name(fn)))
+    __attribute__((import_module(PAMWASM_WIT_PACKAGE "/" iface "@" PAMWASM_WIT_VERSION), import_name(fn)))
 #define EXPORT(name) __attribute__((export_name(name)))
 
 /* A string or list as the ABI stores it: pointer and element count. */
@@ -90,8 +90,6 @@ int32_t import_error(const char *text, size_t len);
 IMPORT("conversation", "prompt")
 void import_prompt(int32_t style, const char *text, size_t len, struct cabi_result_string *ret);
 
-/* WIT `prompt-style` cases, in world order. */
-enum { WIT_ECHO_ON = 0, WIT_ECHO_OFF = 1 };
 
 /* ----- Memory shared with the host ----- */
 
@@ -276,7 +274,7 @@ int __pamwasm_host_prompt(int echo_on, const char *text, char **answer)
     char *owned;
     struct cabi_slice s = host_text(text, &owned);
 
-    import_prompt(echo_on ? WIT_ECHO_ON : WIT_ECHO_OFF, s.ptr, s.len, &ret);
+    import_prompt(echo_on ? WIT_PROMPT_STYLE_ECHO_ON : WIT_PROMPT_STYLE_ECHO_OFF, s.ptr, s.len, &ret);
     free(owned);
     *answer = NULL;
     if (ret.is_err)
@@ -299,9 +297,6 @@ extern void __wasm_call_ctors(void);
 
 typedef int (*pam_hook)(pam_handle_t *, int, int, const char **);
 
-/* WIT `session-flags` bit for `silent`. */
-#define WIT_FLAG_SILENT 0x1
-
 static int32_t run_hook(pam_hook hook, int32_t wit_flags, struct cabi_slice *argv, size_t argc)
 {
     static int constructed;
@@ -322,7 +317,7 @@ static int32_t run_hook(pam_hook hook, int32_t wit_flags, struct cabi_slice *arg
     args[argc] = NULL;
     release(argv, argc * sizeof(struct cabi_slice));
 
-    if (wit_flags & WIT_FLAG_SILENT)
+    if (wit_flags & WIT_SESSION_FLAGS_SILENT)
         flags |= PAM_SILENT;
 
     /* pam_dispatch.c: a handler without this hook yields PAM_MODULE_UNKNOWN. */

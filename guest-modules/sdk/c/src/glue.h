@@ -18,12 +18,8 @@
 #include <stdint.h>
 #include <security/pam_modules.h>
 
-/* WIT `item` cases, in world order (types.wit). */
-enum wit_item {
-    WIT_ITEM_SERVICE, WIT_ITEM_USER, WIT_ITEM_TTY, WIT_ITEM_RHOST,
-    WIT_ITEM_RUSER, WIT_ITEM_USER_PROMPT, WIT_ITEM_XDISPLAY,
-    WIT_ITEM_COUNT
-};
+/* The world's enums, flags and version, generated from wit/ (wit.h). */
+#include "wit.h"
 
 /* A string kept so that a pointer handed to the module stays valid while
  * the value does not change, as libpam's item and environment pointers do. */

@@ -27,8 +27,8 @@
  *   inst.openSession({}, ['/etc/motd']);
  *   wasi.close(); // closes any file the module left open
  */
-import { UsageError } from '../../errors/index.js';
-import type { ImportObject } from '../../loader/index.js';
+import { UsageError } from '../../../errors/index.js';
+import type { ImportObject } from '../../../loader/index.js';
 import { cliImports, type OnOutput } from './cli.js';
 import { clocksImports } from './clocks.js';
 import { Descriptor, DirectoryEntryStream, FsState, filesystemErrorCode, getDirectories, grantRoots } from './filesystem.js';

@@ -26,10 +26,10 @@
  *
  * Placing the descriptor (a readlink in /proc, about 12 us) and the folder
  * walk (an lstat per folder) are kept as a verdict for at most VERDICT_MS,
- * bound to the identity of the file judged (device, inode, mode, owner,
- * ctime), and only for a file with one name (nlink 1): another file, or the
- * same file changed or linked elsewhere (a link moves ctime and nlink),
- * places and walks again. Why a kept verdict still places the file: with
+ * bound to the identity of the file judged (owner.ts `fileIdentity`: device,
+ * inode, size, mode, owner, times), and only for a file with one name
+ * (nlink 1): another file, or the same file changed or linked elsewhere (a
+ * link moves ctime and nlink), places and walks again. Why a kept verdict still places the file: with
  * one name, in folders only root can write (or sticky, where only the
  * file's owner, root, may rename it), no one else can have moved it. What
  * the kept verdict leaves out is root opening a folder meanwhile, refused
@@ -38,14 +38,13 @@
  * drops its verdict.
  *
  * The component cache (host/loader/cache.ts) reads through the same
- * function, with its owner being the user the host runs as.
+ * function, with its owner being the user the host runs as. The owner and
+ * mode rule itself is owner.ts `ownerModeProblem`, the only copy.
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readlinkSync, statSync, type BigIntStats } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
-import { UnsafePermissionsError } from '../errors/index.js';
-
-const WRITABLE_BY_OTHERS = 0o022;
-const STICKY = 0o1000;
+import { UnsafePermissionsError } from '../../errors/index.js';
+import { fileIdentity, ownerModeProblem } from './owner.js';
 
 /** True when the host should apply the rule: it runs as root. */
 export const strictByDefault = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
@@ -56,7 +55,7 @@ const VERDICT_MS = 1000;
 const MAX_VERDICTS = 4096;
 
 /** A verdict's key: the rule's owner (a verdict under one rule says nothing under another) and the file's identity. */
-const verdictKey = (owner: number, st: BigIntStats) => `${owner}|${st.dev}:${st.ino}:${st.mode}:${st.uid}:${st.ctimeNs}`;
+const verdictKey = (owner: number, st: BigIntStats) => `${owner}|${fileIdentity(st)}`;
 const sameFile = (a: { dev: bigint; ino: bigint }, b: { dev: bigint; ino: bigint }) => a.dev === b.dev && a.ino === b.ino;
 
 export interface ReadRule {
@@ -154,13 +153,7 @@ export function folderProblem(dir: string, owner = 0): string | undefined {
   }
 }
 
-function problem(p: string, uid: number, mode: number, dir: boolean, owner: number): string | undefined {
-  if (uid !== owner && !(dir && uid === 0)) return `${p} is owned by uid ${uid}, not ${owner === 0 ? 'root' : `uid ${owner}`}`;
-  if (mode & WRITABLE_BY_OTHERS && !(dir && mode & STICKY)) {
-    return `${p} is writable by ${mode & 0o002 ? 'others' : 'its group'} (mode ${(mode & 0o7777).toString(8)})`;
-  }
-  return undefined;
-}
+const problem = (p: string, uid: number, mode: number, dir: boolean, owner: number) => ownerModeProblem(p, uid, mode, { dir, owner });
 
 /** Throws UnsafePermissionsError unless the open file `fd` (stat `st`), asked for as `path`, passes the rule. */
 function judgeDescriptor(fd: number, path: string, st: BigIntStats, rule: ReadRule): void {

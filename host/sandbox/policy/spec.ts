@@ -28,8 +28,8 @@
  * (`checkSandboxValues`).
  */
 import { isAbsolute } from 'node:path';
-import { codeByToken, PAM, PAM_CODES } from '../codes/index.js';
-import { BadSettingError } from '../errors/index.js';
+import { codeByToken, PAM, PAM_CODES } from '../../codes/index.js';
+import { BadSettingError } from '../../errors/index.js';
 import type { Grants } from './wasi/index.js';
 
 export interface ModuleSpec {

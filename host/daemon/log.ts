@@ -8,6 +8,8 @@ import { openSyslog, syslogLine, writeAllSync } from './libc.js';
 /** The daemon's log: one line per session event. */
 export interface DaemonLog {
   (priority: number, text: string): void;
+  /** Writes the lines that wait (a worker's open line goes out before the open's RESULT). */
+  flush?(): void;
 }
 export const LOG = { err: 3, warning: 4, notice: 5, info: 6 } as const;
 
@@ -19,6 +21,7 @@ export const LOG = { err: 3, warning: 4, notice: 5, info: 6 } as const;
 export function stderrLog(journal: boolean): DaemonLog {
   let lines: string[] = [];
   const flush = () => {
+    if (lines.length === 0) return;
     const out = lines;
     lines = [];
     let chunk = '';
@@ -28,10 +31,12 @@ export function stderrLog(journal: boolean): DaemonLog {
     }
     if (chunk) writeAllSync(2, Buffer.from(chunk), 5000);
   };
-  return (priority, text) => {
+  const log: DaemonLog = (priority, text) => {
     if (lines.length === 0) setImmediate(flush);
     lines.push(journal ? `<${priority}>${text}\n` : `pamwasm daemon: ${text}\n`);
   };
+  log.flush = flush;
+  return log;
 }
 
 export function syslogLog(): DaemonLog {

@@ -41,6 +41,8 @@ async function run(job: Job): Promise<void> {
       try {
         code = await hooks.hook(job.frame, job.id, job.peerPid, conn);
       } finally {
+        // The open's log line first: who reads the log after the RESULT finds it there.
+        log.flush?.();
         conn.finish(code);
       }
     } else {

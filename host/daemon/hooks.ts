@@ -12,6 +12,7 @@ import type { Reply } from './conn.js';
 import { LOG, type DaemonLog } from './log.js';
 import type { HookFrame, ProtocolItems } from './protocol.js';
 import type { Done, RunRequest, StackRuns } from './runs.js';
+import type { WriteLock } from './write-lock.js';
 
 const FAILED = PAM.SESSION_ERR.number;
 
@@ -43,7 +44,7 @@ export class HookService {
   /** Opens that failed since the main thread last heard: no close of theirs needs this worker. */
   released: string[] = [];
 
-  constructor(private readonly registry: Registry, private readonly runs: StackRuns, private readonly log: DaemonLog, private readonly moduleDir: string | null, private readonly worker: number) {}
+  constructor(private readonly registry: Registry, private readonly lock: WriteLock, private readonly runs: StackRuns, private readonly log: DaemonLog, private readonly moduleDir: string | null, private readonly worker: number) {}
 
   /** Runs one hook from a module; resolves with the code for RESULT. Never rejects. */
   async hook(f: HookFrame, id: string, peerPid: number, reply: Reply): Promise<number> {
@@ -61,7 +62,7 @@ export class HookService {
    */
   async orphan(id: string, from: ('opening' | 'open' | 'closing')[], reply: Reply): Promise<boolean> {
     const r = this.registry.get(id);
-    if (!r || !(from as string[]).includes(r.state) || !this.registry.claim(r, from)) return false;
+    if (!r || !(from as string[]).includes(r.state) || !this.lock.run(() => this.registry.claim(r, from))) return false;
     this.live.delete(id);
     await this.runClose(r, { silent: true, items: recordItems(r), env: r.env }, reply, 'orphan');
     return true;
@@ -78,14 +79,14 @@ export class HookService {
     // Committed before the stack runs: a crash in the middle of the open
     // leaves a row 'opening', which the next start closes. The stack's hash
     // comes with `opened`, from the run that read the stack.
-    this.registry.begin({ id, ...line, stackSha256: '', moduleDir: this.moduleDir, systemService: null, systemConfdir: null }, owner);
+    this.lock.run(() => this.registry.begin({ id, ...line, stackSha256: '', moduleDir: this.moduleDir, systemService: null, systemConfdir: null }, owner));
     // First, so that the handle has the id whatever happens next.
     reply.send({ type: 'session', id });
     const env = envObject(f.env);
     const req: RunRequest = { silent: (f.flags & PAM_SILENT) !== 0, items: f.items, env };
     const done = await this.runs.run(reply, () => this.runs.open(id, f.stack, req));
     const ok = done.code === PAM.SUCCESS.number;
-    this.registry.opened(id, ok, done.code, done.env ?? env, done.snapshot ?? { cached: [], data: [], modules: [] }, done.stackSha256);
+    this.lock.run(() => this.registry.opened(id, ok, done.code, done.env ?? env, done.snapshot ?? { cached: [], data: [], modules: [] }, done.stackSha256));
     if (ok) this.live.set(id, { id, ...line, ownerPid: owner.pid, ownerStart: owner.start });
     else this.released.push(id);
     for (const entry of done.puts) reply.send({ type: 'putenv', entry });
@@ -114,7 +115,7 @@ export class HookService {
     // An open still running is another worker's only when this one was
     // lost mid-open (the main thread then marks it failed) or the daemon
     // restarted: the hooks of one session run on one worker, in order.
-    if (!this.registry.claim(r, ['opening', 'open'])) {
+    if (!this.lock.run(() => this.registry.claim(r!, ['opening', 'open']))) {
       this.log(LOG.warning, `close session=${r.id} service=${r.service} user=${r.user} line=${r.tty ?? '-'}: already closed or closing`);
       return FAILED;
     }
@@ -147,7 +148,7 @@ export class HookService {
     for (const entry of done.puts) reply.send({ type: 'putenv', entry });
     setImmediate(() => {
       try {
-        this.registry.closed(r.id, done.code, closedBy);
+        this.lock.run(() => this.registry.closed(r.id, done.code, closedBy));
       } catch (e) {
         this.log(LOG.err, `close session=${r.id}: not recorded as closed (a restart will close it again): ${(e as Error).message}`);
         return;

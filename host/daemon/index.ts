@@ -18,6 +18,7 @@ import type { SandboxDefaults } from '../stack/index.js';
 import type { WorkerLogTarget } from './jobs.js';
 import { stderrLog, syslogLog } from './log.js';
 import { WorkerPool } from './pool.js';
+import { MAIN_LOCK_ID, WriteLock } from './write-lock.js';
 import { daemonAccount, dropTo, isRoot, prepareRegistryDir } from './privileges.js';
 import { RegistryClient } from './registry-client.js';
 import { createDaemonServer } from './server.js';
@@ -111,9 +112,11 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
   const late: { service?: DaemonService } = {};
   const synchronous = o.synchronous ?? 'normal';
   const registry = await RegistryClient.start({ path: registryPath, synchronous, watchEveryMs: o.watchEveryMs ?? 2000 });
+  const writeLock = WriteLock.shared();
   const pool = new WorkerPool({
     size: o.workers ?? Math.max(2, availableParallelism()),
     registry: registryPath,
+    writeLock,
     synchronous,
     log: workerLog,
     moduleDir: o.moduleDir,
@@ -125,7 +128,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
     onLost: (index, sessions, reason, left) => late.service?.workerLost(index, sessions, reason, left),
     onMessage: (m, slot) => late.service?.onMessage(m, slot),
   });
-  const service: DaemonService = new DaemonService(registry.registry, pool, log);
+  const service: DaemonService = new DaemonService(registry.registry, new WriteLock(writeLock, MAIN_LOCK_ID), pool, log);
   registry.onOrphans = (ids) => void service.orphansFound(ids);
   late.service = service;
   resolveService(service);

@@ -25,6 +25,9 @@ export interface WorkerInit {
   shared: SharedArrayBuffer;
   index: number;
   registry: string;
+  /** The registry's write lock (write-lock.ts), and this worker's id in it. */
+  writeLock: SharedArrayBuffer;
+  lockId: number;
   synchronous: 'full' | 'normal';
   log: WorkerLogTarget;
   moduleDir?: string;

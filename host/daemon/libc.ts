@@ -8,7 +8,7 @@
  *   peerCredentials(socket)   // { pid: 1234, uid: 0, gid: 0 }
  */
 import koffi from 'koffi';
-import { closeSync, readSync, writeSync } from 'node:fs';
+import { readSync, writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 
 const SOL_SOCKET = 1;
@@ -23,6 +23,7 @@ let bound: {
   syslog: (priority: number, format: string, ...args: unknown[]) => void;
   fcntl: (fd: number, cmd: number, ...args: unknown[]) => number;
   poll: (fds: Buffer, nfds: number, timeout: number) => number;
+  close: (fd: number) => number;
 } | undefined;
 
 function libc() {
@@ -34,6 +35,7 @@ function libc() {
       syslog: lib.func('void syslog(int priority, const char *format, ...)'),
       fcntl: lib.func('int fcntl(int fd, int cmd, ...)'),
       poll: lib.func('int poll(_Inout_ void *fds, unsigned long nfds, int timeout)'),
+      close: lib.func('int close(int fd)'),
     };
   }
   return bound;
@@ -123,9 +125,12 @@ export function readSomeSync(fd: number, ms: number): Buffer | null | undefined 
   }
 }
 
-/** Closes a descriptor this thread owns, ignoring one already gone. */
+/**
+ * Closes a descriptor this thread owns. close(2) itself: fs.closeSync of a
+ * descriptor fs did not open in this thread costs a process warning each time.
+ */
 export function closeFd(fd: number): void {
-  try { closeSync(fd); } catch { /* already closed */ }
+  libc().close(fd);
 }
 
 /** Kept alive for as long as the process: openlog keeps the pointer, not a copy. */

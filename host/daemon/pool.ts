@@ -12,6 +12,7 @@
  * block (jobs.ts) holds the job it runs and the last one it finished.
  */
 import { Worker } from 'node:worker_threads';
+import { WriteLock } from './write-lock.js';
 import { DONE, RUNNING, SHARED_BYTES, sharedViews, WROTE, type FromWorker, type Job, type WorkerInit } from './jobs.js';
 
 export type NewJob = Job extends infer J ? (J extends Job ? Omit<J, 'seq'> : never) : never;
@@ -35,15 +36,15 @@ export class Slot {
   lost = false;
   readonly exited: Promise<void>;
 
-  constructor(readonly index: number, init: Omit<WorkerInit, 'shared' | 'index'>) {
+  constructor(readonly index: number, readonly lockId: number, init: Omit<WorkerInit, 'shared' | 'index' | 'lockId'>) {
     const shared = new SharedArrayBuffer(SHARED_BYTES);
     this.views = sharedViews(shared);
-    this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { ...init, index, shared } });
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { ...init, index, lockId, shared } });
     this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
   }
 }
 
-export interface PoolOptions extends Omit<WorkerInit, 'shared' | 'index'> {
+export interface PoolOptions extends Omit<WorkerInit, 'shared' | 'index' | 'lockId'> {
   size: number;
   /** How often the watchdog looks at the workers' deadlines. */
   watchEveryMs?: number;
@@ -57,6 +58,7 @@ export class WorkerPool {
   private readonly holder = new Map<string, Slot>();
   private readonly timer: NodeJS.Timeout;
   private nextSeq = 1;
+  private nextLockId = 1;
   private closing = false;
 
   constructor(private readonly options: PoolOptions) {
@@ -134,7 +136,7 @@ export class WorkerPool {
 
   private spawn(index: number): Slot {
     const { size: _size, watchEveryMs: _w, onLost: _l, onMessage: _m, ...init } = this.options;
-    const slot = new Slot(index, init);
+    const slot = new Slot(index, this.nextLockId++, init);
     slot.worker.on('message', (m: FromWorker) => this.options.onMessage(m, slot));
     slot.worker.on('error', (e) => this.lose(slot, `crashed: ${e.message}`));
     slot.worker.on('exit', (code) => this.lose(slot, `exited with status ${code}`));
@@ -162,6 +164,7 @@ export class WorkerPool {
     this.slots[slot.index] = this.spawn(slot.index);
     void slot.worker.terminate();
     void slot.exited.then(() => {
+      WriteLock.freeFrom(this.options.writeLock, slot.lockId);
       const { ctl } = slot.views;
       this.pending(slot);
       const running = Atomics.load(ctl, RUNNING);

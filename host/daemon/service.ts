@@ -16,6 +16,7 @@ import { closeFd, writeAllSync } from './libc.js';
 import { LOG, type DaemonLog } from './log.js';
 import type { NewJob, Slot, Unfinished, WorkerPool } from './pool.js';
 import { encodeFrame, type HookFrame } from './protocol.js';
+import type { WriteLock } from './write-lock.js';
 
 export { LOG, type DaemonLog } from './log.js';
 
@@ -26,7 +27,7 @@ export class DaemonService {
   /** Orphan closes handed to a worker, by seq: each resolves with whether it closed the session. */
   private readonly orphanWaits = new Map<number, (closed: boolean) => void>();
 
-  constructor(private readonly registry: Registry, private readonly pool: WorkerPool, private readonly log: DaemonLog) {}
+  constructor(private readonly registry: Registry, private readonly lock: WriteLock, private readonly pool: WorkerPool, private readonly log: DaemonLog) {}
 
   /** Hands one hook and its connection's descriptor (now the worker's) to a worker. */
   hook(frame: HookFrame, fd: number, peerPid: number): void {
@@ -100,8 +101,8 @@ export class DaemonService {
     const open = j.t === 'hook' && j.frame.hook === 'open_session';
     const id = j.t === 'orphan' ? j.id : open ? j.id : j.frame.sessionId;
     try {
-      if (open) this.registry.failed(id, FAILED);
-      else if (id && this.registry.get(id)?.state === 'closing') this.registry.closed(id, FAILED, j.t === 'orphan' ? 'orphan-lost' : 'daemon-lost');
+      if (open) this.lock.run(() => this.registry.failed(id, FAILED));
+      else if (id && this.registry.get(id)?.state === 'closing') this.lock.run(() => this.registry.closed(id, FAILED, j.t === 'orphan' ? 'orphan-lost' : 'daemon-lost'));
     } catch (e) {
       this.log(LOG.err, `session=${id}: not recorded as failed: ${(e as Error).message}`);
     }

@@ -12,6 +12,7 @@ import { HookService } from './hooks.js';
 import { DONE, RUNNING, sharedViews, WROTE, type FromWorker, type Job, type WorkerInit } from './jobs.js';
 import { stderrLog, syslogLog, type DaemonLog } from './log.js';
 import { StackRuns } from './runs.js';
+import { WriteLock } from './write-lock.js';
 
 const init = workerData as WorkerInit;
 const { ctl, deadline } = sharedViews(init.shared);
@@ -27,7 +28,7 @@ function makeLog(): DaemonLog {
 const log = makeLog();
 const registry = new Registry(init.registry, { synchronous: init.synchronous });
 const runs = new StackRuns(init, deadline);
-const hooks = new HookService(registry, runs, log, init.moduleDir ?? null, init.index);
+const hooks = new HookService(registry, new WriteLock(init.writeLock, init.lockId), runs, log, init.moduleDir ?? null, init.index);
 
 async function run(job: Job): Promise<void> {
   Atomics.store(ctl, WROTE, 0);

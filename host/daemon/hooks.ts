@@ -43,6 +43,8 @@ export class HookService {
   private readonly live = new Map<string, Session>();
   /** Opens that failed since the main thread last heard: no close of theirs needs this worker. */
   released: string[] = [];
+  /** Closes answered whose `closed` mark is not yet committed, with what to do once it is. */
+  private marks: { id: string; code: number; by: string; then: () => void }[] = [];
 
   constructor(private readonly registry: Registry, private readonly lock: WriteLock, private readonly runs: StackRuns, private readonly log: DaemonLog, private readonly moduleDir: string | null, private readonly worker: number) {}
 
@@ -62,7 +64,7 @@ export class HookService {
    */
   async orphan(id: string, from: ('opening' | 'open' | 'closing')[], reply: Reply): Promise<boolean> {
     const r = this.registry.get(id);
-    if (!r || !(from as string[]).includes(r.state) || !this.lock.run(() => this.registry.claim(r, from))) return false;
+    if (!r || !(from as string[]).includes(r.state) || !this.write(() => this.registry.claim(r, from))) return false;
     this.live.delete(id);
     await this.runClose(r, { silent: true, items: recordItems(r), env: r.env }, reply, 'orphan');
     return true;
@@ -79,14 +81,14 @@ export class HookService {
     // Committed before the stack runs: a crash in the middle of the open
     // leaves a row 'opening', which the next start closes. The stack's hash
     // comes with `opened`, from the run that read the stack.
-    this.lock.run(() => this.registry.begin({ id, ...line, stackSha256: '', moduleDir: this.moduleDir, systemService: null, systemConfdir: null }, owner));
+    this.write(() => this.registry.begin({ id, ...line, stackSha256: '', moduleDir: this.moduleDir, systemService: null, systemConfdir: null }, owner));
     // First, so that the handle has the id whatever happens next.
     reply.send({ type: 'session', id });
     const env = envObject(f.env);
     const req: RunRequest = { silent: (f.flags & PAM_SILENT) !== 0, items: f.items, env };
     const done = await this.runs.run(reply, () => this.runs.open(id, f.stack, req));
     const ok = done.code === PAM.SUCCESS.number;
-    this.lock.run(() => this.registry.opened(id, ok, done.code, done.env ?? env, done.snapshot ?? { cached: [], data: [], modules: [] }, done.stackSha256));
+    this.write(() => this.registry.opened(id, ok, done.code, done.env ?? env, done.snapshot ?? { cached: [], data: [], modules: [] }, done.stackSha256));
     if (ok) this.live.set(id, { id, ...line, ownerPid: owner.pid, ownerStart: owner.start });
     else this.released.push(id);
     for (const entry of done.puts) reply.send({ type: 'putenv', entry });
@@ -115,7 +117,7 @@ export class HookService {
     // An open still running is another worker's only when this one was
     // lost mid-open (the main thread then marks it failed) or the daemon
     // restarted: the hooks of one session run on one worker, in order.
-    if (!this.lock.run(() => this.registry.claim(r!, ['opening', 'open']))) {
+    if (!this.write(() => this.registry.claim(r!, ['opening', 'open']))) {
       this.log(LOG.warning, `close session=${r.id} service=${r.service} user=${r.user} line=${r.tty ?? '-'}: already closed or closing`);
       return FAILED;
     }
@@ -129,7 +131,8 @@ export class HookService {
    * them, else on fresh ones from the recorded row (module data, frozen
    * chain, module hashes, and the environment as it was at open under the
    * application's). The RESULT leaves before the `closed` mark is
-   * committed: a kill -9 between the two leaves the row claimed
+   * committed (with this worker's next write, or at the end of the
+   * event-loop turn, microseconds later): a kill -9 between the two leaves the row claimed
    * ('closing'), and the next start runs that close again on fresh
    * instances, as a crash during the close itself does (docs/daemon.md,
    * "Durability"). The log line says what the registry holds: it comes after.
@@ -146,17 +149,56 @@ export class HookService {
     }
     const closedBy = held ? by : `${by}-record`;
     for (const entry of done.puts) reply.send({ type: 'putenv', entry });
-    setImmediate(() => {
-      try {
-        this.lock.run(() => this.registry.closed(r.id, done.code, closedBy));
-      } catch (e) {
-        this.log(LOG.err, `close session=${r.id}: not recorded as closed (a restart will close it again): ${(e as Error).message}`);
-        return;
-      }
+    const log = () => {
       if (peerPid === undefined) this.log(LOG.notice, `close session=${r.id} service=${r.service} user=${r.user} line=${r.tty ?? '-'} pid=${r.ownerPid} by=orphan code=${codeByNumber(done.code).name}`);
       else this.event('close', r.id, r, peerPid, done, closedBy);
-    });
+    };
+    if (this.marks.push({ id: r.id, code: done.code, by: closedBy, then: log }) === 1) setImmediate(() => this.flushMarks());
     return done.code;
+  }
+
+  /**
+   * One registry transaction, under the daemon's write lock, that also
+   * commits the `closed` marks waiting: under load a worker's hooks follow
+   * each other within one event-loop turn, and a mark then rides on the
+   * next hook's write instead of costing a commit of its own. Idle, the
+   * marks commit at the end of the turn.
+   */
+  private write<T>(fn: () => T): T {
+    const marks = this.marks.splice(0);
+    let out!: T;
+    try {
+      this.lock.run(() => this.registry.batch(() => {
+        for (const m of marks) this.registry.closed(m.id, m.code, m.by);
+        out = fn();
+      }));
+    } catch (e) {
+      // Rolled back: the marks go in on their own, and `fn`'s failure is the caller's.
+      this.commitMarks(marks);
+      throw e;
+    }
+    for (const m of marks) m.then();
+    return out;
+  }
+
+  private flushMarks(): void {
+    if (this.marks.length === 0) return;
+    try {
+      this.write(() => {});
+    } catch {
+      // Each mark was tried on its own and its failure logged (commitMarks).
+    }
+  }
+
+  private commitMarks(marks: typeof this.marks): void {
+    for (const m of marks) {
+      try {
+        this.lock.run(() => this.registry.closed(m.id, m.code, m.by));
+        m.then();
+      } catch (e) {
+        this.log(LOG.err, `close session=${m.id}: not recorded as closed (a restart will close it again): ${(e as Error).message}`);
+      }
+    }
   }
 
   private event(hook: string, id: string, l: { service: string; user: string; tty: string | null; rhost?: string | null }, pid: number, done: Done, by?: string): void {

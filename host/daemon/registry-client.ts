@@ -1,8 +1,8 @@
 /**
  * The main thread's registry: its own connection, for what the main thread
  * decides (routing a close without an id, the sessions a previous run left,
- * a lost worker's running job), and the pid watch, which reads the same
- * file from a thread of its own (pid-watch.ts). The stack workers write
+ * a lost worker's running job), and the thread that checkpoints the
+ * write-ahead log and watches the applications' pids (pid-watch.ts). The stack workers write
  * their sessions on connections of their own (hooks.ts).
  */
 import { Worker } from 'node:worker_threads';
@@ -17,16 +17,12 @@ export interface RegistryInit {
 
 export class RegistryClient {
   readonly registry: Registry;
-  private readonly watch?: Worker;
+  private readonly watch: Worker;
   /** Gets the open sessions whose application the pid watch found gone. */
   onOrphans?: (ids: string[]) => void;
 
   private constructor(init: RegistryInit, ready: () => void, failed: (e: Error) => void) {
     this.registry = new Registry(init.path, { synchronous: init.synchronous });
-    if (init.watchEveryMs <= 0) {
-      queueMicrotask(ready);
-      return;
-    }
     this.watch = new Worker(new URL('./pid-watch.js', import.meta.url), { workerData: init });
     this.watch.once('message', ready);  // its first message says it has the registry open
     this.watch.on('message', (m: { orphans?: string[] }) => { if (m.orphans) this.onOrphans?.(m.orphans); });
@@ -41,7 +37,7 @@ export class RegistryClient {
   }
 
   async close(): Promise<void> {
-    await this.watch?.terminate();
+    await this.watch.terminate();
     this.registry.close();
   }
 }

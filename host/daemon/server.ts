@@ -10,7 +10,7 @@
  * happens to its connection.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { dupFd, fdOf, peerCredentials } from './libc.js';
+import { dupFd, fdOf, peerCredentials, readSomeSync } from './libc.js';
 import { FrameReader } from './protocol.js';
 import type { DaemonService } from './service.js';
 
@@ -30,7 +30,7 @@ export interface ServerOptions {
 export function createDaemonServer(service: Promise<DaemonService>, o: ServerOptions): Server {
   let ready: DaemonService | undefined;
   void service.then((s) => { ready = s; });
-  const server = createServer({ allowHalfOpen: true }, (socket) => {
+  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
     if (ready) serve(socket, ready, o);
     else void service.then((s) => serve(socket, s, o));
   });
@@ -51,31 +51,38 @@ function serve(socket: Socket, service: DaemonService, o: ServerOptions): void {
     if (why) o.onRefused?.(`pid ${cred.pid}: ${why}`);
     socket.destroy();
   };
-  socket.setTimeout(o.requestMs, () => stop('no request in time'));
-  socket.on('end', () => stop());
-  socket.on('data', (chunk: Buffer) => {
+  /** Takes bytes of the request; true once the connection is handed over or refused. */
+  const take = (chunk: Buffer): boolean => {
     let frames;
     try {
       frames = reader.push(chunk);
     } catch (e) {
       stop(`malformed frame: ${(e as Error).message}`);
-      return;
+      return true;
     }
-    if (frames.length === 0) return;
+    if (frames.length === 0) return false;
     const [f] = frames;
     if (f.type !== 'hook' || frames.length > 1 || reader.pending > 0) {
       stop(`a ${frames.find((x, i) => i > 0 || x.type !== 'hook')?.type ?? 'partial'} frame out of turn`);
-      return;
+      return true;
     }
     // The worker gets its own descriptor of the connection: libuv's goes with this socket.
     const fd = fdOf(socket);
     const own = fd === undefined ? -1 : dupFd(fd);
     socket.destroy();
-    if (own < 0) {
-      o.onRefused?.(`pid ${cred.pid}: the connection could not be handed to a worker`);
-      return;
-    }
+    if (own < 0) o.onRefused?.(`pid ${cred.pid}: the connection could not be handed to a worker`);
     // The kernel's pid, not the frame's: the frame's is only what the peer says.
-    service.hook(f, own, cred.pid);
-  });
+    else service.hook(f, own, cred.pid);
+    return true;
+  };
+  // The module sends its HOOK right after connect(), so it has mostly come
+  // by now: one read, without setting up a stream. Otherwise the stream waits for it.
+  const fd = fdOf(socket);
+  const first = fd === undefined ? null : readSomeSync(fd, 0);
+  if (first === null) return stop();
+  if (first && take(first)) return;
+  socket.setTimeout(o.requestMs, () => stop('no request in time'));
+  socket.on('end', () => stop());
+  socket.on('data', (chunk: Buffer) => { take(chunk); });
+  socket.resume();
 }

@@ -26,7 +26,7 @@ function makeLog(): DaemonLog {
 }
 
 const log = makeLog();
-const registry = new Registry(init.registry, { synchronous: init.synchronous });
+const registry = new Registry(init.registry, { synchronous: init.synchronous, checkpoints: 'manual' });
 const runs = new StackRuns(init, deadline);
 const hooks = new HookService(registry, new WriteLock(init.writeLock, init.lockId), runs, log, init.moduleDir ?? null, init.index);
 

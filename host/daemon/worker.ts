@@ -42,9 +42,10 @@ async function run(job: Job): Promise<void> {
       try {
         code = await hooks.hook(job.frame, job.id, job.peerPid, conn);
       } finally {
-        // The open's log line first: who reads the log after the RESULT finds it there.
-        log.flush?.();
         conn.finish(code);
+        // Before the descriptor closes: a module that waits for the end of
+        // the stream then finds the hook's log line written.
+        log.flush?.();
       }
     } else {
       const closed = await hooks.orphan(job.id, job.from, NO_REPLY);

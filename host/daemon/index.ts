@@ -15,8 +15,10 @@ import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Server } from 'node:net';
 import type { SandboxDefaults } from '../stack/index.js';
-import { openSyslog, syslogLine } from './libc.js';
+import type { WorkerLogTarget } from './jobs.js';
+import { stderrLog, syslogLog } from './log.js';
 import { WorkerPool } from './pool.js';
+import { MAIN_LOCK_ID, WriteLock } from './write-lock.js';
 import { daemonAccount, dropTo, isRoot, prepareRegistryDir } from './privileges.js';
 import { RegistryClient } from './registry-client.js';
 import { createDaemonServer } from './server.js';
@@ -59,21 +61,14 @@ export interface RunningDaemon {
   stop(): Promise<void>;
 }
 
-function makeLog(o: DaemonOptions['log']): DaemonLog {
-  if (typeof o === 'function') return o;
+function makeLog(o: DaemonOptions['log']): { log: DaemonLog; workers: WorkerLogTarget } {
+  if (typeof o === 'function') return { log: o, workers: 'post' };
   if (o === 'stderr') {
     // journald reads a `<N>` prefix as the line's priority.
     const journal = Boolean(process.env.JOURNAL_STREAM);
-    // The lines of one event-loop turn go out in one write (stderr is
-    // written synchronously): under load, one system call for many sessions.
-    let lines = '';
-    return (priority, text) => {
-      if (!lines) setImmediate(() => { const out = lines; lines = ''; process.stderr.write(out); });
-      lines += journal ? `<${priority}>${text}\n` : `pamwasm daemon: ${text}\n`;
-    };
+    return { log: stderrLog(journal), workers: journal ? 'journal' : 'stderr' };
   }
-  openSyslog('pamwasm-daemon');
-  return syslogLine;
+  return { log: syslogLog(), workers: 'syslog' };
 }
 
 /** systemd socket activation: the listening socket is fd 3 (sd_listen_fds(3)). */
@@ -94,7 +89,7 @@ function listen(server: Server, socket: string): Promise<void> {
 export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon> {
   const socket = o.socket ?? DEFAULT_SOCKET;
   const registryPath = o.registry ?? DEFAULT_DAEMON_REGISTRY;
-  const log = makeLog(o.log);
+  const { log, workers: workerLog } = makeLog(o.log);
   const account = daemonAccount(o.user);
   const root = isRoot();
   if (account.uid === 0) log(LOG.warning, 'running as root (--user root): a V8 escape from a module would get root');
@@ -114,21 +109,28 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
   if (activationFd() === undefined) chmodSync(socket, 0o666);
   if (root && account.uid !== 0) dropTo(account);
 
-  const lost: { service?: DaemonService } = {};
-  const registry = await RegistryClient.start({ path: registryPath, synchronous: o.synchronous ?? 'normal', watchEveryMs: o.watchEveryMs ?? 2000 });
+  const late: { service?: DaemonService } = {};
+  const synchronous = o.synchronous ?? 'normal';
+  const registry = await RegistryClient.start({ path: registryPath, synchronous, watchEveryMs: o.watchEveryMs ?? 2000 });
+  const writeLock = WriteLock.shared();
   const pool = new WorkerPool({
     size: o.workers ?? Math.max(2, availableParallelism()),
+    registry: registryPath,
+    writeLock,
+    synchronous,
+    log: workerLog,
     moduleDir: o.moduleDir,
     sandbox: o.sandbox,
     marginMs: o.marginMs ?? 2000,
     unmeteredMs: o.unmeteredMs ?? 10_000,
     loadMs: 60_000,
     promptMs: 10 * 60_000,
-    onLost: (index, sessions, reason) => lost.service?.workerLost(index, sessions, reason),
+    onLost: (index, sessions, reason, left) => late.service?.workerLost(index, sessions, reason, left),
+    onMessage: (m, slot) => late.service?.onMessage(m, slot),
   });
-  const service: DaemonService = new DaemonService(registry, pool, log, { moduleDir: o.moduleDir });
+  const service: DaemonService = new DaemonService(registry.registry, new WriteLock(writeLock, MAIN_LOCK_ID), pool, log);
   registry.onOrphans = (ids) => void service.orphansFound(ids);
-  lost.service = service;
+  late.service = service;
   resolveService(service);
   const recovered = await service.recoverAtStart();
   log(LOG.notice, `serving ${socket} as ${account.name} with ${pool.size} workers; closed ${recovered} session(s) left by a previous run`);

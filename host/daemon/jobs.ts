@@ -1,16 +1,35 @@
 /**
- * What the daemon's main thread and its stack workers say to each other
- * (postMessage), and the shared block each worker has with the main thread:
- * the watchdog reads the worker's deadline from it, and a prompt's answer
- * comes back through it while the worker waits (Atomics.wait), so a prompt
- * blocks its own worker only.
+ * What the daemon's main thread and its stack workers say to each other,
+ * and the block each worker shares with the main thread.
+ *
+ * The main thread accepts a connection, checks its peer, reads its HOOK
+ * frame and hands the connection's descriptor to a worker with the frame
+ * (a `hook` job). From then on the worker alone talks to the module: it
+ * writes the replies on the descriptor, reads a prompt's ANSWER from it,
+ * writes the registry, and closes the descriptor. A hook therefore wakes
+ * two threads (the main thread's accept and the worker), not four.
+ *
+ * The shared block tells the main thread, without a message, where each
+ * worker is: the job it runs, the last job it finished, whether it has
+ * written to the running job's connection yet, and its hard deadline (the
+ * watchdog's only input).
  */
-import type { PromptStyle, WitItem } from '../runtime/index.js';
-import type { SandboxDefaults, SessionSnapshot } from '../stack/index.js';
+import type { SandboxDefaults } from '../stack/index.js';
+import type { HookFrame } from './protocol.js';
+
+/** Where a worker's log lines go: written by the worker itself, or posted to the main thread's function. */
+export type WorkerLogTarget = 'syslog' | 'stderr' | 'journal' | 'post';
 
 /** What a worker is told at start. */
 export interface WorkerInit {
   shared: SharedArrayBuffer;
+  index: number;
+  registry: string;
+  /** The registry's write lock (write-lock.ts), and this worker's id in it. */
+  writeLock: SharedArrayBuffer;
+  lockId: number;
+  synchronous: 'full' | 'normal';
+  log: WorkerLogTarget;
   moduleDir?: string;
   sandbox?: Partial<SandboxDefaults>;
   /** Allowance for a line whose time limit is 0 (not metered in its thread). */
@@ -23,70 +42,40 @@ export interface WorkerInit {
   promptMs: number;
 }
 
-export interface LineRequest {
-  /** Set by the pool. */
-  rid?: number;
-  id: string;
-  silent: boolean;
-  items: Partial<Record<WitItem, string>>;
-  env: Record<string, string>;
-}
-
-/** A close on fresh instances from what the registry recorded at open. */
-export interface RecordedSession {
-  stack: string;
-  stackSha256: string;
-  moduleDir: string | null;
-  snapshot: SessionSnapshot | null;
-}
-
-export type Job =
-  | (LineRequest & { t: 'open'; stack: string })
-  | (LineRequest & { t: 'close' })
-  | (LineRequest & { t: 'close-record'; record: RecordedSession });
-
-export interface Done {
-  t: 'done';
-  rid: number;
-  code: number;
-  /** Entries for pam_putenv: what the hook changed in the PAM environment. */
-  puts: string[];
-  /** After an open: the PAM environment and what a later close needs. */
-  env?: Record<string, string>;
-  snapshot?: SessionSnapshot;
-  /** After an open: the sha256 of the stack file as it was read. */
-  stackSha256?: string;
-  /** Lines that failed without their module deciding (fault, load error), as `file:line module: why`. */
-  faults: string[];
-  /** Why the hook could not run as asked (stack missing, unsafe, changed). */
-  problem?: string;
-}
-
-export type WorkerEvent =
-  | { t: 'message'; rid: number; style: 'info' | 'error'; text: string }
-  | { t: 'prompt'; rid: number; seq: number; style: PromptStyle; text: string }
-  | { t: 'syslog'; rid: number; priority: number; text: string };
-
-export type FromWorker = Done | WorkerEvent | { t: 'ready' };
+/**
+ * One hook from a module: the worker owns `fd` from when it starts the job.
+ * `id` is the new session's id for an open (chosen by the main thread, which
+ * routes that session's close to the same worker).
+ */
+export interface HookJob { t: 'hook'; seq: number; fd: number; frame: HookFrame; peerPid: number; id: string }
 
 /**
- * The shared block: Int32 [state, answer code, answer length, prompt seq,
- * the running job's rid (0: none)], then at byte 24 the Float64 hard
- * deadline (Date.now() ms; 0 idle, Infinity while a prompt waits), then at
- * byte 32 the answer's UTF-8.
+ * A close the daemon runs by itself, with no connection: a session whose
+ * application is gone (`from`: the states it may be claimed from).
  */
-export const ANSWER_BYTES = 65536;
-export const SHARED_BYTES = 32 + ANSWER_BYTES;
-export const ANSWER_NONE = 0;
-export const ANSWER_GIVEN = 1;
-/** Index in `ctl` of the running job's rid. */
-export const RUNNING = 4;
+export interface OrphanJob { t: 'orphan'; seq: number; id: string; from: ('opening' | 'open' | 'closing')[] }
+
+export type Job = HookJob | OrphanJob;
+
+export type FromWorker =
+  | { t: 'ready' }
+  /** An orphan job finished; `closed` says whether this worker closed it. */
+  | { t: 'orphan-done'; seq: number; closed: boolean }
+  /** Opens that failed: no close will come for them to this worker. */
+  | { t: 'released'; ids: string[] }
+  | { t: 'log'; priority: number; text: string };
+
+/** Int32 slots of the shared block. */
+export const RUNNING = 0;   // seq of the job running now (0: none)
+export const DONE = 1;      // seq of the last job finished
+export const WROTE = 2;     // 1 once the running job has written to its connection
+export const SHARED_BYTES = 24;
 
 export function sharedViews(shared: SharedArrayBuffer) {
   return {
-    ctl: new Int32Array(shared, 0, 5),
-    deadline: new Float64Array(shared, 24, 1),
-    answer: new Uint8Array(shared, 32, ANSWER_BYTES),
+    ctl: new Int32Array(shared, 0, 4),
+    /** The running hook's hard deadline (Date.now() ms; 0 idle, Infinity while a prompt waits). */
+    deadline: new Float64Array(shared, 16, 1),
   };
 }
 

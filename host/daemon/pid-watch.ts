@@ -1,12 +1,15 @@
 /**
- * The daemon's pid watch, in a thread of its own with its own read
- * connection to the registry (WAL: readers never block the main thread's
- * writes): one light query and one /proc read per application process per
- * sweep, which with thousands of open sessions would cost the main thread
- * a good share of its time. It posts the ids of open sessions whose
- * application is gone; the main thread closes them (claims decide who
- * closes). Sessions whose owner's pid the daemon could not see (start
- * 'unknown') are left alone.
+ * The daemon's registry housekeeping, in a thread of its own with its own
+ * connection to the registry:
+ *  - the checkpoints of the write-ahead log: the stack workers' connections
+ *    make none, so no hook waits for one and its fsync;
+ *  - the pid watch (WAL: its reads never block the workers' writes): one
+ *    light query and one /proc read per application process per sweep,
+ *    which with thousands of open sessions would cost a serving thread a
+ *    good share of its time. It posts the ids of open sessions whose
+ *    application is gone; the main thread hands their closes to the
+ *    workers (claims decide who closes). Sessions whose owner's pid the
+ *    daemon could not see (start 'unknown') are left alone.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ownerIsGone, Registry } from '../sessions/registry.js';
@@ -17,7 +20,11 @@ const registry = new Registry(init.path, { synchronous: init.synchronous });
 const port = parentPort!;
 port.postMessage({});
 
-setInterval(() => {
+/** How often the log is copied into the database: it then holds about this long's commits. */
+const CHECKPOINT_EVERY_MS = 500;
+setInterval(() => registry.checkpoint(), CHECKPOINT_EVERY_MS);
+
+if (init.watchEveryMs > 0) setInterval(() => {
   const gone = new Map<number, boolean>();
   const orphans: string[] = [];
   for (const o of registry.openOwners()) {

@@ -1,61 +1,64 @@
 /**
- * The stack workers and their watchdog. Stacks run in worker threads so
- * that a hook that outruns every in-thread limit (the backstop case: a
- * bug in the meter, a host call that never returns) costs one worker, not
- * the daemon: the watchdog terminates a worker past its hard deadline,
- * fails the hooks it was running, reports the sessions it held (their
- * closes then run on fresh instances from the registry) and starts a new
- * worker in its place. Other workers and their sessions are untouched.
+ * The stack workers and their watchdog, on the main thread. Stacks run in
+ * worker threads so that a hook that outruns every in-thread limit (the
+ * backstop case: a bug in the meter, a host call that never returns) costs
+ * one worker, not the daemon: the watchdog terminates a worker past its
+ * hard deadline, and once it has stopped, hands back the job it was running
+ * and those queued behind it (see service.ts), reports the sessions it held
+ * (their closes then run on fresh instances from the registry) and starts a
+ * new worker in its place. Other workers and their sessions are untouched.
+ *
+ * The pool needs no message from a worker to know where it is: the shared
+ * block (jobs.ts) holds the job it runs and the last one it finished.
  */
 import { Worker } from 'node:worker_threads';
-import { ANSWER_GIVEN, ANSWER_BYTES, RUNNING, SHARED_BYTES, sharedViews, type Done, type FromWorker, type Job, type WorkerEvent, type WorkerInit } from './jobs.js';
+import { WriteLock } from './write-lock.js';
+import { DONE, RUNNING, SHARED_BYTES, sharedViews, WROTE, type FromWorker, type Job, type WorkerInit } from './jobs.js';
 
-/** A hook lost with its worker (terminated by the watchdog, or crashed). */
-export class WorkerLostError extends Error {
-  readonly code = 'ERR_WORKER_LOST';
-  /** Whether the job had started: one that had not can run on another worker. */
-  constructor(message: string, readonly started: boolean) {
-    super(message);
-  }
-}
+export type NewJob = Job extends infer J ? (J extends Job ? Omit<J, 'seq'> : never) : never;
 
-interface Pending {
-  job: Job;
-  onEvent: (e: WorkerEvent, slot: Slot) => void;
-  resolve: (d: Done) => void;
-  reject: (e: Error) => void;
+/** What a lost worker left: the job it was running (and whether it had written to its module), and those it had not started. */
+export interface Unfinished {
+  running?: Job;
+  wrote: boolean;
+  queued: Job[];
 }
 
 export class Slot {
   readonly worker: Worker;
   readonly views: ReturnType<typeof sharedViews>;
-  readonly pending = new Map<number, Pending>();
-  /** Open sessions whose instances live in this worker. */
+  /** Jobs handed to this worker and not yet seen finished, in order. */
+  readonly queue: Job[] = [];
+  /** Open sessions whose instances live in this worker (as far as the main thread knows). */
   readonly sessions = new Set<string>();
   /** Jobs of this event-loop turn, posted together at its end. */
   outbox: Job[] = [];
   lost = false;
+  readonly exited: Promise<void>;
 
-  constructor(readonly index: number, init: Omit<WorkerInit, 'shared'>) {
+  constructor(readonly index: number, readonly lockId: number, init: Omit<WorkerInit, 'shared' | 'index' | 'lockId'>) {
     const shared = new SharedArrayBuffer(SHARED_BYTES);
     this.views = sharedViews(shared);
-    this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { ...init, shared } });
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { ...init, index, lockId, shared } });
+    this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
   }
 }
 
-export interface PoolOptions extends Omit<WorkerInit, 'shared'> {
+export interface PoolOptions extends Omit<WorkerInit, 'shared' | 'index' | 'lockId'> {
   size: number;
   /** How often the watchdog looks at the workers' deadlines. */
   watchEveryMs?: number;
-  /** A worker was lost: `sessions` were open in it, `reason` says why. */
-  onLost?: (index: number, sessions: string[], reason: string) => void;
+  /** A worker was lost: `sessions` were open in it, `reason` says why, `left` is what it had not finished. */
+  onLost(index: number, sessions: string[], reason: string, left: Unfinished): void;
+  onMessage(m: FromWorker, slot: Slot): void;
 }
 
 export class WorkerPool {
   private readonly slots: Slot[] = [];
   private readonly holder = new Map<string, Slot>();
   private readonly timer: NodeJS.Timeout;
-  private nextRid = 1;
+  private nextSeq = 1;
+  private nextLockId = 1;
   private closing = false;
 
   constructor(private readonly options: PoolOptions) {
@@ -73,39 +76,32 @@ export class WorkerPool {
     return this.holder.get(id);
   }
 
-  /** Runs a job: on `slot` (a close of a session it holds), else on the least busy worker. */
-  run(job: Job, onEvent: (e: WorkerEvent, slot: Slot) => void, slot?: Slot): Promise<{ done: Done; slot: Slot }> {
-    const s = slot ?? this.leastBusy();
-    const rid = this.nextRid++;
-    return new Promise((resolve, reject) => {
-      s.pending.set(rid, {
-        job, onEvent, reject,
-        resolve: (done) => {
-          if (job.t === 'open' && done.code === 0) {
-            s.sessions.add(job.id);
-            this.holder.set(job.id, s);
-          } else if (job.t === 'close') {
-            s.sessions.delete(job.id);
-            this.holder.delete(job.id);
-          }
-          resolve({ done, slot: s });
-        },
-      });
-      // One message per turn, not one per job: each message wakes the
-      // worker, and a wake-up costs more than the job's own posting.
-      if (s.outbox.push({ ...job, rid }) === 1) setImmediate(() => { if (!s.lost) s.worker.postMessage(s.outbox.splice(0)); });
-    });
+  /** Forgets that a worker holds `id` (its open failed, or it closed). */
+  release(id: string, slot?: Slot): void {
+    const s = this.holder.get(id);
+    if (s && (!slot || s === slot)) {
+      s.sessions.delete(id);
+      this.holder.delete(id);
+    }
   }
 
-  /** Gives a waiting prompt its answer (`code` 0 and the text, or the conversation's failure). */
-  answer(slot: Slot, seq: number, code: number, text: string): void {
-    const { ctl, answer } = slot.views;
-    if (slot.lost || Atomics.load(ctl, 3) !== seq) return;
-    const { written } = new TextEncoder().encodeInto(text, answer);
-    ctl[1] = code;
-    ctl[2] = Math.min(written ?? 0, ANSWER_BYTES);
-    Atomics.store(ctl, 0, ANSWER_GIVEN);
-    Atomics.notify(ctl, 0);
+  /**
+   * Hands a job to `slot` (a close of a session it holds), else to the
+   * least busy worker; returns its seq. An open's session is taken as held
+   * by its worker from now on, so its close goes there, behind it.
+   */
+  dispatch(job: NewJob, slot?: Slot): number {
+    const s = slot && !slot.lost ? slot : this.leastBusy();
+    const seq = this.nextSeq++;
+    const j = { ...job, seq } as Job;
+    if (j.t === 'hook' && j.frame.hook === 'open_session') {
+      s.sessions.add(j.id);
+      this.holder.set(j.id, s);
+    }
+    s.queue.push(j);
+    // One message per turn, not one per job: each message wakes the worker.
+    if (s.outbox.push(j) === 1) setImmediate(() => { if (!s.lost) s.worker.postMessage(s.outbox.splice(0)); });
+    return seq;
   }
 
   /** Stops every worker. Open sessions stay recorded for a later close. */
@@ -115,30 +111,33 @@ export class WorkerPool {
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
+  /** Drops the jobs a worker has finished from its queue; returns how many it has left. */
+  private pending(s: Slot): number {
+    const done = Atomics.load(s.views.ctl, DONE);
+    while (s.queue.length && s.queue[0].seq <= done) {
+      const j = s.queue.shift()!;
+      if (j.t === 'hook' && j.frame.hook === 'close_session' && j.frame.sessionId) this.release(j.frame.sessionId, s);
+    }
+    return s.queue.length;
+  }
+
   private leastBusy(): Slot {
     let best = this.slots[0];
+    let bestPending = this.pending(best);
     for (const s of this.slots) {
-      if (s.pending.size < best.pending.size || (s.pending.size === best.pending.size && s.sessions.size < best.sessions.size)) best = s;
+      const p = this.pending(s);
+      if (p < bestPending || (p === bestPending && s.sessions.size < best.sessions.size)) {
+        best = s;
+        bestPending = p;
+      }
     }
     return best;
   }
 
   private spawn(index: number): Slot {
-    const { size: _size, watchEveryMs: _w, onLost: _l, ...init } = this.options;
-    const slot = new Slot(index, init);
-    slot.worker.on('message', (batch: FromWorker[]) => {
-      for (const m of batch) {
-        if (m.t === 'ready') continue;
-        const p = slot.pending.get(m.rid);
-        if (!p) continue;
-        if (m.t === 'done') {
-          slot.pending.delete(m.rid);
-          p.resolve(m);
-        } else {
-          p.onEvent(m, slot);
-        }
-      }
-    });
+    const { size: _size, watchEveryMs: _w, onLost: _l, onMessage: _m, ...init } = this.options;
+    const slot = new Slot(index, this.nextLockId++, init);
+    slot.worker.on('message', (m: FromWorker) => this.options.onMessage(m, slot));
     slot.worker.on('error', (e) => this.lose(slot, `crashed: ${e.message}`));
     slot.worker.on('exit', (code) => this.lose(slot, `exited with status ${code}`));
     return slot;
@@ -148,24 +147,33 @@ export class WorkerPool {
     const now = Date.now();
     for (const s of this.slots) {
       const d = s.views.deadline[0];
-      if (d > 0 && now > d) {
-        this.lose(s, `passed its hard deadline by ${Math.round(now - d)} ms`);
-        void s.worker.terminate();
-      }
+      if (d > 0 && now > d) this.lose(s, `passed its hard deadline by ${Math.round(now - d)} ms`);
     }
   }
 
-  /** Fails the worker's hooks, reports its sessions, and puts a fresh worker in its place. */
+  /**
+   * Puts a fresh worker in the lost one's place at once, and once the lost
+   * one has stopped (no job of it can start after that), hands back what it
+   * left and reports its sessions.
+   */
   private lose(slot: Slot, reason: string): void {
     if (slot.lost || this.closing) return;
     slot.lost = true;
-    slot.views.deadline[0] = 0;
     const sessions = [...slot.sessions];
     for (const id of sessions) this.holder.delete(id);
     this.slots[slot.index] = this.spawn(slot.index);
-    const running = Atomics.load(slot.views.ctl, RUNNING);
-    for (const [rid, p] of slot.pending) p.reject(new WorkerLostError(`worker ${slot.index} ${reason}`, rid === running));
-    slot.pending.clear();
-    this.options.onLost?.(slot.index, sessions, reason);
+    void slot.worker.terminate();
+    void slot.exited.then(() => {
+      WriteLock.freeFrom(this.options.writeLock, slot.lockId);
+      const { ctl } = slot.views;
+      this.pending(slot);
+      const running = Atomics.load(ctl, RUNNING);
+      const left: Unfinished = { wrote: Atomics.load(ctl, WROTE) === 1, queued: [] };
+      for (const j of slot.queue) {
+        if (j.seq === running) left.running = j;
+        else left.queued.push(j);
+      }
+      this.options.onLost(slot.index, sessions, reason, left);
+    });
   }
 }

@@ -1,21 +1,12 @@
 /**
- * The daemon's registry: its writes run on the main thread, grouped per
- * event-loop turn into one transaction (commit.ts), and the pid watch reads
- * the same file from a thread of its own (pid-watch.ts).
- *
- * Why the main thread: in WAL mode with synchronous=NORMAL a commit is a
- * write() to the WAL, no fsync, about 15-30 us; a round trip to a registry
- * thread costs two thread wake-ups, which on a busy machine (every core
- * taken) each wait for a time slice. A hook makes two registry calls, so the
- * thread cost more in latency than the SQL it moved off this thread.
+ * The main thread's registry: its own connection, for what the main thread
+ * decides (routing a close without an id, the sessions a previous run left,
+ * a lost worker's running job), and the thread that checkpoints the
+ * write-ahead log and watches the applications' pids (pid-watch.ts). The stack workers write
+ * their sessions on connections of their own (hooks.ts).
  */
 import { Worker } from 'node:worker_threads';
 import { Registry } from '../sessions/registry.js';
-import { GroupCommit } from './commit.js';
-
-/** The Registry methods the daemon calls. */
-export const REGISTRY_CALLS = ['begin', 'opened', 'failed', 'claim', 'closed', 'get', 'findOnLine', 'list'] as const;
-export type RegistryCallName = (typeof REGISTRY_CALLS)[number];
 
 export interface RegistryInit {
   path: string;
@@ -24,23 +15,14 @@ export interface RegistryInit {
   watchEveryMs: number;
 }
 
-type Method<K extends RegistryCallName> = Registry[K] extends (...a: infer A) => infer R ? (...a: A) => Promise<R> : never;
-
 export class RegistryClient {
-  private readonly registry: Registry;
-  private readonly commit: GroupCommit;
-  private readonly watch?: Worker;
+  readonly registry: Registry;
+  private readonly watch: Worker;
   /** Gets the open sessions whose application the pid watch found gone. */
   onOrphans?: (ids: string[]) => void;
-  private failure?: Error;
 
   private constructor(init: RegistryInit, ready: () => void, failed: (e: Error) => void) {
     this.registry = new Registry(init.path, { synchronous: init.synchronous });
-    this.commit = new GroupCommit(this.registry);
-    if (init.watchEveryMs <= 0) {
-      queueMicrotask(ready);
-      return;
-    }
     this.watch = new Worker(new URL('./pid-watch.js', import.meta.url), { workerData: init });
     this.watch.once('message', ready);  // its first message says it has the registry open
     this.watch.on('message', (m: { orphans?: string[] }) => { if (m.orphans) this.onOrphans?.(m.orphans); });
@@ -54,16 +36,8 @@ export class RegistryClient {
     });
   }
 
-  /** A Registry method; resolves once the transaction it ran in has committed. */
-  call<K extends RegistryCallName>(op: K, ...args: Parameters<Method<K>>): ReturnType<Method<K>> {
-    if (this.failure) return Promise.reject(this.failure) as ReturnType<Method<K>>;
-    const method = this.registry[op] as (...a: unknown[]) => unknown;
-    return this.commit.write((r) => method.apply(r, args)) as ReturnType<Method<K>>;
-  }
-
   async close(): Promise<void> {
-    this.failure = new Error('the registry is closed');
-    await this.watch?.terminate();
+    await this.watch.terminate();
     this.registry.close();
   }
 }

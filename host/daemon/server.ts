@@ -1,16 +1,18 @@
 /**
  * The daemon's socket: one connection per hook (docs/protocol.md). A peer
  * is served only when SO_PEERCRED says its uid is allowed; the first frame
- * must be a HOOK, and after that only an ANSWER right after a PROMPT.
+ * must be a HOOK, and nothing may follow it before the worker's reply.
  * Anything else, a malformed frame included, closes the connection; the
- * module then returns its on_unavailable code. A hook already running
- * finishes (its session stays recorded), whatever happens to its connection.
+ * module then returns its on_unavailable code. Once its HOOK is read, the
+ * connection's descriptor goes to a stack worker, which alone talks to the
+ * module from then on (an ANSWER only right after a PROMPT: conn.ts). A
+ * hook already running finishes (its session stays recorded), whatever
+ * happens to its connection.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { PAM } from '../codes/index.js';
-import { peerCredentials } from './libc.js';
-import { encodeFrame, FrameReader, type HookFrame, type PromptStyleName, type ToModule } from './protocol.js';
-import type { DaemonService, HookReply } from './service.js';
+import { dupFd, fdOf, peerCredentials, readSomeSync } from './libc.js';
+import { FrameReader } from './protocol.js';
+import type { DaemonService } from './service.js';
 
 export interface ServerOptions {
   /** Peer uids served besides root's. */
@@ -21,8 +23,6 @@ export interface ServerOptions {
   onRefused?: (why: string) => void;
 }
 
-const CONV_FAILED = { code: PAM.CONV_ERR.number, text: '' };
-
 /**
  * The server, bound before the service exists (as root, before the drop):
  * connections that come before `service` resolves wait for it.
@@ -30,7 +30,7 @@ const CONV_FAILED = { code: PAM.CONV_ERR.number, text: '' };
 export function createDaemonServer(service: Promise<DaemonService>, o: ServerOptions): Server {
   let ready: DaemonService | undefined;
   void service.then((s) => { ready = s; });
-  const server = createServer({ allowHalfOpen: true }, (socket) => {
+  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
     if (ready) serve(socket, ready, o);
     else void service.then((s) => serve(socket, s, o));
   });
@@ -40,73 +40,49 @@ export function createDaemonServer(service: Promise<DaemonService>, o: ServerOpt
 
 function serve(socket: Socket, service: DaemonService, o: ServerOptions): void {
   const cred = peerCredentials(socket);
-  socket.on('error', () => { /* a module that went away: its hook still completes */ });
+  socket.on('error', () => { /* a module that went away before its HOOK */ });
   if (!cred || (cred.uid !== 0 && !o.allowUids.has(cred.uid))) {
     o.onRefused?.(cred ? `peer uid ${cred.uid} pid ${cred.pid} is not allowed` : 'peer credentials unavailable');
     socket.destroy();
     return;
   }
   const reader = new FrameReader('to-daemon');
-  let started = false;
-  let waiting: ((a: { code: number; text: string }) => void) | undefined;
   const stop = (why?: string) => {
     if (why) o.onRefused?.(`pid ${cred.pid}: ${why}`);
     socket.destroy();
-    const w = waiting;
-    waiting = undefined;
-    w?.(CONV_FAILED);
   };
-  socket.setTimeout(o.requestMs, () => { if (!started) stop('no request in time'); });
-  socket.on('close', () => stop());
-  // A module that stops sending after its HOOK still gets the RESULT (half-close);
-  // one that stops before it, or while a prompt waits for its ANSWER, is done.
-  socket.on('end', () => { if (!started || waiting) stop(); });
-  socket.on('data', (chunk: Buffer) => {
+  /** Takes bytes of the request; true once the connection is handed over or refused. */
+  const take = (chunk: Buffer): boolean => {
     let frames;
     try {
       frames = reader.push(chunk);
     } catch (e) {
       stop(`malformed frame: ${(e as Error).message}`);
-      return;
+      return true;
     }
-    for (const f of frames) {
-      if (!started && f.type === 'hook') {
-        started = true;
-        socket.setTimeout(0);
-        run(f, cred.pid, socket, service, (w) => { waiting = w; });
-      } else if (waiting && f.type === 'answer') {
-        const w = waiting;
-        waiting = undefined;
-        w({ code: f.code, text: f.text });
-      } else {
-        stop(`a ${f.type} frame out of turn`);
-        return;
-      }
+    if (frames.length === 0) return false;
+    const [f] = frames;
+    if (f.type !== 'hook' || frames.length > 1 || reader.pending > 0) {
+      stop(`a ${frames.find((x, i) => i > 0 || x.type !== 'hook')?.type ?? 'partial'} frame out of turn`);
+      return true;
     }
-  });
-}
-
-function run(f: HookFrame, pid: number, socket: Socket, service: DaemonService, onPrompt: (w: (a: { code: number; text: string }) => void) => void): void {
-  // Frames wait in the socket's buffer until a prompt or the RESULT: one
-  // write per hook, mostly (each write is a system call and a wake-up of the module).
-  socket.cork();
-  const send = (frame: ToModule) => { if (!socket.destroyed) socket.write(encodeFrame(frame)); };
-  const reply: HookReply = {
-    send,
-    prompt: (style: PromptStyleName, text: string) => new Promise((resolve) => {
-      if (socket.destroyed) return resolve(CONV_FAILED);
-      onPrompt(resolve);
-      send({ type: 'prompt', style, text });
-      socket.uncork();
-      socket.cork();
-    }),
+    // The worker gets its own descriptor of the connection: libuv's goes with this socket.
+    const fd = fdOf(socket);
+    const own = fd === undefined ? -1 : dupFd(fd);
+    socket.destroy();
+    if (own < 0) o.onRefused?.(`pid ${cred.pid}: the connection could not be handed to a worker`);
+    // The kernel's pid, not the frame's: the frame's is only what the peer says.
+    else service.hook(f, own, cred.pid);
+    return true;
   };
-  // The kernel's pid, not the frame's: the frame's is only what the peer says.
-  void service.hook(f, pid, reply).then((code) => {
-    if (socket.destroyed) return;
-    socket.end(encodeFrame({ type: 'result', code }));
-    // A module that never closes its side does not hold the connection.
-    socket.setTimeout(10_000, () => socket.destroy());
-  });
+  // The module sends its HOOK right after connect(), so it has mostly come
+  // by now: one read, without setting up a stream. Otherwise the stream waits for it.
+  const fd = fdOf(socket);
+  const first = fd === undefined ? null : readSomeSync(fd, 0);
+  if (first === null) return stop();
+  if (first && take(first)) return;
+  socket.setTimeout(o.requestMs, () => stop('no request in time'));
+  socket.on('end', () => stop());
+  socket.on('data', (chunk: Buffer) => { take(chunk); });
+  socket.resume();
 }
-

@@ -29,6 +29,7 @@
 #define DEFAULT_TIMEOUT_MS 10000
 #define DEFAULT_DAEMON_USER "pamwasm"
 #define SESSION_DATA "pamwasm_session_id"
+#define UID_DATA "pamwasm_daemon_uid"
 /* Built with -fvisibility=hidden: only the two hooks leave the module. */
 #define EXPORT __attribute__((visibility("default")))
 
@@ -184,10 +185,11 @@ static int answer_prompt(pam_handle_t *pamh, int fd, unsigned style, const char 
  * for a malformed, late or missing reply. The deadline moves by the time
  * spent in the application's conversation, which timeout= does not count.
  */
-static int relay(pam_handle_t *pamh, int fd, int64_t deadline, int debug) {
+static int relay(pam_handle_t *pamh, struct wire_reader *r, int64_t deadline, int debug) {
+  int fd = r->fd;
   for (;;) {
     struct wire_in f;
-    if (wire_read(fd, &f, deadline) != 0) return -1;
+    if (wire_read(r, &f, deadline) != 0) return -1;
     unsigned style = 0, priority = 0;
     uint32_t code = 0;
     char *text = NULL;
@@ -242,15 +244,37 @@ static int relay(pam_handle_t *pamh, int fd, int64_t deadline, int debug) {
   }
 }
 
+/* The daemon user's uid, kept on the handle: a close then reads no user database. */
+struct daemon_uid { uid_t uid; char name[]; };
+
+static int daemon_uid_of(pam_handle_t *pamh, const char *name, uid_t *uid) {
+  const void *kept = NULL;
+  if (pam_get_data(pamh, UID_DATA, &kept) == PAM_SUCCESS && kept && strcmp(((const struct daemon_uid *)kept)->name, name) == 0) {
+    *uid = ((const struct daemon_uid *)kept)->uid;
+    return 0;
+  }
+  char buf[16384];
+  struct passwd pw, *found = NULL;
+  if (getpwnam_r(name, &pw, buf, sizeof buf, &found) != 0 || !found) return -1;
+  *uid = pw.pw_uid;
+  size_t n = strlen(name);
+  struct daemon_uid *d = malloc(sizeof *d + n + 1);
+  if (d) {
+    d->uid = pw.pw_uid;
+    memcpy(d->name, name, n + 1);
+    if (pam_set_data(pamh, UID_DATA, d, free_id) != PAM_SUCCESS) free(d);
+  }
+  return 0;
+}
+
 static int run_hook(pam_handle_t *pamh, int hook, int flags, int argc, const char **argv) {
   struct options o;
   parse_options(pamh, argc, argv, &o);
   int code = o.on_unavailable;
   if (o.bad) goto out;
 
-  char buf[16384];
-  struct passwd pw, *found = NULL;
-  if (getpwnam_r(o.daemon_user, &pw, buf, sizeof buf, &found) != 0 || !found) {
+  uid_t daemon_uid;
+  if (daemon_uid_of(pamh, o.daemon_user, &daemon_uid) != 0) {
     pam_syslog(pamh, LOG_ERR, "daemon_user %s does not exist", o.daemon_user);
     goto out;
   }
@@ -261,7 +285,7 @@ static int run_hook(pam_handle_t *pamh, int hook, int flags, int argc, const cha
     goto out;
   }
   uid_t peer;
-  if (wire_peer_uid(fd, &peer) != 0 || peer != pw.pw_uid) {
+  if (wire_peer_uid(fd, &peer) != 0 || peer != daemon_uid) {
     pam_syslog(pamh, LOG_ERR, "the peer on %s is not %s: refused", o.socket, o.daemon_user);
     close(fd);
     goto out;
@@ -269,7 +293,9 @@ static int run_hook(pam_handle_t *pamh, int hook, int flags, int argc, const cha
   struct wire_out w;
   int sent = build_hook(pamh, &o, hook, flags, &w) == 0 ? wire_send(fd, w.data, w.len, deadline) : -1;
   wire_free(&w);
-  int result = sent == 0 ? relay(pamh, fd, deadline, o.debug) : -1;
+  struct wire_reader reader;
+  wire_reader_init(&reader, fd);
+  int result = sent == 0 ? relay(pamh, &reader, deadline, o.debug) : -1;
   close(fd);
   if (result < 0) pam_syslog(pamh, LOG_ERR, "no valid answer from the pamwasm daemon at %s within %lldms", o.socket, (long long)o.timeout_ms);
   else code = result;

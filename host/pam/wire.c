@@ -173,29 +173,61 @@ int wire_send(int fd, const void *buf, size_t len, int64_t deadline_ms) {
   return 0;
 }
 
-static int read_all(int fd, unsigned char *buf, size_t len, int64_t deadline_ms) {
-  while (len > 0) {
-    ssize_t n = recv(fd, buf, len, 0);
-    if (n > 0) { buf += n; len -= (size_t)n; continue; }
+void wire_reader_init(struct wire_reader *r, int fd) {
+  r->fd = fd;
+  r->at = r->end = 0;
+}
+
+/*
+ * Receives more: waits first (a reply is never there the moment a request
+ * leaves, so a recv() first would mostly fail with EAGAIN), then takes
+ * what has come, into dst when it is at least a buffer's worth.
+ */
+static ssize_t receive(struct wire_reader *r, unsigned char *dst, size_t len, int64_t deadline_ms) {
+  for (;;) {
+    if (wait_fd(r->fd, POLLIN, deadline_ms) != 1) return -1;
+    ssize_t n = recv(r->fd, dst, len, 0);
+    if (n > 0) return n;
     if (n == 0) return -1; /* the daemon closed the connection */
-    if (errno == EINTR) continue;
-    if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_fd(fd, POLLIN, deadline_ms) == 1) continue;
-    return -1;
+    if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) return -1;
+  }
+}
+
+static int read_all(struct wire_reader *r, unsigned char *dst, size_t len, int64_t deadline_ms) {
+  while (len > 0) {
+    if (r->at == r->end) {
+      if (len >= sizeof r->buf) {
+        ssize_t n = receive(r, dst, len, deadline_ms);
+        if (n < 0) return -1;
+        dst += n;
+        len -= (size_t)n;
+        continue;
+      }
+      ssize_t n = receive(r, r->buf, sizeof r->buf, deadline_ms);
+      if (n < 0) return -1;
+      r->at = 0;
+      r->end = (size_t)n;
+    }
+    size_t take = r->end - r->at < len ? r->end - r->at : len;
+    memcpy(dst, r->buf + r->at, take);
+    r->at += take;
+    dst += take;
+    len -= take;
   }
   return 0;
 }
 
 /* ------------------------------------------------------------ reading */
 
-int wire_read(int fd, struct wire_in *f, int64_t deadline_ms) {
+int wire_read(struct wire_reader *r, struct wire_in *f, int64_t deadline_ms) {
   unsigned char head[4];
   memset(f, 0, sizeof *f);
-  if (read_all(fd, head, 4, deadline_ms) != 0) return -1;
+  if (read_all(r, head, 4, deadline_ms) != 0) return -1;
   uint32_t len = (uint32_t)head[0] << 24 | (uint32_t)head[1] << 16 | (uint32_t)head[2] << 8 | head[3];
   if (len < 1 || len > WIRE_MAX_FRAME) return -1;
   unsigned char *data = malloc(len);
   if (!data) return -1;
-  if (read_all(fd, data, len, deadline_ms) != 0) { free(data); return -1; }
+  if (read_all(r, data, len, deadline_ms) != 0) { free(data); return -1; }
   f->type = data[0];
   f->body = data;
   f->len = len;

@@ -67,8 +67,19 @@ struct wire_in {
   size_t len, at;
 };
 
+/*
+ * The bytes received from the daemon and not yet read as frames. The daemon
+ * sends a hook's replies in one write, so one recv() usually brings them all.
+ */
+struct wire_reader {
+  int fd;
+  size_t at, end;
+  unsigned char buf[4096];
+};
+void wire_reader_init(struct wire_reader *r, int fd);
+
 /* Reads one whole frame before deadline_ms; -1 on timeout, EOF, error or a bad length. */
-int wire_read(int fd, struct wire_in *f, int64_t deadline_ms);
+int wire_read(struct wire_reader *r, struct wire_in *f, int64_t deadline_ms);
 void wire_in_free(struct wire_in *f);
 
 /* Field readers over a frame's body: -1 when a field runs past the end or breaks a rule. */

@@ -155,7 +155,7 @@ export class Registry {
    * may lose the last commits to a power loss or OS crash, at about a
    * hundredth of the cost.
    */
-  constructor(readonly path: string, o: { synchronous?: 'full' | 'normal' } = {}) {
+  constructor(readonly path: string, o: { synchronous?: 'full' | 'normal'; checkpoints?: 'auto' | 'manual' } = {}) {
     if (path !== ':memory:' && path !== '') {
       const dir = dirname(resolve(path));
       if (resolve(path) === resolve(defaultRegistryPath())) mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -172,7 +172,15 @@ export class Registry {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${o.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
     this.db.pragma('busy_timeout = 5000');
+    // 'manual': this connection's commits never copy the log into the
+    // database (and fsync it); another connection calls checkpoint().
+    if (o.checkpoints === 'manual') this.db.pragma('wal_autocheckpoint = 0');
     this.db.exec(SCHEMA);
+  }
+
+  /** Copies what the write-ahead log holds into the database, as far as no reader or writer is kept waiting. */
+  checkpoint(): void {
+    this.db.pragma('wal_checkpoint(PASSIVE)');
   }
 
   /**

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PAM } from '../../host/codes/index.js';
 import { BIN, DaemonDir, hook, MODULES, startDaemonChild, type DaemonChild } from '../support/daemon.js';
 
@@ -92,6 +92,22 @@ int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **a
     expect(o.frames.filter((f) => f.type === 'prompt')).toEqual([{ type: 'prompt', style: 'echo-on', text: 'Name? ' }]);
     expect(o.code).toBe(PAM.SUCCESS.number);
     expect(o.puts).toEqual(['ANSWER=zoe']);
+    await hook(d.socket, { hook: 'close_session', stack: prompting, items: ITEMS, sessionId: o.sessionId });
+  });
+
+  it('a prompt waiting for its answer holds only its own worker', async () => {
+    let asked = 0;
+    const waiting = hook(d.socket, { hook: 'open_session', stack: prompting, items: ITEMS, answer: () => { asked = Date.now(); return 'zoe'; }, answerDelayMs: 3000 });
+    await vi.waitFor(() => expect(asked).toBeGreaterThan(0), { timeout: 10_000 });
+    // Served by the other worker while the person has not answered yet.
+    for (let i = 0; i < 3; i++) {
+      const o = await hook(d.socket, { hook: 'open_session', stack: stamp, items: { ...ITEMS, tty: `pts/${i}` } });
+      const c = await hook(d.socket, { hook: 'close_session', stack: stamp, items: { ...ITEMS, tty: `pts/${i}` }, sessionId: o.sessionId });
+      expect([o.code, c.code]).toEqual([PAM.SUCCESS.number, PAM.SUCCESS.number]);
+    }
+    expect(Date.now() - asked).toBeLessThan(3000);
+    const o = await waiting;
+    expect([o.code, o.puts]).toEqual([PAM.SUCCESS.number, ['ANSWER=zoe']]);
     await hook(d.socket, { hook: 'close_session', stack: prompting, items: ITEMS, sessionId: o.sessionId });
   });
 

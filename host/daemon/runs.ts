@@ -6,7 +6,7 @@
  * is terminated (pool.ts), and its sessions close later from the registry.
  */
 import { PAM } from '../codes/index.js';
-import { newHandleState, type Conversation, type HandleState } from '../runtime/index.js';
+import { newHandleState, type StackConversation, type HandleState } from '../runtime/index.js';
 import { closeWasmStack } from '../sessions/wasm-close.js';
 import { parseStackFile, SANDBOX_DEFAULTS, StackSession, type SessionSnapshot, type Stack, type TraceEntry } from '../stack/index.js';
 import { PRIORITY, type WorkerInit } from './jobs.js';
@@ -66,7 +66,7 @@ export class StackRuns {
   private readonly sessions = new Map<string, StackSession>();
   /** Where the running hook's messages, prompts and syslog lines go. */
   private reply: Reply | undefined;
-  private readonly conversation: Conversation;
+  private readonly conversation: StackConversation;
   private readonly moduleLog: (r: { priority: string; module: string; message: string }) => void;
 
   constructor(private readonly init: WorkerInit, private readonly deadline: Float64Array) {

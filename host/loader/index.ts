@@ -22,9 +22,8 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ModuleNotFoundError, MalformedModuleError, NotAComponentError, PamwasmError, PinMismatchError, UnsafePermissionsError, UnsupportedWasmError } from '../errors/index.js';
-import { CORE_CAPS, type CoreCaps } from '../sandbox/core-check.js';
+import { CORE_CAPS, meterCoreModule, type CoreCaps } from '../sandbox/index.js';
 import { INITIAL_FUEL } from '../sandbox/limits.js';
-import { meterCoreModule } from '../sandbox/meter.js';
 import { strictByDefault } from '../sandbox/perms.js';
 import type { WitStatus } from '../codes/index.js';
 import { cacheKey, openCache, type CacheOptions, type KeyParts, type Prepared } from './cache.js';

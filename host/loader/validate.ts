@@ -25,8 +25,8 @@
  *   const cores = checkComponentCores(bytes, 'pam_x.wasm', { metered: true });
  */
 import { MalformedModuleError, ResourceLimitError } from '../errors/index.js';
-import { checkCoreModule, CORE_CAPS, type CoreCaps } from '../sandbox/core-check.js';
-import { Reader } from '../sandbox/meter-binary.js';
+import { checkCoreModule, CORE_CAPS, type CoreCaps } from '../sandbox/index.js';
+import { Reader } from '../wasm/index.js';
 
 const PREAMBLE = 8;
 /** Component-model Binary.md section ids. */

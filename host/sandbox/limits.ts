@@ -12,8 +12,7 @@
  * iteration instead of a worker round trip per call.
  */
 import { ResourceLimitError } from '../errors/index.js';
-import { CORE_CAPS } from './core-check.js';
-import { FUEL_EXPORT, GLOBAL_EXPORT_PREFIX, OUT_OF_FUEL, pooledMemoryLimits, SANDBOX_MODULE, STATE_SECTION } from './meter.js';
+import { CORE_CAPS, FUEL_EXPORT, GLOBAL_EXPORT_PREFIX, OUT_OF_FUEL, pooledMemoryLimits, SANDBOX_MODULE, STATE_SECTION } from './instrument/index.js';
 
 /**
  * Fuel between two clock checks. A unit is about one simple instruction

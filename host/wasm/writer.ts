@@ -1,103 +1,9 @@
 /**
- * Byte-level helpers for the metering rewriter: a bounds-checked reader and a
- * growable writer for the WebAssembly binary format, with LEB128 as the spec
- * defines it (core/binary/values.rst: "All integers are encoded using the
- * LEB128 variable-length integer encoding").
- *
- * Both work on one Uint8Array each and never allocate per byte: a 12 MB
+ * The one writer of the WebAssembly binary format: a growable byte buffer
+ * with LEB128 as the spec encodes it (minimal encodings), used by the meter's
+ * rewrite and the loader's skeletons. It never allocates per byte: a 12 MB
  * module is rewritten by copying spans, not by building objects.
  */
-import { MalformedModuleError, PamwasmError, UnsupportedWasmError } from '../errors/index.js';
-
-/** The module uses a feature the rewriter does not know; metering it could break it. */
-export function unsupported(message: string): PamwasmError {
-  return new UnsupportedWasmError(message);
-}
-
-export function malformed(message: string): MalformedModuleError {
-  return new MalformedModuleError(message);
-}
-
-const hex = (n: number) => `0x${n.toString(16).padStart(2, '0')}`;
-export { hex };
-
-export class Reader {
-  pos: number;
-  constructor(readonly buf: Uint8Array, pos = 0, readonly end = buf.length) {
-    this.pos = pos;
-  }
-
-  /** One byte; throws past `end` rather than reading `undefined` as 0. */
-  u8(): number {
-    if (this.pos >= this.end) throw this.truncated();
-    return this.buf[this.pos++];
-  }
-
-  /**
-   * An unsigned LEB128 up to 32 bits. Padded encodings (up to 5 bytes) are
-   * accepted, as the spec allows any encoding of at most ceil(32/7) bytes.
-   */
-  u32(): number {
-    const { buf, end } = this;
-    let pos = this.pos;
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      if (pos >= end) throw this.truncated();
-      const b = buf[pos++];
-      if (shift === 28) {
-        if (b > 0x0f) throw malformed(`integer too large at offset ${pos - 1}`);
-        result += b * 2 ** 28; // beyond 2^31: keep it a positive number, not an int32
-        break;
-      }
-      result |= (b & 0x7f) << shift;
-      if ((b & 0x80) === 0) break;
-      shift += 7;
-    }
-    this.pos = pos;
-    return result;
-  }
-
-  /**
-   * Skips one LEB128 of any width (s32, s33, s64, u64): only its length
-   * matters to a rewriter that copies immediates verbatim. 10 bytes is the
-   * longest a 64-bit value may take.
-   */
-  skipLeb(): void {
-    const { buf, end } = this;
-    let pos = this.pos;
-    const limit = pos + 10;
-    for (;;) {
-      if (pos >= end) throw this.truncated();
-      if (pos >= limit) throw malformed(`integer too long at offset ${this.pos}`);
-      if ((buf[pos++] & 0x80) === 0) break;
-    }
-    this.pos = pos;
-  }
-
-  skip(n: number): void {
-    if (n > this.end - this.pos) throw this.truncated();
-    this.pos += n;
-  }
-
-  /** A name or byte vector: u32 length then the bytes, returned as a view. */
-  bytes(): Uint8Array {
-    const n = this.u32();
-    const start = this.pos;
-    this.skip(n);
-    return this.buf.subarray(start, start + n);
-  }
-
-  name(): string {
-    return decoder.decode(this.bytes());
-  }
-
-  truncated(): MalformedModuleError {
-    return malformed(`unexpected end of the module's bytes at offset ${this.pos}`);
-  }
-}
-
-const decoder = new TextDecoder('utf-8', { fatal: false });
 const encoder = new TextEncoder();
 
 /** Bytes a u32 takes in minimal LEB128. */
@@ -200,6 +106,14 @@ export class Writer {
     this.pos = start;
     this.u32(len);
     this.pos = end;
+  }
+
+  /** A section: its id, then what `body` writes, prefixed with its size. */
+  section(id: number, body: () => void): void {
+    this.u8(id);
+    const start = this.pos;
+    body();
+    this.prefixSize(start);
   }
 
   result(): Uint8Array {

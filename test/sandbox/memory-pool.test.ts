@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse, print } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { INITIAL_FUEL, InstanceMeter, memoryPoolStats } from '../../host/sandbox/limits.js';
-import { meterCoreModule, pooledMemoryLimits } from '../../host/sandbox/meter.js';
+import { meterCoreModule, pooledMemoryLimits } from '../../host/sandbox/index.js';
 import { newHandleState } from '../../host/runtime/index.js';
 import { parseStackFile, StackSession } from '../../host/stack/index.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';

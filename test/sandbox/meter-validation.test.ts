@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { craftComponent } from '../../host/build/crafted.js';
 import { loadComponent } from '../../host/loader/index.js';
 import { componentCores } from '../../host/loader/validate.js';
-import { meterCoreModule } from '../../host/sandbox/meter.js';
+import { meterCoreModule } from '../../host/sandbox/index.js';
 import { parseModuleSpec } from '../../host/sandbox/spec.js';
 import { hostile, TempStacks } from '../support/hostile.js';
 

@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parse, print } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { transpileComponent } from '../../host/loader/transpile.js';
-import { meterCoreModule, FUEL_EXPORT, SANDBOX_MODULE, OUT_OF_FUEL, type MeterOptions } from '../../host/sandbox/meter.js';
+import { meterCoreModule, FUEL_EXPORT, SANDBOX_MODULE, OUT_OF_FUEL, type MeterOptions } from '../../host/sandbox/index.js';
 
 type Exports = Record<string, any>;
 

@@ -11,6 +11,10 @@
  * compiles each core module, on both paths.
  */
 
+import { COMPONENT_PREAMBLE, expectPreamble, MODULE_PREAMBLE, Reader as WasmReader, sectionHeaders, type Strictness } from '../../wasm/index.js';
+
+export { COMPONENT_PREAMBLE, MODULE_PREAMBLE };
+
 /** Anything the reader does not recognize; never shown to a user (the jco path answers instead). */
 export class Unrecognized extends Error {}
 
@@ -18,84 +22,24 @@ export function refuse(why: string): never {
   throw new Unrecognized(why);
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/** The fast path's policy: bytes it cannot follow, or a name that is not UTF-8, are "not recognized". */
+export const COMPONENT_STRICTNESS: Strictness = Object.freeze({
+  refuse: (message: string) => new Unrecognized(message),
+  utf8Names: true,
+});
 
-export class Reader {
-  constructor(readonly bytes: Uint8Array, public pos: number, readonly end: number) {
-    if (pos < 0 || end > bytes.length || pos > end) refuse('range outside the bytes');
-  }
+/** The one WebAssembly reader (host/wasm/), refusing as the fast path does. */
+export type Reader = WasmReader;
 
-  get done(): boolean {
-    return this.pos >= this.end;
-  }
+export function reader(bytes: Uint8Array, pos: number, end: number): Reader {
+  return new WasmReader(bytes, pos, end, COMPONENT_STRICTNESS);
+}
 
-  u8(): number {
-    if (this.pos >= this.end) refuse('unexpected end');
-    return this.bytes[this.pos++];
-  }
-
-  peek(): number {
-    if (this.pos >= this.end) refuse('unexpected end');
-    return this.bytes[this.pos];
-  }
-
-  /** An unsigned LEB128 u32: at most 5 bytes, no bits past the 32nd. */
-  u32(): number {
-    let result = 0;
-    for (let i = 0; i < 5; i++) {
-      const b = this.u8();
-      if (i === 4 && b > 0x0f) refuse('u32 too large or too long');
-      result += (b & 0x7f) * 2 ** (7 * i);
-      if (!(b & 0x80)) return result;
-    }
-    return refuse('u32 too long');
-  }
-
-  /** A signed LEB128 s33 (a type index), which must come out non-negative. */
-  typeIndex(): number {
-    let result = 0;
-    for (let i = 0; i < 5; i++) {
-      const b = this.u8();
-      result += (b & 0x7f) * 2 ** (7 * i);
-      if (!(b & 0x80)) {
-        // The last byte's bit 6 is the sign: a type index is never negative.
-        if (b & 0x40) refuse('negative type index');
-        if (i === 4 && b > 0x0f) refuse('s33 too large');
-        return result;
-      }
-    }
-    return refuse('s33 too long');
-  }
-
-  take(n: number): Uint8Array {
-    if (n > this.end - this.pos) refuse('unexpected end');
-    const out = this.bytes.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return out;
-  }
-
-  /** A length-prefixed UTF-8 string. */
-  name(): string {
-    const b = this.take(this.u32());
-    try {
-      return utf8.decode(b);
-    } catch {
-      return refuse('a name that is not UTF-8');
-    }
-  }
-
-  /** A vector: its length, then `item` that many times. */
-  vec<T>(item: () => T): T[] {
-    const n = this.u32();
-    if (n > this.end - this.pos) refuse('vector longer than its section');
-    const out: T[] = [];
-    for (let i = 0; i < n; i++) out.push(item());
-    return out;
-  }
-
-  expectEnd(): void {
-    if (this.pos !== this.end) refuse('bytes left at the end of a section');
-  }
+/** A signed LEB128 s33 (a type index), which must come out non-negative. */
+export function typeIndex(r: Reader): number {
+  const i = r.s33();
+  if (i < 0) refuse('negative type index');
+  return i;
 }
 
 export interface Section {
@@ -105,24 +49,12 @@ export interface Section {
   end: number;
 }
 
-/** The sections after the 8-byte preamble `magic`; throws on a preamble other than `preamble`. */
+/** The sections after the 8-byte `preamble`; refuses any other preamble. */
 export function sections(bytes: Uint8Array, start: number, end: number, preamble: readonly number[]): Section[] {
-  const r = new Reader(bytes, start, end);
-  for (const b of preamble) if (r.u8() !== b) refuse('unexpected preamble');
-  const out: Section[] = [];
-  while (!r.done) {
-    const id = r.u8();
-    const size = r.u32();
-    const s = r.pos;
-    r.take(size);
-    out.push({ id, start: s, end: r.pos });
-  }
-  return out;
+  const r = reader(bytes, start, end);
+  expectPreamble(r, preamble);
+  return sectionHeaders(r);
 }
-
-/** A component of this encoding: `\0asm`, version 0x0d, layer 1. */
-export const COMPONENT_PREAMBLE = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00] as const;
-export const MODULE_PREAMBLE = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00] as const;
 
 /** Core value types as text, as they appear in function types. */
 const VALTYPES: Record<number, string> = { 0x7f: 'i32', 0x7e: 'i64', 0x7d: 'f32', 0x7c: 'f64', 0x7b: 'v128', 0x70: 'funcref', 0x6f: 'externref' };
@@ -180,7 +112,7 @@ export function coreModuleShape(bytes: Uint8Array, start: number, end: number): 
   let globalCount = 0;
   for (const s of sections(bytes, start, end, MODULE_PREAMBLE)) {
     if (!KNOWN_MODULE_SECTIONS.has(s.id)) refuse(`core module section ${s.id}`);
-    const r = new Reader(bytes, s.start, s.end);
+    const r = reader(bytes, s.start, s.end);
     if (s.id === 0) {
       r.name();
       continue;

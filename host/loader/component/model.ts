@@ -8,7 +8,7 @@
  * instances made of exports, aliases, `canon lift` and `canon lower`, and
  * function exports); any other section or construct throws `Unrecognized`.
  */
-import { COMPONENT_PREAMBLE, type CoreExtern, coreModuleShape, type CoreModuleShape, Reader, refuse, sections } from './binary.js';
+import { COMPONENT_PREAMBLE, type CoreExtern, coreModuleShape, type CoreModuleShape, reader, type Reader, refuse, sections } from './binary.js';
 import { coreSignature, defType, type Def, type FuncType, type InstanceExport, KEBAB, kebab, type ValType } from './types.js';
 
 export interface CoreModule { start: number; end: number; shape: CoreModuleShape }
@@ -65,7 +65,7 @@ export function readModel(bytes: Uint8Array): Model {
   };
   const importNames = new Set<string>();
   for (const s of sections(bytes, 0, bytes.length, COMPONENT_PREAMBLE)) {
-    const r = new Reader(bytes, s.start, s.end);
+    const r = reader(bytes, s.start, s.end);
     switch (s.id) {
       case SECTION.custom:
         r.name();

@@ -14,7 +14,7 @@
  * components whose types are built the same way from the same WIT give the
  * same tree, and anything built another way compares as different.
  */
-import { type Reader, refuse } from './binary.js';
+import { type Reader, refuse, typeIndex } from './binary.js';
 
 export type Prim = 'bool' | 's8' | 'u8' | 's16' | 'u16' | 's32' | 'u32' | 's64' | 'u64' | 'f32' | 'f64' | 'char' | 'string';
 
@@ -69,7 +69,7 @@ export function valType(r: Reader, types: Def[]): ValType {
     r.u8();
     return { k: 'prim', t: PRIMS[b] ?? refuse('error-context') };
   }
-  const def = types[r.typeIndex()];
+  const def = types[typeIndex(r)];
   if (!def || def.d !== 'val') return refuse('a value type index that is not a value type');
   return def.type;
 }

@@ -32,7 +32,7 @@
  * before `throw`; a callee that is left by a JS exception (a host import, or
  * V8's catchable stack overflow) had stored its own before its last call.
  */
-import type { Writer } from './meter-binary.js';
+import type { Writer } from '../../wasm/index.js';
 
 /** Labels a wrapped loop puts around itself (`FuelCode.wrapStart`). */
 export const WRAP_LABELS = 3;

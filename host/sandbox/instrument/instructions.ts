@@ -15,8 +15,8 @@
  * the body is decoded out of phase. So an opcode this walker does not know is
  * an error naming the opcode and offset, never a guess.
  */
-import { hex, malformed, unsupported, type Writer } from './meter-binary.js';
-import { BULK_WEIGHT, Length, WEIGHT, WRAP_LABELS, type Chunked, type FuelPlan } from './meter-fuel.js';
+import { hex, malformed, unsupported, type Reader, type Writer } from '../../wasm/index.js';
+import { BULK_WEIGHT, Length, WEIGHT, WRAP_LABELS, type Chunked, type FuelPlan } from './fuel.js';
 
 // Immediate shapes of the one-byte opcodes.
 const NONE = 0;
@@ -86,13 +86,16 @@ set(PREFIX_FE, 0xfe);
  */
 const SIMD_HOLES = new Set([154, 162, 165, 166, 175, 176, 178, 179, 180, 187, 194, 197, 198, 207, 208, 210, 211, 212, 226, 238]);
 
-/** The state of one walk: where it reads and where its unflushed span starts. */
+/** The state of one walk: where it reads (`r.pos` to `r.end`) and where its unflushed span starts. */
 export interface Walk {
-  readonly buf: Uint8Array;
-  pos: number;
-  readonly end: number;
+  readonly r: Reader;
   /** Start of input not yet copied to the writer. */
   copied: number;
+}
+
+/** A walk from `r.pos`, nothing copied yet. */
+export function walkFrom(r: Reader): Walk {
+  return { r, copied: r.pos };
 }
 
 export interface Rewrite {
@@ -128,63 +131,29 @@ function pastEnd(what: string, idx: number, size: number, at: number) {
   return malformed(`${what} index ${idx} at offset ${at} is past the end of its space (${size}).`);
 }
 
-let lebValue = 0; // second result of readU32, kept out of an allocated tuple
-
-function readU32(buf: Uint8Array, pos: number, end: number): number {
-  let result = 0;
-  let shift = 0;
-  for (;;) {
-    if (pos >= end) throw truncated(pos);
-    const b = buf[pos++];
-    if (shift === 28) {
-      if (b > 0x0f) throw malformed(`integer too large at offset ${pos - 1}`);
-      result += b * 2 ** 28;
-      break;
-    }
-    result |= (b & 0x7f) << shift;
-    if ((b & 0x80) === 0) break;
-    shift += 7;
-  }
-  lebValue = result;
-  return pos;
-}
-
-function skipLeb(buf: Uint8Array, pos: number, end: number): number {
-  const limit = pos + 10; // a 64-bit LEB128 takes at most ceil(64/7) bytes
-  for (;;) {
-    if (pos >= end) throw truncated(pos);
-    if (pos >= limit) throw malformed(`integer too long at offset ${pos}`);
-    if ((buf[pos++] & 0x80) === 0) return pos;
-  }
-}
-
 /**
  * A memarg: alignment flags, a memory index when bit 6 is set (multi-memory,
  * instructions.rst "Memory Instructions"), then the offset (u64 under memory64).
  */
-function skipMemarg(buf: Uint8Array, pos: number, end: number): number {
-  pos = readU32(buf, pos, end);
-  if (lebValue & 0x40) pos = skipLeb(buf, pos, end);
-  return skipLeb(buf, pos, end);
+function skipMemarg(r: Reader): void {
+  if (r.u32() & 0x40) r.skipLeb();
+  r.skipLeb();
 }
 
 /**
  * A value type: one byte, except `ref null ht` (0x63) and `ref ht` (0x64)
  * which carry a heap type (s33: an abstract type byte or a type index).
  */
-export function skipValType(buf: Uint8Array, pos: number, end: number): number {
-  if (pos >= end) throw truncated(pos);
-  const b = buf[pos++];
-  if (b === 0x63 || b === 0x64) return skipLeb(buf, pos, end);
-  return pos;
+export function skipValType(r: Reader): void {
+  const b = r.u8();
+  if (b === 0x63 || b === 0x64) r.skipLeb();
 }
 
 /** A block type: 0x40, a value type, or a type index as s33 (one LEB either way but for 0x63/0x64). */
-function skipBlockType(buf: Uint8Array, pos: number, end: number): number {
-  if (pos >= end) throw truncated(pos);
-  const b = buf[pos];
-  if (b === 0x63 || b === 0x64) return skipLeb(buf, pos + 1, end);
-  return skipLeb(buf, pos, end);
+function skipBlockType(r: Reader): void {
+  const b = r.peek();
+  if (b === 0x63 || b === 0x64) r.pos++;
+  r.skipLeb();
 }
 
 function truncated(pos: number) {
@@ -197,7 +166,7 @@ function unknown(op: string, at: number) {
 
 /** Copies the input from the walk's copy point up to `to`, and moves the copy point there. */
 export function flushWalk(w: Walk, out: Writer, to: number): void {
-  out.copy(w.buf, w.copied, to);
+  out.copy(w.r.buf, w.copied, to);
   w.copied = to;
 }
 
@@ -254,7 +223,8 @@ function relabel(w: Walk, out: Writer, from: number, to: number, label: number, 
  * Rewritten bytes go to `rw.out`; the caller copies the tail with `flushWalk`.
  */
 export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void {
-  const { buf, end } = w;
+  const { r } = w;
+  const { buf, end } = r;
   const { out, shiftFrom, fuel, spaces } = rw;
   const code = fuel?.code ?? null;
   const costs = code ? undefined : fuel?.costs; // tallied while counting only
@@ -263,88 +233,95 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
   // Loops are wrapped only in a function without handlers: no catch, delegate
   // or rethrow label then needs renumbering.
   const wraps = code !== null && !fuel!.handlers;
-  let pos = w.pos;
-  while (pos < end) {
-    const at = pos;
-    const op = buf[pos++];
+  while (r.pos < end) {
+    const at = r.pos;
+    const op = buf[r.pos++];
     if (costs !== undefined) costs[nest.region] += WEIGHT[op];
     switch (SHAPE[op]) {
       case NONE:
         if (code && (op === 0x0f || op === 0x0a)) { flushWalk(w, out, at); code.flush(out); } // return, throw_ref
         break;
       case END:
-        if (stopAtEnd) {
-          w.pos = pos;
-          return;
-        }
+        if (stopAtEnd) return;
         if (fuel) {
           if (nest.depth === 0) {
             if (code) { flushWalk(w, out, at); code.flush(out); } // the function's end
           } else {
             const kind = nest.pop();
             if (kind !== BLOCK_KIND) nest.region = nest.regions.pop()!;
-            if (kind === WRAPPED_KIND) { flushWalk(w, out, pos); code!.wrapEnd(out); }
+            if (kind === WRAPPED_KIND) { flushWalk(w, out, r.pos); code!.wrapEnd(out); }
           }
         }
         break;
       case LEB: {
-        const next = skipLeb(buf, pos, end);
-        if (fuel) {
-          if (op >= 0x20 && op <= 0x22) { // local.get, local.set, local.tee: the commonest, checked while counting
-            // The meter appends its own locals: an index past the function's
-            // would name one of them, and must stay an error, never a valid access.
-            if (code === null) {
-              readU32(buf, pos, end);
-              if (lebValue >= fuel.locals) throw malformed(`local index ${lebValue} at offset ${at} is past the function's ${fuel.locals} locals`);
-            }
-          } else if (op === 0x0c || op === 0x0d || op === 0xd5 || op === 0xd6) { // br, br_if, br_on_null, br_on_non_null
-            readU32(buf, pos, end);
-            const label = lebValue;
-            if (code && label === nest.depth) { flushWalk(w, out, at); code.flush(out); }
-            if (wraps) relabel(w, out, pos, next, label, nest.crossed(label));
-          } else if (op === 0x08 || op === 0x09 || op === 0x15) { // throw, rethrow, return_call_ref
+        if (!fuel) {
+          r.skipLeb();
+          break;
+        }
+        const immAt = r.pos;
+        if (op >= 0x20 && op <= 0x22) { // local.get, local.set, local.tee: the commonest, checked while counting
+          // The meter appends its own locals: an index past the function's
+          // would name one of them, and must stay an error, never a valid access.
+          if (code === null) {
+            const idx = r.u32();
+            if (idx >= fuel.locals) throw malformed(`local index ${idx} at offset ${at} is past the function's ${fuel.locals} locals`);
+          } else {
+            r.skipLeb();
+          }
+        } else if (op === 0x0c || op === 0x0d || op === 0xd5 || op === 0xd6) { // br, br_if, br_on_null, br_on_non_null
+          const label = r.u32();
+          if (code && label === nest.depth) { flushWalk(w, out, at); code.flush(out); }
+          if (wraps) relabel(w, out, immAt, r.pos, label, nest.crossed(label));
+        } else {
+          r.skipLeb();
+          if (op === 0x08 || op === 0x09 || op === 0x15) { // throw, rethrow, return_call_ref
             if (code) { flushWalk(w, out, at); code.flush(out); }
           } else if (op === 0x14) { // call_ref
             if (code) {
               flushWalk(w, out, at); code.flush(out);
-              flushWalk(w, out, next); code.reload(out);
+              flushWalk(w, out, r.pos); code.reload(out);
             }
           } else if (op === 0x18) { // delegate ends its try block
             nest.pop();
           }
         }
-        pos = next;
         break;
       }
       case INDEX:
         if (op === 0x26 && rw.state) rw.state.beyondMemory = true; // table.set
         if (op === 0x40 && code) { flushWalk(w, out, at); code.length(out, Length.Grow); } // memory.grow
-        pos = spaces ? checkedIndex(buf, pos, end, op, at, spaces) : skipLeb(buf, pos, end);
+        if (spaces) checkedIndex(r, op, at, spaces);
+        else r.skipLeb();
         break;
       case LEB2: // (return_)call_indirect
         if (code) { flushWalk(w, out, at); code.flush(out); }
-        pos = spaces ? checkedCallIndirect(buf, pos, end, at, spaces) : skipLeb(buf, skipLeb(buf, pos, end), end);
-        if (code && op === 0x11) { flushWalk(w, out, pos); code.reload(out); }
+        if (spaces) {
+          checkedCallIndirect(r, at, spaces);
+        } else {
+          r.skipLeb();
+          r.skipLeb();
+        }
+        if (code && op === 0x11) { flushWalk(w, out, r.pos); code.reload(out); }
         break;
       case MEMARG:
-        pos = skipMemarg(buf, pos, end);
+        skipMemarg(r);
         break;
       case BYTES4:
-        pos += 4;
+        r.pos += 4;
         break;
       case BYTES8:
-        pos += 8;
+        r.pos += 8;
         break;
       case BLOCK: // block, if, try
-        pos = skipBlockType(buf, pos, end);
+        skipBlockType(r);
         if (fuel) {
           nest.push(BLOCK_KIND);
           if (op === 0x06) fuel.handlers = true;
         }
         break;
       case LOOP: {
-        const typeAt = pos;
-        pos = skipBlockType(buf, pos, end);
+        const typeAt = r.pos;
+        skipBlockType(r);
         if (fuel) {
           // A loop whose block type takes no parameters (empty or one value
           // type: not a type index) is wrapped, see FuelCode.wrapStart.
@@ -358,18 +335,17 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
           if (code) {
             const cost = fuel.costs[nest.region];
             if (wrap) {
-              flushWalk(w, out, at); code.wrapStart(out, buf, typeAt, pos);
-              flushWalk(w, out, pos); code.fastCharge(out, cost);
+              flushWalk(w, out, at); code.wrapStart(out, buf, typeAt, r.pos);
+              flushWalk(w, out, r.pos); code.fastCharge(out, cost);
             } else {
-              flushWalk(w, out, pos); code.charge(out, cost);
+              flushWalk(w, out, r.pos); code.charge(out, cost);
             }
           }
         }
         break;
       }
       case FUNC: {
-        pos = readU32(buf, pos, end);
-        const idx = lebValue;
+        const idx = r.u32();
         if (spaces && idx >= spaces.funcs) throw pastEnd('function', idx, spaces.funcs, at);
         const call = op !== 0xd2; // call, return_call; not ref.func
         if (code && call) { flushWalk(w, out, at); code.flush(out); }
@@ -377,51 +353,25 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
           // Re-encoded rather than patched in place: idx + 1 may need one more byte.
           flushWalk(w, out, at + 1);
           out.u32(idx + 1);
-          w.copied = pos;
+          w.copied = r.pos;
         }
-        if (code && op === 0x10) { flushWalk(w, out, pos); code.reload(out); }
+        if (code && op === 0x10) { flushWalk(w, out, r.pos); code.reload(out); }
         break;
       }
-      case BR_TABLE: {
-        pos = readU32(buf, pos, end);
-        const targetsAt = pos;
-        let exits = false;
-        let crossed = false;
-        for (let n = lebValue + 1; n > 0; n--) { // targets + default
-          if (fuel) {
-            pos = readU32(buf, pos, end);
-            if (lebValue === nest.depth) exits = true;
-            if (wraps && nest.crossed(lebValue) > 0) crossed = true;
-          } else {
-            pos = skipLeb(buf, pos, end);
-          }
-        }
-        if (code && exits) { flushWalk(w, out, at); code.flush(out); }
-        if (crossed) {
-          flushWalk(w, out, targetsAt);
-          for (let p = targetsAt; p < pos;) {
-            p = readU32(buf, p, end);
-            out.u32(lebValue + nest.crossed(lebValue));
-          }
-          w.copied = pos;
-        }
+      case BR_TABLE:
+        brTable(w, rw, nest, at, wraps);
         break;
-      }
-      case SELECT_T: {
-        pos = readU32(buf, pos, end);
-        for (let n = lebValue; n > 0; n--) pos = skipValType(buf, pos, end);
+      case SELECT_T:
+        for (let n = r.u32(); n > 0; n--) skipValType(r);
         break;
-      }
       case TRY_TABLE: {
-        pos = skipBlockType(buf, pos, end);
-        pos = readU32(buf, pos, end);
-        for (let n = lebValue; n > 0; n--) {
-          if (pos >= end) throw truncated(pos);
-          const kind = buf[pos++];
+        skipBlockType(r);
+        for (let n = r.u32(); n > 0; n--) {
+          const kind = r.u8();
           // catch / catch_ref: tag and label; catch_all / catch_all_ref: label.
-          if (kind === 0x00 || kind === 0x01) pos = skipLeb(buf, skipLeb(buf, pos, end), end);
-          else if (kind === 0x02 || kind === 0x03) pos = skipLeb(buf, pos, end);
-          else throw unsupported(`unknown try_table catch kind ${hex(kind)} at offset ${pos - 1}.`);
+          if (kind === 0x00 || kind === 0x01) { r.skipLeb(); r.skipLeb(); }
+          else if (kind === 0x02 || kind === 0x03) r.skipLeb();
+          else throw unsupported(`unknown try_table catch kind ${hex(kind)} at offset ${r.pos - 1}.`);
         }
         if (fuel) {
           nest.push(BLOCK_KIND);
@@ -430,17 +380,16 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
         break;
       }
       case PREFIX_FC: {
-        if (spaces) checkFC(buf, at + 1, end, spaces);
-        pos = skipFC(buf, pos, end, at);
-        if (rw.state && STATE_FC.has(fcSub)) rw.state.beyondMemory = true;
-        const length = BULK_LENGTH[fcSub];
+        const sub = skipFC(r, at, spaces);
+        if (rw.state && STATE_FC.has(sub)) rw.state.beyondMemory = true;
+        const length = BULK_LENGTH[sub];
         if (fuel && length !== undefined) {
           if (costs) costs[nest.region] += BULK_WEIGHT;
-          const chunked = code ? chunkable(buf, at, pos) : undefined;
+          const chunked = code ? chunkable(buf, at, r.pos) : undefined;
           if (chunked) {
             flushWalk(w, out, at);
-            code!.bulk(out, chunked, buf, at, pos);
-            w.copied = pos;
+            code!.bulk(out, chunked, buf, at, r.pos);
+            w.copied = r.pos;
           } else if (code) {
             flushWalk(w, out, at); code.length(out, length);
           }
@@ -448,29 +397,72 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
         break;
       }
       case PREFIX_FD:
-        pos = skipFD(buf, pos, end, at);
+        skipFD(r, at);
         break;
       case PREFIX_FB: {
-        const subAt = pos;
-        pos = skipFB(buf, pos, end, at);
-        if (code && (fbSub === 24 || fbSub === 25)) { // br_on_cast(_fail): flags, label, two heap types
-          const labelAt = readU32(buf, subAt, end) + 1;
-          const labelEnd = readU32(buf, labelAt, end);
-          if (lebValue === nest.depth) { flushWalk(w, out, at); code.flush(out); }
-          if (wraps) relabel(w, out, labelAt, labelEnd, lebValue, nest.crossed(lebValue));
+        const sub = r.u32();
+        if (sub === 24 || sub === 25) { // br_on_cast(_fail): flags byte, label, two heap types
+          r.skip(1);
+          if (code) {
+            const labelAt = r.pos;
+            const label = r.u32();
+            const labelEnd = r.pos;
+            if (label === nest.depth) { flushWalk(w, out, at); code.flush(out); }
+            if (wraps) relabel(w, out, labelAt, labelEnd, label, nest.crossed(label));
+          } else {
+            r.skipLeb();
+          }
+          r.skipLeb();
+          r.skipLeb();
+        } else {
+          skipFB(r, sub, at);
         }
         break;
       }
       case PREFIX_FE:
-        pos = skipFE(buf, pos, end, at);
+        skipFE(r, at);
         break;
       default:
         throw unknown(hex(op), at);
     }
   }
-  if (pos > end) throw truncated(end);
+  if (r.pos > end) throw truncated(end);
   if (stopAtEnd) throw malformed(`a constant expression has no end at offset ${end}`);
-  w.pos = pos;
+}
+
+/**
+ * br_table at `at` (its opcode read): its targets and default. A target that
+ * leaves the function flushes the counter; with wrapped loops, every target
+ * is re-encoded with the labels it crosses.
+ */
+function brTable(w: Walk, rw: Rewrite, nest: Nesting, at: number, wraps: boolean): void {
+  const { r } = w;
+  const { fuel, out } = rw;
+  const code = fuel?.code ?? null;
+  const count = r.u32() + 1; // targets + default
+  const targetsAt = r.pos;
+  if (!fuel) {
+    for (let n = count; n > 0; n--) r.skipLeb();
+    return;
+  }
+  let exits = false;
+  let crossed = false;
+  for (let n = count; n > 0; n--) {
+    const label = r.u32();
+    if (label === nest.depth) exits = true;
+    if (wraps && nest.crossed(label) > 0) crossed = true;
+  }
+  if (code && exits) { flushWalk(w, out, at); code.flush(out); }
+  if (crossed) {
+    const targetsEnd = r.pos;
+    flushWalk(w, out, targetsAt);
+    r.pos = targetsAt;
+    while (r.pos < targetsEnd) {
+      const label = r.u32();
+      out.u32(label + nest.crossed(label));
+    }
+    w.copied = targetsEnd;
+  }
 }
 
 /** memory.fill or memory.copy on memory 0, in their shortest encoding (the bytes at [at, end)): run in chunks. */
@@ -487,103 +479,76 @@ for (const sub of [12, 14, 15, 17]) BULK_LENGTH[sub] = Length.Table;
 
 /** 0xFC sub-opcodes that change state beyond memory and globals: data.drop, table.init, elem.drop, table.copy, table.grow, table.fill. */
 const STATE_FC = new Set([9, 12, 13, 14, 15, 17]);
-let fcSub = 0; // the last 0xFC sub-opcode skipped
 
-/** 0xFC: saturating truncation (0-7), bulk memory (8-11), table ops (12-17). */
-function skipFC(buf: Uint8Array, pos: number, end: number, at: number): number {
-  pos = readU32(buf, pos, end);
-  const sub = lebValue;
-  fcSub = sub;
-  if (sub <= 7) return pos;
-  switch (sub) {
-    case 8: // memory.init data mem
-    case 10: // memory.copy mem mem
-    case 12: // table.init elem table
-    case 14: // table.copy table table
-      return skipLeb(buf, skipLeb(buf, pos, end), end);
-    case 9: // data.drop
-    case 11: // memory.fill
-    case 13: // elem.drop
-    case 15: // table.grow
-    case 16: // table.size
-    case 17: // table.fill
-      return skipLeb(buf, pos, end);
-    default:
-      throw unknown(`0xfc ${sub}`, at);
+/**
+ * 0xFC: saturating truncation (0-7), bulk memory (8-11), table ops (12-17).
+ * Returns the sub-opcode; with `spaces`, each index is checked against its space.
+ */
+function skipFC(r: Reader, at: number, spaces: IndexSpaces | undefined): number {
+  const sub = r.u32();
+  if (sub <= 7) return sub;
+  const kinds = FC_INDICES[sub];
+  if (kinds === undefined) throw unknown(`0xfc ${sub}`, at);
+  for (let k = 0; k < kinds.length; k++) {
+    if (spaces) {
+      const idxAt = r.pos;
+      const idx = r.u32();
+      const size = spaces[kinds[k]];
+      if (idx >= size) throw pastEnd(SPACE_NAMES[kinds[k]], idx, size, idxAt);
+    } else {
+      r.skipLeb();
+    }
   }
+  return sub;
 }
 
 /** The index of global.get/set, table.get/set or memory.size/grow (`op`), checked against its space. */
-function checkedIndex(buf: Uint8Array, pos: number, end: number, op: number, at: number, spaces: IndexSpaces): number {
-  pos = readU32(buf, pos, end);
+function checkedIndex(r: Reader, op: number, at: number, spaces: IndexSpaces): void {
+  const idx = r.u32();
   const size = op <= 0x24 ? spaces.globals : op <= 0x26 ? spaces.tables : spaces.memories;
-  if (lebValue >= size) throw pastEnd(op <= 0x24 ? 'global' : op <= 0x26 ? 'table' : 'memory', lebValue, size, at);
-  return pos;
+  if (idx >= size) throw pastEnd(op <= 0x24 ? 'global' : op <= 0x26 ? 'table' : 'memory', idx, size, at);
 }
 
 /** (return_)call_indirect's type and table indices, checked. */
-function checkedCallIndirect(buf: Uint8Array, pos: number, end: number, at: number, spaces: IndexSpaces): number {
-  pos = readU32(buf, pos, end);
-  if (lebValue >= spaces.types) throw pastEnd('type', lebValue, spaces.types, at);
-  pos = readU32(buf, pos, end);
-  if (lebValue >= spaces.tables) throw pastEnd('table', lebValue, spaces.tables, at);
-  return pos;
-}
-
-/**
- * The indices of a 0xFC instruction whose immediates start at `pos`, each
- * against its space: data segments, element segments, tables, memories.
- */
-function checkFC(buf: Uint8Array, pos: number, end: number, spaces: IndexSpaces): void {
-  pos = readU32(buf, pos, end);
-  const sub = lebValue;
-  const kinds: (keyof IndexSpaces)[] | undefined = FC_INDICES[sub];
-  if (!kinds) return;
-  for (const kind of kinds) {
-    const at = pos;
-    pos = readU32(buf, pos, end);
-    if (lebValue >= spaces[kind]) throw pastEnd(SPACE_NAMES[kind], lebValue, spaces[kind], at);
-  }
+function checkedCallIndirect(r: Reader, at: number, spaces: IndexSpaces): void {
+  const type = r.u32();
+  if (type >= spaces.types) throw pastEnd('type', type, spaces.types, at);
+  const table = r.u32();
+  if (table >= spaces.tables) throw pastEnd('table', table, spaces.tables, at);
 }
 
 const SPACE_NAMES: Record<keyof IndexSpaces, string> = {
   funcs: 'function', globals: 'global', types: 'type', tables: 'table', memories: 'memory', data: 'data segment', elements: 'element segment',
 };
 
-/** The index spaces of each 0xFC instruction's immediates, in order. */
-const FC_INDICES: Record<number, (keyof IndexSpaces)[]> = {
-  8: ['data', 'memories'], 9: ['data'], 10: ['memories', 'memories'], 11: ['memories'],
-  12: ['elements', 'tables'], 13: ['elements'], 14: ['tables', 'tables'], 15: ['tables'], 16: ['tables'], 17: ['tables'],
-};
+/** The index spaces of each 0xFC instruction's immediates (8-17), in order. */
+const FC_INDICES: (readonly (keyof IndexSpaces)[])[] = [];
+FC_INDICES[8] = ['data', 'memories']; FC_INDICES[9] = ['data']; FC_INDICES[10] = ['memories', 'memories']; FC_INDICES[11] = ['memories'];
+FC_INDICES[12] = ['elements', 'tables']; FC_INDICES[13] = ['elements']; FC_INDICES[14] = ['tables', 'tables'];
+FC_INDICES[15] = ['tables']; FC_INDICES[16] = ['tables']; FC_INDICES[17] = ['tables'];
 
-function skipFD(buf: Uint8Array, pos: number, end: number, at: number): number {
-  pos = readU32(buf, pos, end);
-  const sub = lebValue;
-  if (sub <= 11 || sub === 92 || sub === 93) return skipMemarg(buf, pos, end);
-  if (sub === 12 || sub === 13) return pos + 16;
-  if (sub >= 21 && sub <= 34) return pos + 1;
-  if (sub >= 84 && sub <= 91) return skipMemarg(buf, pos, end) + 1;
-  if ((sub <= 255 && !SIMD_HOLES.has(sub)) || (sub >= 256 && sub <= 275)) return pos;
-  throw unknown(`0xfd ${sub}`, at);
+function skipFD(r: Reader, at: number): void {
+  const sub = r.u32();
+  if (sub <= 11 || sub === 92 || sub === 93) skipMemarg(r);
+  else if (sub === 12 || sub === 13) r.pos += 16;
+  else if (sub >= 21 && sub <= 34) r.pos += 1;
+  else if (sub >= 84 && sub <= 91) { skipMemarg(r); r.pos += 1; }
+  else if (!((sub <= 255 && !SIMD_HOLES.has(sub)) || (sub >= 256 && sub <= 275))) throw unknown(`0xfd ${sub}`, at);
 }
 
-/** 0xFB: GC aggregate and cast instructions (instructions.rst "Aggregate" and "Reference"). */
-let fbSub = 0; // the last 0xFB sub-opcode skipped
-
-function skipFB(buf: Uint8Array, pos: number, end: number, at: number): number {
-  pos = readU32(buf, pos, end);
-  const sub = lebValue;
-  fbSub = sub;
+/** 0xFB: GC aggregate and cast instructions (instructions.rst "Aggregate" and "Reference"), but for br_on_cast(_fail), read by the walker. */
+function skipFB(r: Reader, sub: number, at: number): void {
   switch (sub) {
     case 0: case 1: case 6: case 7: case 11: case 12: case 13: case 14: case 16: // one type index
     case 20: case 21: case 22: case 23: // ref.test / ref.cast heap type
-      return skipLeb(buf, pos, end);
+      r.skipLeb();
+      return;
     case 2: case 3: case 4: case 5: case 8: case 9: case 10: case 17: case 18: case 19: // two indices
-      return skipLeb(buf, skipLeb(buf, pos, end), end);
+      r.skipLeb();
+      r.skipLeb();
+      return;
     case 15: case 26: case 27: case 28: case 29: case 30:
-      return pos;
-    case 24: case 25: // br_on_cast(_fail): cast flags byte, label, two heap types
-      return skipLeb(buf, skipLeb(buf, skipLeb(buf, pos + 1, end), end), end);
+      return;
     default:
       throw unknown(`0xfb ${sub}`, at);
   }
@@ -592,13 +557,12 @@ function skipFB(buf: Uint8Array, pos: number, end: number, at: number): number {
 const ATOMIC_WAIT_NOTIFY = ['memory.atomic.notify', 'memory.atomic.wait32', 'memory.atomic.wait64'];
 
 /** 0xFE: threads. notify/wait and every load, store and rmw (0x10-0x4E) take a memarg; fence a zero byte. */
-function skipFE(buf: Uint8Array, pos: number, end: number, at: number): number {
-  pos = readU32(buf, pos, end);
-  const sub = lebValue;
+function skipFE(r: Reader, at: number): void {
+  const sub = r.u32();
   // Wait can block the thread beyond any fuel check or timer (on a shared
   // memory, with an infinite timeout); session modules run without threads.
   if (sub <= 2) throw unsupported(`${ATOMIC_WAIT_NOTIFY[sub]} at offset ${at}: session modules run without threads; build the module without atomics.`);
-  if (sub >= 0x10 && sub <= 0x4e) return skipMemarg(buf, pos, end);
-  if (sub === 3) return pos + 1;
-  throw unknown(`0xfe ${sub}`, at);
+  if (sub >= 0x10 && sub <= 0x4e) skipMemarg(r);
+  else if (sub === 3) r.pos += 1;
+  else throw unknown(`0xfe ${sub}`, at);
 }

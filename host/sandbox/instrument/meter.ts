@@ -51,14 +51,14 @@
  *   // per call: deadline = performance.now() + ms; timedOut = false; fuel.value = 10_000; call...
  *   // a RuntimeError with timedOut set is the timeout, any other a guest trap
  */
-import { hex, malformed, Reader, unsupported, Writer } from './meter-binary.js';
+import { hex, malformed, Reader, unsupported, Writer } from '../../wasm/index.js';
 import {
   SECTION, sectionOrder, type Section, readSections, droppedCustom, scanTypes, moduleSpaces, checkIndex,
   rewriteTables, rewriteMemories, rewriteGlobals, rewriteExports, rewriteElements, rewriteNames, singleMemory,
   type GlobalScan, type ModuleSpaces, type TableCaps,
-} from './meter-sections.js';
-import { flushWalk, walkInstructions, type Rewrite, type Walk, skipValType } from './meter-instructions.js';
-import { FuelCode, type FuelPlan } from './meter-fuel.js';
+} from './sections.js';
+import { flushWalk, skipValType, walkFrom, walkInstructions, type Rewrite } from './instructions.js';
+import { FuelCode, type FuelPlan } from './fuel.js';
 
 export interface MeterOptions {
   /**
@@ -166,12 +166,12 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
     // Nothing can run: only the caps apply, and the same checks.
     const asIs: Rewrite = { out, shiftFrom: Infinity, spaces };
     for (const s of sections) {
-      if (s.id === SECTION.memory) emit(out, s.id, () => rewriteMemories(bytes, s, out, cap));
-      else if (s.id === SECTION.table) emit(out, s.id, () => rewriteTables(bytes, s, asIs, options.tableCaps));
-      else if (s.id === SECTION.global) emit(out, s.id, () => rewriteGlobals(bytes, s, asIs));
-      else if (s.id === SECTION.export) emit(out, s.id, () => rewriteExports(bytes, s, out, Infinity, FUEL_EXPORT, 0, () => {}, spaces));
-      else if (s.id === SECTION.element) emit(out, s.id, () => rewriteElements(bytes, s, asIs));
-      else if (s.id === SECTION.start) emit(out, s.id, () => out.u32(startIndex(bytes, s, spaces)));
+      if (s.id === SECTION.memory) out.section(s.id, () => rewriteMemories(bytes, s, out, cap));
+      else if (s.id === SECTION.table) out.section(s.id, () => rewriteTables(bytes, s, asIs, options.tableCaps));
+      else if (s.id === SECTION.global) out.section(s.id, () => rewriteGlobals(bytes, s, asIs));
+      else if (s.id === SECTION.export) out.section(s.id, () => rewriteExports(bytes, s, out, Infinity, FUEL_EXPORT, 0, () => {}, spaces));
+      else if (s.id === SECTION.element) out.section(s.id, () => rewriteElements(bytes, s, asIs));
+      else if (s.id === SECTION.start) out.section(s.id, () => out.u32(startIndex(bytes, s, spaces)));
       else out.copy(bytes, s.headerStart, s.end);
     }
     if (!options.importMemory) return { bytes: out.result(), metered: false };
@@ -222,17 +222,17 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
   const synthesize = (id: number) => {
     switch (id) {
       case SECTION.type:
-        emit(out, id, () => { out.u32(1); out.u8(0x60); out.u32(0); out.u32(0); });
+        out.section(id, () => { out.u32(1); out.u8(0x60); out.u32(0); out.u32(0); });
         typeIndex = 0;
         break;
       case SECTION.import:
-        emit(out, id, () => { out.u32(sandboxImports); writeSandboxImports(out); });
+        out.section(id, () => { out.u32(sandboxImports); writeSandboxImports(out); });
         break;
       case SECTION.global:
-        emit(out, id, () => { out.u32(1); writeFuelGlobal(out); });
+        out.section(id, () => { out.u32(1); writeFuelGlobal(out); });
         break;
       case SECTION.export:
-        emit(out, id, () => { out.u32(exportCount()); writeExports(); });
+        out.section(id, () => { out.u32(exportCount()); writeExports(); });
         break;
     }
   };
@@ -252,7 +252,7 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
         const mark = out.pos;
         try {
           if (!seenCode) throw malformed('name section before the code');
-          emit(out, 0, () => { out.name('name'); rewriteNames(bytes, s, out, importedFuncs); });
+          out.section(0, () => { out.name('name'); rewriteNames(bytes, s, out, importedFuncs); });
         } catch {
           out.pos = mark;
         }
@@ -267,7 +267,7 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
       case SECTION.type: {
         const t = scanTypes(bytes, s);
         typeIndex = t.emptyFunc >= 0 ? t.emptyFunc : t.count;
-        emit(out, s.id, () => {
+        out.section(s.id, () => {
           out.u32(t.entries + (t.emptyFunc >= 0 ? 0 : 1));
           out.copy(bytes, t.bodyStart, s.end);
           if (t.emptyFunc < 0) { out.u8(0x60); out.u32(0); out.u32(0); }
@@ -278,7 +278,7 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
         const im = imported!;
         importedFuncs = im.funcs;
         importedGlobals = im.globals;
-        emit(out, s.id, () => {
+        out.section(s.id, () => {
           out.u32(im.count + sandboxImports);
           out.copy(bytes, im.bodyStart, s.end);
           writeSandboxImports(out);
@@ -286,29 +286,29 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
         break;
       }
       case SECTION.table:
-        emit(out, s.id, () => rewriteTables(bytes, s, shifted(), options.tableCaps));
+        out.section(s.id, () => rewriteTables(bytes, s, shifted(), options.tableCaps));
         break;
       case SECTION.memory:
         if (memory) break; // now the last import: same index 0
-        emit(out, s.id, () => rewriteMemories(bytes, s, out, cap));
+        out.section(s.id, () => rewriteMemories(bytes, s, out, cap));
         break;
       case SECTION.global:
-        emit(out, s.id, () => { globals = rewriteGlobals(bytes, s, shifted(), writeFuelGlobal); });
+        out.section(s.id, () => { globals = rewriteGlobals(bytes, s, shifted(), writeFuelGlobal); });
         break;
       case SECTION.export:
-        emit(out, s.id, () => rewriteExports(bytes, s, out, importedFuncs, FUEL_EXPORT, exportCount(), writeExports, spaces));
+        out.section(s.id, () => rewriteExports(bytes, s, out, importedFuncs, FUEL_EXPORT, exportCount(), writeExports, spaces));
         break;
       case SECTION.start: {
         const idx = startIndex(bytes, s, spaces);
-        emit(out, s.id, () => out.u32(idx >= importedFuncs ? idx + 1 : idx));
+        out.section(s.id, () => out.u32(idx >= importedFuncs ? idx + 1 : idx));
         break;
       }
       case SECTION.element:
-        emit(out, s.id, () => rewriteElements(bytes, s, shifted()));
+        out.section(s.id, () => rewriteElements(bytes, s, shifted()));
         break;
       case SECTION.code:
         seenCode = true;
-        emit(out, s.id, () => rewriteCode(bytes, s, out, importedFuncs, importedGlobals + globals.count, paramCounts(bytes, sections), state, spaces));
+        out.section(s.id, () => rewriteCode(bytes, s, out, importedFuncs, importedGlobals + globals.count, paramCounts(bytes, sections), state, spaces));
         break;
       default: // function, tag, data count, data: no function indices inside
         out.copy(bytes, s.headerStart, s.end);
@@ -332,14 +332,6 @@ function startIndex(bytes: Uint8Array, s: Section, spaces: ModuleSpaces): number
   return idx;
 }
 
-/** Writes a section: id, then its contents prefixed with their size. */
-function emit(out: Writer, id: number, body: () => void): void {
-  out.u8(id);
-  const start = out.pos;
-  body();
-  out.prefixSize(start);
-}
-
 function writeOutOfFuelImport(out: Writer, typeIndex: number): void {
   out.name(SANDBOX_MODULE);
   out.name(OUT_OF_FUEL);
@@ -354,7 +346,7 @@ function writeGlobalExport(out: Writer, globalIndex: number): void {
 }
 
 function writeStateSection(out: Writer, parkable: boolean): void {
-  emit(out, SECTION.custom, () => { out.name(STATE_SECTION); out.u8(parkable ? 1 : 0); });
+  out.section(SECTION.custom, () => { out.name(STATE_SECTION); out.u8(parkable ? 1 : 0); });
 }
 
 /** `(import "pamwasm:sandbox" "memory:<min>:<max>" (memory min max))`. */
@@ -454,11 +446,12 @@ function rewriteBody(c: BodyContext, r: Reader, sectionEnd: number, params: numb
   let locals = 0;
   for (let g = groups; g > 0; g--) {
     locals += body.u32();
-    body.pos = skipValType(bytes, body.pos, bodyEnd);
+    skipValType(body);
   }
   const first = params + locals;
   const fuel: FuelPlan = { locals: first, costs: [0], handlers: false, code: null as FuelCode | null };
-  walkInstructions({ buf: bytes, pos: body.pos, end: bodyEnd, copied: body.pos }, { out: c.discard, shiftFrom: importedFuncs, fuel, state: undefined }, false);
+  const walkStart = body.pos;
+  walkInstructions(walkFrom(body), { out: c.discard, shiftFrom: importedFuncs, fuel, state: undefined }, false);
   c.discard.pos = 0;
   // The counter is a local only where it pays: in a loop. A function
   // without one charges once per call, and a local would cost a load and a
@@ -466,10 +459,11 @@ function rewriteBody(c: BodyContext, r: Reader, sectionEnd: number, params: numb
   const local = fuel.costs.length > 1 && !fuel.handlers;
   fuel.code = c.code.use(first, local);
   out.u32(groups + 1);
-  out.copy(bytes, groupsStart, body.pos);
+  out.copy(bytes, groupsStart, walkStart);
   out.u32(5); out.u8(0x7f); // five i32 locals: the counter, a length, and a bulk instruction's operands (meter-fuel.ts)
   fuel.code.entry(out, fuel.costs[0]);
-  const w: Walk = { buf: bytes, pos: body.pos, end: bodyEnd, copied: body.pos };
+  body.pos = walkStart;
+  const w = walkFrom(body);
   walkInstructions(w, { out, shiftFrom: importedFuncs, fuel, state: c.state, spaces: c.spaces }, false);
   if (bytes[bodyEnd - 1] !== 0x0b) throw malformed(`function body ${i} does not end with end (0x0b) at offset ${bodyEnd - 1}, found ${hex(bytes[bodyEnd - 1])}`);
   flushWalk(w, out, bodyEnd);

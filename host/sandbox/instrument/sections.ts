@@ -4,15 +4,15 @@
  * index spaces checked first (meter-spaces.ts). Encodings follow
  * core/binary/modules.rst and types.rst (Wasm 3.0).
  */
-import { MemoryLimitError, PamwasmError, ResourceLimitError } from '../errors/index.js';
-import { hex, malformed, Reader, unsupported, type Writer } from './meter-binary.js';
-import { flushWalk, skipValType, walkInstructions, type Rewrite, type Walk } from './meter-instructions.js';
-import { checkIndex, memoryLimits, NO_OUT, noTrailing, tableLimits, type ModuleSpaces, type Section } from './meter-spaces.js';
+import { MemoryLimitError, PamwasmError, ResourceLimitError } from '../../errors/index.js';
+import { hex, malformed, Reader, unsupported, type Writer } from '../../wasm/index.js';
+import { flushWalk, skipValType, walkFrom, walkInstructions, type Rewrite } from './instructions.js';
+import { checkIndex, memoryLimits, NO_OUT, noTrailing, tableLimits, type ModuleSpaces, type Section } from './spaces.js';
 
 export {
   SECTION, sectionOrder, readSections, scanTypes, scanImports, moduleSpaces, checkIndex, skipConstExpr, NO_OUT,
   type Section, type TypeScan, type ImportScan, type ModuleSpaces,
-} from './meter-spaces.js';
+} from './spaces.js';
 
 /**
  * Custom sections that describe code offsets or function indices the rewrite
@@ -27,10 +27,9 @@ export function droppedCustom(name: string): boolean {
 
 /** Rewrites one constant expression at `r.pos` through to its `end`. */
 function rewriteExpr(bytes: Uint8Array, r: Reader, rw: Rewrite): void {
-  const w: Walk = { buf: bytes, pos: r.pos, end: r.end, copied: r.pos };
+  const w = walkFrom(r);
   walkInstructions(w, rw, true);
-  flushWalk(w, rw.out, w.pos);
-  r.pos = w.pos;
+  flushWalk(w, rw.out, r.pos);
 }
 
 /** Caps on a module's own tables, in elements: each one's, and all of them together. */
@@ -57,14 +56,12 @@ export function rewriteTables(bytes: Uint8Array, s: Section, rw: Rewrite, caps?:
       if (r.u8() !== 0x00) throw malformed(`table ${i} has an initializer marker not followed by 0x00 at offset ${r.pos - 1}`);
     }
     const typeStart = r.pos;
-    r.pos = skipValType(bytes, r.pos, r.end);
+    skipValType(r);
     const type: [number, number] = [typeStart, r.pos];
     const { min, max } = tableLimits(r, i);
     entries.push({ entry, init, type, min, max, limitsEnd: r.pos });
     if (init) {
-      const w: Walk = { buf: bytes, pos: r.pos, end: r.end, copied: r.pos };
-      walkInstructions(w, { ...rw, out: NO_OUT }, true); // decoded now, rewritten below
-      r.pos = w.pos;
+      walkInstructions(walkFrom(r), { ...rw, out: NO_OUT }, true); // decoded now, rewritten below
     }
   }
   noTrailing(r, 'table');
@@ -162,7 +159,7 @@ export function rewriteGlobals(bytes: Uint8Array, s: Section, rw: Rewrite, appen
   for (let i = 0; i < count; i++) {
     const entry = r.pos;
     const type = bytes[r.pos];
-    r.pos = skipValType(bytes, r.pos, r.end);
+    skipValType(r);
     if (r.u8() & 0x01) {
       mutable.push(i);
       if (!NUMERIC.has(type)) numeric = false;
@@ -219,7 +216,7 @@ export function rewriteElements(bytes: Uint8Array, s: Section, rw: Rewrite): voi
     }
     if (flags & 0x03) { // an element kind byte (0x00 = funcref) or, with expressions, a reference type
       const at = r.pos;
-      if (flags & 0x04) r.pos = skipValType(bytes, r.pos, r.end);
+      if (flags & 0x04) skipValType(r);
       else r.u8();
       out.copy(bytes, at, r.pos);
     }

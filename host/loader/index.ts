@@ -88,7 +88,7 @@ export interface LoadOptions {
    */
   meter?: {
     maxMemoryPages?: number;
-    /** Instances take their memory from the sandbox's pool of recycled memories (host/sandbox/meter.ts `importMemory`). */
+    /** Instances take their memory from the sandbox's pool of recycled memories (host/sandbox/instrument/: `poolMemory` and `parkExports`). */
     importMemory?: boolean;
     /** Cap on the elements of all of a core module's tables. Default `CORE_CAPS.tableElementsTotal`. */
     maxTableElements?: number;
@@ -142,7 +142,9 @@ function meterCores(cores: Iterable<[string, Uint8Array]>, source: string, optio
     }
     try {
       const { maxMemoryPages, importMemory } = options.meter;
-      out.set(name, meterCoreModule(original, { maxMemoryPages, initialFuel: INITIAL_FUEL, importMemory, tableCaps }).bytes);
+      // Pooled memories and parking go together: a parked instance is its pooled memory and its globals.
+      const parkExports = Boolean(importMemory && maxMemoryPages !== undefined);
+      out.set(name, meterCoreModule(original, { maxMemoryPages, initialFuel: INITIAL_FUEL, poolMemory: importMemory, parkExports, tableCaps }).bytes);
     } catch (e) {
       if (e instanceof PamwasmError) e.message = `${source} core module ${name}: ${e.message}`;
       throw e;

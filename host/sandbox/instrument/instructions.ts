@@ -103,7 +103,7 @@ export interface Rewrite {
   /** Function indices at or above this move up by one. */
   readonly shiftFrom: number;
   /**
-   * For a function body: its fuel plan (meter-fuel.ts). The body is walked
+   * For a function body: its fuel plan (fuel.ts). The body is walked
    * twice: once counting (`code` null, nothing inserted), then emitting the
    * charges the count found. Absent for constant expressions: they cannot loop.
    */

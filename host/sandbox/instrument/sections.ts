@@ -4,10 +4,10 @@
  * index spaces checked first (meter-spaces.ts). Encodings follow
  * core/binary/modules.rst and types.rst (Wasm 3.0).
  */
-import { MemoryLimitError, PamwasmError, ResourceLimitError } from '../../errors/index.js';
+import { PamwasmError, ResourceLimitError } from '../../errors/index.js';
 import { hex, malformed, Reader, unsupported, type Writer } from '../../wasm/index.js';
 import { flushWalk, skipValType, walkFrom, walkInstructions, type Rewrite } from './instructions.js';
-import { checkIndex, memoryLimits, NO_OUT, noTrailing, tableLimits, type ModuleSpaces, type Section } from './spaces.js';
+import { checkIndex, NO_OUT, noTrailing, tableLimits, type ModuleSpaces, type Section } from './spaces.js';
 
 export {
   SECTION, sectionOrder, readSections, scanTypes, scanImports, moduleSpaces, checkIndex, skipConstExpr, NO_OUT,
@@ -89,50 +89,6 @@ export function rewriteTables(bytes: Uint8Array, s: Section, rw: Rewrite, caps?:
       const sub = new Reader(bytes, t.limitsEnd, s.end);
       rewriteExpr(bytes, sub, rw);
     }
-  }
-}
-
-/**
- * Memory limits (types.rst "Limits"): flags bit 0 = has max, bit 1 = shared,
- * bit 2 = 64-bit indices, bit 3 = custom page size. The cap is in 64 KiB
- * pages of a 32-bit memory, so the last two are refused rather than guessed.
- */
-export function rewriteMemories(bytes: Uint8Array, s: Section, out: Writer, cap: number | undefined): void {
-  const r = new Reader(bytes, s.start, s.end);
-  const count = r.u32();
-  out.u32(count);
-  for (let i = 0; i < count; i++) {
-    const { flags, min, max } = memoryLimits(r, i);
-    if (cap !== undefined) checkCap(i, min, cap);
-    out.u8(cap === undefined ? flags : flags | 0x01);
-    out.u32(min);
-    if (cap !== undefined || flags & 0x01) out.u32(Math.min(max, cap ?? max));
-  }
-  noTrailing(r, 'memory');
-}
-
-/**
- * The limits of a memory section's only memory, capped at `cap` pages, when
- * it is one the host can supply as an import: exactly one memory, 32-bit, not
- * shared, 64 KiB pages. Undefined otherwise (the section is then kept, and
- * capped by rewriteMemories).
- */
-export function singleMemory(bytes: Uint8Array, s: Section, cap: number): { min: number; max: number } | undefined {
-  const r = new Reader(bytes, s.start, s.end);
-  if (r.u32() !== 1) return undefined;
-  const { min, max } = memoryLimits(r, 0);
-  noTrailing(r, 'memory');
-  checkCap(0, min, cap);
-  return { min, max: Math.min(max, cap) };
-}
-
-/** Refuses memory `i` when it starts above the cap. */
-function checkCap(i: number, min: number, cap: number): void {
-  if (min > cap) {
-    // Said in KiB, as a stack line's memory= is written: pages and memory
-    // indexes are WebAssembly's words, not the reader's.
-    const which = i === 0 ? 'the module\'s memory' : `the module's memory number ${i + 1}`;
-    throw new MemoryLimitError(`${which} starts at ${min * 64} KiB, over the memory limit of ${cap * 64} KiB; raise memory= on its stack line or shrink the module's initial memory.`);
   }
 }
 

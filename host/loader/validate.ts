@@ -3,7 +3,7 @@
  * compiles it, on both load paths: every core module it holds is validated
  * by the engine's own validator (V8, with this process's features), then
  * checked against what the sandbox refuses whatever the engine accepts
- * (host/sandbox/core-check.ts: threads, duplicate imports, resource caps),
+ * (host/sandbox/instrument/core-check.ts: threads, duplicate imports, resource caps),
  * and the core instances it makes are counted against their cap.
  *
  * Why first: the meter appends a global, a type and an import, so an index

@@ -4,7 +4,7 @@
  * know where the next one starts, copies the bytes through, and changes only:
  *  - function indices (`call`, `return_call`, `ref.func`), shifted by one
  *    because the out-of-fuel import is inserted before the defined functions;
- *  - in function bodies, the fuel code of meter-fuel.ts: a charge at each loop
+ *  - in function bodies, the fuel code of fuel.ts: a charge at each loop
  *    header (with blocks around the loop, and branch labels that leave it
  *    renumbered), a charge before each bulk memory or table instruction
  *    (memory.fill and memory.copy replaced by a chunked loop), and the

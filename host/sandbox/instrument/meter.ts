@@ -15,7 +15,7 @@
  *    section are renumbered);
  *  - at every function entry and every loop header, a charge for the
  *    instructions that entry or iteration runs, and before every bulk memory
- *    or table instruction a charge for its length (meter-fuel.ts):
+ *    or table instruction a charge for its length (fuel.ts):
  *      fuel -= cost;
  *      if (fuel < 0) { out-of-fuel(); if (fuel < 0) unreachable; }
  *    Any unbounded execution repeats a loop or a call, so it runs the check.

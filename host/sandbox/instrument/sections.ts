@@ -1,7 +1,7 @@
 /**
  * Section-level rewriting for the metering rewriter: each section that holds
  * a function index, a memory or a table limit. The module was read and its
- * index spaces checked first (meter-spaces.ts). Encodings follow
+ * index spaces checked first (spaces.ts). Encodings follow
  * core/binary/modules.rst and types.rst (Wasm 3.0).
  */
 import { PamwasmError, ResourceLimitError } from '../../errors/index.js';

@@ -4,10 +4,11 @@
  * instructions.ts): the out-of-fuel import, the fuel global and its export,
  * and every function body with its charges.
  */
-import { hex, malformed, Reader, Writer } from '../../wasm/index.js';
+import { hex, malformed, Reader, type Writer } from '../../wasm/index.js';
 import { FuelCode, type FuelPlan } from './fuel.js';
-import { flushWalk, skipValType, walkFrom, walkInstructions, type Rewrite } from './instructions.js';
-import { scanTypes, SECTION, type ModuleSpaces, type Section } from './spaces.js';
+import { skipValType, walkFrom, walkInstructions, type Rewrite } from './instructions.js';
+import { replay, Tape } from './replay.js';
+import { NO_OUT, scanTypes, SECTION, type ModuleSpaces, type Section } from './spaces.js';
 
 export const FUEL_EXPORT = 'pamwasm:fuel';
 export const OUT_OF_FUEL = 'out-of-fuel';
@@ -57,8 +58,9 @@ export function paramCounts(bytes: Uint8Array, sections: Section[]): number[] {
 
 /**
  * The code section: each body is `size locals expr`. Each body is walked
- * twice: once to count what its function entry and each of its loops cost
- * (fuel.ts), then to copy it with the charges inserted. Two i32 locals
+ * once, counting what its function entry and each of its loops cost
+ * (fuel.ts) and recording where fuel code goes (replay.ts), then copied with
+ * the charges inserted. Two i32 locals
  * are appended (the fuel counter and a bulk instruction's length), the entry
  * charge goes right after the locals, and each body's size is re-encoded
  * once its new length is known.
@@ -70,7 +72,7 @@ export function rewriteCode(
   const count = r.u32();
   if (count !== params.length) throw malformed(`the code section has ${count} bodies for ${params.length} functions`);
   out.u32(count);
-  const body: BodyContext = { bytes, out, discard: new Writer(256), code: new FuelCode(fuelGlobal, importedFuncs), importedFuncs, state, spaces };
+  const body: BodyContext = { bytes, out, tape: new Tape(), code: new FuelCode(fuelGlobal, importedFuncs), importedFuncs, state, spaces };
   // One try around the loop, not one per body: the loop stays as fast as without.
   let i = 0;
   try {
@@ -86,8 +88,8 @@ export function rewriteCode(
 interface BodyContext {
   bytes: Uint8Array;
   out: Writer;
-  /** The counting walk's output, thrown away. */
-  discard: Writer;
+  /** The walk's record of where fuel code goes, reused from body to body. */
+  tape: Tape;
   code: FuelCode;
   importedFuncs: number;
   state: Rewrite['state'];
@@ -110,24 +112,24 @@ function rewriteBody(c: BodyContext, r: Reader, sectionEnd: number, params: numb
     skipValType(body);
   }
   const first = params + locals;
-  const fuel: FuelPlan = { locals: first, costs: [0], handlers: false, code: null as FuelCode | null };
+  const tape = c.tape;
+  tape.n = 0;
+  const fuel: FuelPlan = { locals: first, costs: [0], handlers: false, tape };
   const walkStart = body.pos;
-  walkInstructions(walkFrom(body), { out: c.discard, shiftFrom: importedFuncs, fuel, state: undefined }, false);
-  c.discard.pos = 0;
+  walkInstructions(walkFrom(body), { out: NO_OUT, shiftFrom: importedFuncs, fuel, state: c.state, spaces: c.spaces }, false);
+  if (bytes[bodyEnd - 1] !== 0x0b) throw malformed(`function body ${i} does not end with end (0x0b) at offset ${bodyEnd - 1}, found ${hex(bytes[bodyEnd - 1])}`);
   // The counter is a local only where it pays: in a loop. A function
   // without one charges once per call, and a local would cost a load and a
   // store around each of its calls (fuel.ts).
   const local = fuel.costs.length > 1 && !fuel.handlers;
-  fuel.code = c.code.use(first, local);
+  const code = c.code.use(first, local);
   out.u32(groups + 1);
   out.copy(bytes, groupsStart, walkStart);
   out.u32(5); out.u8(0x7f); // five i32 locals: the counter, a length, and a bulk instruction's operands (fuel.ts)
-  fuel.code.entry(out, fuel.costs[0]);
-  body.pos = walkStart;
-  const w = walkFrom(body);
-  walkInstructions(w, { out, shiftFrom: importedFuncs, fuel, state: c.state, spaces: c.spaces }, false);
-  if (bytes[bodyEnd - 1] !== 0x0b) throw malformed(`function body ${i} does not end with end (0x0b) at offset ${bodyEnd - 1}, found ${hex(bytes[bodyEnd - 1])}`);
-  flushWalk(w, out, bodyEnd);
+  code.entry(out, fuel.costs[0]);
+  // Loops are wrapped only in a function without handlers: no catch,
+  // delegate or rethrow label then needs renumbering.
+  replay(tape, bytes, walkStart, bodyEnd, out, code, fuel.costs, !fuel.handlers);
   out.prefixSize(start);
   r.pos = bodyEnd;
 }

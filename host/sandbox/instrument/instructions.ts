@@ -15,8 +15,9 @@
  * the body is decoded out of phase. So an opcode this walker does not know is
  * an error naming the opcode and offset, never a guess.
  */
-import { hex, malformed, unsupported, type Reader, type Writer } from '../../wasm/index.js';
+import { hex, malformed, Reader, unsupported, type Writer } from '../../wasm/index.js';
 import { BULK_WEIGHT, Length, WEIGHT, WRAP_LABELS, type Chunked, type FuelPlan } from './fuel.js';
+import type { Tape } from './replay.js';
 
 // Immediate shapes of the one-byte opcodes.
 const NONE = 0;
@@ -103,9 +104,11 @@ export interface Rewrite {
   /** Function indices at or above this move up by one. */
   readonly shiftFrom: number;
   /**
-   * For a function body: its fuel plan (fuel.ts). The body is walked
-   * twice: once counting (`code` null, nothing inserted), then emitting the
-   * charges the count found. Absent for constant expressions: they cannot loop.
+   * For a function body: its fuel plan (fuel.ts). The walk counts costs and
+   * records on `fuel.tape` where fuel code goes and which function indices
+   * and labels change, writing nothing; replay.ts writes the body from it.
+   * Absent for constant expressions: they cannot loop, and their function
+   * indices are shifted as they are walked.
    */
   readonly fuel?: FuelPlan;
   /**
@@ -208,14 +211,6 @@ class Nesting {
   }
 }
 
-/** Re-encodes the label at [from, to) as `label + extra`. */
-function relabel(w: Walk, out: Writer, from: number, to: number, label: number, extra: number): void {
-  if (extra === 0) return;
-  flushWalk(w, out, from);
-  out.u32(label + extra);
-  w.copied = to;
-}
-
 /**
  * Walks instructions from `w.pos`. With `stopAtEnd` (a constant expression,
  * which has no nested blocks) it stops after the first `end`; otherwise it runs
@@ -226,61 +221,53 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
   const { r } = w;
   const { buf, end } = r;
   const { out, shiftFrom, fuel, spaces } = rw;
-  const code = fuel?.code ?? null;
-  const costs = code ? undefined : fuel?.costs; // tallied while counting only
+  const tape = fuel?.tape;
+  const costs = fuel?.costs;
   const nest = new Nesting();
   // The function's own label is as deep as the blocks open: a branch to it returns.
-  // Loops are wrapped only in a function without handlers: no catch, delegate
-  // or rethrow label then needs renumbering.
-  const wraps = code !== null && !fuel!.handlers;
   while (r.pos < end) {
     const at = r.pos;
     const op = buf[r.pos++];
     if (costs !== undefined) costs[nest.region] += WEIGHT[op];
     switch (SHAPE[op]) {
       case NONE:
-        if (code && (op === 0x0f || op === 0x0a)) { flushWalk(w, out, at); code.flush(out); } // return, throw_ref
+        if (tape && (op === 0x0f || op === 0x0a)) tape.flush(at); // return, throw_ref
         break;
       case END:
         if (stopAtEnd) return;
-        if (fuel) {
+        if (tape) {
           if (nest.depth === 0) {
-            if (code) { flushWalk(w, out, at); code.flush(out); } // the function's end
+            tape.flush(at); // the function's end
           } else {
             const kind = nest.pop();
             if (kind !== BLOCK_KIND) nest.region = nest.regions.pop()!;
-            if (kind === WRAPPED_KIND) { flushWalk(w, out, r.pos); code!.wrapEnd(out); }
+            if (kind === WRAPPED_KIND) tape.wrapEnd(r.pos);
           }
         }
         break;
       case LEB: {
-        if (!fuel) {
+        if (!tape) {
           r.skipLeb();
           break;
         }
         const immAt = r.pos;
-        if (op >= 0x20 && op <= 0x22) { // local.get, local.set, local.tee: the commonest, checked while counting
+        if (op >= 0x20 && op <= 0x22) { // local.get, local.set, local.tee: the commonest
           // The meter appends its own locals: an index past the function's
           // would name one of them, and must stay an error, never a valid access.
-          if (code === null) {
-            const idx = r.u32();
-            if (idx >= fuel.locals) throw malformed(`local index ${idx} at offset ${at} is past the function's ${fuel.locals} locals`);
-          } else {
-            r.skipLeb();
-          }
+          const idx = r.u32();
+          if (idx >= fuel!.locals) throw malformed(`local index ${idx} at offset ${at} is past the function's ${fuel!.locals} locals`);
         } else if (op === 0x0c || op === 0x0d || op === 0xd5 || op === 0xd6) { // br, br_if, br_on_null, br_on_non_null
           const label = r.u32();
-          if (code && label === nest.depth) { flushWalk(w, out, at); code.flush(out); }
-          if (wraps) relabel(w, out, immAt, r.pos, label, nest.crossed(label));
+          if (label === nest.depth) tape.flush(at);
+          const extra = nest.crossed(label);
+          if (extra > 0) tape.relabel(immAt, r.pos, label + extra);
         } else {
           r.skipLeb();
           if (op === 0x08 || op === 0x09 || op === 0x15) { // throw, rethrow, return_call_ref
-            if (code) { flushWalk(w, out, at); code.flush(out); }
+            tape.flush(at);
           } else if (op === 0x14) { // call_ref
-            if (code) {
-              flushWalk(w, out, at); code.flush(out);
-              flushWalk(w, out, r.pos); code.reload(out);
-            }
+            tape.flush(at);
+            tape.reload(r.pos);
           } else if (op === 0x18) { // delegate ends its try block
             nest.pop();
           }
@@ -289,19 +276,19 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
       }
       case INDEX:
         if (op === 0x26 && rw.state) rw.state.beyondMemory = true; // table.set
-        if (op === 0x40 && code) { flushWalk(w, out, at); code.length(out, Length.Grow); } // memory.grow
+        if (op === 0x40 && tape) tape.length(at, Length.Grow); // memory.grow
         if (spaces) checkedIndex(r, op, at, spaces);
         else r.skipLeb();
         break;
       case LEB2: // (return_)call_indirect
-        if (code) { flushWalk(w, out, at); code.flush(out); }
+        if (tape) tape.flush(at);
         if (spaces) {
           checkedCallIndirect(r, at, spaces);
         } else {
           r.skipLeb();
           r.skipLeb();
         }
-        if (code && op === 0x11) { flushWalk(w, out, r.pos); code.reload(out); }
+        if (tape && op === 0x11) tape.reload(r.pos);
         break;
       case MEMARG:
         skipMemarg(r);
@@ -314,52 +301,46 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
         break;
       case BLOCK: // block, if, try
         skipBlockType(r);
-        if (fuel) {
+        if (tape) {
           nest.push(BLOCK_KIND);
-          if (op === 0x06) fuel.handlers = true;
+          if (op === 0x06) fuel!.handlers = true;
         }
         break;
       case LOOP: {
         const typeAt = r.pos;
         skipBlockType(r);
-        if (fuel) {
+        if (tape) {
           // A loop whose block type takes no parameters (empty or one value
-          // type: not a type index) is wrapped, see FuelCode.wrapStart.
-          const wrap = wraps && (buf[typeAt] & 0xc0) === 0x40; // one byte, negative as s33: 0x40 or a value type
-          nest.push(wrap ? WRAPPED_KIND : LOOP_KIND);
+          // type: not a type index) is wrapped, see FuelCode.wrapStart, unless
+          // the function holds a handler (known only at its end: see replay.ts).
+          const wrappable = (buf[typeAt] & 0xc0) === 0x40; // one byte, negative as s33: 0x40 or a value type
+          nest.push(wrappable ? WRAPPED_KIND : LOOP_KIND);
           nest.regions.push(nest.region);
           nest.region = ++nest.loops;
-          if (costs) costs.push(WEIGHT[op]);
+          costs!.push(WEIGHT[op]);
           // Right after `loop bt`: the loop's label targets its start, so every
           // backward branch runs the charge.
-          if (code) {
-            const cost = fuel.costs[nest.region];
-            if (wrap) {
-              flushWalk(w, out, at); code.wrapStart(out, buf, typeAt, r.pos);
-              flushWalk(w, out, r.pos); code.fastCharge(out, cost);
-            } else {
-              flushWalk(w, out, r.pos); code.charge(out, cost);
-            }
-          }
+          tape.loop(at, typeAt, r.pos, nest.region, wrappable);
         }
         break;
       }
       case FUNC: {
         const idx = r.u32();
         if (spaces && idx >= spaces.funcs) throw pastEnd('function', idx, spaces.funcs, at);
-        const call = op !== 0xd2; // call, return_call; not ref.func
-        if (code && call) { flushWalk(w, out, at); code.flush(out); }
-        if (idx >= shiftFrom && (code !== null || fuel === undefined)) { // nothing is written while counting
+        if (tape) {
+          if (op !== 0xd2) tape.flush(at); // call, return_call; not ref.func
+          if (idx >= shiftFrom) tape.shift(at, r.pos, idx);
+          if (op === 0x10) tape.reload(r.pos);
+        } else if (idx >= shiftFrom) {
           // Re-encoded rather than patched in place: idx + 1 may need one more byte.
           flushWalk(w, out, at + 1);
           out.u32(idx + 1);
           w.copied = r.pos;
         }
-        if (code && op === 0x10) { flushWalk(w, out, r.pos); code.reload(out); }
         break;
       }
       case BR_TABLE:
-        brTable(w, rw, nest, at, wraps);
+        brTable(r, tape, nest, at);
         break;
       case SELECT_T:
         for (let n = r.u32(); n > 0; n--) skipValType(r);
@@ -373,9 +354,9 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
           else if (kind === 0x02 || kind === 0x03) r.skipLeb();
           else throw unsupported(`unknown try_table catch kind ${hex(kind)} at offset ${r.pos - 1}.`);
         }
-        if (fuel) {
+        if (tape) {
           nest.push(BLOCK_KIND);
-          fuel.handlers = true;
+          fuel!.handlers = true;
         }
         break;
       }
@@ -383,16 +364,11 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
         const sub = skipFC(r, at, spaces);
         if (rw.state && STATE_FC.has(sub)) rw.state.beyondMemory = true;
         const length = BULK_LENGTH[sub];
-        if (fuel && length !== undefined) {
-          if (costs) costs[nest.region] += BULK_WEIGHT;
-          const chunked = code ? chunkable(buf, at, r.pos) : undefined;
-          if (chunked) {
-            flushWalk(w, out, at);
-            code!.bulk(out, chunked, buf, at, r.pos);
-            w.copied = r.pos;
-          } else if (code) {
-            flushWalk(w, out, at); code.length(out, length);
-          }
+        if (tape && length !== undefined) {
+          costs![nest.region] += BULK_WEIGHT;
+          const chunked = chunkable(buf, at, r.pos);
+          if (chunked) tape.bulk(at, r.pos, chunked);
+          else tape.length(at, length);
         }
         break;
       }
@@ -403,12 +379,12 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
         const sub = r.u32();
         if (sub === 24 || sub === 25) { // br_on_cast(_fail): flags byte, label, two heap types
           r.skip(1);
-          if (code) {
+          if (tape) {
             const labelAt = r.pos;
             const label = r.u32();
-            const labelEnd = r.pos;
-            if (label === nest.depth) { flushWalk(w, out, at); code.flush(out); }
-            if (wraps) relabel(w, out, labelAt, labelEnd, label, nest.crossed(label));
+            if (label === nest.depth) tape.flush(at);
+            const extra = nest.crossed(label);
+            if (extra > 0) tape.relabel(labelAt, r.pos, label + extra);
           } else {
             r.skipLeb();
           }
@@ -432,36 +408,28 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
 
 /**
  * br_table at `at` (its opcode read): its targets and default. A target that
- * leaves the function flushes the counter; with wrapped loops, every target
- * is re-encoded with the labels it crosses.
+ * leaves the function flushes the counter; a target that leaves wrapped
+ * loops is re-encoded with the labels it crosses.
  */
-function brTable(w: Walk, rw: Rewrite, nest: Nesting, at: number, wraps: boolean): void {
-  const { r } = w;
-  const { fuel, out } = rw;
-  const code = fuel?.code ?? null;
+function brTable(r: Reader, tape: Tape | undefined, nest: Nesting, at: number): void {
   const count = r.u32() + 1; // targets + default
-  const targetsAt = r.pos;
-  if (!fuel) {
+  if (!tape) {
     for (let n = count; n > 0; n--) r.skipLeb();
     return;
   }
+  const targetsAt = r.pos;
   let exits = false;
   let crossed = false;
   for (let n = count; n > 0; n--) {
     const label = r.u32();
     if (label === nest.depth) exits = true;
-    if (wraps && nest.crossed(label) > 0) crossed = true;
+    if (nest.crossed(label) > 0) crossed = true;
   }
-  if (code && exits) { flushWalk(w, out, at); code.flush(out); }
+  if (exits) tape.flush(at);
   if (crossed) {
     const targetsEnd = r.pos;
-    flushWalk(w, out, targetsAt);
-    r.pos = targetsAt;
-    while (r.pos < targetsEnd) {
-      const label = r.u32();
-      out.u32(label + nest.crossed(label));
-    }
-    w.copied = targetsEnd;
+    const labels = new Reader(r.buf, targetsAt, targetsEnd);
+    tape.brTable(targetsAt, targetsEnd, count, () => nest.crossed(labels.u32()));
   }
 }
 

@@ -34,7 +34,8 @@
  * compiled against refers to it.
  *
  * The rewrite is one copy of the module through passes that each own their
- * part of it, so that a 12 MB module is decoded once (and each body twice):
+ * part of it, so that a 12 MB module is decoded once (each body by one walk
+ * that counts and records, then copied: replay.ts):
  *  - fuel (fuel-pass.ts), always;
  *  - the memory cap (memory-cap.ts), with `maxMemoryPages`;
  *  - the pooled-memory import (pooled-memory.ts), with `poolMemory`;

@@ -28,8 +28,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(fileURLToPath(import.meta.url), '..', '..');
-const { meterCoreModule, FUEL_EXPORT, SANDBOX_MODULE, OUT_OF_FUEL } = await import(join(root, 'dist/host/sandbox/meter.js'));
-const { checkCoreModule } = await import(join(root, 'dist/host/sandbox/core-check.js'));
+const { meterCoreModule, FUEL_EXPORT, SANDBOX_MODULE, OUT_OF_FUEL } = await import(join(root, 'dist/host/sandbox/instrument/index.js'));
+const { checkCoreModule } = await import(join(root, 'dist/host/sandbox/instrument/index.js'));
 
 const [suite, ...flags] = process.argv.slice(2);
 if (!suite) {

@@ -38,7 +38,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { requireFeature } from '../deps/index.js';
 import { BuildError } from '../errors/index.js';
-import { COMPONENT_PREAMBLE, Reader } from '../loader/component/binary.js';
+import { COMPONENT_PREAMBLE, Reader } from '../wasm/index.js';
 import { witSource, WORLD_NAME } from '../wit/index.js';
 
 /** The component-model section that holds a core module. */

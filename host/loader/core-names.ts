@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { COMPONENT_PREAMBLE, MODULE_PREAMBLE, sections } from './component/binary.js';
-import { Reader } from '../sandbox/meter-binary.js';
+import { Reader } from '../wasm/index.js';
 
 /** The session hooks a C module defines (security/pam_modules.h). */
 export const C_HOOKS = ['pam_sm_open_session', 'pam_sm_close_session'] as const;

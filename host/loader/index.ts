@@ -23,9 +23,8 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ModuleNotFoundError, MalformedModuleError, NotAComponentError, PamwasmError, PinMismatchError, UnsafePermissionsError, UnsupportedWasmError } from '../errors/index.js';
-import { CORE_CAPS, type CoreCaps } from '../sandbox/core-check.js';
+import { CORE_CAPS, meterCoreModule, type CoreCaps } from '../sandbox/index.js';
 import { INITIAL_FUEL } from '../sandbox/limits.js';
-import { meterCoreModule } from '../sandbox/meter.js';
 import { strictByDefault } from '../sandbox/index.js';
 import type { WitStatus } from '../codes/index.js';
 import { cacheKey, openCache, type CacheOptions, type KeyParts, type Prepared } from './cache.js';
@@ -90,7 +89,7 @@ export interface LoadOptions {
    */
   meter?: {
     maxMemoryPages?: number;
-    /** Instances take their memory from the sandbox's pool of recycled memories (host/sandbox/meter.ts `importMemory`). */
+    /** Instances take their memory from the sandbox's pool of recycled memories (host/sandbox/instrument/: `poolMemory` and `parkExports`). */
     importMemory?: boolean;
     /** Cap on the elements of all of a core module's tables. Default `CORE_CAPS.tableElementsTotal`. */
     maxTableElements?: number;
@@ -144,7 +143,9 @@ function meterCores(cores: Iterable<[string, Uint8Array]>, source: string, optio
     }
     try {
       const { maxMemoryPages, importMemory } = options.meter;
-      out.set(name, meterCoreModule(original, { maxMemoryPages, initialFuel: INITIAL_FUEL, importMemory, tableCaps }).bytes);
+      // Pooled memories and parking go together: a parked instance is its pooled memory and its globals.
+      const parkExports = Boolean(importMemory && maxMemoryPages !== undefined);
+      out.set(name, meterCoreModule(original, { maxMemoryPages, initialFuel: INITIAL_FUEL, poolMemory: importMemory, parkExports, tableCaps }).bytes);
     } catch (e) {
       if (e instanceof PamwasmError) e.message = `${source} core module ${name}: ${e.message}`;
       throw e;

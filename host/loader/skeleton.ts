@@ -17,12 +17,13 @@
  * original back in place of its hollow copy, and generates from the
  * original component instead when a hollow copy is not found verbatim.
  */
-import { Reader, Writer } from '../sandbox/meter-binary.js';
-import { readSections, SECTION } from '../sandbox/meter-sections.js';
+import { PREAMBLE_SIZE, Reader, sectionHeaders, Writer } from '../wasm/index.js';
 
 /** The component binary's core module section (component-model Binary.md, `section_1`). */
 const CORE_MODULE_SECTION = 1;
-const PREAMBLE = 8;
+/** Core module sections (core/binary/modules.rst). */
+const CUSTOM_SECTION = 0;
+const CODE_SECTION = 10;
 /** A function body of no locals that traps: size 3, 0 local groups, `unreachable`, `end`. */
 const HOLLOW_BODY = [3, 0, 0x00, 0x0b];
 /** The custom section that keeps two structurally equal hollow modules apart. */
@@ -37,21 +38,15 @@ export interface Skeleton {
 
 /** Throws MalformedModuleError on bytes it cannot walk; the caller then uses the component as it is. */
 export function skeletonOf(component: Uint8Array): Skeleton {
-  const r = new Reader(component, PREAMBLE);
   const out = new Writer(64 * 1024);
-  out.copy(component, 0, PREAMBLE);
+  out.copy(component, 0, PREAMBLE_SIZE);
   const modules: Skeleton['modules'] = [];
-  while (r.pos < component.length) {
-    const start = r.pos;
-    const id = r.u8();
-    const size = r.u32();
-    const contents = r.pos;
-    r.skip(size);
-    if (id !== CORE_MODULE_SECTION) {
-      out.copy(component, start, r.pos);
+  for (const s of sectionHeaders(new Reader(component, PREAMBLE_SIZE))) {
+    if (s.id !== CORE_MODULE_SECTION) {
+      out.copy(component, s.headerStart, s.end);
       continue;
     }
-    const original = component.subarray(contents, r.pos);
+    const original = component.subarray(s.start, s.end);
     const hollow = hollowModule(original, modules.length);
     out.u8(CORE_MODULE_SECTION);
     out.u32(hollow.length);
@@ -64,23 +59,21 @@ export function skeletonOf(component: Uint8Array): Skeleton {
 /** `m` with every function body replaced by `unreachable`, and a custom section naming `index`. */
 function hollowModule(m: Uint8Array, index: number): Uint8Array {
   const out = new Writer(1024);
-  out.copy(m, 0, PREAMBLE);
-  for (const s of readSections(m)) {
-    if (s.id !== SECTION.code) {
+  out.copy(m, 0, PREAMBLE_SIZE);
+  for (const s of sectionHeaders(new Reader(m, PREAMBLE_SIZE))) {
+    if (s.id !== CODE_SECTION) {
       out.copy(m, s.headerStart, s.end);
       continue;
     }
     const count = new Reader(m, s.start, s.end).u32();
-    out.u8(SECTION.code);
-    const at = out.pos;
-    out.u32(count);
-    for (let i = 0; i < count; i++) for (const b of HOLLOW_BODY) out.u8(b);
-    out.prefixSize(at);
+    out.section(CODE_SECTION, () => {
+      out.u32(count);
+      for (let i = 0; i < count; i++) for (const b of HOLLOW_BODY) out.u8(b);
+    });
   }
-  out.u8(SECTION.custom);
-  const at = out.pos;
-  out.name(MARK);
-  out.u32(index);
-  out.prefixSize(at);
+  out.section(CUSTOM_SECTION, () => {
+    out.name(MARK);
+    out.u32(index);
+  });
   return out.result();
 }

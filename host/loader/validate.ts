@@ -3,7 +3,7 @@
  * compiles it, on both load paths: every core module it holds is validated
  * by the engine's own validator (V8, with this process's features), then
  * checked against what the sandbox refuses whatever the engine accepts
- * (host/sandbox/core-check.ts: threads, duplicate imports, resource caps),
+ * (host/sandbox/instrument/core-check.ts: threads, duplicate imports, resource caps),
  * and the core instances it makes are counted against their cap.
  *
  * Why first: the meter appends a global, a type and an import, so an index
@@ -25,8 +25,8 @@
  *   const cores = checkComponentCores(bytes, 'pam_x.wasm', { metered: true });
  */
 import { MalformedModuleError, ResourceLimitError } from '../errors/index.js';
-import { checkCoreModule, CORE_CAPS, type CoreCaps } from '../sandbox/core-check.js';
-import { Reader } from '../sandbox/meter-binary.js';
+import { checkCoreModule, CORE_CAPS, type CoreCaps } from '../sandbox/index.js';
+import { Reader } from '../wasm/index.js';
 
 const PREAMBLE = 8;
 /** Component-model Binary.md section ids. */

@@ -1,7 +1,9 @@
 /**
  * The sandbox: what a module may reach and how long and how much it may run.
  *
- *  - meter.ts: metering core modules at load, so a call can be stopped in-thread;
+ *  - instrument/: what is done to a core module at load: the sandbox's checks
+ *    (core-check.ts) and the rewrite that meters fuel, caps memory, pools the
+ *    memory and exports the state to park (meter.ts);
  *  - limits.ts: the per-instance clock that refills or empties the fuel tank,
  *    the pool of recycled linear memories, and parking an idle instance;
  *  - policy/: what a module may reach and which files are trusted, decided
@@ -19,7 +21,10 @@
  *   meter.arm(spec.timeoutMs ?? 1000);
  *   const inst = mod.instantiate({ ...hostImports(ctx), ...wasi.imports }, meter.instantiateCore);
  */
-export { meterCoreModule, type MeterOptions, type MeterResult } from './meter.js';
+export {
+  meterCoreModule, pooledMemoryLimits, checkCoreModule, CORE_CAPS, FUEL_EXPORT, SANDBOX_MODULE, OUT_OF_FUEL,
+  type MeterOptions, type MeterResult, type CoreCaps, type CheckOptions, type TableCaps,
+} from './instrument/index.js';
 export { InstanceMeter, TimeLimitExceeded, memoryPoolStats, memoriesInExistence, setMemoryLimit, type Parked } from './limits.js';
 export { faultOf, SandboxLimitExceeded, type Fault, type FaultKind } from './faults.js';
 // policy: line settings, file trust, WASI grants.

@@ -12,12 +12,11 @@
  * iteration instead of a worker round trip per call.
  */
 import { ResourceLimitError } from '../errors/index.js';
-import { CORE_CAPS } from './core-check.js';
-import { FUEL_EXPORT, GLOBAL_EXPORT_PREFIX, OUT_OF_FUEL, pooledMemoryLimits, SANDBOX_MODULE, STATE_SECTION } from './meter.js';
+import { CORE_CAPS, FUEL_EXPORT, GLOBAL_EXPORT_PREFIX, OUT_OF_FUEL, pooledMemoryLimits, SANDBOX_MODULE, STATE_SECTION } from './instrument/index.js';
 
 /**
  * Fuel between two clock checks. A unit is about one simple instruction
- * (meter-fuel.ts), but what a unit costs varies a thousandfold: 0.1 ns in a
+ * (instrument/fuel.ts), but what a unit costs varies a thousandfold: 0.1 ns in a
  * tight arithmetic loop, 0.5 to 2 ns for calls, division and bulk copies, and
  * up to about 50 ns in a loop of dependent loads that miss the cache and the
  * TLB over a large memory (a pointer chase through 64 MiB, measured on a busy
@@ -311,7 +310,7 @@ export class InstanceMeter {
   /**
    * Whether the instance made since the last release (through the loader's
    * `instantiate`, which has returned) can be parked: every core module was
-   * metered with `importMemory` and keeps no state beyond its memory and
+   * metered with `poolMemory` and `parkExports` and keeps no state beyond its memory and
    * globals, and no guest code ran while it was made (so making it again
    * runs none either).
    */

@@ -10,8 +10,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { loadComponent } from '../../host/loader/index.js';
 import { BUNDLED_MODULE_DIR } from '../../host/stack/index.js';
 
-vi.mock('../../host/sandbox/meter.js', async (original) => {
-  const real = await original<typeof import('../../host/sandbox/meter.js')>();
+vi.mock('../../host/sandbox/index.js', async (original) => {
+  const real = await original<typeof import('../../host/sandbox/index.js')>();
   return {
     ...real,
     meterCoreModule: (bytes: Uint8Array, options: Parameters<typeof real.meterCoreModule>[1]) => {

@@ -1,5 +1,5 @@
 /**
- * Fuel that tracks what guest code costs (host/sandbox/meter-fuel.ts):
+ * Fuel that tracks what guest code costs (host/sandbox/instrument/fuel.ts):
  *  - the fuel hostile modules (bulk memory and table instructions, memory
  *    growth, a loop with a huge body), each a component of the world on a
  *    stack line, fail closed with a `timeout` within their limit plus a
@@ -16,8 +16,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { InstanceMeter, TimeLimitExceeded } from '../../host/sandbox/limits.js';
-import { FUEL_EXPORT, meterCoreModule, OUT_OF_FUEL, SANDBOX_MODULE } from '../../host/sandbox/meter.js';
-import { MEMORY_SHIFT, TABLE_UNITS_SHIFT } from '../../host/sandbox/meter-fuel.js';
+import { FUEL_EXPORT, meterCoreModule, OUT_OF_FUEL, SANDBOX_MODULE } from '../../host/sandbox/index.js';
+import { MEMORY_SHIFT, TABLE_UNITS_SHIFT } from '../../host/sandbox/instrument/index.js';
 import { GOOD_LINE, hostile, TempStacks } from '../support/hostile.js';
 
 const LIMIT_MS = 100;

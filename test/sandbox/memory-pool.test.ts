@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse, print } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { INITIAL_FUEL, InstanceMeter, memoryPoolStats } from '../../host/sandbox/limits.js';
-import { meterCoreModule, pooledMemoryLimits } from '../../host/sandbox/meter.js';
+import { meterCoreModule, pooledMemoryLimits } from '../../host/sandbox/index.js';
 import { newHandleState } from '../../host/runtime/index.js';
 import { parseStackFile, StackSession } from '../../host/stack/index.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -19,7 +19,7 @@ const wat = (limits: string) => `(module
   (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))`;
 
 async function pooledModule(limits: string, cap: number): Promise<WebAssembly.Module> {
-  const { bytes } = meterCoreModule(await parse(wat(limits)), { maxMemoryPages: cap, importMemory: true });
+  const { bytes } = meterCoreModule(await parse(wat(limits)), { maxMemoryPages: cap, poolMemory: true, parkExports: true });
   return new WebAssembly.Module(bytes);
 }
 
@@ -30,7 +30,7 @@ function instance(meter: InstanceMeter, module: WebAssembly.Module): Exports {
 
 describe('memories recycled between instances', () => {
   it('meters the one defined memory into an import with the same limits, capped', async () => {
-    const { bytes } = meterCoreModule(await parse(wat('2 100')), { maxMemoryPages: 8, importMemory: true });
+    const { bytes } = meterCoreModule(await parse(wat('2 100')), { maxMemoryPages: 8, poolMemory: true, parkExports: true });
     const text = await print(bytes);
     expect(text).toMatch(/\(import "pamwasm:sandbox" "memory:2:8" \(memory \(;0;\) 2 8\)\)/);
     expect(text).not.toMatch(/^\s*\(memory /m);
@@ -38,17 +38,17 @@ describe('memories recycled between instances', () => {
     expect(pooledMemoryLimits('memory:2:8')).toEqual({ initial: 2, maximum: 8 });
     expect(pooledMemoryLimits('out-of-fuel')).toBeUndefined();
     // No maximum of its own: the cap is the maximum.
-    expect(await print(meterCoreModule(await parse(wat('1')), { maxMemoryPages: 4, importMemory: true }).bytes)).toMatch(/"memory:1:4"/);
+    expect(await print(meterCoreModule(await parse(wat('1')), { maxMemoryPages: 4, poolMemory: true, parkExports: true }).bytes)).toMatch(/"memory:1:4"/);
   });
 
   it('leaves alone what it cannot supply: an imported memory, no option, no cap; refuses a shared one', async () => {
     const imported = await parse('(module (import "env" "m" (memory 1)) (func (export "f")))');
     const shared = await parse('(module (memory 1 4 shared) (func (export "f")))');
-    expect(() => meterCoreModule(shared, { maxMemoryPages: 4, importMemory: true })).toThrow(expect.objectContaining({ code: 'ERR_PAMWASM_UNSUPPORTED_WASM' }));
+    expect(() => meterCoreModule(shared, { maxMemoryPages: 4, poolMemory: true, parkExports: true })).toThrow(expect.objectContaining({ code: 'ERR_PAMWASM_UNSUPPORTED_WASM' }));
     for (const [bytes, options] of [
-      [imported, { maxMemoryPages: 4, importMemory: true }],
+      [imported, { maxMemoryPages: 4, poolMemory: true, parkExports: true }],
       [await parse(wat('1')), { maxMemoryPages: 4 }],
-      [await parse(wat('1')), { importMemory: true }],
+      [await parse(wat('1')), { poolMemory: true, parkExports: true }],
     ] as const) {
       expect(await print(meterCoreModule(bytes, options).bytes)).not.toMatch(/"memory:/);
     }
@@ -58,7 +58,7 @@ describe('memories recycled between instances', () => {
   });
 
   it('exports mutable globals and says whether memory and globals are all the state code can change', async () => {
-    const parkable = async (body: string) => meterCoreModule(await parse(`(module ${body})`), { maxMemoryPages: 4, importMemory: true });
+    const parkable = async (body: string) => meterCoreModule(await parse(`(module ${body})`), { maxMemoryPages: 4, poolMemory: true, parkExports: true });
     const plain = await parkable('(memory 1) (global $g (mut i32) (i32.const 5)) (global i64 (i64.const 1)) (func (export "f") (global.set $g (i32.const 6)))');
     expect(plain.parkable).toBe(true);
     const text = await print(plain.bytes);
@@ -81,6 +81,28 @@ describe('memories recycled between instances', () => {
     // Without code: parkable when nothing but instantiation writes state.
     expect((await parkable('(table 1 funcref)')).parkable).toBe(true);
     expect((await parkable('(memory 1)')).parkable).toBe(false);
+  });
+
+  it('pools the memory and exports the state to park as two passes, each without the other', async () => {
+    const body = '(memory 1) (global $g (mut i32) (i32.const 5)) (func (export "f") (global.set $g (i32.const 6)))';
+    const module = await parse(`(module ${body})`);
+    const pooledOnly = meterCoreModule(module, { maxMemoryPages: 4, poolMemory: true });
+    const pooledText = await print(pooledOnly.bytes);
+    expect(pooledText).toMatch(/"memory:1:4"/);
+    expect(pooledText).not.toMatch(/pamwasm:global:|pamwasm:state/);
+    expect(pooledOnly.parkable).toBeUndefined();
+
+    const parkOnly = meterCoreModule(module, { maxMemoryPages: 4, parkExports: true });
+    const parkText = await print(parkOnly.bytes);
+    expect(parkText).not.toMatch(/"memory:/);
+    expect(parkText).toMatch(/\(export "pamwasm:global:0" \(global \$g\)\)/);
+    // Its memory is its own, not one the pool can copy: the instance cannot be parked.
+    expect(parkOnly.parkable).toBe(false);
+    expect(parkText).toMatch(/\(@custom "pamwasm:state" \(after code\) "\\00"\)/);
+    // Without a memory the globals are all the state, cap or none.
+    const noMemory = meterCoreModule(await parse('(module (global $g (mut i32) (i32.const 5)) (func (export "f") (global.set $g (i32.const 6))))'), { parkExports: true });
+    expect(noMemory.parkable).toBe(true);
+    for (const bytes of [pooledOnly.bytes, parkOnly.bytes, noMemory.bytes]) expect(WebAssembly.validate(bytes)).toBe(true);
   });
 
   it('gives a released memory to the next instance zeroed, with only its own data segment', async () => {
@@ -119,7 +141,7 @@ describe('memories recycled between instances', () => {
       (func (export "get") (result i32) (global.get $g))
       (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
       (func (export "poke") (param i32 i32) (i32.store8 (local.get 0) (local.get 1)))
-      (func (export "peek") (param i32) (result i32) (i32.load8_u (local.get 0))))`), { maxMemoryPages: 8, importMemory: true, initialFuel: INITIAL_FUEL });
+      (func (export "peek") (param i32) (result i32) (i32.load8_u (local.get 0))))`), { maxMemoryPages: 8, poolMemory: true, parkExports: true, initialFuel: INITIAL_FUEL });
     const module = new WebAssembly.Module(bytes);
     const meter = new InstanceMeter();
     const a = instance(meter, module);
@@ -148,7 +170,7 @@ describe('memories recycled between instances', () => {
   it('takes back the memory of an instance whose start function trapped', async () => {
     const module = await pooledModule('1 3', 3);
     const trapping = new WebAssembly.Module(meterCoreModule(await parse(`(module (memory (export "memory") 1 3)
-      (data (i32.const 8) "x") (func $start unreachable) (start $start))`), { maxMemoryPages: 3, importMemory: true }).bytes);
+      (data (i32.const 8) "x") (func $start unreachable) (start $start))`), { maxMemoryPages: 3, poolMemory: true, parkExports: true }).bytes);
     const meter = new InstanceMeter();
     meter.arm(1000);
     const before = memoryPoolStats().memories;

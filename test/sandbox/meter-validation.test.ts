@@ -15,8 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { craftComponent } from '../../host/build/crafted.js';
 import { loadComponent } from '../../host/loader/index.js';
 import { componentCores } from '../../host/loader/validate.js';
-import { meterCoreModule } from '../../host/sandbox/meter.js';
-import { parseModuleSpec } from '../../host/sandbox/index.js';
+import { meterCoreModule, parseModuleSpec } from '../../host/sandbox/index.js';
 import { hostile, TempStacks } from '../support/hostile.js';
 
 const MARGIN_MS = 1500;

@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parse, print } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { transpileComponent } from '../../host/loader/transpile.js';
-import { meterCoreModule, FUEL_EXPORT, SANDBOX_MODULE, OUT_OF_FUEL, type MeterOptions } from '../../host/sandbox/meter.js';
+import { meterCoreModule, FUEL_EXPORT, SANDBOX_MODULE, OUT_OF_FUEL, type MeterOptions } from '../../host/sandbox/index.js';
 
 type Exports = Record<string, any>;
 
@@ -197,6 +197,28 @@ describe('metering a core module', () => {
     expect(err.cause).toBeInstanceOf(WebAssembly.RuntimeError);
     expect(g.stats.throws).toBe(3); // each was caught by the guest, which kept looping
     expect(performance.now() - t0).toBeGreaterThanOrEqual(20);
+  });
+
+  it('leaves loops unwrapped in a function whose handler comes after them, with their branch labels as they were', async () => {
+    // The walk learns of the handler only after the loop: what it noted for wrapping the loop is dropped.
+    const bytes = await parse(`(module
+      (func (export "count") (param $n i32) (result i32) (local $i i32)
+        (block $out
+          (loop $again
+            (br_if $out (i32.ge_u (local.get $i) (local.get $n)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_table $again $out (i32.const 0))))
+        try
+          nop
+        catch_all
+        end
+        (local.get $i)))`);
+    const metered = meterCoreModule(bytes, {}).bytes;
+    expect(WebAssembly.validate(metered)).toBe(true);
+    const text = flat(await print(metered));
+    expect(text).toMatch(/br_if 1 .*br_table 0 1/); // the original labels: no wrapping blocks in between
+    const g = sandboxed(bytes);
+    expect(g.run(() => g.exports.count(1000))).toBe(1000);
   });
 
   it('stops an endless chain of tail calls too (the check is at every function entry)', async () => {

@@ -11,20 +11,26 @@
  * compiles each core module, on both paths.
  */
 
+import { COMPONENT_PREAMBLE, expectPreamble, MODULE_PREAMBLE, Reader as WasmReader, sectionHeaders, type Strictness } from '../../wasm/index.js';
+
+export { COMPONENT_PREAMBLE, MODULE_PREAMBLE };
+
 /** Anything the reader does not recognize; never shown to a user (the jco path answers instead). */
 export class Unrecognized extends Error {}
 
-/**
- * Gives up on the component as "not recognized": the loader falls back to
- * jco's path, which accepts it or rejects it. Never a rejection by itself.
- */
+/** Not recognized: the fast path falls back to jco, whose answer counts (elsewhere, refuse means reject). */
 export function notRecognized(why: string): never {
   throw new Unrecognized(why);
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/** The fast path's policy: bytes it cannot follow, or a name that is not UTF-8, are "not recognized". */
+export const COMPONENT_STRICTNESS: Strictness = Object.freeze({
+  refuse: (message: string) => new Unrecognized(message),
+  utf8Names: true,
+});
 
-export class Reader {
+/** The one WebAssembly reader (host/wasm/), with the fast path's policy and what a component's types need. */
+export class Reader extends WasmReader {
   /**
    * Read types this folder does not plan (variants, resources...) as
    * `other` instead of giving up: the world check (face.ts) reads every
@@ -32,81 +38,20 @@ export class Reader {
    */
   lenient = false;
 
-  constructor(readonly bytes: Uint8Array, public pos: number, readonly end: number) {
-    if (pos < 0 || end > bytes.length || pos > end) notRecognized('range outside the bytes');
-  }
-
-  get done(): boolean {
-    return this.pos >= this.end;
-  }
-
-  u8(): number {
-    if (this.pos >= this.end) notRecognized('unexpected end');
-    return this.bytes[this.pos++];
-  }
-
-  peek(): number {
-    if (this.pos >= this.end) notRecognized('unexpected end');
-    return this.bytes[this.pos];
-  }
-
-  /** An unsigned LEB128 u32: at most 5 bytes, no bits past the 32nd. */
-  u32(): number {
-    let result = 0;
-    for (let i = 0; i < 5; i++) {
-      const b = this.u8();
-      if (i === 4 && b > 0x0f) notRecognized('u32 too large or too long');
-      result += (b & 0x7f) * 2 ** (7 * i);
-      if (!(b & 0x80)) return result;
-    }
-    return notRecognized('u32 too long');
+  constructor(bytes: Uint8Array, pos: number, end: number) {
+    super(bytes, pos, end, COMPONENT_STRICTNESS);
   }
 
   /** A signed LEB128 s33 (a type index), which must come out non-negative. */
   typeIndex(): number {
-    let result = 0;
-    for (let i = 0; i < 5; i++) {
-      const b = this.u8();
-      result += (b & 0x7f) * 2 ** (7 * i);
-      if (!(b & 0x80)) {
-        // The last byte's bit 6 is the sign: a type index is never negative.
-        if (b & 0x40) notRecognized('negative type index');
-        if (i === 4 && b > 0x0f) notRecognized('s33 too large');
-        return result;
-      }
-    }
-    return notRecognized('s33 too long');
+    const i = this.s33();
+    if (i < 0) notRecognized('negative type index');
+    return i;
   }
+}
 
-  take(n: number): Uint8Array {
-    if (n > this.end - this.pos) notRecognized('unexpected end');
-    const out = this.bytes.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return out;
-  }
-
-  /** A length-prefixed UTF-8 string. */
-  name(): string {
-    const b = this.take(this.u32());
-    try {
-      return utf8.decode(b);
-    } catch {
-      return notRecognized('a name that is not UTF-8');
-    }
-  }
-
-  /** A vector: its length, then `item` that many times. */
-  vec<T>(item: () => T): T[] {
-    const n = this.u32();
-    if (n > this.end - this.pos) notRecognized('vector longer than its section');
-    const out: T[] = [];
-    for (let i = 0; i < n; i++) out.push(item());
-    return out;
-  }
-
-  expectEnd(): void {
-    if (this.pos !== this.end) notRecognized('bytes left at the end of a section');
-  }
+export function reader(bytes: Uint8Array, pos: number, end: number): Reader {
+  return new Reader(bytes, pos, end);
 }
 
 export interface Section {
@@ -116,24 +61,12 @@ export interface Section {
   end: number;
 }
 
-/** The sections after the 8-byte preamble `magic`; throws on a preamble other than `preamble`. */
+/** The sections after the 8-byte `preamble`; refuses any other preamble. */
 export function sections(bytes: Uint8Array, start: number, end: number, preamble: readonly number[]): Section[] {
-  const r = new Reader(bytes, start, end);
-  for (const b of preamble) if (r.u8() !== b) notRecognized('unexpected preamble');
-  const out: Section[] = [];
-  while (!r.done) {
-    const id = r.u8();
-    const size = r.u32();
-    const s = r.pos;
-    r.take(size);
-    out.push({ id, start: s, end: r.pos });
-  }
-  return out;
+  const r = reader(bytes, start, end);
+  expectPreamble(r, preamble);
+  return sectionHeaders(r);
 }
-
-/** A component of this encoding: `\0asm`, version 0x0d, layer 1. */
-export const COMPONENT_PREAMBLE = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00] as const;
-export const MODULE_PREAMBLE = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00] as const;
 
 /** Core value types as text, as they appear in function types. */
 const VALTYPES: Record<number, string> = { 0x7f: 'i32', 0x7e: 'i64', 0x7d: 'f32', 0x7c: 'f64', 0x7b: 'v128', 0x70: 'funcref', 0x6f: 'externref' };
@@ -191,7 +124,7 @@ export function coreModuleShape(bytes: Uint8Array, start: number, end: number): 
   let globalCount = 0;
   for (const s of sections(bytes, start, end, MODULE_PREAMBLE)) {
     if (!KNOWN_MODULE_SECTIONS.has(s.id)) notRecognized(`core module section ${s.id}`);
-    const r = new Reader(bytes, s.start, s.end);
+    const r = reader(bytes, s.start, s.end);
     if (s.id === 0) {
       r.name();
       continue;

@@ -37,7 +37,7 @@ export interface ModuleSpec {
   sha256?: string;
   timeoutMs?: number;
   memoryBytes?: number;
-  /** Cap on the elements of all of a core module's tables (host/sandbox/core-check.ts). */
+  /** Cap on the elements of all of a core module's tables (host/sandbox/instrument/core-check.ts). */
   tableElements?: number;
   grants: Grants;
   faultCode?: number;

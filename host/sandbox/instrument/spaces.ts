@@ -6,8 +6,8 @@
  * would refuse is refused. Encodings follow core/binary/modules.rst and
  * types.rst (Wasm 3.0).
  */
-import { hex, malformed, Reader, unsupported, Writer } from './meter-binary.js';
-import { skipValType, walkInstructions, type IndexSpaces, type Rewrite, type Walk } from './meter-instructions.js';
+import { hex, malformed, PREAMBLE_SIZE, Reader, sectionHeaders, unsupported, Writer } from '../../wasm/index.js';
+import { skipValType, walkFrom, walkInstructions, type IndexSpaces, type Rewrite } from './instructions.js';
 
 export const SECTION = {
   custom: 0, type: 1, import: 2, function: 3, table: 4, memory: 5, global: 6,
@@ -31,17 +31,12 @@ export interface Section {
   name?: string;
 }
 
+/** The sections after the preamble (not checked here), each known one at most once and in order. */
 export function readSections(bytes: Uint8Array): Section[] {
-  const r = new Reader(bytes, 8);
   const sections: Section[] = [];
   let last = 0;
-  while (r.pos < bytes.length) {
-    const headerStart = r.pos;
-    const id = r.u8();
-    const size = r.u32();
-    const start = r.pos;
-    if (size > bytes.length - start) throw malformed(`section ${id} at offset ${headerStart} runs past the end of the module`);
-    const end = start + size;
+  for (const h of sectionHeaders(new Reader(bytes, PREAMBLE_SIZE))) {
+    const { id, headerStart, start, end } = h;
     if (id > 13) throw malformed(`unknown section id ${id} at offset ${headerStart}`);
     if (id === SECTION.custom) {
       const inner = new Reader(bytes, start, end);
@@ -52,9 +47,8 @@ export function readSections(bytes: Uint8Array): Section[] {
       // (imports are counted before the sections that use the counts).
       if (sectionOrder(id) <= last) throw malformed(`section ${id} at offset ${headerStart} is out of order or repeated`);
       last = sectionOrder(id);
-      sections.push({ id, headerStart, start, end });
+      sections.push(h);
     }
-    r.pos = end;
   }
   return sections;
 }
@@ -111,8 +105,8 @@ function skipSubType(r: Reader): number {
   switch (kind) {
     case 0x60: { // func: params, results
       const params = r.u32();
-      for (let n = params; n > 0; n--) r.pos = skipValType(r.buf, r.pos, r.end);
-      for (let n = r.u32(); n > 0; n--) r.pos = skipValType(r.buf, r.pos, r.end);
+      for (let n = params; n > 0; n--) skipValType(r);
+      for (let n = r.u32(); n > 0; n--) skipValType(r);
       return params;
     }
     case 0x5f: // struct: fields
@@ -129,7 +123,7 @@ function skipSubType(r: Reader): number {
 
 /** A field: storage type (a value type, or packed i8 0x78 / i16 0x77, both one byte) and mutability. */
 function skipField(r: Reader): void {
-  r.pos = skipValType(r.buf, r.pos, r.end);
+  skipValType(r);
   r.u8();
 }
 
@@ -165,9 +159,9 @@ export function scanImports(bytes: Uint8Array, s: Section, sandboxModule: string
     const kind = r.u8();
     switch (kind) {
       case 0x00: checkIndex('type', r.u32(), types, r.pos); funcs++; break; // func: type index
-      case 0x01: r.pos = skipValType(bytes, r.pos, r.end); tableLimits(r, tables); tables++; break; // table
+      case 0x01: skipValType(r); tableLimits(r, tables); tables++; break; // table
       case 0x02: memoryLimits(r, memories); memories++; break; // memory
-      case 0x03: r.pos = skipValType(bytes, r.pos, r.end); if (r.u8() & 0x01) mutableGlobals++; globals++; break; // global
+      case 0x03: skipValType(r); if (r.u8() & 0x01) mutableGlobals++; globals++; break; // global
       case 0x04: tagType(r, types); break; // tag: attribute, type index
       default: throw unsupported(`unknown import kind ${hex(kind)} at offset ${r.pos - 1}`);
     }
@@ -281,9 +275,7 @@ export function skipConstExpr(r: Reader, rw: Rewrite): void {
     }
     r.pos = at;
   }
-  const w: Walk = { buf, pos: r.pos, end: r.end, copied: r.pos };
-  walkInstructions(w, rw, true);
-  r.pos = w.pos;
+  walkInstructions(walkFrom(r), rw, true);
 }
 
 /**

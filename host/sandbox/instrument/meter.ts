@@ -15,7 +15,7 @@
  *    section are renumbered);
  *  - at every function entry and every loop header, a charge for the
  *    instructions that entry or iteration runs, and before every bulk memory
- *    or table instruction a charge for its length (meter-fuel.ts):
+ *    or table instruction a charge for its length (fuel.ts):
  *      fuel -= cost;
  *      if (fuel < 0) { out-of-fuel(); if (fuel < 0) unreachable; }
  *    Any unbounded execution repeats a loop or a call, so it runs the check.
@@ -33,9 +33,13 @@
  * the trap was its timeout. A guest cannot reach the global: no index it was
  * compiled against refers to it.
  *
- * And the memory cap: every memory the module defines gets a maximum of at
- * most `maxMemoryPages`, which the engine enforces (`memory.grow` returns -1).
- * Imported memories are the defining module's business.
+ * The rewrite is one copy of the module through passes that each own their
+ * part of it, so that a 12 MB module is decoded once (each body by one walk
+ * that counts and records, then copied: replay.ts):
+ *  - fuel (fuel-pass.ts), always;
+ *  - the memory cap (memory-cap.ts), with `maxMemoryPages`;
+ *  - the pooled-memory import (pooled-memory.ts), with `poolMemory`;
+ *  - the park exports (park.ts), with `parkExports`.
  *
  * @example
  *   const { bytes, metered } = meterCoreModule(core, { maxMemoryPages: 256 });
@@ -51,14 +55,21 @@
  *   // per call: deadline = performance.now() + ms; timedOut = false; fuel.value = 10_000; call...
  *   // a RuntimeError with timedOut set is the timeout, any other a guest trap
  */
-import { hex, malformed, Reader, unsupported, Writer } from './meter-binary.js';
+import { malformed, MODULE_PREAMBLE, Reader, unsupported, Writer } from '../../wasm/index.js';
 import {
   SECTION, sectionOrder, type Section, readSections, droppedCustom, scanTypes, moduleSpaces, checkIndex,
-  rewriteTables, rewriteMemories, rewriteGlobals, rewriteExports, rewriteElements, rewriteNames, singleMemory,
+  rewriteTables, rewriteGlobals, rewriteExports, rewriteElements, rewriteNames,
   type GlobalScan, type ModuleSpaces, type TableCaps,
-} from './meter-sections.js';
-import { flushWalk, walkInstructions, type Rewrite, type Walk, skipValType } from './meter-instructions.js';
-import { FuelCode, type FuelPlan } from './meter-fuel.js';
+} from './sections.js';
+import type { Rewrite } from './instructions.js';
+import { FUEL_EXPORT, paramCounts, rewriteCode, writeFuelExport, writeFuelGlobal, writeOutOfFuelImport } from './fuel-pass.js';
+import { rewriteMemories } from './memory-cap.js';
+import { singleMemory, writeMemoryImport } from './pooled-memory.js';
+import { parkable, writeGlobalExport, writeStateSection } from './park.js';
+
+export { FUEL_EXPORT, OUT_OF_FUEL } from './fuel-pass.js';
+export { pooledMemoryLimits } from './pooled-memory.js';
+export { GLOBAL_EXPORT_PREFIX, STATE_SECTION } from './park.js';
 
 export interface MeterOptions {
   /**
@@ -81,14 +92,18 @@ export interface MeterOptions {
    * instead of fresh ones (limits.ts). Only a module that defines exactly one
    * plain 32-bit memory and imports none is changed; others keep theirs.
    * Needs `maxMemoryPages`. Default false.
-   *
-   * With it, every mutable global the module defines is also exported (as
-   * `pamwasm:global:<index>`), and a custom section `pamwasm:state` (one
-   * byte, see `STATE_SECTION`) says whether the pooled memory and those
-   * globals are all the state its code can change, so that an idle instance
-   * can be parked as a copy of them and made again later (limits.ts).
    */
-  importMemory?: boolean;
+  poolMemory?: boolean;
+  /**
+   * Export every mutable global the module defines (as
+   * `pamwasm:global:<index>`), and add a custom section `pamwasm:state` (one
+   * byte, see `STATE_SECTION`) that says whether the pooled memory and those
+   * globals are all the state its code can change, so that an idle instance
+   * can be parked as a copy of them and made again later (limits.ts). A
+   * module that keeps a memory of its own (not pooled) is never parkable.
+   * Default false.
+   */
+  parkExports?: boolean;
   /**
    * Caps on the module's own tables, in elements: a table that starts above
    * them is refused (`ERR_PAMWASM_RESOURCE_LIMIT`), and each maximum is lowered so
@@ -99,7 +114,7 @@ export interface MeterOptions {
 
 export interface MeterResult {
   bytes: Uint8Array;
-  /** With `importMemory`: whether the memory and the exported globals are all the module's changeable state. */
+  /** With `parkExports`: whether the pooled memory and the exported globals are all the module's changeable state. */
   parkable?: boolean;
   /**
    * True when the fuel global and the out-of-fuel import were added. False for
@@ -109,27 +124,7 @@ export interface MeterResult {
   metered: boolean;
 }
 
-export const FUEL_EXPORT = 'pamwasm:fuel';
 export const SANDBOX_MODULE = 'pamwasm:sandbox';
-export const OUT_OF_FUEL = 'out-of-fuel';
-const MEMORY_IMPORT = 'memory';
-/** Exported name of a metered module's mutable global `i` (with `importMemory`). */
-export const GLOBAL_EXPORT_PREFIX = 'pamwasm:global:';
-/**
- * Custom section of a module metered with `importMemory`: one byte, 1 when
- * its pooled memory and its exported mutable globals are all the state its
- * code can change (no table or segment changes, no imported mutable global
- * or memory, only numeric mutable globals), 0 otherwise.
- */
-export const STATE_SECTION = 'pamwasm:state';
-
-/** The limits a metered module's memory import asks for, from its name; undefined for any other import. */
-export function pooledMemoryLimits(name: string): { initial: number; maximum: number } | undefined {
-  const m = /^memory:(\d+):(\d+)$/.exec(name);
-  return m ? { initial: Number(m[1]), maximum: Number(m[2]) } : undefined;
-}
-
-const MAGIC = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
 
 /**
  * Rewrites a core module's bytes so that running it consumes fuel (see the
@@ -148,9 +143,9 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
   if (!(Number.isInteger(initialFuel) && initialFuel >= 0 && initialFuel <= 0x7fffffff)) {
     throw new RangeError(`initialFuel must be an integer from 0 to 2^31-1, not ${initialFuel}`);
   }
-  const writeFuelGlobal = (w: Writer) => fuelGlobal(w, initialFuel);
+  const fuelGlobal = (w: Writer) => writeFuelGlobal(w, initialFuel);
   for (let i = 0; i < 8; i++) {
-    if (bytes[i] !== MAGIC[i]) throw malformed('not a core WebAssembly module (bad magic number or version)');
+    if (bytes[i] !== MODULE_PREAMBLE[i]) throw malformed('not a core WebAssembly module (bad magic number or version)');
   }
   const sections = readSections(bytes);
   // Every index space is counted, and the sections copied as they are
@@ -160,43 +155,43 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
   const hasCode = code !== undefined && new Reader(bytes, code.start, code.end).u32() > 0;
 
   const out = new Writer(Math.ceil(bytes.length * 1.1) + 256);
-  out.bytes(Uint8Array.from(MAGIC));
+  out.bytes(Uint8Array.from(MODULE_PREAMBLE));
 
   if (!hasCode) {
     // Nothing can run: only the caps apply, and the same checks.
     const asIs: Rewrite = { out, shiftFrom: Infinity, spaces };
     for (const s of sections) {
-      if (s.id === SECTION.memory) emit(out, s.id, () => rewriteMemories(bytes, s, out, cap));
-      else if (s.id === SECTION.table) emit(out, s.id, () => rewriteTables(bytes, s, asIs, options.tableCaps));
-      else if (s.id === SECTION.global) emit(out, s.id, () => rewriteGlobals(bytes, s, asIs));
-      else if (s.id === SECTION.export) emit(out, s.id, () => rewriteExports(bytes, s, out, Infinity, FUEL_EXPORT, 0, () => {}, spaces));
-      else if (s.id === SECTION.element) emit(out, s.id, () => rewriteElements(bytes, s, asIs));
-      else if (s.id === SECTION.start) emit(out, s.id, () => out.u32(startIndex(bytes, s, spaces)));
+      if (s.id === SECTION.memory) out.section(s.id, () => rewriteMemories(bytes, s, out, cap));
+      else if (s.id === SECTION.table) out.section(s.id, () => rewriteTables(bytes, s, asIs, options.tableCaps));
+      else if (s.id === SECTION.global) out.section(s.id, () => rewriteGlobals(bytes, s, asIs));
+      else if (s.id === SECTION.export) out.section(s.id, () => rewriteExports(bytes, s, out, Infinity, FUEL_EXPORT, 0, () => {}, spaces));
+      else if (s.id === SECTION.element) out.section(s.id, () => rewriteElements(bytes, s, asIs));
+      else if (s.id === SECTION.start) out.section(s.id, () => out.u32(startIndex(bytes, s, spaces)));
       else out.copy(bytes, s.headerStart, s.end);
     }
-    if (!options.importMemory) return { bytes: out.result(), metered: false };
+    if (!options.parkExports) return { bytes: out.result(), metered: false };
     // Without code, only instantiation writes its state: nothing to park
     // unless it holds a memory or a mutable global others could change.
     const global = sections.find((s) => s.id === SECTION.global);
     const imports = sections.find((s) => s.id === SECTION.import);
-    const parkable = !sections.some((s) => s.id === SECTION.memory)
+    const still = !sections.some((s) => s.id === SECTION.memory)
       && (!global || new Reader(bytes, global.start, global.end).u32() === 0)
       && (!imports || spaces.imports!.mutableGlobals === 0);
-    writeStateSection(out, parkable);
-    return { bytes: out.result(), metered: false, parkable };
+    writeStateSection(out, still);
+    return { bytes: out.result(), metered: false, parkable: still };
   }
 
   const memorySection = sections.find((s) => s.id === SECTION.memory);
   const imported = spaces.imports;
-  const memory = options.importMemory && cap !== undefined && memorySection && !imported?.memories
+  const memory = options.poolMemory && cap !== undefined && memorySection && !imported?.memories
     ? singleMemory(bytes, memorySection, cap)
     : undefined;
   const writeSandboxImports = (w: Writer) => {
-    writeOutOfFuelImport(w, typeIndex);
-    if (memory) writeMemoryImport(w, memory);
+    writeOutOfFuelImport(w, SANDBOX_MODULE, typeIndex);
+    if (memory) writeMemoryImport(w, SANDBOX_MODULE, memory);
   };
   const sandboxImports = memory ? 2 : 1;
-  const exportState = Boolean(options.importMemory && cap !== undefined);
+  const exportState = Boolean(options.parkExports);
   const state = { beyondMemory: false };
   let globals: GlobalScan = { count: 0, mutable: [], numeric: true };
   const writeExports = () => {
@@ -222,17 +217,17 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
   const synthesize = (id: number) => {
     switch (id) {
       case SECTION.type:
-        emit(out, id, () => { out.u32(1); out.u8(0x60); out.u32(0); out.u32(0); });
+        out.section(id, () => { out.u32(1); out.u8(0x60); out.u32(0); out.u32(0); });
         typeIndex = 0;
         break;
       case SECTION.import:
-        emit(out, id, () => { out.u32(sandboxImports); writeSandboxImports(out); });
+        out.section(id, () => { out.u32(sandboxImports); writeSandboxImports(out); });
         break;
       case SECTION.global:
-        emit(out, id, () => { out.u32(1); writeFuelGlobal(out); });
+        out.section(id, () => { out.u32(1); fuelGlobal(out); });
         break;
       case SECTION.export:
-        emit(out, id, () => { out.u32(exportCount()); writeExports(); });
+        out.section(id, () => { out.u32(exportCount()); writeExports(); });
         break;
     }
   };
@@ -252,7 +247,7 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
         const mark = out.pos;
         try {
           if (!seenCode) throw malformed('name section before the code');
-          emit(out, 0, () => { out.name('name'); rewriteNames(bytes, s, out, importedFuncs); });
+          out.section(0, () => { out.name('name'); rewriteNames(bytes, s, out, importedFuncs); });
         } catch {
           out.pos = mark;
         }
@@ -267,7 +262,7 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
       case SECTION.type: {
         const t = scanTypes(bytes, s);
         typeIndex = t.emptyFunc >= 0 ? t.emptyFunc : t.count;
-        emit(out, s.id, () => {
+        out.section(s.id, () => {
           out.u32(t.entries + (t.emptyFunc >= 0 ? 0 : 1));
           out.copy(bytes, t.bodyStart, s.end);
           if (t.emptyFunc < 0) { out.u8(0x60); out.u32(0); out.u32(0); }
@@ -278,7 +273,7 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
         const im = imported!;
         importedFuncs = im.funcs;
         importedGlobals = im.globals;
-        emit(out, s.id, () => {
+        out.section(s.id, () => {
           out.u32(im.count + sandboxImports);
           out.copy(bytes, im.bodyStart, s.end);
           writeSandboxImports(out);
@@ -286,29 +281,29 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
         break;
       }
       case SECTION.table:
-        emit(out, s.id, () => rewriteTables(bytes, s, shifted(), options.tableCaps));
+        out.section(s.id, () => rewriteTables(bytes, s, shifted(), options.tableCaps));
         break;
       case SECTION.memory:
         if (memory) break; // now the last import: same index 0
-        emit(out, s.id, () => rewriteMemories(bytes, s, out, cap));
+        out.section(s.id, () => rewriteMemories(bytes, s, out, cap));
         break;
       case SECTION.global:
-        emit(out, s.id, () => { globals = rewriteGlobals(bytes, s, shifted(), writeFuelGlobal); });
+        out.section(s.id, () => { globals = rewriteGlobals(bytes, s, shifted(), fuelGlobal); });
         break;
       case SECTION.export:
-        emit(out, s.id, () => rewriteExports(bytes, s, out, importedFuncs, FUEL_EXPORT, exportCount(), writeExports, spaces));
+        out.section(s.id, () => rewriteExports(bytes, s, out, importedFuncs, FUEL_EXPORT, exportCount(), writeExports, spaces));
         break;
       case SECTION.start: {
         const idx = startIndex(bytes, s, spaces);
-        emit(out, s.id, () => out.u32(idx >= importedFuncs ? idx + 1 : idx));
+        out.section(s.id, () => out.u32(idx >= importedFuncs ? idx + 1 : idx));
         break;
       }
       case SECTION.element:
-        emit(out, s.id, () => rewriteElements(bytes, s, shifted()));
+        out.section(s.id, () => rewriteElements(bytes, s, shifted()));
         break;
       case SECTION.code:
         seenCode = true;
-        emit(out, s.id, () => rewriteCode(bytes, s, out, importedFuncs, importedGlobals + globals.count, paramCounts(bytes, sections), state, spaces));
+        out.section(s.id, () => rewriteCode(bytes, s, out, importedFuncs, importedGlobals + globals.count, paramCounts(bytes, sections), state, spaces));
         break;
       default: // function, tag, data count, data: no function indices inside
         out.copy(bytes, s.headerStart, s.end);
@@ -317,10 +312,12 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
   catchUp(Infinity);
   if (imported?.fromSandbox) throw unsupported(`the module already imports from \`${SANDBOX_MODULE}\`, the name the sandbox reserves for itself.`);
   if (!exportState) return { bytes: out.result(), metered: true };
-  const parkable = !state.beyondMemory && globals.numeric && !imported?.mutableGlobals && !imported?.memories
-    && (memory !== undefined || !memorySection);
-  writeStateSection(out, parkable);
-  return { bytes: out.result(), metered: true, parkable };
+  const canPark = parkable({
+    beyondMemory: state.beyondMemory, numericGlobals: globals.numeric, importedMutableGlobals: imported?.mutableGlobals ?? 0,
+    importedMemories: imported?.memories ?? 0, definesMemory: memorySection !== undefined, memoryPooled: memory !== undefined,
+  });
+  writeStateSection(out, canPark);
+  return { bytes: out.result(), metered: true, parkable: canPark };
 }
 
 /** The start section's function index, in range, with nothing after it. */
@@ -332,147 +329,3 @@ function startIndex(bytes: Uint8Array, s: Section, spaces: ModuleSpaces): number
   return idx;
 }
 
-/** Writes a section: id, then its contents prefixed with their size. */
-function emit(out: Writer, id: number, body: () => void): void {
-  out.u8(id);
-  const start = out.pos;
-  body();
-  out.prefixSize(start);
-}
-
-function writeOutOfFuelImport(out: Writer, typeIndex: number): void {
-  out.name(SANDBOX_MODULE);
-  out.name(OUT_OF_FUEL);
-  out.u8(0x00); // func
-  out.u32(typeIndex);
-}
-
-function writeGlobalExport(out: Writer, globalIndex: number): void {
-  out.name(`${GLOBAL_EXPORT_PREFIX}${globalIndex}`);
-  out.u8(0x03); // global
-  out.u32(globalIndex);
-}
-
-function writeStateSection(out: Writer, parkable: boolean): void {
-  emit(out, SECTION.custom, () => { out.name(STATE_SECTION); out.u8(parkable ? 1 : 0); });
-}
-
-/** `(import "pamwasm:sandbox" "memory:<min>:<max>" (memory min max))`. */
-function writeMemoryImport(out: Writer, limits: { min: number; max: number }): void {
-  out.name(SANDBOX_MODULE);
-  out.name(`${MEMORY_IMPORT}:${limits.min}:${limits.max}`);
-  out.u8(0x02); // memory
-  out.u8(0x01); // limits with a maximum
-  out.u32(limits.min);
-  out.u32(limits.max);
-}
-
-/** `(global (mut i32) (i32.const initial))`. */
-function fuelGlobal(out: Writer, initial: number): void {
-  out.u8(0x7f); // i32
-  out.u8(0x01); // var
-  out.u8(0x41); // i32.const
-  out.s32(initial);
-  out.u8(0x0b); // end
-}
-
-function writeFuelExport(out: Writer, globalIndex: number): void {
-  out.name(FUEL_EXPORT);
-  out.u8(0x03); // global
-  out.u32(globalIndex);
-}
-
-/**
- * The parameter count of each defined function, from the function section's
- * type indices and the type section: a body's new locals come after its
- * parameters and its own locals.
- */
-function paramCounts(bytes: Uint8Array, sections: Section[]): number[] {
-  const types = sections.find((s) => s.id === SECTION.type);
-  const funcs = sections.find((s) => s.id === SECTION.function);
-  if (!funcs) return [];
-  const params = types ? scanTypes(bytes, types).params : [];
-  const r = new Reader(bytes, funcs.start, funcs.end);
-  const counts: number[] = [];
-  for (let n = r.u32(); n > 0; n--) {
-    const t = r.u32();
-    if (t >= params.length) throw malformed(`function ${counts.length} has type ${t}, past the last type`);
-    counts.push(params[t]);
-  }
-  return counts;
-}
-
-/**
- * The code section: each body is `size locals expr`. Each body is walked
- * twice: once to count what its function entry and each of its loops cost
- * (meter-fuel.ts), then to copy it with the charges inserted. Two i32 locals
- * are appended (the fuel counter and a bulk instruction's length), the entry
- * charge goes right after the locals, and each body's size is re-encoded
- * once its new length is known.
- */
-function rewriteCode(
-  bytes: Uint8Array, s: Section, out: Writer, importedFuncs: number, fuelGlobal: number, params: number[], state: Rewrite['state'], spaces: ModuleSpaces,
-): void {
-  const r = new Reader(bytes, s.start, s.end);
-  const count = r.u32();
-  if (count !== params.length) throw malformed(`the code section has ${count} bodies for ${params.length} functions`);
-  out.u32(count);
-  const body: BodyContext = { bytes, out, discard: new Writer(256), code: new FuelCode(fuelGlobal, importedFuncs), importedFuncs, state, spaces };
-  // One try around the loop, not one per body: the loop stays as fast as without.
-  let i = 0;
-  try {
-    for (; i < count; i++) rewriteBody(body, r, s.end, params[i], i);
-  } catch (e) {
-    if (e instanceof Error) e.message = `function ${importedFuncs + i}: ${e.message}`;
-    throw e;
-  }
-  if (r.pos !== s.end) throw malformed(`code section has ${s.end - r.pos} bytes after its last body`);
-}
-
-/** What every body of a code section is rewritten with. */
-interface BodyContext {
-  bytes: Uint8Array;
-  out: Writer;
-  /** The counting walk's output, thrown away. */
-  discard: Writer;
-  code: FuelCode;
-  importedFuncs: number;
-  state: Rewrite['state'];
-  spaces: ModuleSpaces;
-}
-
-/** Body `i` at `r.pos` (with `params` parameters): walked to count, then copied with its charges; `r` moves past it. */
-function rewriteBody(c: BodyContext, r: Reader, sectionEnd: number, params: number, i: number): void {
-  const { bytes, out, importedFuncs } = c;
-  const size = r.u32();
-  const bodyEnd = r.pos + size;
-  if (bodyEnd > sectionEnd) throw malformed(`function body ${i} runs past the code section (offset ${r.pos})`);
-  const start = out.pos;
-  const body = new Reader(bytes, r.pos, bodyEnd);
-  const groups = body.u32();
-  const groupsStart = body.pos;
-  let locals = 0;
-  for (let g = groups; g > 0; g--) {
-    locals += body.u32();
-    body.pos = skipValType(bytes, body.pos, bodyEnd);
-  }
-  const first = params + locals;
-  const fuel: FuelPlan = { locals: first, costs: [0], handlers: false, code: null as FuelCode | null };
-  walkInstructions({ buf: bytes, pos: body.pos, end: bodyEnd, copied: body.pos }, { out: c.discard, shiftFrom: importedFuncs, fuel, state: undefined }, false);
-  c.discard.pos = 0;
-  // The counter is a local only where it pays: in a loop. A function
-  // without one charges once per call, and a local would cost a load and a
-  // store around each of its calls (meter-fuel.ts).
-  const local = fuel.costs.length > 1 && !fuel.handlers;
-  fuel.code = c.code.use(first, local);
-  out.u32(groups + 1);
-  out.copy(bytes, groupsStart, body.pos);
-  out.u32(5); out.u8(0x7f); // five i32 locals: the counter, a length, and a bulk instruction's operands (meter-fuel.ts)
-  fuel.code.entry(out, fuel.costs[0]);
-  const w: Walk = { buf: bytes, pos: body.pos, end: bodyEnd, copied: body.pos };
-  walkInstructions(w, { out, shiftFrom: importedFuncs, fuel, state: c.state, spaces: c.spaces }, false);
-  if (bytes[bodyEnd - 1] !== 0x0b) throw malformed(`function body ${i} does not end with end (0x0b) at offset ${bodyEnd - 1}, found ${hex(bytes[bodyEnd - 1])}`);
-  flushWalk(w, out, bodyEnd);
-  out.prefixSize(start);
-  r.pos = bodyEnd;
-}

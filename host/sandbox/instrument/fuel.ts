@@ -32,7 +32,8 @@
  * before `throw`; a callee that is left by a JS exception (a host import, or
  * V8's catchable stack overflow) had stored its own before its last call.
  */
-import type { Writer } from './meter-binary.js';
+import type { Writer } from '../../wasm/index.js';
+import type { Tape } from './replay.js';
 
 /** Labels a wrapped loop puts around itself (`FuelCode.wrapStart`). */
 export const WRAP_LABELS = 3;
@@ -321,7 +322,7 @@ export class FuelCode {
   }
 }
 
-/** Per-body facts the counting walk gathers for the emitting walk. */
+/** Per-body facts the walk gathers for the rewrite of the body. */
 export interface FuelPlan {
   /** The function's parameters and locals: the meter's own locals come after. */
   readonly locals: number;
@@ -329,6 +330,6 @@ export interface FuelPlan {
   readonly costs: number[];
   /** Whether the body holds an exception handler (then the counter is the global). */
   handlers: boolean;
-  /** Null while counting; the sequences to insert while emitting. */
-  code: FuelCode | null;
+  /** Where fuel code goes and which immediates change (replay.ts). */
+  readonly tape: Tape;
 }

@@ -1,18 +1,18 @@
 /**
  * Section-level rewriting for the metering rewriter: each section that holds
  * a function index, a memory or a table limit. The module was read and its
- * index spaces checked first (meter-spaces.ts). Encodings follow
+ * index spaces checked first (spaces.ts). Encodings follow
  * core/binary/modules.rst and types.rst (Wasm 3.0).
  */
-import { MemoryLimitError, PamwasmError, ResourceLimitError } from '../errors/index.js';
-import { hex, malformed, Reader, unsupported, type Writer } from './meter-binary.js';
-import { flushWalk, skipValType, walkInstructions, type Rewrite, type Walk } from './meter-instructions.js';
-import { checkIndex, memoryLimits, NO_OUT, noTrailing, tableLimits, type ModuleSpaces, type Section } from './meter-spaces.js';
+import { PamwasmError, ResourceLimitError } from '../../errors/index.js';
+import { hex, malformed, Reader, unsupported, type Writer } from '../../wasm/index.js';
+import { flushWalk, skipValType, walkFrom, walkInstructions, type Rewrite } from './instructions.js';
+import { checkIndex, NO_OUT, noTrailing, tableLimits, type ModuleSpaces, type Section } from './spaces.js';
 
 export {
   SECTION, sectionOrder, readSections, scanTypes, scanImports, moduleSpaces, checkIndex, skipConstExpr, NO_OUT,
   type Section, type TypeScan, type ImportScan, type ModuleSpaces,
-} from './meter-spaces.js';
+} from './spaces.js';
 
 /**
  * Custom sections that describe code offsets or function indices the rewrite
@@ -27,10 +27,9 @@ export function droppedCustom(name: string): boolean {
 
 /** Rewrites one constant expression at `r.pos` through to its `end`. */
 function rewriteExpr(bytes: Uint8Array, r: Reader, rw: Rewrite): void {
-  const w: Walk = { buf: bytes, pos: r.pos, end: r.end, copied: r.pos };
+  const w = walkFrom(r);
   walkInstructions(w, rw, true);
-  flushWalk(w, rw.out, w.pos);
-  r.pos = w.pos;
+  flushWalk(w, rw.out, r.pos);
 }
 
 /** Caps on a module's own tables, in elements: each one's, and all of them together. */
@@ -57,14 +56,12 @@ export function rewriteTables(bytes: Uint8Array, s: Section, rw: Rewrite, caps?:
       if (r.u8() !== 0x00) throw malformed(`table ${i} has an initializer marker not followed by 0x00 at offset ${r.pos - 1}`);
     }
     const typeStart = r.pos;
-    r.pos = skipValType(bytes, r.pos, r.end);
+    skipValType(r);
     const type: [number, number] = [typeStart, r.pos];
     const { min, max } = tableLimits(r, i);
     entries.push({ entry, init, type, min, max, limitsEnd: r.pos });
     if (init) {
-      const w: Walk = { buf: bytes, pos: r.pos, end: r.end, copied: r.pos };
-      walkInstructions(w, { ...rw, out: NO_OUT }, true); // decoded now, rewritten below
-      r.pos = w.pos;
+      walkInstructions(walkFrom(r), { ...rw, out: NO_OUT }, true); // decoded now, rewritten below
     }
   }
   noTrailing(r, 'table');
@@ -95,50 +92,6 @@ export function rewriteTables(bytes: Uint8Array, s: Section, rw: Rewrite, caps?:
   }
 }
 
-/**
- * Memory limits (types.rst "Limits"): flags bit 0 = has max, bit 1 = shared,
- * bit 2 = 64-bit indices, bit 3 = custom page size. The cap is in 64 KiB
- * pages of a 32-bit memory, so the last two are refused rather than guessed.
- */
-export function rewriteMemories(bytes: Uint8Array, s: Section, out: Writer, cap: number | undefined): void {
-  const r = new Reader(bytes, s.start, s.end);
-  const count = r.u32();
-  out.u32(count);
-  for (let i = 0; i < count; i++) {
-    const { flags, min, max } = memoryLimits(r, i);
-    if (cap !== undefined) checkCap(i, min, cap);
-    out.u8(cap === undefined ? flags : flags | 0x01);
-    out.u32(min);
-    if (cap !== undefined || flags & 0x01) out.u32(Math.min(max, cap ?? max));
-  }
-  noTrailing(r, 'memory');
-}
-
-/**
- * The limits of a memory section's only memory, capped at `cap` pages, when
- * it is one the host can supply as an import: exactly one memory, 32-bit, not
- * shared, 64 KiB pages. Undefined otherwise (the section is then kept, and
- * capped by rewriteMemories).
- */
-export function singleMemory(bytes: Uint8Array, s: Section, cap: number): { min: number; max: number } | undefined {
-  const r = new Reader(bytes, s.start, s.end);
-  if (r.u32() !== 1) return undefined;
-  const { min, max } = memoryLimits(r, 0);
-  noTrailing(r, 'memory');
-  checkCap(0, min, cap);
-  return { min, max: Math.min(max, cap) };
-}
-
-/** Refuses memory `i` when it starts above the cap. */
-function checkCap(i: number, min: number, cap: number): void {
-  if (min > cap) {
-    // Said in KiB, as a stack line's memory= is written: pages and memory
-    // indexes are WebAssembly's words, not the reader's.
-    const which = i === 0 ? 'the module\'s memory' : `the module's memory number ${i + 1}`;
-    throw new MemoryLimitError(`${which} starts at ${min * 64} KiB, over the memory limit of ${cap * 64} KiB; raise memory= on its stack line or shrink the module's initial memory.`);
-  }
-}
-
 /** Value types JS can read and write through an exported global. */
 const NUMERIC = new Set([0x7f, 0x7e, 0x7d, 0x7c]); // i32 i64 f32 f64
 
@@ -162,7 +115,7 @@ export function rewriteGlobals(bytes: Uint8Array, s: Section, rw: Rewrite, appen
   for (let i = 0; i < count; i++) {
     const entry = r.pos;
     const type = bytes[r.pos];
-    r.pos = skipValType(bytes, r.pos, r.end);
+    skipValType(r);
     if (r.u8() & 0x01) {
       mutable.push(i);
       if (!NUMERIC.has(type)) numeric = false;
@@ -219,7 +172,7 @@ export function rewriteElements(bytes: Uint8Array, s: Section, rw: Rewrite): voi
     }
     if (flags & 0x03) { // an element kind byte (0x00 = funcref) or, with expressions, a reference type
       const at = r.pos;
-      if (flags & 0x04) r.pos = skipValType(bytes, r.pos, r.end);
+      if (flags & 0x04) skipValType(r);
       else r.u8();
       out.copy(bytes, at, r.pos);
     }

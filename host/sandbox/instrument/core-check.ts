@@ -20,10 +20,10 @@
  * @example
  *   checkCoreModule(core, { where: 'pam_x.wasm core module 0', scanCode: !metered });
  */
-import { MalformedModuleError, PamwasmError, ResourceLimitError, UnsupportedWasmError } from '../errors/index.js';
-import { hex, Reader } from './meter-binary.js';
-import { skipValType, walkInstructions, type Rewrite, type Walk } from './meter-instructions.js';
-import { memoryLimits, NO_OUT, readSections, SECTION, skipConstExpr, tableLimits } from './meter-spaces.js';
+import { MalformedModuleError, PamwasmError, ResourceLimitError, UnsupportedWasmError } from '../../errors/index.js';
+import { hex, Reader } from '../../wasm/index.js';
+import { skipValType, walkFrom, walkInstructions, type Rewrite } from './instructions.js';
+import { memoryLimits, NO_OUT, readSections, SECTION, skipConstExpr, tableLimits } from './spaces.js';
 
 /** Caps on the resources one core instance may declare (docs/sandbox.md lists them). */
 export interface CoreCaps {
@@ -96,7 +96,7 @@ function checkSections(bytes: Uint8Array, options: CheckOptions): void {
         for (let i = r.u32(); i > 0; i--) {
           const init = bytes[r.pos] === 0x40; // 0x40 0x00 tabletype expr (function-references)
           if (init) r.skip(2);
-          r.pos = skipValType(bytes, r.pos, r.end);
+          skipValType(r);
           const { min } = tableLimits(r, count.tables);
           limit(`elements in table ${count.tables}`, min, caps.tableElements, 'shrink the table');
           count.elements += min;
@@ -112,7 +112,7 @@ function checkSections(bytes: Uint8Array, options: CheckOptions): void {
         break;
       case SECTION.global:
         for (let i = r.u32(); i > 0; i--) {
-          r.pos = skipValType(bytes, r.pos, r.end);
+          skipValType(r);
           r.u8();
           skipExpr(r);
           count.globals++;
@@ -162,9 +162,9 @@ function checkImports(r: Reader, where: string, count: { tables: number; memorie
     const kind = r.u8();
     switch (kind) {
       case 0x00: r.u32(); funcs++; break;
-      case 0x01: r.pos = skipValType(r.buf, r.pos, r.end); tableLimits(r, count.tables); count.tables++; break;
+      case 0x01: skipValType(r); tableLimits(r, count.tables); count.tables++; break;
       case 0x02: memoryLimits(r, count.memories); count.memories++; break;
-      case 0x03: r.pos = skipValType(r.buf, r.pos, r.end); r.u8(); count.globals++; break;
+      case 0x03: skipValType(r); r.u8(); count.globals++; break;
       case 0x04: r.u8(); r.u32(); break;
       default: throw new MalformedModuleError(`${where} has an import of unknown kind ${hex(kind)} at offset ${r.pos - 1}.`);
     }
@@ -183,7 +183,7 @@ function checkElements(r: Reader, check: (n: number, i: number) => void): void {
       skipExpr(r);
     }
     if (flags & 0x03) {
-      if (flags & 0x04) r.pos = skipValType(r.buf, r.pos, r.end);
+      if (flags & 0x04) skipValType(r);
       else r.u8();
     }
     const entries = r.u32();
@@ -213,11 +213,10 @@ function scanCode(r: Reader, where: string, importedFuncs: number): void {
     const body = new Reader(buf, r.pos, end);
     for (let groups = body.u32(); groups > 0; groups--) {
       body.u32();
-      body.pos = skipValType(buf, body.pos, end);
+      skipValType(body);
     }
-    const w: Walk = { buf, pos: body.pos, end, copied: body.pos };
     try {
-      walkInstructions(w, NO_REWRITE, false);
+      walkInstructions(walkFrom(body), NO_REWRITE, false);
     } catch (e) {
       if (e instanceof UnsupportedWasmError || e instanceof MalformedModuleError) e.message = `${where} function ${importedFuncs + i}: ${e.message}`;
       throw e;

@@ -1,0 +1,135 @@
+/**
+ * The fuel pass: what the rewrite adds so that running the module burns fuel
+ * (the cost model and the inserted code are fuel.ts; the instruction walk
+ * instructions.ts): the out-of-fuel import, the fuel global and its export,
+ * and every function body with its charges.
+ */
+import { hex, malformed, Reader, type Writer } from '../../wasm/index.js';
+import { FuelCode, type FuelPlan } from './fuel.js';
+import { skipValType, walkFrom, walkInstructions, type Rewrite } from './instructions.js';
+import { replay, Tape } from './replay.js';
+import { NO_OUT, scanTypes, SECTION, type ModuleSpaces, type Section } from './spaces.js';
+
+export const FUEL_EXPORT = 'pamwasm:fuel';
+export const OUT_OF_FUEL = 'out-of-fuel';
+
+/** `(import "<sandbox>" "out-of-fuel" (func (type typeIndex)))`. */
+export function writeOutOfFuelImport(out: Writer, sandboxModule: string, typeIndex: number): void {
+  out.name(sandboxModule);
+  out.name(OUT_OF_FUEL);
+  out.u8(0x00); // func
+  out.u32(typeIndex);
+}
+
+/** `(global (mut i32) (i32.const initial))`. */
+export function writeFuelGlobal(out: Writer, initial: number): void {
+  out.u8(0x7f); // i32
+  out.u8(0x01); // var
+  out.u8(0x41); // i32.const
+  out.s32(initial);
+  out.u8(0x0b); // end
+}
+
+export function writeFuelExport(out: Writer, globalIndex: number): void {
+  out.name(FUEL_EXPORT);
+  out.u8(0x03); // global
+  out.u32(globalIndex);
+}
+
+/**
+ * The parameter count of each defined function, from the function section's
+ * type indices and the type section: a body's new locals come after its
+ * parameters and its own locals.
+ */
+export function paramCounts(bytes: Uint8Array, sections: Section[]): number[] {
+  const types = sections.find((s) => s.id === SECTION.type);
+  const funcs = sections.find((s) => s.id === SECTION.function);
+  if (!funcs) return [];
+  const params = types ? scanTypes(bytes, types).params : [];
+  const r = new Reader(bytes, funcs.start, funcs.end);
+  const counts: number[] = [];
+  for (let n = r.u32(); n > 0; n--) {
+    const t = r.u32();
+    if (t >= params.length) throw malformed(`function ${counts.length} has type ${t}, past the last type`);
+    counts.push(params[t]);
+  }
+  return counts;
+}
+
+/**
+ * The code section: each body is `size locals expr`. Each body is walked
+ * once, counting what its function entry and each of its loops cost
+ * (fuel.ts) and recording where fuel code goes (replay.ts), then copied with
+ * the charges inserted. Two i32 locals
+ * are appended (the fuel counter and a bulk instruction's length), the entry
+ * charge goes right after the locals, and each body's size is re-encoded
+ * once its new length is known.
+ */
+export function rewriteCode(
+  bytes: Uint8Array, s: Section, out: Writer, importedFuncs: number, fuelGlobal: number, params: number[], state: Rewrite['state'], spaces: ModuleSpaces,
+): void {
+  const r = new Reader(bytes, s.start, s.end);
+  const count = r.u32();
+  if (count !== params.length) throw malformed(`the code section has ${count} bodies for ${params.length} functions`);
+  out.u32(count);
+  const body: BodyContext = { bytes, out, tape: new Tape(), code: new FuelCode(fuelGlobal, importedFuncs), importedFuncs, state, spaces };
+  // One try around the loop, not one per body: the loop stays as fast as without.
+  let i = 0;
+  try {
+    for (; i < count; i++) rewriteBody(body, r, s.end, params[i], i);
+  } catch (e) {
+    if (e instanceof Error) e.message = `function ${importedFuncs + i}: ${e.message}`;
+    throw e;
+  }
+  if (r.pos !== s.end) throw malformed(`code section has ${s.end - r.pos} bytes after its last body`);
+}
+
+/** What every body of a code section is rewritten with. */
+interface BodyContext {
+  bytes: Uint8Array;
+  out: Writer;
+  /** The walk's record of where fuel code goes, reused from body to body. */
+  tape: Tape;
+  code: FuelCode;
+  importedFuncs: number;
+  state: Rewrite['state'];
+  spaces: ModuleSpaces;
+}
+
+/** Body `i` at `r.pos` (with `params` parameters): walked to count, then copied with its charges; `r` moves past it. */
+function rewriteBody(c: BodyContext, r: Reader, sectionEnd: number, params: number, i: number): void {
+  const { bytes, out, importedFuncs } = c;
+  const size = r.u32();
+  const bodyEnd = r.pos + size;
+  if (bodyEnd > sectionEnd) throw malformed(`function body ${i} runs past the code section (offset ${r.pos})`);
+  const start = out.pos;
+  const body = new Reader(bytes, r.pos, bodyEnd);
+  const groups = body.u32();
+  const groupsStart = body.pos;
+  let locals = 0;
+  for (let g = groups; g > 0; g--) {
+    locals += body.u32();
+    skipValType(body);
+  }
+  const first = params + locals;
+  const tape = c.tape;
+  tape.n = 0;
+  const fuel: FuelPlan = { locals: first, costs: [0], handlers: false, tape };
+  const walkStart = body.pos;
+  walkInstructions(walkFrom(body), { out: NO_OUT, shiftFrom: importedFuncs, fuel, state: c.state, spaces: c.spaces }, false);
+  if (bytes[bodyEnd - 1] !== 0x0b) throw malformed(`function body ${i} does not end with end (0x0b) at offset ${bodyEnd - 1}, found ${hex(bytes[bodyEnd - 1])}`);
+  // The counter is a local only where it pays: in a loop. A function
+  // without one charges once per call, and a local would cost a load and a
+  // store around each of its calls (fuel.ts).
+  const local = fuel.costs.length > 1 && !fuel.handlers;
+  const code = c.code.use(first, local);
+  out.u32(groups + 1);
+  out.copy(bytes, groupsStart, walkStart);
+  out.u32(5); out.u8(0x7f); // five i32 locals: the counter, a length, and a bulk instruction's operands (fuel.ts)
+  code.entry(out, fuel.costs[0]);
+  // Loops are wrapped only in a function without handlers: no catch,
+  // delegate or rethrow label then needs renumbering.
+  replay(tape, bytes, walkStart, bodyEnd, out, code, fuel.costs, !fuel.handlers);
+  out.prefixSize(start);
+  r.pos = bodyEnd;
+}

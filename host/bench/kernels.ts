@@ -10,7 +10,7 @@
  */
 import { parse } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { meterCoreModule } from '../sandbox/meter.js';
-import { InstanceMeter } from '../sandbox/limits.js';
+import { InstanceMeter } from '../sandbox/index.js';
 import type { BenchContext } from './fixtures.js';
 import { median } from './measure.js';
 

@@ -7,6 +7,7 @@
  */
 import type { WitItem } from '../runtime/index.js';
 import type { SandboxDefaults, SessionSnapshot } from '../stack/index.js';
+import type { EngineOptions } from '../engine/index.js';
 
 /** What a worker is told at start. */
 export interface WorkerInit {
@@ -21,6 +22,11 @@ export interface WorkerInit {
   loadMs: number;
   /** The longest a prompt waits for the person's answer. */
   promptMs: number;
+  /**
+   * Each worker's engine (host/engine): an engine cannot cross threads, so
+   * every worker makes its own from these options. Default: the engine's defaults.
+   */
+  engine?: EngineOptions;
 }
 
 export interface LineRequest {

@@ -10,13 +10,16 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { namedCode, PAM } from '../codes/index.js';
 import { newHandleState, type Conversation, type HandleState, type PromptStyle } from '../runtime/index.js';
 import { closeWasmStack } from '../sessions/wasm-close.js';
-import { parseStackFile, SANDBOX_DEFAULTS, StackSession, type Stack, type TraceEntry } from '../stack/index.js';
+import { createEngine } from '../engine/index.js';
+import { SANDBOX_DEFAULTS, StackSession, type Stack, type TraceEntry } from '../stack/index.js';
 import { ANSWER_GIVEN, ANSWER_NONE, PRIORITY, RUNNING, sharedViews, type Done, type FromWorker, type Job, type WorkerInit } from './jobs.js';
 
 const init = workerData as WorkerInit;
 const { ctl, deadline, answer } = sharedViews(init.shared);
 const port = parentPort!;
 const post = (m: FromWorker) => port.postMessage([m]);
+/** This worker's engine: its sessions share its compiled modules, kept parses and memory pool. */
+const engine = createEngine(init.engine);
 const sessions = new Map<string, StackSession>();
 const decoder = new TextDecoder();
 let promptSeq = 0;
@@ -87,10 +90,10 @@ function refresh(handle: HandleState, job: Job): void {
 async function open(job: Job & { t: 'open' }): Promise<Done> {
   const rid = job.rid!;
   deadline[0] = Date.now() + init.loadMs;
-  const stack = parseStackFile(job.stack, { strictPermissions: true });
+  const stack = engine.parseStackFile(job.stack, { strictPermissions: true });
   const handle = newHandleState(job.items, job.env);
   const session = await StackSession.create(stack, handle, {
-    moduleDir: init.moduleDir, sandbox: init.sandbox, strictPermissions: true, log, conversation,
+    moduleDir: init.moduleDir, sandbox: init.sandbox, strictPermissions: true, log, conversation, engine,
   });
   deadline[0] = Date.now() + hardLimitMs(stack);
   const before = new Map(handle.env);
@@ -135,7 +138,7 @@ async function closeRecord(job: Job & { t: 'close-record' }): Promise<Done> {
   deadline[0] = Date.now() + init.loadMs + init.marginMs;
   const w = await closeWasmStack(
     { ...job.record, moduleDir: job.record.moduleDir ?? init.moduleDir, items: job.items, env: job.env },
-    { sandbox: init.sandbox, strictPermissions: true, log, onMessage: (m) => post({ t: 'message', rid, style: m.style as 'info' | 'error', text: m.text }) },
+    { sandbox: init.sandbox, strictPermissions: true, engine, log, onMessage: (m) => post({ t: 'message', rid, style: m.style as 'info' | 'error', text: m.text }) },
   );
   deadline[0] = 0;
   return { t: 'done', rid, code: w.wasm.code, puts: envChanges(before, new Map(Object.entries(w.env))), faults: faultsOf(w.trace), ...(w.problem ? { problem: w.problem } : {}) };

@@ -5,7 +5,7 @@
  */
 import { PAM } from '../codes/index.js';
 import type { LoadOptions } from '../loader/index.js';
-import { PAGE } from '../sandbox/limits.js';
+import { PAGE } from '../sandbox/index.js';
 import type { ModuleSpec } from '../sandbox/spec.js';
 import { allowedImports } from '../sandbox/wasi/index.js';
 

@@ -126,7 +126,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
         knownFiles: state.files.size,
         parsedStacks: state.parsed.size,
         loadHits: state.loaded.counts.hits,
-        loadBuilds: state.loaded.counts.misses,
+        loadBuilds: state.loaded.counts.stored,
         evicted: state.compiled.counts.evicted + state.loaded.counts.evicted + state.files.counts.evicted + state.parsed.counts.evicted,
         pooledMemories: pool.memories,
         pooledBytes: pool.bytes,

@@ -7,8 +7,8 @@
  */
 export class LruCache<K, V> {
   private readonly entries = new Map<K, V>();
-  /** Hits, misses and evictions since the cache was made (for tests and the bench). */
-  readonly counts = { hits: 0, misses: 0, evicted: 0 };
+  /** Hits, misses, entries stored and evictions since the cache was made (for tests and the bench). */
+  readonly counts = { hits: 0, misses: 0, stored: 0, evicted: 0 };
 
   constructor(readonly max: number) {
     if (!(Number.isInteger(max) && max > 0)) throw new RangeError(`a cache bound must be a positive integer, not ${max}`);
@@ -37,6 +37,7 @@ export class LruCache<K, V> {
   set(key: K, value: V): void {
     this.entries.delete(key);
     this.entries.set(key, value);
+    this.counts.stored++;
     while (this.entries.size > this.max) {
       this.entries.delete(this.entries.keys().next().value as K);
       this.counts.evicted++;

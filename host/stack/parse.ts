@@ -8,8 +8,9 @@
  * that fails when dispatched (PAM_MUST_FAIL_CODE), and a diagnostic that
  * names file and line and says what was expected.
  *
- * Parsed stacks are kept (in the engine given, host/engine) per path while every file they were read from (the
- * file and each include and substack) is unchanged, by the same rule as the
+ * Parsed stacks are kept, in the engine given (host/engine), per path
+ * while every file they were read from (the file and each include and
+ * substack) is unchanged, by the same rule as the
  * loader's module files (host/loader/files.ts): the same device, inode,
  * size, mtime and ctime (ns), and remembered only when those times were at
  * least 2 s old as the file was read (`settledIdentity`). Each file is

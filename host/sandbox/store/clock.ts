@@ -1,6 +1,6 @@
 /**
- * Time and memory limits for one module instance, enforced in the calling
- * thread. Core modules are metered at load (meter.ts): every function entry
+ * The fuel clock of one module instance: its time limit, enforced in the
+ * calling thread. Core modules are metered at load (../meter.ts): every function entry
  * and loop iteration burns fuel for the instructions it runs, bulk memory and
  * table instructions for their length, and an empty tank calls back
  * into the host, which refills it or, past the deadline, leaves it empty: the
@@ -17,7 +17,11 @@
  */
 import { ResourceLimitError } from '../../errors/index.js';
 import { CORE_CAPS } from '../core-check.js';
+import { TimeLimitExceeded } from '../faults.js';
 import { FUEL_EXPORT, OUT_OF_FUEL, SANDBOX_MODULE } from '../meter.js';
+import { ModuleImages } from './images.js';
+import { MemoryPool } from './pool.js';
+import { restoreCore, snapshotCore, type Parked } from './snapshot.js';
 
 /**
  * Fuel between two clock checks. A unit is about one simple instruction
@@ -29,11 +33,6 @@ import { FUEL_EXPORT, OUT_OF_FUEL, SANDBOX_MODULE } from '../meter.js';
  * the tight loop a clock check (about 0.1 us) then comes every 5 us or so.
  */
 const SLICE = 50_000;
-
-import { TimeLimitExceeded } from '../faults.js';
-import { ModuleImages } from './images.js';
-import { MemoryPool } from './pool.js';
-import { restoreCore, snapshotCore, type Parked } from './snapshot.js';
 
 export { TimeLimitExceeded };
 
@@ -50,7 +49,7 @@ interface CoreRecord {
   tank?: WebAssembly.Global;
   memory?: { memory: WebAssembly.Memory; initial: number; maximum: number };
   parkable: boolean;
-  /** The module's memory image (see `images`), once known. */
+  /** The module's memory image (images.ts), once known. */
   image?: Uint8Array;
 }
 

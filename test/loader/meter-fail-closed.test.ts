@@ -7,7 +7,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { loadComponent } from '../../host/loader/index.js';
 import { BUNDLED_MODULE_DIR } from '../../host/stack/index.js';
 
 vi.mock('../../host/sandbox/meter.js', async (original) => {
@@ -24,6 +23,10 @@ vi.mock('../../host/sandbox/meter.js', async (original) => {
 
 describe('a meter that makes an invalid module of a valid one', () => {
   it('fails the load closed with ERR_UNSUPPORTED_WASM on both paths; unmetered loads are not affected', async () => {
+    // Test files share a process: the loader another file imported holds the
+    // real meter, so this test imports a loader of its own, made with the mock.
+    vi.resetModules();
+    const { loadComponent } = await import('../../host/loader/index.js');
     const bytes = new Uint8Array(readFileSync(join(BUNDLED_MODULE_DIR, 'pam_permit.wasm')));
     for (const fastPath of [true, false]) {
       const e = await loadComponent(bytes, { meter: { maxMemoryPages: 16 }, fastPath }).then(() => undefined, (x: { code: string }) => x);

@@ -3,6 +3,10 @@
  * line's first call and kept until the session ends, so that open-session and
  * close-session of a session run on the same instances (module memory and
  * pam_set_data pointers survive from open to close, as in libpam's handle).
+ * A StackSession is one session's store (wasmtime's Store): its instances,
+ * their fuel clocks and its module data; what sessions share (loaded modules,
+ * the memory pool, the park list) is its engine's, through the PreparedStack
+ * it was made from (prepared.ts).
  */
 import { isAbsolute, join } from 'node:path';
 import { codeByNumber, codeByStatus, namedCode, PAM, type WitStatus } from '../codes/index.js';

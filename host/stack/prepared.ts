@@ -97,7 +97,7 @@ export class PreparedStack {
     let p = byKey.get(key);
     if (!p || options.whatIf) {
       // What-ifs are each caller's own (the codes they choose), so not shared.
-      const made = prepareLines(stack, options, engine);
+      const made = PreparedStack.make(stack, options, engine);
       if (!options.whatIf) {
         byKey.set(key, made);
         made.catch(() => { if (byKey.get(key) === made) byKey.delete(key); });
@@ -105,11 +105,6 @@ export class PreparedStack {
       p = made;
     }
     return p;
-  }
-
-  /** @internal: made by `prepare`. */
-  static made(stack: Stack, engine: EngineState, lines: PreparedLine[], whatIf: SessionOptions['whatIf']): PreparedStack {
-    return new PreparedStack(stack, engine, lines, whatIf);
   }
 
   /** A new session of this stack: fresh instances on `handle`, made at each line's first call. */
@@ -165,33 +160,34 @@ export class PreparedStack {
     }
     return lines;
   }
-}
 
-async function prepareLines(stack: Stack, options: PrepareOptions, engine: EngineState): Promise<PreparedStack> {
-  const defaults: SandboxDefaults = { ...SANDBOX_DEFAULTS, ...options.sandbox };
-  // The bounds a line's own settings meet (spec.ts): a bad default is the caller's error, said before anything loads.
-  checkSandboxValues(defaults);
-  const lines: PreparedLine[] = [];
-  for (const [index, handler] of stack.handlers.entries()) {
-    const spec = handler.spec;
-    const fault = spec?.faultCode ?? defaults.faultCode;
-    const line: PreparedLine = {
-      handler,
-      timeoutMs: spec?.timeoutMs ?? defaults.timeoutMs,
-      // Fail closed: a faulting line never passes.
-      faultCode: fault === PAM.SUCCESS.number || fault === PAM.IGNORE.number ? PAM.SESSION_ERR.number : fault,
-    };
-    if (handler.kind === 'module' && spec && !whatIfOnly(options.whatIf?.get(index))) {
-      line.path = resolveModulePath(spec.path, options.moduleDir);
-      try {
-        line.load = lineLoadOptions(spec, defaults, { pin: options.pins?.[index], strictPermissions: options.strictPermissions, cache: options.cache });
-      } catch (e) {
-        line.refused = e;
+  /** Checks each line's settings and loads its module into the engine. */
+  private static async make(stack: Stack, options: PrepareOptions, engine: EngineState): Promise<PreparedStack> {
+    const defaults: SandboxDefaults = { ...SANDBOX_DEFAULTS, ...options.sandbox };
+    // The bounds a line's own settings meet (spec.ts): a bad default is the caller's error, said before anything loads.
+    checkSandboxValues(defaults);
+    const lines: PreparedLine[] = [];
+    for (const [index, handler] of stack.handlers.entries()) {
+      const spec = handler.spec;
+      const fault = spec?.faultCode ?? defaults.faultCode;
+      const line: PreparedLine = {
+        handler,
+        timeoutMs: spec?.timeoutMs ?? defaults.timeoutMs,
+        // Fail closed: a faulting line never passes.
+        faultCode: fault === PAM.SUCCESS.number || fault === PAM.IGNORE.number ? PAM.SESSION_ERR.number : fault,
+      };
+      if (handler.kind === 'module' && spec && !whatIfOnly(options.whatIf?.get(index))) {
+        line.path = resolveModulePath(spec.path, options.moduleDir);
+        try {
+          line.load = lineLoadOptions(spec, defaults, { pin: options.pins?.[index], strictPermissions: options.strictPermissions, cache: options.cache });
+        } catch (e) {
+          line.refused = e;
+        }
+        // Loaded once here, into the engine; each session's load is then a cache hit. What fails is said by each session.
+        if (line.load) await loadComponent(line.path, { ...line.load, engine }).catch(() => undefined);
       }
-      // Loaded once here, into the engine; each session's load is then a cache hit. What fails is said by each session.
-      if (line.load) await loadComponent(line.path, { ...line.load, engine }).catch(() => undefined);
+      lines.push(line);
     }
-    lines.push(line);
+    return new PreparedStack(stack, engine, lines, options.whatIf);
   }
-  return PreparedStack.made(stack, engine, lines, options.whatIf);
 }

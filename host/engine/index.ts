@@ -41,9 +41,7 @@
  *  - host/loader/component/canon.ts `dv`: a DataView over the memory of the
  *    call running now, replaced at each call that needs it;
  *  - the disk cache's environment (host/loader/cache.ts `environment`,
- *    `versions`): the Node and package versions, fixed for the process; its
- *    `checked` folder verdicts are per directory and process by design (a
- *    warning is told once per directory and process);
+ *    `versions`): the Node and package versions, fixed for the process;
  *  - host/deps/index.ts `peers`: package.json's peer versions, fixed;
  *  - the daemon worker's sessions (host/daemon/worker.ts `sessions`,
  *    `promptSeq`, `current`, `chain`): a worker thread is the owner of those

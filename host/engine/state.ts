@@ -42,6 +42,8 @@ export interface EngineState {
   readonly files: LruCache<string, { id: string; sha256: string }>;
   /** Kept parses by path, with every file read (host/stack/parse.ts). */
   readonly parsed: LruCache<string, { reads: FileRead[]; stack: Stack }>;
+  /** Each disk cache directory's verdict: why it is not used, or null (host/loader/cache.ts). */
+  readonly cacheDirs: Map<string, string | null>;
   /** Root's passing verdicts on files, by identity (host/sandbox/perms.ts; bounded there). */
   readonly verdicts: Map<string, number>;
   /** Recycled linear memories (host/sandbox/store/pool.ts). */
@@ -72,6 +74,7 @@ export function newEngineState(options: EngineOptions = {}): EngineState {
     files: new LruCache(options.maxKnownFiles ?? 4096),
     parsed: new LruCache(options.maxParsedStacks ?? 256),
     verdicts: new Map(),
+    cacheDirs: new Map(),
     pool,
     images: new ModuleImages(),
     park,

@@ -119,7 +119,7 @@ export interface LoadOptions {
 }
 
 /** What a load keeps: the engine's compiled cores, loaded components, known files and verdicts. */
-type LoaderState = Pick<EngineState, 'compiled' | 'loaded' | 'files' | 'verdicts'>;
+type LoaderState = Pick<EngineState, 'compiled' | 'loaded' | 'files' | 'verdicts' | 'cacheDirs'>;
 
 /** Compiles a core module once per content hash (`hash`, its sha256) and engine. */
 function compileCore(bytes: Uint8Array, hash: string, compiled: LoaderState['compiled']): Promise<WebAssembly.Module> {
@@ -233,7 +233,7 @@ function keyParts(options: LoadOptions): KeyParts {
 }
 
 async function build(bytes: Uint8Array, source: string, hash: string, parts: KeyParts, options: LoadOptions, state: LoaderState): Promise<LoadedComponent> {
-  const cache = options.cache && openCache(options.cache);
+  const cache = options.cache && openCache(options.cache, state.cacheDirs);
   const key = cache && cacheKey(hash, parts);
   let p = cache && key ? cache.get(key) : undefined;
   const cached = p !== undefined;

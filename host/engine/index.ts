@@ -43,9 +43,12 @@
  *  - the disk cache's environment (host/loader/cache.ts `environment`,
  *    `versions`): the Node and package versions, fixed for the process;
  *  - host/deps/index.ts `peers`: package.json's peer versions, fixed;
+ *  - host/sandbox/wasi/filesystem.ts `collected`: closes the host file a
+ *    dropped WASI descriptor held; it keeps nothing for later, and each
+ *    entry belongs to the descriptor it closes;
  *  - the daemon worker's sessions (host/daemon/worker.ts `sessions`,
- *    `promptSeq`, `current`, `chain`): a worker thread is the owner of those
- *    sessions; it is a process of its own, made for them, with one engine;
+ *    `promptSeq`, `current`, `chain`): a worker thread's module scope is its
+ *    own (one isolate per thread), made for those sessions, with one engine;
  *  - the builders' toolchain memos (host/build/c.ts `toolchains`,
  *    `sdkBuilds`; host/build/js.ts `shimParent`, `componentizeVersion`):
  *    build tools found on this machine, not sandbox state.

@@ -3,7 +3,8 @@
  *
  * The package's entry points, by what a caller does with them:
  *  - `pamwasm`: the host (sessions around a real libpam stack, the registry,
- *    recovery), typed errors and the PAM code table;
+ *    recovery), the engine that owns what sessions share, typed errors and
+ *    the PAM code table;
  *  - `pamwasm/stack`: stack files, the dispatcher, `runStack`, `StackSession`;
  *  - `pamwasm/loader`: load and check one component;
  *  - `pamwasm/libpam`: the bridge to the system libpam;
@@ -20,9 +21,8 @@
  */
 export { createHost, PamwasmHost, Session, Registry, defaultRegistryPath } from './sessions/index.js';
 export type { HostOptions, OpenSessionOptions, CloseResult, SessionRecord, SessionState, ClosedRecord } from './sessions/index.js';
-export { parkIdleLines } from './stack/index.js';
 export type { TraceEntry, Fault, FaultKind } from './stack/index.js';
-export { setMemoryLimit } from './sandbox/limits.js';
+export { createEngine, type Engine, type EngineOptions, type EngineStats } from './engine/index.js';
 export { PAM_CODES, codeByName, codeByNumber, codeByStatus } from './codes/index.js';
 export * from './errors/index.js';
 export type { Conversation, ConvMessage, MessageStyle, PamMode, PamResult } from './libpam/index.js';

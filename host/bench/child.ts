@@ -11,8 +11,9 @@
 import { readFileSync } from 'node:fs';
 import { loadComponent } from '../loader/index.js';
 import { hostImports, newHandleState, newLineContext } from '../runtime/index.js';
-import { InstanceMeter, PAGE, setMemoryLimit } from '../sandbox/limits.js';
-import { parkStats, parseStackFile, SANDBOX_DEFAULTS, StackSession } from '../stack/index.js';
+import { createEngine } from '../engine/index.js';
+import { InstanceMeter, PAGE } from '../sandbox/index.js';
+import { SANDBOX_DEFAULTS, StackSession } from '../stack/index.js';
 
 const say = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
 const collect = () => (globalThis as { gc?: () => void }).gc?.();
@@ -41,9 +42,9 @@ async function cold(args: { path: string; cacheDir?: string }): Promise<void> {
  * full GC, and memory mappings: the kernel's vm.max_map_count caps those).
  */
 async function concurrent(args: { n: number; stack: string; memoryLimit?: number }): Promise<void> {
-  if (args.memoryLimit) setMemoryLimit(args.memoryLimit);
-  const stack = parseStackFile(args.stack);
-  const make = () => StackSession.create(stack, newHandleState({ service: 'bench', user: 'alice', tty: 'pts/0' }));
+  const engine = createEngine(args.memoryLimit ? { memoryLimit: args.memoryLimit } : {});
+  const stack = engine.parseStackFile(args.stack);
+  const make = () => StackSession.create(stack, newHandleState({ service: 'bench', user: 'alice', tty: 'pts/0' }), { engine });
   const warm = await make();
   await warm.open();
   await warm.close();
@@ -80,7 +81,7 @@ async function concurrent(args: { n: number; stack: string; memoryLimit?: number
   const closeMs = performance.now() - t1;
   const opened = sessions.length;
   say({
-    final: true, n: args.n, opened, closeFailures, error, ...parkStats(),
+    final: true, n: args.n, opened, closeFailures, error, parked: engine.stats().parked, woken: engine.stats().woken,
     openUs: opened ? (openMs * 1000) / opened : 0,
     closeUs: opened ? (closeMs * 1000) / opened : 0,
     kibPerSession: opened ? rss / 1024 / opened : 0,

@@ -32,7 +32,7 @@ export async function closeGroup(ctx: BenchContext): Promise<void> {
   const repeat = quick ? { batch: 200, batches: 15 } : { batch: 500, batches: 41 };
   for (const [key, timeoutMs] of [['close.wasm_inprocess_us', 0], ['close.wasm_sandboxed_us', undefined]] as const) {
     ctx.progress(`close: ${key}`);
-    const s = await wasmSession(stack, timeoutMs === undefined ? {} : { sandbox: { timeoutMs } });
+    const s = await wasmSession(ctx.engine, stack, timeoutMs === undefined ? {} : { sandbox: { timeoutMs } });
     try {
       expectSuccess('open', await s.open());
       expectSuccess('close', await s.close());

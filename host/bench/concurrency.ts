@@ -13,7 +13,7 @@
  * kernel's vm.max_map_count (65,530 by default) caps a process at about
  * 30,000 memories. The rows run with that flag and the sandbox's memory
  * limit raised past that, so that every instance stays live. With node's defaults the sandbox parks idle instances once it holds
- * 10,000 memories (host/stack/session.ts `parkIdleLines`): the 10,000-session target's row
+ * 10,000 memories (host/engine `parkIdleLines`): the 10,000-session target's row
  * opens 10,000 sessions that way (5,000 with --quick, still past what fits
  * unparked), and how many memories fit at all is counted in a child of its own.
  */
@@ -23,7 +23,7 @@ import { runChild } from './measure.js';
 const COUNTS = [1, 10, 100, 1000, 10_000];
 const QUICK_COUNTS = [1, 10, 100];
 export const SESSION_FLAGS = ['--expose-gc', '--disable-wasm-trap-handler'];
-/** The rows' memory limit (setMemoryLimit): above 30,000 memories, so every instance stays live. */
+/** The rows' memory limit (the engine's memoryLimit): above 30,000 memories, so every instance stays live. */
 const LIVE_LIMIT = 40_000;
 
 interface Concurrent {

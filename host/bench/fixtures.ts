@@ -17,7 +17,8 @@ import { codeByNumber, PAM } from '../codes/index.js';
 import { NoConfdirError, PamError } from '../errors/index.js';
 import { loadLibpam, type Libpam, type Ptr } from '../libpam/ffi.js';
 import { newHandleState, type HandleState } from '../runtime/index.js';
-import { parseStackFile, StackSession, type SessionOptions } from '../stack/index.js';
+import type { Engine } from '../engine/index.js';
+import { StackSession, type SessionOptions } from '../stack/index.js';
 
 export const USER = 'alice';
 export const SERVICE = 'bench';
@@ -101,8 +102,8 @@ export class NativePam {
 export const newHandle = (): HandleState => newHandleState({ service: SERVICE, user: USER, tty: 'pts/0' });
 
 /** A pamwasm session on `stackFile`, as a host makes one: parse, bind, and nothing run yet. */
-export async function wasmSession(stackFile: string, options: SessionOptions = {}): Promise<StackSession> {
-  const s = await StackSession.create(parseStackFile(stackFile), newHandle(), options);
+export async function wasmSession(engine: Engine, stackFile: string, options: SessionOptions = {}): Promise<StackSession> {
+  const s = await StackSession.create(engine.parseStackFile(stackFile), newHandle(), { ...options, engine });
   if (s.diagnostics.length) throw new Error(`${stackFile}: ${s.diagnostics.map((d) => d.message).join('; ')}`);
   return s;
 }
@@ -125,4 +126,6 @@ export interface BenchContext {
   /** Why a figure is missing or what limited it, by key. */
   readonly notes: Record<string, string>;
   progress(message: string): void;
+  /** The run's engine: sessions and loads in the bench's own process share its caches and pool. */
+  readonly engine: Engine;
 }

@@ -22,6 +22,7 @@ import { usage } from '../cli/usage.js';
 import { concurrencyTable, depthTable, verdicts, verdictTable, type Results } from './goals.js';
 import { markdownReport, readPage, writeBetweenMarkers } from './markdown.js';
 import { describeMachine, loadAverage } from './measure.js';
+import { createEngine, type Engine } from '../engine/index.js';
 
 export const BENCH_HELP = `Usage: pamwasm bench [--json | --markdown [--write <file>]] [--quick] [--group <name>]...
 
@@ -85,6 +86,8 @@ export interface BenchOptions {
   groups?: string[];
   /** Told what is being measured as the run goes. */
   onProgress?: (message: string) => void;
+  /** The engine the in-process groups load and run sessions with. Default: one made for this run. */
+  engine?: Engine;
 }
 
 /** Runs every group; a group that fails leaves a note and the others still run. */
@@ -105,6 +108,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const loadBefore = loadAverage();
   const machine = describeMachine();
   const dir = new BenchDir();
+  const engine = options.engine ?? createEngine();
   const results: Results = {};
   const notes: Record<string, string> = {};
   const started = performance.now();
@@ -113,7 +117,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     for (const [name, run] of groups) {
       if (options.groups?.length && !options.groups.includes(name)) continue;
       try {
-        await run({ quick: Boolean(options.quick), dir, results, notes, progress });
+        await run({ quick: Boolean(options.quick), dir, results, notes, progress, engine });
       } catch (e) {
         notes[name] = `failed: ${(e as Error).message}`;
         progress(`${name}: failed: ${(e as Error).message}`);

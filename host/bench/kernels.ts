@@ -9,8 +9,7 @@
  *  - fib: naive recursive fib(30) (a call per step, no loop).
  */
 import { parse } from '@bytecodealliance/jco-transpile/wasm-tools';
-import { meterCoreModule } from '../sandbox/index.js';
-import { InstanceMeter } from '../sandbox/limits.js';
+import { InstanceMeter, meterCoreModule } from '../sandbox/index.js';
 import type { BenchContext } from './fixtures.js';
 import { median } from './measure.js';
 

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { buildJsModule, GUEST_MODULES_DIR, JS_CACHE_DIR } from '../build/js.js';
 import { loadComponent } from '../loader/index.js';
 import { hostImports, newLineContext } from '../runtime/index.js';
-import { InstanceMeter, PAGE } from '../sandbox/limits.js';
+import { InstanceMeter, PAGE } from '../sandbox/index.js';
 import { BUNDLED_MODULE_DIR, SANDBOX_DEFAULTS } from '../stack/index.js';
 import { newHandle, type BenchContext } from './fixtures.js';
 import { median, runChild, timeSync } from './measure.js';
@@ -37,10 +37,10 @@ export async function loadGroup(ctx: BenchContext): Promise<void> {
   }
 
   ctx.progress('warm: new instance of a loaded C module');
-  const loaded = await loadComponent(C_MODULE, { meter: { maxMemoryPages: SANDBOX_DEFAULTS.memoryBytes / PAGE } });
+  const loaded = await loadComponent(C_MODULE, { meter: { maxMemoryPages: SANDBOX_DEFAULTS.memoryBytes / PAGE }, engine: ctx.engine });
   const line = newLineContext({ module: 'pam_permit.wasm', handle: newHandle() });
   results['warm_instantiate.c_ms'] = timeSync(() => {
-    const meter = new InstanceMeter();
+    const meter = new InstanceMeter(ctx.engine);
     meter.arm(SANDBOX_DEFAULTS.timeoutMs);
     loaded.instantiate(hostImports(line), meter.instantiateCore);
   }, quick ? { batch: 10, batches: 9 } : { batch: 20, batches: 31 }) / 1000;

@@ -43,7 +43,7 @@ export async function sessionGroup(ctx: BenchContext): Promise<void> {
     ctx.progress('sessions: warming up');
     const warm = files.get(depths.at(-1)!)!.stack;
     for (let i = 0; i < (quick ? 20 : 60); i++) {
-      const s = await wasmSession(warm);
+      const s = await wasmSession(ctx.engine, warm);
       await s.open();
       await s.close();
       s.end();
@@ -64,12 +64,12 @@ export async function sessionGroup(ctx: BenchContext): Promise<void> {
       // Fewer samples as instantiation grows with the depth.
       const per = Math.max(1, Math.round((quick ? 8 : 24) / depth));
       const wasmUs = await timeAsync(async () => {
-        const s = await wasmSession(stack);
+        const s = await wasmSession(ctx.engine, stack);
         expectSuccess('open', await s.open());
         expectSuccess('close', await s.close());
         s.end();
       }, { batch: per, batches: quick ? 7 : 21, warmup: per * 2 });
-      const s = await wasmSession(stack);
+      const s = await wasmSession(ctx.engine, stack);
       let wasmHandleUs: number;
       try {
         wasmHandleUs = await timeAsync(async () => { await s.open(); await s.close(); }, handleRepeat);
@@ -88,7 +88,7 @@ export async function sessionGroup(ctx: BenchContext): Promise<void> {
     const stack = stack3;
     results['session3.native_us'] = timeSync(() => native.session(service), nativeRepeat);
     results['session3.wasm_us'] = await timeAsync(async () => {
-      const s = await wasmSession(stack);
+      const s = await wasmSession(ctx.engine, stack);
       expectSuccess('open', await s.open());
       expectSuccess('close', await s.close());
       s.end();
@@ -99,7 +99,7 @@ export async function sessionGroup(ctx: BenchContext): Promise<void> {
     } finally {
       native.end(h);
     }
-    const s = await wasmSession(stack);
+    const s = await wasmSession(ctx.engine, stack);
     try {
       results['session3_handle.wasm_us'] = await timeAsync(async () => { await s.open(); await s.close(); }, handleRepeat);
     } finally {

@@ -11,6 +11,7 @@ import { checkOwnerPerms, strictByDefault, wasiImports } from '../sandbox/index.
 import { lineLoadOptions, parseStackFile, resolveModulePath, SANDBOX_DEFAULTS, type Diagnostic, type Handler } from '../stack/index.js';
 import { red, dim } from './output.js';
 import { usage } from './usage.js';
+import { createEngine, type EngineState } from '../engine/index.js';
 
 export const CHECK_HELP = `Usage: pamwasm check FILE... [--module-dir DIR] [--json]
 
@@ -34,7 +35,8 @@ export async function checkCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (!positionals.length) throw usage('check needs at least one stack file', 'check');
-  const findings = (await Promise.all(positionals.map((f) => checkStack(f, values['module-dir'])))).flat();
+  const engine = createEngine();
+  const findings = (await Promise.all(positionals.map((f) => checkStack(f, values['module-dir'], engine)))).flat();
   const errors = findings.filter((f) => f.severity === 'error').length;
   if (values.json) {
     console.log(JSON.stringify({ findings, errors, warnings: findings.length - errors }));
@@ -55,13 +57,13 @@ const where = (f: Diagnostic) => (f.line > 0 ? `${f.file}:${f.line}` : f.file);
 const oneLine = (message: string) => message.replace(/\s*\n\s*/g, ' ');
 
 /** Everything wrong with one stack file, in line order. */
-export async function checkStack(file: string, moduleDir?: string): Promise<Diagnostic[]> {
+export async function checkStack(file: string, moduleDir?: string, engine: EngineState = createEngine()): Promise<Diagnostic[]> {
   const out: Diagnostic[] = [];
   // Permissions are always checked here; they are errors only where they bite, as root.
   const permSeverity = strictByDefault() ? 'error' : 'warning';
   let stack;
   try {
-    stack = parseStackFile(file, { strictPermissions: false });
+    stack = parseStackFile(file, { strictPermissions: false, engine });
   } catch (e) {
     // A syntax error names its own file:line (an included file's, maybe): said once, in front.
     if (e instanceof StackSyntaxError) {
@@ -75,12 +77,12 @@ export async function checkStack(file: string, moduleDir?: string): Promise<Diag
   } catch (e) {
     out.push({ file, line: 0, severity: permSeverity, message: (e as Error).message });
   }
-  out.push(...stack.diagnostics, ...await checkHandlers(stack.handlers, moduleDir));
+  out.push(...stack.diagnostics, ...await checkHandlers(stack.handlers, moduleDir, engine));
   return out.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));
 }
 
 /** What is wrong with each module line's module: loaded as a session loads it, by the host's defaults. */
-export async function checkHandlers(handlers: readonly Handler[], moduleDir?: string): Promise<Diagnostic[]> {
+export async function checkHandlers(handlers: readonly Handler[], moduleDir?: string, engine: EngineState = createEngine()): Promise<Diagnostic[]> {
   const out: Diagnostic[] = [];
   const permSeverity = strictByDefault() ? 'error' : 'warning';
   const perm = (path: string, what: string, line: number, where: string) => {
@@ -97,7 +99,7 @@ export async function checkHandlers(handlers: readonly Handler[], moduleDir?: st
     try {
       wasiImports(h.spec.grants); // read= grants name existing directories, as a session needs
       // Loaded as a session loads it (memory cap included), by the host's defaults.
-      const m = await loadComponent(path, lineLoadOptions(h.spec, SANDBOX_DEFAULTS, { strictPermissions: false }));
+      const m = await loadComponent(path, { ...lineLoadOptions(h.spec, SANDBOX_DEFAULTS, { strictPermissions: false }), engine });
       perm(path, 'module', h.line, h.file);
       const hooks = missingHooksOfFile(path);
       if (hooks) out.push({ ...at, severity: 'error', message: `${h.spec.path}: ${hooks}, so this line would return PAM_MODULE_UNKNOWN; fix the module's source and rebuild it.` });

@@ -24,6 +24,7 @@ import { defaultRegistryPath, processIdentity, Registry, type ProcessOwner, type
 import { closeWasmStack, recordItems } from '../sessions/wasm-close.js';
 import { parseStackFile, StackSession } from '../stack/index.js';
 import { errorSentence, usage } from './usage.js';
+import { createEngine } from '../engine/index.js';
 
 export const EXEC_HELP = `Usage: pamwasm exec --stack FILE [options]
 
@@ -287,7 +288,8 @@ const lineOf = (items: PamExecEnvironment['items']): SessionLine => ({
 });
 
 async function open(registry: Registry, ctx: ExecContext): Promise<number> {
-  const stack = parseStackFile(ctx.stack);
+  const engine = createEngine();
+  const stack = parseStackFile(ctx.stack, { engine });
   const id = randomUUID();
   registry.begin({
     id, ...lineOf(ctx.pe.items), stack: ctx.stack, stackSha256: stack.sha256,
@@ -296,7 +298,7 @@ async function open(registry: Registry, ctx: ExecContext): Promise<number> {
   try {
     const handle = newHandleState(ctx.pe.items, ctx.pe.env);
     const session = await StackSession.create(stack, handle, {
-      moduleDir: ctx.moduleDir, cache: ctx.cache, log: ctx.log, sessionId: id,
+      moduleDir: ctx.moduleDir, cache: ctx.cache, log: ctx.log, sessionId: id, engine,
       conversation: { info: (text) => say({ style: 'info', text }), error: (text) => say({ style: 'error', text }) },
     });
     for (const d of [...stack.diagnostics, ...session.diagnostics]) ctx.warn(`${d.file}:${d.line}: ${d.message}`);
@@ -319,9 +321,10 @@ async function close(registry: Registry, ctx: ExecContext): Promise<number> {
   let rec = registry.findOpen(line, { stack: ctx.stack, owner });
   // Another close process may claim the same row first: then look again.
   while (rec && !registry.claim(rec, ['open'])) rec = registry.findOpen(line, { stack: ctx.stack, owner });
-  const options = { cache: ctx.cache, log: ctx.log, onMessage: say };
+  const engine = createEngine();
+  const options = { cache: ctx.cache, log: ctx.log, onMessage: say, engine };
   if (!rec) {
-    const stack = parseStackFile(ctx.stack); // a missing or unsafe stack file is a configuration error here too
+    const stack = parseStackFile(ctx.stack, { engine }); // a missing or unsafe stack file is a configuration error here too
     ctx.warn(`no open session of ${user} on ${tty ?? '(no tty)'} (service ${service}, stack ${ctx.stack}) in the registry ${registry.path}: closing on fresh instances, without module data.`);
     const w = await closeWasmStack({ stack: ctx.stack, parsed: stack, moduleDir: ctx.moduleDir, snapshot: null, items: ctx.pe.items, env: ctx.pe.env }, options);
     if (w.problem) ctx.warn(w.problem);

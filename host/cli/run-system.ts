@@ -12,6 +12,7 @@ import { UsageError } from '../errors/index.js';
 import type { LogRecord, WitItem } from '../runtime/index.js';
 import { createHost } from '../sessions/index.js';
 import type { RunResult } from '../stack/index.js';
+import type { Engine } from '../engine/index.js';
 
 export interface SystemRunResult extends RunResult {
   /** The system stack's own codes (the WASM stack's are in the trace). */
@@ -25,6 +26,8 @@ export interface SystemRunOptions {
   moduleDir?: string;
   service: string;
   confdir?: string;
+  /** The engine the host runs the WASM stack with. Default: the host's own. */
+  engine?: Engine;
 }
 
 /**
@@ -55,7 +58,7 @@ const envFromList = (list: string[]) => Object.fromEntries(list.map((e) => {
 export async function runWithSystem(o: SystemRunOptions): Promise<SystemRunResult> {
   const syslog: LogRecord[] = [];
   const host = await createHost({
-    registry: ':memory:', moduleDir: o.moduleDir, system: { service: o.service, confdir: o.confdir }, log: (r) => syslog.push(r),
+    registry: ':memory:', moduleDir: o.moduleDir, system: { service: o.service, confdir: o.confdir }, log: (r) => syslog.push(r), engine: o.engine,
   });
   try {
     const { service, user, tty, rhost, ruser } = o.items;

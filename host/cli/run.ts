@@ -11,6 +11,7 @@ import { bold, codeName, dim, messageTag, table } from './output.js';
 import { checkSystemService, runWithSystem, type SystemRunOptions, type SystemRunResult } from './run-system.js';
 import { terminalAnswerer } from './terminal.js';
 import { usage } from './usage.js';
+import { createEngine } from '../engine/index.js';
 
 export const RUN_HELP = `Usage: pamwasm run --stack FILE --service S --user U [options]
 
@@ -85,16 +86,17 @@ export async function runCommand(argv: string[]): Promise<number> {
     throw usage('--answer and --interactive answer the WASM stack run on its own, not with --system-service', 'run');
   }
   if (values['what-if'] && values['system-service']) throw usage('--what-if runs the WASM stack on its own, not with --system-service', 'run');
-  const whatIf = values['what-if'] && parseWhatIfs(values['what-if'], parseStackFile(values.stack!));
+  const engine = createEngine();
+  const whatIf = values['what-if'] && parseWhatIfs(values['what-if'], parseStackFile(values.stack!, { engine }));
   const { conversation, prompts } = scriptedConversation(values.interactive ? terminalAnswerer() : values.answer ?? []);
   const run: RunResult & { system?: SystemRunResult['system'] } = values['system-service']
     ? await runWithSystem({
       stackFile: values.stack!, items: items as SystemRunOptions['items'], silent: values.silent, moduleDir: values['module-dir'],
-      service: values['system-service'], confdir: values['system-confdir'],
+      service: values['system-service'], confdir: values['system-confdir'], engine,
     })
     : await runStack({
       stackFile: values.stack!, items, silent: values.silent, moduleDir: values['module-dir'], phase: phase as RunOptions['phase'],
-      conversation, ...(whatIf ? { whatIf } : {}),
+      conversation, engine, ...(whatIf ? { whatIf } : {}),
     });
   const result = { ...run, prompts };
   for (const d of result.diagnostics) process.stderr.write(`${d.file}:${d.line}: ${d.severity}: ${d.message}\n`);

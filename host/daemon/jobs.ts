@@ -19,6 +19,7 @@ import type { HookFrame } from './protocol.js';
 
 /** Where a worker's log lines go: written by the worker itself, or posted to the main thread's function. */
 export type WorkerLogTarget = 'syslog' | 'stderr' | 'journal' | 'post';
+import type { EngineOptions } from '../engine/index.js';
 
 /** What a worker is told at start. */
 export interface WorkerInit {
@@ -40,6 +41,11 @@ export interface WorkerInit {
   loadMs: number;
   /** The longest a prompt waits for the person's answer. */
   promptMs: number;
+  /**
+   * Each worker's engine (host/engine): an engine cannot cross threads, so
+   * every worker makes its own from these options. Default: the engine's defaults.
+   */
+  engine?: EngineOptions;
 }
 
 /**

@@ -8,7 +8,8 @@
 import { PAM } from '../codes/index.js';
 import { newHandleState, type StackConversation, type HandleState } from '../runtime/index.js';
 import { closeWasmStack } from '../sessions/wasm-close.js';
-import { parseStackFile, SANDBOX_DEFAULTS, StackSession, type SessionSnapshot, type Stack, type TraceEntry } from '../stack/index.js';
+import { createEngine, type Engine } from '../engine/index.js';
+import { SANDBOX_DEFAULTS, StackSession, type SessionSnapshot, type Stack, type TraceEntry } from '../stack/index.js';
 import { PRIORITY, type WorkerInit } from './jobs.js';
 import type { ProtocolItems } from './protocol.js';
 import type { Reply } from './conn.js';
@@ -68,8 +69,11 @@ export class StackRuns {
   private reply: Reply | undefined;
   private readonly conversation: StackConversation;
   private readonly moduleLog: (r: { priority: string; module: string; message: string }) => void;
+  /** This worker's engine: its sessions share its compiled modules, kept parses and memory pool (an engine cannot cross threads). */
+  private readonly engine: Engine;
 
   constructor(private readonly init: WorkerInit, private readonly deadline: Float64Array) {
+    this.engine = createEngine(init.engine);
     // A session's instances keep the conversation and log they were made
     // with at open, so these go to whichever hook runs (one at a time).
     this.conversation = {
@@ -100,10 +104,10 @@ export class StackRuns {
 
   async open(id: string, stackPath: string, r: RunRequest): Promise<Done> {
     this.deadline[0] = Date.now() + this.init.loadMs;
-    const stack = parseStackFile(stackPath, { strictPermissions: true });
+    const stack = this.engine.parseStackFile(stackPath, { strictPermissions: true });
     const handle = newHandleState(r.items, r.env);
     const session = await StackSession.create(stack, handle, {
-      moduleDir: this.init.moduleDir, sandbox: this.init.sandbox, strictPermissions: true, log: this.moduleLog, conversation: this.conversation,
+      moduleDir: this.init.moduleDir, sandbox: this.init.sandbox, strictPermissions: true, log: this.moduleLog, conversation: this.conversation, engine: this.engine,
     });
     this.deadline[0] = Date.now() + this.hardLimitMs(stack);
     const before = new Map(handle.env);
@@ -147,7 +151,7 @@ export class StackRuns {
     this.deadline[0] = Date.now() + this.init.loadMs + this.init.marginMs;
     const w = await closeWasmStack(
       { ...record, moduleDir: record.moduleDir ?? this.init.moduleDir, items: r.items, env: r.env },
-      { sandbox: this.init.sandbox, strictPermissions: true, log: this.moduleLog, onMessage: (m) => this.reply?.send({ type: 'message', style: m.style as 'info' | 'error', text: m.text }) },
+      { sandbox: this.init.sandbox, strictPermissions: true, engine: this.engine, log: this.moduleLog, onMessage: (m) => this.reply?.send({ type: 'message', style: m.style as 'info' | 'error', text: m.text }) },
     );
     return { code: w.wasm.code, puts: envChanges(before, new Map(Object.entries(w.env))), faults: faultsOf(w.trace), ...(w.problem ? { problem: w.problem } : {}) };
   }

@@ -54,7 +54,7 @@ declare const PAMWASM_SCRIPT_SHA256: string | undefined;
 export interface CacheOptions {
   /** The cache directory (made 0700 if missing). */
   dir: string;
-  /** Told, once per directory and process, why the cache is not used. */
+  /** Told, once per directory and engine, why the cache is not used. */
   onWarning?: (message: string) => void;
 }
 
@@ -189,7 +189,6 @@ interface Header {
 
 const GLUE = '<glue>';
 const PLAN = '<plan>';
-const checked = new Map<string, string | null>();
 
 /** Why `dir` must not be used (null when it is fine); makes it when missing. */
 function problemWith(dir: string): string | null {
@@ -209,8 +208,12 @@ function problemWith(dir: string): string | null {
   return folderProblem(realpathSync(dirname(dir)), me) ?? null;
 }
 
-/** The cache in `o.dir`, or undefined (after one warning) when the directory is unsafe. */
-export function openCache(o: CacheOptions): ComponentCache | undefined {
+/**
+ * The cache in `o.dir`, or undefined (after one warning) when the directory
+ * is unsafe. `checked` keeps each directory's verdict (an engine's,
+ * EngineState.cacheDirs): judged and told once per directory and engine.
+ */
+export function openCache(o: CacheOptions, checked = new Map<string, string | null>()): ComponentCache | undefined {
   let problem = checked.get(o.dir);
   if (problem === undefined) {
     problem = problemWith(o.dir);

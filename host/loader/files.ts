@@ -23,12 +23,14 @@
  * than a thread-pool round trip.
  */
 import type { BigIntStats } from 'node:fs';
+import type { EngineState } from '../engine/state.js';
 import { fileIdentity, readCheckedFile, stillJudged } from '../sandbox/index.js';
 import { sha256 } from './names.js';
 
 const SETTLED_MS = 2000;
 
-const known = new Map<string, { id: string; sha256: string }>();
+/** What a read keeps: the engine's known files (path → identity and sha256) and root's verdicts. */
+export type FileState = Pick<EngineState, 'files' | 'verdicts'>;
 
 /** The identity of a file whose times were SETTLED_MS old as it was read (see above); undefined otherwise. */
 export function settledIdentity(st: BigIntStats, now = Date.now()): string | undefined {
@@ -46,23 +48,26 @@ export interface ModuleFile {
  * unchanged since they were hashed. With `strict`, root's ownership rule
  * judges the open file before anything is used (host/sandbox/policy/perms.ts
  * `readCheckedFile`), known or not. Throws what open and read throw
- * (ENOENT, EISDIR, EACCES...) and UnsafePermissionsError.
+ * (ENOENT, EISDIR, EACCES...) and UnsafePermissionsError. What is known
+ * is kept in `state` (an engine's); without it, nothing is.
  */
-export function readModuleFile(path: string, strict = false): ModuleFile {
-  const hit = known.get(path);
+export function readModuleFile(path: string, strict = false, state?: FileState): ModuleFile {
+  const known = state?.files;
+  const verdicts = state?.verdicts;
+  const hit = known?.get(path);
   const unchanged = (s: BigIntStats) => hit !== undefined && fileIdentity(s) === hit.id;
   // A known file judged under a second ago costs a stat; else it is opened and judged, and read only if it changed.
-  if (hit && stillJudged(path, { what: 'module', strict, unchanged })) return { sha256: hit.sha256 };
-  const { st, bytes } = readCheckedFile(path, { what: 'module', strict, unchanged });
+  if (hit && stillJudged(path, { what: 'module', strict, unchanged, verdicts })) return { sha256: hit.sha256 };
+  const { st, bytes } = readCheckedFile(path, { what: 'module', strict, unchanged, verdicts });
   if (!bytes) return { sha256: hit!.sha256 };
   const hash = sha256(bytes);
   const id = settledIdentity(st);
-  if (id) known.set(path, { id, sha256: hash });
-  else known.delete(path);
+  if (id) known?.set(path, { id, sha256: hash });
+  else known?.delete(path);
   return { sha256: hash, bytes };
 }
 
 /** Drops what is known of `path`: its next read hashes it again. */
-export function forgetModuleFile(path: string): void {
-  known.delete(path);
+export function forgetModuleFile(path: string, state?: FileState): void {
+  state?.files.delete(path);
 }

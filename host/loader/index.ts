@@ -23,9 +23,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ModuleNotFoundError, MalformedModuleError, NotAComponentError, PamwasmError, PinMismatchError, UnsafePermissionsError, UnsupportedWasmError } from '../errors/index.js';
-import { CORE_CAPS, meterCoreModule, type CoreCaps } from '../sandbox/index.js';
-import { INITIAL_FUEL } from '../sandbox/limits.js';
-import { strictByDefault } from '../sandbox/index.js';
+import { CORE_CAPS, INITIAL_FUEL, meterCoreModule, strictByDefault, type CoreCaps } from '../sandbox/index.js';
 import type { WitStatus } from '../codes/index.js';
 import { cacheKey, openCache, type CacheOptions, type KeyParts, type Prepared } from './cache.js';
 import { evaluateGlue } from './glue.js';
@@ -33,6 +31,7 @@ import { forgetModuleFile, readModuleFile } from './files.js';
 import { instantiator, recognizeComponent } from './component/index.js';
 import { checkComponentHeader } from './header.js';
 import { camel, kebabCase, sha256, unversioned } from './names.js';
+import { newEngineState, type EngineState } from '../engine/state.js';
 import { transpileComponent } from './transpile.js';
 import { checkComponentWorld } from './world.js';
 import { checkComponentCores, checkCore, withVerdict } from './validate.js';
@@ -109,18 +108,25 @@ export interface LoadOptions {
    * the tests do to compare the two. Default true.
    */
   fastPath?: boolean;
+  /**
+   * The engine whose caches keep compiled cores, loaded components and
+   * known files (host/engine). Default: a state of this load's own, so
+   * nothing is kept for the next load.
+   */
+  engine?: EngineState;
 }
 
-const compiled = new Map<string, Promise<WebAssembly.Module>>();
-const loaded = new Map<string, Promise<LoadedComponent>>();
+/** What a load keeps: the engine's compiled cores, loaded components, known files and verdicts. */
+type LoaderState = Pick<EngineState, 'compiled' | 'loaded' | 'files' | 'verdicts' | 'cacheDirs'>;
 
-/** Compiles a core module once per content hash (`hash`, its sha256). */
-function compileCore(bytes: Uint8Array, hash: string): Promise<WebAssembly.Module> {
+/** Compiles a core module once per content hash (`hash`, its sha256) and engine. */
+function compileCore(bytes: Uint8Array, hash: string, compiled: LoaderState['compiled']): Promise<WebAssembly.Module> {
   let m = compiled.get(hash);
   if (!m) {
-    m = WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
-    compiled.set(hash, m);
-    m.catch(() => compiled.delete(hash));
+    const made = WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+    compiled.set(hash, made);
+    made.catch(() => compiled.deleteIf(hash, made));
+    m = made;
   }
   return m;
 }
@@ -205,11 +211,11 @@ async function prepare(bytes: Uint8Array, source: string, options: LoadOptions):
   });
 }
 
-async function compileCores(p: Prepared, source: string): Promise<Map<string, WebAssembly.Module>> {
+async function compileCores(p: Prepared, source: string, compiled: LoaderState['compiled']): Promise<Map<string, WebAssembly.Module>> {
   const cores = new Map<string, WebAssembly.Module>();
   for (const [name, core] of p.cores) {
     try {
-      cores.set(name, await compileCore(core, p.sha256s.get(name)!));
+      cores.set(name, await compileCore(core, p.sha256s.get(name)!, compiled));
     } catch (e) {
       throw new UnsupportedWasmError(`${source} core module ${name} is valid, but the sandbox's rewrite of it does not compile (${(e as Error).message}); this is a pamwasm bug: please report it with the module.`);
     }
@@ -226,13 +232,13 @@ function keyParts(options: LoadOptions): KeyParts {
   };
 }
 
-async function build(bytes: Uint8Array, source: string, hash: string, parts: KeyParts, options: LoadOptions): Promise<LoadedComponent> {
-  const cache = options.cache && openCache(options.cache);
+async function build(bytes: Uint8Array, source: string, hash: string, parts: KeyParts, options: LoadOptions, state: LoaderState): Promise<LoadedComponent> {
+  const cache = options.cache && openCache(options.cache, state.cacheDirs);
   const key = cache && cacheKey(hash, parts);
   let p = cache && key ? cache.get(key) : undefined;
   const cached = p !== undefined;
   p ??= await prepare(bytes, source, options);
-  const cores = await compileCores(p, source);
+  const cores = await compileCores(p, source, state.compiled);
   if (cache && p.glue !== undefined) p.glueSha256 ??= sha256(p.glue);
   if (cache && key && !cached) cache.put(key, p);
   const getCoreModule = (name: string) => cores.get(name)!;
@@ -279,8 +285,9 @@ async function build(bytes: Uint8Array, source: string, hash: string, parts: Key
 }
 
 /**
- * Loads a component from a path or bytes. Results are cached by content hash
- * (and grants), so loading the same module again is cheap.
+ * Loads a component from a path or bytes. Results are cached in the engine
+ * (`options.engine`) by content hash (and grants), so loading the same module
+ * again through the same engine is cheap.
  * Throws ModuleNotFoundError, MalformedModuleError, NotAComponentError,
  * WrongWorldError or ForbiddenImportError.
  */
@@ -310,6 +317,7 @@ function refuseNativeModule(path: string): void {
 }
 
 export async function loadComponent(input: string | Uint8Array, options: LoadOptions = {}): Promise<LoadedComponent> {
+  const state = options.engine ?? newEngineState();
   let bytes: Uint8Array | undefined;
   let hash: string;
   let source = '<bytes>';
@@ -318,7 +326,7 @@ export async function loadComponent(input: string | Uint8Array, options: LoadOpt
     refuseNativeModule(input);
     try {
       // Judged every time, read again only when changed: see files.ts.
-      ({ bytes, sha256: hash } = readModuleFile(input, options.strictPermissions ?? strictByDefault()));
+      ({ bytes, sha256: hash } = readModuleFile(input, options.strictPermissions ?? strictByDefault(), state));
     } catch (e) {
       if (e instanceof UnsafePermissionsError) throw e;
       const err = e as NodeJS.ErrnoException;
@@ -338,16 +346,18 @@ export async function loadComponent(input: string | Uint8Array, options: LoadOpt
   const parts = keyParts(options);
   const meterKey = parts.meter ? `meter:${parts.meter.pages ?? '-'}:${parts.meter.pool ? 'pool' : 'own'}:${parts.meter.tables ?? '-'}` : 'raw';
   const key = `${hash}|${parts.allow.join(',')}|${meterKey}|${parts.path}|${source}`;
+  const loaded = state.loaded;
   let p = loaded.get(key);
   if (!p) {
     if (!bytes) {
       // Known unchanged, but not loaded with these options: load it afresh.
-      forgetModuleFile(source);
-      return loadComponent(input, options);
+      forgetModuleFile(source, state);
+      return loadComponent(input, { ...options, engine: state });
     }
-    p = build(bytes, source, hash, parts, options);
-    loaded.set(key, p);
-    p.catch(() => loaded.delete(key));
+    const made = build(bytes, source, hash, parts, options, state);
+    loaded.set(key, made);
+    made.catch(() => loaded.deleteIf(key, made));
+    p = made;
   }
   return p;
 }

@@ -17,6 +17,7 @@ import type { LibpamComparer } from './compare.js';
 import { flowModel, isNativeModule } from './model.js';
 import { allOutcomes, DEFAULT_OUTCOME_CODES, parseCodes } from './outcomes.js';
 import { playgroundRun } from './run.js';
+import { createEngine } from '../engine/index.js';
 
 const ITEMS: readonly WitItem[] = ['service', 'user', 'tty', 'rhost', 'ruser'];
 const MAX_TEXT = 256 * 1024;
@@ -37,6 +38,8 @@ export class PlaygroundApi {
   private readonly file: string;
   private readonly opened: boolean;
   private readonly initial: string;
+  /** What the server's runs and checks share: modules loaded once for every edit of the stack. */
+  private readonly engine = createEngine();
 
   constructor(private readonly o: ApiOptions) {
     this.opened = o.file !== undefined;
@@ -62,7 +65,7 @@ export class PlaygroundApi {
         const stack = this.stackOf(b);
         const phase = b.phase ?? 'both';
         if (phase !== 'open' && phase !== 'close' && phase !== 'both') throw new UsageError('phase must be open, close or both.');
-        return playgroundRun({ stack, items: itemsOf(b), silent: b.silent === true, phase, whatIf: whatIfOf(b, stack), moduleDir: this.o.moduleDir });
+        return playgroundRun({ stack, items: itemsOf(b), silent: b.silent === true, phase, whatIf: whatIfOf(b, stack), moduleDir: this.o.moduleDir, engine: this.engine });
       }
       case 'compare': {
         const stack = this.stackOf(b);
@@ -99,7 +102,7 @@ export class PlaygroundApi {
   private async model(stack: Stack) {
     // check's findings for the components; a native line has nothing to check here.
     const components = stack.handlers.filter((h) => !isNativeModule(h.module));
-    return flowModel(stack, await checkHandlers(components, this.o.moduleDir));
+    return flowModel(stack, await checkHandlers(components, this.o.moduleDir, this.engine));
   }
 
   private save(b: Body) {

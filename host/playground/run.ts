@@ -12,6 +12,7 @@ import type { Stack } from '../stack/parse.js';
 import type { RunResult } from '../stack/run.js';
 import { StackSession, type TraceEntry, type WhatIf } from '../stack/session.js';
 import { isNativeModule } from './model.js';
+import type { EngineState } from '../engine/index.js';
 
 export interface PlaygroundRunInput {
   stack: Stack;
@@ -21,6 +22,8 @@ export interface PlaygroundRunInput {
   whatIf?: ReadonlyMap<number, WhatIf>;
   moduleDir?: string;
   strictPermissions?: boolean;
+  /** The engine to load the stack's modules with (the playground server's). Default: one for this run. */
+  engine?: EngineState;
 }
 
 /** What one line did while it ran. */
@@ -79,7 +82,7 @@ export async function playgroundRun(input: PlaygroundRunInput): Promise<Playgrou
   };
   session = await StackSession.create(input.stack, handle, {
     conversation, log: (r) => syslog.push(r), whatIf: input.whatIf, onTrace,
-    moduleDir: input.moduleDir, strictPermissions: input.strictPermissions,
+    moduleDir: input.moduleDir, strictPermissions: input.strictPermissions, engine: input.engine,
   });
   const out: PlaygroundRun = {
     messages: session.messages, env: {}, trace: [], syslog,

@@ -31,7 +31,7 @@ export interface LineContext {
   readonly calls: { messages: number; syslog: number; syslogDropped: number; fault?: string };
 }
 
-/** A time limit that can stop counting for a while (host/sandbox/limits.ts `InstanceMeter`). */
+/** A time limit that can stop counting for a while (host/sandbox/store/clock.ts `InstanceMeter`). */
 export interface CallClock {
   pause(): void;
   resume(): void;

@@ -4,8 +4,9 @@
  *  - instrument/: what is done to a core module at load: the sandbox's checks
  *    (core-check.ts) and the rewrite that meters fuel, caps memory, pools the
  *    memory and exports the state to park (meter.ts);
- *  - limits.ts: the per-instance clock that refills or empties the fuel tank,
- *    the pool of recycled linear memories, and parking an idle instance;
+ *  - store/: the per-instance clock that refills or empties the fuel tank
+ *    (clock.ts), the pool of recycled linear memories (pool.ts), and parking
+ *    an idle instance (snapshot.ts);
  *  - policy/: what a module may reach and which files are trusted, decided
  *    before anything runs: spec.ts, the module options a stack line writes
  *    (pins, limits, grants, fault code); perms.ts and owner.ts, root's
@@ -25,7 +26,10 @@ export {
   meterCoreModule, pooledMemoryLimits, checkCoreModule, CORE_CAPS, FUEL_EXPORT, SANDBOX_MODULE, OUT_OF_FUEL,
   type MeterOptions, type MeterResult, type CoreCaps, type CheckOptions, type TableCaps,
 } from './instrument/index.js';
-export { InstanceMeter, TimeLimitExceeded, memoryPoolStats, memoriesInExistence, setMemoryLimit, type Parked } from './limits.js';
+export {
+  InstanceMeter, INITIAL_FUEL, TimeLimitExceeded, MemoryPool, ModuleImages, PAGE, DEFAULT_MEMORY_LIMIT,
+  type StoreShared, type MemoryPoolOptions, type ModuleFacts, type Parked, type ParkedCore,
+} from './store/index.js';
 export { faultOf, SandboxLimitExceeded, type Fault, type FaultKind } from './faults.js';
 // policy: line settings, file trust, WASI grants.
 export { checkSandboxValues, parseModuleSpec, type ModuleSpec } from './policy/spec.js';

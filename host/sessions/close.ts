@@ -49,7 +49,7 @@ export function collectMessages(messages: ConvMessage[], ms: readonly { style: s
   for (const m of ms) if (m.style === 'info' || m.style === 'error') messages.push({ style: m.style, text: m.text });
 }
 
-export interface CloseRecordOptions extends Pick<SessionOptions, 'sandbox' | 'strictPermissions' | 'cache'> {
+export interface CloseRecordOptions extends Pick<SessionOptions, 'sandbox' | 'strictPermissions' | 'cache' | 'engine'> {
   by: string;
   silent?: boolean;
   mode?: PamMode;

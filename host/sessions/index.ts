@@ -26,6 +26,7 @@ import { namedCode, PAM } from '../codes/index.js';
 import { UsageError } from '../errors/index.js';
 import { openPamHandle, type Conversation, type PamHandle, type PamMode } from '../libpam/index.js';
 import { logSink, newHandleState, WIT_ITEMS, type ConvMessage, type HandleState, type ImportLimits, type LogOption, type LogRecord, type PromptStyle, type WitItem } from '../runtime/index.js';
+import { createEngine, type Engine } from '../engine/index.js';
 import { parseStackFile, StackSession, type Diagnostic, type SandboxDefaults, type TraceEntry } from '../stack/index.js';
 import { closeOverall, closeRecord, collectMessages, lineItems, type CloseOutcome, type ClosedRecord } from './close.js';
 import { defaultRegistryPath, Registry, type SessionRecord, type SessionState } from './registry.js';
@@ -58,6 +59,11 @@ export interface HostOptions {
   log?: LogOption;
   /** Refuse stack files and modules others than root could change (default: as root). */
   strictPermissions?: boolean;
+  /**
+   * The engine whose caches, memory pool and park list the host's sessions
+   * use (host/engine). Default: one made for this host.
+   */
+  engine?: Engine;
 }
 
 export interface OpenSessionOptions {
@@ -92,8 +98,11 @@ export class PamwasmHost {
   readonly registry: Registry;
   /** Where module syslog lines go (HostOptions.log). */
   readonly log: (record: LogRecord) => void;
+  /** What the host's sessions share: compiled modules, kept parses, the memory pool (HostOptions.engine). */
+  readonly engine: Engine;
 
   constructor(readonly options: HostOptions) {
+    this.engine = options.engine ?? createEngine();
     this.log = logSink(options.log);
     this.registry = new Registry(options.registry ?? defaultRegistryPath());
   }
@@ -104,7 +113,7 @@ export class PamwasmHost {
       if (!o[k]) throw new UsageError(`openSession needs ${k}`);
     }
     const stackFile = isAbsolute(o.stack) ? o.stack : resolve(this.options.stackDir ?? '.', o.stack);
-    const stack = parseStackFile(stackFile, { strictPermissions: this.options.strictPermissions });
+    const stack = parseStackFile(stackFile, { strictPermissions: this.options.strictPermissions, engine: this.engine });
     const id = randomUUID();
     const given = o.pamHandle;
     const sys = given
@@ -150,6 +159,7 @@ export class PamwasmHost {
       const stackSession = await StackSession.create(stack, handle, {
         moduleDir: this.options.moduleDir, sandbox: this.options.sandbox, limits: this.options.limits,
         strictPermissions: this.options.strictPermissions, log: this.log, sessionId: id, conversation: wasmConv.conversation,
+        engine: this.engine,
       });
       const before = new Map(handle.env);
       const opened = await stackSession.open({ silent: o.silent });
@@ -191,7 +201,7 @@ export class PamwasmHost {
     const done: ClosedRecord[] = [];
     for (const r of this.registry.orphans()) {
       if (!this.registry.claim(r, ['opening', 'open', 'closing'])) continue;
-      done.push(await closeRecord(this.registry, r, { by: 'recover', silent: o.silent, sandbox: this.options.sandbox, strictPermissions: this.options.strictPermissions, mode: this.options.system?.mode, log: this.log }));
+      done.push(await closeRecord(this.registry, r, { by: 'recover', silent: o.silent, sandbox: this.options.sandbox, strictPermissions: this.options.strictPermissions, mode: this.options.system?.mode, log: this.log, engine: this.engine }));
     }
     return done;
   }

@@ -31,7 +31,7 @@ export interface WasmCloseInput {
   env: Record<string, string>;
 }
 
-export interface WasmCloseOptions extends Pick<SessionOptions, 'sandbox' | 'strictPermissions' | 'cache'> {
+export interface WasmCloseOptions extends Pick<SessionOptions, 'sandbox' | 'strictPermissions' | 'cache' | 'engine'> {
   silent?: boolean;
   log?: (r: LogRecord) => void;
   /** Each info or error message, as the module shows it. */
@@ -64,7 +64,7 @@ export async function closeWasmStack(r: WasmCloseInput, o: WasmCloseOptions): Pr
   let problem: string | undefined;
   try {
     // The bytes compared are those parsed, read through root's checked open (parse.ts).
-    const stack = r.parsed ?? parseStackFile(r.stack, { strictPermissions: o.strictPermissions });
+    const stack = r.parsed ?? parseStackFile(r.stack, { strictPermissions: o.strictPermissions, engine: o.engine });
     if (r.stackSha256 && stack.sha256 !== r.stackSha256) {
       problem = `stack file ${r.stack} changed since the session opened; closing with it as it is now`;
     }
@@ -73,6 +73,7 @@ export async function closeWasmStack(r: WasmCloseInput, o: WasmCloseOptions): Pr
       sandbox: o.sandbox,
       strictPermissions: o.strictPermissions,
       cache: o.cache,
+      engine: o.engine,
       pins: r.snapshot?.modules,
       log: o.log,
       ...(r.id ? { sessionId: r.id } : {}),

@@ -10,10 +10,12 @@
  *   const opened = await session.open();   // { code: 0, name: 'PAM_SUCCESS', trace: [...] }
  *   const closed = await session.close();
  */
-export { parseStackFile, parseStackText, type Stack, type Handler, type Diagnostic, type ConfigLine } from './parse.js';
+export { parseStackFile, parseStackText, type ParseOptions, type Stack, type Handler, type Diagnostic, type ConfigLine } from './parse.js';
 export { dispatch, newDispatchState, MUST_FAIL, type DispatchLine, type DispatchState, type Hook, type Step } from './dispatch.js';
 export { ACTION, actionName, parseBracket, keywordActions } from './actions.js';
-export { StackSession, parkIdleLines, parkStats, resolveModulePath, BUNDLED_MODULE_DIR, type TraceEntry, type HookResult, type SessionOptions, type SessionSnapshot, type WhatIf } from './session.js';
+export { PreparedStack, type PrepareOptions } from './prepared.js';
+export { ParkRegistry } from './park.js';
+export { StackSession, resolveModulePath, BUNDLED_MODULE_DIR, type TraceEntry, type HookResult, type SessionOptions, type SessionSnapshot, type WhatIf } from './session.js';
 export { lineLoadOptions, SANDBOX_DEFAULTS, type SandboxDefaults } from './line-options.js';
 export { runStack, type RunOptions, type RunResult } from './run.js';
 export { scriptedConversation, type PromptRecord, type Answerer } from './answers.js';

@@ -5,8 +5,7 @@
  */
 import { PAM } from '../codes/index.js';
 import type { LoadOptions } from '../loader/index.js';
-import { PAGE } from '../sandbox/limits.js';
-import { allowedImports, type ModuleSpec } from '../sandbox/index.js';
+import { allowedImports, PAGE, type ModuleSpec } from '../sandbox/index.js';
 
 /**
  * The sandbox's defaults, for every line that does not set its own:

@@ -8,8 +8,9 @@
  * that fails when dispatched (PAM_MUST_FAIL_CODE), and a diagnostic that
  * names file and line and says what was expected.
  *
- * Parsed stacks are kept per path while every file they were read from (the
- * file and each include and substack) is unchanged, by the same rule as the
+ * Parsed stacks are kept, in the engine given (host/engine), per path
+ * while every file they were read from (the file and each include and
+ * substack) is unchanged, by the same rule as the
  * loader's module files (host/loader/files.ts): the same device, inode,
  * size, mtime and ctime (ns), and remembered only when those times were at
  * least 2 s old as the file was read (`settledIdentity`). Each file is
@@ -23,6 +24,7 @@
 import type { BigIntStats } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { BadSettingError, StackNotFoundError } from '../errors/index.js';
+import type { EngineState, FileRead } from '../engine/state.js';
 import { settledIdentity } from '../loader/files.js';
 import { sha256 } from '../loader/names.js';
 import { fileIdentity, type ModuleSpec, parseModuleSpec, readCheckedFile, stillJudged, strictByDefault } from '../sandbox/index.js';
@@ -88,29 +90,35 @@ interface Reader {
   read: (path: string) => string;
 }
 
-/** A file a parse read, with its identity when it was read. */
-interface FileRead { path: string; id: string }
+/** Kept parses (EngineState.parsed) and root's verdicts: an engine's. */
+type ParseState = Pick<EngineState, 'parsed' | 'verdicts'>;
 
-/** Kept parses by the path asked for, with every file read in reading order. */
-const parsed = new Map<string, { reads: FileRead[]; stack: Stack }>();
-
+export interface ParseOptions {
+  strictPermissions?: boolean;
+  /**
+   * The engine that keeps parses while their files are unchanged, by the
+   * path asked for, with every file read in reading order (host/engine).
+   * Default: nothing kept.
+   */
+  engine?: ParseState;
+}
 
 /**
  * Reads `path` and its identity from the same open file; id undefined unless
  * settled. With `strict`, root's rule judges the open file before it is read.
  */
-function readIdentified(path: string, strict: boolean): { bytes: Buffer; id?: string } {
-  const { st, bytes } = readCheckedFile(path, { what: 'stack file', strict });
+function readIdentified(path: string, strict: boolean, verdicts?: Map<string, number>): { bytes: Buffer; id?: string } {
+  const { st, bytes } = readCheckedFile(path, { what: 'stack file', strict, verdicts });
   return { bytes: bytes!, id: settledIdentity(st) };
 }
 
 /** The kept parse of `path` if every file it read passes the checks and is unchanged. */
-function keptParse(path: string, strict: boolean): Stack | undefined {
-  const hit = parsed.get(path);
+function keptParse(path: string, strict: boolean, state: ParseState): Stack | undefined {
+  const hit = state.parsed.get(path);
   if (!hit) return undefined;
   for (const r of hit.reads) {
     try {
-      const rule = { what: 'stack file', strict, unchanged: (st: BigIntStats) => fileIdentity(st) === r.id };
+      const rule = { what: 'stack file', strict, verdicts: state.verdicts, unchanged: (st: BigIntStats) => fileIdentity(st) === r.id };
       if (stillJudged(r.path, rule)) continue;
       // Opened and judged as a fresh read would be; read only if it changed, and then parsed afresh.
       if (readCheckedFile(r.path, rule).bytes) return undefined;
@@ -139,17 +147,19 @@ const typeOf = (tok: string): ModuleType | undefined => TYPES.find((t) => t === 
  *   const stack = parseStackFile('/etc/pamwasm/login.stack');
  *   for (const d of stack.diagnostics) console.error(`${d.file}:${d.line}: ${d.message}`);
  */
-export function parseStackFile(path: string, options: { strictPermissions?: boolean } = {}): Stack {
+export function parseStackFile(path: string, options: ParseOptions = {}): Stack {
   const strict = options.strictPermissions ?? strictByDefault();
-  const kept = keptParse(path, strict);
+  const state = options.engine;
+  const kept = state && keptParse(path, strict, state);
   if (kept) return kept;
   const reads: FileRead[] = [];
-  let keep = true;
-  parsed.delete(path);
+  let keep = state !== undefined;
+  const parsed = state?.parsed;
+  parsed?.delete(path);
   const readBytes = (p: string) => {
     let r: { bytes: Buffer; id?: string };
     try {
-      r = readIdentified(p, strict);
+      r = readIdentified(p, strict, state?.verdicts);
     } catch (e) {
       keep = false; // a refused or unreadable file: parsed afresh every time
       throw e;
@@ -173,8 +183,8 @@ export function parseStackFile(path: string, options: { strictPermissions?: bool
   const r: Reader = { dir: dirname(path), handlers: [], lines: [], diagnostics: [], read };
   const fatal = parseSource(r, path, source, undefined, 0, 0);
   const stack = deepFreeze<Stack>({ file: path, handlers: r.handlers, lines: r.lines, diagnostics: r.diagnostics, ...(fatal ? { fatal } : {}), sha256: stackSha256 });
-  if (keep) parsed.set(path, { reads, stack });
-  else parsed.delete(path);
+  if (keep) parsed?.set(path, { reads, stack });
+  else parsed?.delete(path);
   return stack;
 }
 
@@ -186,9 +196,9 @@ export function parseStackFile(path: string, options: { strictPermissions?: bool
  * @example
  *   const stack = parseStackText('session required pam_permit.wasm\n', { file: '/tmp/draft.stack' });
  */
-export function parseStackText(text: string, options: { file: string; strictPermissions?: boolean }): Stack {
+export function parseStackText(text: string, options: { file: string } & ParseOptions): Stack {
   const strict = options.strictPermissions ?? strictByDefault();
-  const read = (p: string) => readIdentified(p, strict).bytes.toString('utf8');
+  const read = (p: string) => readIdentified(p, strict, options.engine?.verdicts).bytes.toString('utf8');
   const r: Reader = { dir: dirname(options.file), handlers: [], lines: [], diagnostics: [], read };
   const fatal = parseSource(r, options.file, text, undefined, 0, 0);
   return deepFreeze<Stack>({

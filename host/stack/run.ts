@@ -30,7 +30,7 @@ export interface RunResult {
 }
 
 export async function runStack(options: RunOptions): Promise<RunResult> {
-  const stack = parseStackFile(options.stackFile, { strictPermissions: options.strictPermissions });
+  const stack = parseStackFile(options.stackFile, { strictPermissions: options.strictPermissions, engine: options.engine });
   const handle = newHandleState(options.items, options.env);
   const syslog: LogRecord[] = [];
   const session = await StackSession.create(stack, handle, { ...options, log: (r) => syslog.push(r) });

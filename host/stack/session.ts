@@ -3,22 +3,27 @@
  * line's first call and kept until the session ends, so that open-session and
  * close-session of a session run on the same instances (module memory and
  * pam_set_data pointers survive from open to close, as in libpam's handle).
+ * A StackSession is one session's store (wasmtime's Store): its instances,
+ * their fuel clocks and its module data; what sessions share (loaded modules,
+ * the memory pool, the park list) is its engine's, through the PreparedStack
+ * it was made from (prepared.ts).
  */
 import { isAbsolute, join } from 'node:path';
 import { codeByNumber, codeByStatus, namedCode, PAM, type WitStatus } from '../codes/index.js';
-import { PamwasmError, UsageError } from '../errors/index.js';
+import { UsageError } from '../errors/index.js';
+import { newEngineState, type EngineState } from '../engine/state.js';
 import { missingHooksOfFile } from '../loader/core-names.js';
-import { loadComponent, type LoadedComponent, type LoadOptions, type ModuleInstance } from '../loader/index.js';
+import type { LoadOptions } from '../loader/index.js';
 import {
-  hostImports, newLineContext, noteDroppedSyslog, resetCallCounters,
-  type StackConversation, type ConvMessage, type HandleState, type ImportLimits, type LineContext, type LogRecord,
+  hostImports, noteDroppedSyslog, resetCallCounters,
+  type StackConversation, type ConvMessage, type HandleState, type ImportLimits, type LogRecord,
 } from '../runtime/index.js';
 import { packageRoot } from '../wit/index.js';
-import { faultOf, type Fault } from '../sandbox/faults.js';
-import { InstanceMeter, onMemoryPressure, type Parked } from '../sandbox/limits.js';
-import { checkSandboxValues, type OnOutput, wasiImports } from '../sandbox/index.js';
-import { lineLoadOptions, SANDBOX_DEFAULTS, type SandboxDefaults } from './line-options.js';
+import { faultOf, type Fault, type InstanceMeter, type OnOutput } from '../sandbox/index.js';
+import type { SandboxDefaults } from './line-options.js';
 import { actionName } from './actions.js';
+import type { ParkRegistry } from './park.js';
+import { PreparedStack, whatIfOnly, type Line } from './prepared.js';
 import { dispatch, newDispatchState, type DispatchLine, type DispatchState, type Hook, type Step } from './dispatch.js';
 import type { Diagnostic, Handler, Stack } from './parse.js';
 
@@ -106,102 +111,12 @@ export interface SessionOptions {
   whatIf?: ReadonlyMap<number, WhatIf>;
   /** Called with each trace entry (and its handler's index) as its line finishes, before the next line runs. */
   onTrace?: (entry: TraceEntry, index: number) => void;
+  /**
+   * The engine whose caches, memory pool and park registry the session uses
+   * (host/engine). Default: an engine state of the session's own.
+   */
+  engine?: EngineState;
 }
-
-interface Line {
-  handler: Handler;
-  ctx: LineContext;
-  timeoutMs: number;
-  faultCode: number;
-  meter?: InstanceMeter;
-  wasi?: ReturnType<typeof wasiImports>;
-  loaded?: LoadedComponent;
-  loadError?: string;
-  instance?: ModuleInstance;
-  /** Whether the line's instance can be parked when idle (see `parkIdleLines`). */
-  parkable?: boolean;
-  /** The line's instance, set aside while idle; made again at its next call. */
-  parked?: Parked;
-  /** Set once the line faulted: its instance is gone for the rest of the session. */
-  fault?: Fault;
-  /** The module file, resolved. */
-  path?: string;
-  /** Hooks the module lacks, said once it returned PAM_MODULE_UNKNOWN ('' for none). */
-  missingHooks?: string;
-  whatIf?: WhatIf;
-}
-
-/**
- * Lines whose instance is live, idle and parkable, least recently used
- * first (a Set keeps insertion order; a call takes its line out and puts it
- * back at the end). Held weakly: a session its host drops without `end()`
- * is collected as before, and its entries with it.
- */
-const idleLines = new Set<WeakRef<Line>>();
-const idleRefs = new WeakMap<Line, WeakRef<Line>>();
-const forgetIdle = new FinalizationRegistry<WeakRef<Line>>((ref) => idleLines.delete(ref));
-
-function markIdle(line: Line): void {
-  let ref = idleRefs.get(line);
-  if (!ref) {
-    ref = new WeakRef(line);
-    idleRefs.set(line, ref);
-    forgetIdle.register(line, ref);
-  }
-  idleLines.delete(ref);
-  idleLines.add(ref);
-}
-
-function markBusy(line: Line): void {
-  const ref = idleRefs.get(line);
-  if (ref) idleLines.delete(ref);
-}
-
-/**
- * Parks up to `max` idle instances of open sessions, least recently used
- * first: each becomes a copy of the memory pages that hold something and of
- * its globals, its memory goes back to the sandbox's pool, and the next call
- * on its line makes it again as it was. pamwasm does this by itself when V8
- * cannot reserve another wasm memory (with the trap handler on, each takes
- * about 10 GiB of address space, so a process holds about 13,000); a host
- * may call it to lower what idle sessions hold. Only instances whose whole
- * changeable state is their memory and globals are parked (every C module
- * built with the SDK; not a module that changes tables, imports WASI, or runs
- * code as it is made). Returns how many were parked.
- */
-export function parkIdleLines(max = Infinity): number {
-  let parked = 0;
-  for (const ref of idleLines) {
-    if (parked >= max) break;
-    idleLines.delete(ref);
-    const line = ref.deref();
-    if (!line?.instance || !line.meter) continue;
-    line.parked = line.meter.park();
-    line.instance = undefined;
-    parked++;
-  }
-  parkCounts.parked += parked;
-  return parked;
-}
-
-const parkCounts = { parked: 0, woken: 0 };
-
-/** How many instances this process has parked and woken so far (for the bench and tests). */
-export function parkStats(): { parked: number; woken: number } {
-  return { ...parkCounts };
-}
-
-/**
- * Lines parked at once at the sandbox's memory limit: enough to refill the
- * pool for a while. When V8 itself refused a memory (a limit set too high
- * for this process's address space), many more: each refusal costs seconds.
- */
-const PARK_BATCH = 64;
-const PARK_BATCH_REFUSED = 2048;
-onMemoryPressure((failed) => parkIdleLines(failed ? PARK_BATCH_REFUSED : PARK_BATCH));
-
-/** A line that never runs its module: a what-if answers both hooks. */
-const whatIfOnly = (l: Line) => l.whatIf?.open !== undefined && l.whatIf.close !== undefined;
 
 const IMPRESSION = { [-1]: 'negative', 0: 'undef', 1: 'positive' } as const;
 
@@ -223,74 +138,36 @@ export class StackSession {
   /** The line whose hook is running (a host callback may end the session meanwhile). */
   private running?: Line;
   private onTrace?: (entry: TraceEntry, index: number) => void;
+  /** The engine's registry of idle parkable lines. */
+  private readonly idle: ParkRegistry;
 
-  private constructor(stack: Stack, handle: HandleState, lines: Line[], messages: ConvMessage[], diagnostics: Diagnostic[]) {
+  private constructor(stack: Stack, handle: HandleState, lines: Line[], messages: ConvMessage[], diagnostics: Diagnostic[], idle: ParkRegistry) {
+    this.idle = idle;
     this.stack = stack;
     this.messages = messages;
     this.diagnostics = diagnostics;
     this.handle = handle;
     this.lines = lines;
-    this.dispatchLines = lines.map((l) => (l.loaded || l.handler.kind !== 'module' || whatIfOnly(l) ? l.handler : { ...l.handler, kind: 'faulty' }));
+    this.dispatchLines = lines.map((l) => (l.loaded || l.handler.kind !== 'module' || whatIfOnly(l.whatIf) ? l.handler : { ...l.handler, kind: 'faulty' }));
     this.state = newDispatchState(lines.length);
   }
 
-  /** Loads every module of `stack` (a module that fails to load dispatches as PAM_MODULE_UNKNOWN). */
+  /**
+   * Loads every module of `stack` (a module that fails to load dispatches as
+   * PAM_MODULE_UNKNOWN), through the engine's PreparedStack for it.
+   */
   static async create(stack: Stack, handle: HandleState, options: SessionOptions = {}): Promise<StackSession> {
+    const engine = options.engine ?? newEngineState();
+    const prepared = await PreparedStack.prepare(stack, { ...options, engine });
+    return StackSession.fromPrepared(prepared, handle, options);
+  }
+
+  /** A session of a prepared stack (PreparedStack.session). */
+  static async fromPrepared(prepared: PreparedStack, handle: HandleState, options: SessionOptions = {}): Promise<StackSession> {
     const messages: ConvMessage[] = [];
-    const lines: Line[] = [];
     const diagnostics: Diagnostic[] = [];
-    const defaults = { ...SANDBOX_DEFAULTS, ...options.sandbox };
-    // The bounds a line's own settings meet (spec.ts): a bad default is the caller's error, said before anything loads.
-    checkSandboxValues(defaults);
-    for (const [index, handler] of stack.handlers.entries()) {
-      const sink = options.log;
-      const ctx = newLineContext({
-        module: handler.module ?? '<none>',
-        handle,
-        conversation: options.conversation,
-        messages,
-        log: sink && ((r) => sink({
-          ...r, line: `${handler.file}:${handler.line}`, service: handle.items.service, user: handle.items.user,
-          ...(options.sessionId ? { session: options.sessionId } : {}),
-        })),
-        limits: options.limits,
-      });
-      const spec = handler.spec;
-      const fault = spec?.faultCode ?? defaults.faultCode;
-      const line: Line = {
-        handler,
-        ctx,
-        timeoutMs: spec?.timeoutMs ?? defaults.timeoutMs,
-        // Fail closed: a faulting line never passes.
-        faultCode: fault === PAM.SUCCESS.number || fault === PAM.IGNORE.number ? PAM.SESSION_ERR.number : fault,
-        whatIf: options.whatIf?.get(index),
-      };
-      if (handler.kind === 'module' && spec && !whatIfOnly(line)) {
-        const path = resolveModulePath(spec.path, options.moduleDir);
-        line.path = path;
-        try {
-          const load = lineLoadOptions(spec, defaults, { pin: options.pins?.[index], strictPermissions: options.strictPermissions, cache: options.cache });
-          // Bad grants are reported whatever the module imports.
-          if (spec.grants.read?.length) line.wasi = wasiImports(spec.grants, { onOutput: options.onOutput });
-          const metered = load.meter !== undefined;
-          line.loaded = await loadComponent(path, load);
-          // WASI's host side only for a module that imports some of it.
-          if (!line.wasi && line.loaded.imports.some((name) => name.startsWith('wasi:'))) {
-            line.wasi = wasiImports(spec.grants, { onOutput: options.onOutput });
-          }
-          if (metered) line.ctx.clock = line.meter = new InstanceMeter();
-        } catch (e) {
-          if (!(e instanceof PamwasmError)) throw e;
-          line.loadError = e.message;
-          // `-session` lines keep quiet about a missing module, as libpam does.
-          if (!(handler.quiet && e.code === 'ERR_PAMWASM_MODULE_NOT_FOUND')) {
-            diagnostics.push({ file: handler.file, line: handler.line, severity: 'error', message: e.message });
-          }
-        }
-      }
-      lines.push(line);
-    }
-    const session = new StackSession(stack, handle, lines, messages, diagnostics);
+    const lines = await prepared.bind(handle, options, messages, diagnostics);
+    const session = new StackSession(prepared.stack, handle, lines, messages, diagnostics, prepared.engine.park);
     session.onTrace = options.onTrace;
     return session;
   }
@@ -349,7 +226,7 @@ export class StackSession {
   /**
    * Parks this session's idle lines whose instance holds at least
    * `minBytes` of linear memory, now rather than under memory pressure
-   * (`parkIdleLines`): for a host that holds many sessions between their open
+   * (`Engine.parkIdleLines`): for a host that holds many sessions between their open
    * and close, such as `pamwasm daemon`. Each comes back, made anew with its
    * memory and globals, at its next call. Returns how many were parked.
    *
@@ -361,12 +238,12 @@ export class StackSession {
     let parked = 0;
     for (const line of this.lines) {
       if (!line.parkable || !line.instance || !line.meter || line === this.running || line.meter.memoryBytes < minBytes) continue;
-      markBusy(line);
+      this.idle.markBusy(line);
       line.parked = line.meter.park();
       line.instance = undefined;
       parked++;
     }
-    parkCounts.parked += parked;
+    this.idle.counts.parked += parked;
     return parked;
   }
 
@@ -376,7 +253,7 @@ export class StackSession {
    */
   end(): void {
     for (const line of this.lines) {
-      markBusy(line);
+      this.idle.markBusy(line);
       line.instance = undefined;
       line.parked = undefined;
       // Ended from a host callback while this line's hook runs: its memory is
@@ -396,14 +273,14 @@ export class StackSession {
       reasons.set(i, { reason, fault: { kind: line.fault.kind, message: reason } });
       return line.faultCode;
     }
-    markBusy(line);
+    this.idle.markBusy(line);
     try {
       if (!line.instance) {
         const meter = line.meter;
         meter?.arm(line.timeoutMs);
         if (line.parked) {
           meter!.wake(line.parked);
-          parkCounts.woken++;
+          this.idle.counts.woken++;
         }
         try {
           line.instance = line.loaded!.instantiate({ ...line.wasi?.imports, ...hostImports(line.ctx) }, meter?.instantiateCore);
@@ -426,7 +303,7 @@ export class StackSession {
         this.running = undefined;
       }
       // Unless the session ended during the call.
-      if (line.parkable && line.instance) markIdle(line);
+      if (line.parkable && line.instance) this.idle.markIdle(line);
       noteDroppedSyslog(line.ctx);
       const code = codeByStatus(status).number;
       // The SDK glue's answer for a hook the module lacks: say which (looked

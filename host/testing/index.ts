@@ -27,6 +27,7 @@ import { parseStackFile, type Diagnostic } from '../stack/parse.js';
 import { runHooks } from '../stack/run.js';
 import type { SandboxDefaults } from '../stack/line-options.js';
 import { StackSession, type TraceEntry } from '../stack/session.js';
+import { createEngine, type Engine } from '../engine/index.js';
 
 export type { PromptRecord, Answerer } from '../stack/answers.js';
 
@@ -57,6 +58,8 @@ export interface ModuleTestOptions {
   sandbox?: Partial<SandboxDefaults>;
   /** Refuse files others could change, as the host does as root. Default false: a test's files live in temp folders. */
   strictPermissions?: boolean;
+  /** The engine to load modules with; pass one to many runs to load each module once. Default: one for this run. */
+  engine?: Engine;
 }
 
 export interface ModuleTestResult {
@@ -104,13 +107,14 @@ export async function runModule(options: ModuleTestOptions): Promise<ModuleTestR
   const { file, temp } = stackFileOf(options);
   try {
     const strictPermissions = options.strictPermissions ?? false;
-    const stack = parseStackFile(file, { strictPermissions });
+    const engine = options.engine ?? createEngine();
+    const stack = parseStackFile(file, { strictPermissions, engine });
     const handle = newHandleState({ service: 'test', user: 'tester', ...options.items }, options.env);
     const log: LogRecord[] = [];
     const { conversation, prompts } = scriptedConversation(options.answers ?? []);
     const session = await StackSession.create(stack, handle, {
       conversation, log: (r) => log.push(r), strictPermissions, sandbox: options.sandbox,
-      moduleDir: options.moduleDir,
+      moduleDir: options.moduleDir, engine,
     });
     const result: ModuleTestResult = {
       ok: true, messages: session.messages, prompts, env: {}, data: [], log, trace: [],

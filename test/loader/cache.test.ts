@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadComponent } from '../../host/loader/index.js';
 import { BUNDLED_MODULE_DIR } from '../../host/stack/index.js';
+import { createEngine, type Engine } from '../../host/engine/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'pamwasm-cache-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -57,8 +58,8 @@ const hostImports = {
 } as never;
 
 /** Loads through jco's glue (these tests are about its entries and code cache) and runs open-session. */
-async function works(file: string, cache: { dir: string; onWarning?: (m: string) => void }) {
-  const loaded = await loadComponent(file, { cache, fastPath: false });
+async function works(file: string, cache: { dir: string; onWarning?: (m: string) => void }, engine?: Engine) {
+  const loaded = await loadComponent(file, { cache, fastPath: false, engine });
   expect(loaded.via).toBe('jco');
   const inst = loaded.instantiate(hostImports);
   expect(inst.openSession({ silent: false }, ['open_session=session_err'])).toBe('session-err');
@@ -168,8 +169,9 @@ describe('the component cache', () => {
     mkdirSync(join(dir, '..'), { recursive: true, mode: 0o700 });
     make(dir);
     const warnings: string[] = [];
-    await works(component(), { dir, onWarning: (m) => warnings.push(m) });
-    await works(component(), { dir, onWarning: (m) => warnings.push(m) });
+    const engine = createEngine(); // told once per directory and engine
+    await works(component(), { dir, onWarning: (m) => warnings.push(m) }, engine);
+    await works(component(), { dir, onWarning: (m) => warnings.push(m) }, engine);
     expect(warnings).toEqual([expect.stringMatching(why)]);
     expect(warnings[0]).toMatch(/^not using the component cache /);
     expect(() => entries(dir)).not.toThrow();

@@ -11,12 +11,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, linkSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi, beforeEach } from 'vitest';
 import { readModuleFile } from '../../host/loader/files.js';
+import { createEngine } from '../../host/engine/index.js';
 import { loadComponent } from '../../host/loader/index.js';
 import { readCheckedFile } from '../../host/sandbox/index.js';
 import { parseStackFile, runStack } from '../../host/stack/index.js';
 import { packageRoot } from '../../host/wit/index.js';
+
+/** Each test's own engine: what one test keeps (parses, known files, verdicts) no other sees. */
+let engine = createEngine();
+beforeEach(() => { engine = createEngine(); });
 
 const USER = 65534;
 const DIST = join(packageRoot(), 'guest-modules', 'dist');
@@ -126,16 +131,16 @@ describe.runIf(isRoot)('a checked read (as root)', () => {
     // Files written so far count as settled, so they are known and kept.
     const later = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + 10_000);
     try {
-      expect(readModuleFile(mod, true).bytes).toBeDefined();
-      expect(readModuleFile(mod, true).bytes).toBeUndefined(); // known: judged by a stat, not read
-      const kept = parseStackFile(stack, { strictPermissions: true });
-      expect(parseStackFile(stack, { strictPermissions: true })).toBe(kept);
+      expect(readModuleFile(mod, true, engine).bytes).toBeDefined();
+      expect(readModuleFile(mod, true, engine).bytes).toBeUndefined(); // known: judged by a stat, not read
+      const kept = parseStackFile(stack, { strictPermissions: true, engine });
+      expect(parseStackFile(stack, { strictPermissions: true, engine })).toBe(kept);
       renameSync(userCopy(join(DIST, 'pam_echo.wasm'), join(sticky, 'mine.wasm')), mod);
       writeFileSync(join(sticky, 'mine.stack'), 'session required pam_echo.wasm USER-RAN\n');
       chownSync(join(sticky, 'mine.stack'), USER, USER);
       renameSync(join(sticky, 'mine.stack'), stack);
-      expect(() => readModuleFile(mod, true)).toThrow(expect.objectContaining({ code: 'ERR_PAMWASM_UNSAFE_PERMISSIONS' }));
-      expect(() => parseStackFile(stack, { strictPermissions: true })).toThrow(expect.objectContaining({ code: 'ERR_PAMWASM_UNSAFE_PERMISSIONS' }));
+      expect(() => readModuleFile(mod, true, engine)).toThrow(expect.objectContaining({ code: 'ERR_PAMWASM_UNSAFE_PERMISSIONS' }));
+      expect(() => parseStackFile(stack, { strictPermissions: true, engine })).toThrow(expect.objectContaining({ code: 'ERR_PAMWASM_UNSAFE_PERMISSIONS' }));
     } finally {
       later.mockRestore();
     }
@@ -190,7 +195,7 @@ describe.runIf(isRoot)('a checked read (as root)', () => {
     startSwapper(target, rootStack, userStack);
     const seen = await race(3000, 300, async () => {
       try {
-        const s = parseStackFile(target, { strictPermissions: true });
+        const s = parseStackFile(target, { strictPermissions: true, engine });
         return s.handlers.some((h) => h.args.includes('USER-RAN')) ? 'user' : 'root';
       } catch (e) {
         return (e as { code?: string }).code ?? String(e);

@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadComponent } from '../../host/loader/index.js';
 import { DEFAULT_IMPORT_LIMITS, hostImports, newHandleState, newLineContext } from '../../host/runtime/index.js';
 import type { FaultKind } from '../../host/sandbox/faults.js';
-import { InstanceMeter, TimeLimitExceeded } from '../../host/sandbox/limits.js';
+import { InstanceMeter, TimeLimitExceeded } from '../../host/sandbox/index.js';
 import { BUNDLED_MODULE_DIR, parseStackFile, runStack, StackSession } from '../../host/stack/index.js';
 import { GOOD_LINE, hostile, ITEMS, TempStacks } from '../support/hostile.js';
 import { nativeSession, PamHelper } from '../support/native.js';

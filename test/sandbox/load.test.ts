@@ -13,6 +13,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { newHandleState } from '../../host/runtime/index.js';
 import { parseStackFile, StackSession, type Stack } from '../../host/stack/index.js';
 import { hostile } from '../support/hostile.js';
+import { createEngine, type Engine } from '../../host/engine/index.js';
 
 const SESSIONS = 1000;
 const CONCURRENCY = 50;
@@ -39,12 +40,12 @@ beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'pamwasm-load-')); });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** One stack file per layout (where the hostile line is, and which one), parsed once as a server would. */
-function stacks(): Map<string, Stack> {
+function stacks(engine: Engine): Map<string, Stack> {
   const out = new Map<string, Stack>();
   const add = (key: string, lines: string[]) => {
     const file = join(dir, `${key}.stack`);
     writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o644 });
-    out.set(key, parseStackFile(file));
+    out.set(key, parseStackFile(file, { engine }));
   };
   add('good', [GOOD, GOOD, GOOD]);
   for (const [k, h] of HOSTILE.entries()) {
@@ -65,7 +66,9 @@ async function pool(n: number, limit: number, task: (i: number) => Promise<void>
 }
 
 it(`${SESSIONS} sessions, ${CONCURRENCY} at a time, one line in ${HOSTILE_EVERY} hostile: every session succeeds and every good line closes exactly once`, async () => {
-  const byLayout = stacks();
+  // One engine, as one server's: each module loaded once for every session.
+  const engine = createEngine();
+  const byLayout = stacks(engine);
   const opened = new Map<number, number>();
   const closed = new Map<number, number>();
   const failures: string[] = [];
@@ -82,7 +85,7 @@ it(`${SESSIONS} sessions, ${CONCURRENCY} at a time, one line in ${HOSTILE_EVERY}
     const kind = at === undefined ? undefined : Math.floor((s * LINES + at) / HOSTILE_EVERY) % HOSTILE.length;
     const layout = at === undefined ? 'good' : `${kind}@${at}`;
     if (at !== undefined) hostileLines++;
-    const session = await StackSession.create(byLayout.get(layout)!, newHandleState({ service: 'login', user: `user${s}`, tty: `pts/${s}` }));
+    const session = await StackSession.create(byLayout.get(layout)!, newHandleState({ service: 'login', user: `user${s}`, tty: `pts/${s}` }), { engine });
     try {
       const o = await session.open();
       opened.set(s, (opened.get(s) ?? 0) + 1);

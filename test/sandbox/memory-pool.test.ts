@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse, print } from '@bytecodealliance/jco-transpile/wasm-tools';
-import { INITIAL_FUEL, InstanceMeter, memoryPoolStats } from '../../host/sandbox/limits.js';
-import { meterCoreModule, pooledMemoryLimits } from '../../host/sandbox/index.js';
+import { createEngine } from '../../host/engine/index.js';
+import { INITIAL_FUEL, InstanceMeter, meterCoreModule, MemoryPool, ModuleImages, pooledMemoryLimits, type StoreShared } from '../../host/sandbox/index.js';
 import { newHandleState } from '../../host/runtime/index.js';
 import { parseStackFile, StackSession } from '../../host/stack/index.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -22,6 +22,9 @@ async function pooledModule(limits: string, cap: number): Promise<WebAssembly.Mo
   const { bytes } = meterCoreModule(await parse(wat(limits)), { maxMemoryPages: cap, poolMemory: true, parkExports: true });
   return new WebAssembly.Module(bytes);
 }
+
+/** A store of a test's own: its meters share one pool, as an engine's do. */
+const newStore = (): StoreShared => ({ pool: new MemoryPool(), images: new ModuleImages() });
 
 function instance(meter: InstanceMeter, module: WebAssembly.Module): Exports {
   meter.arm(1000);
@@ -106,22 +109,23 @@ describe('memories recycled between instances', () => {
   });
 
   it('gives a released memory to the next instance zeroed, with only its own data segment', async () => {
+    const store = newStore();
     const module = await pooledModule('3', 7);
-    const first = new InstanceMeter();
+    const first = new InstanceMeter(store);
     const a = instance(first, module);
     expect(a.memory.buffer.byteLength).toBe(3 * 65536);
     expect([a.peek(16), a.peek(17), a.peek(18)]).toEqual([...Buffer.from('pam')]);
     for (const at of [0, 100, 65536 + 5, 3 * 65536 - 1]) a.poke(at, 0xab);
     a.poke(16, 0x58);
     const memory = a.memory as WebAssembly.Memory;
-    const pooledBefore = memoryPoolStats().memories;
+    const pooledBefore = store.pool.stats().memories;
     first.release();
-    expect(memoryPoolStats().memories).toBe(pooledBefore + 1);
+    expect(store.pool.stats().memories).toBe(pooledBefore + 1);
     expect(new Uint8Array(memory.buffer).every((b) => b === 0)).toBe(true);
 
-    const b = instance(new InstanceMeter(), module);
+    const b = instance(new InstanceMeter(store), module);
     expect(b.memory).toBe(memory); // the same memory, recycled
-    expect(memoryPoolStats().memories).toBe(pooledBefore);
+    expect(store.pool.stats().memories).toBe(pooledBefore);
     const bytes = new Uint8Array(b.memory.buffer);
     expect(Buffer.from(bytes.subarray(16, 19)).toString()).toBe('pam');
     bytes.fill(0, 16, 19);
@@ -132,6 +136,7 @@ describe('memories recycled between instances', () => {
   });
 
   it('parks an instance as its memory pages and globals, and wakes it with both as they were', async () => {
+    const store = newStore();
     const { bytes } = meterCoreModule(await parse(`(module
       (memory (export "memory") 2)
       (global $g (mut i32) (i32.const 7))
@@ -143,7 +148,7 @@ describe('memories recycled between instances', () => {
       (func (export "poke") (param i32 i32) (i32.store8 (local.get 0) (local.get 1)))
       (func (export "peek") (param i32) (result i32) (i32.load8_u (local.get 0))))`), { maxMemoryPages: 8, poolMemory: true, parkExports: true, initialFuel: INITIAL_FUEL });
     const module = new WebAssembly.Module(bytes);
-    const meter = new InstanceMeter();
+    const meter = new InstanceMeter(store);
     const a = instance(meter, module);
     expect(meter.parkable).toBe(true);
     a.set(42);
@@ -168,50 +173,53 @@ describe('memories recycled between instances', () => {
   });
 
   it('takes back the memory of an instance whose start function trapped', async () => {
+    const store = newStore();
     const module = await pooledModule('1 3', 3);
     const trapping = new WebAssembly.Module(meterCoreModule(await parse(`(module (memory (export "memory") 1 3)
       (data (i32.const 8) "x") (func $start unreachable) (start $start))`), { maxMemoryPages: 3, poolMemory: true, parkExports: true }).bytes);
-    const meter = new InstanceMeter();
+    const meter = new InstanceMeter(store);
     meter.arm(1000);
-    const before = memoryPoolStats().memories;
+    const before = store.pool.stats().memories;
     expect(() => meter.instantiateCore(trapping, {})).toThrow(WebAssembly.RuntimeError);
     meter.release();
-    expect(memoryPoolStats().memories).toBe(before + 1);
+    expect(store.pool.stats().memories).toBe(before + 1);
     // Zeroed: the data segment the failed instance wrote is gone.
-    const next = instance(new InstanceMeter(), module);
+    const next = instance(new InstanceMeter(store), module);
     expect(next.peek(8)).toBe(0);
   });
 
   it('never recycles a memory that grew, or one whose owner did not release it', async () => {
+    const store = newStore();
     const module = await pooledModule('1', 5);
-    const grower = new InstanceMeter();
+    const grower = new InstanceMeter(store);
     const g = instance(grower, module);
     expect(g.grow(1)).toBe(1);
     grower.release();
-    const next = instance(new InstanceMeter(), module);
+    const next = instance(new InstanceMeter(store), module);
     expect(next.memory).not.toBe(g.memory);
     expect(next.memory.buffer.byteLength).toBe(65536);
 
-    const kept = instance(new InstanceMeter(), module);
-    const after = instance(new InstanceMeter(), module);
+    const kept = instance(new InstanceMeter(store), module);
+    const after = instance(new InstanceMeter(store), module);
     expect(after.memory).not.toBe(kept.memory);
   });
 
   it('sessions give their memories back at end, and a faulted line at its fault', async () => {
+    const engine = createEngine();
     const dir = mkdtempSync(join(tmpdir(), 'pamwasm-pool-'));
     const stack = join(dir, 'pool.stack');
     writeFileSync(stack, 'session optional pam_permit.wasm\nsession optional pam_debug.wasm open_session=success\n');
     const handle = () => newHandleState({ service: 'pool', user: 'alice', tty: 'pts/1' });
-    const s = await StackSession.create(parseStackFile(stack, { strictPermissions: false }), handle(), { strictPermissions: false });
+    const s = await StackSession.create(parseStackFile(stack, { strictPermissions: false, engine }), handle(), { strictPermissions: false, engine });
     expect((await s.open()).name).toBe('PAM_SUCCESS');
-    const before = memoryPoolStats().memories;
+    const before = engine.stats().pooledMemories;
     expect((await s.close()).name).toBe('PAM_SUCCESS');
     s.end();
-    expect(memoryPoolStats().memories).toBe(before + 2);
+    expect(engine.stats().pooledMemories).toBe(before + 2);
     // The next session runs on them, from a clean state.
-    const t = await StackSession.create(parseStackFile(stack, { strictPermissions: false }), handle(), { strictPermissions: false });
+    const t = await StackSession.create(parseStackFile(stack, { strictPermissions: false, engine }), handle(), { strictPermissions: false, engine });
     expect((await t.open()).name).toBe('PAM_SUCCESS');
-    expect(memoryPoolStats().memories).toBe(before);
+    expect(engine.stats().pooledMemories).toBe(before);
     expect((await t.close()).name).toBe('PAM_SUCCESS');
     t.end();
 
@@ -220,9 +228,9 @@ describe('memories recycled between instances', () => {
     const echo = join(dir, 'echo.stack');
     writeFileSync(echo, 'session optional pam_echo.wasm hello\nsession optional pam_permit.wasm\n');
     let v: StackSession | undefined;
-    const inCall = memoryPoolStats().memories;
-    v = await StackSession.create(parseStackFile(echo, { strictPermissions: false }), handle(), {
-      strictPermissions: false,
+    const inCall = engine.stats().pooledMemories;
+    v = await StackSession.create(parseStackFile(echo, { strictPermissions: false, engine }), handle(), {
+      strictPermissions: false, engine,
       conversation: { info: () => { v!.end(); return true; } },
     });
     const echoed = await v.open();
@@ -230,17 +238,17 @@ describe('memories recycled between instances', () => {
     expect(v.messages.map((m) => m.text)).toEqual(['hello']);
     v.end();
     // pam_echo's memory was left to the collector; pam_permit's, made after the end, came back.
-    expect(memoryPoolStats().memories).toBe(inCall - 1);
+    expect(engine.stats().pooledMemories).toBe(inCall - 1);
 
     const trapping = join(dir, 'trap.stack');
     writeFileSync(trapping, `session optional ${join(process.cwd(), 'guest-modules/hostile/dist/trap.wasm')}\n`);
-    const u = await StackSession.create(parseStackFile(trapping, { strictPermissions: false }), handle(), { strictPermissions: false });
-    const pooled = memoryPoolStats().memories;
+    const u = await StackSession.create(parseStackFile(trapping, { strictPermissions: false, engine }), handle(), { strictPermissions: false, engine });
+    const pooled = engine.stats().pooledMemories;
     const open = await u.open();
     expect(open.trace[0].fault?.kind).toBe('trap');
     // It took one from the pool (an open session holds it, as `t` did) and gave it back at its fault.
-    expect(memoryPoolStats().memories).toBe(pooled);
+    expect(engine.stats().pooledMemories).toBe(pooled);
     u.end();
-    expect(memoryPoolStats().memories).toBe(pooled);
+    expect(engine.stats().pooledMemories).toBe(pooled);
   });
 });

@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createEngine } from '../../host/engine/index.js';
 import { runStack } from '../../host/stack/index.js';
 import { nativeSession, PamHelper } from '../support/native.js';
 import { generateStack, render, writeStack, type GeneratedStack } from '../support/stackgen.js';
@@ -19,6 +20,8 @@ const SEED = Number(process.env.PAMWASM_DIFF_SEED ?? 20261121);
 
 let root: string;
 let helper: PamHelper;
+/** This file's engine, as one host's: each module is loaded once for all the stacks. */
+const engine = createEngine();
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'pamwasm-diff-'));
   helper = await PamHelper.start({ mode: 'in-process' });
@@ -40,7 +43,7 @@ async function both(stack: GeneratedStack, name: string): Promise<{ native: Outc
   writeStack(stack, nativeDir, '.so');
   const wasmFile = writeStack(stack, wasmDir, '.wasm');
   const n = await nativeSession({ service: stack.main, confdir: nativeDir, helper });
-  const w = await runStack({ stackFile: wasmFile, items: { service: stack.main, user: 'alice' } });
+  const w = await runStack({ stackFile: wasmFile, items: { service: stack.main, user: 'alice' }, engine });
   const fmt = (m: { style: string; text: string }) => `${m.style}: ${m.text}`;
   return {
     native: { open: n.open.name, close: n.close.name, messages: n.messages.map(fmt) },

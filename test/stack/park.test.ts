@@ -3,11 +3,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InstanceMeter, memoryPoolStats } from '../../host/sandbox/limits.js';
+import { createEngine, type Engine } from '../../host/engine/index.js';
+import { InstanceMeter } from '../../host/sandbox/index.js';
 import { buildJsModule, GUEST_MODULES_DIR, JS_CACHE_DIR } from '../../host/build/js.js';
 import { loadComponent } from '../../host/loader/index.js';
 import { hostImports, newHandleState, newLineContext } from '../../host/runtime/index.js';
-import { BUNDLED_MODULE_DIR, parkIdleLines, parkStats, parseStackFile, StackSession, type HookResult } from '../../host/stack/index.js';
+import { BUNDLED_MODULE_DIR, parseStackFile, StackSession, type HookResult } from '../../host/stack/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pamwasm-park-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,8 +20,8 @@ function stackFile(name: string, text: string): string {
   return path;
 }
 
-async function session(path: string) {
-  return StackSession.create(parseStackFile(path, { strictPermissions: false }), newHandleState({ service: 'park', user: 'alice', tty: 'pts/2' }), { strictPermissions: false });
+async function session(engine: Engine, path: string) {
+  return StackSession.create(parseStackFile(path, { strictPermissions: false, engine }), newHandleState({ service: 'park', user: 'alice', tty: 'pts/2' }), { strictPermissions: false, engine });
 }
 
 const summary = (r: HookResult) => ({ name: r.name, trace: r.trace.map((t) => [t.module, t.name, t.reason ?? '']) });
@@ -29,10 +30,10 @@ const summary = (r: HookResult) => ({ name: r.name, trace: r.trace.map((t) => [t
  * Open, then (if `park`) set every idle instance aside, then close: what a
  * module sees at close must not depend on whether its instance was parked.
  */
-async function openParkClose(path: string, park: boolean) {
-  const s = await session(path);
+async function openParkClose(engine: Engine, path: string, park: boolean) {
+  const s = await session(engine, path);
   const open = await s.open();
-  const parked = park ? parkIdleLines() : 0;
+  const parked = park ? engine.parkIdleLines() : 0;
   const close = await s.close();
   s.end();
   return { open: summary(open), close: summary(close), messages: s.messages.map((m) => m.text), parked };
@@ -46,12 +47,12 @@ describe('parking idle instances of open sessions', () => {
       'session optional pam_permit.wasm',
       '',
     ].join('\n'));
-    const before = parkStats();
-    const live = await openParkClose(path, false);
-    const parked = await openParkClose(path, true);
+    const engine = createEngine();
+    const live = await openParkClose(engine, path, false);
+    const parked = await openParkClose(engine, path, true);
     expect(parked.parked).toBe(3);
-    expect(parkStats().parked - before.parked).toBe(3);
-    expect(parkStats().woken - before.woken).toBe(3);
+    expect(engine.stats().parked).toBe(3);
+    expect(engine.stats().woken).toBe(3);
     expect(parked).toEqual({ ...live, parked: 3 });
     // pam_datatest's pointer data lives only in its instance: a fresh one would say pointer=(none) replaced=0.
     expect(parked.messages).toEqual(expect.arrayContaining([expect.stringMatching(/^pointer=parked-secret bytes=parked-secret replaced=1 status=/)]));
@@ -113,29 +114,31 @@ describe('parking idle instances of open sessions', () => {
       `session required ${join(BUNDLED_MODULE_DIR, 'pam_setenv.wasm')} GREETING=hi`,
       '',
     ].join('\n'));
-    const s = await session(path);
+    const engine = createEngine();
+    const s = await session(engine, path);
     expect((await s.open()).name).toBe('PAM_SUCCESS');
-    const before = parkStats();
+    const before = engine.stats();
     expect(s.park(1 << 20)).toBe(1); // the JS module's 9 MB instance, not the C module's 128 KiB one
     expect(s.park(1 << 20)).toBe(0); // parked already
     const close = await s.close();
     s.end();
     expect(close.trace.map((t) => t.name)).toEqual(['PAM_SUCCESS', 'PAM_SUCCESS']);
-    expect(parkStats().woken - before.woken).toBe(1);
+    expect(engine.stats().woken - before.woken).toBe(1);
     expect(s.messages.at(-1)?.text).toMatch(/^pointer=mixed bytes=mixed replaced=1/);
   }, 60_000);
 
   it('parks least recently used first, and gives the memories to the pool until the lines are called again', async () => {
     const path = stackFile('lru.stack', 'session required pam_datatest.wasm value=lru\n');
-    const a = await session(path);
-    const b = await session(path);
+    const engine = createEngine();
+    const a = await session(engine, path);
+    const b = await session(engine, path);
     await a.open();
     await b.open();
-    const pooled = memoryPoolStats().memories;
-    expect(parkIdleLines(1)).toBe(1); // a, used first
-    expect(memoryPoolStats().memories).toBe(pooled + 1);
-    expect(parkIdleLines(1)).toBe(1); // then b
-    expect(parkIdleLines(1)).toBe(0); // nothing idle is left
+    const pooled = engine.stats().pooledMemories;
+    expect(engine.parkIdleLines(1)).toBe(1); // a, used first
+    expect(engine.stats().pooledMemories).toBe(pooled + 1);
+    expect(engine.parkIdleLines(1)).toBe(1); // then b
+    expect(engine.parkIdleLines(1)).toBe(0); // nothing idle is left
     for (const s of [b, a]) {
       expect((await s.close()).name).toBe('PAM_SUCCESS');
       s.end();
@@ -146,9 +149,10 @@ describe('parking idle instances of open sessions', () => {
 
   it('keeps the time limit on a woken instance', async () => {
     const path = stackFile('loop.stack', `session optional [${join(HOSTILE, 'loop_close.wasm')} timeout=200]\nsession required pam_permit.wasm\n`);
-    const s = await session(path);
+    const engine = createEngine();
+    const s = await session(engine, path);
     expect((await s.open()).name).toBe('PAM_SUCCESS');
-    expect(parkIdleLines()).toBe(2);
+    expect(engine.parkIdleLines()).toBe(2);
     const close = await s.close();
     s.end();
     expect(close.trace[0].fault?.kind).toBe('timeout');
@@ -156,18 +160,19 @@ describe('parking idle instances of open sessions', () => {
 
   it('never parks an instance with WASI imports, and forgets what an ended session parked', async () => {
     const path = stackFile('wasi.stack', `session optional [${join(HOSTILE, 'wasi_fs.wasm')} read=${dir}]\n`);
-    const s = await session(path);
+    const engine = createEngine();
+    const s = await session(engine, path);
     await s.open();
-    expect(parkIdleLines()).toBe(0);
+    expect(engine.parkIdleLines()).toBe(0);
     await s.close();
     s.end();
 
     const data = stackFile('ended.stack', 'session required pam_datatest.wasm\n');
-    const t = await session(data);
+    const t = await session(engine, data);
     await t.open();
-    expect(parkIdleLines()).toBe(1);
+    expect(engine.parkIdleLines()).toBe(1);
     t.end();
-    expect(parkIdleLines()).toBe(0);
+    expect(engine.parkIdleLines()).toBe(0);
     // A session ended while parked opens afresh.
     expect((await t.open()).name).toBe('PAM_SUCCESS');
     t.end();
@@ -177,11 +182,13 @@ describe('parking idle instances of open sessions', () => {
     const path = stackFile('dropped.stack', MANY);
     const script = `
       import { newHandleState } from ${JSON.stringify(join(process.cwd(), 'dist/host/runtime/index.js'))};
-      import { memoriesInExistence } from ${JSON.stringify(join(process.cwd(), 'dist/host/sandbox/limits.js'))};
+      import { createEngine } from ${JSON.stringify(join(process.cwd(), 'dist/host/engine/index.js'))};
       import { parseStackFile, StackSession } from ${JSON.stringify(join(process.cwd(), 'dist/host/stack/index.js'))};
-      const stack = parseStackFile(${JSON.stringify(path)}, { strictPermissions: false });
+      const engine = createEngine();
+      const memoriesInExistence = () => engine.stats().memoriesInExistence;
+      const stack = parseStackFile(${JSON.stringify(path)}, { strictPermissions: false, engine });
       for (let i = 0; i < 200; i++) {
-        const s = await StackSession.create(stack, newHandleState({ service: 'park', user: 'u', tty: 'pts/8' }), { strictPermissions: false });
+        const s = await StackSession.create(stack, newHandleState({ service: 'park', user: 'u', tty: 'pts/8' }), { strictPermissions: false, engine });
         if ((await s.open()).code !== 0) throw new Error('open failed');
       }
       const before = memoriesInExistence();
@@ -226,13 +233,13 @@ const MANY = 'session required pam_datatest.wasm value=many\nsession required pa
 function manySessions(path: string, n: number, memoryLimit?: number): { bad: number; parked: number; woken: number } {
   const script = `
     import { newHandleState } from ${JSON.stringify(join(process.cwd(), 'dist/host/runtime/index.js'))};
-    import { setMemoryLimit } from ${JSON.stringify(join(process.cwd(), 'dist/host/sandbox/limits.js'))};
-    import { parkStats, parseStackFile, StackSession } from ${JSON.stringify(join(process.cwd(), 'dist/host/stack/index.js'))};
-    ${memoryLimit ? `setMemoryLimit(${memoryLimit});` : ''}
-    const stack = parseStackFile(${JSON.stringify(path)}, { strictPermissions: false });
+    import { createEngine } from ${JSON.stringify(join(process.cwd(), 'dist/host/engine/index.js'))};
+    import { parseStackFile, StackSession } from ${JSON.stringify(join(process.cwd(), 'dist/host/stack/index.js'))};
+    const engine = createEngine(${memoryLimit ? `{ memoryLimit: ${memoryLimit} }` : ''});
+    const stack = parseStackFile(${JSON.stringify(path)}, { strictPermissions: false, engine });
     const sessions = [];
     for (let i = 0; i < ${n}; i++) {
-      const s = await StackSession.create(stack, newHandleState({ service: 'park', user: 'u' + i, tty: 'pts/9' }), { strictPermissions: false });
+      const s = await StackSession.create(stack, newHandleState({ service: 'park', user: 'u' + i, tty: 'pts/9' }), { strictPermissions: false, engine });
       const r = await s.open();
       if (r.code !== 0) throw new Error('open ' + i + ': ' + r.name + ' ' + r.trace.map((t) => t.reason).join(';'));
       sessions.push(s);
@@ -243,7 +250,8 @@ function manySessions(path: string, n: number, memoryLimit?: number): { bad: num
       if (r.code !== 0 || !s.messages.some((m) => m.text.startsWith('pointer=many bytes=many replaced=1'))) bad++;
       s.end();
     }
-    console.log(JSON.stringify({ bad, ...parkStats() }));
+    const { parked, woken } = engine.stats();
+    console.log(JSON.stringify({ bad, parked, woken }));
   `;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 120_000 });
   expect(r.stderr).toBe('');

@@ -10,6 +10,7 @@ import { expect } from 'vitest';
 import { newHandleState, type LogRecord } from '../../host/runtime/index.js';
 import { parseStackFile, runStack, StackSession, type HookResult } from '../../host/stack/index.js';
 import { packageRoot } from '../../host/wit/index.js';
+import { createEngine } from '../../host/engine/index.js';
 
 /** Where `npm run build:guests` puts the corpus. */
 export const HOSTILE_DIR = join(packageRoot(), 'guest-modules', 'hostile', 'dist');
@@ -31,9 +32,23 @@ export interface Run {
   diagnostics: string[];
 }
 
+/**
+ * The most RSS (bytes) this file's work can be shown to have reached since
+ * `maxRssKiBBefore` (a `process.resourceUsage().maxRSS` taken earlier): the
+ * process's peak when the work raised it, else the RSS now. Test files share
+ * a process (vitest.config.ts), so the process's peak alone may be another
+ * file's.
+ */
+export function peakRssSince(maxRssKiBBefore: number): number {
+  const peak = process.resourceUsage().maxRSS;
+  return peak > maxRssKiBBefore ? peak * 1024 : process.memoryUsage().rss;
+}
+
 /** A temp dir of stack files; `remove()` cleans up. */
 export class TempStacks {
   readonly dir = mkdtempSync(join(tmpdir(), 'pamwasm-hostile-'));
+  /** The engine its sessions share, as one host's do: each module is loaded once. */
+  readonly engine = createEngine();
   private files = 0;
 
   constructor() {
@@ -52,7 +67,7 @@ export class TempStacks {
   async run(text: string): Promise<Run> {
     const syslog: LogRecord[] = [];
     const handle = newHandleState(ITEMS);
-    const session = await StackSession.create(parseStackFile(this.file(text)), handle, { log: (r) => syslog.push(r) });
+    const session = await StackSession.create(parseStackFile(this.file(text), { engine: this.engine }), handle, { log: (r) => syslog.push(r), engine: this.engine });
     try {
       let t = performance.now();
       const open = await session.open();
@@ -72,7 +87,7 @@ export class TempStacks {
 
   /** A good session, e.g. right after a hostile one in the same process, succeeds. */
   async expectGoodSession(): Promise<void> {
-    const r = await runStack({ stackFile: this.file(`${GOOD_LINE}\nsession required pam_permit.wasm\n`), items: ITEMS });
+    const r = await runStack({ stackFile: this.file(`${GOOD_LINE}\nsession required pam_permit.wasm\n`), items: ITEMS, engine: this.engine });
     expect(r.diagnostics).toEqual([]);
     expect(r.open?.name).toBe('PAM_SUCCESS');
     expect(r.close?.name).toBe('PAM_SUCCESS');

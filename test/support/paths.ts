@@ -10,7 +10,7 @@
 import { vi } from 'vitest';
 import { loadComponent, type ImportObject, type InstantiateCore, type LoadedComponent } from '../../host/loader/index.js';
 import { hostImports, newHandleState, newLineContext, type LogRecord } from '../../host/runtime/index.js';
-import { InstanceMeter } from '../../host/sandbox/limits.js';
+import { InstanceMeter } from '../../host/sandbox/index.js';
 
 /** What a load came to: the component's public fields, or the error's code and message. */
 export type LoadOutcome =

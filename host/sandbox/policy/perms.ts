@@ -49,8 +49,11 @@ import { fileIdentity, ownerModeProblem } from './owner.js';
 /** True when the host should apply the rule: it runs as root. */
 export const strictByDefault = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
 
-/** Passing placements and walks: the identity of a file with one name → when it was judged. */
-const verdicts = new Map<string, number>();
+/**
+ * Passing placements and walks are kept in `ReadRule.verdicts` (an engine's,
+ * host/engine): the identity of a file with one name → when it was judged.
+ * Without one, nothing is kept from one read to the next.
+ */
 const VERDICT_MS = 1000;
 const MAX_VERDICTS = 4096;
 
@@ -72,6 +75,8 @@ export interface ReadRule {
    * what the file says already (it is unchanged), so nothing is read.
    */
   unchanged?: (st: BigIntStats) => boolean;
+  /** Where passing verdicts are kept (see above). Default: not kept. */
+  verdicts?: Map<string, number>;
 }
 
 export interface CheckedFile {
@@ -124,7 +129,7 @@ export function stillJudged(path: string, rule: ReadRule & { unchanged: (st: Big
   if (!rule.strict) return true;
   const owner = rule.owner ?? 0;
   if (problem(path, Number(st.uid), Number(st.mode), false, owner) || st.nlink !== 1n) return false;
-  const kept = verdicts.get(verdictKey(owner, st));
+  const kept = rule.verdicts?.get(verdictKey(owner, st));
   return kept !== undefined && performance.now() - kept < VERDICT_MS;
 }
 
@@ -158,6 +163,7 @@ const problem = (p: string, uid: number, mode: number, dir: boolean, owner: numb
 /** Throws UnsafePermissionsError unless the open file `fd` (stat `st`), asked for as `path`, passes the rule. */
 function judgeDescriptor(fd: number, path: string, st: BigIntStats, rule: ReadRule): void {
   const owner = rule.owner ?? 0;
+  const verdicts = rule.verdicts ?? new Map<string, number>();
   const refuse = (why: string, fix = owner === 0 ? 'pamwasm only uses files that only root can change here (chown root and chmod go-w)' : 'remove it') =>
     new UnsafePermissionsError(`refusing ${rule.what} ${path}: ${why}; ${fix}.`);
   const own = problem(path, Number(st.uid), Number(st.mode), false, owner);

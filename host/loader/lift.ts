@@ -18,7 +18,7 @@
  *   const host = Object.assign((text: string) => show(text), { [ARG_BYTES]: 4096 });
  *   decoder.decode(guestBytes(memory, ptr, len, host)); // at most 4097 bytes read
  */
-import { SandboxLimitExceeded } from '../sandbox/faults.js';
+import { SandboxLimitExceeded } from '../sandbox/index.js';
 
 /** The property of a host function giving the most bytes of one string or list argument it uses. */
 export const ARG_BYTES: unique symbol = Symbol.for('pamwasm.argBytes') as never;

@@ -13,7 +13,7 @@ import { craftComponent } from '../../host/build/crafted.js';
 import { loadComponent } from '../../host/loader/index.js';
 import { createHost } from '../../host/sessions/index.js';
 import { hostImports, newHandleState, newLineContext, type LogRecord } from '../../host/runtime/index.js';
-import { faultOf, type Fault } from '../../host/sandbox/faults.js';
+import { faultOf, type Fault } from '../../host/sandbox/index.js';
 import { InstanceMeter } from '../../host/sandbox/index.js';
 import { parseStackFile, StackSession } from '../../host/stack/index.js';
 import { hostile, ITEMS, peakRssSince, TempStacks } from '../support/hostile.js';

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadComponent } from '../../host/loader/index.js';
 import { DEFAULT_IMPORT_LIMITS, hostImports, newHandleState, newLineContext } from '../../host/runtime/index.js';
-import type { FaultKind } from '../../host/sandbox/faults.js';
+import type { FaultKind } from '../../host/sandbox/index.js';
 import { InstanceMeter, TimeLimitExceeded } from '../../host/sandbox/index.js';
 import { BUNDLED_MODULE_DIR, parseStackFile, runStack, StackSession } from '../../host/stack/index.js';
 import { GOOD_LINE, hostile, ITEMS, TempStacks } from '../support/hostile.js';

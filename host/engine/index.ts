@@ -21,9 +21,9 @@
  *
  * What stays module-level, and why (none of it is a cache of what a caller
  * loads, and none of it differs from one engine to another):
- *  - the reference world (host/loader/world.ts `reference`, `declarations`;
- *    host/loader/component/reference.ts `world`): parsed once from the
- *    package's own wit/, which does not change while the process runs;
+ *  - the reference world (host/loader/component/reference.ts `world`):
+ *    read once from the package's own wit/, which does not change while the
+ *    process runs;
  *  - host/wit/index.ts `root`, `cached`: the package's root folder and its
  *    WIT text, fixed for the process;
  *  - the libpam binding (host/libpam/ffi.ts `cache`, `typesDeclared`;
@@ -35,9 +35,6 @@
  *  - decode tables built from constants (host/codes/index.ts `byNumber`...,
  *    host/daemon/protocol.ts `*_BY_NUMBER`, host/sandbox/policy/spec.ts `UNITS`,
  *    `SETTINGS`, meter sets of opcodes): immutable after the module loads;
- *  - the meter's reader scratch (host/sandbox/meter-instructions.ts
- *    `lebValue`, `fcSub`, `fbSub`): second results of a synchronous reader,
- *    set and read within one call, never across calls;
  *  - host/loader/component/canon.ts `dv`: a DataView over the memory of the
  *    call running now, replaced at each call that needs it;
  *  - the disk cache's environment (host/loader/cache.ts `environment`,
@@ -46,9 +43,10 @@
  *  - host/sandbox/policy/wasi/filesystem.ts `collected`: closes the host file a
  *    dropped WASI descriptor held; it keeps nothing for later, and each
  *    entry belongs to the descriptor it closes;
- *  - the daemon worker's sessions (host/daemon/worker.ts `sessions`,
- *    `promptSeq`, `current`, `chain`): a worker thread's module scope is its
- *    own (one isolate per thread), made for those sessions, with one engine;
+ *  - the daemon worker's state (host/daemon/worker.ts `chain`, the hooks it
+ *    runs in order; its sessions live in host/daemon/runs.ts `StackRuns`,
+ *    with the worker's own engine): a worker thread's module scope is its
+ *    own (one isolate per thread);
  *  - the builders' toolchain memos (host/build/c.ts `toolchains`,
  *    `sdkBuilds`; host/build/js.ts `shimParent`, `componentizeVersion`):
  *    build tools found on this machine, not sandbox state.

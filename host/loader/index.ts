@@ -20,7 +20,6 @@
  *   const inst = mod.instantiate(imports);            // imports from host/runtime
  *   inst.openSession({ silent: false }, ['open_session=session_err']); // 'session-err'
  */
-import { closeSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ModuleNotFoundError, MalformedModuleError, NotAComponentError, PamwasmError, PinMismatchError, UnsafePermissionsError, UnsupportedWasmError } from '../errors/index.js';
 import { CORE_CAPS, INITIAL_FUEL, meterCoreModule, strictByDefault, type CoreCaps } from '../sandbox/index.js';
@@ -294,22 +293,13 @@ async function build(bytes: Uint8Array, source: string, hash: string, parts: Key
 /**
  * A native PAM module (`pam_permit.so`) named in a WASM stack: say so, and
  * where it belongs, rather than that it is missing or not WebAssembly. A
- * `.so` file that holds WebAssembly is loaded as any other.
+ * `.so` file that holds WebAssembly is loaded as any other. Judged on the
+ * bytes of the checked read (none when the file cannot be read), never on a
+ * second open of the path.
  */
-function refuseNativeModule(path: string): void {
+function refuseNativeModule(path: string, bytes: Uint8Array | undefined): void {
   if (!/\.so(\.\d+)*$/.test(path)) return;
-  let head = '';
-  try {
-    const fd = openSync(path, 'r');
-    try {
-      const buf = Buffer.alloc(4);
-      readSync(fd, buf, 0, 4, 0);
-      head = buf.toString('latin1');
-    } finally {
-      closeSync(fd);
-    }
-  } catch { /* missing or unreadable: a native module by its name */ }
-  if (head === '\0asm') return;
+  if (bytes && bytes[0] === 0 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d) return;
   const wasm = basename(path).replace(/\.so(\.\d+)*$/, '.wasm');
   throw new NotAComponentError(
     `module ${path} is a native PAM module (.so), which a WASM stack cannot run: put its line in the system stack (a pam.d file, or \`run --system-service\`), or name a WebAssembly module such as ${wasm}.`,
@@ -323,16 +313,18 @@ export async function loadComponent(input: string | Uint8Array, options: LoadOpt
   let source = '<bytes>';
   if (typeof input === 'string') {
     source = input;
-    refuseNativeModule(input);
     try {
       // Judged every time, read again only when changed: see files.ts.
       ({ bytes, sha256: hash } = readModuleFile(input, options.strictPermissions ?? strictByDefault(), state));
     } catch (e) {
       if (e instanceof UnsafePermissionsError) throw e;
+      refuseNativeModule(input, undefined);
       const err = e as NodeJS.ErrnoException;
       const why = err.code === 'ENOENT' ? 'does not exist' : err.code === 'EISDIR' ? 'is a directory' : `cannot be read (${err.code})`;
       throw new ModuleNotFoundError(`module ${input} ${why}.`, { cause: e });
     }
+    // Unchanged since a load that took it (no bytes) means it was WebAssembly.
+    if (bytes) refuseNativeModule(input, bytes);
   } else {
     bytes = input;
     hash = sha256(bytes);

@@ -33,7 +33,7 @@ import { camel, kebabCase, sha256, unversioned } from './names.js';
 import { newEngineState, type EngineState } from '../engine/state.js';
 import { transpileComponent } from './transpile.js';
 import { checkComponentWorld } from './world.js';
-import { checkComponentCores, checkCore, withVerdict } from './validate.js';
+import { checkComponentCores, checkCore } from './validate.js';
 
 export { checkComponentHeader } from './header.js';
 export { defaultCacheDir, type CacheOptions } from './cache.js';
@@ -185,29 +185,26 @@ async function prepareFast(bytes: Uint8Array, source: string, options: LoadOptio
 async function prepare(bytes: Uint8Array, source: string, options: LoadOptions): Promise<Prepared> {
   checkComponentHeader(bytes, source);
   const checkOptions = { metered: Boolean(options.meter), caps: capsOf(options) };
-  const { modules: originals, verdict, refusal } = checkComponentCores(bytes, source, checkOptions);
-  if (refusal) throw (await verdict) ?? refusal;
-  return withVerdict(verdict, async () => {
-    if (options.fastPath !== false) {
-      const fast = await prepareFast(bytes, source, options);
-      if (fast) return fast;
-    }
-    const t = await transpileComponent(bytes, source);
-    await checkComponentWorld(bytes, source, options.allowImports);
-    // The glue generator's own core modules (shims, fixups) are judged as the
-    // component's are; the component's own come back verbatim.
-    const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
-    for (const [name, core] of t.cores) {
-      if (!originals.some((o) => same(o, core))) checkCore(core, `${source} core module ${name}`, checkOptions);
-    }
-    return {
-      glue: t.files.get(`${t.name}.js`)!,
-      ...meterCores(t.cores, source, options),
-      imports: t.imports,
-      exports: t.exports,
-      coreModules: [...t.cores].map(([name, b]) => ({ name, size: b.length })),
-    };
-  });
+  const originals = checkComponentCores(bytes, source, checkOptions);
+  if (options.fastPath !== false) {
+    const fast = await prepareFast(bytes, source, options);
+    if (fast) return fast;
+  }
+  const t = await transpileComponent(bytes, source);
+  await checkComponentWorld(bytes, source, options.allowImports);
+  // The glue generator's own core modules (shims, fixups) are judged as the
+  // component's are; the component's own come back verbatim.
+  const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
+  for (const [name, core] of t.cores) {
+    if (!originals.some((o) => same(o, core))) checkCore(core, `${source} core module ${name}`, checkOptions);
+  }
+  return {
+    glue: t.files.get(`${t.name}.js`)!,
+    ...meterCores(t.cores, source, options),
+    imports: t.imports,
+    exports: t.exports,
+    coreModules: [...t.cores].map(([name, b]) => ({ name, size: b.length })),
+  };
 }
 
 async function compileCores(p: Prepared, source: string, compiled: LoaderState['compiled']): Promise<Map<string, WebAssembly.Module>> {

@@ -13,9 +13,13 @@
  * whose function bodies were hollowed out (skeleton.ts), so it never sees
  * the originals' code either.
  *
- * A large core module (a JS guest's is 12 MB) is validated by V8 on its own
- * threads while the meter rewrites it on this one; the meter's output is
- * used only once V8 has said yes, and V8's refusal comes before any other.
+ * Every core module is validated at once, on this thread, before anything
+ * else looks at it, large or small: `WebAssembly.validate` of a JS guest's
+ * 12 MB module costs about 30 ms, whereas an asynchronous compile of it on
+ * V8's threads (to overlap validation with the meter) does all of Liftoff's
+ * work too, and on two cores it slowed the meter (and V8's optimizing of
+ * the meter's own code) by more than it saved (measured with the bench's
+ * cold loads).
  *
  * A load whose prepared output comes from the disk cache skips this: an
  * entry is only written after these checks passed, and is keyed on this
@@ -96,28 +100,12 @@ export interface CheckCoresOptions {
 }
 
 /**
- * A core module this large is validated by V8 on its own threads (an
- * asynchronous compile, whose result is dropped) while the meter rewrites
- * it on this one; smaller ones are validated at once.
+ * Validates and checks every core module of `component` (see the file
+ * comment), and gives them back: V8's refusal of any of them comes before
+ * the sandbox's own refusals, since a module V8 refuses is malformed,
+ * whatever else is wrong with it.
  */
-const VALIDATE_ASYNC_FROM = 1024 * 1024;
-
-export interface CheckedCores {
-  /** The core modules, nested components' included. */
-  modules: Uint8Array[];
-  /**
-   * V8's verdict on the large ones: undefined when valid, else the
-   * MalformedModuleError to throw. It never rejects. Nothing made from the
-   * modules may be used before it is known, and it comes before any other
-   * refusal (see `withVerdict`).
-   */
-  verdict: Promise<MalformedModuleError | undefined>;
-  /** The sandbox's own refusal, to be thrown unless `verdict` holds V8's. */
-  refusal?: Error;
-}
-
-/** Validates and checks every core module of `component` (see the file comment). */
-export function checkComponentCores(component: Uint8Array, source: string, options: CheckCoresOptions): CheckedCores {
+export function checkComponentCores(component: Uint8Array, source: string, options: CheckCoresOptions): Uint8Array[] {
   const caps = options.caps ?? CORE_CAPS;
   let found: ComponentCores;
   try {
@@ -128,33 +116,9 @@ export function checkComponentCores(component: Uint8Array, source: string, optio
   if (found.instances > caps.coreInstances) {
     throw new ResourceLimitError(`${source} makes ${found.instances} core instances, over the sandbox's cap of ${caps.coreInstances}; a session module needs a few.`);
   }
-  const pending: Promise<MalformedModuleError | undefined>[] = [];
-  found.modules.forEach((core, i) => {
-    const where = `${source} core module ${i}`;
-    if (core.length < VALIDATE_ASYNC_FROM) validateCore(core, where);
-    else pending.push(WebAssembly.compile(core as Uint8Array<ArrayBuffer>).then(() => undefined, (e: Error) => v8Refusal(where, e)));
-  });
-  const verdict = Promise.all(pending).then((errors) => errors.find((e) => e !== undefined));
-  // The sandbox's own refusals wait for V8's: a module V8 refuses is malformed, whatever else is wrong with it.
-  try {
-    found.modules.forEach((core, i) => checkCoreModule(core, { where: `${source} core module ${i}`, caps: options.caps, scanCode: !options.metered }));
-  } catch (e) {
-    return { modules: found.modules, verdict, refusal: e as Error };
-  }
-  return { modules: found.modules, verdict };
-}
-
-/** Runs `work`; V8's refusal in `verdict`, when there is one, is thrown instead of whatever `work` throws or returns. */
-export async function withVerdict<T>(verdict: Promise<Error | undefined>, work: () => Promise<T>): Promise<T> {
-  let result: T;
-  try {
-    result = await work();
-  } catch (e) {
-    throw (await verdict) ?? e;
-  }
-  const refused = await verdict;
-  if (refused) throw refused;
-  return result;
+  found.modules.forEach((core, i) => validateCore(core, `${source} core module ${i}`));
+  found.modules.forEach((core, i) => checkCoreModule(core, { where: `${source} core module ${i}`, caps: options.caps, scanCode: !options.metered }));
+  return found.modules;
 }
 
 function v8Refusal(where: string, e: Error): MalformedModuleError {

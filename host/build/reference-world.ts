@@ -12,14 +12,18 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { buildReferenceWorld, precomputedReference, REFERENCE_FILE } from '../loader/component/reference.js';
+import { faceToJson } from '../loader/component/face.js';
+import { buildReferenceWorld, faceOfReference, precomputedReference, REFERENCE_FILE } from '../loader/component/reference.js';
 
 /**
  * Writes the reference to `file`, unless the file there is one the loader
- * already accepts (its key is this installation's); says whether it wrote.
+ * already accepts (its key is this installation's) and whose face is the
+ * one its component gives (the loader takes the face as it is written);
+ * says whether it wrote.
  */
 export async function writeReferenceWorld(file = REFERENCE_FILE): Promise<{ file: string; written: boolean }> {
-  if (precomputedReference(file)) return { file, written: false };
+  const present = precomputedReference(file);
+  if (present && JSON.stringify(present.face) === JSON.stringify(faceToJson(faceOfReference(present.component)))) return { file, written: false };
   const d = await buildReferenceWorld();
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readFace } from '../../host/loader/component/face.js';
-import { buildReferenceWorld, precomputedReference, referenceComponent, referenceComponentKey, REFERENCE_FILE, worldFace } from '../../host/loader/component/reference.js';
+import { writeReferenceWorld } from '../../host/build/reference-world.js';
+import { faceToJson, readFace } from '../../host/loader/component/face.js';
+import { buildReferenceWorld, faceOfReference, precomputedReference, referenceComponent, referenceComponentKey, REFERENCE_FILE, worldFace } from '../../host/loader/component/reference.js';
 import { loadComponent } from '../../host/loader/index.js';
 import { checkWorld } from '../../host/loader/world.js';
 import { WORLD_NAME, witSource } from '../../host/wit/index.js';
@@ -30,10 +31,39 @@ describe('the reference world precomputed at build', () => {
       expect(await referenceComponent(f)).toBe(built.component);
       writeFileSync(f, JSON.stringify({ ...built, component: 7 }));
       expect(precomputedReference(f)).toBeUndefined();
+      // A file from before faces were written, or with a face of another shape.
+      writeFileSync(f, JSON.stringify({ componentKey: built.componentKey, component: built.component }));
+      expect(precomputedReference(f)).toBeUndefined();
+      writeFileSync(f, JSON.stringify({ ...built, face: { ...built.face, funcs: {} } }));
+      expect(precomputedReference(f)).toBeUndefined();
       writeFileSync(f, '{');
       expect(precomputedReference(f)).toBeUndefined();
       expect(precomputedReference(join(dir, 'missing.json'))).toBeUndefined();
       expect(built.componentKey).toBe(referenceComponentKey());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe('the face precomputed with the reference world', () => {
+  it('is the face its component gives, and is what the world check compares with', async () => {
+    const file = precomputedReference()!;
+    expect(file.face).toEqual(faceToJson(faceOfReference(file.component)));
+    expect(faceToJson(await worldFace())).toEqual(file.face);
+  });
+
+  it('is written again by the build when it is not the face of the component beside it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pamwasm-refface-'));
+    try {
+      const f = join(dir, 'reference-world.json');
+      const good = precomputedReference()!;
+      const face = { ...good.face, funcs: good.face.funcs.filter(([n]) => n !== 'close-session') };
+      writeFileSync(f, JSON.stringify({ ...good, face }));
+      expect(precomputedReference(f)?.face.funcs).toHaveLength(1);
+      expect(await writeReferenceWorld(f)).toEqual({ file: f, written: true });
+      expect(precomputedReference(f)).toEqual(good);
+      expect(await writeReferenceWorld(f)).toEqual({ file: f, written: false });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

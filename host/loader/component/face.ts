@@ -37,6 +37,41 @@ export function faceOf(m: Model): Face {
   };
 }
 
+/** A face as JSON holds it: each map as its entries, in order. */
+export interface FaceJson {
+  instances: [string, [string, InstanceExport][]][];
+  typeImports: [string, ValType][];
+  otherImports: string[];
+  funcs: [string, FuncType][];
+  otherExports: string[];
+}
+
+export function faceToJson(f: Face): FaceJson {
+  return {
+    instances: [...f.instances].map(([n, e]) => [n, [...e]]),
+    typeImports: [...f.typeImports],
+    otherImports: [...f.otherImports],
+    funcs: [...f.funcs],
+    otherExports: [...f.otherExports],
+  };
+}
+
+/** The face `j` holds; undefined when it is not shaped as `faceToJson` writes one. */
+export function faceFromJson(j: unknown): Face | undefined {
+  const d = j as Partial<FaceJson> | null;
+  const entries = (a: unknown) => Array.isArray(a) && a.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string');
+  const names = (a: unknown) => Array.isArray(a) && a.every((n) => typeof n === 'string');
+  if (!d || typeof d !== 'object' || !entries(d.instances) || !entries(d.typeImports) || !entries(d.funcs) || !names(d.otherImports) || !names(d.otherExports)) return undefined;
+  if (!d.instances!.every(([, e]) => entries(e))) return undefined;
+  return {
+    instances: new Map(d.instances!.map(([n, e]) => [n, new Map(e)])),
+    typeImports: new Map(d.typeImports),
+    otherImports: d.otherImports!,
+    funcs: new Map(d.funcs),
+    otherExports: d.otherExports!,
+  };
+}
+
 const SECTION = { componentInstance: 5, alias: 6, type: 7, canon: 8, import: 10, export: 11 } as const;
 /** Sections that add nothing to a face: custom, core module, core instance, core type, component. */
 const SKIPPED = new Set([0, 1, 2, 3, 4]);

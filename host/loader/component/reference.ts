@@ -6,8 +6,10 @@
  * reader. No second description of the world is written by hand.
  *
  * Building the reference (wasm-tools' start-up, componentEmbed and
- * componentNew) costs a cold load a few hundred ms, so `npm run build`
- * writes it to dist/reference-world.json (host/build/reference-world.ts).
+ * componentNew) costs a cold load a few hundred ms, and reading its face
+ * a few more, so `npm run build` writes both to dist/reference-world.json
+ * (host/build/reference-world.ts, which also checks that the face there is
+ * the one its component gives).
  * That file is used only when its key is this installation's: the sha256
  * of the WIT source and the world's name. Otherwise (no file, another key,
  * anything unreadable) the reference is built here, so a stale file cannot
@@ -17,7 +19,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot, witSource, WORLD_NAME } from '../../wit/index.js';
-import { faceOf, type Face } from './face.js';
+import { faceFromJson, faceOf, faceToJson, type Face, type FaceJson } from './face.js';
 import { readModel } from './model.js';
 
 /** Where `npm run build` writes the reference component. */
@@ -29,6 +31,8 @@ export interface ReferenceWorld {
   componentKey: string;
   /** The reference component (base64). */
   component: string;
+  /** The component's face (face.ts), so that a load need not read the component. */
+  face: FaceJson;
 }
 
 /** What the reference component depends on: the WIT source and the world. */
@@ -42,8 +46,13 @@ export async function buildReferenceWorld(): Promise<ReferenceWorld> {
   // from the disk cache never checks a world and never needs wasm-tools.
   const { componentEmbed, componentNew } = await import('@bytecodealliance/jco-transpile/wasm-tools');
   const embedded = await componentEmbed({ dummy: true, witSource: witSource(), world: WORLD_NAME });
-  const component = await componentNew(embedded);
-  return { componentKey: referenceComponentKey(), component: Buffer.from(component).toString('base64') };
+  const component = Buffer.from(await componentNew(embedded)).toString('base64');
+  return { componentKey: referenceComponentKey(), component, face: faceToJson(faceOfReference(component)) };
+}
+
+/** The face of a reference component (base64), read by this folder's reader. */
+export function faceOfReference(component: string): Face {
+  return faceOf(readModel(new Uint8Array(Buffer.from(component, 'base64'))));
 }
 
 /** The reference in `file` when it exists, is well formed and has this installation's key. */
@@ -54,8 +63,8 @@ export function precomputedReference(file = REFERENCE_FILE): ReferenceWorld | un
   } catch {
     return undefined;
   }
-  if (!d || typeof d !== 'object' || d.componentKey !== referenceComponentKey() || typeof d.component !== 'string') return undefined;
-  return { componentKey: d.componentKey, component: d.component };
+  if (!d || typeof d !== 'object' || d.componentKey !== referenceComponentKey() || typeof d.component !== 'string' || !faceFromJson(d.face)) return undefined;
+  return { componentKey: d.componentKey, component: d.component, face: d.face! };
 }
 
 /** The reference component (base64): from the build's file when its key is this installation's, else built. */
@@ -70,8 +79,8 @@ let world: Promise<Face> | undefined;
  * had (no file and no wasm-tools), and the next call tries again.
  */
 export function worldFace(): Promise<Face> {
-  world ??= referenceComponent().then((component) => {
-    const face = faceOf(readModel(new Uint8Array(Buffer.from(component, 'base64'))));
+  world ??= (async () => precomputedReference() ?? buildReferenceWorld())().then((reference) => {
+    const face = faceFromJson(reference.face)!;
     if (!face.funcs.size || !face.instances.size) throw new Error('the reference world built from wit/ has no exports or no imports.');
     return face;
   });

@@ -114,7 +114,10 @@ function reftype(r: Reader): string {
 /** The imports and exports of the core module in `bytes[start, end)`, with their types. */
 export function coreModuleShape(bytes: Uint8Array, start: number, end: number): CoreModuleShape {
   const types: CoreFuncType[] = [];
-  const funcs: CoreFuncType[] = [];
+  const funcs: CoreFuncType[] = []; // imported
+  // The defined functions' type indices: a JS guest defines tens of
+  // thousands, and only the exported ones are looked up.
+  let defined = new Uint32Array(0);
   const tables: CoreExtern[] = [];
   const memories: CoreExtern[] = [];
   const globals: CoreExtern[] = [];
@@ -163,7 +166,11 @@ export function coreModuleShape(bytes: Uint8Array, start: number, end: number): 
         }));
         break;
       case 3:
-        funcs.push(...r.vec(() => types[r.u32()] ?? notRecognized('a function of an unknown type')));
+        defined = new Uint32Array(r.u32());
+        for (let k = 0; k < defined.length; k++) {
+          defined[k] = r.u32();
+          if (defined[k] >= types.length) notRecognized('a function of an unknown type');
+        }
         break;
       case 4:
         tables.push(...r.vec((): CoreExtern => ({ kind: 'table', elem: reftype(r), limits: limits(r, false) })));
@@ -190,7 +197,10 @@ export function coreModuleShape(bytes: Uint8Array, start: number, end: number): 
   function exported(r: Reader): CoreExtern {
     const kind = r.u8();
     const i = r.u32();
-    if (kind === 0) return { kind: 'func', type: funcs[i] ?? notRecognized('export of an unknown function') };
+    if (kind === 0) {
+      const type = i < funcs.length ? funcs[i] : i - funcs.length < defined.length ? types[defined[i - funcs.length]] : undefined;
+      return { kind: 'func', type: type ?? notRecognized('export of an unknown function') };
+    }
     if (kind === 1) return tables[i] ?? notRecognized('export of an unknown table');
     if (kind === 2) return memories[i] ?? notRecognized('export of an unknown memory');
     if (kind === 3) {

@@ -182,11 +182,14 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
   const tape = fuel?.tape;
   const costs = fuel?.costs;
   const nest = new Nesting();
+  // The current region's cost since it was last added to costs[nest.region]:
+  // a local, not an array element, on the path every instruction takes.
+  let cost = 0;
   // The function's own label is as deep as the blocks open: a branch to it returns.
   while (r.pos < end) {
     const at = r.pos;
     const op = buf[r.pos++];
-    if (costs !== undefined) costs[nest.region] += WEIGHT[op];
+    cost += WEIGHT[op];
     switch (SHAPE[op]) {
       case NONE:
         if (tape && (op === 0x0f || op === 0x0a)) tape.flush(at); // return, throw_ref
@@ -198,7 +201,11 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
             tape.flush(at); // the function's end
           } else {
             const kind = nest.pop();
-            if (kind !== BLOCK_KIND) nest.region = nest.regions.pop()!;
+            if (kind !== BLOCK_KIND) {
+              costs![nest.region] += cost;
+              cost = 0;
+              nest.region = nest.regions.pop()!;
+            }
             if (kind === WRAPPED_KIND) tape.wrapEnd(r.pos);
           }
         }
@@ -273,6 +280,8 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
           // the function holds a handler (known only at its end: see replay.ts).
           const wrappable = (buf[typeAt] & 0xc0) === 0x40; // one byte, negative as s33: 0x40 or a value type
           nest.push(wrappable ? WRAPPED_KIND : LOOP_KIND);
+          costs![nest.region] += cost;
+          cost = 0;
           nest.regions.push(nest.region);
           nest.region = ++nest.loops;
           costs!.push(WEIGHT[op]);
@@ -323,7 +332,7 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
         if (rw.state && STATE_FC.has(sub)) rw.state.beyondMemory = true;
         const length = BULK_LENGTH[sub];
         if (tape && length !== undefined) {
-          costs![nest.region] += BULK_WEIGHT;
+          cost += BULK_WEIGHT;
           const chunked = chunkable(buf, at, r.pos);
           if (chunked) tape.bulk(at, r.pos, chunked);
           else tape.length(at, length);
@@ -362,6 +371,7 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
   }
   if (r.pos > end) throw truncated(end);
   if (stopAtEnd) throw malformed(`a constant expression has no end at offset ${end}`);
+  if (costs !== undefined) costs[nest.region] += cost;
 }
 
 /**

@@ -52,8 +52,4 @@ export class LruCache<K, V> {
   deleteIf(key: K, value: V): void {
     if (this.entries.get(key) === value) this.entries.delete(key);
   }
-
-  clear(): void {
-    this.entries.clear();
-  }
 }

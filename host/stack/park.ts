@@ -38,11 +38,6 @@ export class ParkRegistry {
     if (ref) this.idle.delete(ref);
   }
 
-  /** Lines idle now (some may have been collected since). */
-  get size(): number {
-    return this.idle.size;
-  }
-
   /**
    * Parks up to `max` idle instances, least recently used first: each
    * becomes a copy of the memory pages that hold something and of its
@@ -57,11 +52,18 @@ export class ParkRegistry {
       this.idle.delete(ref);
       const line = ref.deref();
       if (!line?.instance || !line.meter) continue;
-      line.parked = line.meter.park();
-      line.instance = undefined;
+      this.park(line);
       parked++;
     }
-    this.counts.parked += parked;
     return parked;
+  }
+
+  /** Parks one line's live instance now (its meter keeps the copy); the line is no longer idle. */
+  park(line: IdleLine): void {
+    if (!line.meter) return;
+    this.markBusy(line);
+    line.parked = line.meter.park();
+    line.instance = undefined;
+    this.counts.parked++;
   }
 }

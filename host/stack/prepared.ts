@@ -87,18 +87,15 @@ export class PreparedStack {
    */
   static prepare(stack: Stack, options: PrepareOptions = {}): Promise<PreparedStack> {
     const engine = options.engine ?? newEngineState();
-    const whatIfOnlyLines = [...(options.whatIf ?? [])].filter(([, w]) => whatIfOnly(w)).map(([i]) => i);
-    const key = JSON.stringify([options.moduleDir ?? null, options.sandbox ?? null, options.strictPermissions ?? null, options.pins ?? null, whatIfOnlyLines, options.cache?.dir ?? null]);
+    // What-ifs are part of the key: they decide which lines load, and each session of it answers with their codes.
+    const key = JSON.stringify([options.moduleDir ?? null, options.sandbox ?? null, options.strictPermissions ?? null, options.pins ?? null, [...(options.whatIf ?? [])], options.cache?.dir ?? null]);
     let byKey = engine.prepared.get(stack);
     if (!byKey) engine.prepared.set(stack, byKey = new Map());
     let p = byKey.get(key);
-    if (!p || options.whatIf) {
-      // What-ifs are each caller's own (the codes they choose), so not shared.
+    if (!p) {
       const made = PreparedStack.make(stack, options, engine);
-      if (!options.whatIf) {
-        byKey.set(key, made);
-        made.catch(() => { if (byKey.get(key) === made) byKey.delete(key); });
-      }
+      byKey.set(key, made);
+      made.catch(() => { if (byKey.get(key) === made) byKey.delete(key); });
       p = made;
     }
     return p;

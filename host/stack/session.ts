@@ -238,12 +238,9 @@ export class StackSession {
     let parked = 0;
     for (const line of this.lines) {
       if (!line.parkable || !line.instance || !line.meter || line === this.running || line.meter.memoryBytes < minBytes) continue;
-      this.idle.markBusy(line);
-      line.parked = line.meter.park();
-      line.instance = undefined;
+      this.idle.park(line);
       parked++;
     }
-    this.idle.counts.parked += parked;
     return parked;
   }
 

@@ -59,11 +59,6 @@ export class MemoryPool {
     this.maxBytes = positive('the pool size', options.poolBytes ?? DEFAULT_POOL_BYTES);
   }
 
-  /** Changes the memory limit (MemoryPoolOptions.memoryLimit). */
-  setLimit(count: number): void {
-    this.memoryLimit = positive('the memory limit', count);
-  }
-
   /** The pool's state, for tests and the bench. */
   stats(): { memories: number; bytes: number } {
     let memories = 0;

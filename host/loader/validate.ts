@@ -4,7 +4,10 @@
  * by the engine's own validator (V8, with this process's features), then
  * checked against what the sandbox refuses whatever the engine accepts
  * (host/sandbox/instrument/core-check.ts: threads, duplicate imports, resource caps),
- * and the core instances it makes are counted against their cap.
+ * and the core instances it makes are counted against their cap. A
+ * component that nests components is refused: a nested component's core
+ * instances are made each time it is instantiated, so the cap could not be
+ * held by counting the text, and a session module has no use for nesting.
  *
  * Why first: the meter appends a global, a type and an import, so an index
  * one past the end of a space in an invalid module would, once metered,
@@ -28,7 +31,7 @@
  * @example
  *   const cores = checkComponentCores(bytes, 'pam_x.wasm', { metered: true });
  */
-import { MalformedModuleError, ResourceLimitError } from '../errors/index.js';
+import { MalformedModuleError, ResourceLimitError, UnsupportedWasmError } from '../errors/index.js';
 import { checkCoreModule, CORE_CAPS, type CoreCaps } from '../sandbox/index.js';
 import { Reader } from '../wasm/index.js';
 
@@ -39,20 +42,23 @@ const CORE_INSTANCE = 2;
 const COMPONENT = 4;
 
 export interface ComponentCores {
-  /** Every core module, nested components' included, in the order they appear. */
+  /** Every core module, in the order they appear. */
   modules: Uint8Array[];
-  /** Core instances the component's text makes (`instantiate` entries), nested components' included. */
+  /** Core instances the component's text makes (`instantiate` entries). */
   instances: number;
+  /** Components defined inside it (component sections). */
+  nested: number;
 }
 
 /** Lists the core modules and counts the core instances; throws MalformedModuleError on bytes it cannot walk. */
-export function componentCores(component: Uint8Array, out: ComponentCores = { modules: [], instances: 0 }): ComponentCores {
+export function componentCores(component: Uint8Array): ComponentCores {
+  const out: ComponentCores = { modules: [], instances: 0, nested: 0 };
   const r = new Reader(component, PREAMBLE);
   while (r.pos < component.length) {
     const id = r.u8();
     const contents = r.bytes();
     if (id === CORE_MODULE) out.modules.push(contents);
-    else if (id === COMPONENT) componentCores(contents, out);
+    else if (id === COMPONENT) out.nested++;
     else if (id === CORE_INSTANCE) out.instances += instantiations(contents);
   }
   return out;
@@ -112,6 +118,9 @@ export function checkComponentCores(component: Uint8Array, source: string, optio
     found = componentCores(component);
   } catch (e) {
     throw new MalformedModuleError(`${source} is not a valid component (${(e as Error).message}); rebuild it from its source.`, { cause: e });
+  }
+  if (found.nested > 0) {
+    throw new UnsupportedWasmError(`${source} nests ${found.nested} component${found.nested > 1 ? 's' : ''} inside it, which the sandbox does not run (their core instances are made once per instantiation, past what its cap can count); build the module as one component.`);
   }
   if (found.instances > caps.coreInstances) {
     throw new ResourceLimitError(`${source} makes ${found.instances} core instances, over the sandbox's cap of ${caps.coreInstances}; a session module needs a few.`);

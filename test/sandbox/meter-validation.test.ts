@@ -203,6 +203,19 @@ describe('variants of each class, crafted here', () => {
     await expectRefusedEveryWay(many, 'ERR_PAMWASM_RESOURCE_LIMIT');
   });
 
+  it('a component that nests a component, instantiated many times, is refused at load on both paths', async () => {
+    const one = await craftComponent(sessionModule(''), {}, 'nesting');
+    const emptyModule = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+    // A nested component making one core instance of an empty module; 20 instances of it make 20 core instances.
+    const nested = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00, 0x01, emptyModule.length, ...emptyModule, 0x02, 4, 0x01, 0x00, 0x00, 0x00];
+    const instances = [20, ...Array.from({ length: 20 }, () => [0x00, 0x00, 0x00]).flat()];
+    const many = Uint8Array.from([...one, 0x04, nested.length, ...nested, 0x05, instances.length, ...instances]);
+    expect(await codeOf(one, {})).toBeUndefined();
+    await expectRefusedEveryWay(many, 'ERR_PAMWASM_UNSUPPORTED_WASM');
+    // The nested component alone, never instantiated, is refused too: the cap is not counted through nesting.
+    await expectRefusedEveryWay(Uint8Array.from([...one, 0x04, nested.length, ...nested]), 'ERR_PAMWASM_UNSUPPORTED_WASM');
+  });
+
   it('a core module importing one name twice is refused the same on both paths, also when the two imports differ in type', async () => {
     const withImports = (imports: string) => sessionModule('').replace('(module', `(module ${imports}`);
     const once = '(import "pamwasm:session/log@0.1.0" "syslog" (func (param i32 i32 i32)))';

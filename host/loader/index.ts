@@ -32,7 +32,7 @@ import { checkComponentHeader } from './header.js';
 import { camel, kebabCase, sha256, unversioned } from './names.js';
 import { newEngineState, type EngineState } from '../engine/state.js';
 import { transpileComponent } from './transpile.js';
-import { checkComponentWorld } from './world.js';
+import { checkComponentWorld, checkReadableWorld } from './world.js';
 import { checkComponentCores, checkCore } from './validate.js';
 
 export { checkComponentHeader } from './header.js';
@@ -190,8 +190,10 @@ async function prepare(bytes: Uint8Array, source: string, options: LoadOptions):
     const fast = await prepareFast(bytes, source, options);
     if (fast) return fast;
   }
+  // Refused before jco generates anything (and without jco installed) when its face can be read.
+  const checked = await checkReadableWorld(bytes, source, options.allowImports);
   const t = await transpileComponent(bytes, source);
-  await checkComponentWorld(bytes, source, options.allowImports);
+  if (!checked) await checkComponentWorld(bytes, source, options.allowImports);
   // The glue generator's own core modules (shims, fixups) are judged as the
   // component's are; the component's own come back verbatim.
   const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);

@@ -97,14 +97,33 @@ export function checkWorld(c: Face, world: Face, where: string, granted: readonl
  * is not of the world.
  */
 export async function checkComponentWorld(bytes: Uint8Array, where: string, granted: readonly string[] = []): Promise<void> {
-  let face: Face;
-  try {
-    face = readFace(bytes);
-  } catch (e) {
-    if (!(e instanceof Unrecognized)) throw e;
-    throw new WrongWorldError(`${where}: its imports and exports cannot be read as a ${WORLD_NAME} component's (${e.message}); build it for the ${WORLD_NAME} world (wit/).`);
+  const face = readableFace(bytes);
+  if (face instanceof Unrecognized) {
+    throw new WrongWorldError(`${where}: its imports and exports cannot be read as a ${WORLD_NAME} component's (${face.message}); build it for the ${WORLD_NAME} world (wit/).`);
   }
   checkWorld(face, await worldFace(), where, granted);
+}
+
+/**
+ * The world check of a component whose face can be read, before anything
+ * else is done with it (no glue generated for a component the check
+ * refuses); one whose face cannot be read is left to checkComponentWorld,
+ * after jco has said whether it is malformed.
+ */
+export async function checkReadableWorld(bytes: Uint8Array, where: string, granted: readonly string[] = []): Promise<boolean> {
+  const face = readableFace(bytes);
+  if (face instanceof Unrecognized) return false;
+  checkWorld(face, await worldFace(), where, granted);
+  return true;
+}
+
+function readableFace(bytes: Uint8Array): Face | Unrecognized {
+  try {
+    return readFace(bytes);
+  } catch (e) {
+    if (!(e instanceof Unrecognized)) throw e;
+    return e;
+  }
 }
 
 /** A function, or a resource (whose handles the host would implement). */

@@ -151,7 +151,7 @@ export class StackRuns {
     this.deadline[0] = Date.now() + this.init.loadMs + this.init.marginMs;
     const w = await closeWasmStack(
       { ...record, moduleDir: record.moduleDir ?? this.init.moduleDir, items: r.items, env: r.env },
-      { sandbox: this.init.sandbox, strictPermissions: true, engine: this.engine, log: this.moduleLog, onMessage: (m) => this.reply?.send({ type: 'message', style: m.style as 'info' | 'error', text: m.text }) },
+      { sandbox: this.init.sandbox, strictPermissions: true, engine: this.engine, silent: r.silent, log: this.moduleLog, onMessage: (m) => this.reply?.send({ type: 'message', style: m.style as 'info' | 'error', text: m.text }) },
     );
     return { code: w.wasm.code, puts: envChanges(before, new Map(Object.entries(w.env))), faults: faultsOf(w.trace), ...(w.problem ? { problem: w.problem } : {}) };
   }

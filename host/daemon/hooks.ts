@@ -108,7 +108,7 @@ export class HookService {
         return FAILED;
       }
     } else {
-      r = this.registry.findOnLine(line, ownerOf(peerPid));
+      r = this.registry.findOpen(line, { stack: f.stack, owner: ownerOf(peerPid) });
       if (!r) {
         this.log(LOG.warning, `close service=${line.service} user=${line.user} line=${line.tty ?? '-'} stack=${f.stack}: no open session`);
         return FAILED;

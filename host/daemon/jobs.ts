@@ -53,6 +53,7 @@ export interface WorkerInit {
  * `id` is the new session's id for an open (chosen by the main thread, which
  * routes that session's close to the same worker).
  */
+/** `id`: the session's (new for an open; for a close, its frame's or the one its line names, '' if none). */
 export interface HookJob { t: 'hook'; seq: number; fd: number; frame: HookFrame; peerPid: number; id: string }
 
 /**
@@ -64,7 +65,7 @@ export interface OrphanJob { t: 'orphan'; seq: number; id: string; from: ('openi
 export type Job = HookJob | OrphanJob;
 
 export type FromWorker =
-  | { t: 'ready' }
+
   /** An orphan job finished; `closed` says whether this worker closed it. */
   | { t: 'orphan-done'; seq: number; closed: boolean }
   /** Opens that failed: no close will come for them to this worker. */

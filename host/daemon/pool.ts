@@ -116,7 +116,8 @@ export class WorkerPool {
     const done = Atomics.load(s.views.ctl, DONE);
     while (s.queue.length && s.queue[0].seq <= done) {
       const j = s.queue.shift()!;
-      if (j.t === 'hook' && j.frame.hook === 'close_session' && j.frame.sessionId) this.release(j.frame.sessionId, s);
+      // A close (or an orphan's) ends the session here, whatever its outcome: the worker no longer holds it.
+      if ((j.t === 'orphan' || j.frame.hook === 'close_session') && j.id) this.release(j.id, s);
     }
     return s.queue.length;
   }

@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { PAM } from '../codes/index.js';
-import { ownerIsGone, type Registry } from '../sessions/registry.js';
+import type { Registry } from '../sessions/registry.js';
 import { lineOf, ownerOf } from './hooks.js';
 import type { FromWorker, Job } from './jobs.js';
 import { closeFd, writeAllSync } from './libc.js';
@@ -31,11 +31,10 @@ export class DaemonService {
 
   /** Hands one hook and its connection's descriptor (now the worker's) to a worker. */
   hook(frame: HookFrame, fd: number, peerPid: number): void {
-    const job = { t: 'hook' as const, fd, frame, peerPid, id: frame.hook === 'open_session' ? randomUUID() : '' };
-    let id = frame.sessionId;
+    let id = frame.hook === 'open_session' ? randomUUID() : frame.sessionId;
     // A close without an id: which session the line names decides where it runs (the worker looks again, and claims).
-    if (frame.hook === 'close_session' && !id) id = this.registry.findOnLine(lineOf(frame.stack, frame.items), ownerOf(peerPid))?.id ?? '';
-    this.pool.dispatch(job, id ? this.pool.holderOf(id) : undefined);
+    if (frame.hook === 'close_session' && !id) id = this.registry.findOpen(lineOf(frame.stack, frame.items), { stack: frame.stack, owner: ownerOf(peerPid) })?.id ?? '';
+    this.pool.dispatch({ t: 'hook', fd, frame, peerPid, id }, frame.hook === 'close_session' && id ? this.pool.holderOf(id) : undefined);
   }
 
   /** What a worker tells the main thread. */
@@ -58,7 +57,7 @@ export class DaemonService {
    * whose application is gone (half-opened and half-closed ones too).
    */
   async recoverAtStart(): Promise<number> {
-    const gone = this.registry.list(['opening', 'open', 'closing']).filter(ownerIsGone);
+    const gone = this.registry.orphans();
     const closed = await Promise.all(gone.map((r) => this.orphan(r.id, ['opening', 'open', 'closing'])));
     return closed.filter(Boolean).length;
   }
@@ -99,10 +98,10 @@ export class DaemonService {
    */
   private failRunning(j: Job, wrote: boolean, why: string): void {
     const open = j.t === 'hook' && j.frame.hook === 'open_session';
-    const id = j.t === 'orphan' ? j.id : open ? j.id : j.frame.sessionId;
+    const id = j.id;
     try {
       if (open) this.lock.run(() => this.registry.failed(id, FAILED));
-      else if (id && this.registry.get(id)?.state === 'closing') this.lock.run(() => this.registry.closed(id, FAILED, j.t === 'orphan' ? 'orphan-lost' : 'daemon-lost'));
+      else if (id) this.lock.run(() => this.registry.closed(id, FAILED, j.t === 'orphan' ? 'orphan-lost' : 'daemon-lost'));
     } catch (e) {
       this.log(LOG.err, `session=${id}: not recorded as failed: ${(e as Error).message}`);
     }

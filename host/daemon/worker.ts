@@ -66,4 +66,3 @@ let chain: Promise<unknown> = Promise.resolve();
 port.on('message', (jobs: Job[]) => {
   for (const job of jobs) chain = chain.then(() => run(job));
 });
-post({ t: 'ready' });

@@ -255,19 +255,6 @@ export class Registry {
     return row && toRecord(row);
   }
 
-  /**
-   * The newest open session with exactly this stack, service, user, tty,
-   * rhost and ruser, one opened by `owner` first: the daemon's fallback for
-   * a close that carries no session id (docs/protocol.md).
-   */
-  findOnLine(l: Pick<SessionRecord, 'stack' | 'service' | 'user' | 'tty' | 'rhost' | 'ruser'>, owner?: ProcessOwner): SessionRecord | undefined {
-    const row = this.sql(`SELECT * FROM sessions WHERE state = 'open' AND stack = @stack AND service = @service AND user = @user
-      AND tty IS @tty AND rhost IS @rhost AND ruser IS @ruser
-      ORDER BY (owner_pid = @pid AND owner_start = @start) DESC, opened_at DESC, rowid DESC LIMIT 1`)
-      .get({ ...l, pid: owner?.pid ?? null, start: owner?.start ?? null }) as Row | undefined;
-    return row && toRecord(row);
-  }
-
   list(states?: SessionState[]): SessionRecord[] {
     const rows = states
       ? this.db.prepare(`SELECT * FROM sessions WHERE state IN (${states.map(() => '?').join(',')}) ORDER BY opened_at`).all(...states)

@@ -1,9 +1,15 @@
 /**
  * What a stack worker does with one hook: records the session before its
  * open returns, finds a session at close (docs/protocol.md), closes exactly
- * once (registry claims), and logs one line per session event. The worker
- * writes the registry on its own connection to it (WAL: the workers'
- * commits take turns, each a write() to the log with synchronous=NORMAL).
+ * once, and logs one line per session event. The worker writes the
+ * registry on its own connection to it (WAL: the workers' commits take
+ * turns, each a write() to the log with synchronous=NORMAL).
+ *
+ * Exactly once: the closes of a session whose instances this worker holds
+ * all come to this worker (ids.ts), one at a time, so its own map of live
+ * sessions decides between them without a write; a close on fresh
+ * instances (the holder was lost, or the daemon restarted) claims the row
+ * first, as `pamwasm recover` does.
  */
 import { codeByNumber, PAM, PAM_SILENT } from '../codes/index.js';
 import { processIdentity, type ProcessOwner, type Registry, type SessionRecord } from '../sessions/registry.js';
@@ -41,17 +47,15 @@ type Session = Pick<SessionRecord, 'id' | 'stack' | 'service' | 'user' | 'tty' |
 export class HookService {
   /** Sessions this worker opened and holds: a close through their live instances reads no row. */
   private readonly live = new Map<string, Session>();
-  /** Opens that failed since the main thread last heard: no close of theirs needs this worker. */
-  released: string[] = [];
   /** Closes answered whose `closed` mark is not yet committed, with what to do once it is. */
-  private marks: { id: string; code: number; by: string; then: () => void }[] = [];
+  private marks: { id: string; code: number; by: string; from: 'open' | 'closing'; then: () => void }[] = [];
 
   constructor(private readonly registry: Registry, private readonly lock: WriteLock, private readonly runs: StackRuns, private readonly log: DaemonLog, private readonly moduleDir: string | null, private readonly worker: number) {}
 
   /** Runs one hook from a module; resolves with the code for RESULT. Never rejects. */
   async hook(f: HookFrame, id: string, peerPid: number, reply: Reply): Promise<number> {
     try {
-      return f.hook === 'open_session' ? await this.open(f, id, peerPid, reply) : await this.close(f, peerPid, reply);
+      return f.hook === 'open_session' ? await this.open(f, id, peerPid, reply) : await this.close(f, id, peerPid, reply);
     } catch (e) {
       this.log(LOG.err, `${f.hook} stack=${f.stack} failed: ${(e as Error).message}`);
       return FAILED;
@@ -63,10 +67,16 @@ export class HookService {
    * decides between this, the application's own close and `recover`).
    */
   async orphan(id: string, from: ('opening' | 'open' | 'closing')[], reply: Reply): Promise<boolean> {
+    // Closed by its application already, its mark not yet committed.
+    if (this.marks.some((m) => m.id === id)) return false;
     const r = this.registry.get(id);
-    if (!r || !(from as string[]).includes(r.state) || !this.write(() => this.registry.claim(r, from))) return false;
+    if (!r || !(from as string[]).includes(r.state) || !this.write(() => this.registry.claim(r, from))) {
+      // Another closer (`recover`) has it: its instances here are done with.
+      if (this.live.delete(id)) this.runs.drop(id);
+      return false;
+    }
     this.live.delete(id);
-    await this.runClose(r, { silent: true, items: recordItems(r), env: r.env }, reply, 'orphan');
+    await this.runClose(r, { silent: true, items: recordItems(r), env: r.env }, reply, 'orphan', 'closing');
     return true;
   }
 
@@ -74,70 +84,74 @@ export class HookService {
     const line = lineOf(f.stack, f.items);
     if (!line.service || !line.user) {
       this.log(LOG.err, `open refused: the request has no ${line.service ? 'user' : 'service'} item`);
-      this.released.push(id);
       return FAILED;
     }
     const owner = ownerOf(peerPid);
-    // Committed before the stack runs: a crash in the middle of the open
-    // leaves a row 'opening', which the next start closes. The stack's hash
-    // comes with `opened`, from the run that read the stack.
-    this.write(() => this.registry.begin({ id, ...line, stackSha256: '', moduleDir: this.moduleDir, systemService: null, systemConfdir: null }, owner));
     // First, so that the handle has the id whatever happens next.
     reply.send({ type: 'session', id });
     const env = envObject(f.env);
     const req: RunRequest = { silent: (f.flags & PAM_SILENT) !== 0, items: f.items, env };
     const done = await this.runs.run(reply, () => this.runs.open(id, f.stack, req));
     const ok = done.code === PAM.SUCCESS.number;
-    this.write(() => this.registry.opened(id, ok, done.code, done.env ?? env, done.snapshot ?? { cached: [], data: [], modules: [] }, done.stackSha256));
+    // Recorded before the RESULT leaves, in one commit (with the close marks that wait).
+    const row = { id, ...line, stackSha256: done.stackSha256 ?? '', moduleDir: this.moduleDir, systemService: null, systemConfdir: null };
+    try {
+      this.write(() => this.registry.record(row, owner, ok, done.code, done.env ?? env, done.snapshot ?? { cached: [], data: [], modules: [] }));
+    } catch (e) {
+      // Not recorded: not a session. Its instances go, and the open fails closed.
+      if (ok) this.runs.drop(id);
+      throw e;
+    }
     if (ok) this.live.set(id, { id, ...line, ownerPid: owner.pid, ownerStart: owner.start });
-    else this.released.push(id);
     for (const entry of done.puts) reply.send({ type: 'putenv', entry });
     this.event('open', id, line, peerPid, done);
     return done.code;
   }
 
-  private async close(f: HookFrame, peerPid: number, reply: Reply): Promise<number> {
+  /** The id of the newest open session on a close's line ('' if none): a close without an id. */
+  findOpen(f: HookFrame, peerPid: number): string {
+    return this.registry.findOpen(lineOf(f.stack, f.items), { stack: f.stack, owner: ownerOf(peerPid) })?.id ?? '';
+  }
+
+  private async close(f: HookFrame, id: string, peerPid: number, reply: Reply): Promise<number> {
     const line = lineOf(f.stack, f.items);
-    let r: Session | undefined;
-    if (f.sessionId) {
-      // An id this daemon does not know never falls back to the line: a
-      // forked child's close followed by its parent's could close another session.
-      r = this.live.get(f.sessionId) ?? this.registry.get(f.sessionId);
-      if (!r || r.stack !== f.stack) {
-        this.log(LOG.warning, `close session=${f.sessionId} service=${line.service} user=${line.user} line=${line.tty ?? '-'}: no such session${r ? ` for stack ${f.stack}` : ''}`);
-        return FAILED;
-      }
-    } else {
-      r = this.registry.findOpen(line, { stack: f.stack, owner: ownerOf(peerPid) });
-      if (!r) {
-        this.log(LOG.warning, `close service=${line.service} user=${line.user} line=${line.tty ?? '-'} stack=${f.stack}: no open session`);
-        return FAILED;
-      }
+    if (!id) {
+      this.log(LOG.warning, `close service=${line.service} user=${line.user} line=${line.tty ?? '-'} stack=${f.stack}: no open session`);
+      return FAILED;
     }
-    // An open still running is another worker's only when this one was
-    // lost mid-open (the main thread then marks it failed) or the daemon
-    // restarted: the hooks of one session run on one worker, in order.
-    if (!this.write(() => this.registry.claim(r!, ['opening', 'open']))) {
+    const o = (r: Session) => ({ silent: (f.flags & PAM_SILENT) !== 0, items: { ...recordItems(r), ...f.items }, env: envObject(f.env) });
+    const held = this.live.get(id);
+    if (held && held.stack === f.stack) {
+      this.live.delete(id);
+      return this.runClose(held, o(held), reply, 'daemon', 'open', peerPid);
+    }
+    // An id this daemon does not know never falls back to the line: a
+    // forked child's close followed by its parent's could close another session.
+    const r = this.registry.get(id);
+    if (!r || r.stack !== f.stack || held) {
+      this.log(LOG.warning, `close session=${id} service=${line.service} user=${line.user} line=${line.tty ?? '-'}: no such session${r ? ` for stack ${f.stack}` : ''}`);
+      return FAILED;
+    }
+    // On fresh instances: the claim decides between this close, an orphan's and `recover`.
+    if (!this.write(() => this.registry.claim(r, ['opening', 'open']))) {
       this.log(LOG.warning, `close session=${r.id} service=${r.service} user=${r.user} line=${r.tty ?? '-'}: already closed or closing`);
       return FAILED;
     }
-    this.live.delete(r.id);
-    const o = { silent: (f.flags & PAM_SILENT) !== 0, items: { ...recordItems(r), ...f.items }, env: envObject(f.env) };
-    return this.runClose(r, o, reply, 'daemon', peerPid);
+    return this.runClose(r, o(r), reply, 'daemon', 'closing', peerPid);
   }
 
   /**
-   * Closes a claimed session: on its live instances if this worker holds
-   * them, else on fresh ones from the recorded row (module data, frozen
-   * chain, module hashes, and the environment as it was at open under the
+   * Closes a session: on its live instances if this worker holds them,
+   * else on fresh ones from the recorded row (module data, frozen chain,
+   * module hashes, and the environment as it was at open under the
    * application's). The RESULT leaves before the `closed` mark is
-   * committed (with this worker's next write, or at the end of the
-   * event-loop turn, microseconds later): a kill -9 between the two leaves the row claimed
-   * ('closing'), and the next start runs that close again on fresh
+   * committed (with this worker's next write, or once it has had nothing
+   * to do for a few milliseconds): a kill -9 between the two leaves the row
+   * open (or claimed), and the next start runs that close again on fresh
    * instances, as a crash during the close itself does (docs/daemon.md,
    * "Durability"). The log line says what the registry holds: it comes after.
    */
-  private async runClose(r: Session | SessionRecord, o: RunRequest, reply: Reply, by: string, peerPid?: number): Promise<number> {
+  private async runClose(r: Session | SessionRecord, o: RunRequest, reply: Reply, by: string, from: 'open' | 'closing', peerPid?: number): Promise<number> {
     const held = this.runs.holds(r.id);
     let done: Done;
     if (held) {
@@ -153,7 +167,7 @@ export class HookService {
       if (peerPid === undefined) this.log(LOG.notice, `close session=${r.id} service=${r.service} user=${r.user} line=${r.tty ?? '-'} pid=${r.ownerPid} by=orphan code=${codeByNumber(done.code).name}`);
       else this.event('close', r.id, r, peerPid, done, closedBy);
     };
-    if (this.marks.push({ id: r.id, code: done.code, by: closedBy, then: log }) === 1) setImmediate(() => this.flushMarks());
+    this.marks.push({ id: r.id, code: done.code, by: closedBy, from, then: log });
     return done.code;
   }
 
@@ -169,7 +183,7 @@ export class HookService {
     let out!: T;
     try {
       this.lock.run(() => this.registry.batch(() => {
-        for (const m of marks) this.registry.closed(m.id, m.code, m.by);
+        for (const m of marks) this.registry.closed(m.id, m.code, m.by, m.from);
         out = fn();
       }));
     } catch (e) {
@@ -181,7 +195,12 @@ export class HookService {
     return out;
   }
 
-  private flushMarks(): void {
+  get pendingMarks(): number {
+    return this.marks.length;
+  }
+
+  /** Commits the close marks that wait (the worker has nothing else to do). */
+  flushMarks(): void {
     if (this.marks.length === 0) return;
     try {
       this.write(() => {});
@@ -193,7 +212,7 @@ export class HookService {
   private commitMarks(marks: typeof this.marks): void {
     for (const m of marks) {
       try {
-        this.lock.run(() => this.registry.closed(m.id, m.code, m.by));
+        this.lock.run(() => this.registry.closed(m.id, m.code, m.by, m.from));
         m.then();
       } catch (e) {
         this.log(LOG.err, `close session=${m.id}: not recorded as closed (a restart will close it again): ${(e as Error).message}`);

@@ -13,15 +13,14 @@
 import { availableParallelism } from 'node:os';
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Server } from 'node:net';
 import type { SandboxDefaults } from '../stack/index.js';
 import type { WorkerLogTarget } from './jobs.js';
 import { stderrLog, syslogLog } from './log.js';
 import { WorkerPool } from './pool.js';
 import { MAIN_LOCK_ID, WriteLock } from './write-lock.js';
 import { daemonAccount, dropTo, isRoot, prepareRegistryDir } from './privileges.js';
+import { closeFd, listenUnix, setNonBlocking } from './libc.js';
 import { RegistryClient } from './registry-client.js';
-import { createDaemonServer } from './server.js';
 import { DaemonService, LOG, type DaemonLog } from './service.js';
 
 export { DaemonService, type DaemonLog } from './service.js';
@@ -55,7 +54,8 @@ export interface DaemonOptions {
 
 export interface RunningDaemon {
   readonly socket: string;
-  readonly server: Server;
+  /** The listening socket's descriptor (the workers accept on it). */
+  readonly listenFd: number;
   readonly service: DaemonService;
   readonly pool: WorkerPool;
   stop(): Promise<void>;
@@ -76,14 +76,16 @@ function activationFd(): number | undefined {
   return process.env.LISTEN_PID === String(process.pid) && process.env.LISTEN_FDS === '1' ? 3 : undefined;
 }
 
-function listen(server: Server, socket: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    const fd = activationFd();
-    const done = () => { server.off('error', reject); resolve(); };
-    if (fd !== undefined) server.listen({ fd }, done);
-    else server.listen(socket, done);
-  });
+/** Connections that may wait to be accepted (the kernel caps it at net.core.somaxconn). */
+const BACKLOG = 4096;
+
+/** The listening socket: systemd's (socket activation) or bound here. */
+function listen(socket: string): number {
+  const fd = activationFd();
+  if (fd === undefined) return listenUnix(socket, BACKLOG);
+  // Every worker waits on it and accepts what is there: it must not block when another was first.
+  setNonBlocking(fd);
+  return fd;
 }
 
 export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon> {
@@ -100,11 +102,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
   }
   if (root) prepareRegistryDir(registryPath, account);
 
-  let resolveService!: (s: DaemonService) => void;
-  const server = createDaemonServer(new Promise((r) => { resolveService = r; }), {
-    allowUids: new Set(o.allowUids ?? []), requestMs: 10_000, onRefused: (why) => log(LOG.warning, `refused a connection: ${why}`),
-  });
-  await listen(server, socket);
+  const listenFd = listen(socket);
   // Who may connect is decided by SO_PEERCRED, not by the file's mode.
   if (activationFd() === undefined) chmodSync(socket, 0o666);
   if (root && account.uid !== 0) dropTo(account);
@@ -116,6 +114,9 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
   const pool = new WorkerPool({
     size: o.workers ?? Math.max(2, availableParallelism()),
     registry: registryPath,
+    listenFd,
+    allowUids: o.allowUids ?? [],
+    requestMs: 10_000,
     writeLock,
     synchronous,
     log: workerLog,
@@ -125,21 +126,21 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
     unmeteredMs: o.unmeteredMs ?? 10_000,
     loadMs: 60_000,
     promptMs: 10 * 60_000,
-    onLost: (index, sessions, reason, left) => late.service?.workerLost(index, sessions, reason, left),
+    onLost: (index, tag, reason, left) => late.service?.workerLost(index, tag, reason, left),
     onMessage: (m, slot) => late.service?.onMessage(m, slot),
   });
   const service: DaemonService = new DaemonService(registry.registry, new WriteLock(writeLock, MAIN_LOCK_ID), pool, log);
   registry.onOrphans = (ids) => void service.orphansFound(ids);
   late.service = service;
-  resolveService(service);
   const recovered = await service.recoverAtStart();
   log(LOG.notice, `serving ${socket} as ${account.name} with ${pool.size} workers; closed ${recovered} session(s) left by a previous run`);
 
   return {
-    socket, server, service, pool,
+    socket, listenFd, service, pool,
     async stop() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
       await pool.close();
+      closeFd(listenFd);
+      if (activationFd() === undefined) rmSync(socket, { force: true });
       await registry.close();
     },
   };

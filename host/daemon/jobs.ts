@@ -1,30 +1,40 @@
 /**
- * What the daemon's main thread and its stack workers say to each other,
- * and the block each worker shares with the main thread.
+ * What the daemon's main thread and its stack workers share.
  *
- * The main thread accepts a connection, checks its peer, reads its HOOK
- * frame and hands the connection's descriptor to a worker with the frame
- * (a `hook` job). From then on the worker alone talks to the module: it
- * writes the replies on the descriptor, reads a prompt's ANSWER from it,
- * writes the registry, and closes the descriptor. A hook therefore wakes
- * two threads (the main thread's accept and the worker), not four.
+ * The main thread binds the socket; every stack worker accepts
+ * connections on it itself (serve-loop.ts), checks the peer, reads the
+ * HOOK frame and serves it, so a hook wakes one thread. A close whose
+ * session another worker holds goes to that worker's mailbox
+ * (mailbox.ts), as do the closes the main thread starts for sessions
+ * whose application is gone.
  *
  * The shared block tells the main thread, without a message, where each
- * worker is: the job it runs, the last job it finished, whether it has
- * written to the running job's connection yet, and its hard deadline (the
- * watchdog's only input).
+ * worker is: whether it runs a job, whether it has written to the running
+ * job's connection yet, and its hard deadline (the watchdog's only input).
  */
+import type { EngineOptions } from '../engine/index.js';
 import type { SandboxDefaults } from '../stack/index.js';
-import type { HookFrame } from './protocol.js';
 
 /** Where a worker's log lines go: written by the worker itself, or posted to the main thread's function. */
 export type WorkerLogTarget = 'syslog' | 'stderr' | 'journal' | 'post';
-import type { EngineOptions } from '../engine/index.js';
 
 /** What a worker is told at start. */
 export interface WorkerInit {
   shared: SharedArrayBuffer;
   index: number;
+  /** This worker's generation: a worker that takes a lost one's place has a new one (session ids carry it: ids.ts). */
+  gen: number;
+  /** The daemon run's token in session ids, and each worker index's current generation (0: none). */
+  token: string;
+  gens: SharedArrayBuffer;
+  /** The listening socket, every worker's doorbell (an eventfd) and mailbox, by worker index. */
+  listenFd: number;
+  wakeFds: number[];
+  mailboxes: SharedArrayBuffer[];
+  /** Peer uids served besides root's. */
+  allowUids: number[];
+  /** How long a connection may take to send its HOOK frame. */
+  requestMs: number;
   registry: string;
   /** The registry's write lock (write-lock.ts), and this worker's id in it. */
   writeLock: SharedArrayBuffer;
@@ -48,41 +58,26 @@ export interface WorkerInit {
   engine?: EngineOptions;
 }
 
-/**
- * One hook from a module: the worker owns `fd` from when it starts the job.
- * `id` is the new session's id for an open (chosen by the main thread, which
- * routes that session's close to the same worker).
- */
-/** `id`: the session's (new for an open; for a close, its frame's or the one its line names, '' if none). */
-export interface HookJob { t: 'hook'; seq: number; fd: number; frame: HookFrame; peerPid: number; id: string }
-
-/**
- * A close the daemon runs by itself, with no connection: a session whose
- * application is gone (`from`: the states it may be claimed from).
- */
-export interface OrphanJob { t: 'orphan'; seq: number; id: string; from: ('opening' | 'open' | 'closing')[] }
-
-export type Job = HookJob | OrphanJob;
-
 export type FromWorker =
-
-  /** An orphan job finished; `closed` says whether this worker closed it. */
-  | { t: 'orphan-done'; seq: number; closed: boolean }
-  /** Opens that failed: no close will come for them to this worker. */
-  | { t: 'released'; ids: string[] }
+  /** A close the main thread handed over finished; `closed` says whether this worker closed the session. */
+  | { t: 'orphan-done'; ref: number; closed: boolean }
   | { t: 'log'; priority: number; text: string };
 
 /** Int32 slots of the shared block. */
-export const RUNNING = 0;   // seq of the job running now (0: none)
-export const DONE = 1;      // seq of the last job finished
-export const WROTE = 2;     // 1 once the running job has written to its connection
-export const SHARED_BYTES = 24;
+export const RUNNING = 0;   // 1 while a job runs
+export const WROTE = 1;     // 1 once the running job has written to its connection
+export const EPOLL = 2;     // the worker's epoll descriptor (the main thread closes it after a loss)
+/** Connections a worker holds while their HOOK comes, at most (serve-loop.ts). */
+export const MAX_WAITING = 256;
+export const SHARED_BYTES = 24 + 4 * MAX_WAITING;
 
 export function sharedViews(shared: SharedArrayBuffer) {
   return {
     ctl: new Int32Array(shared, 0, 4),
     /** The running hook's hard deadline (Date.now() ms; 0 idle, Infinity while a prompt waits). */
     deadline: new Float64Array(shared, 16, 1),
+    /** Descriptors (plus one; 0: free) of the connections the worker holds while their HOOK comes. */
+    waiting: new Int32Array(shared, 24, MAX_WAITING),
   };
 }
 

@@ -1,21 +1,33 @@
 /**
  * Every koffi declaration of the daemon, written as the C prototypes of
- * `<sys/socket.h>` and `<syslog.h>`, with `_Out_` on output parameters.
- * Node has no API for either: `net` does not expose SO_PEERCRED, and Node
- * has no syslog(3).
+ * `<sys/socket.h>`, `<sys/epoll.h>`, `<sys/eventfd.h>`, `<unistd.h>` and
+ * `<syslog.h>`, with `_Out_` on output parameters. Node has no API for
+ * SO_PEERCRED, epoll on a descriptor it does not own, or syslog(3); and a
+ * stack worker serves its connections on raw descriptors (serve-loop.ts),
+ * where a failed read is a return value, not a thrown error.
  *
  * @example
- *   peerCredentials(socket)   // { pid: 1234, uid: 0, gid: 0 }
+ *   peerCredentials(fd)   // { pid: 1234, uid: 0, gid: 0 }
  */
 import koffi from 'koffi';
-import { readSync, writeSync } from 'node:fs';
-import type { Socket } from 'node:net';
 
 const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
 /** `<syslog.h>`: LOG_PID option, LOG_AUTHPRIV facility (10 << 3). */
 const LOG_PID = 0x01;
 export const LOG_AUTHPRIV = 10 << 3;
+
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
+const F_GETFL = 3;
+const F_SETFL = 4;
+const O_NONBLOCK = 0o4000;
+const MSG_NOSIGNAL = 0x4000;
+
+export const EAGAIN = 11;
+const EINTR = 4;
 
 let bound: {
   getsockopt: (fd: number, level: number, name: number, value: Buffer, len: number[]) => number;
@@ -24,6 +36,17 @@ let bound: {
   fcntl: (fd: number, cmd: number, ...args: unknown[]) => number;
   poll: (fds: Buffer, nfds: number, timeout: number) => number;
   close: (fd: number) => number;
+  read: (fd: number, buf: Buffer, n: number) => number;
+  write: (fd: number, buf: Buffer, n: number) => number;
+  send: (fd: number, buf: Buffer, n: number, flags: number) => number;
+  socket: (domain: number, type: number, protocol: number) => number;
+  bind: (fd: number, addr: Buffer, len: number) => number;
+  listen: (fd: number, backlog: number) => number;
+  accept4: (fd: number, addr: null, len: null, flags: number) => number;
+  epoll_create1: (flags: number) => number;
+  epoll_ctl: (ep: number, op: number, fd: number, event: Buffer | null) => number;
+  epoll_wait: (ep: number, events: Buffer, max: number, timeout: number) => number;
+  eventfd: (init: number, flags: number) => number;
 } | undefined;
 
 function libc() {
@@ -36,22 +59,33 @@ function libc() {
       fcntl: lib.func('int fcntl(int fd, int cmd, ...)'),
       poll: lib.func('int poll(_Inout_ void *fds, unsigned long nfds, int timeout)'),
       close: lib.func('int close(int fd)'),
+      read: lib.func('long read(int fd, _Out_ void *buf, unsigned long count)'),
+      write: lib.func('long write(int fd, const void *buf, unsigned long count)'),
+      send: lib.func('long send(int fd, const void *buf, unsigned long len, int flags)'),
+      socket: lib.func('int socket(int domain, int type, int protocol)'),
+      bind: lib.func('int bind(int fd, const void *addr, uint32_t len)'),
+      listen: lib.func('int listen(int fd, int backlog)'),
+      accept4: lib.func('int accept4(int fd, void *addr, void *len, int flags)'),
+      epoll_create1: lib.func('int epoll_create1(int flags)'),
+      epoll_ctl: lib.func('int epoll_ctl(int epfd, int op, int fd, void *event)'),
+      epoll_wait: lib.func('int epoll_wait(int epfd, _Out_ void *events, int maxevents, int timeout)'),
+      eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
     };
   }
   return bound;
 }
+
+/** The calling thread's errno after a call that failed. */
+export const lastErrno = (): number => koffi.errno();
 
 /** The process at the other end of a UNIX socket, as the kernel saw it at connect(). */
 export interface PeerCredentials { pid: number; uid: number; gid: number }
 
 /**
  * SO_PEERCRED of an accepted UNIX stream socket (`struct ucred`: pid, uid,
- * gid as three ints). Undefined when the socket has no fd (already closed)
- * or the call fails: the caller refuses the peer.
+ * gid as three ints). Undefined when the call fails: the caller refuses the peer.
  */
-export function peerCredentials(socket: Socket): PeerCredentials | undefined {
-  const fd = fdOf(socket);
-  if (fd === undefined) return undefined;
+export function peerCredentials(fd: number): PeerCredentials | undefined {
   const buf = Buffer.alloc(12);
   const len = [12];
   if (libc().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, buf, len) !== 0 || len[0] !== 12) return undefined;
@@ -59,19 +93,101 @@ export function peerCredentials(socket: Socket): PeerCredentials | undefined {
 }
 
 /**
- * libuv's descriptor of an accepted socket: `_handle.fd`, private, but the
- * only way to it from JavaScript.
+ * A listening UNIX stream socket at `path` (non-blocking, close-on-exec),
+ * made here rather than by `net`: libuv would accept its connections on
+ * the main thread, and the stack workers accept them themselves.
  */
-export function fdOf(socket: Socket): number | undefined {
-  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+export function listenUnix(path: string, backlog: number): number {
+  const name = Buffer.from(path);
+  // struct sockaddr_un: sa_family_t, then sun_path[108] with its NUL.
+  if (name.length > 107) throw new Error(`the socket path ${path} is ${name.length} bytes, over the 107 a UNIX socket allows`);
+  const addr = Buffer.alloc(2 + name.length + 1);
+  addr.writeUInt16LE(AF_UNIX, 0);
+  name.copy(addr, 2);
+  const c = libc();
+  const fd = c.socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw new Error(`socket() failed: errno ${lastErrno()}`);
+  if (c.bind(fd, addr, addr.length) !== 0 || c.listen(fd, backlog) !== 0) {
+    const e = lastErrno();
+    c.close(fd);
+    throw Object.assign(new Error(`cannot listen on ${path}: errno ${e}${e === 98 ? ' (address in use)' : e === 13 ? ' (permission denied)' : ''}`), { errno: e });
+  }
+  return fd;
 }
 
-const F_DUPFD_CLOEXEC = 1030;
+/** Makes a descriptor non-blocking (a socket systemd passed, blocking by default). */
+export function setNonBlocking(fd: number): void {
+  const flags = libc().fcntl(fd, F_GETFL, 'int', 0);
+  if (flags >= 0) libc().fcntl(fd, F_SETFL, 'int', flags | O_NONBLOCK);
+}
 
-/** A close-on-exec duplicate of `fd` (the same connection), or -1. */
-export function dupFd(fd: number): number {
-  return libc().fcntl(fd, F_DUPFD_CLOEXEC, 'int', 0);
+/** One connection from a non-blocking listening socket, non-blocking and close-on-exec; -1 when none waits (or on error). */
+export function acceptConnection(fd: number): number {
+  return libc().accept4(fd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+const EPOLL_CLOEXEC = 0o2000000;
+const EPOLL_CTL_ADD = 1;
+const EPOLL_CTL_DEL = 2;
+export const EPOLLIN = 0x1;
+/** struct epoll_event: u32 events, u64 data; packed on x86-64 only. */
+const EVENT_BYTES = process.arch === 'x64' ? 12 : 16;
+const DATA_AT = process.arch === 'x64' ? 4 : 8;
+
+/** An epoll instance whose entries carry their descriptor as data. */
+export class Epoll {
+  readonly fd: number;
+  private readonly events: Buffer;
+
+  constructor(private readonly max = 32) {
+    this.fd = libc().epoll_create1(EPOLL_CLOEXEC);
+    if (this.fd < 0) throw new Error(`epoll_create1() failed: errno ${lastErrno()}`);
+    this.events = Buffer.alloc(EVENT_BYTES * max);
+  }
+
+  add(fd: number, events: number): boolean {
+    const e = Buffer.alloc(EVENT_BYTES);
+    e.writeUInt32LE(events, 0);
+    e.writeUInt32LE(fd, DATA_AT);
+    return libc().epoll_ctl(this.fd, EPOLL_CTL_ADD, fd, e) === 0;
+  }
+
+  remove(fd: number): void {
+    libc().epoll_ctl(this.fd, EPOLL_CTL_DEL, fd, Buffer.alloc(EVENT_BYTES));
+  }
+
+  /** Blocks up to `ms` (-1: no limit); returns the descriptors that are ready. */
+  wait(ms: number): number[] {
+    const n = libc().epoll_wait(this.fd, this.events, this.max, ms);
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) out.push(this.events.readUInt32LE(i * EVENT_BYTES + DATA_AT));
+    return out;
+  }
+
+  close(): void {
+    libc().close(this.fd);
+  }
+}
+
+const EFD_CLOEXEC = 0o2000000;
+const EFD_NONBLOCK = 0o4000;
+const ONE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
+
+/** A non-blocking eventfd: a thread's doorbell that epoll can wait on. */
+export const newEventFd = (): number => libc().eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+/** Rings an eventfd's bell. */
+export function ring(fd: number): void {
+  libc().write(fd, ONE, 8);
+}
+
+/** Empties an eventfd (reads its count). */
+export function drain(fd: number): void {
+  libc().read(fd, Buffer.alloc(8), 8);
+}
+
+function writeFd(fd: number, data: Buffer, off: number, n: number): number {
+  return libc().write(fd, off === 0 ? data : data.subarray(off), n);
 }
 
 const POLLIN = 0x1;
@@ -91,37 +207,48 @@ export function waitFd(fd: number, out: boolean, ms: number): boolean {
   }
 }
 
-const errno = (e: unknown) => (e as NodeJS.ErrnoException).code;
-
 /**
- * Writes all of `data` to a non-blocking socket, waiting while its buffer
- * is full, at most `ms` in all. False when the peer is gone or too slow.
+ * Writes all of `data` to a non-blocking descriptor, waiting while its
+ * buffer is full, at most `ms` in all. False when the peer is gone or too
+ * slow. A socket is written with MSG_NOSIGNAL: a peer gone is a false, not
+ * a SIGPIPE.
  */
 export function writeAllSync(fd: number, data: Buffer, ms: number): boolean {
   const until = Date.now() + ms;
   let off = 0;
+  let socket = true;
   while (off < data.length) {
-    try {
-      off += writeSync(fd, data, off);
-    } catch (e) {
-      if (errno(e) !== 'EAGAIN' || !waitFd(fd, true, until - Date.now())) return false;
+    let n = socket ? libc().send(fd, off === 0 ? data : data.subarray(off), data.length - off, MSG_NOSIGNAL) : writeFd(fd, data, off, data.length - off);
+    if (n < 0 && socket && lastErrno() === 88 /* ENOTSOCK: stderr, a pipe or a file */) {
+      socket = false;
+      n = writeFd(fd, data, off, data.length - off);
+    }
+    if (n >= 0) off += n;
+    else {
+      const e = lastErrno();
+      if (e === EINTR) continue;
+      if (e !== EAGAIN || !waitFd(fd, true, until - Date.now())) return false;
     }
   }
   return true;
 }
 
-/** Reads what a non-blocking socket holds, waiting up to `ms` for it: bytes, null at end of stream or error, undefined on time-out. */
+const readBuffer = Buffer.allocUnsafe(65536);
+
+/**
+ * Reads what a non-blocking descriptor holds, waiting up to `ms` for it:
+ * bytes (a copy), null at end of stream or error, undefined on time-out.
+ */
 export function readSomeSync(fd: number, ms: number): Buffer | null | undefined {
-  const buf = Buffer.allocUnsafe(65536);
   const until = Date.now() + ms;
   for (;;) {
-    try {
-      const n = readSync(fd, buf);
-      return n === 0 ? null : buf.subarray(0, n);
-    } catch (e) {
-      if (errno(e) !== 'EAGAIN') return null;
-      if (!waitFd(fd, false, until - Date.now())) return undefined;
-    }
+    const n = libc().read(fd, readBuffer, readBuffer.length);
+    if (n > 0) return Buffer.from(readBuffer.subarray(0, n));
+    if (n === 0) return null;
+    const e = lastErrno();
+    if (e === EINTR) continue;
+    if (e !== EAGAIN) return null;
+    if (!waitFd(fd, false, until - Date.now())) return undefined;
   }
 }
 

@@ -129,6 +129,13 @@ export class StackRuns {
     };
   }
 
+  /** Ends a held session's instances without running its close (another closer has it). */
+  drop(id: string): void {
+    const session = this.sessions.get(id);
+    this.sessions.delete(id);
+    session?.end();
+  }
+
   /** Closes a session on the instances this worker holds. */
   async close(id: string, r: RunRequest): Promise<Done> {
     const session = this.sessions.get(id);

@@ -1,55 +1,50 @@
 /**
- * The daemon's main thread: routes each hook to a stack worker with its
- * connection (an open to the least busy worker, with the session id it will
- * have; a close to the worker holding the session's instances), hands the
- * closes of sessions whose application is gone to the workers, and takes
- * over what a lost worker left: the hook it was running fails closed, the
- * ones queued behind it run elsewhere (a close then on fresh instances from
- * the registry), and its sessions close later in the same way.
+ * The daemon's main thread: hands the closes of sessions whose application
+ * is gone to the workers (to the one holding the session's instances), and
+ * takes over what a lost worker left: the hook it was running fails
+ * closed, and its sessions close later on fresh instances from the
+ * registry. The workers accept and serve hooks themselves (serve-loop.ts).
  */
-import { randomUUID } from 'node:crypto';
 import { PAM } from '../codes/index.js';
 import type { Registry } from '../sessions/registry.js';
 import { lineOf, ownerOf } from './hooks.js';
-import type { FromWorker, Job } from './jobs.js';
+import type { FromWorker } from './jobs.js';
 import { closeFd, writeAllSync } from './libc.js';
 import { LOG, type DaemonLog } from './log.js';
-import type { NewJob, Slot, Unfinished, WorkerPool } from './pool.js';
-import { encodeFrame, type HookFrame } from './protocol.js';
+import { KIND_ORPHAN, type ClaimState, type MailJob } from './mailbox.js';
+import type { Slot, Unfinished, WorkerPool } from './pool.js';
+import { decodeFrame, encodeFrame } from './protocol.js';
 import type { WriteLock } from './write-lock.js';
 
 export { LOG, type DaemonLog } from './log.js';
 
 const FAILED = PAM.SESSION_ERR.number;
-type ClaimFrom = ('opening' | 'open' | 'closing')[];
+/** How long an orphan's close waits before it is handed again, while its worker's mailbox is full. */
+const RETRY_MS = 50;
 
 export class DaemonService {
-  /** Orphan closes handed to a worker, by seq: each resolves with whether it closed the session. */
+  /** Orphan closes handed to a worker, by ref: each resolves with whether it closed the session. */
   private readonly orphanWaits = new Map<number, (closed: boolean) => void>();
+  private nextRef = 1;
 
   constructor(private readonly registry: Registry, private readonly lock: WriteLock, private readonly pool: WorkerPool, private readonly log: DaemonLog) {}
 
-  /** Hands one hook and its connection's descriptor (now the worker's) to a worker. */
-  hook(frame: HookFrame, fd: number, peerPid: number): void {
-    let id = frame.hook === 'open_session' ? randomUUID() : frame.sessionId;
-    // A close without an id: which session the line names decides where it runs (the worker looks again, and claims).
-    if (frame.hook === 'close_session' && !id) id = this.registry.findOpen(lineOf(frame.stack, frame.items), { stack: frame.stack, owner: ownerOf(peerPid) })?.id ?? '';
-    this.pool.dispatch({ t: 'hook', fd, frame, peerPid, id }, frame.hook === 'close_session' && id ? this.pool.holderOf(id) : undefined);
-  }
-
   /** What a worker tells the main thread. */
-  onMessage(m: FromWorker, slot: Slot): void {
-    if (m.t === 'orphan-done') this.orphanDone(m.seq, m.closed);
-    else if (m.t === 'released') for (const id of m.ids) this.pool.release(id, slot);
+  onMessage(m: FromWorker, _slot: Slot): void {
+    if (m.t === 'orphan-done') this.orphanDone(m.ref, m.closed);
     else if (m.t === 'log') this.log(m.priority, m.text);
   }
 
   /** A worker was lost (see pool.ts). */
-  workerLost(index: number, sessions: string[], reason: string, left: Unfinished): void {
-    this.log(LOG.err, `worker ${index} ${reason}; ${sessions.length} open session(s) will close on fresh instances: ${sessions.join(' ') || '-'}`);
+  workerLost(index: number, tag: string, reason: string, left: Unfinished): void {
+    let held: string[] = [];
+    try {
+      held = this.registry.openIdsEndingWith(`.${tag}`);
+    } catch (e) {
+      this.log(LOG.err, `worker ${index}: its open sessions could not be listed: ${(e as Error).message}`);
+    }
+    this.log(LOG.err, `worker ${index} ${reason}; ${held.length} open session(s) will close on fresh instances: ${held.join(' ') || '-'}`);
     if (left.running) this.failRunning(left.running, left.wrote, `worker ${index} ${reason}`);
-    // Not started: they run on another worker (a close then on fresh instances).
-    for (const j of left.queued) this.redispatch(j);
   }
 
   /**
@@ -62,57 +57,65 @@ export class DaemonService {
     return closed.filter(Boolean).length;
   }
 
-  /** The pid watch found these sessions' applications gone: each closes on the worker that holds it, behind its open if that still runs. */
+  /** The pid watch found these sessions' applications gone: each closes on the worker that holds it, behind the hook it runs. */
   async orphansFound(ids: string[]): Promise<number> {
     const closed = await Promise.all(ids.map((id) => this.orphan(id, ['opening', 'open'])));
     return closed.filter(Boolean).length;
   }
 
-  private orphan(id: string, from: ClaimFrom): Promise<boolean> {
+  private orphan(id: string, from: ClaimState[]): Promise<boolean> {
     return new Promise((resolve) => {
-      this.orphanWaits.set(this.pool.dispatch({ t: 'orphan', id, from }, this.pool.holderOf(id)), resolve);
+      const ref = this.nextRef++;
+      this.orphanWaits.set(ref, resolve);
+      const hand = () => { if (!this.pool.hand({ kind: KIND_ORPHAN, id, from, ref })) setTimeout(hand, RETRY_MS).unref(); };
+      hand();
     });
   }
 
-  private orphanDone(seq: number, closed: boolean): void {
-    const w = this.orphanWaits.get(seq);
-    this.orphanWaits.delete(seq);
+  private orphanDone(ref: number, closed: boolean): void {
+    const w = this.orphanWaits.get(ref);
+    this.orphanWaits.delete(ref);
     w?.(closed);
-  }
-
-  private redispatch(j: Job): void {
-    const { seq, ...job } = j;
-    const next = this.pool.dispatch(job as NewJob, j.t === 'hook' && j.frame.sessionId ? this.pool.holderOf(j.frame.sessionId) : undefined);
-    const w = this.orphanWaits.get(seq);
-    if (w) {
-      this.orphanWaits.delete(seq);
-      this.orphanWaits.set(next, w);
-    }
   }
 
   /**
    * The job the lost worker was running fails closed: an open is recorded
-   * failed; a close it had claimed is recorded closed with its failure and
-   * not run again (it ran, in part). The module gets PAM_SESSION_ERR, after
-   * its session id if the worker had not sent it yet.
+   * failed; a close is recorded closed with its failure and not run again
+   * (it ran, in part). The module gets PAM_SESSION_ERR, after its session
+   * id if the worker had not sent it yet.
    */
-  private failRunning(j: Job, wrote: boolean, why: string): void {
-    const open = j.t === 'hook' && j.frame.hook === 'open_session';
-    const id = j.id;
-    try {
-      if (open) this.lock.run(() => this.registry.failed(id, FAILED));
-      else if (id) this.lock.run(() => this.registry.closed(id, FAILED, j.t === 'orphan' ? 'orphan-lost' : 'daemon-lost'));
-    } catch (e) {
-      this.log(LOG.err, `session=${id}: not recorded as failed: ${(e as Error).message}`);
-    }
-    if (j.t === 'orphan') {
-      this.orphanDone(j.seq, true);
+  private failRunning(j: MailJob, wrote: boolean, why: string): void {
+    if (j.kind === KIND_ORPHAN) {
+      this.record(j.id, () => this.registry.closed(j.id, FAILED, 'orphan-lost'));
+      this.orphanDone(j.ref, true);
       return;
+    }
+    let frame;
+    try {
+      const f = decodeFrame('to-daemon', j.frame);
+      if (f.type === 'hook') frame = f;
+    } catch { /* read by the worker before: cannot fail */ }
+    const open = frame?.hook === 'open_session';
+    const id = j.id;
+    if (open && frame) {
+      const line = lineOf(frame.stack, frame.items);
+      const row = { id, ...line, stackSha256: '', moduleDir: null, systemService: null, systemConfdir: null };
+      this.record(id, () => this.registry.record(row, ownerOf(j.peerPid), false, FAILED, {}, { cached: [], data: [], modules: [] }));
+    } else if (id) {
+      this.record(id, () => this.registry.closed(id, FAILED, 'daemon-lost') || this.registry.closed(id, FAILED, 'daemon-lost', 'open'));
     }
     const frames = [...(open && !wrote ? [encodeFrame({ type: 'session', id })] : []), encodeFrame({ type: 'result', code: FAILED })];
     writeAllSync(j.fd, Buffer.concat(frames), 1000);
     closeFd(j.fd);
-    const i = j.frame.items;
+    const i = frame?.items ?? {};
     this.log(LOG.err, `${open ? 'open' : 'close'} session=${id || '-'} service=${i.service ?? ''} user=${i.user ?? ''} line=${i.tty ?? '-'} code=PAM_SESSION_ERR: ${why}`);
+  }
+
+  private record(id: string, write: () => unknown): void {
+    try {
+      this.lock.run(() => write());
+    } catch (e) {
+      this.log(LOG.err, `session=${id}: not recorded as failed: ${(e as Error).message}`);
+    }
   }
 }

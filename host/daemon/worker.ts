@@ -1,21 +1,26 @@
 /**
- * A stack worker: serves the hooks the main thread hands it (each with its
- * connection's descriptor), one at a time, and the orphan closes. It keeps
- * the shared block current for the main thread: the job it runs, the last
- * job it finished, and whether the running job has written to its module.
+ * A stack worker: accepts and serves hooks itself (serve-loop.ts), runs
+ * the jobs other threads put in its mailbox (closes of sessions it holds,
+ * orphan closes), and keeps the shared block current for the main
+ * thread's watchdog: its hard deadline, whether the running job has
+ * written to its module, and, in the mailbox's running slot, the job itself.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { PAM } from '../codes/index.js';
 import { Registry } from '../sessions/registry.js';
 import { Connection, NO_REPLY } from './conn.js';
 import { HookService } from './hooks.js';
-import { DONE, RUNNING, sharedViews, WROTE, type FromWorker, type Job, type WorkerInit } from './jobs.js';
+import { SessionIds } from './ids.js';
+import { EPOLL, sharedViews, WROTE, type FromWorker, type WorkerInit } from './jobs.js';
 import { stderrLog, syslogLog, type DaemonLog } from './log.js';
+import { KIND_HOOK, type MailJob } from './mailbox.js';
+import { decodeFrame } from './protocol.js';
 import { StackRuns } from './runs.js';
+import { ServeLoop } from './serve-loop.js';
 import { WriteLock } from './write-lock.js';
 
 const init = workerData as WorkerInit;
-const { ctl, deadline } = sharedViews(init.shared);
+const { ctl, deadline, waiting } = sharedViews(init.shared);
 const port = parentPort!;
 const post = (m: FromWorker) => port.postMessage(m);
 
@@ -26,43 +31,63 @@ function makeLog(): DaemonLog {
 }
 
 const log = makeLog();
+const ids = new SessionIds(init.token, init.gens);
 const registry = new Registry(init.registry, { synchronous: init.synchronous, checkpoints: 'manual' });
 const runs = new StackRuns(init, deadline);
 const hooks = new HookService(registry, new WriteLock(init.writeLock, init.lockId), runs, log, init.moduleDir ?? null, init.index);
 
-async function run(job: Job): Promise<void> {
+const loop = new ServeLoop({
+  index: init.index,
+  listenFd: init.listenFd,
+  wakeFds: init.wakeFds,
+  mailboxes: init.mailboxes,
+  allowUids: new Set(init.allowUids),
+  requestMs: init.requestMs,
+  holder: (id) => ids.holder(id),
+  findOpen: (f, pid) => hooks.findOpen(f, pid),
+  run,
+  track: (fd, held) => {
+    const i = waiting.indexOf(held ? 0 : fd + 1);
+    if (i >= 0) waiting[i] = held ? fd + 1 : 0;
+  },
+  pendingWrites: () => hooks.pendingMarks > 0,
+  idle: () => {
+    hooks.flushMarks();
+    log.flush?.();
+  },
+  refused: (why) => log(4, `refused a connection: ${why}`),
+});
+Atomics.store(ctl, EPOLL, loop.epoll.fd);
+
+async function run(job: MailJob): Promise<void> {
   Atomics.store(ctl, WROTE, 0);
-  // From here the job's descriptor is this worker's: the main thread leaves it alone.
-  Atomics.store(ctl, RUNNING, job.seq);
+  const frame = job.kind === KIND_HOOK ? job.decoded ?? decodeFrame('to-daemon', job.frame) : undefined;
+  // An open's id is chosen now, so that the running slot names it if this worker is lost.
+  if (frame?.type === 'hook' && frame.hook === 'open_session') job = { ...job, id: ids.newId(init.gen) };
+  loop.box.running(job);
   let conn: Connection | undefined;
   try {
-    if (job.t === 'hook') {
+    if (job.kind === KIND_HOOK && frame?.type === 'hook') {
       conn = new Connection(job.fd, init.promptMs, () => Atomics.store(ctl, WROTE, 1));
       let code = PAM.SESSION_ERR.number;
       try {
-        code = await hooks.hook(job.frame, job.id, job.peerPid, conn);
+        code = await hooks.hook(frame, job.id, job.peerPid, conn);
       } finally {
         conn.finish(code);
         // Before the descriptor closes: a module that waits for the end of
         // the stream then finds the hook's log line written.
         log.flush?.();
       }
-    } else {
+    } else if (job.kind !== KIND_HOOK) {
       const closed = await hooks.orphan(job.id, job.from, NO_REPLY);
-      post({ t: 'orphan-done', seq: job.seq, closed });
+      post({ t: 'orphan-done', ref: job.ref, closed });
     }
   } finally {
-    Atomics.store(ctl, DONE, job.seq);
-    Atomics.store(ctl, RUNNING, 0);
-    // Closed only after DONE: a worker lost in between leaks the descriptor
-    // rather than leave the main thread a number that may name another connection.
+    // Cleared before the descriptor closes: a worker lost in between leaks
+    // the descriptor rather than leave the main thread a number that may name another connection.
+    loop.box.done();
     conn?.release();
-    if (hooks.released.length) post({ t: 'released', ids: hooks.released.splice(0) });
   }
 }
 
-// One hook at a time: the deadline and the prompt's wait belong to it.
-let chain: Promise<unknown> = Promise.resolve();
-port.on('message', (jobs: Job[]) => {
-  for (const job of jobs) chain = chain.then(() => run(job));
-});
+void loop.serve();

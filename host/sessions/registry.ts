@@ -209,6 +209,21 @@ export class Registry {
       .run({ id, state: ok ? 'open' : 'failed', code, env: JSON.stringify(env), snapshot: JSON.stringify(snapshot), sha: stackSha256 ?? null, now: new Date().toISOString() });
   }
 
+  /**
+   * Records a session whose open has run, in one write: open (or failed)
+   * with what its close needs. The daemon records a session once its open
+   * has run and before the open returns: an open that never returned
+   * opened nothing the application will close.
+   */
+  record(s: NewSession, owner: ProcessOwner, ok: boolean, code: number, env: Record<string, string>, snapshot: SessionSnapshot): void {
+    const now = new Date().toISOString();
+    this.sql(`INSERT INTO sessions (id, state, service, user, tty, rhost, ruser, stack, stack_sha256, module_dir,
+      system_service, system_confdir, env, snapshot, owner_pid, owner_start, opened_at, closed_at, open_code)
+      VALUES (@id, @state, @service, @user, @tty, @rhost, @ruser, @stack, @stackSha256, @moduleDir,
+      @systemService, @systemConfdir, @env, @snapshot, @pid, @start, @now, @closedAt, @code)`)
+      .run({ ...s, state: ok ? 'open' : 'failed', env: JSON.stringify(env), snapshot: JSON.stringify(snapshot), pid: owner.pid, start: owner.start, now, closedAt: ok ? null : now, code });
+  }
+
   /** Marks an opening session failed: never opened, so nothing to close and no module data. */
   failed(id: string, code: number): void {
     this.opened(id, false, code, {}, { cached: [], data: [], modules: [] });
@@ -226,10 +241,19 @@ export class Registry {
       .run(process.pid, SELF_START, seen.id, seen.ownerPid, seen.ownerStart, ...from).changes === 1;
   }
 
-  /** Records a claimed session as closed. */
-  closed(id: string, code: number, by: string): void {
-    this.sql(`UPDATE sessions SET state = 'closed', close_code = ?, closed_by = ?, closed_at = ? WHERE id = ? AND state = 'closing'`)
-      .run(code, by, new Date().toISOString(), id);
+  /**
+   * Records a claimed session as closed; `from: 'open'` closes one that
+   * needed no claim (its instances' holder closed it). False when the row
+   * was not in that state.
+   */
+  closed(id: string, code: number, by: string, from: 'closing' | 'open' = 'closing'): boolean {
+    return this.sql(`UPDATE sessions SET state = 'closed', close_code = ?, closed_by = ?, closed_at = ? WHERE id = ? AND state = ?`)
+      .run(code, by, new Date().toISOString(), id, from).changes === 1;
+  }
+
+  /** The ids of open sessions whose id ends with `suffix` (those a lost daemon worker held). */
+  openIdsEndingWith(suffix: string): string[] {
+    return (this.sql(`SELECT id FROM sessions WHERE state = 'open' AND substr(id, -length(@s)) = @s`).all({ s: suffix }) as { id: string }[]).map((r) => r.id);
   }
 
   get(id: string): SessionRecord | undefined {

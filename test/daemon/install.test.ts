@@ -69,7 +69,11 @@ describe('pamwasm daemon under socket activation', () => {
     let log = '';
     child.stderr.setEncoding('utf8').on('data', (c: string) => { log += c; });
     try {
-      await new Promise((r) => setTimeout(r, 300));
+      // systemd-socket-activate binds the socket, then waits for the first connection.
+      for (let waited = 0; !existsSync(d.socket); waited += 50) {
+        if (waited > 10_000) throw new Error(`systemd-socket-activate did not bind ${d.socket}: ${log}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
       // The first connection starts the daemon, which takes the socket over.
       const o = await hook(d.socket, { hook: 'open_session', stack });
       expect(o.code).toBe(PAM.SUCCESS.number);

@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PAM } from '../../host/codes/index.js';
+import { encodeFrame, FrameReader, type ToModule } from '../../host/daemon/protocol.js';
 import { BIN, DaemonDir, hook, MODULES, startDaemonChild, type DaemonChild } from '../support/daemon.js';
 
 const ITEMS = { service: 'sshd', user: 'alice', tty: 'ssh', rhost: '192.0.2.1' };
@@ -143,4 +145,40 @@ int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **a
     expect((await close(middle)).messages).toEqual(['pam_stamp: token=second user=alice tty=ssh']);
     expect((await close(after)).code).toBe(PAM.SUCCESS.number);
   });
+
+  it('runs every close of a session on the instances that opened it, whichever worker accepts the close', async () => {
+    const lines = Array.from({ length: 8 }, (_, i) => ({ ...ITEMS, tty: `pts/${40 + i}` }));
+    const opened = await Promise.all(lines.map((items) => hook(d.socket, { hook: 'open_session', stack: stamp, items })));
+    expect(opened.map((o) => o.code)).toEqual(lines.map(() => PAM.SUCCESS.number));
+    const closed = await Promise.all(opened.map((o, i) => hook(d.socket, { hook: 'close_session', stack: stamp, items: lines[i], sessionId: o.sessionId })));
+    expect(closed.map((c) => c.code)).toEqual(lines.map(() => PAM.SUCCESS.number));
+    await daemon.closesLogged(opened.map((o) => o.sessionId!));
+    const rows = new Map(d.rows().map((r) => [r.id, r]));
+    // On fresh instances they would say daemon-record.
+    expect(opened.map((o) => rows.get(o.sessionId!)!.closedBy)).toEqual(lines.map(() => 'daemon'));
+    // Each close was logged by the worker that opened the session.
+    const workerOf = (what: string, id: string) => /worker=(\d+)/.exec(daemon.log.find((l) => l.includes(`${what} session=${id} `))!)![1];
+    expect(opened.map((o) => workerOf('close', o.sessionId!))).toEqual(opened.map((o) => workerOf('open', o.sessionId!)));
+  });
+
+  it('serves a request that comes slowly, in pieces, and serves others meanwhile', async () => {
+    const frame = encodeFrame({ type: 'hook', hook: 'open_session', flags: 0, pid: process.pid, stack: stamp, sessionId: '', argv: [], items: { ...ITEMS, tty: 'pts/60' }, env: [] });
+    const s = connect(d.socket);
+    const reader = new FrameReader('to-module');
+    const frames: ToModule[] = [];
+    s.on('data', (c: Buffer) => frames.push(...reader.push(c)));
+    const ended = new Promise((resolve) => s.on('close', resolve));
+    await new Promise((resolve) => s.once('connect', resolve));
+    s.write(frame.subarray(0, 10));
+    // Others are served while this request is incomplete, on both workers.
+    const others = await Promise.all([0, 1, 2].map((i) => hook(d.socket, { hook: 'open_session', stack: stamp, items: { ...ITEMS, tty: `pts/${61 + i}` } })));
+    expect(others.map((o) => o.code)).toEqual([0, 0, 0]);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(frames).toEqual([]);
+    s.end(frame.subarray(10));
+    await ended;
+    expect(frames.at(-1)).toEqual({ type: 'result', code: PAM.SUCCESS.number });
+    expect(frames[0]).toMatchObject({ type: 'session' });
+  });
 });
+

@@ -19,6 +19,14 @@ import { EPOLL, SHARED_BYTES, sharedViews, WROTE, type FromWorker, type WorkerIn
 import { Mailbox, type MailJob } from './mailbox.js';
 import { WriteLock } from './write-lock.js';
 
+/**
+ * A worker's young generation. A hook's garbage dies young; a larger young
+ * generation is scavenged less often for the same work, and a scavenge
+ * costs what survives it, not what it frees: the daemon's CPU per session
+ * under load was 5-10% lower with 48 MiB than with V8's default.
+ */
+const YOUNG_MB = 48;
+
 type PoolInit = Omit<WorkerInit, 'shared' | 'index' | 'lockId' | 'gen' | 'gens' | 'token' | 'wakeFds' | 'mailboxes'>;
 
 /** What a lost worker left: the job it was running, and whether it had written to its module. */
@@ -36,7 +44,7 @@ export class Slot {
   constructor(readonly index: number, readonly gen: number, readonly lockId: number, init: Omit<WorkerInit, 'shared'>) {
     const shared = new SharedArrayBuffer(SHARED_BYTES);
     this.views = sharedViews(shared);
-    this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { ...init, shared } });
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { ...init, shared }, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB } });
     this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
   }
 }

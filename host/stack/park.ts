@@ -2,9 +2,11 @@
  * An engine's park registry: lines whose instance is live, idle and
  * parkable, least recently used first (a Set keeps insertion order; a call
  * takes its line out and puts it back at the end). Held weakly: a session
- * its host drops without `end()` is collected as before, and its entries
- * with it. One registry per engine (host/engine), so parking in one engine
- * never touches another's sessions.
+ * its host drops without `end()` is collected as before; the entries it
+ * leaves, emptied references, are swept once the set has doubled since the
+ * last sweep (a FinalizationRegistry entry per line cost each session more
+ * than its lines' own bookkeeping). One registry per engine (host/engine),
+ * so parking in one engine never touches another's sessions.
  */
 import type { Parked } from '../sandbox/index.js';
 
@@ -13,28 +15,38 @@ export interface IdleLine {
   instance?: unknown;
   meter?: { park(): Parked };
   parked?: Parked;
+  /** The registry's weak reference to this line, made at its first idle time (a line belongs to one engine's registry). */
+  idleRef?: WeakRef<IdleLine>;
 }
+
+/** Idle entries below which the set is never swept. */
+const MIN_SWEEP = 1024;
 
 export class ParkRegistry {
   private readonly idle = new Set<WeakRef<IdleLine>>();
-  private readonly refs = new WeakMap<IdleLine, WeakRef<IdleLine>>();
-  private readonly forget = new FinalizationRegistry<WeakRef<IdleLine>>((ref) => this.idle.delete(ref));
+  /** The set's size at which emptied references are swept next. */
+  private sweepAt = MIN_SWEEP;
   /** Instances parked and woken so far (for the bench and tests). */
   readonly counts = { parked: 0, woken: 0 };
 
   markIdle(line: IdleLine): void {
-    let ref = this.refs.get(line);
+    let ref = line.idleRef;
     if (!ref) {
-      ref = new WeakRef(line);
-      this.refs.set(line, ref);
-      this.forget.register(line, ref);
+      ref = line.idleRef = new WeakRef(line);
+      if (this.idle.size >= this.sweepAt) this.sweep();
     }
     this.idle.delete(ref);
     this.idle.add(ref);
   }
 
+  /** Drops the references whose line was collected; the next sweep waits until the set doubles. */
+  private sweep(): void {
+    for (const ref of this.idle) if (ref.deref() === undefined) this.idle.delete(ref);
+    this.sweepAt = Math.max(MIN_SWEEP, 2 * this.idle.size);
+  }
+
   markBusy(line: IdleLine): void {
-    const ref = this.refs.get(line);
+    const ref = line.idleRef;
     if (ref) this.idle.delete(ref);
   }
 

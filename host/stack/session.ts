@@ -302,7 +302,7 @@ export class StackSession {
         this.running = undefined;
       }
       // Unless the session ended during the call.
-      if (line.parkable && line.instance) this.idle.markIdle(line);
+      if (line.parkable && line.instance) this.idle.markIdle(this.lines, i);
       noteDroppedSyslog(line.ctx);
       const code = codeByStatus(status).number;
       // The SDK glue's answer for a hook the module lacks: say which (looked

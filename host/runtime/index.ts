@@ -70,7 +70,8 @@ export function newLineContext(init: LineContextInit): LineContext {
     conversation: init.conversation ?? {},
     messages: init.messages ?? [],
     log: init.log ?? (() => {}),
-    limits: { ...DEFAULT_IMPORT_LIMITS, ...init.limits },
+    // The frozen defaults themselves when nothing changes them: no copy per line.
+    limits: init.limits ? { ...DEFAULT_IMPORT_LIMITS, ...init.limits } : DEFAULT_IMPORT_LIMITS,
     calls: { messages: 0, syslog: 0, syslogDropped: 0 },
   };
 }

@@ -93,10 +93,20 @@ export class PreparedStack {
    */
   static prepare(stack: Stack, options: PrepareOptions = {}): Promise<PreparedStack> {
     const engine = options.engine ?? newEngineState();
-    // What-ifs are part of the key: they decide which lines load, and each session of it answers with their codes.
-    const key = JSON.stringify([options.moduleDir ?? null, options.sandbox ?? null, options.strictPermissions ?? null, options.pins ?? null, [...(options.whatIf ?? [])], options.cache?.dir ?? null]);
-    let byKey = engine.prepared.get(stack);
-    if (!byKey) engine.prepared.set(stack, byKey = new Map());
+    let kept = engine.prepared.get(stack);
+    if (!kept) engine.prepared.set(stack, kept = { byKey: new Map() });
+    const byKey = kept.byKey;
+    // Settings made only of strings and flags (no sandbox, pins or what-ifs, objects a caller could change in place) are compared as they are.
+    const plain = options.sandbox === undefined && options.pins === undefined && options.whatIf === undefined;
+    const parts = plain ? [options.moduleDir, options.strictPermissions, options.cache?.dir] : undefined;
+    const last = kept.last;
+    let key: string;
+    if (parts && last && parts.every((v, i) => v === last.parts[i])) key = last.key;
+    else {
+      // What-ifs are part of the key: they decide which lines load, and each session of it answers with their codes.
+      key = JSON.stringify([options.moduleDir ?? null, options.sandbox ?? null, options.strictPermissions ?? null, options.pins ?? null, [...(options.whatIf ?? [])], options.cache?.dir ?? null]);
+      if (parts) kept.last = { parts, key };
+    }
     let p = byKey.get(key);
     if (!p) {
       const made = PreparedStack.make(stack, options, engine);

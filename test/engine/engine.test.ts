@@ -21,6 +21,12 @@ const stackFile = (name: string, text: string) => {
   writeFileSync(path, text);
   return path;
 };
+/** A new engine, and `lines` written as a stack file, parsed and prepared in it. */
+async function prepareIn(name: string, lines: string[]) {
+  const engine = createEngine();
+  const stack = parseStackFile(stackFile(name, [...lines, ''].join('\n')), { strictPermissions: false, engine });
+  return { engine, stack, prepared: await engine.prepare(stack, { strictPermissions: false }) };
+}
 const handle = () => newHandleState({ service: 'engine', user: 'alice', tty: 'pts/4' });
 const bundled = (name: string) => join(BUNDLED_MODULE_DIR, name);
 
@@ -89,15 +95,11 @@ describe('eviction', () => {
 
 describe('a prepared stack', () => {
   it('loads its modules once, and each of many sessions gets its own instances', async () => {
-    const engine = createEngine();
-    const path = stackFile('prepared.stack', [
+    const { engine, stack, prepared } = await prepareIn('prepared.stack', [
       'session required pam_datatest.wasm value=one',
       'session required pam_permit.wasm',
       'session optional pam_echo.wasm hello %u',
-      '',
-    ].join('\n'));
-    const stack = parseStackFile(path, { strictPermissions: false, engine });
-    const prepared = await engine.prepare(stack, { strictPermissions: false });
+    ]);
     expect(await engine.prepare(stack, { strictPermissions: false })).toBe(prepared);
     const built = engine.stats().loadBuilds;
     expect(built).toBe(3);
@@ -141,16 +143,12 @@ describe('a prepared stack', () => {
 
 describe('a session of a stack that names one module file on several lines', () => {
   it('loads the file once for all of them, and each line still runs its own instance', async () => {
-    const engine = createEngine();
-    const path = stackFile('same-module.stack', [
+    const { engine, prepared } = await prepareIn('same-module.stack', [
       'session required pam_datatest.wasm value=first',
       'session required pam_datatest.wasm value=second',
       'session required pam_permit.wasm',
       'session required pam_datatest.wasm value=third',
-      '',
-    ].join('\n'));
-    const stack = parseStackFile(path, { strictPermissions: false, engine });
-    const prepared = await engine.prepare(stack, { strictPermissions: false });
+    ]);
     for (let i = 0; i < 3; i++) {
       const hits = engine.stats().loadHits;
       const s = await prepared.session(handle());

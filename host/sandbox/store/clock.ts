@@ -79,9 +79,10 @@ export class InstanceMeter {
   /**
    * Every function the core instances made by this meter export: guest code,
    * not host calls. Filled when a later core instance imports something (most
-   * C modules are one core instance that imports only the sandbox's own).
+   * C modules are one core instance that imports only the sandbox's own), and
+   * emptied with `cores` (a plain Set: the meter holds those instances anyway).
    */
-  private guestFunctions?: WeakSet<object>;
+  private readonly guestFunctions = new Set<unknown>();
   /** Cores whose exports are in guestFunctions. */
   private recorded = 0;
 
@@ -145,15 +146,18 @@ export class InstanceMeter {
   private guardHostCalls(imports: WebAssembly.Imports | undefined): WebAssembly.Imports {
     const out: WebAssembly.Imports = {};
     if (imports === undefined) return out;
-    const guest = this.guestFunctions ??= new WeakSet();
+    const guest = this.guestFunctions;
     // The exports of the core instances made so far.
     for (; this.recorded < this.cores.length; this.recorded++) {
       const made = this.cores[this.recorded].instance;
       if (made) for (const value of Object.values(made.exports)) if (typeof value === 'function') guest.add(value);
     }
-    for (const [mod, names] of Object.entries(imports)) {
+    // for-in rather than Object.entries: no pair arrays made per import, on every instantiation.
+    for (const mod in imports) {
+      const names = imports[mod];
       const ns: Record<string, WebAssembly.ImportValue> = {};
-      for (const [name, value] of Object.entries(names)) {
+      for (const name in names) {
+        const value = names[name];
         ns[name] = typeof value === 'function' && !guest.has(value) ? this.guarded(value as (...a: unknown[]) => unknown) : value;
       }
       out[mod] = ns;
@@ -275,6 +279,7 @@ export class InstanceMeter {
   forget(): void {
     this.cores.length = 0;
     this.recorded = 0;
+    this.guestFunctions.clear();
     this.ranAtStart = false;
   }
 

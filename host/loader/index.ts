@@ -325,7 +325,6 @@ export function loadComponent(input: string | Uint8Array, options: LoadOptions =
  */
 export function componentLoader(path: string, options: LoadOptions = {}): () => Promise<LoadedComponent> {
   const state = options.engine ?? newEngineState();
-  const strict = options.strictPermissions ?? strictByDefault();
   const tail = `${optionsKey(options)}|${path}`;
   // The key of the last hash seen: the same string each time, so the engine's map does not hash it anew.
   let lastHash = '';
@@ -334,7 +333,7 @@ export function componentLoader(path: string, options: LoadOptions = {}): () => 
     let file: ModuleFile;
     try {
       // Judged every time, read again only when changed: see files.ts.
-      file = readModuleFile(path, strict, state);
+      file = readModuleFile(path, options.strictPermissions ?? strictByDefault(), state);
     } catch (e) {
       if (e instanceof UnsafePermissionsError) throw e;
       refuseNativeModule(path, undefined);

@@ -30,6 +30,16 @@ export interface EngineOptions {
   maxKnownFiles?: number;
 }
 
+/**
+ * One parse's prepared stacks by their settings' key, and the plain
+ * settings (strings and flags) last asked for with their key: a host that
+ * passes the same ones every time gets the key without writing it again.
+ */
+export interface PreparedByKey {
+  readonly byKey: Map<string, Promise<PreparedStack>>;
+  last?: { parts: readonly unknown[]; key: string };
+}
+
 /** A file a parse read, with its identity when it was read. */
 export interface FileRead { path: string; id: string }
 
@@ -52,8 +62,8 @@ export interface EngineState {
   readonly images: ModuleImages;
   /** Idle parkable lines of this engine's sessions (host/stack/park.ts). */
   readonly park: ParkRegistry;
-  /** Prepared stacks by parse (a kept parse is the same object while its files are unchanged) and settings. */
-  readonly prepared: WeakMap<Stack, Map<string, Promise<PreparedStack>>>;
+  /** Prepared stacks by parse (a kept parse is the same object while its files are unchanged) and settings (host/stack/prepared.ts). */
+  readonly prepared: WeakMap<Stack, PreparedByKey>;
 }
 
 /**

@@ -55,7 +55,7 @@ export function readModuleFile(path: string, strict = false, state?: FileState):
   const known = state?.files;
   const verdicts = state?.verdicts;
   const hit = known?.get(path);
-  const unchanged = (s: BigIntStats) => hit !== undefined && fileIdentity(s) === hit.id;
+  const unchanged = (_st: BigIntStats, id: string) => hit !== undefined && id === hit.id;
   // A known file judged under a second ago costs a stat; else it is opened and judged, and read only if it changed.
   if (hit && stillJudged(path, { what: 'module', strict, unchanged, verdicts })) return { sha256: hit.sha256 };
   const { st, bytes } = readCheckedFile(path, { what: 'module', strict, unchanged, verdicts });

@@ -26,7 +26,7 @@ import { CORE_CAPS, INITIAL_FUEL, meterCoreModule, strictByDefault, type CoreCap
 import type { WitStatus } from '../codes/index.js';
 import { cacheKey, openCache, type CacheOptions, type KeyParts, type Prepared } from './cache.js';
 import { evaluateGlue } from './glue.js';
-import { forgetModuleFile, readModuleFile } from './files.js';
+import { forgetModuleFile, readModuleFile, type ModuleFile } from './files.js';
 import { instantiator, recognizeComponent } from './component/index.js';
 import { checkComponentHeader } from './header.js';
 import { camel, kebabCase, sha256, unversioned } from './names.js';
@@ -305,47 +305,79 @@ function refuseNativeModule(path: string, bytes: Uint8Array | undefined): void {
   );
 }
 
-export async function loadComponent(input: string | Uint8Array, options: LoadOptions = {}): Promise<LoadedComponent> {
+export function loadComponent(input: string | Uint8Array, options: LoadOptions = {}): Promise<LoadedComponent> {
+  if (typeof input === 'string') return componentLoader(input, options)();
   const state = options.engine ?? newEngineState();
-  let bytes: Uint8Array | undefined;
-  let hash: string;
-  let source = '<bytes>';
-  if (typeof input === 'string') {
-    source = input;
+  const hash = sha256(input);
+  return fromEngine(input, hash, `${hash}|${optionsKey(options)}|<bytes>`, options, state);
+}
+
+/**
+ * `loadComponent(path, options)` made once and called many times, as a
+ * prepared stack line does for each session: the options' part of the
+ * engine's key is worked out here, once. Each call judges and checks the file
+ * again (its stat, root's rule, its pin), so a module replaced on disk is
+ * what the next call loads.
+ *
+ * @example
+ *   const load = componentLoader('/usr/lib/pamwasm/pam_permit.wasm', { engine });
+ *   const a = await load(); const b = await load(); // the same LoadedComponent while the file is unchanged
+ */
+export function componentLoader(path: string, options: LoadOptions = {}): () => Promise<LoadedComponent> {
+  const state = options.engine ?? newEngineState();
+  const tail = `${optionsKey(options)}|${path}`;
+  // The key of the last hash seen: the same string each time, so the engine's map does not hash it anew.
+  let lastHash = '';
+  let lastKey = '';
+  const load = async (): Promise<LoadedComponent> => {
+    let file: ModuleFile;
     try {
       // Judged every time, read again only when changed: see files.ts.
-      ({ bytes, sha256: hash } = readModuleFile(input, options.strictPermissions ?? strictByDefault(), state));
+      file = readModuleFile(path, options.strictPermissions ?? strictByDefault(), state);
     } catch (e) {
       if (e instanceof UnsafePermissionsError) throw e;
-      refuseNativeModule(input, undefined);
+      refuseNativeModule(path, undefined);
       const err = e as NodeJS.ErrnoException;
       const why = err.code === 'ENOENT' ? 'does not exist' : err.code === 'EISDIR' ? 'is a directory' : `cannot be read (${err.code})`;
-      throw new ModuleNotFoundError(`module ${input} ${why}.`, { cause: e });
+      throw new ModuleNotFoundError(`module ${path} ${why}.`, { cause: e });
     }
     // Unchanged since a load that took it (no bytes) means it was WebAssembly.
-    if (bytes) refuseNativeModule(input, bytes);
-  } else {
-    bytes = input;
-    hash = sha256(bytes);
-  }
-  if (options.sha256 && options.sha256.toLowerCase() !== hash) {
-    throw new PinMismatchError(
-      `${source} has sha256 ${hash}, but its stack line pins sha256=${options.sha256}: refusing to load a module that changed ` +
-        '(if the change is intended, update the pin from `pamwasm inspect`).',
-    );
-  }
+    if (file.bytes) refuseNativeModule(path, file.bytes);
+    if (file.sha256 !== lastHash) {
+      lastHash = file.sha256;
+      lastKey = `${file.sha256}|${tail}`;
+    }
+    if (!file.bytes && !state.loaded.has(lastKey)) {
+      // Known unchanged, but not loaded with these options: load it afresh.
+      forgetModuleFile(path, state);
+      return load();
+    }
+    return fromEngine(file.bytes, file.sha256, lastKey, options, state, path);
+  };
+  return load;
+}
+
+/** The options' part of the engine's key for a loaded component. */
+function optionsKey(options: LoadOptions): string {
   const parts = keyParts(options);
   const meterKey = parts.meter ? `meter:${parts.meter.pages ?? '-'}:${parts.meter.pool ? 'pool' : 'own'}:${parts.meter.tables ?? '-'}` : 'raw';
-  const key = `${hash}|${parts.allow.join(',')}|${meterKey}|${parts.path}|${source}`;
+  return `${parts.allow.join(',')}|${meterKey}|${parts.path}`;
+}
+
+/** The component under `key` in the engine, else built from `bytes` (present unless the engine holds it). */
+function fromEngine(
+  bytes: Uint8Array | undefined, hash: string, key: string, options: LoadOptions, state: LoaderState, source = '<bytes>',
+): Promise<LoadedComponent> {
+  if (options.sha256 && options.sha256.toLowerCase() !== hash) {
+    return Promise.reject(new PinMismatchError(
+      `${source} has sha256 ${hash}, but its stack line pins sha256=${options.sha256}: refusing to load a module that changed ` +
+        '(if the change is intended, update the pin from `pamwasm inspect`).',
+    ));
+  }
   const loaded = state.loaded;
   let p = loaded.get(key);
   if (!p) {
-    if (!bytes) {
-      // Known unchanged, but not loaded with these options: load it afresh.
-      forgetModuleFile(source, state);
-      return loadComponent(input, { ...options, engine: state });
-    }
-    const made = build(bytes, source, hash, parts, options, state);
+    const made = build(bytes!, source, hash, keyParts(options), options, state);
     loaded.set(key, made);
     made.catch(() => loaded.deleteIf(key, made));
     p = made;

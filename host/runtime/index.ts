@@ -26,19 +26,29 @@ export { noteDroppedSyslog, resetCallCounters, type CallClock, type LineContext 
 export { ModuleData } from './data.js';
 export * from './types.js';
 
-/** The import object for one instance; keys with and without the package version. */
-export function hostImports(ctx: LineContext): ImportObject {
-  const byInterface = {
-    items: itemsImports(ctx),
-    env: envImports(ctx),
-    data: dataImports(ctx),
-    log: logImports(ctx),
-    conversation: conversationImports(ctx),
-  };
+/** Each interface's host functions, by its unversioned name. */
+const INTERFACES: Record<string, (ctx: LineContext) => Record<string, unknown>> = {
+  'pamwasm:session/items': itemsImports,
+  'pamwasm:session/env': envImports,
+  'pamwasm:session/data': dataImports,
+  'pamwasm:session/log': logImports,
+  'pamwasm:session/conversation': conversationImports,
+};
+
+/**
+ * The import object for one instance; keys with and without the package
+ * version. With `only` (a loaded component's `imports`), just the
+ * interfaces named there: a module that imports none of them (pam_permit)
+ * costs no host functions at all.
+ */
+export function hostImports(ctx: LineContext, only?: readonly string[]): ImportObject {
   const out: ImportObject = {};
-  for (const [name, fns] of Object.entries(byInterface)) {
-    out[`pamwasm:session/${name}`] = fns as never;
-    out[`pamwasm:session/${name}@${WIT_VERSION}`] = fns as never;
+  for (const name of only ?? Object.keys(INTERFACES)) {
+    const make = INTERFACES[name];
+    if (!make) continue;
+    const fns = make(ctx) as ImportObject[string];
+    out[name] = fns;
+    out[`${name}@${WIT_VERSION}`] = fns;
   }
   return out;
 }
@@ -60,7 +70,8 @@ export function newLineContext(init: LineContextInit): LineContext {
     conversation: init.conversation ?? {},
     messages: init.messages ?? [],
     log: init.log ?? (() => {}),
-    limits: { ...DEFAULT_IMPORT_LIMITS, ...init.limits },
+    // The frozen defaults themselves when nothing changes them: no copy per line.
+    limits: init.limits ? { ...DEFAULT_IMPORT_LIMITS, ...init.limits } : DEFAULT_IMPORT_LIMITS,
     calls: { messages: 0, syslog: 0, syslogDropped: 0 },
   };
 }

@@ -107,7 +107,11 @@ export async function dispatch(
     if (h.kind === 'must-fail') retval = MUST_FAIL;
     else if (h.kind === 'substack') continue;
     else if (h.kind === 'faulty') retval = PAM.MODULE_UNKNOWN.number;
-    else retval = await call(depth);
+    else {
+      // A module's hook answers synchronously: no wait for a value already there.
+      const called = call(depth);
+      retval = typeof called === 'number' ? called : await called;
+    }
 
     if (retval === PAM.INCOMPLETE.number) {
       state.former = { hook, depth, impression, status, substates };

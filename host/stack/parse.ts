@@ -27,7 +27,7 @@ import { BadSettingError, StackNotFoundError } from '../errors/index.js';
 import type { EngineState, FileRead } from '../engine/state.js';
 import { settledIdentity } from '../loader/files.js';
 import { sha256 } from '../loader/names.js';
-import { fileIdentity, type ModuleSpec, parseModuleSpec, readCheckedFile, stillJudged, strictByDefault } from '../sandbox/index.js';
+import { type ModuleSpec, parseModuleSpec, readCheckedFile, stillJudged, strictByDefault } from '../sandbox/index.js';
 import { ACTION, type Actions, keywordActions, parseBracket, setDefault, undefActions } from './actions.js';
 import type { DispatchLine } from './dispatch.js';
 import { assembleLines, tokenize } from './tokens.js';
@@ -118,7 +118,7 @@ function keptParse(path: string, strict: boolean, state: ParseState): Stack | un
   if (!hit) return undefined;
   for (const r of hit.reads) {
     try {
-      const rule = { what: 'stack file', strict, verdicts: state.verdicts, unchanged: (st: BigIntStats) => fileIdentity(st) === r.id };
+      const rule = { what: 'stack file', strict, verdicts: state.verdicts, unchanged: (_st: BigIntStats, id: string) => id === r.id };
       if (stillJudged(r.path, rule)) continue;
       // Opened and judged as a fresh read would be; read only if it changed, and then parsed afresh.
       if (readCheckedFile(r.path, rule).bytes) return undefined;

@@ -11,7 +11,9 @@
  * Each session still asks the loader for its lines' modules, which costs a
  * stat of each module file while the engine knows it unchanged: a module
  * replaced on disk is what the next session runs, as with libpam's dlopen
- * at pam_start.
+ * at pam_start. Lines that name the same file with the same settings share
+ * one load per session (one stat, one verdict), as libpam's dlopen of a
+ * path already open in the handle gives the same library.
  *
  * @example
  *   const engine = createEngine();
@@ -21,7 +23,7 @@
 import { PAM } from '../codes/index.js';
 import { PamwasmError } from '../errors/index.js';
 import { newEngineState, type EngineState } from '../engine/state.js';
-import { loadComponent, type LoadedComponent, type LoadOptions, type ModuleInstance } from '../loader/index.js';
+import { componentLoader, type LoadedComponent, type LoadOptions, type ModuleInstance } from '../loader/index.js';
 import { newLineContext, type ConvMessage, type HandleState, type LineContext } from '../runtime/index.js';
 import { checkSandboxValues, InstanceMeter, wasiImports, type Fault, type Parked } from '../sandbox/index.js';
 import { lineLoadOptions, SANDBOX_DEFAULTS, type SandboxDefaults } from './line-options.js';
@@ -38,8 +40,12 @@ interface PreparedLine {
   faultCode: number;
   /** The module file, resolved; set for a module line that runs its module. */
   path?: string;
-  /** The loader's options for it (without the engine). */
+  /** The loader's options for it. */
   load?: LoadOptions;
+  /** Its module's load, judged and checked at each call (componentLoader). */
+  loader?: () => Promise<LoadedComponent>;
+  /** An earlier line that loads the same file with the same options: a session loads it once for both. */
+  sameAs?: number;
   /** Why its settings were refused. */
   refused?: unknown;
 }
@@ -87,10 +93,20 @@ export class PreparedStack {
    */
   static prepare(stack: Stack, options: PrepareOptions = {}): Promise<PreparedStack> {
     const engine = options.engine ?? newEngineState();
-    // What-ifs are part of the key: they decide which lines load, and each session of it answers with their codes.
-    const key = JSON.stringify([options.moduleDir ?? null, options.sandbox ?? null, options.strictPermissions ?? null, options.pins ?? null, [...(options.whatIf ?? [])], options.cache?.dir ?? null]);
-    let byKey = engine.prepared.get(stack);
-    if (!byKey) engine.prepared.set(stack, byKey = new Map());
+    let kept = engine.prepared.get(stack);
+    if (!kept) engine.prepared.set(stack, kept = { byKey: new Map() });
+    const byKey = kept.byKey;
+    // Settings made only of strings and flags (no sandbox, pins or what-ifs, objects a caller could change in place) are compared as they are.
+    const plain = options.sandbox === undefined && options.pins === undefined && options.whatIf === undefined;
+    const parts = plain ? [options.moduleDir, options.strictPermissions, options.cache?.dir] : undefined;
+    const last = kept.last;
+    let key: string;
+    if (parts && last && parts.every((v, i) => v === last.parts[i])) key = last.key;
+    else {
+      // What-ifs are part of the key: they decide which lines load, and each session of it answers with their codes.
+      key = JSON.stringify([options.moduleDir ?? null, options.sandbox ?? null, options.strictPermissions ?? null, options.pins ?? null, [...(options.whatIf ?? [])], options.cache?.dir ?? null]);
+      if (parts) kept.last = { parts, key };
+    }
     let p = byKey.get(key);
     if (!p) {
       const made = PreparedStack.make(stack, options, engine);
@@ -112,7 +128,10 @@ export class PreparedStack {
    */
   async bind(handle: HandleState, options: SessionOptions, messages: ConvMessage[], diagnostics: Diagnostic[]): Promise<Line[]> {
     const lines: Line[] = [];
-    for (const [index, p] of this.lines.entries()) {
+    // One load per module file and options in a session: one stat of the file, and every line of it runs what that judged.
+    const loads: (Promise<LoadedComponent> | undefined)[] = [];
+    for (let index = 0; index < this.lines.length; index++) {
+      const p = this.lines[index];
       const handler = p.handler;
       const sink = options.log;
       const ctx = newLineContext({
@@ -132,15 +151,16 @@ export class PreparedStack {
         const spec = handler.spec!;
         try {
           if (p.refused !== undefined) throw p.refused;
-          const load = { ...p.load, engine: this.engine };
           // Bad grants are reported whatever the module imports.
           if (spec.grants.read?.length) line.wasi = wasiImports(spec.grants, { onOutput: options.onOutput });
-          line.loaded = await loadComponent(p.path, load);
+          const load = (p.sameAs !== undefined && loads[p.sameAs]) || p.loader!();
+          loads[index] = load;
+          line.loaded = await load;
           // WASI's host side only for a module that imports some of it.
           if (!line.wasi && line.loaded.imports.some((name) => name.startsWith('wasi:'))) {
             line.wasi = wasiImports(spec.grants, { onOutput: options.onOutput });
           }
-          if (load.meter !== undefined) line.ctx.clock = line.meter = new InstanceMeter(this.engine);
+          if (p.load!.meter !== undefined) line.ctx.clock = line.meter = new InstanceMeter(this.engine);
         } catch (e) {
           if (!(e instanceof PamwasmError)) throw e;
           line.loadError = e.message;
@@ -161,6 +181,8 @@ export class PreparedStack {
     // The bounds a line's own settings meet (spec.ts): a bad default is the caller's error, said before anything loads.
     checkSandboxValues(defaults);
     const lines: PreparedLine[] = [];
+    /** The first line of each module file and load options. */
+    const firstOf = new Map<string, number>();
     for (const [index, handler] of stack.handlers.entries()) {
       const spec = handler.spec;
       const fault = spec?.faultCode ?? defaults.faultCode;
@@ -177,8 +199,14 @@ export class PreparedStack {
         } catch (e) {
           line.refused = e;
         }
-        // Loaded once here, into the engine; each session's load is then a cache hit. What fails is said by each session.
-        if (line.load) await loadComponent(line.path, { ...line.load, engine }).catch(() => undefined);
+        if (line.load) {
+          const same = `${line.path}\0${JSON.stringify(line.load)}`;
+          line.sameAs = firstOf.get(same);
+          if (line.sameAs === undefined) firstOf.set(same, index);
+          line.loader = line.sameAs === undefined ? componentLoader(line.path, { ...line.load, engine }) : lines[line.sameAs].loader;
+          // Loaded once here, into the engine; each session's load is then a cache hit. What fails is said by each session.
+          if (line.sameAs === undefined) await line.loader!().catch(() => undefined);
+        }
       }
       lines.push(line);
     }

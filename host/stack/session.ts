@@ -280,7 +280,9 @@ export class StackSession {
           this.idle.counts.woken++;
         }
         try {
-          line.instance = line.loaded!.instantiate({ ...line.wasi?.imports, ...hostImports(line.ctx) }, meter?.instantiateCore);
+          const loaded = line.loaded!;
+          const host = hostImports(line.ctx, loaded.imports);
+          line.instance = loaded.instantiate(line.wasi ? { ...line.wasi.imports, ...host } : host, meter?.instantiateCore);
           failed(meter);
         } finally {
           line.parked = undefined;
@@ -300,7 +302,7 @@ export class StackSession {
         this.running = undefined;
       }
       // Unless the session ended during the call.
-      if (line.parkable && line.instance) this.idle.markIdle(line);
+      if (line.parkable && line.instance) this.idle.markIdle(this.lines, i);
       noteDroppedSyslog(line.ctx);
       const code = codeByStatus(status).number;
       // The SDK glue's answer for a hook the module lacks: say which (looked
@@ -329,10 +331,9 @@ export class StackSession {
   }
 
   private traceEntry(hook: Hook, s: Step, why?: { reason: string; fault?: Fault }): TraceEntry {
-    const reason = why?.reason;
     const line = this.lines[s.index];
     const h = line.handler;
-    return {
+    const entry: TraceEntry = {
       hook,
       file: h.file,
       line: h.line,
@@ -344,13 +345,15 @@ export class StackSession {
       impression: IMPRESSION[s.impression as -1 | 0 | 1],
       status: s.status,
       statusName: codeByNumber(s.status).name,
-      ...(reason ?? line.loadError ? { reason: reason ?? line.loadError } : h.kind === 'must-fail' ? { reason: 'malformed line' } : {}),
-      ...(why?.fault ? { fault: why.fault } : {}),
-      ...(line.whatIf?.[hook] !== undefined && h.kind === 'module' ? { whatIf: true as const } : {}),
     };
+    // Set one by one rather than spread: this runs for every line of every hook.
+    const reason = (why?.reason ?? line.loadError) || (h.kind === 'must-fail' ? 'malformed line' : undefined);
+    if (reason) entry.reason = reason;
+    if (why?.fault) entry.fault = why.fault;
+    if (line.whatIf?.[hook] !== undefined && h.kind === 'module') entry.whatIf = true;
+    return entry;
   }
 }
-
 
 /**
  * Throws the fault a host call recorded on `meter` during the call that just

@@ -4,7 +4,7 @@
  * and loaded) once for every session made from it.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEngine, LruCache } from '../../host/engine/index.js';
@@ -21,6 +21,12 @@ const stackFile = (name: string, text: string) => {
   writeFileSync(path, text);
   return path;
 };
+/** A new engine, and `lines` written as a stack file, parsed and prepared in it. */
+async function prepareIn(name: string, lines: string[]) {
+  const engine = createEngine();
+  const stack = parseStackFile(stackFile(name, [...lines, ''].join('\n')), { strictPermissions: false, engine });
+  return { engine, stack, prepared: await engine.prepare(stack, { strictPermissions: false }) };
+}
 const handle = () => newHandleState({ service: 'engine', user: 'alice', tty: 'pts/4' });
 const bundled = (name: string) => join(BUNDLED_MODULE_DIR, name);
 
@@ -89,15 +95,11 @@ describe('eviction', () => {
 
 describe('a prepared stack', () => {
   it('loads its modules once, and each of many sessions gets its own instances', async () => {
-    const engine = createEngine();
-    const path = stackFile('prepared.stack', [
+    const { engine, stack, prepared } = await prepareIn('prepared.stack', [
       'session required pam_datatest.wasm value=one',
       'session required pam_permit.wasm',
       'session optional pam_echo.wasm hello %u',
-      '',
-    ].join('\n'));
-    const stack = parseStackFile(path, { strictPermissions: false, engine });
-    const prepared = await engine.prepare(stack, { strictPermissions: false });
+    ]);
     expect(await engine.prepare(stack, { strictPermissions: false })).toBe(prepared);
     const built = engine.stats().loadBuilds;
     expect(built).toBe(3);
@@ -136,6 +138,68 @@ describe('a prepared stack', () => {
     expect(after.diagnostics).toEqual([]);
     expect((await after.open()).name).toBe('PAM_SUCCESS');
     after.end();
+  });
+});
+
+describe('a session of a stack that names one module file on several lines', () => {
+  it('loads the file once for all of them, and each line still runs its own instance', async () => {
+    const { engine, prepared } = await prepareIn('same-module.stack', [
+      'session required pam_datatest.wasm value=first',
+      'session required pam_datatest.wasm value=second',
+      'session required pam_permit.wasm',
+      'session required pam_datatest.wasm value=third',
+    ]);
+    for (let i = 0; i < 3; i++) {
+      const hits = engine.stats().loadHits;
+      const s = await prepared.session(handle());
+      // Two files, so two loads: not one per line.
+      expect(engine.stats().loadHits - hits).toBe(2);
+      expect((await s.open()).name).toBe('PAM_SUCCESS');
+      expect((await s.close()).name).toBe('PAM_SUCCESS');
+      // Pointer data lives in the instance: each line found its own open's.
+      expect(s.messages.map((m) => m.text.split(' ')[0])).toEqual(['pointer=first', 'pointer=second', 'pointer=third']);
+      s.end();
+    }
+  });
+
+  it('runs the file as it is when each session starts, on every line that names it', async () => {
+    const engine = createEngine();
+    const module = join(dir, 'swapped.wasm');
+    writeFileSync(module, readFileSync(bundled('pam_permit.wasm')));
+    const path = stackFile('swapped.stack', `session required ${module}\nsession optional ${module}\n`);
+    const stack = parseStackFile(path, { strictPermissions: false, engine });
+    const codes = async () => {
+      const s = await StackSession.create(stack, handle(), { strictPermissions: false, engine });
+      const r = await s.open();
+      s.end();
+      return r.trace.map((t) => t.name);
+    };
+    expect(await codes()).toEqual(['PAM_SUCCESS', 'PAM_SUCCESS']);
+    // Replaced by a rename, as an upgrade does.
+    writeFileSync(`${module}.new`, readFileSync(bundled('pam_deny.wasm')));
+    renameSync(`${module}.new`, module);
+    expect(await codes()).toEqual(['PAM_SESSION_ERR', 'PAM_SESSION_ERR']);
+  });
+});
+
+describe('prepared stacks by settings', () => {
+  it('give the same stack for the same plain settings, and another as soon as one differs', async () => {
+    const engine = createEngine();
+    const path = stackFile('settings.stack', 'session required pam_permit.wasm\n');
+    const stack = parseStackFile(path, { strictPermissions: false, engine });
+    const a = await engine.prepare(stack, { strictPermissions: false, moduleDir: BUNDLED_MODULE_DIR });
+    expect(await engine.prepare(stack, { strictPermissions: false, moduleDir: BUNDLED_MODULE_DIR })).toBe(a);
+    const other = await engine.prepare(stack, { strictPermissions: false, moduleDir: dir });
+    expect(other).not.toBe(a);
+    // pam_permit.wasm is not in `dir`: that stack's sessions say so, a's do not.
+    expect((await other.session(handle())).diagnostics.map((d) => d.message)).toEqual([expect.stringMatching(/does not exist/)]);
+    expect(await engine.prepare(stack, { strictPermissions: false, moduleDir: BUNDLED_MODULE_DIR })).toBe(a);
+    expect(await engine.prepare(stack, { strictPermissions: true, moduleDir: BUNDLED_MODULE_DIR })).not.toBe(a);
+    // A sandbox object changed in place between two calls is read again.
+    const sandbox = { timeoutMs: 500 };
+    const b = await engine.prepare(stack, { strictPermissions: false, sandbox });
+    sandbox.timeoutMs = 600;
+    expect(await engine.prepare(stack, { strictPermissions: false, sandbox })).not.toBe(b);
   });
 });
 

@@ -15,7 +15,8 @@ import { createHost } from '../../host/sessions/index.js';
 import { hostImports, newHandleState, newLineContext, type LogRecord } from '../../host/runtime/index.js';
 import { faultOf, type Fault } from '../../host/sandbox/index.js';
 import { InstanceMeter } from '../../host/sandbox/index.js';
-import { parseStackFile, StackSession } from '../../host/stack/index.js';
+import { BUNDLED_MODULE_DIR, parseStackFile, StackSession } from '../../host/stack/index.js';
+import { WIT_VERSION } from '../../host/wit/index.js';
 import { hostile, ITEMS, peakRssSince, TempStacks } from '../support/hostile.js';
 
 const LIMIT_MS = 100;
@@ -228,5 +229,29 @@ describe('the time limit while the application answers a prompt', () => {
     expect(r.trace[0].fault?.kind).toBe('timeout');
     expect(ms).toBeGreaterThanOrEqual(ANSWER_MS + LIMIT_MS - 5);
     expect(ms).toBeLessThan(ANSWER_MS + LIMIT_MS + MARGIN_MS);
+  });
+});
+
+describe.each(['fast', 'jco'] as const)('host functions on the %s path', (path) => {
+  it('are made only for the interfaces a module imports, under its name with and without the version, and serve it', async () => {
+    const load = (name: string) => loadComponent(join(BUNDLED_MODULE_DIR, name), { fastPath: path === 'fast', strictPermissions: false, meter: { maxMemoryPages: 1024, importMemory: true } });
+    const ctx = newLineContext({ module: 'pam_echo.wasm', handle: newHandleState(ITEMS) });
+    const permit = await load('pam_permit.wasm');
+    expect(permit.imports).toEqual([]);
+    expect(hostImports(ctx, permit.imports)).toEqual({});
+    const meter = new InstanceMeter();
+    meter.arm(LIMIT_MS);
+    expect(permit.instantiate(hostImports(ctx, permit.imports), meter.instantiateCore).openSession({ silent: false }, [])).toBe('success');
+    meter.release();
+    const echo = await load('pam_echo.wasm');
+    const host = hostImports(ctx, echo.imports);
+    expect(Object.keys(host).sort()).toEqual(echo.imports.flatMap((i) => [i, `${i}@${WIT_VERSION}`]).sort());
+    expect(echo.imports).not.toContain('pamwasm:session/data');
+    meter.arm(LIMIT_MS);
+    const instance = echo.instantiate(host, meter.instantiateCore);
+    meter.arm(LIMIT_MS);
+    expect(instance.openSession({ silent: false }, ['hello', '%u'])).toBe('success');
+    expect(ctx.messages).toEqual([{ style: 'info', text: `hello ${ITEMS.user}` }]);
+    meter.release();
   });
 });

@@ -58,7 +58,7 @@ const VERDICT_MS = 1000;
 const MAX_VERDICTS = 4096;
 
 /** A verdict's key: the rule's owner (a verdict under one rule says nothing under another) and the file's identity. */
-const verdictKey = (owner: number, st: BigIntStats) => `${owner}|${fileIdentity(st)}`;
+const verdictKey = (owner: number, id: string) => `${owner}|${id}`;
 const sameFile = (a: { dev: bigint; ino: bigint }, b: { dev: bigint; ino: bigint }) => a.dev === b.dev && a.ino === b.ino;
 
 export interface ReadRule {
@@ -71,10 +71,12 @@ export interface ReadRule {
   /** Refuse a path whose last component is a symlink (O_NOFOLLOW). */
   noFollow?: boolean;
   /**
-   * Called with the judged descriptor's stat: true means the caller holds
-   * what the file says already (it is unchanged), so nothing is read.
+   * Called with the judged descriptor's stat and its identity (owner.ts
+   * `fileIdentity`, worked out once for the caller and the verdicts): true
+   * means the caller holds what the file says already (it is unchanged), so
+   * nothing is read.
    */
-  unchanged?: (st: BigIntStats) => boolean;
+  unchanged?: (st: BigIntStats, id: string) => boolean;
   /** Where passing verdicts are kept (see above). Default: not kept. */
   verdicts?: Map<string, number>;
 }
@@ -105,8 +107,9 @@ export function readCheckedFile(path: string, rule: ReadRule): CheckedFile {
       e.code = st.isDirectory() ? 'EISDIR' : 'EINVAL';
       throw e;
     }
-    if (rule.strict) judgeDescriptor(fd, path, st, rule);
-    if (rule.unchanged?.(st)) return { st };
+    const id = rule.strict || rule.unchanged ? fileIdentity(st) : '';
+    if (rule.strict) judgeDescriptor(fd, path, st, id, rule);
+    if (rule.unchanged?.(st, id)) return { st };
     return { st, bytes: readFileSync(fd) };
   } finally {
     closeSync(fd);
@@ -123,13 +126,15 @@ export function readCheckedFile(path: string, rule: ReadRule): CheckedFile {
  * swap; false means open and judge it (readCheckedFile). Costs one stat,
  * where an open and judge costs an open, an fstat, a stat and a close.
  */
-export function stillJudged(path: string, rule: ReadRule & { unchanged: (st: BigIntStats) => boolean }): boolean {
+export function stillJudged(path: string, rule: ReadRule & Required<Pick<ReadRule, 'unchanged'>>): boolean {
   const st = rule.noFollow ? lstatSync(path, { bigint: true, throwIfNoEntry: false }) : statSync(path, { bigint: true, throwIfNoEntry: false });
-  if (!st || !st.isFile() || !rule.unchanged(st)) return false;
+  if (!st || !st.isFile()) return false;
+  const id = fileIdentity(st);
+  if (!rule.unchanged(st, id)) return false;
   if (!rule.strict) return true;
   const owner = rule.owner ?? 0;
   if (problem(path, Number(st.uid), Number(st.mode), false, owner) || st.nlink !== 1n) return false;
-  const kept = rule.verdicts?.get(verdictKey(owner, st));
+  const kept = rule.verdicts?.get(verdictKey(owner, id));
   return kept !== undefined && performance.now() - kept < VERDICT_MS;
 }
 
@@ -160,15 +165,15 @@ export function folderProblem(dir: string, owner = 0): string | undefined {
 
 const problem = (p: string, uid: number, mode: number, dir: boolean, owner: number) => ownerModeProblem(p, uid, mode, { dir, owner });
 
-/** Throws UnsafePermissionsError unless the open file `fd` (stat `st`), asked for as `path`, passes the rule. */
-function judgeDescriptor(fd: number, path: string, st: BigIntStats, rule: ReadRule): void {
+/** Throws UnsafePermissionsError unless the open file `fd` (stat `st`, identity `fileId`), asked for as `path`, passes the rule. */
+function judgeDescriptor(fd: number, path: string, st: BigIntStats, fileId: string, rule: ReadRule): void {
   const owner = rule.owner ?? 0;
   const verdicts = rule.verdicts ?? new Map<string, number>();
   const refuse = (why: string, fix = owner === 0 ? 'pamwasm only uses files that only root can change here (chown root and chmod go-w)' : 'remove it') =>
     new UnsafePermissionsError(`refusing ${rule.what} ${path}: ${why}; ${fix}.`);
   const own = problem(path, Number(st.uid), Number(st.mode), false, owner);
   if (own) throw refuse(own);
-  const id = verdictKey(owner, st);
+  const id = verdictKey(owner, fileId);
   const swapped = () => {
     verdicts.delete(id);
     return refuse('the path led to another file than the one opened (it changed while being read)', 'make the file and the folders above it root\'s, so that no one else can replace it');

@@ -76,8 +76,15 @@ export class InstanceMeter {
   /** Nested `pause()`s, and when the outermost began. */
   private paused = 0;
   private pausedAt = 0;
-  /** Every function the core instances made by this meter export: guest code, not host calls. */
-  private readonly guestFunctions = new WeakSet<object>();
+  /**
+   * Every function the core instances made by this meter export: guest code,
+   * not host calls. Filled when a later core instance imports something (most
+   * C modules are one core instance that imports only the sandbox's own), and
+   * emptied with `cores` (a plain Set: the meter holds those instances anyway).
+   */
+  private readonly guestFunctions = new Set<unknown>();
+  /** Cores whose exports are in guestFunctions. */
+  private recorded = 0;
 
   /** For the loader's `instantiate`: wires each core instance to this meter. */
   readonly instantiateCore = (module: WebAssembly.Module, imports: WebAssembly.Imports): WebAssembly.Instance => {
@@ -85,6 +92,8 @@ export class InstanceMeter {
     if (this.cores.length >= CORE_CAPS.coreInstances) {
       throw new ResourceLimitError(`the module makes more than ${CORE_CAPS.coreInstances} core instances, the sandbox's cap.`);
     }
+    // Before this instance's record is added: its guard knows the instances made before it.
+    const host = this.guardHostCalls(imports);
     let tank: WebAssembly.Global | undefined;
     const outOfFuel = () => {
       if (this.failure !== undefined) return;
@@ -106,9 +115,8 @@ export class InstanceMeter {
       record.memory = { memory: this.shared.pool.take(initial, maximum), initial, maximum };
       sandbox[f.memory.name] = record.memory.memory;
     }
-    const instance = new WebAssembly.Instance(module, { ...this.guardHostCalls(imports), [SANDBOX_MODULE]: sandbox });
+    const instance = new WebAssembly.Instance(module, { ...host, [SANDBOX_MODULE]: sandbox });
     record.instance = instance;
-    for (const value of Object.values(instance.exports)) if (typeof value === 'function') this.guestFunctions.add(value);
     const exported = instance.exports[FUEL_EXPORT];
     let ran = false;
     if (exported instanceof WebAssembly.Global) {
@@ -137,10 +145,20 @@ export class InstanceMeter {
    */
   private guardHostCalls(imports: WebAssembly.Imports | undefined): WebAssembly.Imports {
     const out: WebAssembly.Imports = {};
-    for (const [mod, names] of Object.entries(imports ?? {})) {
+    if (imports === undefined) return out;
+    const guest = this.guestFunctions;
+    // The exports of the core instances made so far.
+    for (; this.recorded < this.cores.length; this.recorded++) {
+      const made = this.cores[this.recorded].instance;
+      if (made) for (const value of Object.values(made.exports)) if (typeof value === 'function') guest.add(value);
+    }
+    // for-in rather than Object.entries: no pair arrays made per import, on every instantiation.
+    for (const mod in imports) {
+      const names = imports[mod];
       const ns: Record<string, WebAssembly.ImportValue> = {};
-      for (const [name, value] of Object.entries(names)) {
-        ns[name] = typeof value === 'function' && !this.guestFunctions.has(value) ? this.guarded(value as (...a: unknown[]) => unknown) : value;
+      for (const name in names) {
+        const value = names[name];
+        ns[name] = typeof value === 'function' && !guest.has(value) ? this.guarded(value as (...a: unknown[]) => unknown) : value;
       }
       out[mod] = ns;
     }
@@ -260,6 +278,8 @@ export class InstanceMeter {
    */
   forget(): void {
     this.cores.length = 0;
+    this.recorded = 0;
+    this.guestFunctions.clear();
     this.ranAtStart = false;
   }
 

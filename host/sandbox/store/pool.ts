@@ -39,8 +39,12 @@ const positive = (what: string, n: number) => {
   return n;
 };
 
+/** One number for a memory's limits: both are at most 65,536 pages. */
+const limitsKey = (initial: number, maximum: number) => initial * 0x10001 + maximum;
+
 export class MemoryPool {
-  private readonly free = new Map<string, WebAssembly.Memory[]>();
+  /** Free memories by their limits (`limitsKey`). */
+  private readonly free = new Map<number, WebAssembly.Memory[]>();
   private pooledBytes = 0;
   private readonly maxBytes: number;
   private memoryLimit: number;
@@ -73,7 +77,7 @@ export class MemoryPool {
 
   /** A zeroed memory of these limits: a pooled one, else a new one. */
   take(initial: number, maximum: number): WebAssembly.Memory {
-    const key = `${initial}:${maximum}`;
+    const key = limitsKey(initial, maximum);
     const reuse = () => {
       const m = this.free.get(key)?.pop();
       if (m) this.pooledBytes -= initial * PAGE;
@@ -108,7 +112,7 @@ export class MemoryPool {
     const bytes = initial * PAGE;
     if (memory.buffer.byteLength !== bytes || this.pooledBytes + bytes > this.maxBytes) return;
     new Uint8Array(memory.buffer).fill(0);
-    const key = `${initial}:${maximum}`;
+    const key = limitsKey(initial, maximum);
     let list = this.free.get(key);
     if (!list) this.free.set(key, list = []);
     list.push(memory);

@@ -130,6 +130,7 @@ const EPOLL_CLOEXEC = 0o2000000;
 const EPOLL_CTL_ADD = 1;
 const EPOLL_CTL_DEL = 2;
 export const EPOLLIN = 0x1;
+export const EPOLLEXCLUSIVE = 1 << 28;
 /** struct epoll_event: u32 events, u64 data; packed on x86-64 only. */
 const EVENT_BYTES = process.arch === 'x64' ? 12 : 16;
 const DATA_AT = process.arch === 'x64' ? 4 : 8;
@@ -205,6 +206,14 @@ export function waitFd(fd: number, out: boolean, ms: number): boolean {
     // A negative result is EINTR (a signal): poll again for what is left.
     if (libc().poll(p, 1, Math.min(left, 2 ** 31 - 1)) > 0) return true;
   }
+}
+
+/** Whether `fd` can be read now (a listening socket: a connection waits), without waiting. */
+export function readable(fd: number): boolean {
+  const p = Buffer.alloc(8);
+  p.writeInt32LE(fd, 0);
+  p.writeInt16LE(POLLIN, 4);
+  return libc().poll(p, 1, 0) > 0;
 }
 
 /**

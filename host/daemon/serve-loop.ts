@@ -13,7 +13,7 @@
  * connection whose HOOK has not fully come waits in this worker's epoll
  * set, at most `requestMs`, without holding the worker up.
  */
-import { acceptConnection, closeFd, drain, Epoll, EPOLLIN, peerCredentials, readSomeSync, ring, waitFd, type PeerCredentials } from './libc.js';
+import { acceptConnection, closeFd, drain, Epoll, EPOLLEXCLUSIVE, EPOLLIN, readable, peerCredentials, readSomeSync, ring, waitFd, type PeerCredentials } from './libc.js';
 import { KIND_HOOK, Mailbox, type MailJob } from './mailbox.js';
 import { FrameReader, type HookFrame } from './protocol.js';
 import { MAX_WAITING } from './jobs.js';
@@ -63,10 +63,11 @@ export class ServeLoop {
     this.boxes = o.mailboxes.map((m) => new Mailbox(m));
     this.mailbox = this.boxes[o.index];
     this.wakeFd = o.wakeFds[o.index];
-    // Not EPOLLEXCLUSIVE: it wakes one worker per connection, and a
-    // connection whose wake-up went to a worker then stuck in a long hook
-    // would wait although another worker is idle.
-    this.epoll.add(o.listenFd, EPOLLIN);
+    // EPOLLEXCLUSIVE: a connection wakes one idle worker, not all of them.
+    // Two connections may wake the same one, though; so a worker that
+    // accepts one and finds another waiting rings the next worker's
+    // doorbell (passOn), lest the other wait behind its hook while a worker is idle.
+    this.epoll.add(o.listenFd, EPOLLIN | EPOLLEXCLUSIVE);
     this.epoll.add(this.wakeFd, EPOLLIN);
   }
 
@@ -103,12 +104,12 @@ export class ServeLoop {
       let job: MailJob | undefined;
       for (const fd of ready) {
         if (job) break;
-        if (fd === this.o.listenFd) {
-          const c = acceptConnection(fd);
-          if (c >= 0) job = this.admit(c);
-        } else if (fd === this.wakeFd) {
+        if (fd === this.o.listenFd) job = this.accept();
+        else if (fd === this.wakeFd) {
           drain(fd);
           woken = true;
+          // A doorbell may be another worker passing on a connection.
+          job = this.accept();
         } else job = this.more(fd);
       }
       this.expire();
@@ -122,6 +123,14 @@ export class ServeLoop {
         await turn();
       }
     }
+  }
+
+  /** Takes one connection if one waits, and passes on the news of the next. */
+  private accept(): MailJob | undefined {
+    const c = acceptConnection(this.o.listenFd);
+    if (c < 0) return undefined;
+    if (this.o.wakeFds.length > 1 && readable(this.o.listenFd)) ring(this.o.wakeFds[(this.o.index + 1) % this.o.wakeFds.length]);
+    return this.admit(c);
   }
 
   private waitMs(): number {

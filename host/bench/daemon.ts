@@ -73,12 +73,13 @@ export async function daemonGroup(ctx: BenchContext): Promise<void> {
       const h = native.start(service);
       try { return timeSync(() => { native.open(h); native.close(h); }, repeat); } finally { native.end(h); }
     };
-    // A fresh daemon runs its first thousand sessions several times slower
-    // (its three threads' code is still being compiled and optimised): the
-    // figures are of a daemon that has served a while, as a real one has.
+    // A fresh daemon runs its first thousands of sessions slower: its
+    // workers' code is still being compiled and optimised (TurboFan took a
+    // quarter of the daemon's CPU after 2,500 sessions, 2% after 10,000).
+    // The figures are of a daemon that has served a while, as a real one has.
     ctx.progress('daemon: warming up the daemon');
-    openClose(shim1, { batch: quick ? 300 : 1500, batches: 1, warmup: 0 });
-    for (let i = 0; i < (quick ? 100 : 500); i++) native.session(shim3);
+    openClose(shim1, { batch: quick ? 300 : 5000, batches: 1, warmup: 0 });
+    for (let i = 0; i < (quick ? 100 : 2000); i++) native.session(shim3);
     ctx.progress('daemon: open+close, native pam_permit');
     results['daemon.native1_oc_us'] = openClose(permit1, fast);
     ctx.progress('daemon: open+close through pam_wasm.so, 1-line C stack');

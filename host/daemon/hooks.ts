@@ -12,7 +12,8 @@
  * first, as `pamwasm recover` does.
  */
 import { codeByNumber, PAM, PAM_SILENT } from '../codes/index.js';
-import { processIdentity, type ProcessOwner, type Registry, type SessionRecord } from '../sessions/registry.js';
+import type { ProcessOwner, Registry, SessionRecord } from '../sessions/registry.js';
+import { processStart } from './libc.js';
 import { recordItems } from '../sessions/wasm-close.js';
 import type { Reply } from './conn.js';
 import { LOG, type DaemonLog } from './log.js';
@@ -27,7 +28,7 @@ const FAILED = PAM.SESSION_ERR.number;
  * its start time. A pid the daemon cannot see (a peer in another pid
  * namespace gets 0) has start 'unknown', which the pid watch leaves alone.
  */
-export const ownerOf = (pid: number): ProcessOwner => ({ pid, start: (pid > 0 && processIdentity(pid)) || 'unknown' });
+export const ownerOf = (pid: number): ProcessOwner => ({ pid, start: (pid > 0 && processStart(pid)) || 'unknown' });
 
 export const lineOf = (stack: string, items: ProtocolItems) => ({
   stack, service: items.service ?? '', user: items.user ?? '', tty: items.tty ?? null, rhost: items.rhost ?? null, ruser: items.ruser ?? null,

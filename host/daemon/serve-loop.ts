@@ -57,7 +57,6 @@ export class ServeLoop {
   private readonly boxes: Mailbox[];
   private readonly wakeFd: number;
   private readonly pending = new Map<number, Pending>();
-  private stopped = false;
 
   constructor(private readonly o: ServeLoopOptions) {
     this.boxes = o.mailboxes.map((m) => new Mailbox(m));
@@ -66,7 +65,7 @@ export class ServeLoop {
     // EPOLLEXCLUSIVE: a connection wakes one idle worker, not all of them.
     // Two connections may wake the same one, though; so a worker that
     // accepts one and finds another waiting rings the next worker's
-    // doorbell (passOn), lest the other wait behind its hook while a worker is idle.
+    // doorbell (accept), lest the other wait behind its hook while a worker is idle.
     this.epoll.add(o.listenFd, EPOLLIN | EPOLLEXCLUSIVE);
     this.epoll.add(this.wakeFd, EPOLLIN);
   }
@@ -75,19 +74,19 @@ export class ServeLoop {
     return this.mailbox;
   }
 
-  stop(): void {
-    this.stopped = true;
-  }
-
   async serve(): Promise<void> {
     let served = 0;
     const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
-    while (!this.stopped) {
+    // Until the main thread terminates this worker (its doorbell brings it back from epoll_wait first).
+    for (;;) {
       // Jobs handed to this worker first: a close waits behind nothing but the hook running.
       const handed = this.mailbox.take();
       if (handed) {
         await this.o.run(handed);
-        if (++served % TURN_EVERY === 0) await turn();
+        if (++served >= TURN_EVERY) {
+          served = 0;
+          await turn();
+        }
         continue;
       }
       // Writes that wait go with the next hook's commit if one comes within

@@ -13,6 +13,7 @@
 import { availableParallelism } from 'node:os';
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { UsageError } from '../errors/index.js';
 import type { SandboxDefaults } from '../stack/index.js';
 import type { WorkerLogTarget } from './jobs.js';
 import { stderrLog, syslogLog } from './log.js';
@@ -97,12 +98,24 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
   if (account.uid === 0) log(LOG.warning, 'running as root (--user root): a V8 escape from a module would get root');
 
   if (activationFd() === undefined) {
+    // sockaddr_un's sun_path holds 108 bytes with the NUL.
+    const bytes = Buffer.byteLength(socket);
+    if (bytes > 107) throw new UsageError(`the socket path ${socket} is ${bytes} bytes; a UNIX socket's path can have at most 107: choose a shorter --socket path`);
     mkdirSync(dirname(socket), { recursive: true, mode: 0o755 });
     rmSync(socket, { force: true });
   }
   if (root) prepareRegistryDir(registryPath, account);
 
-  const listenFd = listen(socket);
+  let listenFd: number;
+  try {
+    listenFd = listen(socket);
+  } catch (e) {
+    const errno = (e as { errno?: number }).errno;
+    const fix = errno === 13 ? 'run it as root, or choose a --socket path in a folder this user may write'
+      : errno === 98 ? 'another process listens there: stop it, or choose another --socket path'
+        : 'check the --socket path';
+    throw new UsageError(`${(e as Error).message}: ${fix}`);
+  }
   // Who may connect is decided by SO_PEERCRED, not by the file's mode.
   if (activationFd() === undefined) chmodSync(socket, 0o666);
   if (root && account.uid !== 0) dropTo(account);

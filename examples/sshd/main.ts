@@ -42,7 +42,8 @@ async function stop(): Promise<void> {
   daemon.kill('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
 }
-process.once('SIGINT', () => void stop().then(() => process.exit(0)));
+// Ctrl-C, a kill or a closed terminal: each removes the service file from /etc/pam.d.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => void stop().then(() => process.exit(0)));
 
 const r = await sshd.run('echo $GREETING').done;
 console.log(`ssh root@127.0.0.1 'echo $GREETING' -> exit ${r.code}: ${r.stdout.trim() || r.stderr.trim()}`);

@@ -35,13 +35,17 @@ Options:
   --unmetered DUR    watchdog: allowance of a line whose time limit is 0 (default 10s)
   --watch DUR        how often open sessions' applications are checked for being gone
                      (default 2s; 0: never, leaving them to \`pamwasm recover\`)
+  --keep DUR         how long closed and failed sessions stay in the registry (e.g. 7d,
+                     12h; default 30d; 0: for ever); open ones always stay
   --log WHERE        syslog (default) or stderr (the journal under systemd)`;
 
-/** `500ms`, `2s`, `0`: milliseconds. */
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `500ms`, `2s`, `5m`, `12h`, `30d`, `0`: milliseconds. */
 function duration(v: string, what: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(v);
-  if (!m) throw usage(`${what} ${v} is not a duration such as 500ms or 2s`, 'daemon');
-  return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 1);
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v);
+  if (!m) throw usage(`${what} ${v} is not a duration such as 500ms, 2s, 12h or 7d`, 'daemon');
+  return Number(m[1]) * (m[2] ? UNIT_MS[m[2]] : 1);
 }
 
 export async function daemonCommand(argv: string[]): Promise<number> {
@@ -50,7 +54,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     options: {
       socket: { type: 'string' }, registry: { type: 'string' }, user: { type: 'string' }, workers: { type: 'string' },
       allow: { type: 'string', multiple: true }, sync: { type: 'string' }, 'module-dir': { type: 'string' },
-      timeout: { type: 'string' }, margin: { type: 'string' }, unmetered: { type: 'string' }, watch: { type: 'string' }, log: { type: 'string' }, help: { type: 'boolean' },
+      timeout: { type: 'string' }, margin: { type: 'string' }, unmetered: { type: 'string' }, watch: { type: 'string' }, keep: { type: 'string' }, log: { type: 'string' }, help: { type: 'boolean' },
     },
     strict: true,
   });
@@ -71,6 +75,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     marginMs: values.margin === undefined ? undefined : duration(values.margin, '--margin'),
     unmeteredMs: values.unmetered === undefined ? undefined : duration(values.unmetered, '--unmetered'),
     watchEveryMs: values.watch === undefined ? undefined : duration(values.watch, '--watch'),
+    keepMs: values.keep === undefined ? undefined : duration(values.keep, '--keep'),
     log: values.log as 'syslog' | 'stderr' | undefined,
   });
   await new Promise<void>((resolve) => {

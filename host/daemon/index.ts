@@ -28,6 +28,8 @@ export { DaemonService, type DaemonLog } from './service.js';
 
 export const DEFAULT_SOCKET = '/run/pamwasm/pamwasm.sock';
 export const DEFAULT_DAEMON_REGISTRY = '/var/lib/pamwasm/daemon/registry.db';
+/** How long the registry keeps a closed or failed session: a month of logins to look back on. */
+export const DEFAULT_KEEP_MS = 30 * 86_400_000;
 
 export interface DaemonOptions {
   socket?: string;
@@ -49,6 +51,8 @@ export interface DaemonOptions {
   unmeteredMs?: number;
   /** How often the pid watch looks for sessions whose application is gone (default 2 s; 0: never). */
   watchEveryMs?: number;
+  /** How long closed and failed sessions stay in the registry (default 30 days; 0: for ever). Open ones always stay. */
+  keepMs?: number;
   /** Where log lines go: syslog (default), stderr (the journal under systemd), or a function. */
   log?: 'syslog' | 'stderr' | DaemonLog;
 }
@@ -122,7 +126,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
 
   const late: { service?: DaemonService } = {};
   const synchronous = o.synchronous ?? 'normal';
-  const registry = await RegistryClient.start({ path: registryPath, synchronous, watchEveryMs: o.watchEveryMs ?? 2000 });
+  const registry = await RegistryClient.start({ path: registryPath, synchronous, watchEveryMs: o.watchEveryMs ?? 2000, keepMs: o.keepMs ?? DEFAULT_KEEP_MS });
   const writeLock = WriteLock.shared();
   const pool = new WorkerPool({
     size: o.workers ?? Math.max(2, availableParallelism()),

@@ -3,6 +3,8 @@
  * connection to the registry:
  *  - the checkpoints of the write-ahead log: the stack workers' connections
  *    make none, so no hook waits for one and its fsync;
+ *  - forgetting closed and failed sessions older than `keepMs`, so that
+ *    the registry does not grow for ever (open ones always stay);
  *  - the pid watch (WAL: its reads never block the workers' writes): one
  *    light query and one /proc read per application process per sweep,
  *    which with thousands of open sessions would cost a serving thread a
@@ -23,6 +25,13 @@ port.postMessage({});
 /** How often the log is copied into the database: it then holds about this long's commits. */
 const CHECKPOINT_EVERY_MS = 500;
 setInterval(() => registry.checkpoint(), CHECKPOINT_EVERY_MS);
+
+/** How often old sessions are looked for: hourly, or sooner when they are kept less than two hours. */
+if (init.keepMs > 0) {
+  const forget = () => registry.forgetClosedBefore(new Date(Date.now() - init.keepMs));
+  forget();
+  setInterval(forget, Math.max(1000, Math.min(3_600_000, init.keepMs / 2)));
+}
 
 if (init.watchEveryMs > 0) setInterval(() => {
   const gone = new Map<number, boolean>();

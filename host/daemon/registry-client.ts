@@ -13,6 +13,8 @@ export interface RegistryInit {
   synchronous: 'full' | 'normal';
   /** How often the pid watch looks for open sessions whose application is gone (ms; 0: never). */
   watchEveryMs: number;
+  /** How long closed and failed sessions are kept (ms; 0: for ever). */
+  keepMs: number;
 }
 
 export class RegistryClient {

@@ -251,6 +251,20 @@ export class Registry {
       .run(code, by, new Date().toISOString(), id, from).changes === 1;
   }
 
+  /**
+   * Deletes closed and failed sessions that ended before `before`; returns
+   * how many. Open, opening and closing ones stay. In commits of at most
+   * 500 rows, oldest first, so that a registry's first clean-up never holds
+   * the write lock for long.
+   */
+  forgetClosedBefore(before: Date): number {
+    const batch = this.sql(`DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions
+      WHERE state IN ('closed', 'failed') AND closed_at < ? ORDER BY rowid LIMIT 500)`);
+    let total = 0;
+    for (let n = 500; n === 500; total += n) n = batch.run(before.toISOString()).changes;
+    return total;
+  }
+
   /** The ids of open sessions whose id ends with `suffix` (those a lost daemon worker held). */
   openIdsEndingWith(suffix: string): string[] {
     return (this.sql(`SELECT id FROM sessions WHERE state = 'open' AND substr(id, -length(@s)) = @s`).all({ s: suffix }) as { id: string }[]).map((r) => r.id);

@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { BIN, DaemonDir } from '../support/daemon.js';
+import { describe, expect, it, vi } from 'vitest';
+import { PAM } from '../../host/codes/index.js';
+import { BIN, DaemonDir, hook, startDaemonChild } from '../support/daemon.js';
 
 describe('pamwasm daemon on the command line', () => {
   it('refuses a socket path longer than a UNIX socket allows, saying what to do, and makes no folder for it', () => {
@@ -18,4 +19,26 @@ describe('pamwasm daemon on the command line', () => {
       d.remove();
     }
   });
+
+  it('forgets closed and failed sessions once --keep has passed, and keeps open ones', async () => {
+    const d = new DaemonDir();
+    const daemon = await startDaemonChild(d, ['--workers', '1', '--keep', '1s']);
+    try {
+      const stack = d.stack('session required pam_permit.wasm');
+      const items = { service: 'sshd', user: 'alice', tty: 'pts/1' };
+      const open = await hook(d.socket, { hook: 'open_session', stack, items });
+      const closed = await hook(d.socket, { hook: 'open_session', stack, items: { ...items, tty: 'pts/2' } });
+      expect((await hook(d.socket, { hook: 'close_session', stack, items: { ...items, tty: 'pts/2' }, sessionId: closed.sessionId })).code).toBe(PAM.SUCCESS.number);
+      const failed = await hook(d.socket, { hook: 'open_session', stack: join(d.dir, 'missing.stack'), items });
+      expect([open.code, failed.code]).toEqual([PAM.SUCCESS.number, PAM.SESSION_ERR.number]);
+      await daemon.closesLogged([closed.sessionId]);
+      const states = () => Object.fromEntries(d.rows().map((r) => [r.id, r.state]));
+      expect(states()).toEqual({ [open.sessionId!]: 'open', [closed.sessionId!]: 'closed', [failed.sessionId!]: 'failed' });
+      // Looked for every second (half of --keep, at least a second).
+      await vi.waitFor(() => expect(states()).toEqual({ [open.sessionId!]: 'open' }), { timeout: 20_000, interval: 200 });
+    } finally {
+      await daemon.stop();
+      d.remove();
+    }
+  }, 60_000);
 });

@@ -82,7 +82,7 @@ export class ServeLoop {
       // Jobs handed to this worker first: a close waits behind nothing but the hook running.
       const handed = this.mailbox.take();
       if (handed) {
-        await this.o.run(handed);
+        await this.runSafely(handed);
         if (++served >= TURN_EVERY) {
           served = 0;
           await turn();
@@ -113,7 +113,7 @@ export class ServeLoop {
       }
       this.expire();
       if (job) {
-        await this.o.run(job);
+        await this.runSafely(job);
         served++;
       }
       // The doorbell may also mean a message from the main thread: the event loop delivers it.
@@ -124,12 +124,32 @@ export class ServeLoop {
     }
   }
 
+  /**
+   * Runs a job; a failure of the daemon's own (a registry it cannot read, a
+   * bug) is logged and costs that job, not the worker and the sessions it holds.
+   */
+  private async runSafely(job: MailJob): Promise<void> {
+    try {
+      await this.o.run(job);
+    } catch (e) {
+      this.o.refused(`a ${job.kind === KIND_HOOK ? 'hook' : 'close'} for session ${job.id || '-'} failed: ${(e as Error).message}`);
+    }
+  }
+
   /** Takes one connection if one waits, and passes on the news of the next. */
   private accept(): MailJob | undefined {
     const c = acceptConnection(this.o.listenFd);
     if (c < 0) return undefined;
     if (this.o.wakeFds.length > 1 && readable(this.o.listenFd)) ring(this.o.wakeFds[(this.o.index + 1) % this.o.wakeFds.length]);
-    return this.admit(c);
+    try {
+      return this.admit(c);
+    } catch (e) {
+      // Nothing of it is anywhere else yet: the module sees the end of the stream.
+      this.forget(c);
+      closeFd(c);
+      this.o.refused(`a connection could not be read: ${(e as Error).message}`);
+      return undefined;
+    }
   }
 
   private waitMs(): number {
@@ -169,7 +189,15 @@ export class ServeLoop {
   private more(fd: number): MailJob | undefined {
     const p = this.pending.get(fd);
     if (!p) return undefined;
-    const got = this.take(fd, p);
+    let got;
+    try {
+      got = this.take(fd, p);
+    } catch (e) {
+      this.forget(fd);
+      closeFd(fd);
+      this.o.refused(`pid ${p.cred.pid}: the connection could not be read: ${(e as Error).message}`);
+      return undefined;
+    }
     if (got === 'more') return undefined;
     this.forget(fd);
     return got;

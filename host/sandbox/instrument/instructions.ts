@@ -215,17 +215,13 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
           r.skipLeb();
           break;
         }
-        const immAt = r.pos;
         if (op >= 0x20 && op <= 0x22) { // local.get, local.set, local.tee: the commonest
           // The meter appends its own locals: an index past the function's
           // would name one of them, and must stay an error, never a valid access.
           const idx = r.u32();
           if (idx >= fuel!.locals) throw malformed(`local index ${idx} at offset ${at} is past the function's ${fuel!.locals} locals`);
         } else if (op === 0x0c || op === 0x0d || op === 0xd5 || op === 0xd6) { // br, br_if, br_on_null, br_on_non_null
-          const label = r.u32();
-          if (label === nest.depth) tape.flush(at);
-          const extra = nest.crossed(label);
-          if (extra > 0) tape.relabel(immAt, r.pos, label + extra);
+          branch(r, tape, nest, at);
         } else {
           r.skipLeb();
           if (op === 0x08 || op === 0x09 || op === 0x15) { // throw, rethrow, return_call_ref
@@ -346,15 +342,8 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
         const sub = r.u32();
         if (sub === 24 || sub === 25) { // br_on_cast(_fail): flags byte, label, two heap types
           r.skip(1);
-          if (tape) {
-            const labelAt = r.pos;
-            const label = r.u32();
-            if (label === nest.depth) tape.flush(at);
-            const extra = nest.crossed(label);
-            if (extra > 0) tape.relabel(labelAt, r.pos, label + extra);
-          } else {
-            r.skipLeb();
-          }
+          if (tape) branch(r, tape, nest, at);
+          else r.skipLeb();
           r.skipLeb();
           r.skipLeb();
         } else {
@@ -372,6 +361,19 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
   if (r.pos > end) throw truncated(end);
   if (stopAtEnd) throw malformed(`a constant expression has no end at offset ${end}`);
   if (costs !== undefined) costs[nest.region] += cost;
+}
+
+/**
+ * The label of a branch at `at`, read from `r`: a branch that leaves the
+ * function flushes the counter; one that leaves wrapped loops is
+ * re-encoded with the labels it crosses.
+ */
+function branch(r: Reader, tape: Tape, nest: Nesting, at: number): void {
+  const labelAt = r.pos;
+  const label = r.u32();
+  if (label === nest.depth) tape.flush(at);
+  const extra = nest.crossed(label);
+  if (extra > 0) tape.relabel(labelAt, r.pos, label + extra);
 }
 
 /**

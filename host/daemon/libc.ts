@@ -10,6 +10,7 @@
  *   peerCredentials(fd)   // { pid: 1234, uid: 0, gid: 0 }
  */
 import koffi from 'koffi';
+import { startTimeOf } from '../sessions/proc-stat.js';
 
 const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
@@ -113,9 +114,7 @@ export function processStart(pid: number): string | undefined {
   const n = c.read(fd, statBuffer, statBuffer.length);
   c.close(fd);
   if (n <= 0) return undefined;
-  const stat = statBuffer.toString('latin1', 0, n);
-  // After the command name (in parentheses, and it may hold spaces): state is field 3, start time field 22.
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ', 20)[19];
+  return startTimeOf(statBuffer.toString('latin1', 0, n));
 }
 
 /**
@@ -220,26 +219,29 @@ function writeFd(fd: number, data: Buffer, off: number, n: number): number {
 const POLLIN = 0x1;
 const POLLOUT = 0x4;
 
+const pollfd = Buffer.alloc(8);
+
+/** poll(2) of one descriptor for `events`, at most `ms`: > 0 when it is ready, 0 on time-out, < 0 on EINTR. */
+function pollOne(fd: number, events: number, ms: number): number {
+  pollfd.writeInt32LE(fd, 0);
+  pollfd.writeInt16LE(events, 4);
+  return libc().poll(pollfd, 1, ms);
+}
+
 /** Waits until `fd` can be read (`out`: written), an error or hang-up, or `ms` pass; false on time-out. */
 export function waitFd(fd: number, out: boolean, ms: number): boolean {
-  const p = Buffer.alloc(8);
-  p.writeInt32LE(fd, 0);
-  p.writeInt16LE(out ? POLLOUT : POLLIN, 4);
   const until = Date.now() + ms;
   for (;;) {
     const left = Math.ceil(until - Date.now());
     if (left <= 0) return false;
     // A negative result is EINTR (a signal): poll again for what is left.
-    if (libc().poll(p, 1, Math.min(left, 2 ** 31 - 1)) > 0) return true;
+    if (pollOne(fd, out ? POLLOUT : POLLIN, Math.min(left, 2 ** 31 - 1)) > 0) return true;
   }
 }
 
 /** Whether `fd` can be read now (a listening socket: a connection waits), without waiting. */
 export function readable(fd: number): boolean {
-  const p = Buffer.alloc(8);
-  p.writeInt32LE(fd, 0);
-  p.writeInt16LE(POLLIN, 4);
-  return libc().poll(p, 1, 0) > 0;
+  return pollOne(fd, POLLIN, 0) > 0;
 }
 
 /**

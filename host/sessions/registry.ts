@@ -17,6 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors/index.js';
 import { sha256 } from '../loader/names.js';
 import { strictByDefault } from '../sandbox/index.js';
+import { startTimeOf } from './proc-stat.js';
 import type { SessionSnapshot } from '../stack/index.js';
 
 export type SessionState = 'opening' | 'open' | 'closing' | 'closed' | 'failed';
@@ -80,9 +81,7 @@ export const defaultRegistryPath = (): string =>
 /** This process's identity: its pid and start time, so a reused pid is not mistaken for it. */
 export function processIdentity(pid = process.pid): string | undefined {
   try {
-    // Field 22 of /proc/<pid>/stat is the start time in clock ticks since boot.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return startTimeOf(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return undefined;
   }

@@ -30,8 +30,8 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Median microseconds per call of a synchronous `fn`. */
-export function timeSync(fn: () => unknown, r: Repeat): number {
+/** Microseconds per call of a synchronous `fn`, one sample a batch, after the warm-up. */
+export function samplesSync(fn: () => unknown, r: Repeat): number[] {
   for (let i = 0; i < (r.warmup ?? r.batch * 2); i++) fn();
   const samples: number[] = [];
   for (let b = 0; b < r.batches; b++) {
@@ -39,11 +39,14 @@ export function timeSync(fn: () => unknown, r: Repeat): number {
     for (let i = 0; i < r.batch; i++) fn();
     samples.push(((performance.now() - t0) * 1000) / r.batch);
   }
-  return median(samples);
+  return samples;
 }
 
-/** Median microseconds per call of an async `fn` (awaited one after another). */
-export async function timeAsync(fn: () => Promise<unknown>, r: Repeat): Promise<number> {
+/** Median microseconds per call of a synchronous `fn`. */
+export const timeSync = (fn: () => unknown, r: Repeat): number => median(samplesSync(fn, r));
+
+/** Microseconds per call of an async `fn` (awaited one after another), one sample a batch, after the warm-up. */
+export async function samplesAsync(fn: () => Promise<unknown>, r: Repeat): Promise<number[]> {
   for (let i = 0; i < (r.warmup ?? r.batch * 2); i++) await fn();
   const samples: number[] = [];
   for (let b = 0; b < r.batches; b++) {
@@ -51,8 +54,11 @@ export async function timeAsync(fn: () => Promise<unknown>, r: Repeat): Promise<
     for (let i = 0; i < r.batch; i++) await fn();
     samples.push(((performance.now() - t0) * 1000) / r.batch);
   }
-  return median(samples);
+  return samples;
 }
+
+/** Median microseconds per call of an async `fn` (awaited one after another). */
+export const timeAsync = async (fn: () => Promise<unknown>, r: Repeat): Promise<number> => median(await samplesAsync(fn, r));
 
 /** Forces a full GC when node runs with --expose-gc (the bench's child processes do). */
 export const collect = (): void => (globalThis as { gc?: () => void }).gc?.();

@@ -15,10 +15,12 @@
  * whose times have settled (host/stack/parse.ts), as libpam keeps none.
  */
 import { expectSuccess, repeatLine, wasmSession, type BenchContext, NativePam } from './fixtures.js';
-import { timeAsync, timeSync, type Repeat } from './measure.js';
+import { median, samplesAsync, samplesSync, timeAsync, timeSync, type Repeat } from './measure.js';
 
 const DEPTHS = [1, 2, 4, 8, 16, 32];
 const QUICK_DEPTHS = [1, 4, 32];
+/** Turns each depth takes (the quick run: 2). */
+const PASSES = 5;
 /** Past the parse cache's 2 s rule for files just written. */
 const SETTLE_MS = 2100;
 
@@ -48,39 +50,46 @@ export async function sessionGroup(ctx: BenchContext): Promise<void> {
       await s.close();
       s.end();
     }
-    for (const depth of depths) {
-      ctx.progress(`sessions: depth ${depth}`);
-      const { service, stack } = files.get(depth)!;
-
-      const nativeUs = timeSync(() => native.session(service), nativeRepeat);
-      const h = native.start(service);
-      let nativeHandleUs: number;
-      try {
-        nativeHandleUs = timeSync(() => { native.open(h); native.close(h); }, handleRepeat);
-      } finally {
-        native.end(h);
-      }
-
-      // Fewer samples as instantiation grows with the depth.
-      const per = Math.max(1, Math.round((quick ? 8 : 24) / depth));
-      const wasmUs = await timeAsync(async () => {
+    // The depths take turns, pass after pass, and each figure is the median
+    // of all its passes' samples: a burst of load on a shared machine then
+    // lands on every depth alike instead of bending the line at one of them.
+    const samples = new Map(depths.map((d) => [d, { native: [] as number[], wasm: [] as number[], nativeHandle: [] as number[], wasmHandle: [] as number[] }]));
+    const passes = quick ? 2 : PASSES;
+    // Per pass; the passes together take about as many samples as one run of the 3-line figures.
+    const perPass = (r: Repeat): Repeat => ({ ...r, batches: Math.ceil(r.batches / passes) });
+    for (let pass = 1; pass <= passes; pass++) {
+      ctx.progress(`sessions: depths ${depths.join(', ')} (pass ${pass} of ${passes})`);
+      for (const depth of depths) {
+        const { service, stack } = files.get(depth)!;
+        const into = samples.get(depth)!;
+        into.native.push(...samplesSync(() => native.session(service), perPass(nativeRepeat)));
+        const h = native.start(service);
+        try {
+          into.nativeHandle.push(...samplesSync(() => { native.open(h); native.close(h); }, perPass(handleRepeat)));
+        } finally {
+          native.end(h);
+        }
+        // Fewer samples as instantiation grows with the depth.
+        const per = Math.max(1, Math.round((quick ? 8 : 24) / depth));
+        into.wasm.push(...await samplesAsync(async () => {
+          const s = await wasmSession(ctx.engine, stack);
+          expectSuccess('open', await s.open());
+          expectSuccess('close', await s.close());
+          s.end();
+        }, { batch: per, batches: quick ? 4 : 9, warmup: per * 2 }));
         const s = await wasmSession(ctx.engine, stack);
-        expectSuccess('open', await s.open());
-        expectSuccess('close', await s.close());
-        s.end();
-      }, { batch: per, batches: quick ? 7 : 21, warmup: per * 2 });
-      const s = await wasmSession(ctx.engine, stack);
-      let wasmHandleUs: number;
-      try {
-        wasmHandleUs = await timeAsync(async () => { await s.open(); await s.close(); }, handleRepeat);
-      } finally {
-        s.end();
+        try {
+          into.wasmHandle.push(...await samplesAsync(async () => { await s.open(); await s.close(); }, perPass(handleRepeat)));
+        } finally {
+          s.end();
+        }
       }
-
-      results[`depth.${depth}.native_us`] = nativeUs;
-      results[`depth.${depth}.wasm_us`] = wasmUs;
-      results[`depth.${depth}.native_handle_us`] = nativeHandleUs;
-      results[`depth.${depth}.wasm_handle_us`] = wasmHandleUs;
+    }
+    for (const [depth, m] of samples) {
+      results[`depth.${depth}.native_us`] = median(m.native);
+      results[`depth.${depth}.wasm_us`] = median(m.wasm);
+      results[`depth.${depth}.native_handle_us`] = median(m.nativeHandle);
+      results[`depth.${depth}.wasm_handle_us`] = median(m.wasmHandle);
     }
     // The 3-line figures, measured on their own (depth 3 is not a scaling row).
     ctx.progress('sessions: 3-line stack');

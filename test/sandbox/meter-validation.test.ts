@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { craftComponent } from '../../host/build/crafted.js';
 import { loadComponent } from '../../host/loader/index.js';
 import { componentCores } from '../../host/loader/validate.js';
-import { meterCoreModule, parseModuleSpec } from '../../host/sandbox/index.js';
+import { checkCoreModule, meterCoreModule, parseModuleSpec } from '../../host/sandbox/index.js';
 import { hostile, TempStacks } from '../support/hostile.js';
 
 const MARGIN_MS = 1500;
@@ -214,6 +214,41 @@ describe('variants of each class, crafted here', () => {
     await expectRefusedEveryWay(many, 'ERR_PAMWASM_UNSUPPORTED_WASM');
     // The nested component alone, never instantiated, is refused too: the cap is not counted through nesting.
     await expectRefusedEveryWay(Uint8Array.from([...one, 0x04, nested.length, ...nested]), 'ERR_PAMWASM_UNSUPPORTED_WASM');
+  });
+
+  it('struct and array types (GC), whose objects live outside the memory limit, are refused wherever they are declared', async () => {
+    // A retained array of 64 MiB arrays, made in a loop: with GC on, the
+    // engine's heap grows past any memory= limit until the process dies.
+    const decls = '(type $a (array (mut i64))) (type $keep (array (mut (ref null $a)))) (global $g (mut (ref null $keep)) (ref.null $keep))';
+    const body = `(local $i i32) (global.set $g (array.new_default $keep (i32.const 4096)))
+      (loop $l (array.set $keep (global.get $g) (local.get $i) (array.new_default $a (i32.const 8388608)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1))) (br_if $l (i32.lt_u (local.get $i) (i32.const 4096))))
+      (i32.const 0)`;
+    const cores = {
+      'array types, allocating': sessionModule(decls, body),
+      'a struct in a rec group': '(module (rec (type (func)) (type (struct (field i32)))))',
+      'an array subtype, declared only': '(module (type (func)) (type (sub (array i8))))',
+    };
+    const check = async (wat: string) => {
+      const core = await parse(wat);
+      return () => checkCoreModule(core, { where: 'm core module 0', scanCode: true });
+    };
+    for (const [label, wat] of Object.entries(cores)) {
+      expect(await check(wat), label).toThrow(expect.objectContaining({
+        code: 'ERR_PAMWASM_UNSUPPORTED_WASM', message: expect.stringMatching(/^m core module 0 defines type \d+ as a struct or array \(GC\)/),
+      }));
+    }
+    // Function types alone, in rec groups and subtypes too, are what every module has.
+    expect(await check('(module (rec (type (func)) (type (sub (func (param i32))))))')).not.toThrow();
+    // Through the loader: the sandbox's own refusal on an engine with GC;
+    // an engine without it (node 20) refuses the module as invalid first.
+    const core = await parse(cores['array types, allocating']);
+    const code = WebAssembly.validate(core) ? 'ERR_PAMWASM_UNSUPPORTED_WASM' : 'ERR_PAMWASM_MALFORMED_WASM';
+    const bytes = await craftComponent(cores['array types, allocating'], { shape: sessionModule('') }, 'gc');
+    await expectRefusedEveryWay(bytes, code);
+    const path = join(stacks.dir, 'gc_alloc.wasm');
+    writeFileSync(path, bytes);
+    await expectLineRefused(path, 'GC arrays');
   });
 
   it('a core module importing one name twice is refused the same on both paths, also when the two imports differ in type', async () => {

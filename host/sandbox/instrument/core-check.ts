@@ -6,6 +6,11 @@
  *    wait/notify instructions. A session module has no use for them, and
  *    `memory.atomic.wait32` with an infinite timeout on a shared memory
  *    blocks the calling thread where no fuel check and no timer can reach it;
+ *  - struct and array types (GC): their objects live on the engine's
+ *    garbage-collected heap, outside the linear memory the `memory=` limit
+ *    caps, so a loop of `array.new` could grow the host process until it
+ *    dies. Without such a type no instruction can allocate one. Session
+ *    modules (C, Rust, JS through StarlingMonkey) use linear memory only;
  *  - a (module, name) pair imported twice: the component model's validator
  *    (the jco path) refuses it, so the fast path must too;
  *  - instance resources over the caps below (`CORE_CAPS`): the number of
@@ -23,7 +28,7 @@
 import { MalformedModuleError, PamwasmError, ResourceLimitError, UnsupportedWasmError } from '../../errors/index.js';
 import { hex, Reader } from '../../wasm/index.js';
 import { skipValType, walkFrom, walkInstructions, type Rewrite } from './instructions.js';
-import { memoryLimits, NO_OUT, readSections, SECTION, skipConstExpr, tableLimits } from './spaces.js';
+import { memoryLimits, NO_OUT, readSections, scanTypes, SECTION, skipConstExpr, tableLimits } from './spaces.js';
 
 /** Caps on the resources one core instance may declare (docs/sandbox.md lists them). */
 export interface CoreCaps {
@@ -89,6 +94,13 @@ function checkSections(bytes: Uint8Array, options: CheckOptions): void {
   for (const s of sections) {
     const r = new Reader(bytes, s.start, s.end);
     switch (s.id) {
+      case SECTION.type: {
+        const gc = scanTypes(bytes, s).firstAggregate;
+        if (gc >= 0) {
+          throw new UnsupportedWasmError(`${where} defines type ${gc} as a struct or array (GC): such objects live outside the module's memory limit, so session modules may not use them; build the module without wasm GC (linear memory only).`);
+        }
+        continue;
+      }
       case SECTION.import:
         count.importedFuncs = checkImports(r, where, count);
         break;

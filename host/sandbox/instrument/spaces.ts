@@ -63,6 +63,8 @@ export interface TypeScan {
   bodyStart: number;
   /** Parameter count of each type index (0 for struct and array types). */
   params: number[];
+  /** Struct and array types (GC): the first one's index, or -1. */
+  firstAggregate: number;
 }
 
 /**
@@ -91,10 +93,13 @@ export function scanTypes(bytes: Uint8Array, s: Section): TypeScan {
     }
   }
   if (r.pos !== s.end) throw malformed(`type section has trailing bytes at offset ${r.pos}`);
-  return { entries, count, emptyFunc, bodyStart, params };
+  return { entries, count, emptyFunc, bodyStart, params: params.map((p) => Math.max(p, 0)), firstAggregate: params.indexOf(AGGREGATE) };
 }
 
-/** Skips one subtype; returns its parameter count when it is a function type, else 0. */
+/** What skipSubType returns for a struct or array type. */
+const AGGREGATE = -1;
+
+/** Skips one subtype; returns its parameter count when it is a function type, else AGGREGATE. */
 function skipSubType(r: Reader): number {
   const b = r.buf[r.pos];
   if (b === 0x50 || b === 0x4f) { // sub / sub final: supertypes, then the composite type
@@ -118,7 +123,7 @@ function skipSubType(r: Reader): number {
     default:
       throw unsupported(`unknown type form ${hex(kind)} at offset ${r.pos - 1}`);
   }
-  return 0;
+  return AGGREGATE;
 }
 
 /** A field: storage type (a value type, or packed i8 0x78 / i16 0x77, both one byte) and mutability. */

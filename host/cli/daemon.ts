@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_DAEMON_REGISTRY, DEFAULT_SOCKET, startDaemon } from '../daemon/index.js';
 import { lookupUser } from '../daemon/privileges.js';
-import { usage } from './usage.js';
+import { duration as durationOf, usage } from './usage.js';
 
 export const DAEMON_HELP = `Usage: pamwasm daemon [--socket PATH] [--registry PATH] [--user NAME] [--workers N] [options]
 
@@ -39,14 +39,7 @@ Options:
                      12h; default 30d; 0: for ever); open ones always stay
   --log WHERE        syslog (default) or stderr (the journal under systemd)`;
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** `500ms`, `2s`, `5m`, `12h`, `30d`, `0`: milliseconds. */
-function duration(v: string, what: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v);
-  if (!m) throw usage(`${what} ${v} is not a duration such as 500ms, 2s, 12h or 7d`, 'daemon');
-  return Number(m[1]) * (m[2] ? UNIT_MS[m[2]] : 1);
-}
+const duration = (v: string, option: string): number => durationOf(v, option, 'daemon');
 
 export async function daemonCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({

@@ -21,6 +21,7 @@ import { WorkerPool } from './pool.js';
 import { MAIN_LOCK_ID, WriteLock } from './write-lock.js';
 import { daemonAccount, dropTo, isRoot, prepareRegistryDir } from './privileges.js';
 import { closeFd, listenUnix, setNonBlocking } from './libc.js';
+import { DEFAULT_KEEP_MS } from '../sessions/registry.js';
 import { RegistryClient } from './registry-client.js';
 import { DaemonService, LOG, type DaemonLog } from './service.js';
 
@@ -28,8 +29,7 @@ export { DaemonService, type DaemonLog } from './service.js';
 
 export const DEFAULT_SOCKET = '/run/pamwasm/pamwasm.sock';
 export const DEFAULT_DAEMON_REGISTRY = '/var/lib/pamwasm/daemon/registry.db';
-/** How long the registry keeps a closed or failed session: a month of logins to look back on. */
-export const DEFAULT_KEEP_MS = 30 * 86_400_000;
+export { DEFAULT_KEEP_MS };
 
 export interface DaemonOptions {
   socket?: string;

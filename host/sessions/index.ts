@@ -31,7 +31,7 @@ import { parseStackFile, StackSession, type Diagnostic, type SandboxDefaults, ty
 import { closeOverall, closeRecord, collectMessages, lineItems, type CloseOutcome, type ClosedRecord } from './close.js';
 import { defaultRegistryPath, Registry, type SessionRecord, type SessionState } from './registry.js';
 
-export { defaultRegistryPath, Registry, type SessionRecord, type SessionState } from './registry.js';
+export { DEFAULT_KEEP_MS, defaultRegistryPath, Registry, type SessionRecord, type SessionState } from './registry.js';
 export type { ClosedRecord } from './close.js';
 
 export interface HostOptions {

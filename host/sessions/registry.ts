@@ -119,6 +119,9 @@ const nativeBinding = ((): string | undefined => {
   }
 })();
 
+/** How long a closed or failed session stays in a registry by default: a month of logins to look back on. */
+export const DEFAULT_KEEP_MS = 30 * 86_400_000;
+
 type Row = Record<string, unknown>;
 
 /** A column's name as a SessionRecord key: stack_sha256 -> stackSha256. */

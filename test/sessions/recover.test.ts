@@ -88,4 +88,31 @@ describe('pamwasm sessions', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
   });
+
+  it('--keep deletes closed sessions that ended longer ago, after closing the orphans; open ones and recent ones stay', async () => {
+    const registry = `${dir.path}/kept.db`;
+    await killedHost(registry);
+    const live = await startScript(script, [registry, dir.path, String(SESSIONS)]);
+    try {
+      // Closed just now: they stay, whatever --keep says.
+      const first = pamwasm(['recover', '--registry', registry, '--keep', '1s', '--json']);
+      expect([first.code, first.stderr]).toEqual([0, '']);
+      expect(lastJson<{ closed: Closed[]; forgotten: number }>(first.stdout)).toMatchObject({ forgotten: 0 });
+      expect(lastJson<{ closed: Closed[] }>(first.stdout).closed).toHaveLength(SESSIONS);
+      await new Promise((r) => setTimeout(r, 1200));
+      // 0 keeps them for ever.
+      expect(lastJson<{ forgotten: number }>(pamwasm(['recover', '--registry', registry, '--keep', '0', '--json']).stdout).forgotten).toBe(0);
+      const later = pamwasm(['recover', '--registry', registry, '--keep', '1s']);
+      expect([later.code, later.stderr]).toEqual([0, '']);
+      expect(later.stdout).toMatch(new RegExp(`deleted ${SESSIONS} closed or failed sessions that ended over 1s ago`));
+      const rows = lastJson<Listed[]>(pamwasm(['sessions', '--registry', registry, '--json']).stdout);
+      expect(rows.map((r) => r.state)).toEqual(Array(SESSIONS).fill('open'));
+      expect(new Set(rows.map((r) => r.ownerPid))).toEqual(new Set([live.pid]));
+    } finally {
+      await live.kill('SIGKILL');
+    }
+    const bad = pamwasm(['recover', '--registry', registry, '--keep', 'a week']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--keep a week is not a duration such as 500ms, 2s, 12h or 7d; see `pamwasm recover --help`/);
+  });
 });

@@ -50,6 +50,20 @@ export class SandboxLimitExceeded extends Error {
   }
 }
 
+/**
+ * Thrown when guest code that the host called while lowering a host call's
+ * result (the module's `cabi_realloc`, or any guest function it runs) calls
+ * a host function in turn. The component model forbids leaving an instance
+ * there (CanonicalABI.md: `may_leave` is false while the host lowers into
+ * it), so it is a trap, as wasmtime's "cannot leave component instance":
+ * host code is never re-entered in the middle of one of its own calls.
+ */
+export class ReentrantHostCall extends WebAssembly.RuntimeError {
+  constructor(readonly depth: number) {
+    super('called a host function from inside a host call (e.g. from cabi_realloc while the host lowered a result into the module), which the component model forbids');
+  }
+}
+
 /** The fault `e` (thrown by a guest call, after the meter's `explain`) stands for. */
 export function faultOf(e: unknown): Fault {
   if (e instanceof TimeLimitExceeded) return { kind: 'timeout', message: e.message };
@@ -60,6 +74,7 @@ export function faultOf(e: unknown): Fault {
     if (/call stack/i.test(e.message)) return { kind: 'stack-overflow', message: 'overflowed its stack (unbounded recursion)' };
     if (/memory|allocat|table/i.test(e.message)) return { kind: 'out-of-memory', message: e.message };
   }
+  if (e instanceof ReentrantHostCall) return { kind: 'trap', message: `trapped: ${e.message}` };
   if (e instanceof WebAssembly.RuntimeError) return { kind: 'trap', message: `trapped: ${e.message}${trapSite(e)}` };
   return { kind: 'host', message: e instanceof Error ? e.message : String(e) };
 }

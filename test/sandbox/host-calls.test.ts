@@ -39,11 +39,11 @@ interface Outcome { status?: string; fault?: Fault; ms: number; log: LogRecord[]
  * runs it: metered, its clock armed for the call, a fault recorded by a host
  * call deciding the outcome whatever the hook returned.
  */
-async function openOn(path: 'fast' | 'jco', module: string, argc: number, limitMs = LIMIT_MS): Promise<Outcome> {
-  const loaded = await loadComponent(hostile(module), { fastPath: path === 'fast', meter: { maxMemoryPages: 1024, importMemory: true } });
+async function openOn(path: 'fast' | 'jco', module: string | Uint8Array, argc: number, limitMs = LIMIT_MS, handle = newHandleState(ITEMS)): Promise<Outcome> {
+  const loaded = await loadComponent(typeof module === 'string' ? hostile(module) : module, { fastPath: path === 'fast', meter: { maxMemoryPages: 1024, importMemory: true } });
   expect(loaded.via).toBe(path);
   const log: LogRecord[] = [];
-  const ctx = newLineContext({ module, handle: newHandleState(ITEMS), log: (r) => log.push(r) });
+  const ctx = newLineContext({ module: typeof module === 'string' ? module : 'crafted', handle, log: (r) => log.push(r) });
   const meter = new InstanceMeter();
   ctx.clock = meter;
   meter.arm(limitMs);
@@ -104,6 +104,49 @@ describe.each(['fast', 'jco'] as const)('on the %s path', (path) => {
     const r = await openOn(path, 'catch_host_fault', 2);
     expect(r.status).toBeUndefined();
     expect(r.fault?.kind).toBe('limit');
+  });
+});
+
+/**
+ * A module whose open-session asks the host for `ask`, and whose
+ * cabi_realloc, run by the host while it lowers the answer, calls `call` (a
+ * host import) before it allocates (only then: the host also runs it to
+ * lower open-session's arguments).
+ */
+const reentrant = (imports: string, call: string, ask: string) => `(module
+  ${imports}
+  (memory (export "memory") 1)
+  (data (i32.const 200) "X=1")
+  (global $heap (mut i32) (i32.const 4096))
+  (global $asked (mut i32) (i32.const 0))
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    (if (global.get $asked) (then ${call}))
+    (global.get $heap)
+    (global.set $heap (i32.add (global.get $heap) (i32.add (local.get 3) (i32.const 8)))))
+  (func (export "open-session") (param i32 i32 i32) (result i32) (global.set $asked (i32.const 1)) ${ask} (i32.const 0))
+  (func (export "close-session") (param i32 i32 i32) (result i32) (i32.const 0)))`;
+const ENV_IMPORTS = `(import "pamwasm:session/env@${WIT_VERSION}" "list-env" (func $list (param i32)))
+  (import "pamwasm:session/env@${WIT_VERSION}" "put-env" (func $put (param i32 i32) (result i32)))`;
+const REENTRANT = {
+  'put-env from the realloc of list-env': reentrant(ENV_IMPORTS, '(drop (call $put (i32.const 200) (i32.const 3)))', '(call $list (i32.const 64))'),
+  'list-env from the realloc of list-env, recursively': reentrant(ENV_IMPORTS, '(call $list (i32.const 64))', '(call $list (i32.const 64))'),
+  'syslog from the realloc of get-item': reentrant(`(import "pamwasm:session/items@${WIT_VERSION}" "get-item" (func $item (param i32 i32)))
+  (import "pamwasm:session/log@${WIT_VERSION}" "syslog" (func $syslog (param i32 i32 i32)))`, '(call $syslog (i32.const 3) (i32.const 200) (i32.const 3))', '(call $item (i32.const 1) (i32.const 64))'),
+};
+
+describe.each(['fast', 'jco'] as const)('a host call made while the host lowers a result into the guest, on the %s path', (path) => {
+  it.each(Object.entries(REENTRANT))('(%s) is a trap: host code is not re-entered', async (label, wat) => {
+    const handle = newHandleState(ITEMS);
+    handle.env.set('A', '1');
+    const r = await openOn(path, await craftComponent(wat, {}, label), 0, LIMIT_MS, handle);
+    figures.push(`${path} re-entrant ${label}: ${r.fault?.kind} after ${r.ms.toFixed(1)} ms`);
+    expect(r.status).toBeUndefined();
+    expect(r.fault?.kind).toBe('trap');
+    expect(r.fault?.message).toMatch(/from inside a host call/);
+    expect(r.ms).toBeLessThan(MARGIN_MS);
+    // Neither the inner call nor anything after it ran.
+    expect([...handle.env]).toEqual([['A', '1']]);
+    expect(r.log).toEqual([]);
   });
 });
 

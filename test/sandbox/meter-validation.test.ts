@@ -8,14 +8,14 @@
  * pam_permit: PAM_SUCCESS).
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { craftComponent } from '../../host/build/crafted.js';
 import { loadComponent } from '../../host/loader/index.js';
 import { componentCores } from '../../host/loader/validate.js';
-import { checkCoreModule, meterCoreModule, parseModuleSpec } from '../../host/sandbox/index.js';
+import { checkCoreModule, compilesInFull, meterCoreModule, parseModuleSpec } from '../../host/sandbox/index.js';
 import { hostile, TempStacks } from '../support/hostile.js';
 
 const MARGIN_MS = 1500;
@@ -249,6 +249,24 @@ describe('variants of each class, crafted here', () => {
     const path = join(stacks.dir, 'gc_alloc.wasm');
     writeFileSync(path, bytes);
     await expectLineRefused(path, 'GC arrays');
+  });
+
+  it('a function that takes long to compile (50,000 nested loops, returning at once) is compiled in full at load on both paths, so its first call on a stack line does not time out', async () => {
+    // V8 compiles a function when it is first called, inside the call and
+    // before its fuel code runs: this one took over 300 ms there.
+    const wat = sessionModule('', `${'loop\n'.repeat(50_000)}${'end\n'.repeat(50_000)}(i32.const 0)`);
+    const path = join(stacks.dir, 'slow_compile.wasm');
+    writeFileSync(path, await craftComponent(wat, { shape: sessionModule('') }, 'slow compile'));
+    for (const fastPath of [true, false]) {
+      const loaded = await loadComponent(path, { fastPath, meter: { maxMemoryPages: 16 } });
+      expect(compilesInFull(meterCoreModule(componentCores(readFileSync(path)).modules[0], { maxMemoryPages: 16 }).bytes)).toBe(true);
+      expect(loaded.via).toBe(fastPath ? 'fast' : 'jco');
+    }
+    const r = await stacks.run(`session required [${path} timeout=100ms]\n`);
+    figures.push(`50,000 nested loops: first open ${r.openMs.toFixed(1)} ms under timeout=100ms`);
+    expect(r.open.name).toBe('PAM_SUCCESS');
+    expect(r.open.trace[0].fault).toBeUndefined();
+    expect(r.openMs).toBeLessThan(250);
   });
 
   it('a core module importing one name twice is refused the same on both paths, also when the two imports differ in type', async () => {

@@ -16,7 +16,7 @@
  * images.ts what each module's instances start from.
  */
 import { ResourceLimitError } from '../../errors/index.js';
-import { TimeLimitExceeded } from '../faults.js';
+import { ReentrantHostCall, TimeLimitExceeded } from '../faults.js';
 import { CORE_CAPS, FUEL_EXPORT, OUT_OF_FUEL, SANDBOX_MODULE } from '../instrument/index.js';
 import { ModuleImages } from './images.js';
 import { MemoryPool } from './pool.js';
@@ -73,6 +73,11 @@ export class InstanceMeter {
    * call's outcome whatever the guest did after it.
    */
   failure?: unknown;
+  /**
+   * Host calls under way: above 0 while a host function runs, and while
+   * its result is lowered into the guest (which runs the guest's realloc).
+   */
+  private inHostCall = 0;
   /** Nested `pause()`s, and when the outermost began. */
   private paused = 0;
   private pausedAt = 0;
@@ -175,11 +180,20 @@ export class InstanceMeter {
         meter.timedOut = true;
         throw meter.fail(new TimeLimitExceeded(meter.limitMs));
       }
+      // A host function never calls guest code but the realloc (or what it
+      // calls) that lowers its result: a host call made from there would
+      // re-enter host code in the middle of one of its calls (a list-env
+      // being copied out, a conversation under way). Both load paths wrap
+      // each lowered import in this guard, so one check refuses it on both.
+      if (meter.inHostCall > 0) throw meter.fail(new ReentrantHostCall(meter.inHostCall));
+      meter.inHostCall++;
       try {
         // eslint-disable-next-line prefer-rest-params
         return host.apply(undefined, arguments as unknown as unknown[]);
       } catch (e) {
         throw meter.fail(e);
+      } finally {
+        meter.inHostCall--;
       }
     };
   }
@@ -231,6 +245,7 @@ export class InstanceMeter {
     this.timedOut = false;
     this.failure = undefined;
     this.paused = 0;
+    this.inHostCall = 0;
     for (const c of this.cores) if (c.tank) c.tank.value = SLICE;
   }
 

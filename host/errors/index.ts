@@ -277,7 +277,7 @@ export class BadSettingError extends PamwasmError {
   constructor(message: string) { super(BadSettingError.code, message); }
 }
 
-/** A core module declares more of an instance resource (tables, table elements, globals, memories, segment bytes, core instances) than the sandbox's caps allow. */
+/** A core module declares more of an instance resource (tables, table elements, globals, memories, segment bytes, core instances) than the sandbox's caps allow, or has a function that would take too long to compile for a time limit to hold. */
 export class ResourceLimitError extends PamwasmError {
   static override readonly code = 'ERR_PAMWASM_RESOURCE_LIMIT' as const;
   constructor(message: string) { super(ResourceLimitError.code, message); }

@@ -22,7 +22,7 @@
  */
 import { basename } from 'node:path';
 import { ModuleNotFoundError, MalformedModuleError, NotAComponentError, PamwasmError, PinMismatchError, UnsafePermissionsError, UnsupportedWasmError } from '../errors/index.js';
-import { compileMetered, CORE_CAPS, INITIAL_FUEL, meterCoreModule, strictByDefault, type CoreCaps } from '../sandbox/index.js';
+import { CORE_CAPS, INITIAL_FUEL, meterCoreModule, strictByDefault, type CoreCaps } from '../sandbox/index.js';
 import type { WitStatus } from '../codes/index.js';
 import { cacheKey, openCache, type CacheOptions, type KeyParts, type Prepared } from './cache.js';
 import { evaluateGlue } from './glue.js';
@@ -118,15 +118,11 @@ export interface LoadOptions {
 /** What a load keeps: the engine's compiled cores, loaded components, known files and verdicts. */
 type LoaderState = Pick<EngineState, 'compiled' | 'loaded' | 'files' | 'verdicts' | 'cacheDirs'>;
 
-/**
- * Compiles a core module once per content hash (`hash`, its sha256) and
- * engine; a metered one so that compiling it cannot stall a call past its
- * time limit (sandbox/instrument/compile.ts).
- */
-function compileCore(bytes: Uint8Array, hash: string, compiled: LoaderState['compiled'], metered: boolean): Promise<WebAssembly.Module> {
+/** Compiles a core module once per content hash (`hash`, its sha256) and engine. */
+function compileCore(bytes: Uint8Array, hash: string, compiled: LoaderState['compiled']): Promise<WebAssembly.Module> {
   let m = compiled.get(hash);
   if (!m) {
-    const made = metered ? compileMetered(bytes) : WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+    const made = WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
     compiled.set(hash, made);
     made.catch(() => compiled.deleteIf(hash, made));
     m = made;
@@ -213,11 +209,11 @@ async function prepare(bytes: Uint8Array, source: string, options: LoadOptions):
   };
 }
 
-async function compileCores(p: Prepared, source: string, compiled: LoaderState['compiled'], metered: boolean): Promise<Map<string, WebAssembly.Module>> {
+async function compileCores(p: Prepared, source: string, compiled: LoaderState['compiled']): Promise<Map<string, WebAssembly.Module>> {
   const cores = new Map<string, WebAssembly.Module>();
   for (const [name, core] of p.cores) {
     try {
-      cores.set(name, await compileCore(core, p.sha256s.get(name)!, compiled, metered));
+      cores.set(name, await compileCore(core, p.sha256s.get(name)!, compiled));
     } catch (e) {
       throw new UnsupportedWasmError(`${source} core module ${name} is valid, but the sandbox's rewrite of it does not compile (${(e as Error).message}); this is a pamwasm bug: please report it with the module.`);
     }
@@ -240,7 +236,7 @@ async function build(bytes: Uint8Array, source: string, hash: string, parts: Key
   let p = cache && key ? cache.get(key) : undefined;
   const cached = p !== undefined;
   p ??= await prepare(bytes, source, options);
-  const cores = await compileCores(p, source, state.compiled, options.meter !== undefined);
+  const cores = await compileCores(p, source, state.compiled);
   if (cache && p.glue !== undefined) p.glueSha256 ??= sha256(p.glue);
   if (cache && key && !cached) cache.put(key, p);
   const getCoreModule = (name: string) => cores.get(name)!;

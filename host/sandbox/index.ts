@@ -23,14 +23,14 @@
  *   const inst = mod.instantiate({ ...hostImports(ctx), ...wasi.imports }, meter.instantiateCore);
  */
 export {
-  meterCoreModule, compileMetered, compilesInFull, LAZY_CODE_BYTES, pooledMemoryLimits, checkCoreModule, CORE_CAPS, FUEL_EXPORT, SANDBOX_MODULE, OUT_OF_FUEL,
+  meterCoreModule, pooledMemoryLimits, checkCoreModule, CORE_CAPS, FUEL_EXPORT, SANDBOX_MODULE, OUT_OF_FUEL,
   type MeterOptions, type MeterResult, type CoreCaps, type CheckOptions, type TableCaps,
 } from './instrument/index.js';
 export {
   InstanceMeter, INITIAL_FUEL, TimeLimitExceeded, MemoryPool, ModuleImages, PAGE, DEFAULT_MEMORY_LIMIT,
   type StoreShared, type MemoryPoolOptions, type ModuleFacts, type Parked, type ParkedCore,
 } from './store/index.js';
-export { faultOf, ReentrantHostCall, SandboxLimitExceeded, type Fault, type FaultKind } from './faults.js';
+export { faultOf, SandboxLimitExceeded, type Fault, type FaultKind } from './faults.js';
 // policy: line settings, file trust, WASI grants.
 export { checkSandboxValues, parseModuleSpec, type ModuleSpec } from './policy/spec.js';
 export { checkOwnerPerms, folderProblem, readCheckedFile, stillJudged, strictByDefault, type CheckedFile, type ReadRule } from './policy/perms.js';

@@ -5,7 +5,8 @@
  * and every function body with its charges.
  */
 import { hex, malformed, Reader, type Writer } from '../../wasm/index.js';
-import { FuelCode, type FuelPlan } from './fuel.js';
+import { ResourceLimitError } from '../../errors/index.js';
+import { compileCharge, FuelCode, MAX_COMPILE_UNITS, type FuelPlan } from './fuel.js';
 import { skipValType, walkFrom, walkInstructions, type Rewrite } from './instructions.js';
 import { replay, Tape } from './replay.js';
 import { NO_OUT, scanTypes, SECTION, type ModuleSpaces, type Section } from './spaces.js';
@@ -84,6 +85,11 @@ export function rewriteCode(
   if (r.pos !== s.end) throw malformed(`code section has ${s.end - r.pos} bytes after its last body`);
 }
 
+/** The i32 locals the meter adds to every function. */
+const FUEL_LOCALS = 5;
+/** V8's cap on a function's parameters and locals together (kV8MaxWasmFunctionLocals). */
+const MAX_LOCALS = 50_000;
+
 /** What every body of a code section is rewritten with. */
 interface BodyContext {
   bytes: Uint8Array;
@@ -112,6 +118,10 @@ function rewriteBody(c: BodyContext, r: Reader, sectionEnd: number, params: numb
     skipValType(body);
   }
   const first = params + locals;
+  // Said here, not left to V8's refusal of the rewritten module, which would read as a bug of the sandbox's.
+  if (first + FUEL_LOCALS > MAX_LOCALS) {
+    throw new ResourceLimitError(`it has ${first} parameters and locals; the sandbox adds ${FUEL_LOCALS}, and V8 allows ${MAX_LOCALS} in all; use fewer locals`);
+  }
   const tape = c.tape;
   tape.n = 0;
   const fuel: FuelPlan = { locals: first, costs: [0], handlers: false, tape };
@@ -122,11 +132,16 @@ function rewriteBody(c: BodyContext, r: Reader, sectionEnd: number, params: numb
   // without one charges once per call, and a local would cost a load and a
   // store around each of its calls (fuel.ts).
   const local = fuel.costs.length > 1 && !fuel.handlers;
+  // Charged at every entry, with what the entry runs: compiling it (fuel.ts).
+  const compile = compileCharge(fuel.costs);
+  if (compile > MAX_COMPILE_UNITS) {
+    throw new ResourceLimitError(`its code would take too long to compile for a time limit to hold (${fuel.costs.length - 1} loops, ${compile} units of compiling where at most ${MAX_COMPILE_UNITS} are allowed); split the function`);
+  }
   const code = c.code.use(first, local);
   out.u32(groups + 1);
   out.copy(bytes, groupsStart, walkStart);
-  out.u32(5); out.u8(0x7f); // five i32 locals: the counter, a length, and a bulk instruction's operands (fuel.ts)
-  code.entry(out, fuel.costs[0]);
+  out.u32(FUEL_LOCALS); out.u8(0x7f); // i32 locals: the counter, a length, and a bulk instruction's operands (fuel.ts)
+  code.entry(out, fuel.costs[0] + compile);
   // Loops are wrapped only in a function without handlers: no catch,
   // delegate or rethrow label then needs renumbering.
   replay(tape, bytes, walkStart, bodyEnd, out, code, fuel.costs, !fuel.handlers);

@@ -86,6 +86,38 @@ for (const op of [0x91, 0x95, 0x9f, 0xa3]) WEIGHT[op] = 8; // f32/f64 sqrt and d
 /** Weight of a bulk 0xFC instruction before its length is charged. */
 export const BULK_WEIGHT = 8;
 
+/**
+ * Compiling. V8 compiles a function the first time it is called, inside
+ * that call and before the function's fuel code runs; the guest burns no
+ * fuel meanwhile. So every entry of a function is charged, besides what it
+ * runs, what compiling it costs: all its instructions (loop bodies too,
+ * which otherwise are charged only per iteration) and COMPILE_LOOP_UNITS a
+ * loop (a metered loop header is a few microseconds of Liftoff's time, a
+ * plain instruction tens of nanoseconds). Calling many functions for the
+ * first time then empties the tank as fast as compiling them takes time,
+ * and the clock is read between them; without it, a module of functions
+ * that return at once, each thousands of loops, stalled for seconds before
+ * its first clock check. The charge is a constant in the entry's one
+ * subtraction: it costs nothing to run.
+ */
+export const COMPILE_LOOP_UNITS = 128;
+/**
+ * A function's compile charge may not exceed this (a function over it is
+ * refused): its own first call is one stall no clock check can cut, about
+ * 20 ms at this size. A 10 MB JavaScript engine's largest function is
+ * under a fifth of it.
+ */
+export const MAX_COMPILE_UNITS = 500_000;
+/** Blocks nested deeper than this are refused: Liftoff's time per block grows with the depth (a JavaScript engine nests 456 deep). */
+export const MAX_NESTING = 4096;
+
+/** The compile charge of a function whose regions cost `costs` (costs[0] its entry, then one a loop). */
+export function compileCharge(costs: readonly number[]): number {
+  let units = COMPILE_LOOP_UNITS * (costs.length - 1);
+  for (const c of costs) units += c;
+  return units;
+}
+
 /** How a dynamic length on top of the stack turns into fuel. */
 export const Length = { Memory: 0, Table: 1, Grow: 2 } as const;
 export type Length = (typeof Length)[keyof typeof Length];

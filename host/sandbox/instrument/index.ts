@@ -15,7 +15,6 @@ export {
   meterCoreModule, pooledMemoryLimits, FUEL_EXPORT, SANDBOX_MODULE, OUT_OF_FUEL, GLOBAL_EXPORT_PREFIX, STATE_SECTION,
   type MeterOptions, type MeterResult,
 } from './meter.js';
-export { compileMetered, compilesInFull, LAZY_CODE_BYTES } from './compile.js';
 export { checkCoreModule, CORE_CAPS, type CoreCaps, type CheckOptions } from './core-check.js';
 export { MEMORY_SHIFT, TABLE_UNITS_SHIFT } from './fuel.js';
 export type { TableCaps } from './sections.js';

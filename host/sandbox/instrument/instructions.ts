@@ -16,7 +16,8 @@
  * an error naming the opcode and offset, never a guess.
  */
 import { hex, malformed, Reader, unsupported, type Writer } from '../../wasm/index.js';
-import { BULK_WEIGHT, Length, WEIGHT, WRAP_LABELS, type Chunked, type FuelPlan } from './fuel.js';
+import { ResourceLimitError } from '../../errors/index.js';
+import { BULK_WEIGHT, Length, MAX_NESTING, WEIGHT, WRAP_LABELS, type Chunked, type FuelPlan } from './fuel.js';
 import {
   checkedCallIndirect, checkedIndex, pastEnd, skipBlockType, skipFB, skipFC, skipFD, skipFE, skipMemarg, skipValType, unknown,
   type IndexSpaces,
@@ -150,6 +151,9 @@ class Nesting {
   }
 
   push(kind: number): void {
+    if (this.kinds.length >= MAX_NESTING) {
+      throw new ResourceLimitError(`its blocks are nested more than ${MAX_NESTING} deep, which would take too long to compile for a time limit to hold; nest them less`);
+    }
     const below = this.wrapped.length ? this.wrapped[this.wrapped.length - 1] : 0;
     this.kinds.push(kind);
     this.wrapped.push(below + (kind === WRAPPED_KIND ? 1 : 0));

@@ -147,8 +147,9 @@ describe('a module that faults at run time', () => {
     const loaded = await loadComponent(hostile('loop_start'), { meter: { maxMemoryPages: 1024 } });
     const meter = new InstanceMeter();
     const ctx = newLineContext({ module: 'loop_start', handle: newHandleState(ITEMS) });
-    meter.arm(100);
+    // Read before arming, so a pause of this thread in between cannot make the stop look early.
     const t = performance.now();
+    meter.arm(100);
     let error: unknown;
     try {
       loaded.instantiate(hostImports(ctx), meter.instantiateCore);

@@ -58,6 +58,27 @@ async function expectLineRefused(path: string, label: string): Promise<void> {
   figures.push(`${label}: refused at load, optional line's open ${optional.openMs.toFixed(1)} ms, rss ${(rss / 2 ** 20).toFixed(0)} MiB`);
 }
 
+/**
+ * The session module `wat` is refused as too slow to compile (each of
+ * `why` in the message) when metered, loads when not (no time limit to
+ * hold), and its line fails closed.
+ */
+async function expectSlowCompileRefused(wat: string, label: string, ...why: RegExp[]): Promise<void> {
+  const bytes = await craftComponent(wat, { shape: sessionModule('') }, label);
+  for (const { name, options } of LOAD_OPTIONS) {
+    const e = await loadComponent(bytes, options).then(() => undefined, (x: { code: string; message: string }) => x);
+    if (!('meter' in options)) {
+      expect(e, `${label}, ${name}`).toBeUndefined();
+      continue;
+    }
+    expect(e?.code, `${label}, ${name}`).toBe('ERR_PAMWASM_RESOURCE_LIMIT');
+    for (const w of why) expect(e?.message, `${label}, ${name}`).toMatch(w);
+  }
+  const path = join(stacks.dir, `${label.replace(/\W+/g, '_')}.wasm`);
+  writeFileSync(path, bytes);
+  await expectLineRefused(path, label);
+}
+
 const countCoreModules = (component: Uint8Array) => componentCores(component).modules.length;
 
 /** A session module around `body` (open-session's instructions, returning a status) with `decls` beside the hooks. */
@@ -256,21 +277,8 @@ describe('variants of each class, crafted here', () => {
     // before its fuel code runs: 50,000 nested loops stalled their first call 330 ms under timeout=100ms.
     const nested = sessionModule('', `${'loop\n'.repeat(5000)}${'end\n'.repeat(5000)}(i32.const 0)`);
     const flat = sessionModule('', `${'(loop)\n'.repeat(5000)}(i32.const 0)`);
-    for (const [label, wat, why] of [['nested', nested, /nested more than 4096 deep/], ['flat', flat, /5000 loops, \d+ units of compiling where at most 500000 are allowed/]] as const) {
-      const bytes = await craftComponent(wat, { shape: sessionModule('') }, label);
-      for (const { name, options } of LOAD_OPTIONS) {
-        const e = await loadComponent(bytes, options).then(() => undefined, (x: { code: string; message: string }) => x);
-        if (!('meter' in options)) {
-          // No time limit to hold: nothing is refused.
-          expect(e, `${label}, ${name}`).toBeUndefined();
-          continue;
-        }
-        expect(e?.code, `${label}, ${name}`).toBe('ERR_PAMWASM_RESOURCE_LIMIT');
-        expect(e?.message, `${label}, ${name}`).toMatch(why);
-      }
-      const path = join(stacks.dir, `slow_compile_${label}.wasm`);
-      writeFileSync(path, bytes);
-      await expectLineRefused(path, `slow compile, ${label}`);
+    for (const [label, wat, why] of [['nested', nested, /nested more than 4096 deep/], ['flat', flat, /5000 loops and 3 parameters and locals, \d+ units of compiling where at most 500000 are allowed/]] as const) {
+      await expectSlowCompileRefused(wat, `slow compile, ${label}`, why);
     }
   });
 
@@ -286,17 +294,48 @@ describe('variants of each class, crafted here', () => {
   });
 
   it('functions that each take long to compile, called once and returning at once, are stopped by the time limit between them', async () => {
-    // 100 functions of 3,800 nested loops each (under the caps), which
+    // 100 functions of 3,700 nested loops each (under the caps), which
     // return before their loops: compiling each stalls its first call tens
     // of milliseconds, seconds in all, and only what an entry is charged for
     // its compiling brings a clock check between two of them.
-    const fns = Array.from({ length: 100 }, (_, i) => `(func $f${i} (param i32) (result i32) (if (local.get 0) (then (return (i32.const ${i})))) ${'loop '.repeat(3800)}${'end '.repeat(3800)} (i32.const 0))`).join('\n');
+    const fns = Array.from({ length: 100 }, (_, i) => `(func $f${i} (param i32) (result i32) (if (local.get 0) (then (return (i32.const ${i})))) ${'loop '.repeat(3700)}${'end '.repeat(3700)} (i32.const 0))`).join('\n');
     const calls = Array.from({ length: 100 }, (_, i) => `(drop (call $f${i} (i32.const 1)))`).join(' ');
     const bytes = await craftComponent(sessionModule(fns, `${calls} (i32.const 0)`), { shape: sessionModule('') }, 'many slow compiles');
     const path = join(stacks.dir, 'many_slow_compiles.wasm');
     writeFileSync(path, bytes);
     const r = await stacks.run(`session optional [${path} timeout=100ms]\nsession required pam_permit.wasm\n`);
-    figures.push(`100 functions of 3,800 nested loops, first calls under timeout=100ms: open ${r.openMs.toFixed(0)} ms, fault ${r.open.trace[0].fault?.kind}`);
+    figures.push(`100 functions of 3,700 nested loops, first calls under timeout=100ms: open ${r.openMs.toFixed(0)} ms, fault ${r.open.trace[0].fault?.kind}`);
+    expect(r.open.trace[0]).toMatchObject({ name: 'PAM_SESSION_ERR', fault: { kind: 'timeout' } });
+    expect(r.open.name).toBe('PAM_SUCCESS');
+    expect(r.openMs).toBeLessThan(100 + 300);
+  });
+
+  it('a function whose frame (locals, or values held on its stack) times its control instructions would take too long to compile is refused at load when metered', async () => {
+    // V8's baseline compiler walks every local and stack value at each loop,
+    // block and branch: 40,000 locals (three bytes) and 3,000 empty loops
+    // stalled a first call for 45 s; 20,000 constants held across 300 loops 280 ms.
+    const cases = [
+      ['locals', sessionModule('', `(local ${'i32 '.repeat(40_000)}) ${'(loop)\n'.repeat(3000)}(i32.const 0)`), /3000 loops and 40003 parameters and locals/],
+      ['stack', sessionModule('', `${'(i64.const 1)\n'.repeat(20_000)}${'(loop)\n'.repeat(300)}${'(drop)\n'.repeat(20_000)}(i32.const 0)`), /300 loops and 3 parameters and locals/],
+      ['ifs', sessionModule('', `(local ${'i32 '.repeat(40_000)}) ${'(if (local.get 0) (then (nop)) (else (nop)))\n'.repeat(1000)}(i32.const 0)`), /0 loops and 40003 parameters and locals/],
+    ] as const;
+    for (const [label, wat, why] of cases) {
+      await expectSlowCompileRefused(wat, `slow compile for its frame, ${label}`, why, /fewer locals or fewer values held on its stack/);
+    }
+  });
+
+  it('functions with many locals that each take long to compile, called once and returning at once, are stopped by the time limit between them', async () => {
+    // 100 functions of 40,000 locals and 5 loops each (under the cap), which
+    // return before their loops: compiling each stalls its first call 15 to
+    // 35 ms, seconds in all, and only the charge for its frame brings a clock
+    // check between two of them (without it, all 100 cost less than 2 slices).
+    const fns = Array.from({ length: 100 }, (_, i) => `(func $f${i} (param i32) (result i32) (local ${'i32 '.repeat(40_000)}) (if (local.get 0) (then (return (i32.const ${i})))) ${'(loop)'.repeat(5)} (i32.const 0))`).join('\n');
+    const calls = Array.from({ length: 100 }, (_, i) => `(drop (call $f${i} (i32.const 1)))`).join(' ');
+    const bytes = await craftComponent(sessionModule(fns, `${calls} (i32.const 0)`), { shape: sessionModule('') }, 'many slow frames');
+    const path = join(stacks.dir, 'many_slow_frames.wasm');
+    writeFileSync(path, bytes);
+    const r = await stacks.run(`session optional [${path} timeout=100ms]\nsession required pam_permit.wasm\n`);
+    figures.push(`100 functions of 40,000 locals and 5 loops, first calls under timeout=100ms: open ${r.openMs.toFixed(0)} ms, fault ${r.open.trace[0].fault?.kind}`);
     expect(r.open.trace[0]).toMatchObject({ name: 'PAM_SESSION_ERR', fault: { kind: 'timeout' } });
     expect(r.open.name).toBe('PAM_SUCCESS');
     expect(r.openMs).toBeLessThan(100 + 300);

@@ -9,7 +9,8 @@ import { ResourceLimitError } from '../../errors/index.js';
 import { compileCharge, FuelCode, MAX_COMPILE_UNITS, type FuelPlan } from './fuel.js';
 import { skipValType, walkFrom, walkInstructions, type Rewrite } from './instructions.js';
 import { replay, Tape } from './replay.js';
-import { NO_OUT, scanTypes, SECTION, type ModuleSpaces, type Section } from './spaces.js';
+import { NO_OUT, type ModuleSpaces, type Section } from './spaces.js';
+import { Frame, type FrameTypes } from './frame.js';
 
 export const FUEL_EXPORT = 'pamwasm:fuel';
 export const OUT_OF_FUEL = 'out-of-fuel';
@@ -38,26 +39,6 @@ export function writeFuelExport(out: Writer, globalIndex: number): void {
 }
 
 /**
- * The parameter count of each defined function, from the function section's
- * type indices and the type section: a body's new locals come after its
- * parameters and its own locals.
- */
-export function paramCounts(bytes: Uint8Array, sections: Section[]): number[] {
-  const types = sections.find((s) => s.id === SECTION.type);
-  const funcs = sections.find((s) => s.id === SECTION.function);
-  if (!funcs) return [];
-  const params = types ? scanTypes(bytes, types).params : [];
-  const r = new Reader(bytes, funcs.start, funcs.end);
-  const counts: number[] = [];
-  for (let n = r.u32(); n > 0; n--) {
-    const t = r.u32();
-    if (t >= params.length) throw malformed(`function ${counts.length} has type ${t}, past the last type`);
-    counts.push(params[t]);
-  }
-  return counts;
-}
-
-/**
  * The code section: each body is `size locals expr`. Each body is walked
  * once, counting what its function entry and each of its loops cost
  * (fuel.ts) and recording where fuel code goes (replay.ts), then copied with
@@ -67,17 +48,18 @@ export function paramCounts(bytes: Uint8Array, sections: Section[]): number[] {
  * once its new length is known.
  */
 export function rewriteCode(
-  bytes: Uint8Array, s: Section, out: Writer, importedFuncs: number, fuelGlobal: number, params: number[], state: Rewrite['state'], spaces: ModuleSpaces,
+  bytes: Uint8Array, s: Section, out: Writer, importedFuncs: number, fuelGlobal: number, types: FrameTypes, state: Rewrite['state'], spaces: ModuleSpaces,
 ): void {
   const r = new Reader(bytes, s.start, s.end);
   const count = r.u32();
-  if (count !== params.length) throw malformed(`the code section has ${count} bodies for ${params.length} functions`);
+  const defined = types.funcTypes.length - importedFuncs;
+  if (count !== defined) throw malformed(`the code section has ${count} bodies for ${defined} functions`);
   out.u32(count);
-  const body: BodyContext = { bytes, out, tape: new Tape(), code: new FuelCode(fuelGlobal, importedFuncs), importedFuncs, state, spaces };
+  const body: BodyContext = { bytes, out, tape: new Tape(), frame: new Frame(types), code: new FuelCode(fuelGlobal, importedFuncs), importedFuncs, state, spaces };
   // One try around the loop, not one per body: the loop stays as fast as without.
   let i = 0;
   try {
-    for (; i < count; i++) rewriteBody(body, r, s.end, params[i], i);
+    for (; i < count; i++) rewriteBody(body, r, s.end, types.params[types.funcTypes[importedFuncs + i]], i);
   } catch (e) {
     if (e instanceof Error) e.message = `function ${importedFuncs + i}: ${e.message}`;
     throw e;
@@ -96,6 +78,8 @@ interface BodyContext {
   out: Writer;
   /** The walk's record of where fuel code goes, reused from body to body. */
   tape: Tape;
+  /** The walk's operand stack, likewise. */
+  frame: Frame;
   code: FuelCode;
   importedFuncs: number;
   state: Rewrite['state'];
@@ -124,7 +108,9 @@ function rewriteBody(c: BodyContext, r: Reader, sectionEnd: number, params: numb
   }
   const tape = c.tape;
   tape.n = 0;
-  const fuel: FuelPlan = { locals: first, costs: [0], handlers: false, tape };
+  const frame = c.frame;
+  frame.reset(first);
+  const fuel: FuelPlan = { locals: first, costs: [0], handlers: false, tape, frame };
   const walkStart = body.pos;
   walkInstructions(walkFrom(body), { out: NO_OUT, shiftFrom: importedFuncs, fuel, state: c.state, spaces: c.spaces }, false);
   if (bytes[bodyEnd - 1] !== 0x0b) throw malformed(`function body ${i} does not end with end (0x0b) at offset ${bodyEnd - 1}, found ${hex(bytes[bodyEnd - 1])}`);
@@ -132,10 +118,12 @@ function rewriteBody(c: BodyContext, r: Reader, sectionEnd: number, params: numb
   // without one charges once per call, and a local would cost a load and a
   // store around each of its calls (fuel.ts).
   const local = fuel.costs.length > 1 && !fuel.handlers;
-  // Charged at every entry, with what the entry runs: compiling it (fuel.ts).
-  const compile = compileCharge(fuel.costs);
+  // Charged at every entry, with what the entry runs: compiling it (fuel.ts),
+  // its frame's part too (frame.ts).
+  const compile = compileCharge(fuel.costs) + frame.units;
   if (compile > MAX_COMPILE_UNITS) {
-    throw new ResourceLimitError(`its code would take too long to compile for a time limit to hold (${fuel.costs.length - 1} loops, ${compile} units of compiling where at most ${MAX_COMPILE_UNITS} are allowed); split the function`);
+    throw new ResourceLimitError(`its code would take too long to compile for a time limit to hold (${fuel.costs.length - 1} loops and ${first} parameters and locals, ` +
+      `${compile} units of compiling where at most ${MAX_COMPILE_UNITS} are allowed); split the function, or give it fewer locals or fewer values held on its stack`);
   }
   const code = c.code.use(first, local);
   out.u32(groups + 1);

@@ -34,6 +34,7 @@
  */
 import type { Writer } from '../../wasm/index.js';
 import type { Tape } from './replay.js';
+import type { Frame } from './frame.js';
 
 /** Labels a wrapped loop puts around itself (`FuelCode.wrapStart`). */
 export const WRAP_LABELS = 3;
@@ -364,4 +365,6 @@ export interface FuelPlan {
   handlers: boolean;
   /** Where fuel code goes and which immediates change (replay.ts). */
   readonly tape: Tape;
+  /** The body's operand stack, followed for what its frame adds to compiling (frame.ts). */
+  readonly frame: Frame;
 }

@@ -102,13 +102,15 @@ FC_INDICES[8] = ['data', 'memories']; FC_INDICES[9] = ['data']; FC_INDICES[10] =
 FC_INDICES[12] = ['elements', 'tables']; FC_INDICES[13] = ['elements']; FC_INDICES[14] = ['tables', 'tables'];
 FC_INDICES[15] = ['tables']; FC_INDICES[16] = ['tables']; FC_INDICES[17] = ['tables'];
 
-export function skipFD(r: Reader, at: number): void {
+/** 0xFD (SIMD); returns the sub-opcode. */
+export function skipFD(r: Reader, at: number): number {
   const sub = r.u32();
   if (sub <= 11 || sub === 92 || sub === 93) skipMemarg(r);
   else if (sub === 12 || sub === 13) r.pos += 16;
   else if (sub >= 21 && sub <= 34) r.pos += 1;
   else if (sub >= 84 && sub <= 91) { skipMemarg(r); r.pos += 1; }
   else if (!((sub <= 255 && !SIMD_HOLES.has(sub)) || (sub >= 256 && sub <= 275))) throw unknown(`0xfd ${sub}`, at);
+  return sub;
 }
 
 /** 0xFB: GC aggregate and cast instructions (instructions.rst "Aggregate" and "Reference"), but for br_on_cast(_fail), read by the walker. */

@@ -23,6 +23,7 @@ import {
   type IndexSpaces,
 } from './immediates.js';
 import type { Tape } from './replay.js';
+import { prefixedNet } from './frame.js';
 
 export { skipValType, type IndexSpaces } from './immediates.js';
 
@@ -185,6 +186,7 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
   const { out, shiftFrom, fuel, spaces } = rw;
   const tape = fuel?.tape;
   const costs = fuel?.costs;
+  const frame = fuel?.frame;
   const nest = new Nesting();
   // The current region's cost since it was last added to costs[nest.region]:
   // a local, not an array element, on the path every instruction takes.
@@ -194,12 +196,19 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
     const at = r.pos;
     const op = buf[r.pos++];
     cost += WEIGHT[op];
+    if (frame) frame.step(op);
     switch (SHAPE[op]) {
       case NONE:
         if (tape && (op === 0x0f || op === 0x0a)) tape.flush(at); // return, throw_ref
+        if (frame) {
+          if (op === 0x00 || op === 0x0a || op === 0x0f) frame.unreachable(); // unreachable, throw_ref, return
+          else if (op === 0x05) frame.restart('params'); // else
+          else if (op === 0x19) frame.restart('none'); // catch_all
+        }
         break;
       case END:
         if (stopAtEnd) return;
+        if (frame) frame.close();
         if (tape) {
           if (nest.depth === 0) {
             tape.flush(at); // the function's end
@@ -226,15 +235,22 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
           if (idx >= fuel!.locals) throw malformed(`local index ${idx} at offset ${at} is past the function's ${fuel!.locals} locals`);
         } else if (op === 0x0c || op === 0x0d || op === 0xd5 || op === 0xd6) { // br, br_if, br_on_null, br_on_non_null
           branch(r, tape, nest, at);
+          if (op === 0x0c) frame!.unreachable();
         } else {
-          r.skipLeb();
+          // call_ref's type, for the frame; any other immediate may be a 64-bit constant.
+          const immediate = op === 0x14 ? r.u32() : (r.skipLeb(), 0);
           if (op === 0x08 || op === 0x09 || op === 0x15) { // throw, rethrow, return_call_ref
             tape.flush(at);
+            frame!.unreachable();
           } else if (op === 0x14) { // call_ref
             tape.flush(at);
             tape.reload(r.pos);
+            frame!.call(immediate, true);
           } else if (op === 0x18) { // delegate ends its try block
             nest.pop();
+            frame!.close();
+          } else if (op === 0x07) { // catch (legacy)
+            frame!.restart('tag');
           }
         }
         break;
@@ -246,6 +262,10 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
         else r.skipLeb();
         break;
       case LEB2: // (return_)call_indirect
+        if (frame) {
+          if (op === 0x11) frame.call(new Reader(buf, r.pos, end).u32(), true);
+          else frame.unreachable();
+        }
         if (tape) tape.flush(at);
         if (spaces) {
           checkedCallIndirect(r, at, spaces);
@@ -265,6 +285,10 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
         r.pos += 8;
         break;
       case BLOCK: // block, if, try
+        if (frame) {
+          if (op === 0x04) frame.move(-1); // if's condition
+          frame.open(buf, r.pos);
+        }
         skipBlockType(r);
         if (tape) {
           nest.push(BLOCK_KIND);
@@ -273,6 +297,7 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
         break;
       case LOOP: {
         const typeAt = r.pos;
+        if (frame) frame.open(buf, typeAt);
         skipBlockType(r);
         if (tape) {
           // A loop whose block type takes no parameters (empty or one value
@@ -294,6 +319,10 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
       case FUNC: {
         const idx = r.u32();
         if (spaces && idx >= spaces.funcs) throw pastEnd('function', idx, spaces.funcs, at);
+        if (frame) {
+          if (op === 0x10) frame.call(frame.types.funcTypes[idx] ?? 0, false);
+          else if (op === 0x12) frame.unreachable();
+        }
         if (tape) {
           if (op !== 0xd2) tape.flush(at); // call, return_call; not ref.func
           if (idx >= shiftFrom) tape.shift(at, r.pos, idx);
@@ -308,11 +337,13 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
       }
       case BR_TABLE:
         brTable(r, tape, nest, at);
+        if (frame) frame.unreachable();
         break;
       case SELECT_T:
         for (let n = r.u32(); n > 0; n--) skipValType(r);
         break;
       case TRY_TABLE: {
+        if (frame) frame.open(buf, r.pos);
         skipBlockType(r);
         for (let n = r.u32(); n > 0; n--) {
           const kind = r.u8();
@@ -329,6 +360,7 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
       }
       case PREFIX_FC: {
         const sub = skipFC(r, at, spaces);
+        if (frame) frame.move(prefixedNet(0xfc, sub));
         if (rw.state && STATE_FC.has(sub)) rw.state.beyondMemory = true;
         const length = BULK_LENGTH[sub];
         if (tape && length !== undefined) {
@@ -339,9 +371,11 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
         }
         break;
       }
-      case PREFIX_FD:
-        skipFD(r, at);
+      case PREFIX_FD: {
+        const sub = skipFD(r, at);
+        if (frame) frame.move(prefixedNet(0xfd, sub));
         break;
+      }
       case PREFIX_FB: {
         const sub = r.u32();
         if (sub === 24 || sub === 25) { // br_on_cast(_fail): flags byte, label, two heap types

@@ -62,8 +62,9 @@ import {
   type GlobalScan, type ModuleSpaces, type TableCaps,
 } from './sections.js';
 import type { Rewrite } from './instructions.js';
-import { FUEL_EXPORT, paramCounts, rewriteCode, writeFuelExport, writeFuelGlobal, writeOutOfFuelImport } from './fuel-pass.js';
+import { FUEL_EXPORT, rewriteCode, writeFuelExport, writeFuelGlobal, writeOutOfFuelImport } from './fuel-pass.js';
 import { rewriteMemories } from './memory-cap.js';
+import { frameTypes } from './frame.js';
 import { singleMemory, writeMemoryImport } from './pooled-memory.js';
 import { parkable, writeGlobalExport, writeStateSection } from './park.js';
 
@@ -305,7 +306,7 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
         break;
       case SECTION.code:
         seenCode = true;
-        out.section(s.id, () => rewriteCode(bytes, s, out, importedFuncs, importedGlobals + globals.count, paramCounts(bytes, sections), state, spaces));
+        out.section(s.id, () => rewriteCode(bytes, s, out, importedFuncs, importedGlobals + globals.count, frameTypes(bytes, sections, spaces), state, spaces));
         break;
       default: // function, tag, data count, data: no function indices inside
         out.copy(bytes, s.headerStart, s.end);

@@ -63,6 +63,8 @@ export interface TypeScan {
   bodyStart: number;
   /** Parameter count of each type index (0 for struct and array types). */
   params: number[];
+  /** Result count of each type index (0 for struct and array types). */
+  results: number[];
   /** Struct and array types (GC): the first one's index, or -1. */
   firstAggregate: number;
 }
@@ -78,29 +80,30 @@ export function scanTypes(bytes: Uint8Array, s: Section): TypeScan {
   let count = 0;
   let emptyFunc = -1;
   const params: number[] = [];
+  const results: number[] = [];
   for (let i = 0; i < entries; i++) {
     if (bytes[r.pos] === 0x4e) {
       r.pos++;
       const n = r.u32();
-      for (let j = 0; j < n; j++) params.push(skipSubType(r));
+      for (let j = 0; j < n; j++) params.push(skipSubType(r, results));
       count += n;
     } else {
       // A final func type alone in its rec group, written in the short form,
       // is the canonical [] -> [] that the import can use.
       if (emptyFunc < 0 && bytes[r.pos] === 0x60 && bytes[r.pos + 1] === 0 && bytes[r.pos + 2] === 0) emptyFunc = count;
-      params.push(skipSubType(r));
+      params.push(skipSubType(r, results));
       count += 1;
     }
   }
   if (r.pos !== s.end) throw malformed(`type section has trailing bytes at offset ${r.pos}`);
-  return { entries, count, emptyFunc, bodyStart, params: params.map((p) => Math.max(p, 0)), firstAggregate: params.indexOf(AGGREGATE) };
+  return { entries, count, emptyFunc, bodyStart, params: params.map((p) => Math.max(p, 0)), results, firstAggregate: params.indexOf(AGGREGATE) };
 }
 
 /** What skipSubType returns for a struct or array type. */
 const AGGREGATE = -1;
 
-/** Skips one subtype; returns its parameter count when it is a function type, else AGGREGATE. */
-function skipSubType(r: Reader): number {
+/** Skips one subtype, pushing its result count to `results`; returns its parameter count when it is a function type, else AGGREGATE. */
+function skipSubType(r: Reader, results: number[]): number {
   const b = r.buf[r.pos];
   if (b === 0x50 || b === 0x4f) { // sub / sub final: supertypes, then the composite type
     r.pos++;
@@ -111,7 +114,9 @@ function skipSubType(r: Reader): number {
     case 0x60: { // func: params, results
       const params = r.u32();
       for (let n = params; n > 0; n--) skipValType(r);
-      for (let n = r.u32(); n > 0; n--) skipValType(r);
+      const count = r.u32();
+      for (let n = count; n > 0; n--) skipValType(r);
+      results.push(count);
       return params;
     }
     case 0x5f: // struct: fields
@@ -123,6 +128,7 @@ function skipSubType(r: Reader): number {
     default:
       throw unsupported(`unknown type form ${hex(kind)} at offset ${r.pos - 1}`);
   }
+  results.push(0);
   return AGGREGATE;
 }
 
@@ -144,6 +150,8 @@ export interface ImportScan {
   tables: number;
   /** Whether any import already names the sandbox's own module. */
   fromSandbox: boolean;
+  /** The type index of each imported function, in order. */
+  funcTypes: number[];
   bodyStart: number;
 }
 
@@ -158,12 +166,19 @@ export function scanImports(bytes: Uint8Array, s: Section, sandboxModule: string
   let mutableGlobals = 0;
   let tables = 0;
   let fromSandbox = false;
+  const funcTypes: number[] = [];
   for (let i = 0; i < count; i++) {
     if (r.name() === sandboxModule) fromSandbox = true;
     r.bytes(); // name
     const kind = r.u8();
     switch (kind) {
-      case 0x00: checkIndex('type', r.u32(), types, r.pos); funcs++; break; // func: type index
+      case 0x00: { // func: type index
+        const t = r.u32();
+        checkIndex('type', t, types, r.pos);
+        funcTypes.push(t);
+        funcs++;
+        break;
+      }
       case 0x01: skipValType(r); tableLimits(r, tables); tables++; break; // table
       case 0x02: memoryLimits(r, memories); memories++; break; // memory
       case 0x03: skipValType(r); if (r.u8() & 0x01) mutableGlobals++; globals++; break; // global
@@ -172,7 +187,7 @@ export function scanImports(bytes: Uint8Array, s: Section, sandboxModule: string
     }
   }
   noTrailing(r, 'import');
-  return { count, funcs, globals, memories, mutableGlobals, tables, fromSandbox, bodyStart };
+  return { count, funcs, globals, memories, mutableGlobals, tables, fromSandbox, funcTypes, bodyStart };
 }
 
 /** Refuses an index at or past the end of its space: the rewrite must never give it a meaning. */

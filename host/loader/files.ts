@@ -24,10 +24,22 @@
  */
 import type { BigIntStats } from 'node:fs';
 import type { EngineState } from '../engine/state.js';
-import { fileIdentity, readCheckedFile, stillJudged } from '../sandbox/index.js';
+import { fileIdentity, readCheckedFile, stillJudged, tooLarge } from '../sandbox/index.js';
 import { sha256 } from './names.js';
 
 const SETTLED_MS = 2000;
+
+/**
+ * The largest module the loader reads: five times a JavaScript guest, engine
+ * included (12 MiB). Loading holds several copies of a module; a 300 MB one
+ * took the jco path 7 s and 1.4 GiB, the fast path 650 MiB.
+ */
+export const MAX_MODULE_BYTES = 64 * 2 ** 20;
+
+/** Refuses module bytes (`where`: a path, or `<bytes>`) over MAX_MODULE_BYTES. */
+export function checkModuleSize(size: number, where: string): void {
+  if (size > MAX_MODULE_BYTES) throw tooLarge('module', where, size, MAX_MODULE_BYTES);
+}
 
 /** What a read keeps: the engine's known files (path → identity and sha256) and root's verdicts. */
 export type FileState = Pick<EngineState, 'files' | 'verdicts'>;
@@ -58,8 +70,9 @@ export function readModuleFile(path: string, strict = false, state?: FileState):
   const unchanged = (_st: BigIntStats, id: string) => hit !== undefined && id === hit.id;
   // A known file judged under a second ago costs a stat; else it is opened and judged, and read only if it changed.
   if (hit && stillJudged(path, { what: 'module', strict, unchanged, verdicts })) return { sha256: hit.sha256 };
-  const { st, bytes } = readCheckedFile(path, { what: 'module', strict, unchanged, verdicts });
+  const { st, bytes } = readCheckedFile(path, { what: 'module', strict, unchanged, verdicts, maxBytes: MAX_MODULE_BYTES });
   if (!bytes) return { sha256: hit!.sha256 };
+  checkModuleSize(bytes.length, path); // it may have grown since its stat
   const hash = sha256(bytes);
   const id = settledIdentity(st);
   if (id) known?.set(path, { id, sha256: hash });

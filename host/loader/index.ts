@@ -21,12 +21,12 @@
  *   inst.openSession({ silent: false }, ['open_session=session_err']); // 'session-err'
  */
 import { basename } from 'node:path';
-import { ModuleNotFoundError, MalformedModuleError, NotAComponentError, PamwasmError, PinMismatchError, UnsafePermissionsError, UnsupportedWasmError } from '../errors/index.js';
+import { ModuleNotFoundError, MalformedModuleError, NotAComponentError, PamwasmError, PinMismatchError, ResourceLimitError, UnsafePermissionsError, UnsupportedWasmError } from '../errors/index.js';
 import { CORE_CAPS, INITIAL_FUEL, meterCoreModule, strictByDefault, type CoreCaps } from '../sandbox/index.js';
 import type { WitStatus } from '../codes/index.js';
 import { cacheKey, openCache, type CacheOptions, type KeyParts, type Prepared } from './cache.js';
 import { evaluateGlue } from './glue.js';
-import { forgetModuleFile, readModuleFile, type ModuleFile } from './files.js';
+import { checkModuleSize, forgetModuleFile, readModuleFile, type ModuleFile } from './files.js';
 import { instantiator, recognizeComponent } from './component/index.js';
 import { checkComponentHeader } from './header.js';
 import { camel, kebabCase, sha256, unversioned } from './names.js';
@@ -307,6 +307,11 @@ function refuseNativeModule(path: string, bytes: Uint8Array | undefined): void {
 
 export function loadComponent(input: string | Uint8Array, options: LoadOptions = {}): Promise<LoadedComponent> {
   if (typeof input === 'string') return componentLoader(input, options)();
+  try {
+    checkModuleSize(input.length, '<bytes>');
+  } catch (e) {
+    return Promise.reject(e);
+  }
   const state = options.engine ?? newEngineState();
   const hash = sha256(input);
   return fromEngine(input, hash, `${hash}|${optionsKey(options)}|<bytes>`, options, state);
@@ -335,7 +340,7 @@ export function componentLoader(path: string, options: LoadOptions = {}): () => 
       // Judged every time, read again only when changed: see files.ts.
       file = readModuleFile(path, options.strictPermissions ?? strictByDefault(), state);
     } catch (e) {
-      if (e instanceof UnsafePermissionsError) throw e;
+      if (e instanceof UnsafePermissionsError || e instanceof ResourceLimitError) throw e;
       refuseNativeModule(path, undefined);
       const err = e as NodeJS.ErrnoException;
       const why = err.code === 'ENOENT' ? 'does not exist' : err.code === 'EISDIR' ? 'is a directory' : `cannot be read (${err.code})`;

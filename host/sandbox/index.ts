@@ -33,7 +33,7 @@ export {
 export { faultOf, SandboxLimitExceeded, type Fault, type FaultKind } from './faults.js';
 // policy: line settings, file trust, WASI grants.
 export { checkSandboxValues, parseModuleSpec, type ModuleSpec } from './policy/spec.js';
-export { checkOwnerPerms, folderProblem, readCheckedFile, stillJudged, strictByDefault, type CheckedFile, type ReadRule } from './policy/perms.js';
+export { checkOwnerPerms, folderProblem, readCheckedFile, stillJudged, strictByDefault, tooLarge, type CheckedFile, type ReadRule } from './policy/perms.js';
 export { fileIdentity, ownerModeProblem } from './policy/owner.js';
 export {
   allowedImports, GRANTABLE_IMPORTS, grantsNeeded, wasiImports, type Grants, type OnOutput, type WasiOptions, type WasiSandbox,

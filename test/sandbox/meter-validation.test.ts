@@ -16,7 +16,7 @@ import { craftComponent } from '../../host/build/crafted.js';
 import { loadComponent } from '../../host/loader/index.js';
 import { componentCores } from '../../host/loader/validate.js';
 import { checkCoreModule, meterCoreModule, parseModuleSpec } from '../../host/sandbox/index.js';
-import { hostile, TempStacks } from '../support/hostile.js';
+import { hostile, peakRssSince, TempStacks } from '../support/hostile.js';
 
 const MARGIN_MS = 1500;
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'pamwasm.js');
@@ -137,6 +137,33 @@ describe('variants of each class, crafted here', () => {
     }
     const shared = await craftComponent(valid.replace('(memory (export "memory") 1)', '(memory (export "memory") 1 1 shared)'), { shape: valid }, 'big shared');
     await expectRefusedEveryWay(shared, 'ERR_PAMWASM_UNSUPPORTED_WASM');
+  });
+
+  it('a module over 64 MiB is refused before it is read or parsed, on both paths and as a stack line, naming its size', async () => {
+    // A 300 MB custom section had taken the jco path 7 s and 1.4 GiB, the fast path 650 MiB.
+    const small = await craftComponent(sessionModule(''));
+    const custom = (payload: number) => {
+      const size = 2 + payload; // name length, name "x", then the payload
+      const leb: number[] = [];
+      for (let n = size; ; n = Math.floor(n / 128)) { leb.push((n & 0x7f) | (n >= 128 ? 0x80 : 0)); if (n < 128) break; }
+      const out = new Uint8Array(small.length + 1 + leb.length + size);
+      out.set(small);
+      out.set([0, ...leb, 1, 0x78], small.length);
+      return out;
+    };
+    const over = custom(64 * 2 ** 20);
+    const e = await loadComponent(over, LOAD_OPTIONS[0].options).then(() => undefined, (x: { code: string; message: string }) => x);
+    expect(e?.message).toMatch(/^module <bytes> is 64 MiB, over the 64 MiB the sandbox loads/);
+    await expectRefusedEveryWay(over, 'ERR_PAMWASM_RESOURCE_LIMIT');
+    const path = join(stacks.dir, 'custom_64mib.wasm');
+    writeFileSync(path, over);
+    const before = process.resourceUsage().maxRSS;
+    await expectLineRefused(path, 'a 64 MiB custom section');
+    expect(peakRssSince(before)).toBeLessThan(GIB);
+    const r = await stacks.run(`session required ${path}\n`);
+    expect(r.diagnostics.join('\n')).toMatch(new RegExp(`module ${path} is 64 MiB, over the 64 MiB the sandbox loads`));
+    // One byte fewer of the whole is no longer over the cap.
+    expect(await codeOf(custom(64 * 2 ** 20 - small.length - 8), LOAD_OPTIONS[0].options)).toBeUndefined();
   });
 
   it('a shared memory is refused wherever it is: defined or imported, in the main or an extra core module', async () => {

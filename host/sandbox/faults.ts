@@ -59,8 +59,11 @@ export class SandboxLimitExceeded extends Error {
  * host code is never re-entered in the middle of one of its own calls.
  */
 export class ReentrantHostCall extends WebAssembly.RuntimeError {
-  constructor(readonly depth: number) {
-    super('called a host function from inside a host call (e.g. from cabi_realloc while the host lowered a result into the module), which the component model forbids');
+  /** `during`: 'host-call' (a result being lowered) or 'hook-call' (arguments being lowered, or post-return). */
+  constructor(readonly depth: number, readonly during: 'host-call' | 'hook-call' = 'host-call') {
+    super(during === 'host-call'
+      ? 'called a host function from inside a host call (e.g. from cabi_realloc while the host lowered a result into the module), which the component model forbids'
+      : 'called a host function outside its hook, while the host lowered the hook\'s arguments into the module (cabi_realloc) or ran its post-return, which the component model forbids');
   }
 }
 

@@ -296,7 +296,9 @@ export class StackSession {
       this.running = line;
       let status: WitStatus;
       try {
-        status = hook === 'open' ? line.instance.openSession(flags, argv) : line.instance.closeSession(flags, argv);
+        const instance = line.instance;
+        const call = () => (hook === 'open' ? instance.openSession(flags, argv) : instance.closeSession(flags, argv));
+        status = line.meter ? line.meter.hookCall(call) : call();
         failed(line.meter);
       } finally {
         this.running = undefined;

@@ -52,7 +52,8 @@ async function openOn(path: 'fast' | 'jco', module: string | Uint8Array, argc: n
   const t = performance.now();
   const out: Omit<Outcome, 'ms'> = { log, shown: ctx.messages.length, data: 0 };
   try {
-    const status = instance.openSession({ silent: false }, Array.from({ length: argc }, (_, i) => `a${i}`));
+    // As a stack line calls it: through the meter, which knows when the hook's own code runs.
+    const status = meter.hookCall(() => instance.openSession({ silent: false }, Array.from({ length: argc }, (_, i) => `a${i}`)));
     if (meter.failure !== undefined) throw meter.failure;
     out.status = status;
   } catch (e) {
@@ -147,6 +148,58 @@ describe.each(['fast', 'jco'] as const)('a host call made while the host lowers 
     // Neither the inner call nor anything after it ran.
     expect([...handle.env]).toEqual([['A', '1']]);
     expect(r.log).toEqual([]);
+  });
+});
+
+/**
+ * A module that calls `call` (a host import) from guest code the host runs
+ * around open-session rather than inside it: its realloc, while the host
+ * lowers open-session's arguments (`where: 'realloc'`), or its post-return.
+ */
+const outsideHook = (where: 'realloc' | 'post-return', call: string) => `(module
+  ${ENV_IMPORTS}
+  (import "pamwasm:session/log@${WIT_VERSION}" "syslog" (func $syslog (param i32 i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 200) "X=1")
+  (global $heap (mut i32) (i32.const 4096))
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    ${where === 'realloc' ? call : ''}
+    (global.get $heap)
+    (global.set $heap (i32.add (global.get $heap) (i32.add (local.get 3) (i32.const 8)))))
+  (func (export "open-session") (param i32 i32 i32) (result i32) (i32.const 0))
+  ${where === 'post-return' ? `(func (export "cabi_post_open-session") (param i32) ${call})` : ''}
+  (func (export "close-session") (param i32 i32 i32) (result i32) (i32.const 0)))`;
+const PUT = '(drop (call $put (i32.const 200) (i32.const 3)))';
+const SYSLOG = '(call $syslog (i32.const 3) (i32.const 200) (i32.const 3))';
+const OUTSIDE_HOOK = {
+  'put-env from the realloc that lowers the arguments': outsideHook('realloc', PUT),
+  'syslog from the realloc that lowers the arguments': outsideHook('realloc', SYSLOG),
+  'put-env from the post-return': outsideHook('post-return', PUT),
+  'syslog from the post-return': outsideHook('post-return', SYSLOG),
+};
+
+describe.each(['fast', 'jco'] as const)('a host call made by guest code that runs around a hook, not in it, on the %s path', (path) => {
+  it.each(Object.entries(OUTSIDE_HOOK))('(%s) is a trap, and the hook fails closed', async (label, wat) => {
+    const handle = newHandleState(ITEMS);
+    handle.env.set('A', '1');
+    const r = await openOn(path, await craftComponent(wat, {}, label), 2, LIMIT_MS, handle);
+    figures.push(`${path} outside the hook, ${label}: ${r.fault?.kind} after ${r.ms.toFixed(1)} ms`);
+    expect(r.status).toBeUndefined();
+    expect(r.fault?.kind).toBe('trap');
+    expect(r.fault?.message).toMatch(/outside its hook/);
+    expect([...handle.env]).toEqual([['A', '1']]);
+    expect(r.log).toEqual([]);
+  });
+
+  it('the same calls from the hook itself are served', async () => {
+    const wat = outsideHook('realloc', '').replace('(func (export "open-session") (param i32 i32 i32) (result i32) (i32.const 0))',
+      `(func (export "open-session") (param i32 i32 i32) (result i32) ${PUT} ${SYSLOG} (i32.const 0))`);
+    const handle = newHandleState(ITEMS);
+    const r = await openOn(path, await craftComponent(wat, {}, 'in the hook'), 2, LIMIT_MS, handle);
+    expect(r.fault).toBeUndefined();
+    expect(r.status).toBe('success');
+    expect(handle.env.get('X')).toBe('1');
+    expect(r.log).toHaveLength(1);
   });
 });
 

@@ -33,6 +33,9 @@ import { restoreCore, snapshotCore, type Parked } from './snapshot.js';
  */
 const SLICE = 50_000;
 
+/** The core export names of the world's hooks. */
+const HOOK_CORE_NAMES = ['open-session', 'close-session'];
+
 export { TimeLimitExceeded };
 
 /** What the instances of one engine share: the pool their memories come from and the images of their modules. */
@@ -78,6 +81,12 @@ export class InstanceMeter {
    * its result is lowered into the guest (which runs the guest's realloc).
    */
   private inHostCall = 0;
+  /**
+   * Above 0 while the host calls a hook (`hookCall`) but the hook's own core
+   * function is not running: the guest code that runs then is its realloc,
+   * lowering the arguments, or its post-return, and may not call the host.
+   */
+  private outsideHook = 0;
   /** Nested `pause()`s, and when the outermost began. */
   private paused = 0;
   private pausedAt = 0;
@@ -137,7 +146,7 @@ export class InstanceMeter {
       record.image = this.shared.images.imageOf(module, record.memory.memory, !ran);
     }
     if (this.waking) restoreCore(instance, record.memory?.memory, parked);
-    return instance;
+    return this.withHookBodies(instance);
   };
 
   /**
@@ -186,6 +195,7 @@ export class InstanceMeter {
       // being copied out, a conversation under way). Both load paths wrap
       // each lowered import in this guard, so one check refuses it on both.
       if (meter.inHostCall > 0) throw meter.fail(new ReentrantHostCall(meter.inHostCall));
+      if (meter.outsideHook > 0) throw meter.fail(new ReentrantHostCall(meter.outsideHook, 'hook-call'));
       meter.inHostCall++;
       try {
         // eslint-disable-next-line prefer-rest-params
@@ -238,6 +248,53 @@ export class InstanceMeter {
     return n;
   }
 
+  /**
+   * Calls a hook of the instance (`fn`: its `openSession` or `closeSession`):
+   * the guest code the host runs around the hook's own core function, the
+   * realloc that takes the arguments and the post-return, may not call the
+   * host; the hook's core function may (`withHookBodies`).
+   */
+  hookCall<T>(fn: () => T): T {
+    this.outsideHook++;
+    try {
+      return fn();
+    } finally {
+      this.outsideHook--;
+    }
+  }
+
+  /**
+   * The instance as the loader sees it, with the world's hook functions
+   * (`open-session`, `close-session`: the core names every toolchain gives
+   * them, on both load paths) wrapped so that the host may be called while
+   * they run. A component that lifts a core function of another name gets no
+   * host calls from its hooks: they trap, and the line fails closed.
+   */
+  private withHookBodies(instance: WebAssembly.Instance): WebAssembly.Instance {
+    let exports: Record<string, unknown> | undefined;
+    for (const name of HOOK_CORE_NAMES) {
+      const body = instance.exports[name];
+      if (typeof body !== 'function') continue;
+      exports ??= { ...instance.exports };
+      // eslint-disable-next-line @typescript-eslint/no-this-alias
+      const meter = this;
+      const wrapped = function hookBody() {
+        const outside = meter.outsideHook;
+        meter.outsideHook = 0;
+        try {
+          // eslint-disable-next-line prefer-rest-params
+          return (body as (...a: unknown[]) => unknown).apply(undefined, arguments as unknown as unknown[]);
+        } finally {
+          meter.outsideHook = outside;
+        }
+      };
+      // Still guest code if another core instance imports it.
+      this.guestFunctions.add(wrapped);
+      exports[name] = wrapped;
+    }
+    return exports ? ({ exports } as unknown as WebAssembly.Instance) : instance;
+  }
+
   /** Starts the clock for one call (or an instantiation) of at most `limitMs`. */
   arm(limitMs: number): void {
     this.limitMs = limitMs;
@@ -246,6 +303,7 @@ export class InstanceMeter {
     this.failure = undefined;
     this.paused = 0;
     this.inHostCall = 0;
+    this.outsideHook = 0;
     for (const c of this.cores) if (c.tank) c.tank.value = SLICE;
   }
 

@@ -23,7 +23,7 @@
  * the function's compile charge.
  */
 import { Reader } from '../../wasm/index.js';
-import { scanTypes, SECTION, type ModuleSpaces, type Section } from './spaces.js';
+import type { ModuleSpaces } from './spaces.js';
 
 /** What the walk needs of a module's types to follow the operand stack. */
 export interface FrameTypes {
@@ -36,17 +36,13 @@ export interface FrameTypes {
   readonly maxParams: number;
 }
 
-/** The module's function types (its index spaces already checked by `moduleSpaces`). */
-export function frameTypes(bytes: Uint8Array, sections: Section[], spaces: ModuleSpaces): FrameTypes {
-  const types = sections.find((s) => s.id === SECTION.type);
-  const funcs = sections.find((s) => s.id === SECTION.function);
-  const scan = types ? scanTypes(bytes, types) : { params: [], results: [] };
-  const funcTypes = [...(spaces.imports?.funcTypes ?? [])];
-  if (funcs) {
-    const r = new Reader(bytes, funcs.start, funcs.end);
-    for (let n = r.u32(); n > 0; n--) funcTypes.push(r.u32());
-  }
-  return { params: scan.params, results: scan.results, funcTypes, maxParams: Math.max(0, ...scan.params) };
+/** The module's function types, from what `moduleSpaces` read and checked. */
+export function frameTypes(spaces: ModuleSpaces): FrameTypes {
+  const params = spaces.typeScan?.params ?? [];
+  // A loop, not Math.max(...params): a module may declare a million types.
+  let maxParams = 0;
+  for (const p of params) if (p > maxParams) maxParams = p;
+  return { params, results: spaces.typeScan?.results ?? [], funcTypes: spaces.funcTypes, maxParams };
 }
 
 /** Net effect on the operand stack of one-byte opcodes whose effect needs no type (0: pops what it pushes, or at least as much). */

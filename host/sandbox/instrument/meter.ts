@@ -57,7 +57,7 @@
  */
 import { malformed, MODULE_PREAMBLE, Reader, unsupported, Writer } from '../../wasm/index.js';
 import {
-  SECTION, sectionOrder, type Section, readSections, droppedCustom, scanTypes, moduleSpaces, checkIndex,
+  SECTION, sectionOrder, type Section, readSections, droppedCustom, moduleSpaces, checkIndex,
   rewriteTables, rewriteGlobals, rewriteExports, rewriteElements, rewriteNames,
   type GlobalScan, type ModuleSpaces, type TableCaps,
 } from './sections.js';
@@ -263,7 +263,8 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
     if (needed[0] === s.id) needed.shift();
     switch (s.id) {
       case SECTION.type: {
-        const t = scanTypes(bytes, s);
+        // Scanned once, by moduleSpaces.
+        const t = spaces.typeScan!;
         typeIndex = t.emptyFunc >= 0 ? t.emptyFunc : t.count;
         out.section(s.id, () => {
           out.u32(t.entries + (t.emptyFunc >= 0 ? 0 : 1));
@@ -306,7 +307,7 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
         break;
       case SECTION.code:
         seenCode = true;
-        out.section(s.id, () => rewriteCode(bytes, s, out, importedFuncs, importedGlobals + globals.count, frameTypes(bytes, sections, spaces), state, spaces));
+        out.section(s.id, () => rewriteCode(bytes, s, out, importedFuncs, importedGlobals + globals.count, frameTypes(spaces), state, spaces));
         break;
       default: // function, tag, data count, data: no function indices inside
         out.copy(bytes, s.headerStart, s.end);

@@ -210,6 +210,10 @@ function tagType(r: Reader, types: number): void {
 /** A module's index spaces, counted once before the rewrite (imports and definitions). */
 export interface ModuleSpaces extends IndexSpaces {
   imports?: ImportScan;
+  /** The type section as scanned, if the module has one. */
+  typeScan?: TypeScan;
+  /** The type index of each function, imported ones first. */
+  funcTypes: number[];
 }
 
 /**
@@ -224,7 +228,8 @@ export function moduleSpaces(bytes: Uint8Array, sections: Section[], sandboxModu
     return s ? new Reader(bytes, s.start, s.end) : undefined;
   };
   const typeSection = by.get(SECTION.type);
-  const types = typeSection ? scanTypes(bytes, typeSection).count : 0;
+  const typeScan = typeSection ? scanTypes(bytes, typeSection) : undefined;
+  const types = typeScan?.count ?? 0;
   const importSection = by.get(SECTION.import);
   const imports = importSection ? scanImports(bytes, importSection, sandboxModule, types) : undefined;
   const sp = {
@@ -236,12 +241,18 @@ export function moduleSpaces(bytes: Uint8Array, sections: Section[], sandboxModu
     elements: head(SECTION.element)?.u32() ?? 0,
     data: head(SECTION.data)?.u32() ?? 0,
     imports,
+    typeScan,
+    funcTypes: [...(imports?.funcTypes ?? [])],
   };
   const fn = head(SECTION.function);
   let defined = 0;
   if (fn) {
     defined = fn.u32();
-    for (let i = 0; i < defined; i++) checkIndex('type', fn.u32(), types, fn.pos);
+    for (let i = 0; i < defined; i++) {
+      const t = fn.u32();
+      checkIndex('type', t, types, fn.pos);
+      sp.funcTypes.push(t);
+    }
     noTrailing(fn, 'function');
   }
   sp.funcs += defined;

@@ -189,11 +189,13 @@ export class InstanceMeter {
         meter.timedOut = true;
         throw meter.fail(new TimeLimitExceeded(meter.limitMs));
       }
-      // A host function never calls guest code but the realloc (or what it
-      // calls) that lowers its result: a host call made from there would
-      // re-enter host code in the middle of one of its calls (a list-env
-      // being copied out, a conversation under way). Both load paths wrap
-      // each lowered import in this guard, so one check refuses it on both.
+      // Only a hook's own code may call the host. A host function never
+      // calls guest code but the realloc that lowers its result: a host call
+      // from there would re-enter host code in the middle of one of its calls
+      // (a list-env being copied out). Around a hook, the host runs the
+      // realloc that lowers the arguments and the post-return (`hookCall`).
+      // Both load paths wrap each lowered import in this guard, so these two
+      // checks refuse both on both.
       if (meter.inHostCall > 0) throw meter.fail(new ReentrantHostCall(meter.inHostCall));
       if (meter.outsideHook > 0) throw meter.fail(new ReentrantHostCall(meter.outsideHook, 'hook-call'));
       meter.inHostCall++;

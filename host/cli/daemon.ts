@@ -37,9 +37,17 @@ Options:
                      (default 2s; 0: never, leaving them to \`pamwasm recover\`)
   --keep DUR         how long closed and failed sessions stay in the registry (e.g. 7d,
                      12h; default 30d; 0: for ever); open ones always stay
+  --spin DUR         how long a worker that has just served a hook polls for the next
+                     one before it sleeps, while a CPU is idle (default 300us; 0: never)
   --log WHERE        syslog (default) or stderr (the journal under systemd)`;
 
 const duration = (v: string, option: string): number => durationOf(v, option, 'daemon');
+
+function spin(v: string): number {
+  const ms = duration(v, '--spin');
+  if (ms > 100) throw usage(`--spin ${v} is longer than 100ms: a worker would hold a CPU that long after every hook`, 'daemon');
+  return ms;
+}
 
 export async function daemonCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -47,7 +55,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     options: {
       socket: { type: 'string' }, registry: { type: 'string' }, user: { type: 'string' }, workers: { type: 'string' },
       allow: { type: 'string', multiple: true }, sync: { type: 'string' }, 'module-dir': { type: 'string' },
-      timeout: { type: 'string' }, margin: { type: 'string' }, unmetered: { type: 'string' }, watch: { type: 'string' }, keep: { type: 'string' }, log: { type: 'string' }, help: { type: 'boolean' },
+      timeout: { type: 'string' }, margin: { type: 'string' }, unmetered: { type: 'string' }, watch: { type: 'string' }, keep: { type: 'string' }, spin: { type: 'string' }, log: { type: 'string' }, help: { type: 'boolean' },
     },
     strict: true,
   });
@@ -69,6 +77,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     unmeteredMs: values.unmetered === undefined ? undefined : duration(values.unmetered, '--unmetered'),
     watchEveryMs: values.watch === undefined ? undefined : duration(values.watch, '--watch'),
     keepMs: values.keep === undefined ? undefined : duration(values.keep, '--keep'),
+    spinMs: values.spin === undefined ? undefined : spin(values.spin),
     log: values.log as 'syslog' | 'stderr' | undefined,
   });
   await new Promise<void>((resolve) => {

@@ -6,11 +6,11 @@ export function usage(what: string, command?: string): UsageError {
   return new UsageError(`${what}; see \`pamwasm ${command ? `${command} ` : ''}--help\`.`);
 }
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** A duration option's value (`500ms`, `2s`, `5m`, `12h`, `30d`, `0`) in milliseconds; a usage error of `command` if it is none. */
+/** A duration option's value (`300us`, `500ms`, `2s`, `5m`, `12h`, `30d`, `0`) in milliseconds; a usage error of `command` if it is none. */
 export function duration(v: string, option: string, command: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v);
+  const m = /^(\d+(?:\.\d+)?)(us|ms|s|m|h|d)?$/.exec(v);
   if (!m) throw usage(`${option} ${v} is not a duration such as 500ms, 2s, 12h or 7d`, command);
   return Number(m[1]) * (m[2] ? UNIT_MS[m[2]] : 1);
 }

@@ -30,6 +30,8 @@ export { DaemonService, type DaemonLog } from './service.js';
 export const DEFAULT_SOCKET = '/run/pamwasm/pamwasm.sock';
 export const DEFAULT_DAEMON_REGISTRY = '/var/lib/pamwasm/daemon/registry.db';
 export { DEFAULT_KEEP_MS };
+/** A worker's poll for the next hook (`spinMs`): about the time between a session's open and close, or one session and the next, when they come back to back. */
+export const DEFAULT_SPIN_MS = 0.3;
 
 export interface DaemonOptions {
   socket?: string;
@@ -53,6 +55,11 @@ export interface DaemonOptions {
   watchEveryMs?: number;
   /** How long closed and failed sessions stay in the registry (default 30 days; 0: for ever). Open ones always stay. */
   keepMs?: number;
+  /**
+   * How long a worker that has just served a hook polls for the next one
+   * before it sleeps, while a CPU is idle (default 0.3 ms; 0: never).
+   */
+  spinMs?: number;
   /** Where log lines go: syslog (default), stderr (the journal under systemd), or a function. */
   log?: 'syslog' | 'stderr' | DaemonLog;
 }
@@ -134,6 +141,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
     listenFd,
     allowUids: o.allowUids ?? [],
     requestMs: 10_000,
+    spinUs: Math.round((o.spinMs ?? DEFAULT_SPIN_MS) * 1000),
     writeLock,
     synchronous,
     log: workerLog,

@@ -9,6 +9,7 @@
  * @example
  *   peerCredentials(fd)   // { pid: 1234, uid: 0, gid: 0 }
  */
+import { availableParallelism } from 'node:os';
 import koffi from 'koffi';
 import { startTimeOf } from '../sessions/proc-stat.js';
 
@@ -39,6 +40,7 @@ let bound: {
   poll: (fds: Buffer, nfds: number, timeout: number) => number;
   close: (fd: number) => number;
   read: (fd: number, buf: Buffer, n: number) => number;
+  pread: (fd: number, buf: Buffer, n: number, offset: number) => number;
   write: (fd: number, buf: Buffer, n: number) => number;
   send: (fd: number, buf: Buffer, n: number, flags: number) => number;
   socket: (domain: number, type: number, protocol: number) => number;
@@ -49,6 +51,7 @@ let bound: {
   epoll_ctl: (ep: number, op: number, fd: number, event: Buffer | null) => number;
   epoll_wait: (ep: number, events: Buffer, max: number, timeout: number) => number;
   eventfd: (init: number, flags: number) => number;
+  sched_yield: () => number;
 } | undefined;
 
 function libc() {
@@ -63,6 +66,7 @@ function libc() {
       poll: lib.func('int poll(_Inout_ void *fds, unsigned long nfds, int timeout)'),
       close: lib.func('int close(int fd)'),
       read: lib.func('long read(int fd, _Out_ void *buf, unsigned long count)'),
+      pread: lib.func('long pread(int fd, _Out_ void *buf, unsigned long count, long offset)'),
       write: lib.func('long write(int fd, const void *buf, unsigned long count)'),
       send: lib.func('long send(int fd, const void *buf, unsigned long len, int flags)'),
       socket: lib.func('int socket(int domain, int type, int protocol)'),
@@ -73,6 +77,7 @@ function libc() {
       epoll_ctl: lib.func('int epoll_ctl(int epfd, int op, int fd, void *event)'),
       epoll_wait: lib.func('int epoll_wait(int epfd, _Out_ void *events, int maxevents, int timeout)'),
       eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
+      sched_yield: lib.func('int sched_yield(void)'),
     };
   }
   return bound;
@@ -237,6 +242,41 @@ export function waitFd(fd: number, out: boolean, ms: number): boolean {
     // A negative result is EINTR (a signal): poll again for what is left.
     if (pollOne(fd, out ? POLLOUT : POLLIN, Math.min(left, 2 ** 31 - 1)) > 0) return true;
   }
+}
+
+let loadavgFd = -2;
+const loadavg = Buffer.alloc(128);
+const CPUS = availableParallelism();
+
+/**
+ * Whether a CPU this process may run on is idle now: fewer runnable
+ * threads (the fourth field of /proc/loadavg, this one among them) than
+ * CPUs. One pread(2) of a descriptor kept open.
+ */
+export function cpuIdle(): boolean {
+  if (loadavgFd === -2) loadavgFd = libc().open('/proc/loadavg', O_RDONLY_CLOEXEC);
+  if (loadavgFd < 0) return false;
+  const n = libc().pread(loadavgFd, loadavg, loadavg.length, 0);
+  if (n <= 0) return false;
+  let at = 0;
+  for (let field = 0; field < 3; field++) at = loadavg.indexOf(0x20, at) + 1;
+  let running = 0;
+  for (let c = loadavg[at]; c >= 0x30 && c <= 0x39 && at < n; c = loadavg[++at]) running = running * 10 + c - 0x30;
+  return at > 0 && running < CPUS;
+}
+
+/** sched_yield(2): a thread that polls lets any other thread runnable on its CPU go first. */
+export const yieldCpu = (): void => void libc().sched_yield();
+
+/** Polls `fd` for input without sleeping, for up to `us` microseconds: true as soon as it can be read. */
+export function spinReadable(fd: number, us: number): boolean {
+  if (us <= 0 || !cpuIdle()) return false;
+  const until = performance.now() + us / 1000;
+  do {
+    if (pollOne(fd, POLLIN, 0) > 0) return true;
+    yieldCpu();
+  } while (performance.now() < until);
+  return false;
 }
 
 /** Whether `fd` can be read now (a listening socket: a connection waits), without waiting. */

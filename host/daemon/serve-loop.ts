@@ -13,7 +13,7 @@
  * connection whose HOOK has not fully come waits in this worker's epoll
  * set, at most `requestMs`, without holding the worker up.
  */
-import { acceptConnection, closeFd, drain, Epoll, EPOLLEXCLUSIVE, EPOLLIN, readable, peerCredentials, readSomeSync, ring, waitFd, type PeerCredentials } from './libc.js';
+import { acceptConnection, closeFd, drain, Epoll, EPOLLEXCLUSIVE, EPOLLIN, readable, peerCredentials, spinReadable, cpuIdle, yieldCpu, readSomeSync, ring, waitFd, type PeerCredentials } from './libc.js';
 import { KIND_HOOK, Mailbox, type MailJob } from './mailbox.js';
 import { FrameReader, type HookFrame } from './protocol.js';
 import { MAX_WAITING } from './jobs.js';
@@ -34,6 +34,8 @@ export interface ServeLoopOptions {
   mailboxes: SharedArrayBuffer[];
   allowUids: ReadonlySet<number>;
   requestMs: number;
+  /** How long the worker polls for the next hook, after serving one, before it sleeps (while a CPU is idle). */
+  spinUs: number;
   /** Which worker index holds a session (ids.ts), if one does. */
   holder(id: string): number | undefined;
   /** The id of the open session a close without one names ('' if none). */
@@ -76,6 +78,8 @@ export class ServeLoop {
 
   async serve(): Promise<void> {
     let served = 0;
+    // Whether the last round ran a job.
+    let busy = false;
     const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
     // Until the main thread terminates this worker (its doorbell brings it back from epoll_wait first).
     for (;;) {
@@ -83,15 +87,21 @@ export class ServeLoop {
       const handed = this.mailbox.take();
       if (handed) {
         await this.runSafely(handed);
+        busy = true;
         if (++served >= TURN_EVERY) {
           served = 0;
           await turn();
         }
         continue;
       }
+      // Hooks come in runs (a session's open then its close, one login
+      // after another): a worker that has just served one polls for the
+      // next a little while before it sleeps, if a CPU is idle, because waking
+      // it from epoll_wait would cost as much as the hook.
+      let ready = busy ? this.spin() : [];
       // Writes that wait go with the next hook's commit if one comes within
       // RIDE_MS (under load it does), else they are committed now.
-      let ready = this.o.pendingWrites() ? this.epoll.wait(Math.min(RIDE_MS, this.waitMs())) : [];
+      if (ready.length === 0 && this.o.pendingWrites()) ready = this.epoll.wait(Math.min(RIDE_MS, this.waitMs()));
       if (ready.length === 0) {
         this.o.idle();
         ready = this.epoll.wait(this.waitMs());
@@ -112,6 +122,7 @@ export class ServeLoop {
         } else job = this.more(fd);
       }
       this.expire();
+      busy = job !== undefined;
       if (job) {
         await this.runSafely(job);
         served++;
@@ -122,6 +133,17 @@ export class ServeLoop {
         await turn();
       }
     }
+  }
+
+  private spin(): number[] {
+    if (this.o.spinUs <= 0 || !cpuIdle()) return [];
+    const until = performance.now() + this.o.spinUs / 1000;
+    do {
+      const ready = this.epoll.wait(0);
+      if (ready.length) return ready;
+      yieldCpu();
+    } while (performance.now() < until);
+    return [];
   }
 
   /**
@@ -174,7 +196,7 @@ export class ServeLoop {
     // waits behind the hook this worker runs next.
     let got = this.take(fd, p);
     const until = Date.now() + FIRST_FRAME_MS;
-    while (got === 'more' && waitFd(fd, false, until - Date.now())) got = this.take(fd, p);
+    while (got === 'more' && (spinReadable(fd, this.o.spinUs) || waitFd(fd, false, until - Date.now()))) got = this.take(fd, p);
     if (got !== 'more') return got;
     if (this.pending.size >= MAX_WAITING || !this.epoll.add(fd, EPOLLIN)) {
       this.o.refused(`pid ${cred.pid}: too many connections waiting for their request`);

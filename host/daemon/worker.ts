@@ -43,6 +43,7 @@ const loop = new ServeLoop({
   mailboxes: init.mailboxes,
   allowUids: new Set(init.allowUids),
   requestMs: init.requestMs,
+  spinUs: init.spinUs,
   holder: (id) => ids.holder(id),
   findOpen: (f, pid) => hooks.findOpen(f, pid),
   run,

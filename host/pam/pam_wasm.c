@@ -5,7 +5,7 @@
  * pam_systemd's: a thin module in the application, the work in a service.
  *
  *   session required pam_wasm.so stack=/etc/pamwasm/sshd.stack [socket=PATH]
- *     [timeout=10s] [on_unavailable=session_err] [daemon_user=pamwasm] [debug] [ARG...]
+ *     [timeout=10s] [on_unavailable=session_err] [daemon_user=pamwasm] [spin=1ms] [debug] [ARG...]
  *
  * It must never crash or hang the application (sshd, login, su): every wait
  * is bounded by timeout=, writes never raise SIGPIPE, and anything it cannot
@@ -27,6 +27,8 @@
 
 #define DEFAULT_SOCKET "/run/pamwasm/pamwasm.sock"
 #define DEFAULT_TIMEOUT_MS 10000
+#define DEFAULT_SPIN_US 1000
+#define MAX_SPIN_US 100000
 #define DEFAULT_DAEMON_USER "pamwasm"
 #define SESSION_DATA "pamwasm_session_id"
 #define UID_DATA "pamwasm_daemon_uid"
@@ -59,7 +61,7 @@ static const int ITEMS[] = {PAM_SERVICE, PAM_USER, PAM_TTY, PAM_RHOST, PAM_RUSER
 
 struct options {
   const char *stack, *socket, *daemon_user;
-  int64_t timeout_ms;
+  int64_t timeout_ms, spin_us;
   int on_unavailable, debug, bad;
   int nargs; /* argv other than the module's own */
   const char **args;
@@ -76,6 +78,19 @@ static int parse_duration(const char *s, int64_t *ms) {
   return 0;
 }
 
+/* spin=: 0, or microseconds (us) or milliseconds (ms), at most 100ms. */
+static int parse_spin(const char *s, int64_t *us) {
+  char *end;
+  errno = 0;
+  long long n = strtoll(s, &end, 10);
+  if (errno || end == s || n < 0) return -1;
+  if (strcmp(end, "ms") == 0) n *= 1000;
+  else if (strcmp(end, "us") != 0 && !(*end == '\0' && n == 0)) return -1;
+  if (n > MAX_SPIN_US) return -1;
+  *us = n;
+  return 0;
+}
+
 static int code_by_name(const char *name) {
   for (size_t i = 0; i < NCODES; i++)
     if (strcmp(CODES[i].name, name) == 0) return CODES[i].code;
@@ -88,6 +103,7 @@ static void parse_options(pam_handle_t *pamh, int argc, const char **argv, struc
   o->socket = DEFAULT_SOCKET;
   o->daemon_user = DEFAULT_DAEMON_USER;
   o->timeout_ms = DEFAULT_TIMEOUT_MS;
+  o->spin_us = DEFAULT_SPIN_US;
   o->on_unavailable = PAM_SESSION_ERR;
   o->args = calloc((size_t)argc + 1, sizeof *o->args);
   if (!o->args) { o->bad = 1; return; }
@@ -100,6 +116,11 @@ static void parse_options(pam_handle_t *pamh, int argc, const char **argv, struc
     else if (strncmp(a, "timeout=", 8) == 0) {
       if (parse_duration(a + 8, &o->timeout_ms) != 0) {
         pam_syslog(pamh, LOG_ERR, "%s is not a duration such as 300ms or 10s", a);
+        o->bad = 1;
+      }
+    } else if (strncmp(a, "spin=", 5) == 0) {
+      if (parse_spin(a + 5, &o->spin_us) != 0) {
+        pam_syslog(pamh, LOG_ERR, "%s is not a spin time such as 0, 500us or 1ms (at most 100ms)", a);
         o->bad = 1;
       }
     } else if (strncmp(a, "on_unavailable=", 15) == 0) {
@@ -294,7 +315,7 @@ static int run_hook(pam_handle_t *pamh, int hook, int flags, int argc, const cha
   int sent = build_hook(pamh, &o, hook, flags, &w) == 0 ? wire_send(fd, w.data, w.len, deadline) : -1;
   wire_free(&w);
   struct wire_reader reader;
-  wire_reader_init(&reader, fd);
+  wire_reader_init(&reader, fd, o.spin_us);
   int result = sent == 0 ? relay(pamh, &reader, deadline, o.debug) : -1;
   close(fd);
   if (result < 0) pam_syslog(pamh, LOG_ERR, "no valid answer from the pamwasm daemon at %s within %lldms", o.socket, (long long)o.timeout_ms);

@@ -73,10 +73,14 @@ struct wire_in {
  */
 struct wire_reader {
   int fd;
+  int64_t spin_us; /* how long to poll for a reply before sleeping in poll(2) */
   size_t at, end;
   unsigned char buf[4096];
 };
-void wire_reader_init(struct wire_reader *r, int fd);
+void wire_reader_init(struct wire_reader *r, int fd, int64_t spin_us);
+
+/* Whether a CPU this process may run on is idle now (fewer runnable threads than CPUs). */
+int wire_cpu_idle(void);
 
 /* Reads one whole frame before deadline_ms; -1 on timeout, EOF, error or a bad length. */
 int wire_read(struct wire_reader *r, struct wire_in *f, int64_t deadline_ms);

@@ -20,6 +20,31 @@ describe('pamwasm daemon on the command line', () => {
     }
   });
 
+  it.each([
+    ['soon', '--spin soon is not a duration such as 500ms, 2s, 12h or 7d'],
+    ['101ms', '--spin 101ms is longer than 100ms: a worker would hold a CPU that long after every hook'],
+  ])('refuses --spin %s with a usage error', (spin, message) => {
+    const r = spawnSync(process.execPath, [BIN, 'daemon', '--spin', spin, '--socket', '/nonexistent/x.sock', '--log', 'stderr'], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(message);
+  });
+
+  it.each(['0', '250us'])('serves sessions with --spin %s', async (spin) => {
+    const d = new DaemonDir();
+    const daemon = await startDaemonChild(d, ['--workers', '1', '--spin', spin]);
+    try {
+      const stack = d.stack('session required pam_permit.wasm\n');
+      for (let i = 0; i < 3; i++) {
+        const open = await hook(d.socket, { hook: 'open_session', stack });
+        expect(open.code).toBe(PAM.SUCCESS.number);
+        expect((await hook(d.socket, { hook: 'close_session', stack, sessionId: open.sessionId })).code).toBe(PAM.SUCCESS.number);
+      }
+    } finally {
+      await daemon.stop();
+      d.remove();
+    }
+  }, 60_000);
+
   it('forgets closed and failed sessions once --keep has passed, and keeps open ones', async () => {
     const d = new DaemonDir();
     const daemon = await startDaemonChild(d, ['--workers', '1', '--keep', '1s']);

@@ -1,10 +1,11 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { peerCredentials, processStart } from '../../host/daemon/libc.js';
+import { availableParallelism } from 'node:os';
+import { cpuIdle, peerCredentials, processStart } from '../../host/daemon/libc.js';
 import { processIdentity } from '../../host/sessions/registry.js';
 
 describe('the daemon\'s system calls', () => {
@@ -18,6 +19,21 @@ describe('the daemon\'s system calls', () => {
       await new Promise((r) => child.once('exit', r));
     }
     expect(processStart(child.pid!)).toBeUndefined();
+  });
+
+  it('sees no idle CPU while a thread runs on every CPU besides this one', async () => {
+    // Busy processes, one per CPU: with this thread running too, more threads are runnable than there are CPUs.
+    const busy: ChildProcess[] = [];
+    for (let i = 0; i < availableParallelism(); i++) busy.push(spawn(process.execPath, ['-e', 'for (const t = Date.now(); Date.now() - t < 20000;);'], { stdio: 'ignore' }));
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const seen: boolean[] = [];
+      for (let i = 0; i < 50; i++) seen.push(cpuIdle());
+      expect(seen.filter(Boolean).length).toBeLessThan(5);
+    } finally {
+      for (const c of busy) c.kill('SIGKILL');
+      await Promise.all(busy.map((c) => new Promise((r) => c.exitCode !== null ? r(null) : c.once('exit', r))));
+    }
   });
 
   it('reads the peer of a UNIX socket as the kernel saw it at connect()', async () => {

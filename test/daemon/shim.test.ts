@@ -155,6 +155,32 @@ describe('time', () => {
     expect(t.daemon.requests).toHaveLength(1);
   });
 
+  test.each(['spin=0', 'spin=500us', 'spin=2ms', ''])('with %s, a quick and a slow answer both come through', async (spin) => {
+    // The slow one comes after the module has stopped polling and sleeps in poll(2).
+    let n = 0;
+    t.daemon.script = async (_, peer) => {
+      if (n++ % 2 === 1) await delay(30);
+      peer.send({ type: 'putenv', entry: `N=${n}` }, { type: 'result', code: 0 });
+    };
+    const h = await t.handle(t.service(`session required SHIM ${spin}`));
+    expect((await h.openSession()).code).toBe(PAM.SUCCESS.number);
+    expect(await h.getenvlist()).toEqual(['N=1']);
+    expect((await h.closeSession()).code).toBe(PAM.SUCCESS.number);
+    expect(await h.getenvlist()).toEqual(['N=2']);
+    await h.end();
+  });
+
+  test('polling for the answer stops at timeout=', async () => {
+    t.daemon.script = () => { /* silence */ };
+    const h = await t.handle(t.service('session required SHIM timeout=30ms spin=100ms'));
+    const [r, ms] = await timed(() => h.openSession({ throwOnError: false }));
+    await h.end();
+    expect(r.code).toBe(PAM.SESSION_ERR.number);
+    expect(ms).toBeGreaterThanOrEqual(29);
+    // A poll that ran its whole 100 ms would end past it.
+    expect(ms).toBeLessThan(95);
+  });
+
   test('a daemon that goes quiet after a message is still bounded by timeout=', async () => {
     t.daemon.script = (_, peer) => { peer.send({ type: 'message', style: 'info', text: 'working' }); };
     const h = await t.handle(t.service('session required SHIM timeout=300ms'));
@@ -213,6 +239,8 @@ describe('failing closed', () => {
     ['no stack=', ''],
     ['a relative stack=', 'stack=relative.stack'],
     ['a bad timeout=', `stack=${STACK} timeout=soon`],
+    ['a bad spin=', `stack=${STACK} spin=soon`],
+    ['a spin= over 100ms', `stack=${STACK} spin=101ms`],
   ])('%s fails closed without connecting', async (_, args) => {
     const svc = t.service(`session required ${t.module} ${args} socket=${t.socket} daemon_user=root`);
     const h = await t.handle(svc);

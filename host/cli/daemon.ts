@@ -38,7 +38,8 @@ Options:
   --keep DUR         how long closed and failed sessions stay in the registry (e.g. 7d,
                      12h; default 30d; 0: for ever); open ones always stay
   --spin DUR         how long a worker that has just served a hook polls for the next
-                     one before it sleeps, while a CPU is idle (default 300us; 0: never)
+                     one before it sleeps, while no thread waits for a CPU
+                     (default 300us; 0: never)
   --log WHERE        syslog (default) or stderr (the journal under systemd)`;
 
 const duration = (v: string, option: string): number => durationOf(v, option, 'daemon');

@@ -57,7 +57,7 @@ export interface DaemonOptions {
   keepMs?: number;
   /**
    * How long a worker that has just served a hook polls for the next one
-   * before it sleeps, while a CPU is idle (default 0.3 ms; 0: never).
+   * before it sleeps, while no thread waits for a CPU (default 0.3 ms; 0: never).
    */
   spinMs?: number;
   /** Where log lines go: syslog (default), stderr (the journal under systemd), or a function. */

@@ -35,7 +35,7 @@ export interface WorkerInit {
   allowUids: number[];
   /** How long a connection may take to send its HOOK frame. */
   requestMs: number;
-  /** How long a worker polls for the next hook before it sleeps, while a CPU is idle (0: never). */
+  /** How long a worker polls for the next hook before it sleeps, while no thread waits for a CPU (0: never). */
   spinUs: number;
   registry: string;
   /** The registry's write lock (write-lock.ts), and this worker's id in it. */

@@ -249,11 +249,12 @@ const loadavg = Buffer.alloc(128);
 const CPUS = availableParallelism();
 
 /**
- * Whether a CPU this process may run on is idle now: fewer runnable
- * threads (the fourth field of /proc/loadavg, this one among them) than
- * CPUs. One pread(2) of a descriptor kept open.
+ * Whether no thread waits for a CPU now: at most as many runnable threads
+ * (the fourth field of /proc/loadavg, this one among them) as CPUs this
+ * process may run on. A thread that polls then takes a CPU from no one.
+ * One pread(2) of a descriptor kept open.
  */
-export function cpuIdle(): boolean {
+export function noneWaitsForCpu(): boolean {
   if (loadavgFd === -2) loadavgFd = libc().open('/proc/loadavg', O_RDONLY_CLOEXEC);
   if (loadavgFd < 0) return false;
   const n = libc().pread(loadavgFd, loadavg, loadavg.length, 0);
@@ -262,7 +263,7 @@ export function cpuIdle(): boolean {
   for (let field = 0; field < 3; field++) at = loadavg.indexOf(0x20, at) + 1;
   let running = 0;
   for (let c = loadavg[at]; c >= 0x30 && c <= 0x39 && at < n; c = loadavg[++at]) running = running * 10 + c - 0x30;
-  return at > 0 && running < CPUS;
+  return at > 0 && running <= CPUS;
 }
 
 /** sched_yield(2): a thread that polls lets any other thread runnable on its CPU go first. */
@@ -270,7 +271,7 @@ export const yieldCpu = (): void => void libc().sched_yield();
 
 /** Polls `fd` for input without sleeping, for up to `us` microseconds: true as soon as it can be read. */
 export function spinReadable(fd: number, us: number): boolean {
-  if (us <= 0 || !cpuIdle()) return false;
+  if (us <= 0 || !noneWaitsForCpu()) return false;
   const until = performance.now() + us / 1000;
   do {
     if (pollOne(fd, POLLIN, 0) > 0) return true;

@@ -13,7 +13,7 @@
  * connection whose HOOK has not fully come waits in this worker's epoll
  * set, at most `requestMs`, without holding the worker up.
  */
-import { acceptConnection, closeFd, drain, Epoll, EPOLLEXCLUSIVE, EPOLLIN, readable, peerCredentials, spinReadable, cpuIdle, yieldCpu, readSomeSync, ring, waitFd, type PeerCredentials } from './libc.js';
+import { acceptConnection, closeFd, drain, Epoll, EPOLLEXCLUSIVE, EPOLLIN, readable, peerCredentials, spinReadable, noneWaitsForCpu, yieldCpu, readSomeSync, ring, waitFd, type PeerCredentials } from './libc.js';
 import { KIND_HOOK, Mailbox, type MailJob } from './mailbox.js';
 import { FrameReader, type HookFrame } from './protocol.js';
 import { MAX_WAITING } from './jobs.js';
@@ -34,7 +34,7 @@ export interface ServeLoopOptions {
   mailboxes: SharedArrayBuffer[];
   allowUids: ReadonlySet<number>;
   requestMs: number;
-  /** How long the worker polls for the next hook, after serving one, before it sleeps (while a CPU is idle). */
+  /** How long the worker polls for the next hook, after serving one, before it sleeps (while no thread waits for a CPU). */
   spinUs: number;
   /** Which worker index holds a session (ids.ts), if one does. */
   holder(id: string): number | undefined;
@@ -96,7 +96,7 @@ export class ServeLoop {
       }
       // Hooks come in runs (a session's open then its close, one login
       // after another): a worker that has just served one polls for the
-      // next a little while before it sleeps, if a CPU is idle, because waking
+      // next a little while before it sleeps, if no thread waits for a CPU, because waking
       // it from epoll_wait would cost as much as the hook.
       let ready = busy ? this.spin() : [];
       // Writes that wait go with the next hook's commit if one comes within
@@ -136,7 +136,7 @@ export class ServeLoop {
   }
 
   private spin(): number[] {
-    if (this.o.spinUs <= 0 || !cpuIdle()) return [];
+    if (this.o.spinUs <= 0 || !noneWaitsForCpu()) return [];
     const until = performance.now() + this.o.spinUs / 1000;
     do {
       const ready = this.epoll.wait(0);

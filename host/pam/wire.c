@@ -180,7 +180,7 @@ void wire_reader_init(struct wire_reader *r, int fd, int64_t spin_us) {
   r->at = r->end = 0;
 }
 
-int wire_cpu_idle(void) {
+int wire_none_waits_for_cpu(void) {
   static int cpus;
   if (cpus == 0) {
     cpu_set_t set;
@@ -199,7 +199,7 @@ int wire_cpu_idle(void) {
     p = strchr(p, ' ');
     if (p) p++;
   }
-  return p && atoi(p) < cpus;
+  return p && atoi(p) <= cpus;
 }
 
 /*
@@ -207,11 +207,11 @@ int wire_cpu_idle(void) {
  * soon as it is ready, 0 if it was not. The daemon answers a hook in a few
  * hundred microseconds; sleeping in poll(2) for that long costs a wake-up
  * on top, which on an idle virtual machine takes as long as the hook
- * itself. It polls only while a CPU is idle, so it never takes a CPU from
- * the daemon or anyone else.
+ * itself. It polls only while no thread waits for a CPU, so it takes a CPU
+ * from no one: not from the daemon, not from anyone else.
  */
 static int spin_fd(int fd, short events, int64_t spin_us, int64_t deadline_ms) {
-  if (spin_us <= 0 || !wire_cpu_idle()) return 0;
+  if (spin_us <= 0 || !wire_none_waits_for_cpu()) return 0;
   struct timespec start, now;
   clock_gettime(CLOCK_MONOTONIC, &start);
   int64_t until_us = spin_us;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { availableParallelism } from 'node:os';
-import { cpuIdle, peerCredentials, processStart } from '../../host/daemon/libc.js';
+import { noneWaitsForCpu, peerCredentials, processStart } from '../../host/daemon/libc.js';
 import { processIdentity } from '../../host/sessions/registry.js';
 
 describe('the daemon\'s system calls', () => {
@@ -21,14 +21,14 @@ describe('the daemon\'s system calls', () => {
     expect(processStart(child.pid!)).toBeUndefined();
   });
 
-  it('sees no idle CPU while a thread runs on every CPU besides this one', async () => {
+  it('sees threads waiting for a CPU while one runs on every CPU besides this one', async () => {
     // Busy processes, one per CPU: with this thread running too, more threads are runnable than there are CPUs.
     const busy: ChildProcess[] = [];
     for (let i = 0; i < availableParallelism(); i++) busy.push(spawn(process.execPath, ['-e', 'for (const t = Date.now(); Date.now() - t < 20000;);'], { stdio: 'ignore' }));
     try {
       await new Promise((r) => setTimeout(r, 300));
       const seen: boolean[] = [];
-      for (let i = 0; i < 50; i++) seen.push(cpuIdle());
+      for (let i = 0; i < 50; i++) seen.push(noneWaitsForCpu());
       expect(seen.filter(Boolean).length).toBeLessThan(5);
     } finally {
       for (const c of busy) c.kill('SIGKILL');

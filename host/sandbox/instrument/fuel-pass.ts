@@ -122,7 +122,7 @@ function rewriteBody(c: BodyContext, r: Reader, sectionEnd: number, params: numb
   // its frame's part too (frame.ts).
   const compile = compileCharge(fuel.costs, fuel.vectors) + frame.units;
   if (compile > MAX_COMPILE_UNITS) {
-    throw new ResourceLimitError(`its code would take too long to compile for a time limit to hold (${fuel.costs.length - 1} loops, ${fuel.vectors} vector instructions and ${first} parameters and locals, ` +
+    throw new ResourceLimitError(`its code would take too long to compile for a time limit to hold (${fuel.costs.length - 1} loops${fuel.vectors ? `, ${fuel.vectors} vector instructions` : ''} and ${first} parameters and locals, ` +
       `${compile} units of compiling where at most ${MAX_COMPILE_UNITS} are allowed); split the function, or give it fewer locals or fewer values held on its stack`);
   }
   const code = c.code.use(first, local);

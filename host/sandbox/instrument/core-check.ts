@@ -18,6 +18,12 @@
  *    all of them together, and data and element segment sizes. Table
  *    maximums are then rewritten to the caps by the meter, as memory
  *    maximums are, so `table.grow` fails past them at run time.
+ *  - counts that cost time and memory before any limit of a call applies
+ *    (`CORE_CAPS` again): types, functions, imports, exports and element
+ *    segments. They are paid when the module is loaded (V8's validation, the
+ *    meter, the jco path's glue generator) and, for exports and element
+ *    segments, on every instantiation; V8's own limits are far above what
+ *    a session module needs.
  *
  * It decodes with the meter's own reader and walker (one reader per format)
  * and is as strict: bytes it cannot follow are malformed, never skipped.
@@ -48,6 +54,14 @@ export interface CoreCaps {
   dataBytes: number;
   /** Entries of one element segment. */
   elementSegment: number;
+  /** Element segments, and their entries in all. */
+  elementSegments: number;
+  elementEntries: number;
+  /** Types (each member of a recursion group counts), functions (imported and defined), imports and exports. */
+  types: number;
+  functions: number;
+  imports: number;
+  exports: number;
 }
 
 export const CORE_CAPS: Readonly<CoreCaps> = Object.freeze({
@@ -59,6 +73,19 @@ export const CORE_CAPS: Readonly<CoreCaps> = Object.freeze({
   coreInstances: 16,
   dataBytes: 64 * 1024 * 1024,
   elementSegment: 100_000,
+  // Counts that cost time and memory when the module is loaded, before any
+  // limit of a call applies, and again on every instantiation for exports
+  // and element segments: V8's own limits (a million functions and types,
+  // 100,000 exports, ten million element segments) let a 60 MiB module stall
+  // the jco path's glue generator for minutes or hold a GiB of RSS. A 12 MB
+  // JavaScript guest has 12,680 functions, 140 types, 23 imports and exports
+  // and one element segment.
+  elementSegments: 10_000,
+  elementEntries: 200_000,
+  types: 10_000,
+  functions: 50_000,
+  imports: 10_000,
+  exports: 10_000,
 });
 
 export interface CheckOptions {
@@ -88,22 +115,28 @@ function checkSections(bytes: Uint8Array, options: CheckOptions): void {
   const { where } = options;
   const sections = readSections(bytes);
   const count = { tables: 0, memories: 0, globals: 0, elements: 0, importedFuncs: 0 };
-  const limit = (what: string, n: number, cap: number, fix: string) => {
-    if (n > cap) throw new ResourceLimitError(`${where} has ${n} ${what}, over the sandbox's cap of ${cap}; ${fix}.`);
-  };
+  const limit = (what: string, n: number, cap: number, fix: string) => overCap(where, what, n, cap, fix);
   for (const s of sections) {
     const r = new Reader(bytes, s.start, s.end);
     switch (s.id) {
       case SECTION.type: {
-        const gc = scanTypes(bytes, s).firstAggregate;
+        const scan = scanTypes(bytes, s);
+        limit('types', scan.count, caps.types, 'use fewer function types');
+        const gc = scan.firstAggregate;
         if (gc >= 0) {
           throw new UnsupportedWasmError(`${where} defines type ${gc} as a struct or array (GC): such objects live outside the module's memory limit, so session modules may not use them; build the module without wasm GC (linear memory only).`);
         }
         continue;
       }
       case SECTION.import:
-        count.importedFuncs = checkImports(r, where, count);
+        count.importedFuncs = checkImports(r, where, count, caps);
         break;
+      case SECTION.function:
+        limit('functions', count.importedFuncs + r.u32(), caps.functions, 'split it, or link less code into it');
+        continue;
+      case SECTION.export:
+        limit('exports', r.u32(), caps.exports, 'export fewer names');
+        continue;
       case SECTION.table:
         for (let i = r.u32(); i > 0; i--) {
           const init = bytes[r.pos] === 0x40; // 0x40 0x00 tabletype expr (function-references)
@@ -131,7 +164,7 @@ function checkSections(bytes: Uint8Array, options: CheckOptions): void {
         }
         break;
       case SECTION.element:
-        checkElements(r, (n, i) => limit(`entries in element segment ${i}`, n, caps.elementSegment, 'split the table\'s initialization'));
+        checkElements(r, caps, where);
         break;
       case SECTION.data: {
         let total = 0;
@@ -160,10 +193,12 @@ function checkSections(bytes: Uint8Array, options: CheckOptions): void {
 }
 
 /** The imports: counts tables, memories and globals into `count`, refuses duplicates and shared memories; returns the imported functions. */
-function checkImports(r: Reader, where: string, count: { tables: number; memories: number; globals: number }): number {
+function checkImports(r: Reader, where: string, count: { tables: number; memories: number; globals: number }, caps: Readonly<CoreCaps>): number {
   const seen = new Set<string>();
   let funcs = 0;
-  for (let i = r.u32(); i > 0; i--) {
+  const n = r.u32();
+  overCap(where, 'imports', n, caps.imports, 'import fewer names');
+  for (let i = n; i > 0; i--) {
     const module = r.name();
     const name = r.name();
     const key = `${module}\0${name}`;
@@ -184,9 +219,12 @@ function checkImports(r: Reader, where: string, count: { tables: number; memorie
   return funcs;
 }
 
-/** Element segments: the entry count of each goes to `check(n, index)`. */
-function checkElements(r: Reader, check: (n: number, i: number) => void): void {
+/** Element segments: their count, the entries of each and of all of them, against `caps`. */
+function checkElements(r: Reader, caps: Readonly<CoreCaps>, where: string): void {
+  const over = (what: string, n: number, cap: number, fix: string) => overCap(where, what, n, cap, fix);
   const n = r.u32();
+  over('element segments', n, caps.elementSegments, 'initialize its tables with fewer segments');
+  let total = 0;
   for (let i = 0; i < n; i++) {
     const flags = r.u32();
     if (flags > 7) throw new MalformedModuleError(`unknown element segment flags ${flags} at offset ${r.pos - 1}`);
@@ -199,12 +237,19 @@ function checkElements(r: Reader, check: (n: number, i: number) => void): void {
       else r.u8();
     }
     const entries = r.u32();
-    check(entries, i);
+    over(`entries in element segment ${i}`, entries, caps.elementSegment, 'split the table\'s initialization');
+    total += entries;
+    over('element segment entries in all', total, caps.elementEntries, 'initialize its tables with fewer entries');
     for (let j = 0; j < entries; j++) {
       if (flags & 0x04) skipExpr(r);
       else r.u32();
     }
   }
+}
+
+/** Throws ResourceLimitError when `n` of `what` is over `cap`, saying how to `fix` it. */
+function overCap(where: string, what: string, n: number, cap: number, fix: string): void {
+  if (n > cap) throw new ResourceLimitError(`${where} has ${n} ${what}, over the sandbox's cap of ${cap}; ${fix}.`);
 }
 
 /** A walk that copies nothing and inserts nothing: the walker only decodes. */

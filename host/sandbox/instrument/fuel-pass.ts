@@ -110,7 +110,7 @@ function rewriteBody(c: BodyContext, r: Reader, sectionEnd: number, params: numb
   tape.n = 0;
   const frame = c.frame;
   frame.reset(first);
-  const fuel: FuelPlan = { locals: first, costs: [0], handlers: false, tape, frame };
+  const fuel: FuelPlan = { locals: first, costs: [0], handlers: false, tape, frame, vectors: 0 };
   const walkStart = body.pos;
   walkInstructions(walkFrom(body), { out: NO_OUT, shiftFrom: importedFuncs, fuel, state: c.state, spaces: c.spaces }, false);
   if (bytes[bodyEnd - 1] !== 0x0b) throw malformed(`function body ${i} does not end with end (0x0b) at offset ${bodyEnd - 1}, found ${hex(bytes[bodyEnd - 1])}`);
@@ -120,9 +120,9 @@ function rewriteBody(c: BodyContext, r: Reader, sectionEnd: number, params: numb
   const local = fuel.costs.length > 1 && !fuel.handlers;
   // Charged at every entry, with what the entry runs: compiling it (fuel.ts),
   // its frame's part too (frame.ts).
-  const compile = compileCharge(fuel.costs) + frame.units;
+  const compile = compileCharge(fuel.costs, fuel.vectors) + frame.units;
   if (compile > MAX_COMPILE_UNITS) {
-    throw new ResourceLimitError(`its code would take too long to compile for a time limit to hold (${fuel.costs.length - 1} loops and ${first} parameters and locals, ` +
+    throw new ResourceLimitError(`its code would take too long to compile for a time limit to hold (${fuel.costs.length - 1} loops${fuel.vectors ? `, ${fuel.vectors} vector instructions` : ''} and ${first} parameters and locals, ` +
       `${compile} units of compiling where at most ${MAX_COMPILE_UNITS} are allowed); split the function, or give it fewer locals or fewer values held on its stack`);
   }
   const code = c.code.use(first, local);

@@ -374,6 +374,7 @@ export function walkInstructions(w: Walk, rw: Rewrite, stopAtEnd: boolean): void
       case PREFIX_FD: {
         const sub = skipFD(r, at);
         if (frame) frame.move(prefixedNet(0xfd, sub));
+        if (fuel) fuel.vectors++;
         break;
       }
       case PREFIX_FB: {

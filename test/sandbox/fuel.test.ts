@@ -15,7 +15,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from '@bytecodealliance/jco-transpile/wasm-tools';
-import { FUEL_EXPORT, InstanceMeter, meterCoreModule, OUT_OF_FUEL, SANDBOX_MODULE, TimeLimitExceeded } from '../../host/sandbox/index.js';
+import { faultOf, FUEL_EXPORT, INITIAL_FUEL, InstanceMeter, meterCoreModule, OUT_OF_FUEL, SANDBOX_MODULE, TimeLimitExceeded } from '../../host/sandbox/index.js';
 import { MEMORY_SHIFT, TABLE_UNITS_SHIFT } from '../../host/sandbox/instrument/index.js';
 import { GOOD_LINE, hostile, peakRssSince, TempStacks } from '../support/hostile.js';
 
@@ -173,6 +173,41 @@ const BULK = `(module (memory (export "memory") 2 64) (table $t 4 100 funcref) (
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $l)))
     (local.get $s)))`;
+
+describe('a core start function', () => {
+  // Metered as the loader meters: start code gets INITIAL_FUEL.
+  const compileStarted = async (wat: string) =>
+    new WebAssembly.Module(meterCoreModule(await parse(wat), { maxMemoryPages: 1024, initialFuel: INITIAL_FUEL }).bytes as Uint8Array<ArrayBuffer>);
+  const started = (iterations: number) => `(module (global $n (mut i32) (i32.const 0))
+    (func $start (local $i i32)
+      (loop $l (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const ${iterations}))))
+      (global.set $n (local.get $i)))
+    (start $start)
+    (func (export "n") (result i32) (global.get $n)))`;
+
+  it('that runs past the fuel start code gets is a limit fault that says so, not a bare trap', async () => {
+    for (const iterations of [10_000_000, 0x7fffffff]) {
+      const meter = new InstanceMeter();
+      meter.arm(LIMIT_MS);
+      let error: unknown;
+      try {
+        meter.instantiateCore(await compileStarted(started(iterations)), {});
+      } catch (e) {
+        error = meter.explain(e);
+      }
+      const fault = faultOf(error);
+      expect(fault.kind).toBe('limit');
+      expect(fault.message).toMatch(/start function ran past the \d+ units of fuel that start code gets/);
+    }
+  });
+
+  it('that stays within it makes its instance', async () => {
+    const meter = new InstanceMeter();
+    meter.arm(LIMIT_MS);
+    const exports = meter.instantiateCore(await compileStarted(started(1000)), {}).exports as { n(): number };
+    expect(exports.n()).toBe(1000);
+  });
+});
 
 describe('metered bulk instructions', () => {
   it('give the same results as unmetered ones, traps included', async () => {

@@ -16,7 +16,7 @@
  * images.ts what each module's instances start from.
  */
 import { ResourceLimitError } from '../../errors/index.js';
-import { ReentrantHostCall, TimeLimitExceeded } from '../faults.js';
+import { ReentrantHostCall, SandboxLimitExceeded, TimeLimitExceeded } from '../faults.js';
 import { CORE_CAPS, FUEL_EXPORT, OUT_OF_FUEL, SANDBOX_MODULE } from '../instrument/index.js';
 import { ModuleImages } from './images.js';
 import { MemoryPool } from './pool.js';
@@ -116,6 +116,10 @@ export class InstanceMeter {
         return;
       }
       if (tank) tank.value = SLICE;
+      // A start function runs inside `new WebAssembly.Instance`, before the
+      // instance and so its tank exist: it cannot be given more. Said as the
+      // limit it is, rather than left to the trap that follows.
+      else this.fail(new SandboxLimitExceeded(`a core module's start function ran past the ${INITIAL_FUEL} units of fuel that start code gets (it runs before its instance exists, where the sandbox cannot refill it); do that work in a hook or in _initialize instead`));
     };
     const sandbox: Record<string, WebAssembly.ImportValue> = { [OUT_OF_FUEL]: outOfFuel };
     const f = this.shared.images.factsOf(module);

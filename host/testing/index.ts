@@ -1,3 +1,5 @@
+// Declarations name Node types (Buffer, node:fs); this brings them into an app whose tsconfig lists no "types".
+/// <reference types="node" preserve="true" />
 /**
  * A test harness for module authors: runs one module, or a stack, through
  * the real dispatcher and sandbox with given items, environment, flags and

@@ -152,11 +152,12 @@ export async function buildCModule(dir: string, outFile: string, opts: CBuildOpt
 
     const world = config.world ?? WORLD_NAME;
     progress(`making the ${world} component${config.wasi ? ' with the WASI preview1 adapter' : ''}`);
+    // Outside the try: a missing adapter is a missing package, not a disagreement with wit/.
+    const adapters: [string, Uint8Array][] | undefined = config.wasi
+      ? [['wasi_snapshot_preview1', await readAdapter()]]
+      : undefined;
     let component: Uint8Array;
     try {
-      const adapters: [string, Uint8Array][] | undefined = config.wasi
-        ? [['wasi_snapshot_preview1', await readAdapter()]]
-        : undefined;
       const { componentEmbed, componentNew } = await wasmTools();
       const embedded = await componentEmbed({ binary: core, witSource: `${witSource()}\n${extraWit}`, world });
       component = await componentNew(embedded, adapters);

@@ -198,9 +198,9 @@ describe('the packed package installed into a new app', () => {
     expect(demo.code, demo.stderr).toBe(0);
     expect(demo.stdout).toMatch(/system stack \(libpam: pam_env, pam_exec\): PAM_SUCCESS/);
     expect(demo.stdout).toContain('DEMO_SHELL_GREETING=hi-root');
-    const tour = run(appBin, ['run', '--stack', join(pkgDir, 'examples', 'first.stack'), '--service', 'login', '--user', 'alice', '--tty', 'pts/0', '--json'], work);
+    const tour = run(appBin, ['run', '--stack', join(pkgDir, 'examples', 'first.stack'), '--service', 'login', '--user', 'alice', '--tty', 'pts/0', '--rhost', '192.0.2.7', '--json'], work);
     expect(tour.code, tour.stderr).toBe(0);
-    expect(JSON.parse(tour.stdout.trim().split('\n').at(-1)!).messages[0]).toEqual({ style: 'info', text: 'Hello alice on pts/0 from <unknown>' });
+    expect(JSON.parse(tour.stdout.trim().split('\n').at(-1)!).messages[0]).toEqual({ style: 'info', text: 'Hello alice on pts/0 from 192.0.2.7' });
   }, 600_000);
 
   it('type-checks an app whose tsconfig (module NodeNext) names no types, with the Node types the package brings', () => {
@@ -270,7 +270,7 @@ console.log(r.ok, parseStackFile, loadComponent, runModule);
       rmSync(join(pkgDir, 'dist', 'pam_wasm.so'));
       const built = npx('pamwasm', 'install', '--root', root);
       expect(built.code, built.stderr).toBe(0);
-      expect(built.stderr + built.stdout).toMatch(/building it from \S+\/host\/pam/);
+      expect(built.stderr + built.stdout).toContain(`building it from ${join(pkgDir, 'host', 'pam')}`);
       expect(readFileSync(module!).subarray(0, 4).toString('latin1')).toBe('\x7fELF');
       expect(npx('pamwasm', 'uninstall', '--root', root).code).toBe(0);
     } finally {

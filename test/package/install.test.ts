@@ -238,7 +238,7 @@ console.log(r.ok, parseStackFile, loadComponent, runModule);
     expect(names.stdout.trim()).toBe('function function function');
   }, 600_000);
 
-  it('installs the packed pam_wasm.so, or one built from the packed sources, and a session reaches the daemon through the real libpam', async () => {
+  it('installs the packed pam_wasm.so, or one built from the packed sources, and a session reaches the daemon, running as its own user, through the real libpam', async () => {
     // Socket paths are short (108 bytes) and pam.d module paths cannot hold spaces: this part lives beside the app.
     const root = mkdtempSync(join(tmpdir(), 'pamwasm-pkgroot-'));
     try {
@@ -250,10 +250,19 @@ console.log(r.ok, parseStackFile, loadComponent, runModule);
       expect(module && readFileSync(module)).toEqual(readFileSync(join(pkgDir, 'dist', 'pam_wasm.so')));
       expect(readFileSync(join(root, 'etc/systemd/system/pamwasm.service'), 'utf8')).toContain(`ExecStart=${process.execPath} ${appBin} daemon`);
 
+      // The documented shape: the daemon binds as root and runs as its own user (nobody here), and
+      // pam_wasm.so's daemon_user names that user.
+      chmodSync(root, 0o755);
       writeFileSync(join(root, 'greet.stack'), 'session required pam_setenv.wasm GREETING=hello-%u\n');
-      writeFileSync(join(root, 'svc'), `session required ${module} stack=${join(root, 'greet.stack')} socket=${join(root, 's')} daemon_user=root\n`);
+      writeFileSync(join(root, 'svc'), `session required ${module} stack=${join(root, 'greet.stack')} socket=${join(root, 's')} daemon_user=nobody\n`);
       writeFileSync(join(root, 'permit.stack'), 'session required pam_permit.wasm\n');
-      const daemon = spawn(process.execPath, [appBin, 'daemon', '--socket', join(root, 's'), '--registry', join(root, 'd.db'), '--user', 'root', '--log', 'stderr'], { cwd: app, stdio: 'ignore' });
+      const daemonArgs = [appBin, 'daemon', '--socket', join(root, 's'), '--registry', join(root, 'db', 'd.db'), '--user', 'nobody', '--log', 'stderr'];
+      // Under a folder only root may enter, the daemon's user could not load the package after the drop.
+      const closed = run(process.execPath, daemonArgs, app);
+      expect(closed.code).toBe(2);
+      expect(closed.stderr).toContain(`the daemon's user nobody cannot enter ${work} (mode 700)`);
+      chmodSync(work, 0o755);
+      const daemon = spawn(process.execPath, daemonArgs, { cwd: app, stdio: 'ignore' });
       try {
         for (let i = 0; i < 300 && !existsSync(join(root, 's')); i++) await new Promise((r) => setTimeout(r, 50));
         const ran = run(appBin, ['run', '--system-service', 'svc', '--system-confdir', root, '--stack', join(root, 'permit.stack'), '--service', 'svc', '--user', 'alice', '--json'], app);
@@ -262,6 +271,7 @@ console.log(r.ok, parseStackFile, loadComponent, runModule);
         expect([result.system.open.name, result.system.close.name, result.env]).toEqual(['PAM_SUCCESS', 'PAM_SUCCESS', { GREETING: 'hello-alice' }]);
       } finally {
         daemon.kill();
+        chmodSync(work, 0o700);
       }
       expect(npx('pamwasm', 'uninstall', '--root', root).code).toBe(0);
       expect(existsSync(module!)).toBe(false);
@@ -299,7 +309,7 @@ console.log(r.ok, parseStackFile, loadComponent, runModule);
     expect(JSON.parse(recovered.stdout).closed.map((c: { user: string; name: string }) => [c.user, c.name])).toEqual([['bob', 'PAM_SUCCESS']]);
   }, 600_000);
 
-  it('serves the playground page from the package, on the tour\'s demo stack', async () => {
+  it('serves the playground page from the package, on the tour\'s demo stack, and compares it with the real libpam', async () => {
     const child = spawn(process.execPath, [appBin, 'playground', join(pkgDir, 'examples', 'demo.stack')], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       const url = await new Promise<string>((resolve, reject) => {
@@ -311,6 +321,11 @@ console.log(r.ok, parseStackFile, loadComponent, runModule);
       expect([page.status, await page.text()]).toEqual([200, expect.stringContaining('<title>pamwasm playground</title>')]);
       const script = await fetch(`${url}app.js`);
       expect([script.status, (await script.text()).length > 1000]).toEqual([200, true]);
+      // The page's comparison runs the stack in pamwasm and, translated to native modules, in the real libpam.
+      const text = readFileSync(join(pkgDir, 'examples', 'demo.stack'), 'utf8');
+      const compared = await fetch(`${url}api/compare`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text, items: { service: 'login', user: 'alice' } }) });
+      const answer = await compared.json() as { comparable: boolean; agree: boolean; libpam: { open: string } };
+      expect([answer.comparable, answer.agree, answer.libpam.open]).toEqual([true, true, 'PAM_SUCCESS']);
     } finally {
       child.kill();
     }

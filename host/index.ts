@@ -1,3 +1,5 @@
+// Declarations name Node types (Buffer, node:fs); this brings them into an app whose tsconfig lists no "types".
+/// <reference types="node" preserve="true" />
 /**
  * pamwasm: run PAM session modules as sandboxed WebAssembly components.
  *
@@ -5,7 +7,8 @@
  *  - `pamwasm`: the host (sessions around a real libpam stack, the registry,
  *    recovery), the engine that owns what sessions share, typed errors and
  *    the PAM code table;
- *  - `pamwasm/stack`: stack files, the dispatcher, `runStack`, `StackSession`;
+ *  - `pamwasm/stack`: stack files, the dispatcher, `runStack` (also here:
+ *    one stack run once, what `pamwasm run` does), `StackSession`;
  *  - `pamwasm/loader`: load and check one component;
  *  - `pamwasm/libpam`: the bridge to the system libpam;
  *  - `pamwasm/build`: build C and JS/TS modules (optional builder packages);
@@ -22,6 +25,7 @@
 export { createHost, PamwasmHost, Session, Registry, defaultRegistryPath } from './sessions/index.js';
 export type { HostOptions, OpenSessionOptions, CloseResult, SessionRecord, SessionState, ClosedRecord } from './sessions/index.js';
 export type { TraceEntry, Fault, FaultKind } from './stack/index.js';
+export { runStack, type RunOptions, type RunResult } from './stack/index.js';
 export { createEngine, type Engine, type EngineOptions, type EngineStats } from './engine/index.js';
 export { PAM_CODES, codeByName, codeByNumber, codeByStatus } from './codes/index.js';
 export * from './errors/index.js';

@@ -197,6 +197,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// No top-level await: this file is part of `pamwasm/build`, and node's require() of an ES module refuses one.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  process.exitCode = await main(process.argv.slice(2));
+  void main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
 }

@@ -23,7 +23,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, delimiter, dirname, join, resolve } from 'node:path';
-import { requireFeature } from '../deps/index.js';
+import { fileURLToPath } from 'node:url';
+import { missingDependency, requireFeature, resolvable } from '../deps/index.js';
 import { BuildError } from '../errors/index.js';
 import { functionNames } from '../loader/core-names.js';
 import { packageRoot, witSource, WORLD_NAME } from '../wit/index.js';
@@ -76,10 +77,25 @@ export interface CModuleConfig {
 /** Name of the per-folder build settings file. */
 export const BUILD_CONFIG = 'build.json';
 
-/** jco's WASI preview1 to 0.2 adapter for libraries (no `_start`). */
-export const PREVIEW1_REACTOR_ADAPTER = join(
-  packageRoot(), 'node_modules', '@bytecodealliance', 'jco', 'lib', 'wasi_snapshot_preview1.reactor.wasm',
-);
+/** jco's WASI preview1 to 0.2 adapter for libraries (no `_start`), in its package's lib/. */
+const PREVIEW1_REACTOR_ADAPTER = 'wasi_snapshot_preview1.reactor.wasm';
+
+/**
+ * The adapter file from jco as this package resolves it: the development
+ * tree's jco (which the committed WASI modules are built with), else the
+ * jco-glue an app installs; undefined when neither is installed.
+ */
+export function preview1ReactorAdapter(): string | undefined {
+  for (const pkg of ['@bytecodealliance/jco', '@bytecodealliance/jco-glue']) {
+    if (!resolvable(`${pkg}/component`)) continue;
+    // Up from an entry file to the package's folder: its exports map offers no path to lib/.
+    let dir = dirname(fileURLToPath(import.meta.resolve(`${pkg}/component`)));
+    while (!dir.endsWith(join('node_modules', pkg)) && dirname(dir) !== dir) dir = dirname(dir);
+    const file = join(dir, 'lib', PREVIEW1_REACTOR_ADAPTER);
+    if (existsSync(file)) return file;
+  }
+  return undefined;
+}
 
 /** The C SDK: public headers in `include/`, the glue in `src/`. */
 export const C_SDK_DIR = join(packageRoot(), 'guest-modules', 'sdk', 'c');
@@ -136,11 +152,12 @@ export async function buildCModule(dir: string, outFile: string, opts: CBuildOpt
 
     const world = config.world ?? WORLD_NAME;
     progress(`making the ${world} component${config.wasi ? ' with the WASI preview1 adapter' : ''}`);
+    // Outside the try: a missing adapter is a missing package, not a disagreement with wit/.
+    const adapters: [string, Uint8Array][] | undefined = config.wasi
+      ? [['wasi_snapshot_preview1', await readAdapter()]]
+      : undefined;
     let component: Uint8Array;
     try {
-      const adapters: [string, Uint8Array][] | undefined = config.wasi
-        ? [['wasi_snapshot_preview1', await readAdapter()]]
-        : undefined;
       const { componentEmbed, componentNew } = await wasmTools();
       const embedded = await componentEmbed({ binary: core, witSource: `${witSource()}\n${extraWit}`, world });
       component = await componentNew(embedded, adapters);
@@ -212,14 +229,9 @@ function readConfigFile(dir: string, name: string): string {
 }
 
 async function readAdapter(): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(PREVIEW1_REACTOR_ADAPTER));
-  } catch (e) {
-    throw new BuildError(
-      `the WASI preview1 adapter ${PREVIEW1_REACTOR_ADAPTER} is missing, and a module with "wasi": true needs it: run \`npm install\`.`,
-      { cause: e },
-    );
-  }
+  const file = preview1ReactorAdapter();
+  if (!file) throw missingDependency('c-wasi-build', ['@bytecodealliance/jco-glue']);
+  return new Uint8Array(await readFile(file));
 }
 
 interface Toolchain {

@@ -1,3 +1,5 @@
+// Declarations name Node types (Buffer, node:fs); this brings them into an app whose tsconfig lists no "types".
+/// <reference types="node" preserve="true" />
 /**
  * Building guest modules into session-module components: C folders with the
  * C SDK (clang, lld, wasi-libc), JS/TS folders with componentize-js, and the

@@ -19,7 +19,7 @@ import type { WorkerLogTarget } from './jobs.js';
 import { stderrLog, syslogLog } from './log.js';
 import { WorkerPool } from './pool.js';
 import { MAIN_LOCK_ID, WriteLock } from './write-lock.js';
-import { daemonAccount, dropTo, isRoot, prepareRegistryDir } from './privileges.js';
+import { checkCodeReachable, daemonAccount, dropTo, isRoot, prepareRegistryDir } from './privileges.js';
 import { closeFd, listenUnix, setNonBlocking } from './libc.js';
 import { DEFAULT_KEEP_MS } from '../sessions/registry.js';
 import { RegistryClient } from './registry-client.js';
@@ -107,6 +107,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
   const account = daemonAccount(o.user);
   const root = isRoot();
   if (account.uid === 0) log(LOG.warning, 'running as root (--user root): a V8 escape from a module would get root');
+  if (root && account.uid !== 0) checkCodeReachable(account);
 
   if (activationFd() === undefined) {
     // sockaddr_un's sun_path holds 108 bytes with the NUL.

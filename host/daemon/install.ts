@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { PAM_MODULE } from '../build/pam.js';
+import { pamModuleForInstall } from '../build/pam.js';
 import { UsageError } from '../errors/index.js';
 import { packageRoot } from '../wit/index.js';
 import { SOCKET_UNIT, serviceUnit } from './units.js';
@@ -51,7 +51,7 @@ const systemdRunning = (root: string) => root === '/' && existsSync('/run/system
 export function install(o: InstallOptions = {}): Manifest {
   const root = o.root ?? '/';
   const say = o.say ?? (() => {});
-  if (!existsSync(PAM_MODULE)) throw new UsageError(`${PAM_MODULE} is not built: run \`npm run build\` where gcc and the libpam headers (Debian: libpam0g-dev) are installed`);
+  const pamModule = pamModuleForInstall(say);
   const at = (p: string) => join(root, p);
   const m: Manifest = { files: [], dirs: [], user: false };
   const put = (path: string, write: (abs: string) => void, mode: number) => {
@@ -62,7 +62,7 @@ export function install(o: InstallOptions = {}): Manifest {
     say(`installed ${at(path)}`);
   };
   const pamDir = o.pamDir ?? systemPamDir();
-  put(join(pamDir, 'pam_wasm.so'), (abs) => copyFileSync(PAM_MODULE, abs), 0o644);
+  put(join(pamDir, 'pam_wasm.so'), (abs) => copyFileSync(pamModule, abs), 0o644);
   put('etc/systemd/system/pamwasm.socket', (abs) => writeFileSync(abs, SOCKET_UNIT), 0o644);
   put('etc/systemd/system/pamwasm.service', (abs) => writeFileSync(abs, serviceUnit(process.execPath, join(packageRoot(), 'bin', 'pamwasm.js'), join(packageRoot(), 'docs', 'daemon.md'))), 0o644);
   if (!existsSync(at('etc/pamwasm'))) {

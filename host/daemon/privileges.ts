@@ -6,9 +6,10 @@
  * one else, folders included), so the daemon's user cannot change them.
  */
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors/index.js';
 
 export interface Account { name: string; uid: number; gid: number }
@@ -50,6 +51,36 @@ export function prepareRegistryDir(registry: string, account: Account): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chownSync(dir, account.uid, account.gid);
   for (const f of [registry, `${registry}-wal`, `${registry}-shm`]) if (existsSync(f)) chownSync(f, account.uid, account.gid);
+}
+
+/**
+ * The first folder on the way to `path` (itself included) that `account`
+ * may not enter, or undefined. Only its own group counts: `dropTo` drops
+ * the supplementary ones.
+ */
+export function closedFolderOn(path: string, account: Account): string | undefined {
+  for (let dir = path; ; dir = dirname(dir)) {
+    const st = statSync(dir);
+    const search = st.uid === account.uid ? 0o100 : st.gid === account.gid ? 0o010 : 0o001;
+    if ((st.mode & search) === 0) return dir;
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+/**
+ * Refuses to start when `account` could not load the daemon's own code after
+ * the drop: its workers and the native addons of better-sqlite3 and koffi
+ * are loaded from the package then. A package under a folder only root may
+ * enter (an app in /root) would otherwise die at its first worker.
+ */
+export function checkCodeReachable(account: Account): void {
+  const code = [dirname(fileURLToPath(import.meta.url)), dirname(fileURLToPath(import.meta.resolve('better-sqlite3'))), dirname(fileURLToPath(import.meta.resolve('koffi')))];
+  for (const dir of code) {
+    const closed = closedFolderOn(dir, account);
+    if (closed === undefined) continue;
+    const mode = (statSync(closed).mode & 0o777).toString(8);
+    throw new UsageError(`the daemon's user ${account.name} cannot enter ${closed} (mode ${mode}), on the way to ${dir}, which the daemon loads after it drops root: install pamwasm where every user may read it (npm install -g pamwasm), let others enter that folder (chmod o+x ${closed}), or pass --user root.`);
+  }
 }
 
 /** Drops to `account` for good: its group alone, then its uid (setuid last, or setgid would be refused). */

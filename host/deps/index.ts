@@ -32,6 +32,10 @@ const FEATURES = {
     what: 'building a C module',
     packages: [['@bytecodealliance/jco-transpile', '@bytecodealliance/jco-transpile/wasm-tools']],
   },
+  'c-wasi-build': {
+    what: 'building a C module with "wasi": true (it links jco\'s WASI preview1 adapter)',
+    packages: [['@bytecodealliance/jco-glue', '@bytecodealliance/jco-glue/component']],
+  },
   'jco-glue': {
     what: 'loading a component that is not of exactly the session-module world\'s shape (WASI grants, other shapes)',
     packages: [['@bytecodealliance/jco-glue', '@bytecodealliance/jco-glue/component']],

@@ -1,3 +1,5 @@
+// Declarations name Node types (Buffer, node:fs); this brings them into an app whose tsconfig lists no "types".
+/// <reference types="node" preserve="true" />
 /**
  * The libpam bridge: the system's Linux-PAM application API, called through
  * koffi, without blocking the host's event loop and without risking the host.

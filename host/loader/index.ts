@@ -1,3 +1,5 @@
+// Declarations name Node types (Buffer, node:fs); this brings them into an app whose tsconfig lists no "types".
+/// <reference types="node" preserve="true" />
 /**
  * Loading session-module components: read, check, plan or transpile, compile.
  *

@@ -305,8 +305,12 @@ static int run_hook(pam_handle_t *pamh, int hook, int flags, int argc, const cha
     pam_syslog(pamh, LOG_ERR, "cannot reach the pamwasm daemon at %s: %s", o.socket, strerror(errno));
     goto out;
   }
+  /* SO_PEERCRED gives whoever called listen(2) (unix(7)): root for the
+   * socket systemd activates, and for one the daemon bound before dropping
+   * to daemon_user. A socket root listens on is root's doing and trusted;
+   * any other listener must be daemon_user. */
   uid_t peer;
-  if (wire_peer_uid(fd, &peer) != 0 || peer != daemon_uid) {
+  if (wire_peer_uid(fd, &peer) != 0 || (peer != daemon_uid && peer != 0)) {
     pam_syslog(pamh, LOG_ERR, "the peer on %s is not %s: refused", o.socket, o.daemon_user);
     close(fd);
     goto out;

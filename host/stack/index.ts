@@ -1,3 +1,5 @@
+// Declarations name Node types (Buffer, node:fs); this brings them into an app whose tsconfig lists no "types".
+/// <reference types="node" preserve="true" />
 /**
  * pam.d-style stacks with libpam's semantics: parse a stack file, bind it
  * to a session, run open-session and close-session through the one

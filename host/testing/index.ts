@@ -1,3 +1,5 @@
+// Declarations name Node types (Buffer, node:fs); this brings them into an app whose tsconfig lists no "types".
+/// <reference types="node" preserve="true" />
 /**
  * A test harness for module authors: runs one module, or a stack, through
  * the real dispatcher and sandbox with given items, environment, flags and
@@ -19,7 +21,7 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors/index.js';
 import { newHandleState, type ConvMessage, type LogRecord, type WitItem } from '../runtime/index.js';
 import { scriptedConversation, type Answerer, type PromptRecord } from '../stack/answers.js';
@@ -91,20 +93,34 @@ function stackArg(a: string): string {
   return /\s|^\[/.test(a) ? `[${a.replace(/\]/g, '\\]')}]` : a;
 }
 
-/** The stack file to run and the folder to remove afterwards. */
-function stackFileOf(o: ModuleTestOptions): { file: string; temp?: string } {
+/**
+ * The stack line's module field for `module`. A stack line cannot name a
+ * path with spaces (a bracketed module field is the module and its sandbox
+ * settings, split at spaces), so a module in such a folder is named
+ * relative to its folder, which becomes the run's module folder.
+ */
+function moduleField(module: string): { field: string; moduleDir?: string } {
+  const file = resolve(module);
+  if (!/\s/.test(file)) return { field: file };
+  if (/\s/.test(basename(file))) throw new UsageError(`a stack line cannot name the module file ${JSON.stringify(basename(file))}: rename it without spaces.`);
+  return { field: basename(file), moduleDir: dirname(file) };
+}
+
+/** The stack file to run, the folder to remove afterwards, and the module folder the stack needs. */
+function stackFileOf(o: ModuleTestOptions): { file: string; temp?: string; moduleDir?: string } {
   const given = [o.module, o.stack, o.stackText].filter((x) => x !== undefined).length;
   if (given !== 1) throw new UsageError('runModule needs exactly one of module, stack or stackText.');
   if (o.stack !== undefined) return { file: resolve(o.stack) };
   const temp = mkdtempSync(join(tmpdir(), 'pamwasm-test-'));
-  const text = o.stackText ?? `session ${o.control ?? 'required'} ${stackArg(resolve(o.module!))} ${(o.args ?? []).map(stackArg).join(' ')}\n`;
+  const module = o.module === undefined ? undefined : moduleField(o.module);
+  const text = o.stackText ?? `session ${o.control ?? 'required'} ${module!.field} ${(o.args ?? []).map(stackArg).join(' ')}\n`;
   writeFileSync(join(temp, 'test.stack'), text);
-  return { file: join(temp, 'test.stack'), temp };
+  return { file: join(temp, 'test.stack'), temp, moduleDir: module?.moduleDir };
 }
 
 /** Runs a module or a stack as a libpam application would, and returns everything it did. */
 export async function runModule(options: ModuleTestOptions): Promise<ModuleTestResult> {
-  const { file, temp } = stackFileOf(options);
+  const { file, temp, moduleDir } = stackFileOf(options);
   try {
     const strictPermissions = options.strictPermissions ?? false;
     const engine = options.engine ?? createEngine();
@@ -114,7 +130,7 @@ export async function runModule(options: ModuleTestOptions): Promise<ModuleTestR
     const { conversation, prompts } = scriptedConversation(options.answers ?? []);
     const session = await StackSession.create(stack, handle, {
       conversation, log: (r) => log.push(r), strictPermissions, sandbox: options.sandbox,
-      moduleDir: options.moduleDir, engine,
+      moduleDir: moduleDir ?? options.moduleDir, engine,
     });
     const result: ModuleTestResult = {
       ok: true, messages: session.messages, prompts, env: {}, data: [], log, trace: [],

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PAM } from '../../host/codes/index.js';
+import { builtForThisMachine, PAM_MODULE } from '../../host/build/pam.js';
 import { install, systemPamDir, uninstall } from '../../host/daemon/install.js';
 import { BIN, DaemonDir, hook, MODULES } from '../support/daemon.js';
 
@@ -49,6 +50,22 @@ describe('pamwasm install and uninstall', () => {
     uninstall({ root });
     expect(accounts(root, 'passwd')).toHaveLength(1);
     expect(existsSync(join(root, 'etc/pamwasm'))).toBe(false);
+  });
+
+  it('installs only a pam_wasm.so built for this machine\'s processor', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pamwasm-elf-'));
+    try {
+      expect(builtForThisMachine(PAM_MODULE)).toBe(true);
+      // The same module with another e_machine (offset 18): aarch64 on x86-64, x86-64 elsewhere.
+      const foreign = readFileSync(PAM_MODULE);
+      foreign.writeUInt16LE(process.arch === 'x64' ? 183 : 62, 18);
+      writeFileSync(join(dir, 'foreign.so'), foreign);
+      expect(builtForThisMachine(join(dir, 'foreign.so'))).toBe(false);
+      writeFileSync(join(dir, 'short.so'), '\x7fELF');
+      expect(builtForThisMachine(join(dir, 'short.so'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses to uninstall what it did not install', () => {

@@ -1,7 +1,9 @@
-import { chmodSync, chownSync, readFileSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PAM } from '../../host/codes/index.js';
+import { checkCodeReachable, closedFolderOn } from '../../host/daemon/privileges.js';
 import { DaemonDir, hook, openFromApplication, startDaemonChild, type DaemonChild } from '../support/daemon.js';
 
 /** nobody: a user every Debian system has (the pamwasm user exists only after `pamwasm install`). */
@@ -40,6 +42,29 @@ describe('the daemon\'s privileges', () => {
     expect(refused.code).toBe(PAM.SESSION_ERR.number);
     await daemon.waitFor(new RegExp(`open session=${refused.sessionId} .*code=PAM_SESSION_ERR: .*owned by uid ${NOBODY}, not root`));
   }, 60_000);
+
+  it('finds the folder its user may not enter on the way to its code, and refuses to start under one', () => {
+    const nobody = { name: 'nobody', uid: NOBODY, gid: NOBODY };
+    const top = mkdtempSync(join(tmpdir(), 'pamwasm-reach-'));
+    try {
+      mkdirSync(join(top, 'pkg'), { mode: 0o755 });
+      chmodSync(top, 0o700);
+      expect(closedFolderOn(join(top, 'pkg'), nobody)).toBe(top);
+      // Its own folder, or one its group may enter, is open to it.
+      chownSync(top, NOBODY, 0);
+      expect(closedFolderOn(join(top, 'pkg'), nobody)).toBeUndefined();
+      chownSync(top, 0, NOBODY);
+      chmodSync(top, 0o710);
+      expect(closedFolderOn(join(top, 'pkg'), nobody)).toBeUndefined();
+      chmodSync(top, 0o755);
+      chownSync(top, 0, 0);
+      expect(closedFolderOn(join(top, 'pkg'), nobody)).toBeUndefined();
+    } finally {
+      rmSync(top, { recursive: true, force: true });
+    }
+    // This checkout is one every user may enter here (the tests above run daemons as nobody from it).
+    expect(() => checkCodeReachable(nobody)).not.toThrow();
+  });
 
   it('serves only peers whose SO_PEERCRED uid is root or allowed', async () => {
     d = new DaemonDir();

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { installLine, optionalPackages } from '../../host/deps/index.js';
 import { cGuestFolders } from '../../host/build/c.js';
 import { jsGuestFolders } from '../../host/build/js.js';
+import { missingToolchain } from '../../host/build/pam.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
@@ -31,7 +32,8 @@ describe('the packed package', () => {
   it('holds the built host, the exec bundle, the reference world, the WIT and the CLI', () => {
     for (const f of ['bin/pamwasm.js', 'bin/package.json', 'dist/host/index.js', 'dist/host/index.d.ts', 'dist/host/cli/index.js',
       'dist/host/libpam/server.js', 'dist/pamwasm-exec.cjs', 'dist/pamwasm-exec.mjs', 'dist/reference-world.json', 'wit/world.wit', 'README.md', 'package.json',
-      'dist/playground/index.html', 'dist/playground/app.js', 'dist/playground/app.css', 'docs/playground.md']) {
+      'dist/playground/index.html', 'dist/playground/app.js', 'dist/playground/app.css', 'docs/playground.md',
+      'examples/first.stack', 'examples/demo.stack', 'docs/systemd/pamwasm-recover.service', 'docs/systemd/pamwasm-recover.timer']) {
       expect(has(f), f).toBe(true);
     }
   });
@@ -48,10 +50,20 @@ describe('the packed package', () => {
     for (const f of ['index.ts', 'session.d.ts', 'status.ts', 'substitute.ts']) expect(has(`guest-modules/sdk/js/${f}`), f).toBe(true);
   });
 
-  it('leaves out the hostile corpus, source maps, TypeScript sources, tests and examples', () => {
+  it('holds pam_wasm.so where gcc and the libpam headers were there to build it, and always its C sources', () => {
+    // `pamwasm install` builds the module from these where the tarball has none, or one for another machine.
+    for (const f of readdirSync(join(ROOT, 'host', 'pam'))) expect(has(`host/pam/${f}`), f).toBe(true);
+    expect(has('dist/pam_wasm.so')).toBe(missingToolchain() === null);
+    // `pamwasm bench --group daemon` builds its load generator from this.
+    expect(has('host/bench/pamload.c')).toBe(true);
+  });
+
+  it('leaves out the hostile corpus, source maps, TypeScript sources, tests and the example programs', () => {
     expect(files.filter((f) => f.startsWith('guest-modules/hostile/'))).toEqual([]);
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
-    expect(files.filter((f) => /^(host|test|examples|scripts|dist\/examples)\//.test(f))).toEqual([]);
+    expect(files.filter((f) => /^(host\/(?!pam\/[^/]+\.[ch]$|bench\/pamload\.c$)|test\/|scripts\/|dist\/examples\/)/.test(f))).toEqual([]);
+    // The tour's stacks go along; the example programs are TypeScript sources.
+    expect(files.filter((f) => f.startsWith('examples/'))).toEqual(['examples/demo.stack', 'examples/first.stack']);
     expect(files.filter((f) => f.includes('node_modules') || f.endsWith('.tsbuildinfo') || f.endsWith('.codecache'))).toEqual([]);
   });
 
@@ -75,8 +87,10 @@ describe('package.json', () => {
     expect(pkg.scripts.prepack).not.toMatch(/apt|system-deps|sudo/);
   });
 
-  it('depends at run time only on what loading and running need', () => {
-    expect(Object.keys(pkg.dependencies).sort()).toEqual(['better-sqlite3', 'koffi']);
+  it('depends at run time only on what loading and running need, and on the Node types its declarations name', () => {
+    expect(Object.keys(pkg.dependencies).sort()).toEqual(['@types/node', 'better-sqlite3', 'koffi']);
+    // Any @types/node an app already has for Node 20+ serves: one copy, never two sets of Node's globals.
+    expect(pkg.dependencies['@types/node']).toBe('>=20');
     // The SSH example's server library is for the example only.
     expect(pkg.devDependencies.ssh2).toBeDefined();
   });

@@ -6,7 +6,13 @@
  * strict TypeScript (node16 and bundler resolution), and every file it
  * lists; `pamwasm new` + `build` for C and TS, installing the builder packages the error names, as a user
  * would; the new modules' stacks run with PAM_SUCCESS and their tests pass.
- * Prints the install's size and time.
+ * And the rest of what the README and docs/ tell a user to do with it: the
+ * demo and the tour's stacks, an app's own tsconfig (NodeNext, no "types")
+ * and CommonJS `require`, `pamwasm install` (with the packed pam_wasm.so, and
+ * building it from the packed sources) and the daemon behind pam_wasm.so in
+ * the real libpam, `pamwasm exec` under pam_exec, `pamwasm recover`, the
+ * playground, a user other than root. The app's folder has a space in its
+ * path. Prints the install's size and time.
  *
  * Cost: about 1-3 minutes and the network (npm's registry; `--prefer-offline`
  * takes npm's cache first). better-sqlite3 downloads its prebuilt addon from
@@ -15,8 +21,8 @@
  * prebuild (prebuild-install's `local_prebuilds`), as the download would.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { apiEntries, isValue, type ApiEntry } from '../support/api-doc.js';
@@ -24,9 +30,12 @@ import { apiEntries, isValue, type ApiEntry } from '../support/api-doc.js';
 const ROOT = join(import.meta.dirname, '..', '..');
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
-const work = mkdtempSync(join(tmpdir(), 'pamwasm-install-'));
+// A space in every path the app sees, as in a home folder named "My Projects".
+const work = mkdtempSync(join(tmpdir(), 'pamwasm install-'));
 const clone = join(work, 'clone');
 const app = join(work, 'app');
+const pkgDir = join(app, 'node_modules', 'pamwasm');
+const appBin = join(pkgDir, 'bin', 'pamwasm.js');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 interface Ran { code: number | null; stdout: string; stderr: string; ms: number }
@@ -184,9 +193,164 @@ describe('the packed package installed into a new app', () => {
     expect(created.stdout.trim(), created.stderr).toBe('function');
   }, 600_000);
 
+  it('runs the README\'s main job, `pamwasm demo`, and the tour\'s stack, from a folder that is not the package\'s', () => {
+    const demo = npx('pamwasm', 'demo');
+    expect(demo.code, demo.stderr).toBe(0);
+    expect(demo.stdout).toMatch(/system stack \(libpam: pam_env, pam_exec\): PAM_SUCCESS/);
+    expect(demo.stdout).toContain('DEMO_SHELL_GREETING=hi-root');
+    const tour = run(appBin, ['run', '--stack', join(pkgDir, 'examples', 'first.stack'), '--service', 'login', '--user', 'alice', '--tty', 'pts/0', '--rhost', '192.0.2.7', '--json'], work);
+    expect(tour.code, tour.stderr).toBe(0);
+    expect(JSON.parse(tour.stdout.trim().split('\n').at(-1)!).messages[0]).toEqual({ style: 'info', text: 'Hello alice on pts/0 from 192.0.2.7' });
+  }, 600_000);
+
+  it('type-checks an app whose tsconfig (module NodeNext) names no types, with the Node types the package brings', () => {
+    // TypeScript 6+ includes no @types package the tsconfig does not name: the declarations must bring Node's.
+    const dir = join(app, 'ts app');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: false } }));
+    writeFileSync(join(dir, 'main.mts'), `import { createHost, createEngine, runStack, type RunResult } from 'pamwasm';
+import { parseStackFile } from 'pamwasm/stack';
+import { loadComponent } from 'pamwasm/loader';
+import { runModule } from 'pamwasm/testing';
+const host = await createHost({ registry: ':memory:', engine: createEngine() });
+const r: RunResult = await runStack({ stackFile: 'a.stack', items: { service: 'login', user: 'alice' } });
+await host.shutdown();
+console.log(r.ok, parseStackFile, loadComponent, runModule);
+`);
+    // A CommonJS app (npm init's "type") checks too: Node 20 require()s the ES module.
+    writeFileSync(join(dir, 'cjs.cts'), "import { createHost } from 'pamwasm';\nvoid createHost({ registry: ':memory:' }).then((h) => h.shutdown());\n");
+    const checked = run(process.execPath, [TSC, '-p', dir], dir);
+    expect(checked.code, checked.stdout + checked.stderr).toBe(0);
+    // The Node types are the app's own install, never this checkout's.
+    const types = run(process.execPath, ['-e', "console.log(require('node:module').createRequire(require.resolve('pamwasm')).resolve('@types/node/package.json'))"], dir);
+    expect(types.stdout.trim()).toBe(join(app, 'node_modules', '@types', 'node', 'package.json'));
+  }, 600_000);
+
+  it('require()s every entry point from CommonJS, as Node 20 loads ES modules without top-level await', () => {
+    const entries = ['pamwasm', 'pamwasm/stack', 'pamwasm/loader', 'pamwasm/libpam', 'pamwasm/build', 'pamwasm/testing'];
+    const r = run(process.execPath, ['-e', `console.log(require.resolve('pamwasm'));
+      console.log(JSON.stringify(${JSON.stringify(entries)}.map((e) => { try { return [e, Object.keys(require(e)).length]; } catch (err) { return [e, err.code]; } })));`], app);
+    expect(r.code, r.stderr).toBe(0);
+    const [resolved, loaded] = r.stdout.trim().split('\n');
+    expect(resolved).toBe(join(pkgDir, 'dist', 'host', 'index.js'));
+    expect((JSON.parse(loaded) as [string, number | string][]).filter(([, n]) => typeof n !== 'number' || n === 0)).toEqual([]);
+    const names = run(process.execPath, ['-e', "const p = require('pamwasm'); console.log([typeof p.createHost, typeof p.createEngine, typeof p.runStack].join(' '))"], app);
+    expect(names.stdout.trim()).toBe('function function function');
+  }, 600_000);
+
+  it('installs the packed pam_wasm.so, or one built from the packed sources, and a session reaches the daemon, running as its own user, through the real libpam', async () => {
+    // Socket paths are short (108 bytes) and pam.d module paths cannot hold spaces: this part lives beside the app.
+    const root = mkdtempSync(join(tmpdir(), 'pamwasm-pkgroot-'));
+    try {
+      mkdirSync(join(root, 'etc'));
+      for (const f of ['passwd', 'group', 'shadow', 'gshadow']) copyFileSync(join('/etc', f), join(root, 'etc', f));
+      const installed = npx('pamwasm', 'install', '--root', root);
+      expect(installed.code, installed.stderr).toBe(0);
+      const module = /installed (\S+\/pam_wasm\.so)/.exec(installed.stdout + installed.stderr)?.[1];
+      expect(module && readFileSync(module)).toEqual(readFileSync(join(pkgDir, 'dist', 'pam_wasm.so')));
+      expect(readFileSync(join(root, 'etc/systemd/system/pamwasm.service'), 'utf8')).toContain(`ExecStart=${process.execPath} ${appBin} daemon`);
+
+      // The documented shape: the daemon binds as root and runs as its own user (nobody here), and
+      // pam_wasm.so's daemon_user names that user.
+      chmodSync(root, 0o755);
+      writeFileSync(join(root, 'greet.stack'), 'session required pam_setenv.wasm GREETING=hello-%u\n');
+      writeFileSync(join(root, 'svc'), `session required ${module} stack=${join(root, 'greet.stack')} socket=${join(root, 's')} daemon_user=nobody\n`);
+      writeFileSync(join(root, 'permit.stack'), 'session required pam_permit.wasm\n');
+      const daemonArgs = [appBin, 'daemon', '--socket', join(root, 's'), '--registry', join(root, 'db', 'd.db'), '--user', 'nobody', '--log', 'stderr'];
+      // Under a folder only root may enter, the daemon's user could not load the package after the drop.
+      const closed = run(process.execPath, daemonArgs, app);
+      expect(closed.code).toBe(2);
+      expect(closed.stderr).toContain(`the daemon's user nobody cannot enter ${work} (mode 700)`);
+      chmodSync(work, 0o755);
+      const daemon = spawn(process.execPath, daemonArgs, { cwd: app, stdio: 'ignore' });
+      try {
+        for (let i = 0; i < 300 && !existsSync(join(root, 's')); i++) await new Promise((r) => setTimeout(r, 50));
+        const ran = run(appBin, ['run', '--system-service', 'svc', '--system-confdir', root, '--stack', join(root, 'permit.stack'), '--service', 'svc', '--user', 'alice', '--json'], app);
+        expect(ran.code, ran.stderr).toBe(0);
+        const result = JSON.parse(ran.stdout.trim().split('\n').at(-1)!);
+        expect([result.system.open.name, result.system.close.name, result.env]).toEqual(['PAM_SUCCESS', 'PAM_SUCCESS', { GREETING: 'hello-alice' }]);
+      } finally {
+        daemon.kill();
+        chmodSync(work, 0o700);
+      }
+      expect(npx('pamwasm', 'uninstall', '--root', root).code).toBe(0);
+      expect(existsSync(module!)).toBe(false);
+
+      // A tarball packed where gcc was missing has no pam_wasm.so: install builds it from the sources it ships.
+      rmSync(join(pkgDir, 'dist', 'pam_wasm.so'));
+      const built = npx('pamwasm', 'install', '--root', root);
+      expect(built.code, built.stderr).toBe(0);
+      expect(built.stderr + built.stdout).toContain(`building it from ${join(pkgDir, 'host', 'pam')}`);
+      expect(readFileSync(module!).subarray(0, 4).toString('latin1')).toBe('\x7fELF');
+      expect(npx('pamwasm', 'uninstall', '--root', root).code).toBe(0);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 600_000);
+
+  it('runs a stack under pam_exec in the real libpam, and recover closes the session an application left', () => {
+    writeFileSync(join(app, 'exec.stack'), 'session required pam_setenv.wasm EXEC=1\nsession optional pam_echo.wasm [hi %u from exec]\n');
+    writeFileSync(join(app, 'permit.stack'), 'session required pam_permit.wasm\n');
+    const registry = join(app, 'exec.db');
+    // libpam's [brackets] keep an argument with spaces whole.
+    const execArgs = `${process.execPath} [${appBin}] exec --stack [${join(app, 'exec.stack')}] --registry [${registry}]`;
+    mkdirSync(join(app, 'pam.d'));
+    writeFileSync(join(app, 'pam.d', 'execsvc'), `session required pam_exec.so stdout ${execArgs}\n`);
+    const ran = npx('pamwasm', 'run', '--system-service', 'execsvc', '--system-confdir', join(app, 'pam.d'), '--stack', 'permit.stack', '--service', 'execsvc', '--user', 'alice', '--json');
+    expect(ran.code, ran.stderr).toBe(0);
+    const result = JSON.parse(ran.stdout.trim().split('\n').at(-1)!);
+    expect([result.system.open.name, result.system.close.name, result.messages]).toEqual(['PAM_SUCCESS', 'PAM_SUCCESS', [{ style: 'info', text: 'hi alice from exec' }]]);
+
+    // An application that opens and exits: its session is left open, and recover closes it.
+    const opened = run('sh', ['-c', `env -i PAM_TYPE=open_session PAM_SERVICE=login PAM_USER=bob "${process.execPath}" "${appBin}" exec --stack "${join(app, 'exec.stack')}" --registry "${registry}"`], app);
+    expect(opened.code, opened.stderr).toBe(0);
+    const recovered = npx('pamwasm', 'recover', '--registry', registry, '--log', 'none', '--json');
+    expect(recovered.code, recovered.stderr).toBe(0);
+    expect(JSON.parse(recovered.stdout).closed.map((c: { user: string; name: string }) => [c.user, c.name])).toEqual([['bob', 'PAM_SUCCESS']]);
+  }, 600_000);
+
+  it('serves the playground page from the package, on the tour\'s demo stack, and compares it with the real libpam', async () => {
+    const child = spawn(process.execPath, [appBin, 'playground', join(pkgDir, 'examples', 'demo.stack')], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (b: Buffer) => { out += b; const m = /http:\/\/\S+\//.exec(out); if (m) resolve(m[0]); });
+        child.on('exit', (code) => reject(new Error(`playground exited with ${code}`)));
+      });
+      const page = await fetch(url);
+      expect([page.status, await page.text()]).toEqual([200, expect.stringContaining('<title>pamwasm playground</title>')]);
+      const script = await fetch(`${url}app.js`);
+      expect([script.status, (await script.text()).length > 1000]).toEqual([200, true]);
+      // The page's comparison runs the stack in pamwasm and, translated to native modules, in the real libpam.
+      const text = readFileSync(join(pkgDir, 'examples', 'demo.stack'), 'utf8');
+      const compared = await fetch(`${url}api/compare`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text, items: { service: 'login', user: 'alice' } }) });
+      const answer = await compared.json() as { comparable: boolean; agree: boolean; libpam: { open: string } };
+      expect([answer.comparable, answer.agree, answer.libpam.open]).toEqual([true, true, 'PAM_SUCCESS']);
+    } finally {
+      child.kill();
+    }
+  }, 600_000);
+
+  it('runs a stack as a user other than root', () => {
+    chmodSync(work, 0o755);
+    const r = run('su', ['nobody', '-s', '/bin/sh', '-c', `cd / && "${process.execPath}" "${appBin}" run --stack "${join(pkgDir, 'examples', 'first.stack')}" --service login --user alice --json`], '/', { HOME: '/tmp' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!).open.name).toBe('PAM_SUCCESS');
+  }, 600_000);
+
   it('builds a new C module after installing what the error names, and runs its stack and its test', () => {
     newModuleNamingItsBuilders('hello_c', 'c', /^npm install @bytecodealliance\/jco-transpile@\S+$/);
     buildRunAndTest('hello_c');
+  }, 600_000);
+
+  it('names jco-glue\'s install line for a C module with "wasi": true, the package that holds the WASI adapter', () => {
+    // Runs after the C builder's install; jco-glue (about 165 MB) is left out.
+    expect(npx('pamwasm', 'new', 'files_c', '--lang', 'c').code).toBe(0);
+    writeFileSync(join(app, 'files_c', 'build.json'), '{"wasi": true}\n');
+    const r = npx('pamwasm', 'build', 'files_c');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('needs @bytecodealliance/jco-glue, which is not installed');
+    expect(r.stderr).toContain('run `npm install @bytecodealliance/jco-glue@npm:@bytecodealliance/jco@1.11.2`');
   }, 600_000);
 
   it('builds a new TS module after installing what the error names, and runs its stack and its test', () => {

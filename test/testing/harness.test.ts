@@ -5,7 +5,7 @@
  * messages, prompts, env, module data, log lines and trace.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCModule } from '../../host/build/c.js';
@@ -37,6 +37,16 @@ describe('runModule', () => {
     expect(loud.close).toBeUndefined();
     const silent = await runModule({ module: bundled('pam_echo.wasm'), args: ['two words'], phase: 'open', silent: true });
     expect(silent.messages).toEqual([]);
+  });
+
+  it('runs a module from a folder whose path holds spaces, which a stack line cannot name', async () => {
+    const spaced = join(dir, 'My Modules');
+    mkdirSync(spaced);
+    copyFileSync(bundled('pam_echo.wasm'), join(spaced, 'pam_echo.wasm'));
+    const r = await runModule({ module: join(spaced, 'pam_echo.wasm'), args: ['hi %u'], items: { user: 'alice' }, phase: 'open' });
+    expect([r.open?.name, r.messages]).toEqual(['PAM_SUCCESS', [{ style: 'info', text: 'hi alice' }]]);
+    copyFileSync(bundled('pam_echo.wasm'), join(spaced, 'pam echo.wasm'));
+    await expect(runModule({ module: join(spaced, 'pam echo.wasm') })).rejects.toMatchObject({ code: 'ERR_PAMWASM_USAGE' });
   });
 
   it('starts from the given PAM environment and returns the one the modules left', async () => {

@@ -31,7 +31,7 @@ export const MAX_OPEN_FILES = 128;
 export class FsState {
   readonly open = new Set<FileHandle>();
   /** Key of the metadata hash, so hashes do not reveal host inode numbers. */
-  readonly hashKey = randomBytes(16);
+  readonly hashKey: Buffer = randomBytes(16);
   closed = false;
   /** `roots`: preopen name (as the guest sees it) to real host directory. */
   constructor(readonly roots: ReadonlyMap<string, string>) {}

@@ -211,7 +211,7 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
   let seenCode = false;
   // Constant expressions (global, table and element initializers) get the
   // function renumbering but no fuel checks: they cannot loop.
-  const shifted = (): Rewrite => ({ out, shiftFrom: importedFuncs, fuel: undefined, state: undefined, spaces });
+  const shifted = (): Rewrite => ({ out, shiftFrom: importedFuncs, spaces });
 
   // Sections the rewrite must have, synthesized where the module lacks them,
   // at their place in the spec's section order (modules.rst "Modules").

@@ -60,44 +60,59 @@ const LOOP_KIND = 1;
 /** A loop wrapped so that its out-of-fuel path sits outside it (see `FuelCode.wrapStart`). */
 const WRAPPED_KIND = 2;
 
-/** Where a body walk is: its open blocks, and the region each open loop interrupted. Reused from body to body. */
+/**
+ * Where a body walk is: its open blocks, and the region each open loop
+ * interrupted. Reused from body to body: its arrays keep their length (only
+ * the counts are reset), so a walk allocates nothing.
+ */
 class Nesting {
+  /** The kind of each open block, `depth` of them. */
   private readonly kinds: number[] = [];
   /** Wrapped loops among kinds[0..i]. */
   private readonly wrapped: number[] = [];
-  readonly regions: number[] = [];
+  depth = 0;
+  /** The region each open loop interrupted, `interrupted` of them. */
+  private readonly regions: number[] = [];
+  private interrupted = 0;
   region = 0;
   loops = 0;
 
   reset(): void {
-    this.kinds.length = 0;
-    this.wrapped.length = 0;
-    this.regions.length = 0;
+    this.depth = 0;
+    this.interrupted = 0;
     this.region = 0;
     this.loops = 0;
   }
 
-  get depth(): number {
-    return this.kinds.length;
-  }
-
   push(kind: number): void {
-    if (this.kinds.length >= MAX_NESTING) {
+    const n = this.depth;
+    if (n >= MAX_NESTING) {
       throw new ResourceLimitError(`its blocks are nested more than ${MAX_NESTING} deep, which would take too long to compile for a time limit to hold; nest them less`);
     }
-    const below = this.wrapped.length ? this.wrapped[this.wrapped.length - 1] : 0;
-    this.kinds.push(kind);
-    this.wrapped.push(below + (kind === WRAPPED_KIND ? 1 : 0));
+    this.kinds[n] = kind;
+    this.wrapped[n] = (n > 0 ? this.wrapped[n - 1] : 0) + (kind === WRAPPED_KIND ? 1 : 0);
+    this.depth = n + 1;
   }
 
   pop(): number {
-    this.wrapped.pop();
-    return this.kinds.pop() ?? BLOCK_KIND;
+    if (this.depth === 0) return BLOCK_KIND;
+    return this.kinds[--this.depth];
+  }
+
+  /** A loop opens: its body is region `++loops`, and the current one resumes at its end (`resume`). */
+  enterLoop(): void {
+    this.regions[this.interrupted++] = this.region;
+    this.region = ++this.loops;
+  }
+
+  /** A loop ends: the region it interrupted resumes. */
+  resume(): void {
+    this.region = this.regions[--this.interrupted];
   }
 
   /** How much a branch's label grows: it leaves the wrapping blocks of every wrapped loop it leaves. */
   crossed(label: number): number {
-    const n = this.kinds.length;
+    const n = this.depth;
     if (n === 0) return 0;
     const target = n - 1 - label;
     return (this.wrapped[n - 1] - (target >= 0 ? this.wrapped[target] : 0)) * WRAP_LABELS;
@@ -165,7 +180,7 @@ export class BodyWalker {
             if (kind !== BLOCK_KIND) {
               costs[nest.region] += cost;
               cost = 0;
-              nest.region = nest.regions.pop()!;
+              nest.resume();
             }
             if (kind === WRAPPED_KIND) tape.wrapEnd(r.pos);
           }
@@ -187,8 +202,7 @@ export class BodyWalker {
           nest.push(wrappable ? WRAPPED_KIND : LOOP_KIND);
           costs[nest.region] += cost;
           cost = 0;
-          nest.regions.push(nest.region);
-          nest.region = ++nest.loops;
+          nest.enterLoop();
           costs.push(WEIGHT[op]);
           // Right after `loop bt`: the loop's label targets its start, so every
           // backward branch runs the charge.

@@ -149,27 +149,37 @@ export class BodyWalker {
     // The current region's cost since it was last added to costs[nest.region]:
     // a local, not an array element, on the path every instruction takes.
     let cost = 0;
+    // The read position, in a local that V8 keeps in a register: `r.pos` is
+    // set from it before anything else reads `r`, and read back after. A
+    // one-byte LEB128 (most indices and constants) is read here; a longer
+    // one, or one cut off by the end, by the reader.
+    let pos = r.pos;
     // The function's own label is as deep as the blocks open: a branch to it returns.
-    while (r.pos < end) {
-      const at = r.pos;
-      const op = buf[r.pos++];
+    while (pos < end) {
+      const at = pos;
+      const op = buf[pos++];
       cost += WEIGHT[op];
       frame.step(op);
       switch (PATH[op]) {
         case PLAIN:
           break;
         case LOCAL: {
+          let idx = pos < end ? buf[pos] : 0x80;
+          if (idx < 0x80) pos++;
+          else { r.pos = pos; idx = r.u32(); pos = r.pos; }
           // The meter appends its own locals: an index past the function's
           // would name one of them, and must stay an error, never a valid access.
-          const idx = r.u32();
           if (idx >= locals) throw malformed(`local index ${idx} at offset ${at} is past the function's ${locals} locals`);
           break;
         }
         case CONST:
-          r.skipLeb();
+          if (pos < end && buf[pos] < 0x80) pos++;
+          else { r.pos = pos; r.skipLeb(); pos = r.pos; }
           break;
         case MEMORY:
-          skipMemarg(r);
+          // A memarg: alignment flags, no memory index (bit 6 clear) and the offset, each one byte, or else in full.
+          if (pos + 1 < end && buf[pos] < 0x40 && buf[pos + 1] < 0x80) pos += 2;
+          else { r.pos = pos; skipMemarg(r); pos = r.pos; }
           break;
         case END:
           frame.close();
@@ -182,19 +192,23 @@ export class BodyWalker {
               cost = 0;
               nest.resume();
             }
-            if (kind === WRAPPED_KIND) tape.wrapEnd(r.pos);
+            if (kind === WRAPPED_KIND) tape.wrapEnd(pos);
           }
           break;
         case BLOCK:
           if (op === 0x04) frame.move(-1); // if's condition
-          frame.open(buf, r.pos);
+          frame.open(buf, pos);
+          r.pos = pos;
           skipBlockType(r);
+          pos = r.pos;
           nest.push(BLOCK_KIND);
           break;
         case LOOP: {
-          const typeAt = r.pos;
+          const typeAt = pos;
           frame.open(buf, typeAt);
+          r.pos = pos;
           skipBlockType(r);
+          pos = r.pos;
           // A loop whose block type takes no parameters (empty or one value
           // type: not a type index) is wrapped, see FuelCode.wrapStart, unless
           // the function holds a handler (known only at its end: see replay.ts).
@@ -206,32 +220,41 @@ export class BodyWalker {
           costs.push(WEIGHT[op]);
           // Right after `loop bt`: the loop's label targets its start, so every
           // backward branch runs the charge.
-          tape.loop(at, typeAt, r.pos, nest.region, wrappable);
+          tape.loop(at, typeAt, pos, nest.region, wrappable);
           break;
         }
         case BRANCH:
+          r.pos = pos;
           branch(r, tape, nest, at);
+          pos = r.pos;
           if (op === 0x0c) frame.unreachable();
           break;
         case CALL: {
-          const idx = r.u32();
+          let idx = pos < end ? buf[pos] : 0x80;
+          if (idx < 0x80) pos++;
+          else { r.pos = pos; idx = r.u32(); pos = r.pos; }
           if (idx >= spaces.funcs) throw pastEnd('function', idx, spaces.funcs, at);
           frame.call(funcTypes[idx] ?? 0, false);
           tape.flush(at);
-          if (idx >= shiftFrom) tape.shift(at, r.pos, idx);
-          tape.reload(r.pos);
+          if (idx >= shiftFrom) tape.shift(at, pos, idx);
+          tape.reload(pos);
           break;
         }
         case GLOBAL: {
-          const idx = r.u32();
+          let idx = pos < end ? buf[pos] : 0x80;
+          if (idx < 0x80) pos++;
+          else { r.pos = pos; idx = r.u32(); pos = r.pos; }
           if (idx >= spaces.globals) throw pastEnd('global', idx, spaces.globals, at);
           break;
         }
         default:
+          r.pos = pos;
           cost += other(this, r, op, at, fuel);
+          pos = r.pos;
       }
     }
-    if (r.pos > end) throw truncated(end);
+    r.pos = pos;
+    if (pos > end) throw truncated(end);
     costs[nest.region] += cost;
   }
 }

@@ -156,6 +156,11 @@ export class FuelCode {
    * For the body whose five appended i32 locals start at `first`; with
    * `counterInLocal`, the first holds the counter (else it is unused).
    */
+  /** Whether the counter is a local: else `flush` and `reload` write nothing. */
+  get counterInLocal(): boolean {
+    return this.local >= 0;
+  }
+
   use(first: number, counterInLocal: boolean): this {
     this.local = counterInLocal ? first : -1;
     this.scratch = first + 1;

@@ -30,7 +30,12 @@ const CHUNKED: Chunked[] = ['fill', 'copy'];
 
 /** The events of one body, in the order the rewrite meets them; reused from body to body. */
 export class Tape {
-  data = new Int32Array(1024);
+  /**
+   * Starts small: it then grows in the first bodies, while V8 still
+   * gathers what the walk does. Grown first in a large body met after V8
+   * compiled the walk, it would make V8 throw the compiled walk away.
+   */
+  data = new Int32Array(64);
   n = 0;
   /** The labels each target of a relabelled br_table adds, in order (see `brTable`). */
   readonly crossed: number[] = [];
@@ -95,17 +100,24 @@ export class Tape {
 export function replay(tape: Tape, buf: Uint8Array, from: number, to: number, out: Writer, code: FuelCode, costs: readonly number[], wraps: boolean): void {
   const d = tape.data;
   const n = tape.n;
+  // A counter in the global is flushed and reloaded by nothing: the span
+  // around a call is then copied in one piece.
+  const counter = code.counterInLocal;
   let copied = from;
   for (let i = 0; i < n;) {
     const event = d[i];
     switch (event) {
       case Event.FLUSH:
-        out.copy(buf, copied, copied = d[i + 1]);
-        code.flush(out);
+        if (counter) {
+          out.copy(buf, copied, copied = d[i + 1]);
+          code.flush(out);
+        }
         break;
       case Event.RELOAD:
-        out.copy(buf, copied, copied = d[i + 1]);
-        code.reload(out);
+        if (counter) {
+          out.copy(buf, copied, copied = d[i + 1]);
+          code.reload(out);
+        }
         break;
       case Event.WRAP_END:
         if (wraps) {

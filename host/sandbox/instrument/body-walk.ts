@@ -26,34 +26,36 @@ import { prefixedNet } from './frame.js';
 import { instructionShape, Shape, skipTryTable, truncated } from './instructions.js';
 import type { Tape } from './replay.js';
 
-// What the loop does with each one-byte opcode.
-const OTHER = 0; // anything not below: `other`
-const PLAIN = 1; // no immediate, no effect but on the frame
-const LOCAL = 2; // local.get/set/tee: an index, checked
-const CONST = 3; // i32/i64.const: one LEB128 skipped
-const MEMORY = 4; // loads and stores: a memarg
-const END = 5;
-const BLOCK = 6; // block, if
-const LOOP = 7;
-const BRANCH = 8; // br, br_if
-const CALL = 9;
-const GLOBAL = 10; // global.get/set: an index, checked
+/** What the loop does with each one-byte opcode (a const enum: its cases compile to a jump table). */
+const enum Path {
+  OTHER = 0, // anything not below: `other`
+  PLAIN = 1, // no immediate, no effect but on the frame
+  LOCAL = 2, // local.get/set/tee: an index, checked
+  CONST = 3, // i32/i64.const: one LEB128 skipped
+  MEMORY = 4, // loads and stores: a memarg
+  END = 5,
+  BLOCK = 6, // block, if
+  LOOP = 7,
+  BRANCH = 8, // br, br_if
+  CALL = 9,
+  GLOBAL = 10, // global.get/set: an index, checked
+}
 
-const PATH = new Uint8Array(256);
+const PATH = new Uint8Array(256).fill(Path.OTHER);
 for (let op = 0; op < 256; op++) {
   const shape = instructionShape(op);
   // unreachable, else, throw_ref, return, catch_all: each ends or restarts a stack.
-  if (shape === Shape.NONE && ![0x00, 0x05, 0x0a, 0x0f, 0x19].includes(op)) PATH[op] = PLAIN;
-  else if (shape === Shape.MEMARG) PATH[op] = MEMORY;
+  if (shape === Shape.NONE && ![0x00, 0x05, 0x0a, 0x0f, 0x19].includes(op)) PATH[op] = Path.PLAIN;
+  else if (shape === Shape.MEMARG) PATH[op] = Path.MEMORY;
 }
-for (const op of [0x20, 0x21, 0x22]) PATH[op] = LOCAL;
-for (const op of [0x41, 0x42]) PATH[op] = CONST;
-for (const op of [0x02, 0x04]) PATH[op] = BLOCK;
-for (const op of [0x0c, 0x0d]) PATH[op] = BRANCH;
-for (const op of [0x23, 0x24]) PATH[op] = GLOBAL;
-PATH[0x0b] = END;
-PATH[0x03] = LOOP;
-PATH[0x10] = CALL;
+for (const op of [0x20, 0x21, 0x22]) PATH[op] = Path.LOCAL;
+for (const op of [0x41, 0x42]) PATH[op] = Path.CONST;
+for (const op of [0x02, 0x04]) PATH[op] = Path.BLOCK;
+for (const op of [0x0c, 0x0d]) PATH[op] = Path.BRANCH;
+for (const op of [0x23, 0x24]) PATH[op] = Path.GLOBAL;
+PATH[0x0b] = Path.END;
+PATH[0x03] = Path.LOOP;
+PATH[0x10] = Path.CALL;
 
 const BLOCK_KIND = 0;
 const LOOP_KIND = 1;
@@ -161,9 +163,9 @@ export class BodyWalker {
       cost += WEIGHT[op];
       frame.step(op);
       switch (PATH[op]) {
-        case PLAIN:
+        case Path.PLAIN:
           break;
-        case LOCAL: {
+        case Path.LOCAL: {
           let idx = pos < end ? buf[pos] : 0x80;
           if (idx < 0x80) pos++;
           else { r.pos = pos; idx = r.u32(); pos = r.pos; }
@@ -172,16 +174,16 @@ export class BodyWalker {
           if (idx >= locals) throw malformed(`local index ${idx} at offset ${at} is past the function's ${locals} locals`);
           break;
         }
-        case CONST:
+        case Path.CONST:
           if (pos < end && buf[pos] < 0x80) pos++;
           else { r.pos = pos; r.skipLeb(); pos = r.pos; }
           break;
-        case MEMORY:
+        case Path.MEMORY:
           // A memarg: alignment flags, no memory index (bit 6 clear) and the offset, each one byte, or else in full.
           if (pos + 1 < end && buf[pos] < 0x40 && buf[pos + 1] < 0x80) pos += 2;
           else { r.pos = pos; skipMemarg(r); pos = r.pos; }
           break;
-        case END:
+        case Path.END:
           frame.close();
           if (nest.depth === 0) {
             tape.flush(at); // the function's end
@@ -195,7 +197,7 @@ export class BodyWalker {
             if (kind === WRAPPED_KIND) tape.wrapEnd(pos);
           }
           break;
-        case BLOCK:
+        case Path.BLOCK:
           if (op === 0x04) frame.move(-1); // if's condition
           frame.open(buf, pos);
           r.pos = pos;
@@ -203,7 +205,7 @@ export class BodyWalker {
           pos = r.pos;
           nest.push(BLOCK_KIND);
           break;
-        case LOOP: {
+        case Path.LOOP: {
           const typeAt = pos;
           frame.open(buf, typeAt);
           r.pos = pos;
@@ -223,13 +225,13 @@ export class BodyWalker {
           tape.loop(at, typeAt, pos, nest.region, wrappable);
           break;
         }
-        case BRANCH:
+        case Path.BRANCH:
           r.pos = pos;
           branch(r, tape, nest, at);
           pos = r.pos;
           if (op === 0x0c) frame.unreachable();
           break;
-        case CALL: {
+        case Path.CALL: {
           let idx = pos < end ? buf[pos] : 0x80;
           if (idx < 0x80) pos++;
           else { r.pos = pos; idx = r.u32(); pos = r.pos; }
@@ -240,7 +242,7 @@ export class BodyWalker {
           tape.reload(pos);
           break;
         }
-        case GLOBAL: {
+        case Path.GLOBAL: {
           let idx = pos < end ? buf[pos] : 0x80;
           if (idx < 0x80) pos++;
           else { r.pos = pos; idx = r.u32(); pos = r.pos; }

@@ -1,7 +1,7 @@
 /**
  * The fuel pass: what the rewrite adds so that running the module burns fuel
- * (the cost model and the inserted code are fuel.ts; the instruction walk
- * instructions.ts): the out-of-fuel import, the fuel global and its export,
+ * (the cost model and the inserted code are fuel.ts; the walk of a body
+ * body-walk.ts): the out-of-fuel import, the fuel global and its export,
  * and every function body with its charges.
  */
 import { hex, malformed, Reader, type Writer } from '../../wasm/index.js';

@@ -37,13 +37,18 @@ export class Tape {
    */
   data = new Int32Array(64);
   n = 0;
-  /** The labels each target of a relabelled br_table adds, in order (see `brTable`). */
+  /**
+   * The labels each target of a relabelled br_table adds, in order (see
+   * `brTable`): `crossedN` of them, the array keeping its length from body
+   * to body.
+   */
   readonly crossed: number[] = [];
+  private crossedN = 0;
 
   /** Empties the tape for the next body. */
   reset(): void {
     this.n = 0;
-    this.crossed.length = 0;
+    this.crossedN = 0;
   }
 
   private room(k: number): Int32Array {
@@ -84,8 +89,8 @@ export class Tape {
   /** A br_table whose targets at [from, to) cross wrapped loops; `extra(i)` is target i's added labels. */
   brTable(from: number, to: number, n: number, extra: (i: number) => number): void {
     const d = this.room(5);
-    d[this.n++] = Event.BR_TABLE; d[this.n++] = from; d[this.n++] = to; d[this.n++] = n; d[this.n++] = this.crossed.length;
-    for (let i = 0; i < n; i++) this.crossed.push(extra(i));
+    d[this.n++] = Event.BR_TABLE; d[this.n++] = from; d[this.n++] = to; d[this.n++] = n; d[this.n++] = this.crossedN;
+    for (let i = 0; i < n; i++) this.crossed[this.crossedN++] = extra(i);
   }
 }
 

@@ -16,8 +16,8 @@
  * rare instruction met late discards at most the compiled `other`.
  */
 import { hex, malformed, Reader } from '../../wasm/index.js';
-import { ResourceLimitError } from '../../errors/index.js';
-import { BULK_WEIGHT, Length, MAX_NESTING, WEIGHT, WRAP_LABELS, type Chunked, type FuelPlan } from './fuel.js';
+import { BULK_WEIGHT, Length, WEIGHT, type Chunked, type FuelPlan } from './fuel.js';
+import { Kind, Nesting } from './nesting.js';
 import {
   checkedCallIndirect, checkedIndex, pastEnd, skipBlockType, skipFB, skipFC, skipFD, skipFE, skipMemarg, skipValType, unknown,
   type IndexSpaces,
@@ -56,70 +56,6 @@ for (const op of [0x23, 0x24]) PATH[op] = Path.GLOBAL;
 PATH[0x0b] = Path.END;
 PATH[0x03] = Path.LOOP;
 PATH[0x10] = Path.CALL;
-
-const BLOCK_KIND = 0;
-const LOOP_KIND = 1;
-/** A loop wrapped so that its out-of-fuel path sits outside it (see `FuelCode.wrapStart`). */
-const WRAPPED_KIND = 2;
-
-/**
- * Where a body walk is: its open blocks, and the region each open loop
- * interrupted. Reused from body to body: its arrays keep their length (only
- * the counts are reset), so a walk allocates nothing.
- */
-class Nesting {
-  /** The kind of each open block, `depth` of them. */
-  private readonly kinds: number[] = [];
-  /** Wrapped loops among kinds[0..i]. */
-  private readonly wrapped: number[] = [];
-  depth = 0;
-  /** The region each open loop interrupted, `interrupted` of them. */
-  private readonly regions: number[] = [];
-  private interrupted = 0;
-  region = 0;
-  loops = 0;
-
-  reset(): void {
-    this.depth = 0;
-    this.interrupted = 0;
-    this.region = 0;
-    this.loops = 0;
-  }
-
-  push(kind: number): void {
-    const n = this.depth;
-    if (n >= MAX_NESTING) {
-      throw new ResourceLimitError(`its blocks are nested more than ${MAX_NESTING} deep, which would take too long to compile for a time limit to hold; nest them less`);
-    }
-    this.kinds[n] = kind;
-    this.wrapped[n] = (n > 0 ? this.wrapped[n - 1] : 0) + (kind === WRAPPED_KIND ? 1 : 0);
-    this.depth = n + 1;
-  }
-
-  pop(): number {
-    if (this.depth === 0) return BLOCK_KIND;
-    return this.kinds[--this.depth];
-  }
-
-  /** A loop opens: its body is region `++loops`, and the current one resumes at its end (`resume`). */
-  enterLoop(): void {
-    this.regions[this.interrupted++] = this.region;
-    this.region = ++this.loops;
-  }
-
-  /** A loop ends: the region it interrupted resumes. */
-  resume(): void {
-    this.region = this.regions[--this.interrupted];
-  }
-
-  /** How much a branch's label grows: it leaves the wrapping blocks of every wrapped loop it leaves. */
-  crossed(label: number): number {
-    const n = this.depth;
-    if (n === 0) return 0;
-    const target = n - 1 - label;
-    return (this.wrapped[n - 1] - (target >= 0 ? this.wrapped[target] : 0)) * WRAP_LABELS;
-  }
-}
 
 /** What every body of a code section is walked with. */
 export class BodyWalker {
@@ -189,12 +125,12 @@ export class BodyWalker {
             tape.flush(at); // the function's end
           } else {
             const kind = nest.pop();
-            if (kind !== BLOCK_KIND) {
+            if (kind !== Kind.BLOCK) {
               costs[nest.region] += cost;
               cost = 0;
               nest.resume();
             }
-            if (kind === WRAPPED_KIND) tape.wrapEnd(pos);
+            if (kind === Kind.WRAPPED) tape.wrapEnd(pos);
           }
           break;
         case Path.BLOCK:
@@ -203,7 +139,7 @@ export class BodyWalker {
           r.pos = pos;
           skipBlockType(r);
           pos = r.pos;
-          nest.push(BLOCK_KIND);
+          nest.push(Kind.BLOCK);
           break;
         case Path.LOOP: {
           const typeAt = pos;
@@ -215,7 +151,7 @@ export class BodyWalker {
           // type: not a type index) is wrapped, see FuelCode.wrapStart, unless
           // the function holds a handler (known only at its end: see replay.ts).
           const wrappable = (buf[typeAt] & 0xc0) === 0x40; // one byte, negative as s33: 0x40 or a value type
-          nest.push(wrappable ? WRAPPED_KIND : LOOP_KIND);
+          nest.push(wrappable ? Kind.WRAPPED : Kind.LOOP);
           costs[nest.region] += cost;
           cost = 0;
           nest.enterLoop();
@@ -320,7 +256,7 @@ function other(walker: BodyWalker, r: Reader, op: number, at: number, fuel: Fuel
     case Shape.BLOCK: // try
       frame.open(buf, r.pos);
       skipBlockType(r);
-      nest.push(BLOCK_KIND);
+      nest.push(Kind.BLOCK);
       fuel.handlers = true;
       return 0;
     case Shape.FUNC: { // return_call, ref.func
@@ -341,7 +277,7 @@ function other(walker: BodyWalker, r: Reader, op: number, at: number, fuel: Fuel
     case Shape.TRY_TABLE:
       frame.open(buf, r.pos);
       skipTryTable(r);
-      nest.push(BLOCK_KIND);
+      nest.push(Kind.BLOCK);
       fuel.handlers = true;
       return 0;
     case Shape.PREFIX_FC: {

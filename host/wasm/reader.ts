@@ -77,8 +77,24 @@ export class Reader {
     return this.buf[this.pos];
   }
 
-  /** An unsigned LEB128 of at most 32 bits (5 bytes, the 5th below 0x10). */
+  /**
+   * An unsigned LEB128 of at most 32 bits (5 bytes, the 5th below 0x10).
+   * Most are one byte (local indices, flags, counts): read here, short
+   * enough for V8 to inline into a caller's loop; longer ones by `u32Long`.
+   */
   u32(): number {
+    const pos = this.pos;
+    if (pos < this.end) {
+      const b = this.buf[pos];
+      if (b < 0x80) {
+        this.pos = pos + 1;
+        return b;
+      }
+    }
+    return this.u32Long();
+  }
+
+  private u32Long(): number {
     const { buf, end } = this;
     let pos = this.pos;
     let result = 0;
@@ -162,6 +178,15 @@ export class Reader {
    * longest a 64-bit value may take.
    */
   skipLeb(): void {
+    const pos = this.pos;
+    if (pos < this.end && this.buf[pos] < 0x80) {
+      this.pos = pos + 1; // one byte: most constants and offsets
+      return;
+    }
+    this.skipLongLeb();
+  }
+
+  private skipLongLeb(): void {
     const { buf, end } = this;
     let pos = this.pos;
     const limit = pos + 10;
@@ -188,6 +213,11 @@ export class Reader {
   /** A byte vector or a name's bytes: u32 length then the bytes, as a view. */
   bytes(): Uint8Array {
     return this.take(this.u32());
+  }
+
+  /** Skips a byte vector or a name: as `bytes()`, without making a view of it. */
+  skipBytes(): void {
+    this.skip(this.u32());
   }
 
   /** A length-prefixed UTF-8 name (see `Strictness.utf8Names`). */

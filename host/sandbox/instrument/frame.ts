@@ -83,10 +83,17 @@ for (const op of [0x08, 0x09, 0x0a, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x
 /** The operand stack of one body walk, as an upper bound, and the compile charge it adds. */
 export class Frame {
   private height = 0;
-  /** For each open block: the height below its parameters, and its parameter and result counts. */
+  /**
+   * For each open block, `depth` of them: the height below its parameters,
+   * and its parameter and result counts. The arrays keep their length from
+   * body to body (only `depth` is reset), so a walk allocates nothing.
+   */
   private readonly bases: number[] = [];
   private readonly params: number[] = [];
   private readonly results: number[] = [];
+  private depth = 0;
+  /** The innermost block's base (0 outside any block): the stack never drops below it. */
+  private base = 0;
   /** Sixteenths of a unit so far. */
   private sixteenths = 0;
   private locals = 0;
@@ -96,9 +103,8 @@ export class Frame {
   /** Starts a body with `locals` parameters and locals: V8 sets them all up at entry. */
   reset(locals: number): void {
     this.height = 0;
-    this.bases.length = 0;
-    this.params.length = 0;
-    this.results.length = 0;
+    this.depth = 0;
+    this.base = 0;
     this.locals = locals;
     this.sixteenths = locals;
   }
@@ -112,13 +118,15 @@ export class Frame {
   step(op: number): void {
     const w = FRAME_WEIGHT[op];
     if (w !== 0) this.sixteenths += (this.locals + this.height) * w;
-    this.move(NET[op]);
+    // `move`, written out: this runs for every instruction, before V8 has
+    // compiled the walk too, where each call costs.
+    const height = this.height + NET[op];
+    this.height = height > this.base ? height : this.base;
   }
 
   /** Moves the height by `n`, never below the innermost block's base. */
   move(n: number): void {
-    const base = this.bases.length ? this.bases[this.bases.length - 1] : 0;
-    this.height = Math.max(base, this.height + n);
+    this.height = Math.max(this.base, this.height + n);
   }
 
   /** A call of a function of type `type` (after `step`); `indirect` pops the table index or reference first. */
@@ -130,7 +138,7 @@ export class Frame {
 
   /** After br, br_table, return, unreachable, a throw or a tail call: the stack is the block's own again. */
   unreachable(): void {
-    this.height = this.bases.length ? this.bases[this.bases.length - 1] : 0;
+    this.height = this.base;
   }
 
   /**
@@ -150,23 +158,25 @@ export class Frame {
         results = this.types.results[type] ?? 0;
       }
     }
-    this.bases.push(Math.max(0, this.height - params));
-    this.params.push(params);
-    this.results.push(results);
+    const i = this.depth++;
+    this.base = Math.max(0, this.height - params);
+    this.bases[i] = this.base;
+    this.params[i] = params;
+    this.results[i] = results;
   }
 
   /** `else`: the block's parameters again. `catch` (legacy): what a tag can carry, at most; `catch_all`: nothing. */
   restart(pushed: 'params' | 'tag' | 'none'): void {
-    const i = this.bases.length - 1;
+    const i = this.depth - 1;
     if (i < 0) return;
     this.height = this.bases[i] + (pushed === 'params' ? this.params[i] : pushed === 'tag' ? this.types.maxParams : 0);
   }
 
   /** `end` (or `delegate`) of a block: its results on its base. */
   close(): void {
-    const base = this.bases.pop();
-    this.params.pop();
-    const results = this.results.pop();
-    if (base !== undefined) this.height = base + (results ?? 0);
+    if (this.depth === 0) return;
+    const i = --this.depth;
+    this.height = this.bases[i] + this.results[i];
+    this.base = i > 0 ? this.bases[i - 1] : 0;
   }
 }

@@ -1,15 +1,16 @@
 /**
  * The fuel pass: what the rewrite adds so that running the module burns fuel
- * (the cost model and the inserted code are fuel.ts; the instruction walk
- * instructions.ts): the out-of-fuel import, the fuel global and its export,
+ * (the cost model and the inserted code are fuel.ts; the walk of a body
+ * body-walk.ts): the out-of-fuel import, the fuel global and its export,
  * and every function body with its charges.
  */
 import { hex, malformed, Reader, type Writer } from '../../wasm/index.js';
 import { ResourceLimitError } from '../../errors/index.js';
 import { compileCharge, FuelCode, MAX_COMPILE_UNITS, type FuelPlan } from './fuel.js';
-import { skipValType, walkFrom, walkInstructions, type Rewrite } from './instructions.js';
+import { skipValType } from './instructions.js';
+import { BodyWalker } from './body-walk.js';
 import { replay, Tape } from './replay.js';
-import { NO_OUT, type ModuleSpaces, type Section } from './spaces.js';
+import type { ModuleSpaces, Section } from './spaces.js';
 import { Frame, type FrameTypes } from './frame.js';
 
 export const FUEL_EXPORT = 'pamwasm:fuel';
@@ -48,14 +49,16 @@ export function writeFuelExport(out: Writer, globalIndex: number): void {
  * once its new length is known.
  */
 export function rewriteCode(
-  bytes: Uint8Array, s: Section, out: Writer, importedFuncs: number, fuelGlobal: number, types: FrameTypes, state: Rewrite['state'], spaces: ModuleSpaces,
+  bytes: Uint8Array, s: Section, out: Writer, importedFuncs: number, fuelGlobal: number, types: FrameTypes, state: { beyondMemory: boolean }, spaces: ModuleSpaces,
 ): void {
   const r = new Reader(bytes, s.start, s.end);
   const count = r.u32();
   const defined = types.funcTypes.length - importedFuncs;
   if (count !== defined) throw malformed(`the code section has ${count} bodies for ${defined} functions`);
   out.u32(count);
-  const body: BodyContext = { bytes, out, tape: new Tape(), frame: new Frame(types), code: new FuelCode(fuelGlobal, importedFuncs), importedFuncs, state, spaces };
+  const body: BodyContext = {
+    bytes, out, tape: new Tape(), frame: new Frame(types), code: new FuelCode(fuelGlobal, importedFuncs), walker: new BodyWalker(spaces, importedFuncs, state),
+  };
   // One try around the loop, not one per body: the loop stays as fast as without.
   let i = 0;
   try {
@@ -81,14 +84,12 @@ interface BodyContext {
   /** The walk's operand stack, likewise. */
   frame: Frame;
   code: FuelCode;
-  importedFuncs: number;
-  state: Rewrite['state'];
-  spaces: ModuleSpaces;
+  walker: BodyWalker;
 }
 
 /** Body `i` at `r.pos` (with `params` parameters): walked to count, then copied with its charges; `r` moves past it. */
 function rewriteBody(c: BodyContext, r: Reader, sectionEnd: number, params: number, i: number): void {
-  const { bytes, out, importedFuncs } = c;
+  const { bytes, out } = c;
   const size = r.u32();
   const bodyEnd = r.pos + size;
   if (bodyEnd > sectionEnd) throw malformed(`function body ${i} runs past the code section (offset ${r.pos})`);
@@ -107,12 +108,12 @@ function rewriteBody(c: BodyContext, r: Reader, sectionEnd: number, params: numb
     throw new ResourceLimitError(`it has ${first} parameters and locals; the sandbox adds ${FUEL_LOCALS}, and V8 allows ${MAX_LOCALS} in all; use fewer locals`);
   }
   const tape = c.tape;
-  tape.n = 0;
+  tape.reset();
   const frame = c.frame;
   frame.reset(first);
   const fuel: FuelPlan = { locals: first, costs: [0], handlers: false, tape, frame, vectors: 0 };
   const walkStart = body.pos;
-  walkInstructions(walkFrom(body), { out: NO_OUT, shiftFrom: importedFuncs, fuel, state: c.state, spaces: c.spaces }, false);
+  c.walker.walk(body, fuel);
   if (bytes[bodyEnd - 1] !== 0x0b) throw malformed(`function body ${i} does not end with end (0x0b) at offset ${bodyEnd - 1}, found ${hex(bytes[bodyEnd - 1])}`);
   // The counter is a local only where it pays: in a loop. A function
   // without one charges once per call, and a local would cost a load and a

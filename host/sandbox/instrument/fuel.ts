@@ -165,6 +165,11 @@ export class FuelCode {
     return this;
   }
 
+  /** Whether the counter is a local: else `flush` and `reload` write nothing. */
+  get counterInLocal(): boolean {
+    return this.local >= 0;
+  }
+
   /** Stores the counter to the global (nothing when the counter is the global). */
   flush(w: Writer): void {
     if (this.local >= 0) { w.u8(0x20); w.u32(this.local); w.u8(0x24); w.u32(this.global); }
@@ -273,53 +278,44 @@ export class FuelCode {
    * chunks of a fill or of a copy in the right order write what one would.
    */
   bulk(w: Writer, kind: Chunked, buf: Uint8Array, from: number, to: number): void {
+    // Module functions, not closures over `w`: a module has thousands of
+    // these, and closures made at each would be allocated, and compiled by
+    // V8, apart.
     const { dst, src, len, scratch } = this;
-    const get = (l: number) => { w.u8(0x20); w.u32(l); };
-    const set = (l: number) => { w.u8(0x21); w.u32(l); };
-    const i32 = (v: number) => { w.u8(0x41); w.s32(v); };
-    const op = () => w.copy(buf, from, to);
-    const operands = () => { get(dst); get(src); get(len); };
-    /** i64(at) + i64(len) > the memory's size in bytes, an i32 on the stack. */
-    const past = (at: number) => {
-      get(at); w.u8(0xad); get(len); w.u8(0xad); w.u8(0x7c); // i64.extend_i32_u, i64.add
-      w.u8(0x3f); w.u8(0x00); w.u8(0xad); w.u8(0x42); w.u8(0x10); w.u8(0x86); // memory.size 0, extend, i64.const 16, i64.shl
-      w.u8(0x56); // i64.gt_u
-    };
-    const advance = (l: number, sign: number) => { get(l); get(scratch); w.u8(sign); set(l); }; // l += or -= chunk
-    set(len); set(src); set(dst);
-    get(len); i32(CHUNK_BYTES); w.u8(0x4d); // i32.le_u
+    localSet(w, len); localSet(w, src); localSet(w, dst);
+    localGet(w, len); i32Const(w, CHUNK_BYTES); w.u8(0x4d); // i32.le_u
     w.u8(0x04); w.u8(0x40); // if: short
-    operands();
+    localGet(w, dst); localGet(w, src); localGet(w, len);
     this.length(w, Length.Memory);
-    op();
+    w.copy(buf, from, to);
     w.u8(0x05); // else
-    past(dst);
-    if (kind === 'copy') { past(src); w.u8(0x72); } // i32.or
+    pastMemory(w, dst, len);
+    if (kind === 'copy') { pastMemory(w, src, len); w.u8(0x72); } // i32.or
     w.u8(0x04); w.u8(0x40); // if: out of bounds
-    operands(); op();
+    localGet(w, dst); localGet(w, src); localGet(w, len); w.copy(buf, from, to);
     w.u8(0x05);
     w.u8(0x03); w.u8(0x40); // loop
     // chunk = min(len, CHUNK_BYTES), charged
-    get(len); i32(CHUNK_BYTES); get(len); i32(CHUNK_BYTES); w.u8(0x49); w.u8(0x1b); set(scratch);
-    this.get(w); get(scratch); i32(MEMORY_SHIFT); w.u8(0x76); w.u8(0x6b);
+    localGet(w, len); i32Const(w, CHUNK_BYTES); localGet(w, len); i32Const(w, CHUNK_BYTES); w.u8(0x49); w.u8(0x1b); localSet(w, scratch);
+    this.get(w); localGet(w, scratch); i32Const(w, MEMORY_SHIFT); w.u8(0x76); w.u8(0x6b);
     this.storeAndCheck(w);
     if (kind === 'fill') {
-      get(dst); get(src); get(scratch); op();
-      advance(dst, 0x6a);
-      advance(len, 0x6b);
+      localGet(w, dst); localGet(w, src); localGet(w, scratch); w.copy(buf, from, to);
+      advance(w, dst, scratch, 0x6a);
+      advance(w, len, scratch, 0x6b);
     } else {
-      get(dst); get(src); w.u8(0x4b); // i32.gt_u: copying up, from the end
+      localGet(w, dst); localGet(w, src); w.u8(0x4b); // i32.gt_u: copying up, from the end
       w.u8(0x04); w.u8(0x40);
-      advance(len, 0x6b);
-      get(dst); get(len); w.u8(0x6a); get(src); get(len); w.u8(0x6a); get(scratch); op();
+      advance(w, len, scratch, 0x6b);
+      localGet(w, dst); localGet(w, len); w.u8(0x6a); localGet(w, src); localGet(w, len); w.u8(0x6a); localGet(w, scratch); w.copy(buf, from, to);
       w.u8(0x05);
-      get(dst); get(src); get(scratch); op();
-      advance(dst, 0x6a);
-      advance(src, 0x6a);
-      advance(len, 0x6b);
+      localGet(w, dst); localGet(w, src); localGet(w, scratch); w.copy(buf, from, to);
+      advance(w, dst, scratch, 0x6a);
+      advance(w, src, scratch, 0x6a);
+      advance(w, len, scratch, 0x6b);
       w.u8(0x0b);
     }
-    get(len); w.u8(0x0d); w.u8(0x00); // br_if 0: the loop, while bytes are left
+    localGet(w, len); w.u8(0x0d); w.u8(0x00); // br_if 0: the loop, while bytes are left
     w.u8(0x0b); // end loop
     w.u8(0x0b); // end if (bounds)
     w.u8(0x0b); // end if (short)
@@ -364,6 +360,22 @@ export class FuelCode {
     w.u8(0x41); w.u8(0x00); w.u8(0x48);
     w.u8(0x04); w.u8(0x40); w.u8(0x00); w.u8(0x0b); // if unreachable end
   }
+}
+
+function localGet(w: Writer, l: number): void { w.u8(0x20); w.u32(l); }
+function localSet(w: Writer, l: number): void { w.u8(0x21); w.u32(l); }
+function i32Const(w: Writer, v: number): void { w.u8(0x41); w.s32(v); }
+
+/** i64(local `at`) + i64(local `len`) > the memory's size in bytes, an i32 on the stack. */
+function pastMemory(w: Writer, at: number, len: number): void {
+  localGet(w, at); w.u8(0xad); localGet(w, len); w.u8(0xad); w.u8(0x7c); // i64.extend_i32_u, i64.add
+  w.u8(0x3f); w.u8(0x00); w.u8(0xad); w.u8(0x42); w.u8(0x10); w.u8(0x86); // memory.size 0, extend, i64.const 16, i64.shl
+  w.u8(0x56); // i64.gt_u
+}
+
+/** Local `l` += (i32.add) or -= (i32.sub, `sign`) local `chunk`. */
+function advance(w: Writer, l: number, chunk: number, sign: number): void {
+  localGet(w, l); localGet(w, chunk); w.u8(sign); localSet(w, l);
 }
 
 /** Per-body facts the walk gathers for the rewrite of the body. */

@@ -1,6 +1,6 @@
 /**
  * The immediates of instructions, read as core/binary/instructions.rst
- * (Wasm 3.0) encodes them, for the walker (instructions.ts): memargs, value
+ * (Wasm 3.0) encodes them, for the walkers (instructions.ts, body-walk.ts): memargs, value
  * and block types, and the prefixed opcodes (0xFB GC, 0xFC bulk memory and
  * tables, 0xFD SIMD, 0xFE threads), with the indices into a module's own
  * spaces checked where the rewrite could give them a new meaning.

@@ -1,7 +1,7 @@
 /**
  * The sandbox's instrument layer: what is done to a core module once, at
  * load, before it is compiled. Passes of one rewrite (meter.ts):
- *  - fuel (fuel.ts, instructions.ts): a charge at every function entry, loop
+ *  - fuel (fuel.ts, body-walk.ts): a charge at every function entry, loop
  *    header and bulk instruction, and the out-of-fuel import;
  *  - the memory cap (`maxMemoryPages`, and `tableCaps` for tables);
  *  - the pooled-memory import (`poolMemory`): the memory becomes an import

@@ -135,7 +135,11 @@ export const SANDBOX_MODULE = 'pamwasm:sandbox';
  * opcode, memory64 or custom page sizes under a cap), or `ERR_PAMWASM_MEMORY_LIMIT`
  * when a memory starts above the cap.
  */
-export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): MeterResult {
+export function meterCoreModule(input: Uint8Array, options: MeterOptions = {}): MeterResult {
+  // A plain Uint8Array over the same memory, never a Node Buffer (a subclass):
+  // every read of the rewrite then sees one kind of array, and each span it
+  // copies takes the engine's own `subarray`, not Buffer's slower one.
+  const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
   const cap = options.maxMemoryPages;
   if (cap !== undefined && !(Number.isInteger(cap) && cap >= 0 && cap <= 65536)) {
     throw new RangeError(`maxMemoryPages must be an integer from 0 to 65536, not ${cap}`);
@@ -211,7 +215,7 @@ export function meterCoreModule(bytes: Uint8Array, options: MeterOptions = {}): 
   let seenCode = false;
   // Constant expressions (global, table and element initializers) get the
   // function renumbering but no fuel checks: they cannot loop.
-  const shifted = (): Rewrite => ({ out, shiftFrom: importedFuncs, fuel: undefined, state: undefined, spaces });
+  const shifted = (): Rewrite => ({ out, shiftFrom: importedFuncs, spaces });
 
   // Sections the rewrite must have, synthesized where the module lacks them,
   // at their place in the spec's section order (modules.rst "Modules").

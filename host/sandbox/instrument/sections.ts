@@ -218,9 +218,9 @@ export function rewriteNames(bytes: Uint8Array, s: Section, out: Writer, importe
         out.u32(shift(sub.u32()));
         const from = sub.pos;
         if (id === 1) {
-          sub.bytes();
+          sub.skipBytes();
         } else {
-          for (let k = sub.u32(); k > 0; k--) { sub.u32(); sub.bytes(); }
+          for (let k = sub.u32(); k > 0; k--) { sub.u32(); sub.skipBytes(); }
         }
         out.copy(bytes, from, sub.pos);
       }

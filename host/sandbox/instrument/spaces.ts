@@ -169,7 +169,7 @@ export function scanImports(bytes: Uint8Array, s: Section, sandboxModule: string
   const funcTypes: number[] = [];
   for (let i = 0; i < count; i++) {
     if (r.name() === sandboxModule) fromSandbox = true;
-    r.bytes(); // name
+    r.skipBytes(); // name
     const kind = r.u8();
     switch (kind) {
       case 0x00: { // func: type index
@@ -285,7 +285,7 @@ function checkData(r: Reader, spaces: ModuleSpaces): void {
       checkIndex('memory', flags === 2 ? r.u32() : 0, spaces.memories, r.pos);
       skipConstExpr(r, rw);
     }
-    r.bytes();
+    r.skipBytes();
   }
   noTrailing(r, 'data');
 }

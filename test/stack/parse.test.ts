@@ -15,10 +15,10 @@ const stack = (name: string, text: string) => {
 const n = (token: string) => codeByToken(token)!.number;
 
 describe('reading pam.d files', () => {
-  it('joins continued lines with a space and cuts comments', () => {
+  it('replaces a continuing backslash with a space, keeps the next line\'s blanks and cuts comments', () => {
     const { lines } = assembleLines('# comment\nsession required \\\n  pam_permit.wasm  # trailing\n\n   \nsession optional x.wasm\n');
     expect(lines).toEqual([
-      { line: 2, text: 'session required  pam_permit.wasm  ' },
+      { line: 2, text: 'session required    pam_permit.wasm  ' },
       { line: 6, text: 'session optional x.wasm\n' },
     ]);
   });

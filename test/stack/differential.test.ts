@@ -38,11 +38,12 @@ interface Outcome {
 }
 
 async function both(stack: GeneratedStack, name: string): Promise<{ native: Outcome; wasm: Outcome }> {
-  const nativeDir = join(root, name, 'native');
-  const wasmDir = join(root, name, 'wasm');
+  // Directory names of one length: a long line is cut at the same byte in both files.
+  const nativeDir = join(root, name, 'n');
+  const wasmDir = join(root, name, 'w');
   writeStack(stack, nativeDir, '.so');
   const wasmFile = writeStack(stack, wasmDir, '.wasm');
-  const n = await nativeSession({ service: stack.main, confdir: nativeDir, helper });
+  const n = await nativeSession({ service: stack.main, confdir: nativeDir, helper, startFailure: 'codes' });
   const w = await runStack({ stackFile: wasmFile, items: { service: stack.main, user: 'alice' }, engine });
   const fmt = (m: { style: string; text: string }) => `${m.style}: ${m.text}`;
   return {
@@ -51,9 +52,11 @@ async function both(stack: GeneratedStack, name: string): Promise<{ native: Outc
   };
 }
 
-const stackOf = (lines: string[], extra: Record<string, string[]> = {}): GeneratedStack => ({
+/** Lines joined with newlines (a text given whole is written as it is). */
+const stackOf = (lines: string[] | string, extra: Record<string, string[] | string> = {}, dirs?: string[]): GeneratedStack => ({
   main: 'svc',
-  files: { svc: lines, ...extra },
+  files: Object.fromEntries(Object.entries({ svc: lines, ...extra }).map(([n, l]) => [n, typeof l === 'string' ? l : `${l.join('\n')}\n`])),
+  ...(dirs ? { dirs } : {}),
 });
 
 describe('random stacks run identically in libpam and pamwasm', () => {
@@ -81,10 +84,10 @@ describe('pamwasm run drives the same stacks', () => {
     for (let i = 0; i < 20; i++) {
       const seed = SEED + 100_000 + i;
       const stack = generateStack(seed);
-      const nativeDir = join(root, `cli${i}`, 'native');
+      const nativeDir = join(root, `cli${i}`, 'n');
       writeStack(stack, nativeDir, '.so');
-      const wasmFile = writeStack(stack, join(root, `cli${i}`, 'wasm'), '.wasm');
-      const n = await nativeSession({ service: stack.main, confdir: nativeDir, helper });
+      const wasmFile = writeStack(stack, join(root, `cli${i}`, 'w'), '.wasm');
+      const n = await nativeSession({ service: stack.main, confdir: nativeDir, helper, startFailure: 'codes' });
       const r = spawnSync(process.execPath, [bin, 'run', '--stack', wasmFile, '--service', stack.main, '--user', 'alice', '--json'], { encoding: 'utf8' });
       expect([0, 1], r.stderr).toContain(r.status);
       const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!);

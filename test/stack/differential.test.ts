@@ -97,8 +97,20 @@ describe('pamwasm run drives the same stacks', () => {
   }, 300_000);
 });
 
-// One case per rule of libpam's dispatcher; each states what libpam does.
-const CASES: [string, string[], Partial<Outcome>, Record<string, string[]>?][] = [
+/** Marks an extra file of a case as a directory. */
+const DIRECTORY = Symbol('directory');
+
+/** A case of `n` files, each of which includes or substacks the next, with a line after it. */
+function chain(n: number, how: string, expected: Partial<Outcome>): [string[], Partial<Outcome>, Record<string, string[]>] {
+  const files: Record<string, string[]> = {};
+  const file = (i: number) => [`session ${how} @DIR@/s${i + 1}`, `session required pam_debug@EXT@ open_session=${i % 2 ? 'success' : 'ignore'}`];
+  for (let i = 1; i < n; i++) files[`s${i}`] = file(i);
+  files[`s${n}`] = ['session required pam_debug@EXT@ open_session=session_err'];
+  return [file(0), expected, files];
+}
+
+// One case per rule of libpam's dispatcher and reader; each states what libpam does.
+const CASES: [string, string[] | string, Partial<Outcome>, Record<string, string[] | string | typeof DIRECTORY>?][] = [
   ['a required failure does not stop the stack; the first failure is the result',
     ['session required pam_deny@EXT@', 'session required pam_debug@EXT@ open_session=success'], { open: 'PAM_SESSION_ERR' }],
   ['requisite ends the stack at once',
@@ -157,12 +169,55 @@ const CASES: [string, string[], Partial<Outcome>, Record<string, string[]>?][] =
     ['# a comment', 'session \\', '  required pam_debug@EXT@ \\', '  open_session=session_err # trailing', 'session optional pam_permit@EXT@'], { open: 'PAM_SESSION_ERR' }],
   ['bracketed args keep their spaces',
     ['session optional pam_echo@EXT@ [hello %u from %s] tail', 'session required pam_permit@EXT@'], { messages: ['info: hello alice from svc tail'] }],
+  // How libpam reads the text (pam_handlers.c, _pam_assemble_line and _pam_parse_conf_file).
+  ['comment and blank lines inside a continued line are skipped, and the line goes on',
+    ['session required \\', '# a comment', '', '  pam_debug@EXT@ open_session=session_err'], { open: 'PAM_SESSION_ERR' }],
+  ['a file that ends inside a continued line, even after blank lines, is refused',
+    'session required pam_permit@EXT@ \\\n\n', { open: 'PAM_ABORT', close: 'PAM_ABORT' }],
+  ['a carriage return is text: a CRLF line names a module whose path ends in it',
+    'session optional pam_debug@EXT@ open_session=session_err\r\nsession required pam_permit@EXT@\r\n', { open: 'PAM_MODULE_UNKNOWN' }],
+  ['a last line without its newline is read',
+    'session required pam_debug@EXT@ open_session=session_err', { open: 'PAM_SESSION_ERR' }],
+  ['a NUL byte ends what libpam sees of its line',
+    'session required pam_debug@EXT@ open_session=success\0 open_session=abort\n', { open: 'PAM_SUCCESS', messages: ['info: open_session=success'] }],
+  ['type words, keyword controls and include match in any case, bracket words only in lower case',
+    ['SESSION Include @DIR@/inner', 'Session [Success=Ok] pam_permit@EXT@'], { open: 'PAM_PERM_DENIED' },
+    { inner: ['sEsSiOn REQUIRED pam_debug@EXT@ open_session=success'] }],
+  ['@INCLUDE and -@include are @include',
+    ['@INCLUDE @DIR@/inner', '-@include @DIR@/inner'], { open: 'PAM_SUCCESS', messages: ['info: open_session=success', 'info: open_session=success'] },
+    { inner: ['session required pam_debug@EXT@ open_session=success'] }],
+  ['a line past 1023 bytes is cut there, and the rest read as a line of its own',
+    [`session optional pam_echo@EXT@ ${'x'.repeat(992)} session required pam_deny@EXT@`], { open: 'PAM_SESSION_ERR' }],
+  ['an unterminated bracket takes the rest of the line as the control',
+    ['session [success=ok default=bad pam_permit@EXT@', 'session optional pam_permit@EXT@'], { open: 'PAM_PERM_DENIED' }],
+  ['a jump count wraps as a C int: 4294967297 jumps one line',
+    ['session [success=4294967297 default=ignore] pam_permit@EXT@', 'session required pam_deny@EXT@', 'session required pam_permit@EXT@'], { open: 'PAM_SUCCESS' }],
+  // Lines libpam cannot add, in the service file or in what it includes.
+  ['a module that names nothing (".so", "?") refuses the whole service file, in a line of any type',
+    ['auth required @EXT@', 'session required pam_permit@EXT@'], { open: 'PAM_ABORT', close: 'PAM_ABORT' }],
+  ['a failing @include refuses the service file',
+    ['session required pam_permit@EXT@', '@include @DIR@/nowhere'], { open: 'PAM_ABORT', close: 'PAM_ABORT' }],
+  ['a failing @include in an included file fails its line with the actions of the line before',
+    ['session include @DIR@/inner', 'session required pam_permit@EXT@'], { open: 'PAM_SUCCESS' },
+    { inner: ['session optional pam_debug@EXT@ open_session=success', '@include @DIR@/nowhere'] }],
+  ['an unknown type in an included file is a failing session line',
+    ['session include @DIR@/inner', 'session optional pam_permit@EXT@'], { open: 'PAM_PERM_DENIED' }, { inner: ['sesion required pam_permit@EXT@'] }],
+  ['an empty file, a file of comments and a directory include nothing',
+    ['session include @DIR@/empty', 'session substack @DIR@/comments', 'session include @DIR@/dir', 'session required pam_permit@EXT@'], { open: 'PAM_SUCCESS' },
+    { empty: '', comments: '# nothing\n\n  # here \\\n', dir: DIRECTORY }],
+  ['a relative include that is in neither directory fails its line',
+    ['session include nonexistent-include-name', 'session optional pam_permit@EXT@'], { open: 'PAM_PERM_DENIED' }],
+  ['substacks nest 15 deep; the next one fails its line', ...chain(16, 'substack', { open: 'PAM_PERM_DENIED' })],
+  ['include nests deeper, for it does not count as a substack level', ...chain(20, 'include', { open: 'PAM_SESSION_ERR' })],
 ];
 
 describe('every dispatch rule, named', () => {
   for (const [name, lines, expected, extra] of CASES) {
     it(name, async () => {
-      const { native, wasm } = await both(stackOf(lines, extra), name.replace(/\W+/g, '-'));
+      const files = Object.entries(extra ?? {});
+      const dirs = files.filter(([, t]) => t === DIRECTORY).map(([n]) => n);
+      const texts = Object.fromEntries(files.filter(([, t]) => t !== DIRECTORY)) as Record<string, string[] | string>;
+      const { native, wasm } = await both(stackOf(lines, texts, dirs), name.replace(/\W+/g, '-'));
       expect(wasm).toEqual(native);
       expect(native).toMatchObject(expected);
     });

@@ -35,6 +35,28 @@ describe('reading pam.d files', () => {
     expect(s.fatal?.message).toMatch(/continued line/);
   });
 
+  it('refuses a continued line that fills libpam\'s buffer up to a backslash at byte 1023, where libpam loops for ever', () => {
+    const head = 'session required pam_permit.wasm ';
+    const line = (n: number) => `${head}${'x'.repeat(n - head.length - 1)}\\\nsession optional pam_permit.wasm\n`;
+    expect(assembleLines(line(1023)).end).toEqual({ line: 1, why: 'stuck' });
+    expect(assembleLines(line(1022)).end).toBeUndefined();
+    expect(stack('stuck', line(1023)).fatal?.message).toMatch(/read for ever/);
+  });
+
+  it('reads a line past 1023 bytes in pieces, each a line of its own', () => {
+    const { lines } = assembleLines(`${'a'.repeat(1030)}\n`);
+    expect(lines.map((l) => [l.line, l.text.length])).toEqual([[1, 1023], [1, 8]]);
+  });
+
+  it('bounds include cycles: the line that nests too deep fails, and a tree that doubles is refused', () => {
+    const looped = stack('loop', `session include ${join(dir, 'loop')}\nsession optional x.wasm\n`);
+    expect(looped.fatal).toBeUndefined();
+    expect(looped.handlers.filter((h) => h.kind === 'must-fail')).toHaveLength(1);
+    expect(looped.diagnostics.at(-1)?.message).toMatch(/more than 64 files read inside each other/);
+    const doubled = stack('double', `session include ${join(dir, 'double')}\nsession include ${join(dir, 'double')}\n`);
+    expect(doubled.fatal?.message).toMatch(/more than 4096 files read for one stack/);
+  });
+
   it('reads Debian\'s @include as an include of the session lines, and a missing one as fatal', () => {
     writeFileSync(join(dir, 'common-session'), 'auth required pam_deny.wasm\nsession optional pam_echo.wasm [hi]\n');
     const s = stack('at-include', 'session required pam_permit.wasm\n@include common-session\nsession required pam_warn.wasm\n');

@@ -166,8 +166,10 @@ export function parseConf(
     let spec: ModuleSpec | undefined;
     if (!mustFail && targetTok) {
       try {
-        // A bracketed module field holds pamwasm's sandbox settings; a plain one is the path, as written.
-        spec = targetTok.bracketed ? parseModuleSpec(targetTok.text) : { path: targetTok.text, grants: {} };
+        // A bracketed field of two words or more holds pamwasm's sandbox
+        // settings; anything else is the path as written, blanks included, as libpam reads it.
+        const settings = targetTok.bracketed && targetTok.text.trim().split(/\s+/).length > 1;
+        spec = settings ? parseModuleSpec(targetTok.text) : { path: targetTok.text, grants: {} };
       } catch (e) {
         // A bad setting fails this line closed, as a malformed line: the others still run.
         if (!(e instanceof BadSettingError)) throw e;

@@ -188,6 +188,8 @@ const CASES: [string, string[] | string, Partial<Outcome>, Record<string, string
     { inner: ['session required pam_debug@EXT@ open_session=success'] }],
   ['a line past 1023 bytes is cut there, and the rest read as a line of its own',
     [`session optional pam_echo@EXT@ ${'x'.repeat(992)} session required pam_deny@EXT@`], { open: 'PAM_SESSION_ERR' }],
+  ['a bracketed module field of one word or none is the path as written, blanks included',
+    ['session required [ ]', 'session optional pam_permit@EXT@'], { open: 'PAM_MODULE_UNKNOWN' }],
   ['an unterminated bracket takes the rest of the line as the control',
     ['session [success=ok default=bad pam_permit@EXT@', 'session optional pam_permit@EXT@'], { open: 'PAM_PERM_DENIED' }],
   ['a jump count wraps as a C int: 4294967297 jumps one line',

@@ -225,3 +225,14 @@ describe('every dispatch rule, named', () => {
     });
   }
 });
+
+// Texts on which libpam 1.5.2 crashes (docs/stacks.md) cannot be compared: pamwasm alone must fail closed.
+describe('texts libpam crashes on fail closed in pamwasm', () => {
+  it('a CRLF line whose backslash does not continue it, shifting [] into the module field of a substack, fails the substack', async () => {
+    const dir = join(root, 'crlf-shift');
+    const file = writeStack(stackOf(['session substack @DIR@/inner', 'session optional pam_permit@EXT@'],
+      { inner: 'session \\\r\n[x] pam_debug@EXT@ [] open_session=success\r\nsession optional pam_permit@EXT@\r\n' }), dir, '.wasm');
+    const w = await runStack({ stackFile: file, items: { service: 'svc', user: 'alice' }, engine });
+    expect({ open: w.open?.name, close: w.close?.name, messages: w.messages }).toEqual({ open: 'PAM_PERM_DENIED', close: 'PAM_PERM_DENIED', messages: [] });
+  });
+});

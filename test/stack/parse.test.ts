@@ -116,6 +116,21 @@ describe('include and substack', () => {
     expect(s.diagnostics[0].message).toMatch(/include nowhere: cannot read .*nowhere \(ENOENT\)/);
   });
 
+  it('fails a substack whose CRLF line, not continued by its backslash, shifts an argument [] into the module field, where libpam crashes', () => {
+    // A backslash before a CR is text: the next line's tokens move one place
+    // left and `[]` becomes a module that names nothing. Linux-PAM 1.5.2
+    // leaves that handler half added in an included file and crashes on it.
+    writeFileSync(join(dir, 'crlf-inner'), 'session \\\r\n[x] pam_debug.wasm [] a\r\nsession optional pam_permit.wasm\r\n');
+    const s = stack('crlf-outer', `session substack ${join(dir, 'crlf-inner')}\nsession optional pam_permit.wasm\n`);
+    expect(s.fatal).toBeUndefined();
+    expect(s.handlers.map((h) => [h.kind, h.level, h.file.split('/').pop(), h.line])).toEqual([
+      ['substack', 0, 'crlf-outer', 1], ['must-fail', 1, 'crlf-inner', 1], ['must-fail', 0, 'crlf-outer', 1], ['module', 0, 'crlf-outer', 2],
+    ]);
+    expect(s.diagnostics.filter((d) => d.file.endsWith('crlf-inner')).map((d) => d.line)).toContain(2);
+    expect(s.diagnostics.at(-1)).toMatchObject({ line: 1, severity: 'error' });
+    expect(s.diagnostics.at(-1)?.message).toMatch(/"" names no module .*gives up on the file/);
+  });
+
   it('files a line of unknown type under auth at the top, so it never runs as session', () => {
     const s = stack('type', 'sesion required a.wasm\nsession required b.wasm\n');
     expect(s.handlers.map((h) => h.module)).toEqual(['b.wasm']);

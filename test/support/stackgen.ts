@@ -11,14 +11,15 @@
  * lexical side (stacklex.ts) adds blanks, comments, continued, long and CRLF
  * lines. Left out are the texts on which libpam 1.5.2 crashes, hangs or reads
  * memory it never set (docs/stacks.md): an include without a file name, a
- * bad module name in an included file, a failing `@include` before any line
- * of the type read in an included file, include cycles, a backslash at
- * byte 1023.
+ * bad module name in an included file (also one that a backslash before a
+ * CR shifts into the module field: stacklex.ts), a failing `@include`
+ * before any line of the type read in an included file, include cycles, a
+ * backslash at byte 1023.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PAM_CODES } from '../../host/codes/index.js';
-import { filler, joinFile, writeLine } from './stacklex.js';
+import { filler, joinFile, lexFile, writeLine } from './stacklex.js';
 
 /** mulberry32: small, seedable, good enough to pick stacks. */
 export function rng(seed: number) {
@@ -108,11 +109,12 @@ export function generateStack(seed: number): GeneratedStack {
   // it refuse the service; elsewhere those are left out (see the top).
   const fill = (name: string, depth: number, max: number, everyType: boolean) => {
     const lines: string[] = [];
+    const lex = lexFile(r, noisy, everyType);
     // libpam's action array has been set by a line of the type read: a failing @include may follow.
     let actionsSet = false;
     const count = Math.max(1, Math.min(max, budget));
     const push = (line: string, sets: boolean) => {
-      lines.push(writeLine(r, line, { noisy }));
+      lines.push(writeLine(r, line, lex));
       actionsSet ||= sets;
     };
     for (let i = 0; i < count && budget > 0; i++) {
@@ -144,7 +146,7 @@ export function generateStack(seed: number): GeneratedStack {
       push(`${type} ${control(r)} ${moduleLine(r)}`, true);
     }
     while (noisy && r.chance(0.1)) lines.push(filler(r));
-    files[name] = joinFile(r, lines, { noisy });
+    files[name] = joinFile(r, lines, lex);
   };
   fill('svc', 0, 12, true);
   return { files, main: 'svc', ...(dirs.length ? { dirs } : {}) };

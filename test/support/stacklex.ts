@@ -23,6 +23,24 @@ const SPILL = ['session', 'required', 'optional', 'sufficient', 'pam_deny@EXT@',
 export interface LexOptions {
   /** Continued lines, comments and long lines may be used. */
   noisy: boolean;
+  /**
+   * The file's lines end in CRLF (see {@link lexFile}). A backslash before
+   * the CR is text, not a continuation: the rest of the line is read as a
+   * line of its own, its tokens one or two places to the left.
+   */
+  crlf: boolean;
+  /**
+   * A CRLF file may hold backslash-newlines. Only in a file read for every
+   * type: elsewhere a line cut so may put an argument such as `[]` in the
+   * module field, a module that names nothing, which Linux-PAM 1.5.2 leaves
+   * half added in an included file and then crashes on (docs/stacks.md).
+   */
+  crlfContinued: boolean;
+}
+
+/** How a file is written: noisy or plain, and whether its lines end in CRLF. */
+export function lexFile(r: Rng, noisy: boolean, everyType: boolean): LexOptions {
+  return { noisy, crlf: noisy && r.chance(0.04), crlfContinued: everyType };
 }
 
 /**
@@ -41,12 +59,13 @@ export function writeLine(r: Rng, line: string, o: LexOptions): string {
   }, []);
   const lead = o.noisy && r.chance(0.2) ? blank(r) : '';
   if (o.noisy && r.chance(0.04) && !line.includes('@DIR@') && !line.includes('\\')) return lead + longLine(r, toks, lead.length);
+  const continued = o.noisy && (!o.crlf || o.crlfContinued);
   let out = lead + toks[0];
   for (const t of toks.slice(1)) {
-    if (o.noisy && r.chance(0.06)) out += continuation(r);
+    if (continued && r.chance(0.06)) out += continuation(r);
     else out += r.chance(0.85) ? ' ' : blank(r);
     // A continued line inside a bracket: libpam joins it with a space.
-    out += o.noisy && t.startsWith('[') && t.includes(' ') && r.chance(0.1) ? t.replace(' ', ` \\\n${r.chance(0.5) ? ' ' : ''}`) : t;
+    out += continued && t.startsWith('[') && t.includes(' ') && r.chance(0.1) ? t.replace(' ', ` \\\n${r.chance(0.5) ? ' ' : ''}`) : t;
   }
   if (o.noisy && r.chance(0.1)) out += blank(r);
   if (o.noisy && r.chance(0.08)) out += `${r.chance(0.7) ? ' ' : ''}${r.pick(COMMENTS)}`;
@@ -89,7 +108,7 @@ export function filler(r: Rng): string {
 
 /** Joins a file's written lines: LF or CRLF, with or without a last newline. */
 export function joinFile(r: Rng, lines: string[], o: LexOptions): string {
-  const crlf = o.noisy && r.chance(0.04);
+  const { crlf } = o;
   let text = lines.map((l) => (crlf ? l.replaceAll('\n', '\r\n') : l)).join(crlf ? '\r\n' : '\n');
   if (lines.length && !(o.noisy && r.chance(0.1))) text += crlf ? '\r\n' : '\n';
   return text;

@@ -31,7 +31,8 @@ export function keywordActions(keyword: string): Actions | undefined {
   const SUCCESS = PAM.SUCCESS.number;
   const NEW_AUTHTOK_REQD = PAM.NEW_AUTHTOK_REQD.number;
   const IGNORE = PAM.IGNORE.number;
-  switch (keyword.toLowerCase()) {
+  // strcasecmp: ASCII letters only (toLowerCase would also fold other scripts' letters).
+  switch (keyword.replace(/[A-Z]/g, (c) => c.toLowerCase())) {
     case 'required':
       a[SUCCESS] = a[NEW_AUTHTOK_REQD] = ACTION.OK;
       a[IGNORE] = ACTION.IGNORE;
@@ -100,8 +101,10 @@ export function parseBracket(text: string, actions: Actions): string | undefined
         error = fail('expecting an action or a jump count');
         break outer;
       }
+      // libpam adds the digits up in a C int, which wraps: 4294967295 is -1,
+      // the action `ok`, and 4294967297 a jump of 1.
       act = 0;
-      while (isDigit(text[i])) act = act * 10 + Number(text[i++]);
+      while (isDigit(text[i])) act = (Math.imul(act, 10) + Number(text[i++])) | 0;
       if (act === 0) {
         error = fail('expecting a non-zero jump (use ignore to skip nothing)');
         break;

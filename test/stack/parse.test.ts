@@ -15,10 +15,10 @@ const stack = (name: string, text: string) => {
 const n = (token: string) => codeByToken(token)!.number;
 
 describe('reading pam.d files', () => {
-  it('joins continued lines with a space and cuts comments', () => {
+  it('replaces a continuing backslash with a space, keeps the next line\'s blanks and cuts comments', () => {
     const { lines } = assembleLines('# comment\nsession required \\\n  pam_permit.wasm  # trailing\n\n   \nsession optional x.wasm\n');
     expect(lines).toEqual([
-      { line: 2, text: 'session required  pam_permit.wasm  ' },
+      { line: 2, text: 'session required    pam_permit.wasm  ' },
       { line: 6, text: 'session optional x.wasm\n' },
     ]);
   });
@@ -33,6 +33,28 @@ describe('reading pam.d files', () => {
     const s = stack('cont', 'session required pam_permit.wasm\nsession optional pam_permit.wasm \\\n');
     expect(s.fatal?.line).toBe(2);
     expect(s.fatal?.message).toMatch(/continued line/);
+  });
+
+  it('refuses a continued line that fills libpam\'s buffer up to a backslash at byte 1023, where libpam loops for ever', () => {
+    const head = 'session required pam_permit.wasm ';
+    const line = (n: number) => `${head}${'x'.repeat(n - head.length - 1)}\\\nsession optional pam_permit.wasm\n`;
+    expect(assembleLines(line(1023)).end).toEqual({ line: 1, why: 'stuck' });
+    expect(assembleLines(line(1022)).end).toBeUndefined();
+    expect(stack('stuck', line(1023)).fatal?.message).toMatch(/read for ever/);
+  });
+
+  it('reads a line past 1023 bytes in pieces, each a line of its own', () => {
+    const { lines } = assembleLines(`${'a'.repeat(1030)}\n`);
+    expect(lines.map((l) => [l.line, l.text.length])).toEqual([[1, 1023], [1, 8]]);
+  });
+
+  it('bounds include cycles: the line that nests too deep fails, and a tree that doubles is refused', () => {
+    const looped = stack('loop', `session include ${join(dir, 'loop')}\nsession optional x.wasm\n`);
+    expect(looped.fatal).toBeUndefined();
+    expect(looped.handlers.filter((h) => h.kind === 'must-fail')).toHaveLength(1);
+    expect(looped.diagnostics.at(-1)?.message).toMatch(/more than 64 files read inside each other/);
+    const doubled = stack('double', `session include ${join(dir, 'double')}\nsession include ${join(dir, 'double')}\n`);
+    expect(doubled.fatal?.message).toMatch(/more than 4096 files read for one stack/);
   });
 
   it('reads Debian\'s @include as an include of the session lines, and a missing one as fatal', () => {
@@ -92,6 +114,21 @@ describe('include and substack', () => {
     const s = stack('inc2', 'session include nowhere\n');
     expect(s.handlers[0].kind).toBe('must-fail');
     expect(s.diagnostics[0].message).toMatch(/include nowhere: cannot read .*nowhere \(ENOENT\)/);
+  });
+
+  it('fails a substack whose CRLF line, not continued by its backslash, shifts an argument [] into the module field, where libpam crashes', () => {
+    // A backslash before a CR is text: the next line's tokens move one place
+    // left and `[]` becomes a module that names nothing. Linux-PAM 1.5.2
+    // leaves that handler half added in an included file and crashes on it.
+    writeFileSync(join(dir, 'crlf-inner'), 'session \\\r\n[x] pam_debug.wasm [] a\r\nsession optional pam_permit.wasm\r\n');
+    const s = stack('crlf-outer', `session substack ${join(dir, 'crlf-inner')}\nsession optional pam_permit.wasm\n`);
+    expect(s.fatal).toBeUndefined();
+    expect(s.handlers.map((h) => [h.kind, h.level, h.file.split('/').pop(), h.line])).toEqual([
+      ['substack', 0, 'crlf-outer', 1], ['must-fail', 1, 'crlf-inner', 1], ['must-fail', 0, 'crlf-outer', 1], ['module', 0, 'crlf-outer', 2],
+    ]);
+    expect(s.diagnostics.filter((d) => d.file.endsWith('crlf-inner')).map((d) => d.line)).toContain(2);
+    expect(s.diagnostics.at(-1)).toMatchObject({ line: 1, severity: 'error' });
+    expect(s.diagnostics.at(-1)?.message).toMatch(/"" names no module .*gives up on the file/);
   });
 
   it('files a line of unknown type under auth at the top, so it never runs as session', () => {

@@ -3,7 +3,9 @@
  * dir) and records what the application saw: the codes of open and close and
  * every conversation message, in order.
  */
-import { openPamHandle, PamHelper } from '../../host/libpam/index.js';
+import { PAM } from '../../host/codes/index.js';
+import { PamError } from '../../host/errors/index.js';
+import { openPamHandle, PamHelper, type PamHandle } from '../../host/libpam/index.js';
 
 export interface NativeRun {
   open: { code: number; name: string };
@@ -21,19 +23,32 @@ export interface NativeOptions {
   helper?: PamHelper;
 }
 
-export async function nativeSession(o: NativeOptions): Promise<NativeRun> {
+/**
+ * libpam refuses a service file it gives up on at pam_start (PAM_ABORT), and
+ * pamwasm answers PAM_ABORT for every hook of such a stack: with
+ * `startFailure: 'codes'` a refused pam_start reads as that, so the two can
+ * be compared; by default it throws the PamError.
+ */
+export async function nativeSession(o: NativeOptions & { startFailure?: 'throw' | 'codes' }): Promise<NativeRun> {
   const messages: { style: string; text: string }[] = [];
-  const h = await openPamHandle({
-    service: o.service,
-    user: o.user ?? 'alice',
-    confdir: o.confdir,
-    helper: o.helper,
-    items: o.items,
-    conversation: (ms) => {
-      for (const m of ms) messages.push({ style: m.style, text: m.text });
-      return ms.map(() => null);
-    },
-  });
+  let h: PamHandle;
+  try {
+    h = await openPamHandle({
+      service: o.service,
+      user: o.user ?? 'alice',
+      confdir: o.confdir,
+      helper: o.helper,
+      items: o.items,
+      conversation: (ms) => {
+        for (const m of ms) messages.push({ style: m.style, text: m.text });
+        return ms.map(() => null);
+      },
+    });
+  } catch (e) {
+    if (o.startFailure !== 'codes' || !(e instanceof PamError) || e.pamCode !== PAM.ABORT.number) throw e;
+    const abort = { code: e.pamCode, name: e.pamName };
+    return { open: abort, close: abort, messages, env: {} };
+  }
   try {
     const open = await h.openSession({ silent: o.silent, throwOnError: false });
     const env = Object.fromEntries((await h.getenvlist()).map((e) => e.split(/=(.*)/s, 2) as [string, string]));

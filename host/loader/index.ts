@@ -120,11 +120,26 @@ export interface LoadOptions {
 /** What a load keeps: the engine's compiled cores, loaded components, known files and verdicts. */
 type LoaderState = Pick<EngineState, 'compiled' | 'loaded' | 'files' | 'verdicts' | 'cacheDirs'>;
 
+/** Cores smaller than this are compiled synchronously (compileCore). */
+const SYNC_COMPILE_BYTES = 1 << 20;
+
+function compileNow(bytes: Uint8Array): Promise<WebAssembly.Module> {
+  try {
+    return Promise.resolve(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
 /** Compiles a core module once per content hash (`hash`, its sha256) and engine. */
 function compileCore(bytes: Uint8Array, hash: string, compiled: LoaderState['compiled']): Promise<WebAssembly.Module> {
   let m = compiled.get(hash);
   if (!m) {
-    const made = WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+    // A small core compiles here and now: with V8's lazy compilation that is
+    // little more than validating it, while WebAssembly.compile() queues it
+    // behind whatever V8's background threads are doing (optimising the
+    // meter that has just run, say), and the load waits idle for it.
+    const made = bytes.length < SYNC_COMPILE_BYTES ? compileNow(bytes) : WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
     compiled.set(hash, made);
     made.catch(() => compiled.deleteIf(hash, made));
     m = made;

@@ -167,7 +167,7 @@ describe('a module that faults at run time', () => {
 describe('a memory bomb', () => {
   const bomb = async (memory: string, capMiB: number) => {
     const before = process.resourceUsage().maxRSS;
-    const r = await run(`session required [${hostile('memory_bomb')} ${memory}]\n${GOOD_LINE}\n`);
+    const r = await run(`session required [${[hostile('memory_bomb'), memory].filter(Boolean).join(' ')}]\n${GOOD_LINE}\n`);
     const peak = process.resourceUsage().maxRSS;
     // Held: either it fails cleanly with its own code, or it faults (out of memory in the glue).
     expect(['PAM_BUF_ERR', 'PAM_SESSION_ERR']).toContain(r.open.name);

@@ -35,13 +35,14 @@ export interface Run {
 /**
  * The most RSS (bytes) this file's work can be shown to have reached since
  * `maxRssKiBBefore` (a `process.resourceUsage().maxRSS` taken earlier): the
- * process's peak when the work raised it, else the RSS now. Test files share
- * a process (vitest.config.ts), so the process's peak alone may be another
- * file's.
+ * process's peak when the work raised it, else 0. Test files share a process
+ * (vitest.config.ts): an earlier file may have left the process's peak, and
+ * its RSS (V8 keeps freed pages), above what this work reached, and neither
+ * is this work's.
  */
 export function peakRssSince(maxRssKiBBefore: number): number {
   const peak = process.resourceUsage().maxRSS;
-  return peak > maxRssKiBBefore ? peak * 1024 : process.memoryUsage().rss;
+  return peak > maxRssKiBBefore ? peak * 1024 : 0;
 }
 
 /** A temp dir of stack files; `remove()` cleans up. */

@@ -266,19 +266,25 @@ export function noneWaitsForCpu(): boolean {
   return at > 0 && running <= CPUS;
 }
 
-/** sched_yield(2): a thread that polls lets any other thread runnable on its CPU go first. */
-export const yieldCpu = (): void => void libc().sched_yield();
-
-/** Polls `fd` for input without sleeping, for up to `us` microseconds: true as soon as it can be read. */
-export function spinReadable(fd: number, us: number): boolean {
-  if (us <= 0 || !noneWaitsForCpu()) return false;
+/**
+ * Asks `ready` without sleeping, yielding the CPU between asks (sched_yield:
+ * any other thread runnable on this CPU goes first), for up to `us`
+ * microseconds, and only while no thread waits for a CPU: its first answer
+ * other than undefined, or undefined.
+ */
+export function pollFor<T>(us: number, ready: () => T | undefined): T | undefined {
+  if (us <= 0 || !noneWaitsForCpu()) return undefined;
   const until = performance.now() + us / 1000;
   do {
-    if (pollOne(fd, POLLIN, 0) > 0) return true;
-    yieldCpu();
+    const got = ready();
+    if (got !== undefined) return got;
+    libc().sched_yield();
   } while (performance.now() < until);
-  return false;
+  return undefined;
 }
+
+/** Polls `fd` for input without sleeping (pollFor), for up to `us` microseconds: true as soon as it can be read. */
+export const spinReadable = (fd: number, us: number): boolean => pollFor(us, () => (pollOne(fd, POLLIN, 0) > 0 ? true : undefined)) ?? false;
 
 /** Whether `fd` can be read now (a listening socket: a connection waits), without waiting. */
 export function readable(fd: number): boolean {

@@ -13,7 +13,7 @@
  * connection whose HOOK has not fully come waits in this worker's epoll
  * set, at most `requestMs`, without holding the worker up.
  */
-import { acceptConnection, closeFd, drain, Epoll, EPOLLEXCLUSIVE, EPOLLIN, readable, peerCredentials, spinReadable, noneWaitsForCpu, yieldCpu, readSomeSync, ring, waitFd, type PeerCredentials } from './libc.js';
+import { acceptConnection, closeFd, drain, Epoll, EPOLLEXCLUSIVE, EPOLLIN, readable, peerCredentials, spinReadable, pollFor, readSomeSync, ring, waitFd, type PeerCredentials } from './libc.js';
 import { KIND_HOOK, Mailbox, type MailJob } from './mailbox.js';
 import { FrameReader, type HookFrame } from './protocol.js';
 import { MAX_WAITING } from './jobs.js';
@@ -136,14 +136,10 @@ export class ServeLoop {
   }
 
   private spin(): number[] {
-    if (this.o.spinUs <= 0 || !noneWaitsForCpu()) return [];
-    const until = performance.now() + this.o.spinUs / 1000;
-    do {
+    return pollFor(this.o.spinUs, () => {
       const ready = this.epoll.wait(0);
-      if (ready.length) return ready;
-      yieldCpu();
-    } while (performance.now() < until);
-    return [];
+      return ready.length ? ready : undefined;
+    }) ?? [];
   }
 
   /**

@@ -109,10 +109,15 @@ int wire_string_ok(const char *s) {
 
 /* ------------------------------------------------------------ the socket */
 
-int64_t wire_now_ms(void) {
+/* CLOCK_MONOTONIC in microseconds. */
+static int64_t now_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t wire_now_ms(void) {
+  return now_us() / 1000;
 }
 
 /* Waits for events on fd until deadline_ms: 1 ready, 0 timed out, -1 error. */
@@ -180,7 +185,8 @@ void wire_reader_init(struct wire_reader *r, int fd, int64_t spin_us) {
   r->at = r->end = 0;
 }
 
-int wire_none_waits_for_cpu(void) {
+/* Whether no thread waits for a CPU now: at most as many runnable threads (this one among them) as CPUs. */
+static int none_waits_for_cpu(void) {
   static int cpus;
   if (cpus == 0) {
     cpu_set_t set;
@@ -211,16 +217,13 @@ int wire_none_waits_for_cpu(void) {
  * from no one: not from the daemon, not from anyone else.
  */
 static int spin_fd(int fd, short events, int64_t spin_us, int64_t deadline_ms) {
-  if (spin_us <= 0 || !wire_none_waits_for_cpu()) return 0;
-  struct timespec start, now;
-  clock_gettime(CLOCK_MONOTONIC, &start);
-  int64_t until_us = spin_us;
-  if (until_us > (deadline_ms - wire_now_ms()) * 1000) until_us = (deadline_ms - wire_now_ms()) * 1000;
+  if (spin_us <= 0 || !none_waits_for_cpu()) return 0;
+  int64_t until_us = now_us() + spin_us;
+  if (until_us > deadline_ms * 1000) until_us = deadline_ms * 1000;
   for (;;) {
     struct pollfd p = {.fd = fd, .events = events};
     if (poll(&p, 1, 0) > 0) return 1;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if ((now.tv_sec - start.tv_sec) * 1000000 + (now.tv_nsec - start.tv_nsec) / 1000 >= until_us) return 0;
+    if (now_us() >= until_us) return 0;
     sched_yield();
   }
 }

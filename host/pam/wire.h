@@ -79,8 +79,6 @@ struct wire_reader {
 };
 void wire_reader_init(struct wire_reader *r, int fd, int64_t spin_us);
 
-/* Whether no thread waits for a CPU now: at most as many runnable threads (this one among them) as CPUs. */
-int wire_none_waits_for_cpu(void);
 
 /* Reads one whole frame before deadline_ms; -1 on timeout, EOF, error or a bad length. */
 int wire_read(struct wire_reader *r, struct wire_in *f, int64_t deadline_ms);

@@ -5,6 +5,10 @@
  * registry on its own connection to it (WAL: the workers' commits take
  * turns, each a write() to the log with synchronous=NORMAL).
  *
+ * With `--sync normal` a worker records its opens and closes in a pending
+ * file of its own instead (sessions/pending.ts): one write(2) each, folded
+ * into the database before anything reads it.
+ *
  * Exactly once: the closes of a session whose instances this worker holds
  * all come to this worker (ids.ts), one at a time, so its own map of live
  * sessions decides between them without a write; a close on fresh
@@ -12,6 +16,7 @@
  * first, as `pamwasm recover` does.
  */
 import { codeByNumber, PAM, PAM_SILENT } from '../codes/index.js';
+import type { PendingWriter } from '../sessions/pending.js';
 import type { ProcessOwner, Registry, SessionRecord } from '../sessions/registry.js';
 import { processStart } from './libc.js';
 import { recordItems } from '../sessions/wasm-close.js';
@@ -51,7 +56,7 @@ export class HookService {
   /** Closes answered whose `closed` mark is not yet committed, with what to do once it is. */
   private marks: { id: string; code: number; by: string; from: 'open' | 'closing'; then: () => void }[] = [];
 
-  constructor(private readonly registry: Registry, private readonly lock: WriteLock, private readonly runs: StackRuns, private readonly log: DaemonLog, private readonly moduleDir: string | null, private readonly worker: number) {}
+  constructor(private readonly registry: Registry, private readonly lock: WriteLock, private readonly runs: StackRuns, private readonly log: DaemonLog, private readonly moduleDir: string | null, private readonly worker: number, private readonly pending?: PendingWriter) {}
 
   /** Runs one hook from a module; resolves with the code for RESULT. Never rejects. */
   async hook(f: HookFrame, id: string, peerPid: number, reply: Reply): Promise<number> {
@@ -96,8 +101,16 @@ export class HookService {
     const ok = done.code === PAM.SUCCESS.number;
     // Recorded before the RESULT leaves, in one commit (with the close marks that wait).
     const row = { id, ...line, stackSha256: done.stackSha256 ?? '', moduleDir: this.moduleDir, systemService: null, systemConfdir: null };
+    const snapshot = done.snapshot ?? { cached: [], data: [], modules: [] };
     try {
-      this.write(() => this.registry.record(row, owner, ok, done.code, done.env ?? env, done.snapshot ?? { cached: [], data: [], modules: [] }));
+      if (this.pending) {
+        this.pending.append({
+          k: 'open', id, state: ok ? 'open' : 'failed', ...line, stackSha256: row.stackSha256, moduleDir: row.moduleDir, env: JSON.stringify(done.env ?? env),
+          snapshot: JSON.stringify(snapshot), ownerPid: owner.pid, ownerStart: owner.start, at: new Date().toISOString(), code: done.code,
+        });
+      } else {
+        this.write(() => this.registry.record(row, owner, ok, done.code, done.env ?? env, snapshot));
+      }
     } catch (e) {
       // Not recorded: not a session. Its instances go, and the open fails closed.
       if (ok) this.runs.drop(id);
@@ -145,12 +158,14 @@ export class HookService {
    * Closes a session: on its live instances if this worker holds them,
    * else on fresh ones from the recorded row (module data, frozen chain,
    * module hashes, and the environment as it was at open under the
-   * application's). The RESULT leaves before the `closed` mark is
-   * committed (with this worker's next write, or once it has had nothing
-   * to do for a few milliseconds): a kill -9 between the two leaves the row
-   * open (or claimed), and the next start runs that close again on fresh
-   * instances, as a crash during the close itself does (docs/daemon.md,
-   * "Durability"). The log line says what the registry holds: it comes after.
+   * application's). With a pending file the `closed` mark is written
+   * before the RESULT leaves. Without one, the RESULT leaves before the
+   * mark is committed (with this worker's next write, or once it has had
+   * nothing to do for a few milliseconds): a kill -9 between the two leaves
+   * the row open (or claimed), and the next start runs that close again on
+   * fresh instances, as a crash during the close itself does
+   * (docs/daemon.md, "Durability"). The log line says what the registry
+   * holds: it comes after.
    */
   private async runClose(r: Session | SessionRecord, o: RunRequest, reply: Reply, by: string, from: 'open' | 'closing', peerPid?: number): Promise<number> {
     const held = this.runs.holds(r.id);
@@ -168,6 +183,16 @@ export class HookService {
       if (peerPid === undefined) this.log(LOG.notice, `close session=${r.id} service=${r.service} user=${r.user} line=${r.tty ?? '-'} pid=${r.ownerPid} by=orphan code=${codeByNumber(done.code).name}`);
       else this.event('close', r.id, r, peerPid, done, closedBy);
     };
+    if (this.pending) {
+      // Recorded before the RESULT leaves: a kill -9 after it runs this close no second time.
+      try {
+        this.pending.append({ k: 'closed', id: r.id, code: done.code, by: closedBy, from, at: new Date().toISOString() });
+        log();
+      } catch (e) {
+        this.log(LOG.err, `close session=${r.id}: not recorded as closed (a restart will close it again): ${(e as Error).message}`);
+      }
+      return done.code;
+    }
     this.marks.push({ id: r.id, code: done.code, by: closedBy, from, then: log });
     return done.code;
   }

@@ -165,6 +165,12 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
     socket, listenFd, service, pool,
     async stop() {
       await pool.close();
+      // The workers' pending files: they write no more.
+      try {
+        registry.registry.fold((group) => group.startsWith(`${pool.token}-`));
+      } catch (e) {
+        log(LOG.err, `the workers' pending files were not folded into the registry (the next start will): ${(e as Error).message}`);
+      }
       closeFd(listenFd);
       if (activationFd() === undefined) rmSync(socket, { force: true });
       await registry.close();

@@ -68,6 +68,7 @@ export type FromWorker =
 /** Int32 slots of the shared block. */
 export const WROTE = 0;     // 1 once the running job has written to its connection
 export const EPOLL = 1;     // the worker's epoll descriptor (the main thread closes it after a loss)
+export const PENDING = 2;   // the worker's pending file descriptor (0: none; the main thread closes it after a loss)
 /** Connections a worker holds while their HOOK comes, at most (serve-loop.ts). */
 export const MAX_WAITING = 256;
 export const SHARED_BYTES = 24 + 4 * MAX_WAITING;

@@ -22,9 +22,20 @@ const registry = new Registry(init.path, { synchronous: init.synchronous });
 const port = parentPort!;
 port.postMessage({});
 
-/** How often the log is copied into the database: it then holds about this long's commits. */
+/**
+ * How often the workers' pending files are folded into the database (the
+ * files a worker has moved on from then go), and the log is copied into the
+ * database: it then holds about this long's commits.
+ */
 const CHECKPOINT_EVERY_MS = 500;
-setInterval(() => registry.checkpoint(), CHECKPOINT_EVERY_MS);
+setInterval(() => {
+  try {
+    registry.fold();
+    registry.checkpoint();
+  } catch {
+    // Tried again next time; the threads that read the registry fold too, and log what fails.
+  }
+}, CHECKPOINT_EVERY_MS);
 
 /** How often old sessions are looked for: hourly, or sooner when they are kept less than two hours. */
 if (init.keepMs > 0) {
@@ -36,7 +47,13 @@ if (init.keepMs > 0) {
 if (init.watchEveryMs > 0) setInterval(() => {
   const gone = new Map<number, boolean>();
   const orphans: string[] = [];
-  for (const o of registry.openOwners()) {
+  let owners: ReturnType<Registry['openOwners']>;
+  try {
+    owners = registry.openOwners();
+  } catch {
+    return;  // as above: the next sweep tries again
+  }
+  for (const o of owners) {
     if (o.ownerStart === 'unknown') continue;
     let g = gone.get(o.ownerPid);
     if (g === undefined) gone.set(o.ownerPid, (g = ownerIsGone(o)));

@@ -15,7 +15,7 @@
 import { Worker } from 'node:worker_threads';
 import { closeFd, newEventFd, ring } from './libc.js';
 import { SessionIds, newRunToken } from './ids.js';
-import { EPOLL, SHARED_BYTES, sharedViews, WROTE, type FromWorker, type WorkerInit } from './jobs.js';
+import { EPOLL, PENDING, SHARED_BYTES, sharedViews, WROTE, type FromWorker, type WorkerInit } from './jobs.js';
 import { Mailbox, type MailJob } from './mailbox.js';
 import { WriteLock } from './write-lock.js';
 
@@ -61,7 +61,8 @@ export interface PoolOptions extends PoolInit {
 export class WorkerPool {
   readonly ids: SessionIds;
   private readonly slots: Slot[] = [];
-  private readonly token = newRunToken();
+  /** This run's token: session ids and pending files name it (ids.ts). */
+  readonly token = newRunToken();
   private readonly gens: SharedArrayBuffer;
   private readonly wakeFds: number[] = [];
   private readonly mailboxes: SharedArrayBuffer[] = [];
@@ -110,6 +111,10 @@ export class WorkerPool {
     // Each worker may be blocked in epoll_wait: its doorbell brings it back to JavaScript, where terminate() takes.
     await Promise.all(this.slots.map((s, i) => { ring(this.wakeFds[i]); return s.worker.terminate(); }));
     for (const fd of this.wakeFds) closeFd(fd);
+    for (const s of this.slots) {
+      const pending = Atomics.load(s.views.ctl, PENDING);
+      if (pending > 0) closeFd(pending);
+    }
   }
 
   private spawn(index: number): Slot {
@@ -151,6 +156,8 @@ export class WorkerPool {
       WriteLock.freeFrom(this.options.writeLock, slot.lockId);
       const epoll = Atomics.load(slot.views.ctl, EPOLL);
       if (epoll > 0) closeFd(epoll);
+      const pending = Atomics.load(slot.views.ctl, PENDING);
+      if (pending > 0) closeFd(pending);
       // Connections it held while their HOOK came: their modules see the end of the stream.
       for (const fd of slot.views.waiting) if (fd > 0) closeFd(fd - 1);
       const box = this.boxes[slot.index];

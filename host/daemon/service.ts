@@ -39,6 +39,8 @@ export class DaemonService {
   workerLost(index: number, tag: string, reason: string, left: Unfinished): void {
     let held: string[] = [];
     try {
+      // The lost worker's pending files, read to their end: it writes no more.
+      this.registry.fold((group) => group === tag);
       held = this.registry.openIdsEndingWith(`.${tag}`);
     } catch (e) {
       this.log(LOG.err, `worker ${index}: its open sessions could not be listed: ${(e as Error).message}`);
@@ -52,6 +54,8 @@ export class DaemonService {
    * whose application is gone (half-opened and half-closed ones too).
    */
   async recoverAtStart(): Promise<number> {
+    // The pending files of earlier runs: read to their end, they go.
+    this.registry.fold((group) => !group.startsWith(`${this.pool.token}-`));
     const gone = this.registry.orphans();
     const closed = await Promise.all(gone.map((r) => this.orphan(r.id, ['opening', 'open', 'closing'])));
     return closed.filter(Boolean).length;

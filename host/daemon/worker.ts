@@ -7,11 +7,12 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { PAM } from '../codes/index.js';
+import { PendingWriter } from '../sessions/pending.js';
 import { Registry } from '../sessions/registry.js';
 import { Connection, NO_REPLY } from './conn.js';
 import { HookService } from './hooks.js';
 import { SessionIds } from './ids.js';
-import { EPOLL, sharedViews, WROTE, type FromWorker, type WorkerInit } from './jobs.js';
+import { EPOLL, PENDING, sharedViews, WROTE, type FromWorker, type WorkerInit } from './jobs.js';
 import { stderrLog, syslogLog, type DaemonLog } from './log.js';
 import { KIND_HOOK, type MailJob } from './mailbox.js';
 import { decodeFrame } from './protocol.js';
@@ -34,7 +35,21 @@ const log = makeLog();
 const ids = new SessionIds(init.token, init.gens);
 const registry = new Registry(init.registry, { synchronous: init.synchronous, checkpoints: 'manual' });
 const runs = new StackRuns(init, deadline);
-const hooks = new HookService(registry, new WriteLock(init.writeLock, init.lockId), runs, log, init.moduleDir ?? null, init.index);
+const hooks = new HookService(registry, new WriteLock(init.writeLock, init.lockId), runs, log, init.moduleDir ?? null, init.index, pendingWriter());
+
+/**
+ * This worker's pending file (sessions/pending.ts), with `--sync normal`;
+ * if it cannot be made, the worker commits to the database instead.
+ */
+function pendingWriter(): PendingWriter | undefined {
+  if (init.synchronous !== 'normal') return undefined;
+  try {
+    return new PendingWriter(init.registry, `${init.token}-${init.gen}`, (fd) => Atomics.store(ctl, PENDING, fd));
+  } catch (e) {
+    log(3, `worker ${init.index}: no pending file (${(e as Error).message}); committing each session to the registry instead`);
+    return undefined;
+  }
+}
 
 const loop = new ServeLoop({
   index: init.index,

@@ -11,12 +11,13 @@
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import { createRequire } from 'node:module';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors/index.js';
 import { sha256 } from '../loader/names.js';
 import { strictByDefault } from '../sandbox/index.js';
+import { decodePending, parsePendingName, pendingPrefix, readPendingFile, type PendingRecord } from './pending.js';
 import { startTimeOf } from './proc-stat.js';
 import type { SessionSnapshot } from '../stack/index.js';
 
@@ -69,6 +70,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 );
 CREATE INDEX IF NOT EXISTS sessions_by_line ON sessions (service, user, tty, state);
 CREATE INDEX IF NOT EXISTS sessions_by_state ON sessions (state);
+CREATE TABLE IF NOT EXISTS pending_folded (file TEXT PRIMARY KEY, offset INTEGER NOT NULL);
 `;
 
 /**
@@ -143,9 +145,14 @@ export type SessionLine = Pick<SessionRecord, 'service' | 'user' | 'tty' | 'rhos
 
 export type NewSession = Pick<SessionRecord, 'id' | 'service' | 'user' | 'tty' | 'rhost' | 'ruser' | 'stack' | 'stackSha256' | 'moduleDir' | 'systemService' | 'systemConfdir'>;
 
+/** What a fold did: records applied, and the pending files it removed. */
+export interface FoldResult { records: number; removed: string[] }
+
 export class Registry {
   private readonly db: BetterSqlite3.Database;
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
+  /** The folder pending files are looked for in, and what their names start with (none for `:memory:`). */
+  private readonly pending?: { dir: string; prefix: string };
 
   /**
    * Opens (creating if need be) the registry at `path`; `:memory:` for a
@@ -170,6 +177,7 @@ export class Registry {
       closeSync(openSync(path, 'a', 0o600));
     }
     this.db = new Database(path, nativeBinding ? { nativeBinding } : {});
+    if (path !== ':memory:' && path !== '') this.pending = { dir: dirname(resolve(path)), prefix: pendingPrefix(path) };
     // WAL lets pam_exec's open and close processes and a long-lived host share the file.
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${o.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
@@ -218,6 +226,7 @@ export class Registry {
    * opened nothing the application will close.
    */
   record(s: NewSession, owner: ProcessOwner, ok: boolean, code: number, env: Record<string, string>, snapshot: SessionSnapshot): void {
+    this.fold();
     const now = new Date().toISOString();
     this.sql(`INSERT INTO sessions (id, state, service, user, tty, rhost, ruser, stack, stack_sha256, module_dir,
       system_service, system_confdir, env, snapshot, owner_pid, owner_start, opened_at, closed_at, open_code)
@@ -237,6 +246,7 @@ export class Registry {
    * so two recoveries racing for one orphan cannot both win.
    */
   claim(seen: Pick<SessionRecord, 'id' | 'ownerPid' | 'ownerStart'>, from: SessionState[]): boolean {
+    this.fold();
     const states = from.map(() => '?').join(',');
     return this.sql(`UPDATE sessions SET state = 'closing', owner_pid = ?, owner_start = ?
       WHERE id = ? AND owner_pid = ? AND owner_start = ? AND state IN (${states})`)
@@ -249,6 +259,7 @@ export class Registry {
    * was not in that state.
    */
   closed(id: string, code: number, by: string, from: 'closing' | 'open' = 'closing'): boolean {
+    this.fold();
     return this.sql(`UPDATE sessions SET state = 'closed', close_code = ?, closed_by = ?, closed_at = ? WHERE id = ? AND state = ?`)
       .run(code, by, new Date().toISOString(), id, from).changes === 1;
   }
@@ -269,10 +280,12 @@ export class Registry {
 
   /** The ids of open sessions whose id ends with `suffix` (those a lost daemon worker held). */
   openIdsEndingWith(suffix: string): string[] {
+    this.fold();
     return (this.sql(`SELECT id FROM sessions WHERE state = 'open' AND substr(id, -length(@s)) = @s`).all({ s: suffix }) as { id: string }[]).map((r) => r.id);
   }
 
   get(id: string): SessionRecord | undefined {
+    this.fold();
     const row = this.sql('SELECT * FROM sessions WHERE id = ?').get(id) as Row | undefined;
     return row && toRecord(row);
   }
@@ -288,6 +301,7 @@ export class Registry {
    * sessions on the same line (sshd without a pty: tty "ssh").
    */
   findOpen(line: SessionLine, o: { stack?: string; owner?: ProcessOwner } = {}): SessionRecord | undefined {
+    this.fold();
     const row = this.sql(`SELECT * FROM sessions WHERE service = @service AND user = @user AND tty IS @tty
       AND rhost IS @rhost AND ruser IS @ruser AND state = 'open' AND (@stack IS NULL OR stack = @stack)
       ORDER BY (owner_pid = @pid AND owner_start = @start) DESC, opened_at DESC, rowid DESC LIMIT 1`)
@@ -296,6 +310,7 @@ export class Registry {
   }
 
   list(states?: SessionState[]): SessionRecord[] {
+    this.fold();
     const rows = states
       ? this.db.prepare(`SELECT * FROM sessions WHERE state IN (${states.map(() => '?').join(',')}) ORDER BY opened_at`).all(...states)
       : this.db.prepare('SELECT * FROM sessions ORDER BY opened_at').all();
@@ -307,12 +322,87 @@ export class Registry {
    * enough to scan often (the daemon's pid watch).
    */
   openOwners(): { id: string; ownerPid: number; ownerStart: string }[] {
+    this.fold();
     return this.sql(`SELECT id, owner_pid AS ownerPid, owner_start AS ownerStart FROM sessions WHERE state IN ('opening', 'open')`).all() as { id: string; ownerPid: number; ownerStart: string }[];
   }
 
   /** Sessions left open or half-open by a process that is gone. */
   orphans(): SessionRecord[] {
     return this.list(['opening', 'open', 'closing']).filter(ownerIsGone);
+  }
+
+  /**
+   * Folds the pending files (pending.ts) into the database, in one
+   * transaction with how far each was read: every method that reads or
+   * changes sessions calls this first, so none sees less than what the
+   * daemon's workers recorded. A file read to its end is removed if its
+   * writer has moved on to a newer one, or if `forget(group)` says its
+   * writer is gone (only the daemon knows that). Applying a record twice
+   * changes nothing (a row is inserted only if missing; a close mark only
+   * moves a row from the state it names).
+   */
+  fold(forget?: (group: string) => boolean): FoldResult {
+    const out: FoldResult = { records: 0, removed: [] };
+    const p = this.pending;
+    if (!p) return out;
+    let names: string[];
+    try {
+      names = readdirSync(p.dir);
+    } catch {
+      return out;
+    }
+    const files = names.flatMap((name) => {
+      const n = parsePendingName(name, p.prefix);
+      return n ? [{ name, ...n }] : [];
+    });
+    if (files.length === 0) return out;
+    const newest = new Map<string, number>();
+    for (const f of files) newest.set(f.group, Math.max(newest.get(f.group) ?? -1, f.seq));
+    files.sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : a.seq - b.seq));
+    const done: string[] = [];
+    const fold = () => {
+      for (const f of files) {
+        const offset = (this.sql('SELECT offset FROM pending_folded WHERE file = ?').get(f.name) as { offset: number } | undefined)?.offset ?? 0;
+        let read;
+        try {
+          read = readPendingFile(join(p.dir, f.name), offset);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;  // removed by another fold
+          throw e;
+        }
+        const { records, used } = decodePending(read.bytes);
+        for (const r of records) this.apply(r);
+        out.records += records.length;
+        if (used > 0) this.sql('INSERT INTO pending_folded (file, offset) VALUES (?, ?) ON CONFLICT (file) DO UPDATE SET offset = excluded.offset').run(f.name, offset + used);
+        if (offset + used === read.size && (f.seq < newest.get(f.group)! || forget?.(f.group))) done.push(f.name);
+      }
+    };
+    this.db.transaction(fold).immediate();
+    for (const name of done) {
+      try {
+        unlinkSync(join(p.dir, name));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+      this.sql('DELETE FROM pending_folded WHERE file = ?').run(name);
+      out.removed.push(name);
+    }
+    return out;
+  }
+
+  private apply(r: PendingRecord): void {
+    if (r.k === 'closed') {
+      this.sql(`UPDATE sessions SET state = 'closed', close_code = ?, closed_by = ?, closed_at = ? WHERE id = ? AND state = ?`).run(r.code, r.by, r.at, r.id, r.from);
+      return;
+    }
+    this.sql(`INSERT OR IGNORE INTO sessions (id, state, service, user, tty, rhost, ruser, stack, stack_sha256, module_dir,
+      env, snapshot, owner_pid, owner_start, opened_at, closed_at, open_code)
+      VALUES (@id, @state, @service, @user, @tty, @rhost, @ruser, @stack, @stackSha256, @moduleDir,
+      @env, @snapshot, @ownerPid, @ownerStart, @at, @closedAt, @code)`)
+      .run({
+        id: r.id, state: r.state, service: r.service, user: r.user, tty: r.tty, rhost: r.rhost, ruser: r.ruser, stack: r.stack, stackSha256: r.stackSha256,
+        moduleDir: r.moduleDir, env: r.env, snapshot: r.snapshot, ownerPid: r.ownerPid, ownerStart: r.ownerStart, at: r.at, closedAt: r.state === 'failed' ? r.at : null, code: r.code,
+      });
   }
 
   /** Runs `fn` in one transaction: the daemon's group commit (one commit for every write of an event-loop turn). */

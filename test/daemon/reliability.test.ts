@@ -1,6 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PAM_MODULE } from '../../host/build/pam.js';
 import { PAM } from '../../host/codes/index.js';
@@ -27,9 +27,15 @@ describe('the daemon loses no close', () => {
       hook(d.socket, { hook: 'open_session', stack, items: { ...ITEMS, tty: `pts/${i}` } })));
     expect(opened.map((o) => o.code)).toEqual(Array(20).fill(PAM.SUCCESS.number));
     await first.stop('SIGKILL');
+    // Each worker records its sessions in a pending file of its own (sessions/pending.ts).
+    const pendingFiles = () => readdirSync(dirname(d.registry)).filter((n) => n.startsWith('registry.db-pending-'));
+    const left = pendingFiles();
+    expect(left.length).toBeGreaterThan(0);
 
     const second = await startDaemonChild(d, ['--workers', '2']);
     daemons.push(second);
+    // The restart folded the first run's files into the registry, and they are gone.
+    expect(pendingFiles().filter((n) => left.includes(n))).toEqual([]);
     // The owner (this process) still runs: the restart closes none of them by itself.
     expect(d.rows().filter((r) => r.state === 'open')).toHaveLength(20);
     const closed = await Promise.all(opened.map((o, i) =>

@@ -156,16 +156,16 @@ export class PendingWriter {
 
 /**
  * Reads a pending file from `offset` to its end, judging the file it
- * opened: a regular file of this process's user, writable by no one else.
- * Throws a message naming the file otherwise.
+ * opened: a regular file owned by one of `owners` (the registry's owner:
+ * the daemon's user; and this process's), writable by no one else. Throws a
+ * message naming the file otherwise.
  */
-export function readPendingFile(path: string, offset: number): { bytes: Buffer; size: number } {
+export function readPendingFile(path: string, offset: number, owners: readonly number[]): { bytes: Buffer; size: number } {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     const st = fstatSync(fd);
-    const uid = process.geteuid?.() ?? st.uid;
-    if (!st.isFile() || st.uid !== uid || (st.mode & 0o022) !== 0) {
-      throw new Error(`the pending file ${path} is not a regular file of uid ${uid} writable only by it: it was not written by this registry's daemon; move it away`);
+    if (!st.isFile() || !owners.includes(st.uid) || (st.mode & 0o022) !== 0) {
+      throw new Error(`the pending file ${path} is not a regular file of uid ${owners.join(' or ')} writable only by it: it was not written by this registry's daemon; move it away`);
     }
     const want = Math.max(0, st.size - offset);
     const bytes = Buffer.allocUnsafe(want);

@@ -11,7 +11,7 @@
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import { createRequire } from 'node:module';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors/index.js';
@@ -356,6 +356,8 @@ export class Registry {
       return n ? [{ name, ...n }] : [];
     });
     if (files.length === 0) return out;
+    // Written by the registry's owner (the daemon's user), read by it or by root (`pamwasm recover`).
+    const owners = [statSync(this.path).uid, process.geteuid?.() ?? -1];
     const newest = new Map<string, number>();
     for (const f of files) newest.set(f.group, Math.max(newest.get(f.group) ?? -1, f.seq));
     files.sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : a.seq - b.seq));
@@ -365,7 +367,7 @@ export class Registry {
         const offset = (this.sql('SELECT offset FROM pending_folded WHERE file = ?').get(f.name) as { offset: number } | undefined)?.offset ?? 0;
         let read;
         try {
-          read = readPendingFile(join(p.dir, f.name), offset);
+          read = readPendingFile(join(p.dir, f.name), offset, owners);
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;  // removed by another fold
           throw e;

@@ -3,7 +3,7 @@
  * the registry: what a worker appends is what any reader of the registry
  * sees, once, whatever order the folds come in.
  */
-import { appendFileSync, chmodSync, copyFileSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, copyFileSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -147,6 +147,21 @@ describe('folding pending files into the registry', () => {
     expect(r.get('t1')!.state).toBe('closed');
     expect(r.list().length).toBe(5);
     w.close();
+    r.close();
+  });
+
+  it("reads, as root, the files of the registry's owner (the daemon's user), and refuses a third user's", () => {
+    const path = fresh();
+    const w = new PendingWriter(path, 'run1-1');
+    w.append(opened('s1'));
+    w.close();
+    const r = new Registry(path);
+    chownSync(path, 65534, 65534);
+    chownSync(w.path, 65534, 65534);
+    expect(r.get('s1')?.state).toBe('open');
+    writeFileSync(join(dir, 'registry.db-pending-other-1-0'), encodePending(opened('planted')), { mode: 0o600 });
+    chownSync(join(dir, 'registry.db-pending-other-1-0'), 1234, 1234);
+    expect(() => r.get('planted')).toThrow(/registry\.db-pending-other-1-0 is not a regular file of uid 65534 or 0/);
     r.close();
   });
 

@@ -379,7 +379,11 @@ export class Registry {
         if (offset + used === read.size && (f.seq < newest.get(f.group)! || forget?.(f.group))) done.push(f.name);
       }
     };
+    // Inside a caller's transaction the offsets are not committed yet (it may
+    // roll back): the files stay for a later fold to remove.
+    const nested = this.db.inTransaction;
     this.db.transaction(fold).immediate();
+    if (nested) return out;
     for (const name of done) {
       try {
         unlinkSync(join(p.dir, name));
@@ -409,7 +413,10 @@ export class Registry {
 
   /** Runs `fn` in one transaction: the daemon's group commit (one commit for every write of an event-loop turn). */
   batch(fn: () => void): void {
-    this.db.transaction(fn)();
+    // IMMEDIATE: the write lock first. A transaction that read first (a
+    // fold's offsets) and then writes would get SQLITE_BUSY at once, with no
+    // wait, whenever another connection committed in between.
+    this.db.transaction(fn).immediate();
   }
 
   /** A statement prepared once per registry: preparing costs more than running most of them. */

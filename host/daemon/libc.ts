@@ -295,12 +295,13 @@ export function readable(fd: number): boolean {
  * Writes all of `data` to a non-blocking descriptor, waiting while its
  * buffer is full, at most `ms` in all. False when the peer is gone or too
  * slow. A socket is written with MSG_NOSIGNAL: a peer gone is a false, not
- * a SIGPIPE.
+ * a SIGPIPE. `maybeSocket` false: the caller knows `fd` is none (a file or a
+ * pipe), and it is written without trying send(2) first.
  */
-export function writeAllSync(fd: number, data: Buffer, ms: number): boolean {
+export function writeAllSync(fd: number, data: Buffer, ms: number, maybeSocket = true): boolean {
   const until = Date.now() + ms;
   let off = 0;
-  let socket = true;
+  let socket = maybeSocket;
   while (off < data.length) {
     let n = socket ? libc().send(fd, off === 0 ? data : data.subarray(off), data.length - off, MSG_NOSIGNAL) : writeFd(fd, data, off, data.length - off);
     if (n < 0 && socket && lastErrno() === 88 /* ENOTSOCK: stderr, a pipe or a file */) {

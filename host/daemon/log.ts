@@ -3,6 +3,7 @@
  * thread and every stack worker): to syslog(3), or to stderr (the journal
  * under systemd, which reads a `<N>` prefix as the line's priority).
  */
+import { fstatSync } from 'node:fs';
 import { openSyslog, syslogLine, writeAllSync } from './libc.js';
 
 /** The daemon's log: one line per session event. */
@@ -20,16 +21,21 @@ export const LOG = { err: 3, warning: 4, notice: 5, info: 6 } as const;
  */
 export function stderrLog(journal: boolean): DaemonLog {
   let lines: string[] = [];
+  // The journal's stream is a socket; a file or a pipe takes write(2) at once.
+  let socket = true;
+  try {
+    socket = fstatSync(2).isSocket();
+  } catch { /* tried as a socket first, then written */ }
   const flush = () => {
     if (lines.length === 0) return;
     const out = lines;
     lines = [];
     let chunk = '';
     for (const l of out) {
-      if (chunk && Buffer.byteLength(chunk) + Buffer.byteLength(l) > 4096) { writeAllSync(2, Buffer.from(chunk), 5000); chunk = ''; }
+      if (chunk && Buffer.byteLength(chunk) + Buffer.byteLength(l) > 4096) { writeAllSync(2, Buffer.from(chunk), 5000, socket); chunk = ''; }
       chunk += l;
     }
-    if (chunk) writeAllSync(2, Buffer.from(chunk), 5000);
+    if (chunk) writeAllSync(2, Buffer.from(chunk), 5000, socket);
   };
   const log: DaemonLog = (priority, text) => {
     if (lines.length === 0) setImmediate(flush);

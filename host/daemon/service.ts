@@ -6,7 +6,7 @@
  * registry. The workers accept and serve hooks themselves (serve-loop.ts).
  */
 import { PAM } from '../codes/index.js';
-import type { Registry } from '../sessions/registry.js';
+import type { FoldResult, Registry } from '../sessions/registry.js';
 import { lineOf, ownerOf } from './hooks.js';
 import type { FromWorker } from './jobs.js';
 import { closeFd, writeAllSync } from './libc.js';
@@ -40,7 +40,7 @@ export class DaemonService {
     let held: string[] = [];
     try {
       // The lost worker's pending files, read to their end: it writes no more.
-      this.registry.fold((group) => group === tag);
+      this.logTorn(this.registry.fold((group) => group === tag));
       held = this.registry.openIdsEndingWith(`.${tag}`);
     } catch (e) {
       this.log(LOG.err, `worker ${index}: its open sessions could not be listed: ${(e as Error).message}`);
@@ -55,10 +55,14 @@ export class DaemonService {
    */
   async recoverAtStart(): Promise<number> {
     // The pending files of earlier runs: read to their end, they go.
-    this.registry.fold((group) => !group.startsWith(`${this.pool.token}-`));
+    this.logTorn(this.registry.fold((group) => !group.startsWith(`${this.pool.token}-`)));
     const gone = this.registry.orphans();
     const closed = await Promise.all(gone.map((r) => this.orphan(r.id, ['opening', 'open', 'closing'])));
     return closed.filter(Boolean).length;
+  }
+
+  private logTorn(f: FoldResult): void {
+    for (const t of f.torn) this.log(LOG.warning, `pending file ${t.file} ended in ${t.bytes} byte(s) of a record cut short (its writer was killed while writing it: that event was never answered); removed`);
   }
 
   /** The pid watch found these sessions' applications gone: each closes on the worker that holds it, behind the hook it runs. */

@@ -146,7 +146,12 @@ export type SessionLine = Pick<SessionRecord, 'service' | 'user' | 'tty' | 'rhos
 export type NewSession = Pick<SessionRecord, 'id' | 'service' | 'user' | 'tty' | 'rhost' | 'ruser' | 'stack' | 'stackSha256' | 'moduleDir' | 'systemService' | 'systemConfdir'>;
 
 /** What a fold did: records applied, and the pending files it removed. */
-export interface FoldResult { records: number; removed: string[] }
+/**
+ * What a fold did: records applied, the pending files it removed, and of
+ * those the ones that ended in bytes that were no whole record (a write
+ * cut short by a kill or a power loss: the event it held was never answered).
+ */
+export interface FoldResult { records: number; removed: string[]; torn: { file: string; bytes: number }[] }
 
 export class Registry {
   private readonly db: BetterSqlite3.Database;
@@ -335,14 +340,16 @@ export class Registry {
    * Folds the pending files (pending.ts) into the database, in one
    * transaction with how far each was read: every method that reads or
    * changes sessions calls this first, so none sees less than what the
-   * daemon's workers recorded. A file read to its end is removed if its
-   * writer has moved on to a newer one, or if `forget(group)` says its
-   * writer is gone (only the daemon knows that). Applying a record twice
-   * changes nothing (a row is inserted only if missing; a close mark only
-   * moves a row from the state it names).
+   * daemon's workers recorded. A file is removed once its whole records
+   * are in, if its writer has moved on to a newer one, or if
+   * `forget(group)` says its writer is gone (only the daemon knows that).
+   * A partial record at the end of a file still being written waits for
+   * the next fold; at the end of a removed file it is reported in `torn`.
+   * Applying a record twice changes nothing (a row is inserted only if
+   * missing; a close mark only moves a row from the state it names).
    */
   fold(forget?: (group: string) => boolean): FoldResult {
-    const out: FoldResult = { records: 0, removed: [] };
+    const out: FoldResult = { records: 0, removed: [], torn: [] };
     const p = this.pending;
     if (!p) return out;
     let names: string[];
@@ -376,7 +383,12 @@ export class Registry {
         for (const r of records) this.apply(r);
         out.records += records.length;
         if (used > 0) this.sql('INSERT INTO pending_folded (file, offset) VALUES (?, ?) ON CONFLICT (file) DO UPDATE SET offset = excluded.offset').run(f.name, offset + used);
-        if (offset + used === read.size && (f.seq < newest.get(f.group)! || forget?.(f.group))) done.push(f.name);
+        // Its writer has moved on or is gone: nothing more will come, and what
+        // is left past the last whole record (if anything) never will be one.
+        if (f.seq < newest.get(f.group)! || forget?.(f.group)) {
+          done.push(f.name);
+          if (offset + used < read.size) out.torn.push({ file: f.name, bytes: read.size - offset - used });
+        }
       }
     };
     // Inside a caller's transaction the offsets are not committed yet (it may

@@ -150,6 +150,21 @@ describe('folding pending files into the registry', () => {
     r.close();
   });
 
+  it('removes the last file of a gone writer even when a record in it was cut short, and says so', () => {
+    const path = fresh();
+    const w = new PendingWriter(path, 'run1-1');
+    w.append(opened('s1'));
+    appendFileSync(w.path, encodePending(opened('s2')).subarray(0, 30));
+    w.close();
+    const r = new Registry(path);
+    // Its writer may still finish the record: it stays.
+    expect(r.fold()).toEqual({ records: 1, removed: [], torn: [] });
+    expect(r.fold((group) => group === 'run1-1')).toEqual({ records: 0, removed: ['registry.db-pending-run1-1-0'], torn: [{ file: 'registry.db-pending-run1-1-0', bytes: 30 }] });
+    expect(pendingNames()).toEqual([]);
+    expect(r.list().map((s) => s.id)).toEqual(['s1']);
+    r.close();
+  });
+
   it("reads, as root, the files of the registry's owner (the daemon's user), and refuses a third user's", () => {
     const path = fresh();
     const w = new PendingWriter(path, 'run1-1');

@@ -11,7 +11,7 @@
  *   await d.stop();
  */
 import { availableParallelism } from 'node:os';
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, constants, fchownSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UsageError } from '../errors/index.js';
 import type { SandboxDefaults } from '../stack/index.js';
@@ -19,8 +19,8 @@ import type { WorkerLogTarget } from './jobs.js';
 import { stderrLog, syslogLog } from './log.js';
 import { WorkerPool } from './pool.js';
 import { MAIN_LOCK_ID, WriteLock } from './write-lock.js';
-import { checkCodeReachable, daemonAccount, dropTo, isRoot, prepareRegistryDir } from './privileges.js';
-import { closeFd, listenUnix, setNonBlocking } from './libc.js';
+import { checkCodeReachable, daemonAccount, dropTo, isRoot, prepareRegistryDir, type Account } from './privileges.js';
+import { closeFd, listenUnix, lockExclusive, setNonBlocking } from './libc.js';
 import { DEFAULT_KEEP_MS } from '../sessions/registry.js';
 import { RegistryClient } from './registry-client.js';
 import { DaemonService, LOG, type DaemonLog } from './service.js';
@@ -108,7 +108,21 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
   const root = isRoot();
   if (account.uid === 0) log(LOG.warning, 'running as root (--user root): a V8 escape from a module would get root');
   if (root && account.uid !== 0) checkCodeReachable(account);
+  if (root) prepareRegistryDir(registryPath, account);
+  // Before the socket: a second daemon must not take the first one's socket path.
+  const registryLock = lockRegistry(registryPath, root ? account.uid : undefined);
+  try {
+    return await serve(o, { socket, registryPath, log, workerLog, account, root, registryLock });
+  } catch (e) {
+    closeSync(registryLock);
+    throw e;
+  }
+}
 
+interface Prepared { socket: string; registryPath: string; log: DaemonLog; workerLog: WorkerLogTarget; account: Account; root: boolean; registryLock: number }
+
+/** The daemon's start once it holds its registry's lock. */
+async function serve(o: DaemonOptions, { socket, registryPath, log, workerLog, account, root, registryLock }: Prepared): Promise<RunningDaemon> {
   if (activationFd() === undefined) {
     // sockaddr_un's sun_path holds 108 bytes with the NUL.
     const bytes = Buffer.byteLength(socket);
@@ -116,8 +130,6 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
     mkdirSync(dirname(socket), { recursive: true, mode: 0o755 });
     rmSync(socket, { force: true });
   }
-  if (root) prepareRegistryDir(registryPath, account);
-
   let listenFd: number;
   try {
     listenFd = listen(socket);
@@ -174,6 +186,28 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
       closeFd(listenFd);
       if (activationFd() === undefined) rmSync(socket, { force: true });
       await registry.close();
+      closeSync(registryLock);
     },
   };
+}
+
+/**
+ * One daemon per registry: its workers' pending files are removed at the
+ * next start as those of an earlier run, which they would be. A daemon
+ * holds flock(2) on `<registry>-daemon.lock` while it runs.
+ */
+function lockRegistry(registryPath: string, owner?: number): number {
+  const path = `${registryPath}-daemon.lock`;
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  } catch (e) {
+    throw new UsageError(`cannot open the registry's lock ${path}: ${(e as Error).message}: check the --registry path`);
+  }
+  if (owner !== undefined) fchownSync(fd, owner, -1);
+  if (!lockExclusive(fd)) {
+    closeSync(fd);
+    throw new UsageError(`another pamwasm daemon serves the registry ${registryPath} (it holds ${path}): stop it, or give this daemon a --registry of its own`);
+  }
+  return fd;
 }

@@ -52,6 +52,7 @@ let bound: {
   epoll_wait: (ep: number, events: Buffer, max: number, timeout: number) => number;
   eventfd: (init: number, flags: number) => number;
   sched_yield: () => number;
+  flock: (fd: number, operation: number) => number;
 } | undefined;
 
 function libc() {
@@ -78,10 +79,21 @@ function libc() {
       epoll_wait: lib.func('int epoll_wait(int epfd, _Out_ void *events, int maxevents, int timeout)'),
       eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
       sched_yield: lib.func('int sched_yield(void)'),
+      flock: lib.func('int flock(int fd, int operation)'),
     };
   }
   return bound;
 }
+
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+
+/**
+ * Takes flock(2)'s exclusive lock of the open file `fd` without waiting:
+ * false when another open file description holds it. The kernel lets go
+ * when the last descriptor of that description closes, also at a kill -9.
+ */
+export const lockExclusive = (fd: number): boolean => libc().flock(fd, LOCK_EX | LOCK_NB) === 0;
 
 /** The calling thread's errno after a call that failed. */
 export const lastErrno = (): number => koffi.errno();

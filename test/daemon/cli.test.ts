@@ -20,6 +20,32 @@ describe('pamwasm daemon on the command line', () => {
     }
   });
 
+  it("refuses a registry another daemon serves, and leaves that daemon's socket serving", async () => {
+    const d = new DaemonDir();
+    const first = await startDaemonChild(d, ['--workers', '1']);
+    try {
+      const other = join(d.dir, 'other.sock');
+      const r = spawnSync(process.execPath, [BIN, 'daemon', '--socket', other, '--registry', d.registry, '--user', 'root', '--log', 'stderr'], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain(`another pamwasm daemon serves the registry ${d.registry} (it holds ${d.registry}-daemon.lock): stop it, or give this daemon a --registry of its own`);
+      expect(existsSync(other)).toBe(false);
+      // The same socket path too: refused before the first daemon's socket is touched.
+      const same = spawnSync(process.execPath, [BIN, 'daemon', '--socket', d.socket, '--registry', d.registry, '--user', 'root', '--log', 'stderr'], { encoding: 'utf8', timeout: 30_000 });
+      expect(same.status).toBe(2);
+      const stack = d.stack('session required pam_permit.wasm\n');
+      const open = await hook(d.socket, { hook: 'open_session', stack });
+      expect(open.code).toBe(PAM.SUCCESS.number);
+      expect((await hook(d.socket, { hook: 'close_session', stack, sessionId: open.sessionId })).code).toBe(PAM.SUCCESS.number);
+      // A kill -9 lets go of the lock: the next daemon serves the registry.
+      await first.stop('SIGKILL');
+      const next = await startDaemonChild(d, ['--workers', '1']);
+      await next.stop();
+    } finally {
+      await first.stop();
+      d.remove();
+    }
+  }, 60_000);
+
   it.each([
     ['soon', '--spin soon is not a duration such as 500ms, 2s, 12h or 7d'],
     ['101ms', '--spin 101ms is longer than 100ms: a worker would hold a CPU that long after every hook'],

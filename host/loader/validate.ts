@@ -4,7 +4,9 @@
  * by the engine's own validator (V8, with this process's features), then
  * checked against what the sandbox refuses whatever the engine accepts
  * (host/sandbox/instrument/core-check.ts: threads, duplicate imports, resource caps),
- * and the core instances it makes are counted against their cap. A
+ * and the core instances it makes are counted against their cap, as are
+ * its component-level definitions (COMPONENT_CAPS: the fast path's reader
+ * and jco's glue generator both build an object for each). A
  * component that nests components is refused: a nested component's core
  * instances are made each time it is instantiated, so the cap could not be
  * held by counting the text, and a session module has no use for nesting.
@@ -37,9 +39,30 @@ import { Reader } from '../wasm/index.js';
 
 const PREAMBLE = 8;
 /** Component-model Binary.md section ids. */
+const CUSTOM = 0;
 const CORE_MODULE = 1;
 const CORE_INSTANCE = 2;
 const COMPONENT = 4;
+
+/** The component-level sections that are a vector of definitions, by id, as a refusal names their entries. */
+const DEFINITIONS: Readonly<Record<number, string>> = {
+  2: 'core instance definitions', 3: 'core type definitions', 5: 'instance definitions', 6: 'aliases',
+  7: 'type definitions', 8: 'canonical functions', 10: 'imports', 11: 'exports',
+};
+
+/**
+ * Caps on a component's own definitions, over all its sections of a kind:
+ * the world's components have at most about a hundred of any kind and a
+ * few kilobytes of them in all (7.5 KB for the largest here, a WASI
+ * adapter). Past V8's and the format's own limits, a million type
+ * definitions cost the fast path's reader 0.3-0.6 s and up to 390 MiB.
+ */
+export const COMPONENT_CAPS = Object.freeze({
+  /** Definitions of one kind (DEFINITIONS): types, aliases, instances... */
+  definitions: 10_000,
+  /** Bytes of every section but core modules and custom sections. */
+  bytes: 1 << 20,
+});
 
 export interface ComponentCores {
   /** Every core module, in the order they appear. */
@@ -48,18 +71,24 @@ export interface ComponentCores {
   instances: number;
   /** Components defined inside it (component sections). */
   nested: number;
+  /** Definitions of each kind, by section id (DEFINITIONS). */
+  definitions: Map<number, number>;
+  /** Bytes of the sections that are neither core modules nor custom sections. */
+  ownBytes: number;
 }
 
 /** Lists the core modules and counts the core instances; throws MalformedModuleError on bytes it cannot walk. */
 export function componentCores(component: Uint8Array): ComponentCores {
-  const out: ComponentCores = { modules: [], instances: 0, nested: 0 };
+  const out: ComponentCores = { modules: [], instances: 0, nested: 0, definitions: new Map(), ownBytes: 0 };
   const r = new Reader(component, PREAMBLE);
   while (r.pos < component.length) {
     const id = r.u8();
     const contents = r.bytes();
     if (id === CORE_MODULE) out.modules.push(contents);
     else if (id === COMPONENT) out.nested++;
-    else if (id === CORE_INSTANCE) out.instances += instantiations(contents);
+    else if (id !== CUSTOM) out.ownBytes += contents.length;
+    if (id === CORE_INSTANCE) out.instances += instantiations(contents);
+    if (DEFINITIONS[id]) out.definitions.set(id, (out.definitions.get(id) ?? 0) + new Reader(contents).u32());
   }
   return out;
 }
@@ -121,6 +150,14 @@ export function checkComponentCores(component: Uint8Array, source: string, optio
   }
   if (found.nested > 0) {
     throw new UnsupportedWasmError(`${source} nests ${found.nested} component${found.nested > 1 ? 's' : ''} inside it, which the sandbox does not run (their core instances are made once per instantiation, past what its cap can count); build the module as one component.`);
+  }
+  if (found.ownBytes > COMPONENT_CAPS.bytes) {
+    throw new ResourceLimitError(`${source} has ${found.ownBytes} bytes of component-level definitions (types, aliases, instances, imports, exports), over the sandbox's cap of ${COMPONENT_CAPS.bytes}; a session module has a few kilobytes.`);
+  }
+  for (const [id, n] of found.definitions) {
+    if (n > COMPONENT_CAPS.definitions) {
+      throw new ResourceLimitError(`${source} has ${n} component-level ${DEFINITIONS[id]}, over the sandbox's cap of ${COMPONENT_CAPS.definitions}; a session module has a few dozen.`);
+    }
   }
   if (found.instances > caps.coreInstances) {
     throw new ResourceLimitError(`${source} makes ${found.instances} core instances, over the sandbox's cap of ${caps.coreInstances}; a session module needs a few.`);

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { craftComponent } from '../../host/build/crafted.js';
 import { loadComponent } from '../../host/loader/index.js';
 import { skeletonOf } from '../../host/loader/skeleton.js';
-import { componentCores } from '../../host/loader/validate.js';
+import { COMPONENT_CAPS, componentCores } from '../../host/loader/validate.js';
 import { CORE_CAPS } from '../../host/sandbox/index.js';
 import { Reader, sectionHeaders } from '../../host/wasm/index.js';
 import { peakRssSince, TempStacks } from '../support/hostile.js';
@@ -100,6 +100,59 @@ describe('counts that cost load time are capped per core module', () => {
     // Loading, instantiating and calling are bounded together: well under the limit's margin.
     expect(r.openMs).toBeLessThan(LIMIT_MS + 1000);
     expect(peakRssSince(before)).toBeLessThan(GIB);
+  });
+});
+
+describe("a component's own definitions are capped", () => {
+  /** `component` with a section of `id` appended: definitions may come in any order and in several sections of a kind. */
+  const withSection = (component: Uint8Array, id: number, contents: number[] | Uint8Array) =>
+    Uint8Array.from([...component, id, ...uleb(contents.length), ...contents]);
+  /** A type section of `n` definitions of u32. */
+  const u32Types = (n: number) => [...uleb(n), ...new Array<number>(n).fill(0x79)];
+  const typesOf = (c: Uint8Array) => componentCores(c).definitions.get(7) ?? 0;
+
+  it('one type definition over the cap is refused at load on both paths, metered or not', async () => {
+    const base = await craftComponent(SESSION, {}, 'types');
+    const over = withSection(base, 7, u32Types(COMPONENT_CAPS.definitions + 1 - typesOf(base)));
+    for (const { name, options } of LOADS) {
+      const t = performance.now();
+      const e = await loadComponent(over, options).then(() => undefined, (x: { code: string; message: string }) => x);
+      figures.push(`${COMPONENT_CAPS.definitions + 1} component-level types, ${name}: refused in ${(performance.now() - t).toFixed(0)} ms`);
+      expect(e?.code, name).toBe('ERR_PAMWASM_RESOURCE_LIMIT');
+      expect(e?.message, name).toContain(`has ${COMPONENT_CAPS.definitions + 1} component-level type definitions, over the sandbox's cap of ${COMPONENT_CAPS.definitions}`);
+    }
+  });
+
+  it('as many type definitions as the cap load on both paths, and the line runs', async () => {
+    const base = await craftComponent(SESSION, {}, 'types');
+    const at = withSection(base, 7, u32Types(COMPONENT_CAPS.definitions - typesOf(base)));
+    for (const { name, options } of LOADS.slice(0, 2)) {
+      const t = performance.now();
+      const loaded = await loadComponent(at, options);
+      figures.push(`${COMPONENT_CAPS.definitions} component-level types, ${name}: loaded in ${(performance.now() - t).toFixed(0)} ms`);
+      expect([...loaded.exports].sort()).toEqual(['close-session', 'open-session']);
+    }
+    const path = join(stacks.dir, 'types-at-cap.wasm');
+    writeFileSync(path, at);
+    const r = await stacks.run(`session required [${path} timeout=${LIMIT_MS}ms]\n`);
+    expect([r.open.name, r.close.name]).toEqual(['PAM_SUCCESS', 'PAM_SUCCESS']);
+  });
+
+  it('one record type of more than a mebibyte is refused at load on both paths', async () => {
+    const base = await craftComponent(SESSION, {}, 'record');
+    const fields: number[] = [];
+    let n = 0;
+    for (; fields.length <= COMPONENT_CAPS.bytes; n++) {
+      const label = Buffer.from(`f${n}`);
+      fields.push(label.length, ...label, 0x79);
+    }
+    const over = withSection(base, 7, [1, 0x72, ...uleb(n), ...fields]);
+    expect(componentCores(over).definitions.get(7)).toBeLessThan(100);
+    for (const { name, options } of LOADS) {
+      const e = await loadComponent(over, options).then(() => undefined, (x: { code: string; message: string }) => x);
+      expect(e?.code, name).toBe('ERR_PAMWASM_RESOURCE_LIMIT');
+      expect(e?.message, name).toMatch(new RegExp(`has \\d+ bytes of component-level definitions .*over the sandbox's cap of ${COMPONENT_CAPS.bytes}`));
+    }
   });
 });
 

@@ -99,7 +99,8 @@ export class HookService {
     const req: RunRequest = { silent: (f.flags & PAM_SILENT) !== 0, items: f.items, env };
     const done = await this.runs.run(reply, () => this.runs.open(id, f.stack, req));
     const ok = done.code === PAM.SUCCESS.number;
-    // Recorded before the RESULT leaves, in one commit (with the close marks that wait).
+    // Recorded before the RESULT leaves: appended to the pending file, or in
+    // one commit with the close marks that wait.
     const row = { id, ...line, stackSha256: done.stackSha256 ?? '', moduleDir: this.moduleDir, systemService: null, systemConfdir: null };
     const snapshot = done.snapshot ?? { cached: [], data: [], modules: [] };
     try {

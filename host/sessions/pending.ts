@@ -19,6 +19,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
+import { ownerModeProblem } from '../sandbox/policy/owner.js';
 import type { SessionRecord } from './registry.js';
 
 /**
@@ -164,8 +165,9 @@ export function readPendingFile(path: string, offset: number, owners: readonly n
   const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     const st = fstatSync(fd);
-    if (!st.isFile() || !owners.includes(st.uid) || (st.mode & 0o022) !== 0) {
-      throw new Error(`the pending file ${path} is not a regular file of uid ${owners.join(' or ')} writable only by it: it was not written by this registry's daemon; move it away`);
+    const problem = ownerModeProblem(path, st.uid, st.mode, { dir: false, owner: owners.includes(st.uid) ? st.uid : owners[0], kind: true });
+    if (problem) {
+      throw new Error(`the pending file ${path} is not a regular file of uid ${owners.join(' or ')} writable only by it (${problem}): it was not written by this registry's daemon; move it away`);
     }
     const want = Math.max(0, st.size - offset);
     const bytes = Buffer.allocUnsafe(want);

@@ -145,7 +145,6 @@ export type SessionLine = Pick<SessionRecord, 'service' | 'user' | 'tty' | 'rhos
 
 export type NewSession = Pick<SessionRecord, 'id' | 'service' | 'user' | 'tty' | 'rhost' | 'ruser' | 'stack' | 'stackSha256' | 'moduleDir' | 'systemService' | 'systemConfdir'>;
 
-/** What a fold did: records applied, and the pending files it removed. */
 /**
  * What a fold did: records applied, the pending files it removed, and of
  * those the ones that ended in bytes that were no whole record (a write
@@ -232,12 +231,27 @@ export class Registry {
    */
   record(s: NewSession, owner: ProcessOwner, ok: boolean, code: number, env: Record<string, string>, snapshot: SessionSnapshot): void {
     this.fold();
-    const now = new Date().toISOString();
-    this.sql(`INSERT INTO sessions (id, state, service, user, tty, rhost, ruser, stack, stack_sha256, module_dir,
+    this.insert('INSERT', {
+      ...s, state: ok ? 'open' : 'failed', env: JSON.stringify(env), snapshot: JSON.stringify(snapshot),
+      ownerPid: owner.pid, ownerStart: owner.start, at: new Date().toISOString(), code,
+    });
+  }
+
+  /**
+   * A session's row once its open has run, opened at `at` (and ended then
+   * if it failed): `INSERT` fails on an id already there, `INSERT OR IGNORE`
+   * (a fold) leaves that row as it is.
+   */
+  private insert(verb: 'INSERT' | 'INSERT OR IGNORE', r: NewSession & Pick<SessionRecord, 'ownerPid' | 'ownerStart'> & { state: 'open' | 'failed'; env: string; snapshot: string; at: string; code: number }): void {
+    this.sql(`${verb} INTO sessions (id, state, service, user, tty, rhost, ruser, stack, stack_sha256, module_dir,
       system_service, system_confdir, env, snapshot, owner_pid, owner_start, opened_at, closed_at, open_code)
       VALUES (@id, @state, @service, @user, @tty, @rhost, @ruser, @stack, @stackSha256, @moduleDir,
-      @systemService, @systemConfdir, @env, @snapshot, @pid, @start, @now, @closedAt, @code)`)
-      .run({ ...s, state: ok ? 'open' : 'failed', env: JSON.stringify(env), snapshot: JSON.stringify(snapshot), pid: owner.pid, start: owner.start, now, closedAt: ok ? null : now, code });
+      @systemService, @systemConfdir, @env, @snapshot, @ownerPid, @ownerStart, @at, @closedAt, @code)`)
+      .run({
+        id: r.id, state: r.state, service: r.service, user: r.user, tty: r.tty, rhost: r.rhost, ruser: r.ruser, stack: r.stack, stackSha256: r.stackSha256,
+        moduleDir: r.moduleDir, systemService: r.systemService, systemConfdir: r.systemConfdir, env: r.env, snapshot: r.snapshot,
+        ownerPid: r.ownerPid, ownerStart: r.ownerStart, at: r.at, closedAt: r.state === 'failed' ? r.at : null, code: r.code,
+      });
   }
 
   /** Marks an opening session failed: never opened, so nothing to close and no module data. */
@@ -265,8 +279,12 @@ export class Registry {
    */
   closed(id: string, code: number, by: string, from: 'closing' | 'open' = 'closing'): boolean {
     this.fold();
+    return this.markClosed(id, code, by, from, new Date().toISOString());
+  }
+
+  private markClosed(id: string, code: number, by: string, from: 'closing' | 'open', at: string): boolean {
     return this.sql(`UPDATE sessions SET state = 'closed', close_code = ?, closed_by = ?, closed_at = ? WHERE id = ? AND state = ?`)
-      .run(code, by, new Date().toISOString(), id, from).changes === 1;
+      .run(code, by, at, id, from).changes === 1;
   }
 
   /**
@@ -409,18 +427,8 @@ export class Registry {
   }
 
   private apply(r: PendingRecord): void {
-    if (r.k === 'closed') {
-      this.sql(`UPDATE sessions SET state = 'closed', close_code = ?, closed_by = ?, closed_at = ? WHERE id = ? AND state = ?`).run(r.code, r.by, r.at, r.id, r.from);
-      return;
-    }
-    this.sql(`INSERT OR IGNORE INTO sessions (id, state, service, user, tty, rhost, ruser, stack, stack_sha256, module_dir,
-      env, snapshot, owner_pid, owner_start, opened_at, closed_at, open_code)
-      VALUES (@id, @state, @service, @user, @tty, @rhost, @ruser, @stack, @stackSha256, @moduleDir,
-      @env, @snapshot, @ownerPid, @ownerStart, @at, @closedAt, @code)`)
-      .run({
-        id: r.id, state: r.state, service: r.service, user: r.user, tty: r.tty, rhost: r.rhost, ruser: r.ruser, stack: r.stack, stackSha256: r.stackSha256,
-        moduleDir: r.moduleDir, env: r.env, snapshot: r.snapshot, ownerPid: r.ownerPid, ownerStart: r.ownerStart, at: r.at, closedAt: r.state === 'failed' ? r.at : null, code: r.code,
-      });
+    if (r.k === 'closed') this.markClosed(r.id, r.code, r.by, r.from, r.at);
+    else this.insert('INSERT OR IGNORE', { ...r, systemService: null, systemConfdir: null });
   }
 
   /** Runs `fn` in one transaction: the daemon's group commit (one commit for every write of an event-loop turn). */

@@ -7,11 +7,14 @@
  *  - 32 client processes running whole 3-line sessions at once (pamload.c):
  *    sessions per second against native, and each session's p99 latency;
  *  - the daemon's RSS per held (open) session, of a 3-line C stack and of
- *    the 12 MB JS module pam_setenv.wasm.
+ *    the 12 MB JS module pam_setenv.wasm;
+ *  - the floor under the first rows and the throughput: the same through
+ *    pam_wasm.so against answerd.c, a server that answers every hook at once
+ *    and runs nothing (what the module's connection per hook costs alone).
  * The daemon runs in a child process (as root, --user root): the module
  * blocks this thread while it waits for the daemon's answer.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -45,6 +48,25 @@ async function startDaemon(socket: string, registry: string, logFile: string): P
   return child;
 }
 
+/** Compiles answerd.c into `dir` and starts it on `socket` with two threads; resolves once it listens. */
+async function startAnswerd(dir: string, socket: string): Promise<ChildProcess> {
+  const program = join(dir, 'answerd');
+  execFileSync('gcc', ['-std=gnu99', '-Wall', '-Wextra', '-Werror', '-O2', '-pthread', '-o', program,
+    join(packageRoot(), 'host', 'bench', 'answerd.c')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(program, [socket, '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  for (let waited = 0; !out.includes('ready'); waited += 20) {
+    if (child.exitCode !== null || waited > 10_000) {
+      child.kill('SIGKILL');
+      throw new Error(`answerd did not start (${child.exitCode ?? 'no answer in 10 s'}): ${out.slice(0, 2000)}`);
+    }
+    await sleep(20);
+  }
+  return child;
+}
+
 /** A process's resident set, in KiB (/proc/PID/status VmRSS). */
 function rssKib(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
@@ -58,12 +80,18 @@ export async function daemonGroup(ctx: BenchContext): Promise<void> {
   ctx.progress('daemon: starting pamwasm daemon');
   const child = await startDaemon(socket, join(dir.dir, 'daemon-registry.db'), join(dir.dir, 'daemon.log'));
   const native = new NativePam(dir.dir);
+  let answerd: ChildProcess | undefined;
   try {
-    const shim = (stack: string) => `session required ${PAM_MODULE} stack=${stack} socket=${socket} daemon_user=root`;
+    ctx.progress('daemon: starting answerd, the floor');
+    const answerSocket = join(dir.dir, 'answerd.sock');
+    answerd = await startAnswerd(dir.dir, answerSocket);
+    const shim = (stack: string, on = socket) => `session required ${PAM_MODULE} stack=${stack} socket=${on} daemon_user=root`;
     const permit1 = dir.service('daemon-native1', ['session required pam_permit.so']);
     const permit3 = dir.service('daemon-native3', repeatLine('session required pam_permit.so', 3));
     const shim1 = dir.service('daemon-shim1', [shim(dir.stack('daemon1', ['session required pam_permit.wasm']))]);
     const shim3 = dir.service('daemon-shim3', [shim(dir.stack('daemon3', repeatLine('session required pam_permit.wasm', 3)))]);
+    const floor1 = dir.service('daemon-floor1', [shim(dir.stack('floor1', ['session required pam_permit.wasm']), answerSocket)]);
+    const floor3 = dir.service('daemon-floor3', [shim(dir.stack('floor3', repeatLine('session required pam_permit.wasm', 3)), answerSocket)]);
     const shimJs = dir.service('daemon-shimjs', [shim(dir.stack('daemonjs', ['session required pam_setenv.wasm GREETING=hello-%u']))]);
     const exec1 = dir.service('daemon-exec1', [`session required pam_exec.so ${process.execPath} ${BIN} exec --stack ${dir.stack('daemon-exec1', ['session required pam_permit.wasm'])} `
       + `--registry ${join(dir.dir, 'exec-registry.db')} --cache-dir ${join(dir.dir, 'exec-cache')}`]);
@@ -84,14 +112,19 @@ export async function daemonGroup(ctx: BenchContext): Promise<void> {
     results['daemon.native1_oc_us'] = openClose(permit1, fast);
     ctx.progress('daemon: open+close through pam_wasm.so, 1-line C stack');
     results['daemon.shim1_oc_us'] = openClose(shim1, slow);
+    ctx.progress('daemon: open+close through pam_wasm.so, against answerd');
+    openClose(floor1, { batch: quick ? 200 : 2000, batches: 1, warmup: 0 });
+    results['daemon.floor1_oc_us'] = openClose(floor1, slow);
     ctx.progress('daemon: whole session, 3 native lines');
     results['daemon.native3_session_us'] = timeSync(() => native.session(permit3), fast);
     ctx.progress('daemon: whole session through pam_wasm.so, 3-line C stack');
     results['daemon.shim3_session_us'] = timeSync(() => native.session(shim3), slow);
+    ctx.progress('daemon: whole session through pam_wasm.so, against answerd');
+    results['daemon.floor3_session_us'] = timeSync(() => native.session(floor3), slow);
     ctx.progress('daemon: open+close through pam_exec.so and pamwasm exec, 1-line C stack');
     results['daemon.exec1_oc_us'] = openClose(exec1, { batch: 1, batches: quick ? 3 : 7, warmup: 1 });
 
-    ctx.progress(`daemon: ${CLIENTS} client processes, whole 3-line sessions, native and through pam_wasm.so`);
+    ctx.progress(`daemon: ${CLIENTS} client processes, whole 3-line sessions, native, through pam_wasm.so and against answerd`);
     const pamload = buildPamload(dir.dir);
     // In turns, so that a change in the machine's load hits both alike; medians of the rounds.
     const rounds = quick ? 1 : 3;
@@ -100,6 +133,7 @@ export async function daemonGroup(ctx: BenchContext): Promise<void> {
     const shimP99: number[] = [];
     const nativeP99: number[] = [];
     const shimCpu: number[] = [];
+    const floorRate: number[] = [];
     for (let i = 0; i < rounds; i++) {
       const n = runPamload(pamload, dir.dir, permit3, CLIENTS, quick ? 100 : 300);
       const cpu0 = cpuUs(child.pid!);
@@ -109,12 +143,14 @@ export async function daemonGroup(ctx: BenchContext): Promise<void> {
       nativeP99.push(n.p99Us / 1000);
       shimRate.push(perSecond(s));
       shimP99.push(s.p99Us / 1000);
+      floorRate.push(perSecond(runPamload(pamload, dir.dir, floor3, CLIENTS, quick ? 50 : 150)));
     }
     results['daemon.native3_clients_per_s'] = median(nativeRate);
     results['daemon.shim3_clients_per_s'] = median(shimRate);
     results['daemon.native3_clients_p99_ms'] = median(nativeP99);
     results['daemon.shim3_clients_p99_ms'] = median(shimP99);
     results['daemon.cpu_per_session3_us'] = median(shimCpu);
+    results['daemon.floor3_clients_per_s'] = median(floorRate);
 
     ctx.progress('daemon: RSS per held session, 3-line C stack');
     results['daemon.rss_per_session.c3_kib'] = await heldRss(native, child.pid!, shim3, quick ? 200 : 1000);
@@ -122,6 +158,7 @@ export async function daemonGroup(ctx: BenchContext): Promise<void> {
     results['daemon.rss_per_session.js_kib'] = await heldRss(native, child.pid!, shimJs, quick ? 20 : 60);
   } finally {
     native.dispose();
+    answerd?.kill('SIGKILL');
     const exited = new Promise((resolve) => child.once('exit', resolve));
     if (child.exitCode === null) child.kill('SIGTERM');
     await exited;

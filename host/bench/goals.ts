@@ -97,8 +97,14 @@ export function verdicts(r: Results): Verdict[] {
   for (const [name, what] of KERNEL_ROWS) {
     ratioRow(`metering: ${what}`, `kernel.${name}.metered_ms`, 'ms', `kernel.${name}.plain_ms`, 1.5, 'unmetered');
   }
+  // The floor rows: pam_wasm.so against a server that answers every hook
+  // at once and runs nothing (answerd.c), the least any daemon can cost.
+  const floorRow = (key: string, base: string, baseLabel: string) =>
+    row('  (floor: a server that answers at once, runs nothing)', fmt(r[key], 'us'), `${fmt(r[base], 'us')} ${baseLabel}`, times(r[key] / r[base]));
   ratioRow('open+close through pam_wasm.so, 1-line C stack', 'daemon.shim1_oc_us', 'us', 'daemon.native1_oc_us', 5.0, 'pam_permit.so');
+  floorRow('daemon.floor1_oc_us', 'daemon.native1_oc_us', 'pam_permit.so');
   ratioRow('whole session through pam_wasm.so, 3-line C stack', 'daemon.shim3_session_us', 'us', 'daemon.native3_session_us', 2.0, '3 native lines');
+  floorRow('daemon.floor3_session_us', 'daemon.native3_session_us', '3 native lines');
   {
     const v = r['daemon.exec1_oc_us'];
     const b = r['daemon.shim1_oc_us'];
@@ -109,6 +115,8 @@ export function verdicts(r: Results): Verdict[] {
     const b = r['daemon.native3_clients_per_s'];
     const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(0)}%` : '-');
     row('throughput, 32 client processes, 3-line sessions', fmt(v, '/s'), `${fmt(b, '/s')} native`, pct(v / b), '>= 50%', has(v, b) ? v / b >= 0.5 : undefined);
+    const f = r['daemon.floor3_clients_per_s'];
+    row('  (floor: a server that answers at once, runs nothing)', fmt(f, '/s'), `${fmt(b, '/s')} native`, pct(f / b));
   }
   {
     const v = r['daemon.shim3_clients_p99_ms'];

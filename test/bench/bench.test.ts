@@ -15,6 +15,7 @@ const DAEMON_ROWS = existsSync(join(import.meta.dirname, '..', '..', 'dist', 'pa
 const DAEMON_REQUIRED = [
   'daemon.native1_oc_us', 'daemon.shim1_oc_us', 'daemon.native3_session_us', 'daemon.shim3_session_us', 'daemon.exec1_oc_us',
   'daemon.native3_clients_per_s', 'daemon.shim3_clients_per_s', 'daemon.shim3_clients_p99_ms',
+  'daemon.floor1_oc_us', 'daemon.floor3_session_us', 'daemon.floor3_clients_per_s',
   'daemon.rss_per_session.c3_kib', 'daemon.rss_per_session.js_kib',
 ];
 

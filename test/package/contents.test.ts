@@ -54,14 +54,15 @@ describe('the packed package', () => {
     // `pamwasm install` builds the module from these where the tarball has none, or one for another machine.
     for (const f of readdirSync(join(ROOT, 'host', 'pam'))) expect(has(`host/pam/${f}`), f).toBe(true);
     expect(has('dist/pam_wasm.so')).toBe(missingToolchain() === null);
-    // `pamwasm bench --group daemon` builds its load generator from this.
+    // `pamwasm bench --group daemon` builds its load generator and its floor server from these.
     expect(has('host/bench/pamload.c')).toBe(true);
+    expect(has('host/bench/answerd.c')).toBe(true);
   });
 
   it('leaves out the hostile corpus, source maps, TypeScript sources, tests and the example programs', () => {
     expect(files.filter((f) => f.startsWith('guest-modules/hostile/'))).toEqual([]);
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
-    expect(files.filter((f) => /^(host\/(?!pam\/[^/]+\.[ch]$|bench\/pamload\.c$)|test\/|scripts\/|dist\/examples\/)/.test(f))).toEqual([]);
+    expect(files.filter((f) => /^(host\/(?!pam\/[^/]+\.[ch]$|bench\/(pamload|answerd)\.c$)|test\/|scripts\/|dist\/examples\/)/.test(f))).toEqual([]);
     // The tour's stacks go along; the example programs are TypeScript sources.
     expect(files.filter((f) => f.startsWith('examples/'))).toEqual(['examples/demo.stack', 'examples/first.stack']);
     expect(files.filter((f) => f.includes('node_modules') || f.endsWith('.tsbuildinfo') || f.endsWith('.codecache'))).toEqual([]);

@@ -7,7 +7,8 @@
  * Kinds:
  *  - `timeout`: the call ran past its time limit (fuel ran out past the deadline);
  *  - `trap`: the guest executed a trapping instruction (unreachable, an
- *    out-of-bounds access, a division by zero, a null or mismatched call);
+ *    out-of-bounds access, a division by zero, a null or mismatched call),
+ *    or gave the host an address outside its memory to lower a value into;
  *  - `stack-overflow`: the engine's stack ran out (unbounded recursion);
  *  - `out-of-memory`: the engine could not allocate what the guest needed
  *    (a memory or table at instantiation);
@@ -76,6 +77,14 @@ export function faultOf(e: unknown): Fault {
     // place the kind must be read from a message, since V8 gives both as RangeError.
     if (/call stack/i.test(e.message)) return { kind: 'stack-overflow', message: 'overflowed its stack (unbounded recursion)' };
     if (/memory|allocat|table/i.test(e.message)) return { kind: 'out-of-memory', message: e.message };
+    // V8's words for a typed array or DataView access out of its buffer:
+    // while a guest runs, the host indexes guest memory only at addresses
+    // the guest gave it (its cabi_realloc's result, a result pointer), so
+    // the address is the guest's fault, a trap as in wasmtime ("realloc
+    // return: beyond end of memory", "pointer out of bounds").
+    if (/out of bounds|outside the bounds|invalid typed array length/i.test(e.message)) {
+      return { kind: 'trap', message: `trapped: gave the host an address outside its memory to write to (from its cabi_realloc or as a result pointer): ${e.message}` };
+    }
   }
   if (e instanceof ReentrantHostCall) return { kind: 'trap', message: `trapped: ${e.message}` };
   if (e instanceof WebAssembly.RuntimeError) return { kind: 'trap', message: `trapped: ${e.message}${trapSite(e)}` };

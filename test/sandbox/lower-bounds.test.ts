@@ -1,0 +1,80 @@
+/**
+ * Pointers the guest hands the host to lower into, out of its memory: a
+ * cabi_realloc that returns an address past the end (or a negative one, as
+ * an i32 the host reads signed), or a result pointer (retptr) past the end.
+ * Each is the guest's fault, a trap, as in wasmtime ("realloc return:
+ * beyond end of memory", "pointer out of bounds"): the hook fails closed,
+ * the host stays up, and the fault is not blamed on the host.
+ */
+import { describe, expect, it } from 'vitest';
+import { craftComponent } from '../../host/build/crafted.js';
+import { loadComponent } from '../../host/loader/index.js';
+import { hostImports, newHandleState, newLineContext } from '../../host/runtime/index.js';
+import { faultOf, InstanceMeter, type Fault } from '../../host/sandbox/index.js';
+import { WIT_VERSION } from '../../host/wit/index.js';
+import { ITEMS } from '../support/hostile.js';
+
+const LIMIT_MS = 100;
+
+/** open-session of a crafted module, as a stack line calls it; its status or its fault. */
+async function open(path: 'fast' | 'jco', wat: string, label: string, argc: number): Promise<{ status?: string; fault?: Fault }> {
+  const loaded = await loadComponent(await craftComponent(wat, {}, label), { fastPath: path === 'fast', meter: { maxMemoryPages: 1024, importMemory: true } });
+  expect(loaded.via).toBe(path);
+  const handle = newHandleState(ITEMS);
+  handle.env.set('A', '1');
+  const ctx = newLineContext({ module: 'crafted', handle, log: () => {} });
+  const meter = new InstanceMeter();
+  ctx.clock = meter;
+  meter.arm(LIMIT_MS);
+  const instance = loaded.instantiate(hostImports(ctx), meter.instantiateCore);
+  meter.arm(LIMIT_MS);
+  try {
+    const status = meter.hookCall(() => instance.openSession({ silent: false }, Array.from({ length: argc }, (_, i) => `a${i}`)));
+    if (meter.failure !== undefined) throw meter.failure;
+    return { status };
+  } catch (e) {
+    return { fault: faultOf(meter.explain(e)) };
+  }
+}
+
+const IMPORTS = `(import "pamwasm:session/env@${WIT_VERSION}" "list-env" (func $list (param i32)))
+  (import "pamwasm:session/items@${WIT_VERSION}" "get-item" (func $item (param i32 i32)))
+  (import "pamwasm:session/data@${WIT_VERSION}" "set-data" (func $set (param i32 i32 i32 i32) (result i32)))
+  (import "pamwasm:session/data@${WIT_VERSION}" "get-data" (func $get (param i32 i32 i32)))`;
+
+/** A module whose realloc returns `at` once `armed` (0: always), and whose open-session runs `body`. */
+const module = (at: string, body: string, always: boolean) => `(module
+  ${IMPORTS}
+  (memory (export "memory") 1)
+  (data (i32.const 200) "k")
+  (global $heap (mut i32) (i32.const 4096))
+  (global $armed (mut i32) (i32.const ${always ? 1 : 0}))
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    (if (global.get $armed) (then (return ${at})))
+    (global.get $heap)
+    (global.set $heap (i32.add (global.get $heap) (i32.add (local.get 3) (i32.const 8)))))
+  (func (export "open-session") (param i32 i32 i32) (result i32) (global.set $armed (i32.const 1)) ${body} (i32.const 0))
+  (func (export "close-session") (param i32 i32 i32) (result i32) (i32.const 0)))`;
+
+const PAST = '(i32.const 65536)';
+const NEGATIVE = '(i32.const -16)';
+const GET = '(call $get (i32.const 200) (i32.const 1) (i32.const 64))';
+const CASES: Record<string, [string, number]> = {
+  'realloc past the end, lowering the hook\'s arguments': [module(PAST, '', true), 2],
+  'realloc negative, lowering the hook\'s arguments': [module(NEGATIVE, '', true), 2],
+  'realloc past the end, lowering list-env\'s result': [module(PAST, '(call $list (i32.const 64))', false), 0],
+  'realloc negative, lowering get-item\'s result': [module(NEGATIVE, '(call $item (i32.const 1) (i32.const 64))', false), 0],
+  'realloc negative, lowering get-data\'s bytes': [module(NEGATIVE, `(drop (call $set (i32.const 200) (i32.const 1) (i32.const 200) (i32.const 1))) ${GET}`, false), 0],
+  'realloc past the end, lowering get-data\'s bytes': [module(PAST, `(drop (call $set (i32.const 200) (i32.const 1) (i32.const 200) (i32.const 1))) ${GET}`, false), 0],
+  'list-env\'s result pointer past the end': [module('(global.get $heap)', '(call $list (i32.const 65532))', false), 0],
+  'get-item\'s result pointer negative': [module('(global.get $heap)', '(call $item (i32.const 1) (i32.const -4))', false), 0],
+};
+
+describe.each(['fast', 'jco'] as const)('an out-of-bounds pointer the host lowers into, on the %s path', (path) => {
+  it.each(Object.entries(CASES))('(%s) is a trap, and the hook fails closed', async (label, [wat, argc]) => {
+    const r = await open(path, wat, label, argc);
+    expect(r.status).toBeUndefined();
+    expect(r.fault?.kind).toBe('trap');
+    expect(r.fault?.message).toMatch(/address outside its memory/);
+  });
+});

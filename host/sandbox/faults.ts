@@ -8,7 +8,8 @@
  *  - `timeout`: the call ran past its time limit (fuel ran out past the deadline);
  *  - `trap`: the guest executed a trapping instruction (unreachable, an
  *    out-of-bounds access, a division by zero, a null or mismatched call),
- *    or gave the host an address outside its memory to lower a value into;
+ *    gave the host an address outside its memory to lower a value into, or
+ *    an enum value out of its range;
  *  - `stack-overflow`: the engine's stack ran out (unbounded recursion);
  *  - `out-of-memory`: the engine could not allocate what the guest needed
  *    (a memory or table at instantiation);
@@ -85,6 +86,12 @@ export function faultOf(e: unknown): Fault {
     if (/out of bounds|outside the bounds|invalid typed array length/i.test(e.message)) {
       return { kind: 'trap', message: `trapped: gave the host an address outside its memory to write to (from its cabi_realloc or as a result pointer): ${e.message}` };
     }
+  }
+  // The canonical ABI's check of an enum value the guest gave (a hook's
+  // status, an import's item, priority or prompt style), in jco's words,
+  // which the fast path keeps: the guest's fault, a trap as in wasmtime.
+  if (e instanceof TypeError && /^invalid discriminant specified for /.test(e.message)) {
+    return { kind: 'trap', message: `trapped: gave the host a value out of its type's range: ${e.message}` };
   }
   if (e instanceof ReentrantHostCall) return { kind: 'trap', message: `trapped: ${e.message}` };
   if (e instanceof WebAssembly.RuntimeError) return { kind: 'trap', message: `trapped: ${e.message}${trapSite(e)}` };

@@ -14,7 +14,7 @@
  * The daemon runs in a child process (as root, --user root): the module
  * blocks this thread while it waits for the daemon's answer.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,7 +23,7 @@ import { PAM_MODULE } from '../build/pam.js';
 import { packageRoot } from '../wit/index.js';
 import { NativePam, repeatLine, type BenchContext } from './fixtures.js';
 import { BIN, median, timeSync, type Repeat } from './measure.js';
-import { buildPamload, perSecond, runPamload } from './pamload.js';
+import { buildBenchProgram, buildPamload, perSecond, runPamload } from './pamload.js';
 
 /** Client processes of the throughput and latency rows. */
 export const CLIENTS = 32;
@@ -50,9 +50,7 @@ async function startDaemon(socket: string, registry: string, logFile: string): P
 
 /** Compiles answerd.c into `dir` and starts it on `socket` with two threads; resolves once it listens. */
 async function startAnswerd(dir: string, socket: string): Promise<ChildProcess> {
-  const program = join(dir, 'answerd');
-  execFileSync('gcc', ['-std=gnu99', '-Wall', '-Wextra', '-Werror', '-O2', '-pthread', '-o', program,
-    join(packageRoot(), 'host', 'bench', 'answerd.c')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const program = buildBenchProgram(dir, 'answerd', ['-pthread']);
   const child = spawn(program, [socket, '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
@@ -113,7 +111,6 @@ export async function daemonGroup(ctx: BenchContext): Promise<void> {
     ctx.progress('daemon: open+close through pam_wasm.so, 1-line C stack');
     results['daemon.shim1_oc_us'] = openClose(shim1, slow);
     ctx.progress('daemon: open+close through pam_wasm.so, against answerd');
-    openClose(floor1, { batch: quick ? 200 : 2000, batches: 1, warmup: 0 });
     results['daemon.floor1_oc_us'] = openClose(floor1, slow);
     ctx.progress('daemon: whole session, 3 native lines');
     results['daemon.native3_session_us'] = timeSync(() => native.session(permit3), fast);

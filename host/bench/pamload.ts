@@ -14,12 +14,15 @@ export interface LoadResult {
   p99Us: number;
 }
 
-/** Compiles pamload.c into `dir`; returns the program's path. */
-export function buildPamload(dir: string): string {
-  const out = join(dir, 'pamload');
-  execFileSync('gcc', ['-std=c99', '-Wall', '-Wextra', '-Werror', '-O2', '-o', out, join(packageRoot(), 'host', 'bench', 'pamload.c'), '-lpam'], { stdio: ['ignore', 'ignore', 'pipe'] });
+/** Compiles the bench's C program `host/bench/<name>.c` into `dir` with `flags` (libraries last); returns the program's path. */
+export function buildBenchProgram(dir: string, name: string, flags: string[]): string {
+  const out = join(dir, name);
+  execFileSync('gcc', ['-std=gnu99', '-Wall', '-Wextra', '-Werror', '-O2', '-o', out, join(packageRoot(), 'host', 'bench', `${name}.c`), ...flags], { stdio: ['ignore', 'ignore', 'pipe'] });
   return out;
 }
+
+/** Compiles pamload.c into `dir`; returns the program's path. */
+export const buildPamload = (dir: string): string => buildBenchProgram(dir, 'pamload', ['-lpam']);
 
 /** `procs` processes, `each` whole sessions each, on `service` of `confdir`. */
 export function runPamload(program: string, confdir: string, service: string, procs: number, each: number): LoadResult {

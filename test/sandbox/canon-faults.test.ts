@@ -11,33 +11,18 @@
  */
 import { describe, expect, it } from 'vitest';
 import { craftComponent } from '../../host/build/crafted.js';
-import { loadComponent } from '../../host/loader/index.js';
-import { hostImports, newHandleState, newLineContext } from '../../host/runtime/index.js';
-import { faultOf, InstanceMeter, type Fault } from '../../host/sandbox/index.js';
+import { newHandleState } from '../../host/runtime/index.js';
 import { WIT_VERSION } from '../../host/wit/index.js';
-import { ITEMS } from '../support/hostile.js';
+import { ITEMS, openOn } from '../support/hostile.js';
 
-const LIMIT_MS = 100;
-
-/** open-session of a crafted module, as a stack line calls it; its status or its fault. */
-async function open(path: 'fast' | 'jco', wat: string, label: string, argc: number): Promise<{ status?: string; fault?: Fault }> {
-  const loaded = await loadComponent(await craftComponent(wat, {}, label), { fastPath: path === 'fast', meter: { maxMemoryPages: 1024, importMemory: true } });
-  expect(loaded.via).toBe(path);
+/**
+ * open-session of a crafted module with `argc` arguments, on one path, as a
+ * session line runs it; the handle holds A=1, so that list-env has an entry to lower.
+ */
+async function open(path: 'fast' | 'jco', wat: string, label: string, argc: number) {
   const handle = newHandleState(ITEMS);
   handle.env.set('A', '1');
-  const ctx = newLineContext({ module: 'crafted', handle, log: () => {} });
-  const meter = new InstanceMeter();
-  ctx.clock = meter;
-  meter.arm(LIMIT_MS);
-  const instance = loaded.instantiate(hostImports(ctx), meter.instantiateCore);
-  meter.arm(LIMIT_MS);
-  try {
-    const status = meter.hookCall(() => instance.openSession({ silent: false }, Array.from({ length: argc }, (_, i) => `a${i}`)));
-    if (meter.failure !== undefined) throw meter.failure;
-    return { status };
-  } catch (e) {
-    return { fault: faultOf(meter.explain(e)) };
-  }
+  return openOn(path, await craftComponent(wat, {}, label), argc, undefined, handle);
 }
 
 const IMPORTS = `(import "pamwasm:session/env@${WIT_VERSION}" "list-env" (func $list (param i32)))

@@ -13,11 +13,11 @@ import { craftComponent } from '../../host/build/crafted.js';
 import { loadComponent } from '../../host/loader/index.js';
 import { createHost } from '../../host/sessions/index.js';
 import { hostImports, newHandleState, newLineContext, type LogRecord } from '../../host/runtime/index.js';
-import { faultOf, type Fault } from '../../host/sandbox/index.js';
+import { type Fault } from '../../host/sandbox/index.js';
 import { InstanceMeter } from '../../host/sandbox/index.js';
 import { BUNDLED_MODULE_DIR, parseStackFile, StackSession } from '../../host/stack/index.js';
 import { WIT_VERSION } from '../../host/wit/index.js';
-import { hostile, ITEMS, peakRssSince, TempStacks } from '../support/hostile.js';
+import { hostile, ITEMS, openOn, peakRssSince, TempStacks } from '../support/hostile.js';
 
 const LIMIT_MS = 100;
 /** Generous, for two shared cores: the figures printed show the real overrun. */
@@ -31,38 +31,6 @@ const OUTSIDE = ['syslog of 4 GiB', 'syslog past 4 GiB', 'info across the end', 
 
 const figures: string[] = [];
 afterAll(() => console.log(`host calls (limit ${LIMIT_MS} ms):\n  ${figures.join('\n  ')}`));
-
-interface Outcome { status?: string; fault?: Fault; ms: number; log: LogRecord[]; shown: number; data: number }
-
-/**
- * One open-session of `module` loaded through one path, as a session line
- * runs it: metered, its clock armed for the call, a fault recorded by a host
- * call deciding the outcome whatever the hook returned.
- */
-async function openOn(path: 'fast' | 'jco', module: string | Uint8Array, argc: number, limitMs = LIMIT_MS, handle = newHandleState(ITEMS)): Promise<Outcome> {
-  const loaded = await loadComponent(typeof module === 'string' ? hostile(module) : module, { fastPath: path === 'fast', meter: { maxMemoryPages: 1024, importMemory: true } });
-  expect(loaded.via).toBe(path);
-  const log: LogRecord[] = [];
-  const ctx = newLineContext({ module: typeof module === 'string' ? module : 'crafted', handle, log: (r) => log.push(r) });
-  const meter = new InstanceMeter();
-  ctx.clock = meter;
-  meter.arm(limitMs);
-  const instance = loaded.instantiate(hostImports(ctx), meter.instantiateCore);
-  meter.arm(limitMs);
-  const t = performance.now();
-  const out: Omit<Outcome, 'ms'> = { log, shown: ctx.messages.length, data: 0 };
-  try {
-    // As a stack line calls it: through the meter, which knows when the hook's own code runs.
-    const status = meter.hookCall(() => instance.openSession({ silent: false }, Array.from({ length: argc }, (_, i) => `a${i}`)));
-    if (meter.failure !== undefined) throw meter.failure;
-    out.status = status;
-  } catch (e) {
-    out.fault = faultOf(meter.explain(e));
-  }
-  const ms = performance.now() - t;
-  meter.forget();
-  return { ...out, ms, shown: ctx.messages.length, data: ctx.data.bytes };
-}
 
 describe.each(['fast', 'jco'] as const)('on the %s path', (path) => {
   it.each(FLOODS.map((name, argc) => [name, argc] as const))('a loop calling %s with a 62 MiB argument stops at its time limit, a timeout', async (name, argc) => {

@@ -7,7 +7,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { newHandleState, type LogRecord } from '../../host/runtime/index.js';
+import { loadComponent } from '../../host/loader/index.js';
+import { hostImports, newHandleState, newLineContext, type LogRecord } from '../../host/runtime/index.js';
+import { faultOf, InstanceMeter, type Fault } from '../../host/sandbox/index.js';
 import { parseStackFile, runStack, StackSession, type HookResult } from '../../host/stack/index.js';
 import { packageRoot } from '../../host/wit/index.js';
 import { createEngine } from '../../host/engine/index.js';
@@ -98,4 +100,37 @@ export class TempStacks {
   remove(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+export interface Outcome { status?: string; fault?: Fault; ms: number; log: LogRecord[]; shown: number; data: number }
+
+/**
+ * One open-session of `module` (a corpus module's name, or a component's
+ * bytes) loaded through one path, with `argc` arguments, as a session line
+ * runs it: metered, its clock armed for the call, a fault recorded by a host
+ * call deciding the outcome whatever the hook returned.
+ */
+export async function openOn(path: 'fast' | 'jco', module: string | Uint8Array, argc: number, limitMs = 100, handle = newHandleState(ITEMS)): Promise<Outcome> {
+  const loaded = await loadComponent(typeof module === 'string' ? hostile(module) : module, { fastPath: path === 'fast', meter: { maxMemoryPages: 1024, importMemory: true } });
+  expect(loaded.via).toBe(path);
+  const log: LogRecord[] = [];
+  const ctx = newLineContext({ module: typeof module === 'string' ? module : 'crafted', handle, log: (r) => log.push(r) });
+  const meter = new InstanceMeter();
+  ctx.clock = meter;
+  meter.arm(limitMs);
+  const instance = loaded.instantiate(hostImports(ctx), meter.instantiateCore);
+  meter.arm(limitMs);
+  const t = performance.now();
+  const out: Omit<Outcome, 'ms'> = { log, shown: ctx.messages.length, data: 0 };
+  try {
+    // As a stack line calls it: through the meter, which knows when the hook's own code runs.
+    const status = meter.hookCall(() => instance.openSession({ silent: false }, Array.from({ length: argc }, (_, i) => `a${i}`)));
+    if (meter.failure !== undefined) throw meter.failure;
+    out.status = status;
+  } catch (e) {
+    out.fault = faultOf(meter.explain(e));
+  }
+  const ms = performance.now() - t;
+  meter.forget();
+  return { ...out, ms, shown: ctx.messages.length, data: ctx.data.bytes };
 }
